@@ -1,0 +1,106 @@
+"""``rtchat``: join a chat server."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from .. import locations
+from ..client.connection import Endpoint, ServerConnection
+from ..client.plain import Lines, PlainClient, start_stdin_thread
+from ..errors import ConfigError
+from ..tls import client_context
+from .common import CONTEXT, fail, run_async
+
+PROGRAM = "rtchat"
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_DIR = click.Path(file_okay=False, path_type=Path)
+
+
+@click.command(
+    context_settings={**CONTEXT, "auto_envvar_prefix": "RTCHAT"},
+    epilog=(
+        "Options can also come from the environment as RTCHAT_<OPTION> "
+        "(RTCHAT_HOST, RTCHAT_PORT, RTCHAT_CN, RTCHAT_NAME, ...). "
+        "Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 server certificate not trusted "
+        "or not for --cn, 5 refused by the server, 6 connection lost, "
+        "7 messages not echoed (--plain)."
+    ),
+)
+@click.option("--host", help="The server's address (name or IP).")
+@click.option("--port", type=click.IntRange(1, 65535), help="The server's port.")
+@click.option("--cn", help="The name on the server's certificate (its CN or a SAN).")
+@click.option("--name", help="Your chat name; under the default server setting it is "
+                             "your certificate's CN anyway.")
+@click.option("--pki", type=_DIR, metavar="DIR",
+              help="A CA folder made by rtchat-certs: uses DIR/ca.crt and "
+                   "DIR/clients/NAME.crt|key (needs --name).")
+@click.option("--cert", type=_FILE, help="Your certificate (PEM).")
+@click.option("--key", type=_FILE, help="Your private key (PEM).")
+@click.option("--ca", type=_FILE,
+              help="What to trust for the server: the CA certificate, or the server's "
+                   "own self-signed certificate.")
+@click.option("--plain", is_flag=True,
+              help="One line per event on stdout, lines from stdin sent as messages; "
+                   "automatic when stdin is not a terminal.")
+@click.option("--wait", type=click.FloatRange(0), default=10.0, show_default=True,
+              help="--plain: at end of input, seconds to wait for our messages to come back.")
+@click.option("--connect-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
+              help="Seconds to connect and finish the TLS handshake.")
+@click.option("--ping-interval", type=click.FloatRange(0.1), default=30.0, show_default=True,
+              help="Ping a server silent this many seconds; give up when it stays silent.")
+@click.version_option(package_name="realtimechat", prog_name=PROGRAM)
+def main(
+    host: str | None,
+    port: int | None,
+    cn: str | None,
+    name: str | None,
+    pki: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    ca: Path | None,
+    plain: bool,
+    wait: float,
+    connect_timeout: float,
+    ping_interval: float,
+) -> None:
+    """Join a realtimechat server and chat.
+
+    Type a line to send it. /who lists who is online, /me TEXT sends an
+    action, /msg NAME TEXT a private message, /quit leaves; start a line
+    with // to send a literal /.
+    """
+    missing = [flag for flag, value in (("--host", host), ("--port", port), ("--cn", cn))
+               if value is None]
+    if missing:
+        fail(PROGRAM, ConfigError(
+            f"missing {', '.join(missing)}: say which server to join "
+            "(for example --host 127.0.0.1 --port 8443 --cn chatserver)"), 2)
+    assert host is not None and port is not None and cn is not None
+    try:
+        files = locations.client_files(cert=cert, key=key, ca=ca, pki=pki, name=name)
+        context = client_context(files)
+    except ConfigError as exc:
+        fail(PROGRAM, exc)
+    endpoint = Endpoint(host=host, port=port, cn=cn)
+
+    async def chat() -> None:
+        lines: Lines = asyncio.Queue()
+        start_stdin_thread(asyncio.get_running_loop(), lines)
+        connection = await ServerConnection.open(
+            endpoint,
+            context,
+            timeout=connect_timeout,
+            ping_interval=ping_interval,
+            pong_timeout=max(ping_interval / 2, 5.0),
+        )
+        await PlainClient(connection, sys.stdout, wait=wait).run(lines, name)
+
+    run_async(PROGRAM, chat)
+
+
+if __name__ == "__main__":
+    main()

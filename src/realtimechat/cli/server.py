@@ -1,0 +1,163 @@
+"""``rtchat-server``: run a chat server."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .. import locations
+from ..errors import ConfigError
+from ..server.app import ChatServer
+from ..server.config import Limits, NamesMode, ServerSettings
+from .common import CONTEXT, fail, run_async
+
+PROGRAM = "rtchat-server"
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_DIR = click.Path(file_okay=False, path_type=Path)
+_DEFAULTS = Limits()
+_SETTINGS = ServerSettings()
+
+
+@click.command(
+    context_settings={**CONTEXT, "auto_envvar_prefix": "RTCHAT_SERVER"},
+    epilog=(
+        "Every option can also be set in the environment as RTCHAT_SERVER_<OPTION>, "
+        "for example RTCHAT_SERVER_PORT=8443. Send SIGHUP to reload certificates and "
+        "trust for new connections; SIGINT or SIGTERM to stop (everyone gets "
+        "'bye shutdown')."
+    ),
+)
+@click.option("--host", "hosts", multiple=True, metavar="ADDR",
+              help="Address to listen on; repeat for several.  [default: all interfaces, "
+                   "IPv4 and IPv6]")
+@click.option("--port", type=click.IntRange(0, 65535),
+              help="TCP port to listen on. Asked for on a terminal when missing.")
+@click.option("--pki", type=_DIR, metavar="DIR",
+              help="A CA or server folder made by rtchat-certs: uses DIR/server.crt, "
+                   "DIR/server.key and DIR/ca.crt.  [default: the per-user config folder]")
+@click.option("--cert", type=_FILE, help="The server's certificate (PEM).")
+@click.option("--key", type=_FILE, help="The server's private key (PEM).")
+@click.option("--ca", type=_FILE,
+              help="Whom to trust: a CA certificate, or a bundle of the known clients' "
+                   "own (even self-signed) certificates.")
+@click.option("--names", type=click.Choice([mode.value for mode in NamesMode]),
+              default=NamesMode.CN.value, show_default=True,
+              help="cn: a user's name is their certificate's CN (nobody can pose as "
+                   "anyone). claim: users pick names, each kept by the first identity "
+                   "that used it.")
+@click.option("--motd", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A file whose text every user sees on joining.")
+@click.option("--presence-limit", type=click.IntRange(0), default=_SETTINGS.presence_limit,
+              show_default=True, help="Above this many users, joins and leaves are not "
+                                      "announced to everyone.")
+@click.option("--history-size", type=click.IntRange(0), default=_SETTINGS.history_size,
+              show_default=True, help="Messages kept in memory for resume and 'history'.")
+@click.option("--max-line-bytes", type=click.IntRange(256), default=_DEFAULTS.max_line_bytes,
+              show_default=True, help="Longest frame a client may send.")
+@click.option("--handshake-timeout", type=click.FloatRange(0.1),
+              default=_DEFAULTS.handshake_timeout, show_default=True,
+              help="Seconds a TLS handshake may take.")
+@click.option("--hello-timeout", type=click.FloatRange(0.1), default=_DEFAULTS.hello_timeout,
+              show_default=True, help="Seconds between the handshake and 'hello'.")
+@click.option("--max-handshakes", type=click.IntRange(1), default=_DEFAULTS.max_handshakes,
+              show_default=True, help="TLS handshakes in progress at once.")
+@click.option("--max-connections", type=click.IntRange(1), default=_DEFAULTS.max_connections,
+              show_default=True, help="Connections in total.")
+@click.option("--queue-frames", type=click.IntRange(1), default=_DEFAULTS.queue_frames,
+              show_default=True, help="Frames queued for one slow client before its "
+                                      "messages are dropped (it gets a 'gap').")
+@click.option("--queue-bytes", type=click.IntRange(1024), default=_DEFAULTS.queue_bytes,
+              show_default=True, help="Bytes queued for one slow client, likewise.")
+@click.option("--write-timeout", type=click.FloatRange(0.1), default=_DEFAULTS.write_timeout,
+              show_default=True, help="Seconds a client may leave us unable to write before "
+                                      "it is disconnected (slow_consumer).")
+@click.option("--ping-interval", type=click.FloatRange(0.1), default=_DEFAULTS.ping_interval,
+              show_default=True, help="Ping a client silent this many seconds.")
+@click.option("--idle-timeout", type=click.FloatRange(0.1), default=_DEFAULTS.idle_timeout,
+              show_default=True, help="Disconnect a client silent this many seconds.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@click.version_option(package_name="realtimechat", prog_name=PROGRAM)
+def main(
+    hosts: tuple[str, ...],
+    port: int | None,
+    pki: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    ca: Path | None,
+    names: str,
+    motd: Path | None,
+    presence_limit: int,
+    history_size: int,
+    max_line_bytes: int,
+    handshake_timeout: float,
+    hello_timeout: float,
+    max_handshakes: int,
+    max_connections: int,
+    queue_frames: int,
+    queue_bytes: int,
+    write_timeout: float,
+    ping_interval: float,
+    idle_timeout: float,
+    log_level: str,
+) -> None:
+    """Run a realtimechat server.
+
+    Only clients whose certificate the server trusts get in; every message
+    is sent to everyone in real time. With no certificate options it uses
+    the per-user folder that `rtchat-certs init` fills.
+    """
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+        stream=sys.stderr,
+    )
+    if port is None:
+        if not sys.stdin.isatty():
+            fail(PROGRAM, ConfigError("missing --port (or RTCHAT_SERVER_PORT)"), 2)
+        port = click.prompt("Port to listen on", type=click.IntRange(1, 65535), default=8443)
+    try:
+        files = locations.server_files(cert=cert, key=key, ca=ca, pki=pki)
+        motd_text = motd.read_text(encoding="utf-8").strip() if motd else None
+        server = ChatServer(
+            files,
+            hosts=hosts or None,
+            port=port,
+            limits=Limits(
+                max_line_bytes=max_line_bytes,
+                handshake_timeout=handshake_timeout,
+                hello_timeout=hello_timeout,
+                max_handshakes=max_handshakes,
+                max_connections=max_connections,
+                queue_frames=queue_frames,
+                queue_bytes=queue_bytes,
+                write_timeout=write_timeout,
+                ping_interval=ping_interval,
+                idle_timeout=max(idle_timeout, ping_interval),
+            ),
+            settings=ServerSettings(
+                names=NamesMode(names),
+                presence_limit=presence_limit,
+                history_size=history_size,
+                motd=motd_text,
+            ),
+        )
+    except (ConfigError, OSError) as exc:
+        fail(PROGRAM, exc if isinstance(exc, ConfigError) else ConfigError(str(exc)))
+
+    async def serve() -> None:
+        try:
+            await server.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on port {port}: {exc.strerror or exc}") from None
+        await server.serve_until_signalled()
+
+    run_async(PROGRAM, serve)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The chat client: a connection to a server, and the ways to show it."""

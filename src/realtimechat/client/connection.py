@@ -1,0 +1,231 @@
+"""A client's connection to a server: connect, say hello, exchange frames.
+
+The client counts itself connected only when ``welcome`` arrives. With
+TLS 1.3 the client's side of the handshake completes before the server
+has checked our certificate, and a server that refuses it just closes the
+connection: so EOF before ``welcome`` means "the server did not accept
+our certificate" (shared/pitfalls.md), and is reported as such.
+
+Keepalive: ``receive`` pings a server that has been silent for
+``ping_interval`` and declares the connection dead if nothing at all
+arrives within ``pong_timeout`` after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+from typing import Final
+
+from ..errors import (
+    CannotConnect,
+    CertificateRejected,
+    ConnectionLost,
+    ProtocolError,
+    ServerNameMismatch,
+    ServerNotTrusted,
+    SessionRefused,
+)
+from ..protocol import (
+    PROTOCOL_VERSION,
+    Bye,
+    Error,
+    Frame,
+    FrameDecoder,
+    Hello,
+    Ping,
+    Pong,
+    Welcome,
+    encode,
+)
+from ..sanitize import visible
+from ..tls import describe_handshake_error, is_name_mismatch
+
+READ_SIZE: Final = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where the server is and the name its certificate must carry."""
+
+    host: str
+    port: int
+    cn: str
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+class ServerConnection:
+    """One TLS connection to a chat server, speaking protocol v1."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        ping_interval: float = 30.0,
+        pong_timeout: float = 15.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self._reader = reader
+        self._writer = writer
+        self._decoder = FrameDecoder.for_client()
+        self._pending: list[Frame | ProtocolError] = []
+        self.ping_interval = ping_interval
+        self.pong_timeout = pong_timeout
+        self.welcome: Welcome | None = None
+        self.protocol_errors = 0  # frames from the server we could not read
+
+    @classmethod
+    async def open(
+        cls,
+        endpoint: Endpoint,
+        context: ssl.SSLContext,
+        *,
+        timeout: float = 10.0,
+        ping_interval: float = 30.0,
+        pong_timeout: float = 15.0,
+    ) -> ServerConnection:
+        """Connect and finish the TLS handshake, or raise a ClientError."""
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    endpoint.host,
+                    endpoint.port,
+                    ssl=context,
+                    server_hostname=endpoint.cn,
+                    ssl_handshake_timeout=timeout,
+                    limit=READ_SIZE,
+                )
+        except ssl.SSLCertVerificationError as exc:
+            if is_name_mismatch(exc):
+                raise ServerNameMismatch(
+                    f"the server's certificate is not for {endpoint.cn!r} "
+                    f"(--cn must match the certificate's name): {exc.verify_message}"
+                ) from None
+            raise ServerNotTrusted(
+                f"the server's certificate is not trusted: {exc.verify_message}"
+            ) from None
+        except ssl.SSLError as exc:
+            raise CertificateRejected(
+                f"TLS handshake with {endpoint} failed: {describe_handshake_error(exc)}"
+            ) from None
+        except TimeoutError:
+            raise CannotConnect(f"cannot connect to {endpoint}: timed out") from None
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise CannotConnect(f"cannot connect to {endpoint}: {reason}") from None
+        return cls(
+            endpoint, reader, writer, ping_interval=ping_interval, pong_timeout=pong_timeout
+        )
+
+    # ------------------------------------------------------------------
+
+    async def hello(
+        self, name: str | None = None, since: int | None = None, *, timeout: float = 15.0
+    ) -> Welcome:
+        """Say hello and wait for ``welcome``; raise if the server refuses."""
+        await self.send(Hello(v=PROTOCOL_VERSION, name=name, since=since))
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    frame = await self._next_frame(before_welcome=True)
+                    if isinstance(frame, Welcome):
+                        self.welcome = frame
+                        return frame
+                    if isinstance(frame, Error):
+                        raise SessionRefused(
+                            frame.code, f"the server refused us: {visible(frame.message)}"
+                        )
+                    if isinstance(frame, Bye):
+                        reason = frame.reason or "no reason given"
+                        raise SessionRefused(
+                            reason, f"the server ended the session: {visible(reason)}"
+                        )
+                    if isinstance(frame, Ping):
+                        await self.send(Pong(t=frame.t))
+        except TimeoutError:
+            raise SessionRefused(
+                "timeout", f"no welcome from {self.endpoint} within {timeout:g} s"
+            ) from None
+
+    async def send(self, frame: Frame) -> None:
+        """Send one frame; ConnectionLost if the connection is gone."""
+        try:
+            self._writer.write(encode(frame))
+            await self._writer.drain()
+        except (ConnectionError, ssl.SSLError, RuntimeError) as exc:
+            raise ConnectionLost(f"connection to {self.endpoint} lost: {exc}") from None
+
+    async def receive(self) -> Frame:
+        """The next frame from the server (answering its pings on the way).
+
+        Raises ConnectionLost when the connection ends or goes silent.
+        """
+        while True:
+            frame = await self._next_frame(before_welcome=False)
+            if isinstance(frame, Ping):
+                await self.send(Pong(t=frame.t))
+                continue
+            return frame
+
+    async def close(self, *, say_bye: bool = True, timeout: float = 2.0) -> None:
+        """Leave: ``bye`` (best effort), then close the TLS connection."""
+        try:
+            async with asyncio.timeout(timeout):
+                if say_bye and not self._writer.is_closing():
+                    await self.send(Bye())
+                self._writer.close()
+                await self._writer.wait_closed()
+        except (TimeoutError, ConnectionLost, ConnectionError, ssl.SSLError):
+            self._writer.transport.abort()
+
+    # ------------------------------------------------------------------
+
+    async def _next_frame(self, *, before_welcome: bool) -> Frame:
+        while True:
+            while not self._pending:
+                data = await self._read_with_keepalive(before_welcome)
+                self._pending.extend(self._decoder.feed(data))
+            event = self._pending.pop(0)
+            if not isinstance(event, ProtocolError):
+                return event
+            if event.fatal:
+                raise ConnectionLost(f"unreadable data from the server: {event.message}")
+            # A newer server may send frames or values we do not know:
+            # skip them rather than give up the session.
+            self.protocol_errors += 1
+
+    async def _read_with_keepalive(self, before_welcome: bool) -> bytes:
+        pinged = False
+        while True:
+            wait = self.pong_timeout if pinged else self.ping_interval
+            try:
+                async with asyncio.timeout(wait):
+                    data = await self._reader.read(READ_SIZE)
+            except TimeoutError:
+                if pinged:
+                    raise ConnectionLost(
+                        f"the server at {self.endpoint} stopped answering"
+                    ) from None
+                pinged = True
+                await self.send(Ping())
+                continue
+            except ssl.SSLError as exc:
+                raise self._lost(before_welcome, describe_handshake_error(exc)) from None
+            except ConnectionError as exc:
+                raise self._lost(before_welcome, exc.strerror or str(exc)) from None
+            if not data:
+                raise self._lost(before_welcome, "the server closed the connection")
+            return data
+
+    def _lost(self, before_welcome: bool, reason: str) -> Exception:
+        if before_welcome:
+            return CertificateRejected(
+                f"the server did not accept our certificate ({reason} before welcome)"
+            )
+        return ConnectionLost(f"connection to {self.endpoint} lost: {reason}")

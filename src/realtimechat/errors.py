@@ -1,0 +1,116 @@
+"""Every exception realtimechat raises on purpose.
+
+The library never exits the process; the CLIs translate these into one line
+on stderr and an exit code (``exit_code``) at the edge. ::
+
+    RtchatError                     root: catch this to catch all of ours
+    ├── ConfigError                 bad option, missing or unreadable file
+    │   └── PKIError                a certificate, key or CA folder problem
+    ├── ProtocolError               a peer sent bytes that break protocol v1
+    │                               (``code`` is the stable wire error code)
+    └── ClientError                 the client could not (keep) chatting
+        ├── CannotConnect           TCP connect failed or timed out
+        ├── ServerNotTrusted        the server's certificate chain failed
+        ├── ServerNameMismatch      the server's certificate is not for --cn
+        ├── CertificateRejected     the server did not accept our certificate
+        ├── SessionRefused          the server said no after TLS (name taken,
+        │                           version, bye before welcome)
+        ├── ConnectionLost          the connection ended after welcome
+        └── MessagesNotDelivered    some of our messages never came back
+
+Exit codes are part of the CLI contract (docs/cli.md).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the console commands."""
+
+    OK = 0
+    ERROR = 1  # anything not listed below, and ConfigError
+    USAGE = 2  # click's own code for a bad command line
+    CANNOT_CONNECT = 3
+    TLS_FAILED = 4  # server certificate not trusted / not matching --cn
+    REFUSED = 5  # the server refused us: certificate, name, version, bye
+    CONNECTION_LOST = 6
+    NOT_DELIVERED = 7  # --plain: input ended but some messages never echoed
+
+
+class RtchatError(Exception):
+    """Root of the realtimechat exception tree."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class ConfigError(RtchatError):
+    """A bad option value, or a file that is missing or unreadable."""
+
+
+class PKIError(ConfigError):
+    """A certificate, key, CSR or CA folder cannot be used."""
+
+
+class ProtocolError(RtchatError):
+    """A peer sent something that breaks protocol v1.
+
+    ``code`` is the stable error code sent in an ``error`` frame
+    (docs/protocol.md lists them); ``fatal`` says whether the connection
+    cannot continue (the framing itself is broken); ``ref`` is the ``ref``
+    of the ``msg`` it concerns, when one could be read.
+    """
+
+    def __init__(
+        self, code: str, message: str, *, fatal: bool = False, ref: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fatal = fatal
+        self.ref = ref
+
+    def __repr__(self) -> str:
+        return f"ProtocolError({self.code!r}, {self.message!r}, fatal={self.fatal})"
+
+
+class ClientError(RtchatError):
+    """The client could not start or keep chatting."""
+
+
+class CannotConnect(ClientError):
+    exit_code = ExitCode.CANNOT_CONNECT
+
+
+class ServerNotTrusted(ClientError):
+    exit_code = ExitCode.TLS_FAILED
+
+
+class ServerNameMismatch(ClientError):
+    exit_code = ExitCode.TLS_FAILED
+
+
+class CertificateRejected(ClientError):
+    exit_code = ExitCode.REFUSED
+
+
+class SessionRefused(ClientError):
+    """The server ended the session before or instead of ``welcome``.
+
+    ``reason`` is the ``error.code`` or ``bye.reason`` the server gave.
+    """
+
+    exit_code = ExitCode.REFUSED
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ConnectionLost(ClientError):
+    exit_code = ExitCode.CONNECTION_LOST
+
+
+class MessagesNotDelivered(ClientError):
+    exit_code = ExitCode.NOT_DELIVERED

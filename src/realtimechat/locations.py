@@ -1,0 +1,117 @@
+"""Where certificates live when the command line does not say.
+
+Per-user folders under click's ``get_app_dir("rtchat")`` (for example
+``~/.config/rtchat`` on Linux):
+
+* ``ca/``       the admin's CA folder, as ``rtchat-certs init`` makes it
+* ``server/``   a server folder (``rtchat-certs server-bundle``)
+* ``identity/`` a user's folder: ``NAME.key``, ``NAME.crt``, ``ca.crt``
+
+Each resolver returns the files to use or raises ConfigError with one line
+that says what to run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .errors import ConfigError
+from .tls import ClientFiles, ServerFiles
+
+APP_NAME = "rtchat"
+
+
+def app_dir() -> Path:
+    return Path(click.get_app_dir(APP_NAME))
+
+
+def default_ca_dir() -> Path:
+    return app_dir() / "ca"
+
+
+def server_files(
+    *, cert: Path | None, key: Path | None, ca: Path | None, pki: Path | None
+) -> ServerFiles:
+    """The server's certificate, key and trust file, from options or defaults."""
+    if cert or key or ca:
+        missing = [flag for flag, value in (("--cert", cert), ("--key", key), ("--ca", ca))
+                   if value is None]
+        if missing:
+            raise ConfigError(f"also give {' and '.join(missing)} (or use --pki DIR)")
+        assert cert is not None and key is not None and ca is not None
+        return ServerFiles(cert=cert, key=key, ca=ca)
+    if pki is not None:
+        return _server_folder(pki, explicit=True)
+    for folder in (app_dir() / "server", default_ca_dir()):
+        if (folder / "server.crt").is_file():
+            return _server_folder(folder, explicit=False)
+    raise ConfigError(
+        f"no server certificate in {default_ca_dir()}: run "
+        "`rtchat-certs init --cn chatserver` first, or pass --pki DIR or --cert/--key/--ca"
+    )
+
+
+def _server_folder(folder: Path, *, explicit: bool) -> ServerFiles:
+    files = ServerFiles(cert=folder / "server.crt", key=folder / "server.key", ca=folder / "ca.crt")
+    for path in (files.cert, files.key, files.ca):
+        if not path.is_file():
+            hint = "" if explicit else " (run `rtchat-certs init --cn chatserver`)"
+            raise ConfigError(f"{folder} is not a server folder: {path.name} is missing{hint}")
+    return files
+
+
+def client_files(
+    *,
+    cert: Path | None,
+    key: Path | None,
+    ca: Path | None,
+    pki: Path | None,
+    name: str | None,
+) -> ClientFiles:
+    """Our certificate, key and the server's trust anchor, from options or defaults."""
+    if cert or key:
+        if cert is None or key is None:
+            raise ConfigError("give both --cert and --key")
+        trust = ca or (pki / "ca.crt" if pki else None)
+        if trust is None:
+            raise ConfigError("also give --ca (the CA or server certificate to trust)")
+        return ClientFiles(cert=cert, key=key, ca=trust)
+    if pki is not None:
+        if not name:
+            raise ConfigError("--pki needs --name: whose certificate to use from DIR/clients/")
+        return _from_ca_folder(pki, name, ca)
+    identity = app_dir() / "identity"
+    found = _from_identity_folder(identity, name, ca) if identity.is_dir() else None
+    if found is not None:
+        return found
+    if name and (default_ca_dir() / "clients" / f"{name}.crt").is_file():
+        return _from_ca_folder(default_ca_dir(), name, ca)
+    raise ConfigError(
+        f"no client certificate in {identity}: ask your admin for one (`rtchat-certs request`), "
+        "or pass --pki DIR --name NAME, or --cert/--key/--ca"
+    )
+
+
+def _from_ca_folder(folder: Path, name: str, ca: Path | None) -> ClientFiles:
+    files = ClientFiles(
+        cert=folder / "clients" / f"{name}.crt",
+        key=folder / "clients" / f"{name}.key",
+        ca=ca or folder / "ca.crt",
+    )
+    for path in (files.cert, files.key, files.ca):
+        if not path.is_file():
+            raise ConfigError(f"no {path.name} in {path.parent}: is {name!r} issued there?")
+    return files
+
+
+def _from_identity_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles | None:
+    """``NAME.crt`` + ``NAME.key`` + ``ca.crt``; NAME may be left out if only one."""
+    certs = sorted(p for p in folder.glob("*.crt") if p.name != "ca.crt")
+    if name:
+        certs = [p for p in certs if p.stem == name]
+    if len(certs) != 1:
+        return None
+    cert = certs[0]
+    return ClientFiles(cert=cert, key=cert.with_suffix(".key"), ca=ca or folder / "ca.crt")

@@ -1,0 +1,600 @@
+"""Protocol v1: frames, encoding, an incremental decoder and validation.
+
+Sans-I/O: this module turns bytes into frames and frames into bytes and
+never touches a socket, an event loop or TLS, so every rule here is
+testable byte by byte. ``docs/protocol.md`` is the normative description;
+this module is its implementation.
+
+Wire format: one UTF-8 JSON object per line, ``\\n``-terminated, at most
+``MAX_LINE_BYTES`` bytes before the newline. Every object has a ``type``.
+Unknown fields are ignored; a known field of the wrong type is an error.
+
+Frames are frozen dataclasses. Their fields *are* the schema: a field
+annotated ``int`` is a required JSON integer, ``str | None`` an optional
+string, and so on (see ``_field_specs``). A trailing underscore maps to a
+Python keyword (``from_`` is ``from`` on the wire).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final, TypeVar, Union
+
+from .errors import ProtocolError
+
+PROTOCOL_VERSION: Final = 1
+MAX_LINE_BYTES: Final = 64 * 1024
+"""Default server limit for one frame, excluding the newline."""
+DEFAULT_ROOM: Final = "lobby"
+MAX_REF_CHARS: Final = 128
+MAX_ROOM_CHARS: Final = 64
+MAX_CURSOR_CHARS: Final = 256
+ACTIONS: Final = frozenset({"me"})
+
+# Stable error codes (docs/protocol.md, "Errors"). Clients switch on these.
+E_FRAME_TOO_LONG: Final = "frame_too_long"
+E_BAD_UTF8: Final = "bad_utf8"
+E_BAD_JSON: Final = "bad_json"
+E_BAD_FRAME: Final = "bad_frame"
+E_UNKNOWN_TYPE: Final = "unknown_type"
+E_BAD_FIELD: Final = "bad_field"
+E_MISSING_FIELD: Final = "missing_field"
+E_HELLO_REQUIRED: Final = "hello_required"
+E_DUPLICATE_HELLO: Final = "duplicate_hello"
+E_UNSUPPORTED_VERSION: Final = "unsupported_version"
+E_BAD_NAME: Final = "bad_name"
+E_NAME_TAKEN: Final = "name_taken"
+E_NO_SUCH_ROOM: Final = "no_such_room"
+E_NO_SUCH_USER: Final = "no_such_user"
+E_EMPTY_TEXT: Final = "empty_text"
+E_INTERNAL: Final = "internal"
+
+Scalar = str | int | float
+
+
+# --------------------------------------------------------------------------
+# Frames
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Base of every frame; ``TYPE`` is the wire ``type``."""
+
+    TYPE: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """One entry of ``users`` (and of ``welcome.users``)."""
+
+    name: str
+    fp: str
+    online_since: str
+
+
+# Frames both sides send -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ping(Frame):
+    TYPE: ClassVar[str] = "ping"
+    t: Scalar | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pong(Frame):
+    TYPE: ClassVar[str] = "pong"
+    t: Scalar | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bye(Frame):
+    """Leave (client) or end the session (server; ``reason`` is then set)."""
+
+    TYPE: ClassVar[str] = "bye"
+    reason: str | None = None
+
+
+# Client to server ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello(Frame):
+    TYPE: ClassVar[str] = "hello"
+    v: int
+    name: str | None = None
+    since: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendMsg(Frame):
+    """A message a client sends (``msg`` on the wire)."""
+
+    TYPE: ClassVar[str] = "msg"
+    text: str
+    to: str | None = None
+    ref: str | None = None
+    action: str | None = None
+    room: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Who(Frame):
+    TYPE: ClassVar[str] = "who"
+    room: str | None = None
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRequest(Frame):
+    """Ask for stored messages with id > ``since`` (``history`` on the wire)."""
+
+    TYPE: ClassVar[str] = "history"
+    since: int
+    limit: int | None = None
+    room: str | None = None
+
+
+# Server to client ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome(Frame):
+    TYPE: ClassVar[str] = "welcome"
+    v: int
+    name: str
+    last_id: int
+    users_online: int
+    users: tuple[UserInfo, ...] | None = None
+    users_next: str | None = None
+    motd: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Msg(Frame):
+    """A message as the server delivers it (``msg`` on the wire)."""
+
+    TYPE: ClassVar[str] = "msg"
+    id: int
+    ts: str
+    from_: str
+    text: str
+    to: str | None = None
+    action: str | None = None
+    room: str | None = None
+    replay: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ack(Frame):
+    TYPE: ClassVar[str] = "ack"
+    ref: str
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Join(Frame):
+    TYPE: ClassVar[str] = "join"
+    name: str
+    ts: str
+    reason: str | None = None
+    room: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Leave(Frame):
+    TYPE: ClassVar[str] = "leave"
+    name: str
+    ts: str
+    reason: str | None = None
+    room: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Users(Frame):
+    TYPE: ClassVar[str] = "users"
+    users: tuple[UserInfo, ...]
+    next: str | None = None
+    room: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gap(Frame):
+    TYPE: ClassVar[str] = "gap"
+    from_id: int
+    to_id: int
+    missed: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEnd(Frame):
+    """Ends the reply to one ``history`` request (an addition to design.md)."""
+
+    TYPE: ClassVar[str] = "history_end"
+    count: int
+    more: bool
+    room: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Error(Frame):
+    TYPE: ClassVar[str] = "error"
+    code: str
+    message: str
+    ref: str | None = None
+
+
+ClientFrame = Hello | SendMsg | Who | HistoryRequest | Ping | Pong | Bye
+ServerFrame = (
+    Welcome | Msg | Ack | Join | Leave | Users | Gap | HistoryEnd | Error | Ping | Pong | Bye
+)
+
+CLIENT_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
+    cls.TYPE: cls for cls in (Hello, SendMsg, Who, HistoryRequest, Ping, Pong, Bye)
+}
+SERVER_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
+    cls.TYPE: cls
+    for cls in (Welcome, Msg, Ack, Join, Leave, Users, Gap, HistoryEnd, Error, Ping, Pong, Bye)
+}
+
+
+# --------------------------------------------------------------------------
+# Schema derived from the dataclasses
+
+_KIND_USERS: Final = "users"
+_KIND_SCALAR: Final = "scalar"
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldSpec:
+    attr: str
+    wire: str
+    kind: type | str  # str, int, bool, or one of the _KIND_* markers
+    required: bool
+    omit_default: Any  # encode() leaves the field out when it equals this
+
+
+def _field_specs(cls: type) -> tuple[_FieldSpec, ...]:
+    """Read a frame's schema off its type hints, once per class."""
+    hints = typing.get_type_hints(cls)
+    specs = []
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        args = set(typing.get_args(hint)) if _is_union(hint) else {hint}
+        optional = type(None) in args
+        args.discard(type(None))
+        kind: type | str
+        if args == {str, int, float}:
+            kind = _KIND_SCALAR
+        elif len(args) == 1 and typing.get_origin(next(iter(args))) is tuple:
+            kind = _KIND_USERS
+        else:
+            (only,) = args
+            kind = only
+        has_default = field.default is not dataclasses.MISSING
+        specs.append(
+            _FieldSpec(
+                attr=field.name,
+                wire=field.name.rstrip("_"),
+                kind=kind,
+                required=not has_default,
+                omit_default=field.default if has_default else dataclasses.MISSING,
+            )
+        )
+    return tuple(specs)
+
+
+def _is_union(hint: object) -> bool:
+    return typing.get_origin(hint) in (Union, types.UnionType)
+
+
+_SPECS: Final[dict[type, tuple[_FieldSpec, ...]]] = {
+    cls: _field_specs(cls)
+    for cls in {*CLIENT_FRAME_TYPES.values(), *SERVER_FRAME_TYPES.values(), UserInfo}
+}
+
+
+# --------------------------------------------------------------------------
+# Encoding
+
+_json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def frame_to_dict(frame: Frame | UserInfo) -> dict[str, Any]:
+    """The JSON object for ``frame``, optional fields left out when unset."""
+    out: dict[str, Any] = {"type": frame.TYPE} if isinstance(frame, Frame) else {}
+    for spec in _SPECS[type(frame)]:
+        value = getattr(frame, spec.attr)
+        if value is spec.omit_default:  # None, or False for ``replay``
+            continue
+        if spec.kind == _KIND_USERS:
+            value = [frame_to_dict(user) for user in value]
+        out[spec.wire] = value
+    return out
+
+
+def encode(frame: Frame) -> bytes:
+    """One frame as its wire line, newline included."""
+    return (_json_encoder.encode(frame_to_dict(frame)) + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------
+# Decoding and validation
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"duplicate key {duplicate!r}")
+    return obj
+
+
+_json_decoder = json.JSONDecoder(
+    parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates
+)
+
+
+def parse_json_line(line: bytes) -> dict[str, Any]:
+    """Decode one line (without its newline) into a JSON object.
+
+    Raises ProtocolError ``bad_utf8`` or ``bad_json``; NaN/Infinity,
+    duplicate keys and nesting too deep for the parser are ``bad_json``.
+    """
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(E_BAD_UTF8, f"frame is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        obj = _json_decoder.decode(text)
+    except RecursionError:
+        # json raises RecursionError, not ValueError, on deep nesting.
+        raise ProtocolError(E_BAD_JSON, "frame is nested too deeply") from None
+    except ValueError as exc:
+        raise ProtocolError(E_BAD_JSON, f"frame is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(E_BAD_JSON, "frame must be a JSON object")
+    return obj
+
+
+def _is_valid_text(value: str) -> bool:
+    """False for strings holding lone surrogates (they cannot be UTF-8)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_value(spec: _FieldSpec, value: Any) -> Any:
+    """Validate one present, non-null field; returns the Python value."""
+    kind = spec.kind
+    if kind is str:
+        if not isinstance(value, str):
+            raise _field_error(spec, "must be a string")
+        if not _is_valid_text(value):
+            raise _field_error(spec, "contains a lone surrogate")
+        return value
+    if kind is int:
+        # bool is an int subclass in Python but not an integer on the wire.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _field_error(spec, "must be an integer")
+        if value < 0:
+            raise _field_error(spec, "must not be negative")
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise _field_error(spec, "must be true or false")
+        return value
+    if kind == _KIND_SCALAR:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise _field_error(spec, "must be a string or a number")
+        if isinstance(value, str) and not _is_valid_text(value):
+            raise _field_error(spec, "contains a lone surrogate")
+        return value
+    if kind == _KIND_USERS:
+        if not isinstance(value, list):
+            raise _field_error(spec, "must be a list")
+        users = []
+        for item in value:
+            if not isinstance(item, dict):
+                raise _field_error(spec, "entries must be objects")
+            users.append(_build(UserInfo, item))
+        return tuple(users)
+    raise AssertionError(f"unhandled field kind {kind!r}")  # pragma: no cover
+
+
+def _field_error(spec: _FieldSpec, what: str) -> ProtocolError:
+    return ProtocolError(E_BAD_FIELD, f"field {spec.wire!r} {what}")
+
+
+_F = TypeVar("_F")
+
+
+def _build(cls: type[_F], obj: Mapping[str, Any]) -> _F:
+    kwargs: dict[str, Any] = {}
+    for spec in _SPECS[cls]:
+        value = obj.get(spec.wire)
+        if value is None:  # absent, or JSON null: both mean "not given"
+            if spec.required:
+                raise ProtocolError(E_MISSING_FIELD, f"field {spec.wire!r} is required")
+            continue
+        kwargs[spec.attr] = _check_value(spec, value)
+    return cls(**kwargs)
+
+
+def _check_semantics(frame: Frame) -> None:
+    """Rules beyond types that every peer must keep (docs/protocol.md)."""
+    if isinstance(frame, SendMsg):
+        if frame.ref is not None and not 0 < len(frame.ref) <= MAX_REF_CHARS:
+            raise ProtocolError(E_BAD_FIELD, f"field 'ref' must be 1-{MAX_REF_CHARS} characters")
+        if frame.action is not None and frame.action not in ACTIONS:
+            raise ProtocolError(E_BAD_FIELD, f"unknown action {frame.action!r}", ref=frame.ref)
+        if not frame.text.strip():
+            raise ProtocolError(E_EMPTY_TEXT, "message text is empty", ref=frame.ref)
+    room = getattr(frame, "room", None)
+    if room is not None and not 0 < len(room) <= MAX_ROOM_CHARS:
+        raise ProtocolError(E_BAD_FIELD, f"field 'room' must be 1-{MAX_ROOM_CHARS} characters")
+    cursor = getattr(frame, "cursor", None)
+    if cursor is not None and len(cursor) > MAX_CURSOR_CHARS:
+        raise ProtocolError(E_BAD_FIELD, "field 'cursor' is too long")
+
+
+def _readable_ref(obj: Mapping[str, Any]) -> str | None:
+    ref = obj.get("ref")
+    if isinstance(ref, str) and 0 < len(ref) <= MAX_REF_CHARS and _is_valid_text(ref):
+        return ref
+    return None
+
+
+def parse_frame(obj: Mapping[str, Any], frame_types: Mapping[str, type[Frame]]) -> Frame:
+    """Validate a decoded JSON object and build its frame.
+
+    ``frame_types`` says which side is speaking (``CLIENT_FRAME_TYPES`` for
+    what a server receives, ``SERVER_FRAME_TYPES`` for what a client does).
+    """
+    frame_type = obj.get("type")
+    if not isinstance(frame_type, str):
+        raise ProtocolError(E_BAD_FRAME, "frame has no string 'type'")
+    cls = frame_types.get(frame_type)
+    if cls is None:
+        printable = frame_type[:32].encode("ascii", "backslashreplace").decode("ascii")
+        raise ProtocolError(E_UNKNOWN_TYPE, f"unknown frame type {printable!r}")
+    try:
+        frame = _build(cls, obj)
+        _check_semantics(frame)
+    except ProtocolError as exc:
+        if exc.ref is None:
+            exc.ref = _readable_ref(obj) if cls is SendMsg else None
+        raise
+    return frame
+
+
+def decode_line(line: bytes, frame_types: Mapping[str, type[Frame]]) -> Frame:
+    """One wire line (without its newline) to a frame; ProtocolError if bad."""
+    return parse_frame(parse_json_line(line), frame_types)
+
+
+class FrameDecoder:
+    """Incremental decoder: feed it bytes as they arrive, get frames back.
+
+    ``feed`` returns, in order, a ``Frame`` for every complete valid line
+    and a ``ProtocolError`` for every complete invalid one: an invalid
+    frame does not stop the decoder. Empty and whitespace-only lines are
+    skipped, and a ``\\r`` before the newline is tolerated (for people
+    typing into ``openssl s_client``).
+
+    A line longer than ``max_line`` bytes is fatal: the decoder returns a
+    ``ProtocolError`` with ``fatal=True`` as its last event, and ``feed``
+    raises that error if called again. It is detected as soon as the
+    limit is crossed, not when the newline finally arrives, so a peer
+    cannot make us buffer more than ``max_line`` bytes.
+    """
+
+    __slots__ = ("_buffer", "_failed", "_frame_types", "max_line")
+
+    def __init__(
+        self, frame_types: Mapping[str, type[Frame]], max_line: int = MAX_LINE_BYTES
+    ) -> None:
+        self._frame_types = frame_types
+        self.max_line = max_line
+        self._buffer = bytearray()
+        self._failed: ProtocolError | None = None
+
+    @classmethod
+    def for_server(cls, max_line: int = MAX_LINE_BYTES) -> FrameDecoder:
+        """A decoder for what a server receives (client frames)."""
+        return cls(CLIENT_FRAME_TYPES, max_line)
+
+    @classmethod
+    def for_client(cls, max_line: int = 4 * MAX_LINE_BYTES) -> FrameDecoder:
+        """A decoder for what a client receives (server frames).
+
+        Its limit is larger than the server's: a server frame wraps a
+        client's line (a ``msg`` adds ``id``, ``ts``, ``from``), and JSON
+        escaping can grow it.
+        """
+        return cls(SERVER_FRAME_TYPES, max_line)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete line held back (bounded by ``max_line``)."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[Frame | ProtocolError]:
+        if self._failed is not None:
+            raise self._failed
+        events: list[Frame | ProtocolError] = []
+        buffer = self._buffer
+        start = len(buffer)
+        buffer += data
+        line_start = 0
+        # Only the new bytes can hold a newline we have not seen.
+        newline = buffer.find(b"\n", start)
+        while newline != -1:
+            if newline - line_start > self.max_line:
+                return self._fail(events)
+            line = bytes(buffer[line_start:newline])
+            line_start = newline + 1
+            self._decode_into(line, events)
+            newline = buffer.find(b"\n", line_start)
+        del buffer[:line_start]
+        if len(buffer) > self.max_line:
+            return self._fail(events)
+        return events
+
+    def _decode_into(self, line: bytes, events: list[Frame | ProtocolError]) -> None:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip():
+            return
+        try:
+            events.append(decode_line(line, self._frame_types))
+        except ProtocolError as exc:
+            events.append(exc)
+
+    def _fail(self, events: list[Frame | ProtocolError]) -> list[Frame | ProtocolError]:
+        self._buffer.clear()
+        self._failed = ProtocolError(
+            E_FRAME_TOO_LONG, f"frame longer than {self.max_line} bytes", fatal=True
+        )
+        events.append(self._failed)
+        return events
+
+
+# --------------------------------------------------------------------------
+# Timestamps
+
+
+def format_ts(moment: datetime) -> str:
+    """RFC 3339 UTC with milliseconds, e.g. ``2026-11-26T08:00:00.123Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_ts() -> str:
+    return format_ts(datetime.now(UTC))
+
+
+def parse_ts(value: str) -> datetime | None:
+    """The moment an RFC 3339 ``ts`` names, or None if it is not one."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment
+

@@ -1,0 +1,252 @@
+"""The server's lifecycle: listen, upgrade to TLS, keep alive, shut down.
+
+How connections become TLS sessions (docs/design.md, "Accepting TLS"):
+we accept plain TCP with ``loop.create_server`` and a protocol that
+pauses reading the moment the connection exists, then upgrade it with
+``loop.start_tls``. That puts the handshake in our hands:
+
+* every refused handshake is logged, once, with the peer's address and
+  the reason (with ``ssl=`` on the listener, asyncio logs refusals only at
+  debug level and without the address: shared/pitfalls.md);
+* a handshake that takes longer than ``Limits.handshake_timeout`` is
+  aborted, and at most ``Limits.max_handshakes`` run at once;
+* each upgrade uses the context current at that moment, so SIGHUP can
+  swap trust anchors and certificates for new connections (``reload_tls``);
+* pausing before any byte is read keeps the ClientHello in the socket for
+  the TLS layer (bytes read into a StreamReader first would be lost:
+  CPython issue #142352).
+
+Server-side ``start_tls`` does not work on uvloop (uvloop issue #707), so
+this server runs on the default asyncio event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+import signal
+import ssl
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from ..tls import ServerFiles, describe_handshake_error, server_context
+from .config import Limits, ServerSettings
+from .hub import Hub
+from .identity import TrustAnchors
+from .session import R_SHUTDOWN, Session
+
+log = logging.getLogger("realtimechat.server")
+
+_ABORT_AFTER_FLUSH: Final = 0.05  # seconds between "all flushed" checks at shutdown
+
+
+@dataclass(frozen=True, slots=True)
+class TLSState:
+    """The context new connections get, and the trust anchors it was built from."""
+
+    context: ssl.SSLContext
+    anchors: TrustAnchors
+
+    @classmethod
+    def load(cls, files: ServerFiles) -> TLSState:
+        return cls(server_context(files), TrustAnchors.from_file(files.ca))
+
+
+def format_peer(peername: object) -> str:
+    """``host:port``, with brackets for IPv6, for logs."""
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        host, port = peername[0], peername[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peername)
+
+
+class _PausedOnArrival(asyncio.Protocol):
+    """Holds a fresh TCP connection, unread, until ``start_tls`` takes it."""
+
+    def __init__(self, on_connection: Callable[[asyncio.Transport], None]) -> None:
+        self._on_connection = on_connection
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # before the loop reads a single byte
+        self._on_connection(transport)
+
+
+class ChatServer:
+    """A running chat server: listeners, TLS state, the hub and its sessions."""
+
+    def __init__(
+        self,
+        files: ServerFiles,
+        *,
+        hosts: Iterable[str] | None = None,
+        port: int = 8443,
+        limits: Limits | None = None,
+        settings: ServerSettings | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.files = files
+        self.hosts = list(hosts) if hosts else None
+        self.port = port
+        self.limits = limits or Limits()
+        self.settings = settings or ServerSettings()
+        self.log = logger or log
+        self.tls = TLSState.load(files)  # fails early, before listening
+        self._servers: list[asyncio.Server] = []
+        self._upgrades: set[asyncio.Task[None]] = set()
+        self._handshaking = 0
+        self._connections: dict[asyncio.Transport, Session] = {}  # raw TCP -> its session
+        self._keepalive: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self._hub: Hub | None = None
+
+    @property
+    def hub(self) -> Hub:
+        assert self._hub is not None, "server not started"
+        return self._hub
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Where we listen, as (host, port) pairs (port 0 resolved)."""
+        out = []
+        for server in self._servers:
+            for sock in server.sockets:
+                name = sock.getsockname()
+                out.append((name[0], name[1]))
+        return out
+
+    # ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._hub = Hub(loop, self.limits, self.settings, self.log)
+        raise_open_file_limit()
+        server = await loop.create_server(
+            lambda: _PausedOnArrival(self._on_connection),
+            host=self.hosts,
+            port=self.port,
+            reuse_address=True,
+            backlog=1024,
+        )
+        self._servers.append(server)
+        self._keepalive = asyncio.create_task(self._keepalive_loop(), name="keepalive")
+        where = ", ".join(format_peer(address) for address in self.addresses)
+        self.log.info("listening on %s (protocol v1, mutual TLS)", where)
+
+    def reload_tls(self) -> None:
+        """Use freshly loaded certificates and trust for new connections.
+
+        Live sessions are not touched. If the files cannot be loaded, the
+        old state stays and the error is logged.
+        """
+        try:
+            self.tls = TLSState.load(self.files)
+        except Exception as exc:
+            self.log.error("TLS reload failed, keeping the previous certificates: %s", exc)
+            return
+        self.log.info("TLS reloaded: new connections use the new certificates and trust")
+
+    async def serve_until_signalled(self) -> None:
+        """Run until SIGINT/SIGTERM (then shut down gracefully); SIGHUP reloads."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
+        try:
+            await stop.wait()
+            self.log.info("shutting down")
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """``bye {reason: shutdown}`` to everyone, flush for a bounded time, close."""
+        for server in self._servers:
+            server.close()
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        for task in list(self._upgrades):
+            task.cancel()
+        for session in list(self._connections.values()):
+            session.end(R_SHUTDOWN)
+        deadline = asyncio.get_running_loop().time() + self.limits.shutdown_grace
+        while self._connections and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(_ABORT_AFTER_FLUSH)
+        for transport in list(self._connections):
+            transport.abort()
+        for server in self._servers:
+            await server.wait_closed()
+        self._closed.set()
+        self.log.info("stopped")
+
+    # ------------------------------------------------------------------
+    # Accepting
+
+    def _on_connection(self, raw: asyncio.Transport) -> None:
+        peer = format_peer(raw.get_extra_info("peername"))
+        if len(self._connections) >= self.limits.max_connections:
+            self.log.warning("refused peer=%s reason=%s", peer, "too many connections")
+            raw.abort()
+            return
+        if self._handshaking >= self.limits.max_handshakes:
+            self.log.warning("refused peer=%s reason=%s", peer, "too many handshakes in progress")
+            raw.abort()
+            return
+        task = asyncio.create_task(self._upgrade(raw, peer))
+        self._upgrades.add(task)
+        task.add_done_callback(self._upgrades.discard)
+
+    async def _upgrade(self, raw: asyncio.Transport, peer: str) -> None:
+        loop = asyncio.get_running_loop()
+        tls = self.tls
+        session = Session(self.hub, tls.anchors, peer)
+        session.on_closed = lambda: self._connections.pop(raw, None)
+        self._handshaking += 1
+        self._connections[raw] = session
+        try:
+            transport = await loop.start_tls(
+                raw,
+                session,
+                tls.context,
+                server_side=True,
+                ssl_handshake_timeout=self.limits.handshake_timeout,
+            )
+        except asyncio.CancelledError:
+            raw.abort()
+            self._connections.pop(raw, None)
+            raise
+        except Exception as exc:
+            reason = describe_handshake_error(exc)
+            self.log.warning("refused peer=%s reason=%s", peer, _quoted(reason))
+            raw.abort()
+            self._connections.pop(raw, None)
+            return
+        finally:
+            self._handshaking -= 1
+        session.start(transport)
+
+    async def _keepalive_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = max(0.05, min(self.limits.ping_interval / 2, 5.0))
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for session in self.hub.sessions:
+                session.ping_or_drop(now)
+
+
+def _quoted(reason: str) -> str:
+    return '"' + reason.replace('"', "'") + '"'
+
+
+def raise_open_file_limit() -> None:
+    """Raise the soft open-file limit to the hard one (1,024 is common)."""
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -1,0 +1,159 @@
+"""Per-session outbound queues and the one writer that empties them.
+
+Fan-out policy -- what happens to a message on its way to each member:
+
+* The hub encodes a message **once**; the same ``bytes`` object is appended
+  to the outbox of every session that should see it (the sender's too: its
+  echo carries ``id`` and ``ts``).
+* Nothing is written at append time. The first append to an empty outbox
+  asks the ``FlushScheduler`` to run once at the end of this event-loop
+  iteration; it then writes **everything pending in one
+  ``transport.write``**. However many messages arrived in one iteration,
+  each client costs one TLS record batch and one ``send``: the number of
+  writes, not JSON, is what costs (shared/bench/RESULTS.md).
+* Each outbox is bounded in frames (``Limits.queue_frames``) and bytes
+  (``Limits.queue_bytes``). It only fills while its transport has asked us
+  to stop writing (``pause_writing``: the peer is not reading fast enough
+  and the kernel and TLS buffers are full).
+* When a ``msg`` does not fit, it is **dropped for that session only** and
+  counted; as soon as one fits again (or the queue is next flushed), a
+  ``gap {from_id, to_id, missed}`` frame is queued in its place, so the
+  client knows exactly which ids to ask ``history`` for. Nobody else is
+  affected.
+* Control frames (``welcome``, ``ack``, ``error``, ``pong``, ``join``,
+  ``leave``, ``users``, ``gap``, ``bye``, ...) are **never dropped**: they
+  are few, and a client's state depends on each of them.
+* A session whose transport stays paused longer than
+  ``Limits.write_timeout`` is ended with ``bye {reason: slow_consumer}``
+  (the session enforces this; see ``Session.pause_writing``). So memory
+  per slow peer is bounded by the queue limits plus the transport's own
+  high-water mark, and no writer ever waits on a reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from ..protocol import Gap, encode
+
+
+class FlushScheduler:
+    """Runs each marked outbox's flush once, at the end of this loop iteration."""
+
+    __slots__ = ("_loop", "_pending", "_scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending: list[Outbox] = []
+        self._scheduled = False
+
+    def mark(self, outbox: Outbox) -> None:
+        self._pending.append(outbox)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._run)
+
+    def _run(self) -> None:
+        pending, self._pending = self._pending, []
+        self._scheduled = False
+        for outbox in pending:
+            outbox.flush()
+
+
+class Outbox:
+    """One session's bounded outbound queue (policy: the module docstring)."""
+
+    __slots__ = (
+        "_chunks",
+        "_gap_first",
+        "_gap_last",
+        "_gap_missed",
+        "_marked",
+        "_max_bytes",
+        "_max_frames",
+        "_scheduler",
+        "_write",
+        "dropped",
+        "paused",
+        "queued_bytes",
+    )
+
+    def __init__(
+        self,
+        write: Callable[[bytes], None],
+        scheduler: FlushScheduler,
+        *,
+        max_frames: int,
+        max_bytes: int,
+    ) -> None:
+        self._write = write
+        self._scheduler = scheduler
+        self._max_frames = max_frames
+        self._max_bytes = max_bytes
+        self._chunks: list[bytes] = []
+        self.queued_bytes = 0
+        self._marked = False
+        self.paused = False
+        self.dropped = 0  # msg frames dropped over this session's life
+        self._gap_first = 0
+        self._gap_last = 0
+        self._gap_missed = 0
+
+    @property
+    def queued_frames(self) -> int:
+        return len(self._chunks)
+
+    def put_control(self, data: bytes) -> None:
+        """Queue a frame that must not be dropped."""
+        self._append(data)
+
+    def put_msg(self, data: bytes, msg_id: int) -> None:
+        """Queue a ``msg`` frame, or drop it and remember the gap if full."""
+        if (
+            len(self._chunks) >= self._max_frames
+            or self.queued_bytes + len(data) > self._max_bytes
+        ):
+            if not self._gap_missed:
+                self._gap_first = msg_id
+            self._gap_last = msg_id
+            self._gap_missed += 1
+            self.dropped += 1
+            return
+        if self._gap_missed:
+            self._append_gap()
+        self._append(data)
+
+    def flush(self) -> None:
+        """Write everything pending in one write, unless the transport is paused."""
+        self._marked = False
+        if self.paused:
+            return
+        if self._gap_missed:
+            self._append_gap()
+        if not self._chunks:
+            return
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._chunks = []
+        self.queued_bytes = 0
+        self._write(data)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self.flush()
+
+    def _append(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self.queued_bytes += len(data)
+        if not self._marked:
+            self._marked = True
+            self._scheduler.mark(self)
+
+    def _append_gap(self) -> None:
+        gap = Gap(from_id=self._gap_first, to_id=self._gap_last, missed=self._gap_missed)
+        self._gap_missed = 0
+        self._append(encode(gap))

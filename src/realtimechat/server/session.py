@@ -1,0 +1,328 @@
+"""One client connection, from the end of its TLS handshake to its close.
+
+A ``Session`` is the ``asyncio.Protocol`` on top of the TLS transport. It
+feeds received bytes to the sans-I/O decoder, answers frames, and writes
+only through its ``Outbox``. Every way a session can end goes through
+``end`` (our decision) or ``connection_lost`` (the peer's); either way the
+hub forgets it, the others get ``leave`` with a reason, and one log line
+names the peer's address, CN and fingerprint. Peer misbehaviour never
+produces a traceback; an unexpected exception is logged once and ends this
+session only.
+
+Lifecycle::
+
+    (TLS handshake) --start()--> AWAIT_HELLO --hello--> ACTIVE --> CLOSED
+                                      \\______ hello timeout ______/
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable
+from typing import Final
+
+from ..errors import ProtocolError
+from ..protocol import (
+    E_BAD_NAME,
+    E_DUPLICATE_HELLO,
+    E_HELLO_REQUIRED,
+    E_INTERNAL,
+    E_NAME_TAKEN,
+    E_UNSUPPORTED_VERSION,
+    PROTOCOL_VERSION,
+    Bye,
+    Error,
+    Frame,
+    FrameDecoder,
+    Hello,
+    HistoryRequest,
+    Ping,
+    Pong,
+    SendMsg,
+    Welcome,
+    Who,
+    encode,
+)
+from ..sanitize import visible
+from .hub import Hub, Member
+from .identity import PeerIdentity, TrustAnchors
+from .outbox import Outbox
+
+# Leave/bye reasons (docs/protocol.md, "bye reasons").
+R_QUIT: Final = "quit"
+R_DISCONNECTED: Final = "disconnected"
+R_TIMEOUT: Final = "timeout"
+R_HELLO_TIMEOUT: Final = "hello_timeout"
+R_SLOW_CONSUMER: Final = "slow_consumer"
+R_PROTOCOL_ERROR: Final = "protocol_error"
+R_SHUTDOWN: Final = "shutdown"
+R_INTERNAL: Final = "internal_error"
+
+
+class State(enum.Enum):
+    HANDSHAKE = "handshake"
+    AWAIT_HELLO = "await_hello"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class Session(asyncio.Protocol):
+    """One mutual-TLS client connection speaking protocol v1."""
+
+    def __init__(self, hub: Hub, anchors: TrustAnchors, peer: str) -> None:
+        self.hub = hub
+        self.peer = peer
+        self._anchors = anchors
+        self.state = State.HANDSHAKE
+        self.identity: PeerIdentity | None = None
+        self.member: Member | None = None
+        self.last_received = hub.loop.time()
+        self.ping_outstanding = False
+        self.outbox = Outbox(
+            self._write,
+            hub.scheduler,
+            max_frames=hub.limits.queue_frames,
+            max_bytes=hub.limits.queue_bytes,
+        )
+        self._transport: asyncio.Transport | None = None
+        self._decoder = FrameDecoder.for_server(hub.limits.max_line_bytes)
+        self._early: list[bytes] = []  # bytes that arrived before start()
+        self._errors = 0
+        self._hello_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None  # runs while writing is paused
+        self._abort_timer: asyncio.TimerHandle | None = None
+        self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
+
+    def __repr__(self) -> str:
+        return f"<Session {self.peer} {self.state.value}>"
+
+    @property
+    def name(self) -> str | None:
+        return self.member.name if self.member is not None else None
+
+    # ------------------------------------------------------------------
+    # Start and asyncio.Protocol callbacks
+
+    def start(self, transport: asyncio.Transport) -> None:
+        """Begin the session once the TLS handshake has succeeded."""
+        if self.state is not State.HANDSHAKE:
+            transport.abort()  # lost or ended (shutdown) before start_tls returned
+            return
+        self._transport = transport
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if der is None:  # cannot happen with CERT_REQUIRED; refuse rather than guess
+            self.hub.log.warning("refused %s: no peer certificate after handshake", self.peer)
+            transport.abort()
+            self.state = State.CLOSED
+            return
+        self.identity = self._anchors.identify(der)
+        self.state = State.AWAIT_HELLO
+        self._hello_timer = self.hub.loop.call_later(
+            self.hub.limits.hello_timeout, self.end, R_HELLO_TIMEOUT
+        )
+        early, self._early = self._early, []
+        for data in early:
+            self.data_received(data)
+
+    def data_received(self, data: bytes) -> None:
+        if self.state is State.HANDSHAKE:
+            self._early.append(data)  # start_tls delivers data before it returns
+            return
+        if self.state is State.CLOSED:
+            return
+        self.last_received = self.hub.loop.time()
+        self.ping_outstanding = False
+        try:
+            events = self._decoder.feed(data)
+        except ProtocolError:
+            return  # the decoder already failed; the session is ending
+        for event in events:
+            if self.state is State.CLOSED:
+                return
+            try:
+                if isinstance(event, ProtocolError):
+                    raise event
+                self._dispatch(event)
+            except ProtocolError as exc:
+                self._protocol_error(exc)
+            except Exception:
+                self.hub.log.exception("internal error in session %s; ending it", self._who())
+                self.outbox.put_control(encode(Error(code=E_INTERNAL, message="internal error")))
+                self.end(R_INTERNAL)
+
+    def eof_received(self) -> bool:
+        return False  # the peer is done: close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel(self._abort_timer)
+        if self.on_closed is not None:
+            self.on_closed()
+        if self.state is State.CLOSED:
+            return
+        was_started = self.state is not State.HANDSHAKE
+        self._close_state()
+        if was_started:
+            self._forget(R_DISCONNECTED)
+
+    def pause_writing(self) -> None:
+        """The peer is not reading: queue, and end the session if it lasts."""
+        self.outbox.pause()
+        if self.state is not State.CLOSED and self._write_timer is None:
+            self._write_timer = self.hub.loop.call_later(
+                self.hub.limits.write_timeout, self.end, R_SLOW_CONSUMER
+            )
+
+    def resume_writing(self) -> None:
+        self._cancel(self._write_timer)
+        self._write_timer = None
+        self.outbox.resume()
+
+    # ------------------------------------------------------------------
+    # Frames
+
+    def _dispatch(self, frame: Frame) -> None:
+        match frame:
+            case SendMsg():
+                self._require_active(frame.ref)
+                self.hub.publish(self, frame)
+            case Ping():
+                self.outbox.put_control(encode(Pong(t=frame.t)))
+            case Pong():
+                pass  # receiving anything already counts as alive
+            case Hello():
+                self._hello(frame)
+            case Who():
+                self._require_active(None)
+                self.hub.answer_who(self, frame)
+            case HistoryRequest():
+                self._require_active(None)
+                self.hub.answer_history(self, frame)
+            case Bye():
+                self.end(R_QUIT, send_bye=False)
+            case _:  # pragma: no cover - the decoder only yields client frames
+                raise AssertionError(f"unexpected frame {frame!r}")
+
+    def _require_active(self, ref: str | None) -> None:
+        if self.state is not State.ACTIVE:
+            raise ProtocolError(E_HELLO_REQUIRED, "send hello first", ref=ref)
+
+    def _hello(self, hello: Hello) -> None:
+        if self.state is State.ACTIVE:
+            raise ProtocolError(E_DUPLICATE_HELLO, "hello was already accepted")
+        if hello.v != PROTOCOL_VERSION:
+            raise ProtocolError(
+                E_UNSUPPORTED_VERSION,
+                f"this server speaks protocol v{PROTOCOL_VERSION}, not v{hello.v}",
+            )
+        assert self.identity is not None
+        name = self.hub.choose_name(self.identity, hello.name)
+        self._cancel(self._hello_timer)
+        self._hello_timer = None
+        self.state = State.ACTIVE
+        self.member = self.hub.admit(self, name)
+        users = self.hub.users_page(None)
+        welcome = Welcome(
+            v=PROTOCOL_VERSION,
+            name=name,
+            last_id=self.hub.history.last_id,
+            users_online=self.hub.users_online,
+            users=users.users,
+            users_next=users.next,
+            motd=self.hub.settings.motd,
+        )
+        self.outbox.put_control(encode(welcome))
+        if hello.since is not None:
+            self.hub.replay(self, hello.since, self.hub.settings.history_page_max)
+        self._log("joined", name=name)
+
+    def _protocol_error(self, exc: ProtocolError) -> None:
+        self._errors += 1
+        self.outbox.put_control(encode(Error(code=exc.code, message=exc.message, ref=exc.ref)))
+        if exc.code in _REFUSALS:  # a hello we will not accept: say why, then go
+            self.end(exc.code)
+        elif exc.fatal or self._errors >= self.hub.limits.max_errors:
+            self.end(R_PROTOCOL_ERROR)
+        else:
+            self._log("protocol_error", code=exc.code)
+
+    # ------------------------------------------------------------------
+    # Ending
+
+    def end(self, reason: str, *, send_bye: bool = True) -> None:
+        """End this session: ``bye {reason}`` to the peer, ``leave`` to the others."""
+        if self.state is State.CLOSED:
+            return
+        was_started = self.state is not State.HANDSHAKE
+        self._close_state()
+        transport = self._transport
+        if transport is not None:
+            if send_bye:
+                self.outbox.put_control(encode(Bye(reason=reason)))
+            self.outbox.paused = False  # the bye goes out even to a slow reader
+            self.outbox.flush()
+            transport.close()
+            # close() waits for the peer to take what is buffered; a peer
+            # that never reads would hold the connection forever.
+            self._abort_timer = self.hub.loop.call_later(
+                self.hub.limits.shutdown_grace, transport.abort
+            )
+        if was_started:
+            self._forget(reason)
+
+    def ping_or_drop(self, now: float) -> None:
+        """Keepalive, called periodically by the server for every session."""
+        silent = now - self.last_received
+        limits = self.hub.limits
+        if silent >= limits.idle_timeout:
+            self.end(R_TIMEOUT)
+        elif silent >= limits.ping_interval and not self.ping_outstanding:
+            self.ping_outstanding = True
+            self.outbox.put_control(encode(Ping(t=round(now, 3))))
+
+    def _close_state(self) -> None:
+        self.state = State.CLOSED
+        self._cancel(self._hello_timer)
+        self._cancel(self._write_timer)
+
+    @staticmethod
+    def _cancel(timer: asyncio.TimerHandle | None) -> None:
+        if timer is not None:
+            timer.cancel()
+
+    def _forget(self, reason: str) -> None:
+        self.hub.remove(self, reason)
+        self._log("left", reason=reason, name=self.name, dropped=self.outbox.dropped or None)
+
+    def _write(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    # ------------------------------------------------------------------
+    # Logging
+
+    def _who(self) -> str:
+        identity = self.identity
+        if identity is None:
+            return f"peer={self.peer}"
+        return f"peer={self.peer} cn={_quote(identity.cn)} fp={identity.short_fp}"
+
+    def _log(self, event: str, **fields: object) -> None:
+        extra = "".join(
+            f" {key}={_quote(str(value))}" for key, value in fields.items() if value is not None
+        )
+        self.hub.log.info("%s %s%s", event, self._who(), extra)
+
+
+# Errors that refuse a hello: the session ends with the code as its reason.
+_REFUSALS: Final = frozenset({E_BAD_NAME, E_NAME_TAKEN, E_UNSUPPORTED_VERSION})
+
+
+def _quote(value: str) -> str:
+    """A log field value that cannot forge a line or split a field."""
+    safe = visible(value)
+    if not safe or any(char in safe for char in ' "='):
+        return '"' + safe.replace('"', '\\"') + '"'
+    return safe

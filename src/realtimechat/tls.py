@@ -1,0 +1,178 @@
+"""The one place where SSLContexts are built, and what TLS errors mean.
+
+Policy (docs/security.md explains each choice):
+
+* TLS 1.2 or newer; TLS 1.2 only with ECDHE key exchange and AEAD ciphers
+  (AES-GCM, ChaCha20-Poly1305); TLS 1.3 with OpenSSL's suites. No
+  compression, no renegotiation.
+* Both sides authenticate. The server requires a client certificate
+  (``CERT_REQUIRED`` set explicitly: ``create_default_context`` for
+  ``CLIENT_AUTH`` would leave ``CERT_NONE``).
+* ``VERIFY_X509_STRICT`` and ``VERIFY_X509_PARTIAL_CHAIN`` are on, as
+  Python 3.13 turns them on by default: certificates that pass here keep
+  passing there, and a bundle may pin a CA-issued leaf directly.
+* Trust anchors are a CA certificate or a bundle of known certificates,
+  including self-signed ones made by ``openssl req -x509`` (the seed's
+  recipe). OpenSSL's CRL flags are never set: revocation is checked by the
+  server after the handshake (they would reject every pinned self-signed
+  client, and every client once the CRL's next-update passes).
+* The client checks the server's name against ``--cn``, in the
+  subjectAltName or, for certificates without one, in the subject CN.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from .errors import ConfigError, PKIError
+
+# ECDHE + AEAD for TLS 1.2. TLS 1.3 suites are configured separately by
+# OpenSSL and are all AEAD.
+TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+# OpenSSL verify result for a name that does not match (X509_V_ERR_HOSTNAME_MISMATCH).
+_X509_V_ERR_HOSTNAME_MISMATCH: Final = 62
+_X509_V_ERR_IP_ADDRESS_MISMATCH: Final = 64
+
+PassphraseCallback = Callable[[], str | bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFiles:
+    """What a server presents and whom it trusts."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFiles:
+    """What a client presents and which server certificate it trusts."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+def _apply_policy(context: ssl.SSLContext) -> None:
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
+
+
+def _require_file(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist")
+
+
+def _load_chain(
+    context: ssl.SSLContext, cert: Path, key: Path, password: PassphraseCallback | None
+) -> None:
+    _require_file(cert, "certificate file")
+    _require_file(key, "key file")
+    try:
+        context.load_cert_chain(cert, key, password=password)
+    except ssl.SSLError as exc:
+        reason = exc.reason or str(exc)
+        if reason == "KEY_VALUES_MISMATCH":
+            raise PKIError(f"key {key} does not belong to certificate {cert}") from None
+        if "bad decrypt" in reason.lower() or reason == "BAD_DECRYPT":
+            raise PKIError(f"wrong passphrase for key {key}") from None
+        raise PKIError(f"cannot load certificate {cert} with key {key}: {reason}") from None
+    except OSError as exc:
+        raise PKIError(f"cannot read {cert} or {key}: {exc.strerror or exc}") from None
+
+
+def _load_trust(context: ssl.SSLContext, ca: Path) -> None:
+    _require_file(ca, "trust file (--ca)")
+    try:
+        context.load_verify_locations(cafile=ca)
+    except (ssl.SSLError, OSError) as exc:
+        raise PKIError(f"{ca} holds no usable certificate: {exc}") from None
+
+
+def server_context(files: ServerFiles) -> ssl.SSLContext:
+    """The server side: present ``files.cert``, require a client certificate.
+
+    ``files.ca`` is a CA certificate or a PEM bundle of trusted (possibly
+    self-signed) client certificates.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _apply_policy(context)
+    # Among the allowed suites, the server's order wins over the client's.
+    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    _load_chain(context, files.cert, files.key, None)
+    _load_trust(context, files.ca)
+    return context
+
+
+def client_context(
+    files: ClientFiles, *, passphrase: PassphraseCallback | None = None
+) -> ssl.SSLContext:
+    """The client side: verify the server against ``files.ca``, present ours.
+
+    The caller passes the expected name (``--cn``) as ``server_hostname``
+    when connecting; it is matched against the certificate's SANs, or its
+    subject CN when it has no SAN (certificates made by ``openssl req``).
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    _apply_policy(context)
+    context.check_hostname = True
+    context.hostname_checks_common_name = True
+    _load_trust(context, files.ca)
+    _load_chain(context, files.cert, files.key, passphrase)
+    return context
+
+
+def is_name_mismatch(exc: ssl.SSLCertVerificationError) -> bool:
+    """True when verification failed only because the name did not match."""
+    return exc.verify_code in (_X509_V_ERR_HOSTNAME_MISMATCH, _X509_V_ERR_IP_ADDRESS_MISMATCH)
+
+
+def describe_handshake_error(exc: BaseException) -> str:
+    """One short, human reason for a failed handshake, for logs and users."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return _describe_ssl_reason(exc)
+    if isinstance(exc, ConnectionAbortedError | TimeoutError):
+        return "handshake timed out"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | EOFError):
+        return "peer closed the connection during the handshake"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+_SSL_REASONS: Final = {
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE": "no client certificate",
+    "WRONG_VERSION_NUMBER": "not a TLS handshake (plaintext to the TLS port?)",
+    "HTTP_REQUEST": "an HTTP request, not TLS",
+    "UNSUPPORTED_PROTOCOL": "TLS version too old (1.2 or newer required)",
+    "NO_SHARED_CIPHER": "no cipher in common",
+    "NO_SUITABLE_SIGNATURE_ALGORITHM": "no signature algorithm in common",
+    "UNEXPECTED_EOF_WHILE_READING": "peer closed the connection during the handshake",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "peer rejected the certificate (bad certificate)",
+    "TLSV1_ALERT_UNKNOWN_CA": "peer does not trust the certificate's issuer",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "peer says the certificate has expired",
+    "SSLV3_ALERT_CERTIFICATE_REVOKED": "peer says the certificate is revoked",
+    "TLSV1_ALERT_PROTOCOL_VERSION": "no TLS version in common",
+}
+
+
+def _describe_ssl_reason(exc: ssl.SSLError) -> str:
+    reason = exc.reason or ""
+    known = _SSL_REASONS.get(reason)
+    if known is not None:
+        return known
+    if isinstance(exc, ssl.SSLEOFError):
+        return "peer closed the connection during the handshake"
+    return reason.lower().replace("_", " ") or str(exc)
