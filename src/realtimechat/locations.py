@@ -36,11 +36,16 @@ def server_files(
 ) -> ServerFiles:
     """The server's certificate, key and trust file, from options or defaults."""
     if cert or key or ca:
-        missing = [flag for flag, value in (("--cert", cert), ("--key", key), ("--ca", ca))
-                   if value is None]
+        missing = [
+            flag
+            for flag, value in (("--cert", cert), ("--key", key), ("--ca", ca))
+            if value is None
+        ]
         if missing:
             raise ConfigError(f"also give {' and '.join(missing)} (or use --pki DIR)")
-        assert cert is not None and key is not None and ca is not None
+        assert cert is not None
+        assert key is not None
+        assert ca is not None
         return ServerFiles(cert=cert, key=key, ca=ca)
     if pki is not None:
         return _server_folder(pki, explicit=True)

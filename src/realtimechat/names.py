@@ -1,7 +1,7 @@
 """Chat names: what a valid name is and when two names are the same.
 
 Names compare after NFKC normalisation and case folding, so ``Alice``,
-``ALICE`` and ``Ａｌｉｃｅ`` (full-width) are one name. A name may not hold
+``ALICE`` and full-width ``\uff21lice`` are one name. A name may not hold
 control, format (bidi overrides, zero-width), separator or unassigned
 characters: what one user sees as a name, everyone sees the same way.
 """

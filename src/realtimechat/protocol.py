@@ -21,7 +21,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, TypeVar, Union
@@ -267,7 +267,6 @@ def _field_specs(cls: type) -> tuple[_FieldSpec, ...]:
     for field in dataclasses.fields(cls):
         hint = hints[field.name]
         args = set(typing.get_args(hint)) if _is_union(hint) else {hint}
-        optional = type(None) in args
         args.discard(type(None))
         kind: type | str
         if args == {str, int, float}:
@@ -334,10 +333,12 @@ def _reject_constant(name: str) -> Any:
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
-    if len(obj) != len(pairs):
+    if len(obj) != len(pairs):  # rare: find which key to name it
         seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ValueError(f"duplicate key {duplicate!r}")
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return obj
 
 
@@ -379,42 +380,52 @@ def _is_valid_text(value: str) -> bool:
     return True
 
 
-def _check_value(spec: _FieldSpec, value: Any) -> Any:
-    """Validate one present, non-null field; returns the Python value."""
-    kind = spec.kind
-    if kind is str:
-        if not isinstance(value, str):
-            raise _field_error(spec, "must be a string")
-        if not _is_valid_text(value):
-            raise _field_error(spec, "contains a lone surrogate")
-        return value
-    if kind is int:
-        # bool is an int subclass in Python but not an integer on the wire.
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise _field_error(spec, "must be an integer")
-        if value < 0:
-            raise _field_error(spec, "must not be negative")
-        return value
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise _field_error(spec, "must be true or false")
-        return value
-    if kind == _KIND_SCALAR:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise _field_error(spec, "must be a string or a number")
-        if isinstance(value, str) and not _is_valid_text(value):
-            raise _field_error(spec, "contains a lone surrogate")
-        return value
-    if kind == _KIND_USERS:
-        if not isinstance(value, list):
-            raise _field_error(spec, "must be a list")
-        users = []
-        for item in value:
-            if not isinstance(item, dict):
-                raise _field_error(spec, "entries must be objects")
-            users.append(_build(UserInfo, item))
-        return tuple(users)
-    raise AssertionError(f"unhandled field kind {kind!r}")  # pragma: no cover
+def _check_str(spec: _FieldSpec, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _field_error(spec, "must be a string")
+    if not _is_valid_text(value):
+        raise _field_error(spec, "contains a lone surrogate")
+    return value
+
+
+def _check_int(spec: _FieldSpec, value: Any) -> int:
+    # bool is an int subclass in Python but not an integer on the wire.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _field_error(spec, "must be an integer")
+    if value < 0:
+        raise _field_error(spec, "must not be negative")
+    return value
+
+
+def _check_bool(spec: _FieldSpec, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _field_error(spec, "must be true or false")
+    return value
+
+
+def _check_scalar(spec: _FieldSpec, value: Any) -> Scalar:
+    if isinstance(value, str):
+        return _check_str(spec, value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _field_error(spec, "must be a string or a number")
+    return value
+
+
+def _check_users(spec: _FieldSpec, value: Any) -> tuple[UserInfo, ...]:
+    if not isinstance(value, list):
+        raise _field_error(spec, "must be a list")
+    if not all(isinstance(item, dict) for item in value):
+        raise _field_error(spec, "entries must be objects")
+    return tuple(_build(UserInfo, item) for item in value)
+
+
+_CHECKS: Final[dict[type | str, Callable[[_FieldSpec, Any], Any]]] = {
+    str: _check_str,
+    int: _check_int,
+    bool: _check_bool,
+    _KIND_SCALAR: _check_scalar,
+    _KIND_USERS: _check_users,
+}
 
 
 def _field_error(spec: _FieldSpec, what: str) -> ProtocolError:
@@ -432,7 +443,7 @@ def _build(cls: type[_F], obj: Mapping[str, Any]) -> _F:
             if spec.required:
                 raise ProtocolError(E_MISSING_FIELD, f"field {spec.wire!r} is required")
             continue
-        kwargs[spec.attr] = _check_value(spec, value)
+        kwargs[spec.attr] = _CHECKS[spec.kind](spec, value)
     return cls(**kwargs)
 
 
@@ -597,4 +608,3 @@ def parse_ts(value: str) -> datetime | None:
     if moment.tzinfo is None:
         return None
     return moment
-

@@ -33,27 +33,55 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--host", help="The server's address (name or IP).")
 @click.option("--port", type=click.IntRange(1, 65535), help="The server's port.")
 @click.option("--cn", help="The name on the server's certificate (its CN or a SAN).")
-@click.option("--name", help="Your chat name; under the default server setting it is "
-                             "your certificate's CN anyway.")
-@click.option("--pki", type=_DIR, metavar="DIR",
-              help="A CA folder made by rtchat-certs: uses DIR/ca.crt and "
-                   "DIR/clients/NAME.crt|key (needs --name).")
+@click.option(
+    "--name",
+    help="Your chat name; under the default server setting it is your certificate's CN anyway.",
+)
+@click.option(
+    "--pki",
+    type=_DIR,
+    metavar="DIR",
+    help="A CA folder made by rtchat-certs: uses DIR/ca.crt and "
+    "DIR/clients/NAME.crt|key (needs --name).",
+)
 @click.option("--cert", type=_FILE, help="Your certificate (PEM).")
 @click.option("--key", type=_FILE, help="Your private key (PEM).")
-@click.option("--ca", type=_FILE,
-              help="What to trust for the server: the CA certificate, or the server's "
-                   "own self-signed certificate.")
-@click.option("--plain", is_flag=True,
-              help="One line per event on stdout, lines from stdin sent as messages; "
-                   "automatic when stdin is not a terminal.")
-@click.option("--wait", type=click.FloatRange(0), default=10.0, show_default=True,
-              help="--plain: at end of input, seconds to wait for our messages to come back.")
-@click.option("--connect-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
-              help="Seconds to connect and finish the TLS handshake.")
-@click.option("--ping-interval", type=click.FloatRange(0.1), default=30.0, show_default=True,
-              help="Ping a server silent this many seconds; give up when it stays silent.")
+@click.option(
+    "--ca",
+    type=_FILE,
+    help="What to trust for the server: the CA certificate, or the server's "
+    "own self-signed certificate.",
+)
+@click.option(
+    "--plain",
+    is_flag=True,
+    help="One line per event on stdout, lines from stdin sent as messages; "
+    "automatic when stdin is not a terminal.",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    help="--plain: at end of input, seconds to wait for our messages to come back.",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to connect and finish the TLS handshake.",
+)
+@click.option(
+    "--ping-interval",
+    type=click.FloatRange(0.1),
+    default=30.0,
+    show_default=True,
+    help="Ping a server silent this many seconds; give up when it stays silent.",
+)
 @click.version_option(package_name="realtimechat", prog_name=PROGRAM)
-def main(
+def main(  # click passes every option by keyword
+    *,
     host: str | None,
     port: int | None,
     cn: str | None,
@@ -73,13 +101,21 @@ def main(
     action, /msg NAME TEXT a private message, /quit leaves; start a line
     with // to send a literal /.
     """
-    missing = [flag for flag, value in (("--host", host), ("--port", port), ("--cn", cn))
-               if value is None]
+    missing = [
+        flag for flag, value in (("--host", host), ("--port", port), ("--cn", cn)) if value is None
+    ]
     if missing:
-        fail(PROGRAM, ConfigError(
-            f"missing {', '.join(missing)}: say which server to join "
-            "(for example --host 127.0.0.1 --port 8443 --cn chatserver)"), 2)
-    assert host is not None and port is not None and cn is not None
+        fail(
+            PROGRAM,
+            ConfigError(
+                f"missing {', '.join(missing)}: say which server to join "
+                "(for example --host 127.0.0.1 --port 8443 --cn chatserver)"
+            ),
+            2,
+        )
+    assert host is not None
+    assert port is not None
+    assert cn is not None
     try:
         files = locations.client_files(cert=cert, key=key, ca=ca, pki=pki, name=name)
         context = client_context(files)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
@@ -16,8 +17,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 def fail(program: str, error: RtchatError | str, code: int | None = None) -> NoReturn:
     """One line on stderr, then exit with the error's code."""
     message = str(error)
-    exit_code = code if code is not None else (
-        error.exit_code if isinstance(error, RtchatError) else ExitCode.ERROR
+    exit_code = (
+        code
+        if code is not None
+        else (error.exit_code if isinstance(error, RtchatError) else ExitCode.ERROR)
     )
     click.echo(f"{program}: {message}", err=True)
     sys.exit(int(exit_code))
@@ -25,8 +28,6 @@ def fail(program: str, error: RtchatError | str, code: int | None = None) -> NoR
 
 def run_async(program: str, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run ``main`` on a fresh event loop; our errors become one line + exit code."""
-    import asyncio
-
     try:
         asyncio.run(main())
     except RtchatError as exc:

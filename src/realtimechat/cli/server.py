@@ -30,58 +30,140 @@ _SETTINGS = ServerSettings()
         "'bye shutdown')."
     ),
 )
-@click.option("--host", "hosts", multiple=True, metavar="ADDR",
-              help="Address to listen on; repeat for several.  [default: all interfaces, "
-                   "IPv4 and IPv6]")
-@click.option("--port", type=click.IntRange(0, 65535),
-              help="TCP port to listen on. Asked for on a terminal when missing.")
-@click.option("--pki", type=_DIR, metavar="DIR",
-              help="A CA or server folder made by rtchat-certs: uses DIR/server.crt, "
-                   "DIR/server.key and DIR/ca.crt.  [default: the per-user config folder]")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    metavar="ADDR",
+    help="Address to listen on; repeat for several.  [default: all interfaces, IPv4 and IPv6]",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="TCP port to listen on. Asked for on a terminal when missing.",
+)
+@click.option(
+    "--pki",
+    type=_DIR,
+    metavar="DIR",
+    help="A CA or server folder made by rtchat-certs: uses DIR/server.crt, "
+    "DIR/server.key and DIR/ca.crt.  [default: the per-user config folder]",
+)
 @click.option("--cert", type=_FILE, help="The server's certificate (PEM).")
 @click.option("--key", type=_FILE, help="The server's private key (PEM).")
-@click.option("--ca", type=_FILE,
-              help="Whom to trust: a CA certificate, or a bundle of the known clients' "
-                   "own (even self-signed) certificates.")
-@click.option("--names", type=click.Choice([mode.value for mode in NamesMode]),
-              default=NamesMode.CN.value, show_default=True,
-              help="cn: a user's name is their certificate's CN (nobody can pose as "
-                   "anyone). claim: users pick names, each kept by the first identity "
-                   "that used it.")
-@click.option("--motd", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="A file whose text every user sees on joining.")
-@click.option("--presence-limit", type=click.IntRange(0), default=_SETTINGS.presence_limit,
-              show_default=True, help="Above this many users, joins and leaves are not "
-                                      "announced to everyone.")
-@click.option("--history-size", type=click.IntRange(0), default=_SETTINGS.history_size,
-              show_default=True, help="Messages kept in memory for resume and 'history'.")
-@click.option("--max-line-bytes", type=click.IntRange(256), default=_DEFAULTS.max_line_bytes,
-              show_default=True, help="Longest frame a client may send.")
-@click.option("--handshake-timeout", type=click.FloatRange(0.1),
-              default=_DEFAULTS.handshake_timeout, show_default=True,
-              help="Seconds a TLS handshake may take.")
-@click.option("--hello-timeout", type=click.FloatRange(0.1), default=_DEFAULTS.hello_timeout,
-              show_default=True, help="Seconds between the handshake and 'hello'.")
-@click.option("--max-handshakes", type=click.IntRange(1), default=_DEFAULTS.max_handshakes,
-              show_default=True, help="TLS handshakes in progress at once.")
-@click.option("--max-connections", type=click.IntRange(1), default=_DEFAULTS.max_connections,
-              show_default=True, help="Connections in total.")
-@click.option("--queue-frames", type=click.IntRange(1), default=_DEFAULTS.queue_frames,
-              show_default=True, help="Frames queued for one slow client before its "
-                                      "messages are dropped (it gets a 'gap').")
-@click.option("--queue-bytes", type=click.IntRange(1024), default=_DEFAULTS.queue_bytes,
-              show_default=True, help="Bytes queued for one slow client, likewise.")
-@click.option("--write-timeout", type=click.FloatRange(0.1), default=_DEFAULTS.write_timeout,
-              show_default=True, help="Seconds a client may leave us unable to write before "
-                                      "it is disconnected (slow_consumer).")
-@click.option("--ping-interval", type=click.FloatRange(0.1), default=_DEFAULTS.ping_interval,
-              show_default=True, help="Ping a client silent this many seconds.")
-@click.option("--idle-timeout", type=click.FloatRange(0.1), default=_DEFAULTS.idle_timeout,
-              show_default=True, help="Disconnect a client silent this many seconds.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default="info", show_default=True)
+@click.option(
+    "--ca",
+    type=_FILE,
+    help="Whom to trust: a CA certificate, or a bundle of the known clients' "
+    "own (even self-signed) certificates.",
+)
+@click.option(
+    "--names",
+    type=click.Choice([mode.value for mode in NamesMode]),
+    default=NamesMode.CN.value,
+    show_default=True,
+    help="cn: a user's name is their certificate's CN (nobody can pose as "
+    "anyone). claim: users pick names, each kept by the first identity "
+    "that used it.",
+)
+@click.option(
+    "--motd",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A file whose text every user sees on joining.",
+)
+@click.option(
+    "--presence-limit",
+    type=click.IntRange(0),
+    default=_SETTINGS.presence_limit,
+    show_default=True,
+    help="Above this many users, joins and leaves are not announced to everyone.",
+)
+@click.option(
+    "--history-size",
+    type=click.IntRange(0),
+    default=_SETTINGS.history_size,
+    show_default=True,
+    help="Messages kept in memory for resume and 'history'.",
+)
+@click.option(
+    "--max-line-bytes",
+    type=click.IntRange(256),
+    default=_DEFAULTS.max_line_bytes,
+    show_default=True,
+    help="Longest frame a client may send.",
+)
+@click.option(
+    "--handshake-timeout",
+    type=click.FloatRange(0.1),
+    default=_DEFAULTS.handshake_timeout,
+    show_default=True,
+    help="Seconds a TLS handshake may take.",
+)
+@click.option(
+    "--hello-timeout",
+    type=click.FloatRange(0.1),
+    default=_DEFAULTS.hello_timeout,
+    show_default=True,
+    help="Seconds between the handshake and 'hello'.",
+)
+@click.option(
+    "--max-handshakes",
+    type=click.IntRange(1),
+    default=_DEFAULTS.max_handshakes,
+    show_default=True,
+    help="TLS handshakes in progress at once.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=_DEFAULTS.max_connections,
+    show_default=True,
+    help="Connections in total.",
+)
+@click.option(
+    "--queue-frames",
+    type=click.IntRange(1),
+    default=_DEFAULTS.queue_frames,
+    show_default=True,
+    help="Frames queued for one slow client before its messages are dropped (it gets a 'gap').",
+)
+@click.option(
+    "--queue-bytes",
+    type=click.IntRange(1024),
+    default=_DEFAULTS.queue_bytes,
+    show_default=True,
+    help="Bytes queued for one slow client, likewise.",
+)
+@click.option(
+    "--write-timeout",
+    type=click.FloatRange(0.1),
+    default=_DEFAULTS.write_timeout,
+    show_default=True,
+    help="Seconds a client may leave us unable to write before it is disconnected (slow_consumer).",
+)
+@click.option(
+    "--ping-interval",
+    type=click.FloatRange(0.1),
+    default=_DEFAULTS.ping_interval,
+    show_default=True,
+    help="Ping a client silent this many seconds.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(0.1),
+    default=_DEFAULTS.idle_timeout,
+    show_default=True,
+    help="Disconnect a client silent this many seconds.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
 @click.version_option(package_name="realtimechat", prog_name=PROGRAM)
-def main(
+def main(  # click passes every option by keyword
+    *,
     hosts: tuple[str, ...],
     port: int | None,
     pki: Path | None,

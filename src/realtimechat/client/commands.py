@@ -48,29 +48,29 @@ class Unknown:
 Command = Say | AskWho | Quit | ShowHelp | Unknown
 
 
+_SIMPLE: dict[str, Command] = {
+    "quit": Quit(),
+    "exit": Quit(),
+    "q": Quit(),
+    "who": AskWho(),
+    "help": ShowHelp(),
+    "?": ShowHelp(),
+}
+
+
 def parse_line(line: str) -> Command | None:
     """The command a typed line stands for; None for a blank line."""
     if not line.strip():
         return None
-    if line.startswith("//"):
-        return Say(line[1:])
-    if not line.startswith("/"):
-        return Say(line)
+    if not line.startswith("/") or line.startswith("//"):
+        return Say(line[1:] if line.startswith("//") else line)
     word, _, rest = line[1:].partition(" ")
     word = word.lower()
-    if word in ("quit", "exit", "q"):
-        return Quit()
-    if word == "who":
-        return AskWho()
-    if word in ("help", "?"):
-        return ShowHelp()
+    if word in _SIMPLE:
+        return _SIMPLE[word]
     if word == "me":
-        if not rest.strip():
-            return Unknown("usage: /me TEXT")
-        return Say(rest, action="me")
+        return Say(rest, action="me") if rest.strip() else Unknown("usage: /me TEXT")
     if word == "msg":
         name, _, text = rest.strip().partition(" ")
-        if not name or not text.strip():
-            return Unknown("usage: /msg NAME TEXT")
-        return Say(text, to=name)
+        return Say(text, to=name) if name and text.strip() else Unknown("usage: /msg NAME TEXT")
     return Unknown(f"unknown command /{word} (try /help)")

@@ -119,39 +119,43 @@ class ServerConnection:
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise CannotConnect(f"cannot connect to {endpoint}: {reason}") from None
-        return cls(
-            endpoint, reader, writer, ping_interval=ping_interval, pong_timeout=pong_timeout
-        )
+        return cls(endpoint, reader, writer, ping_interval=ping_interval, pong_timeout=pong_timeout)
 
     # ------------------------------------------------------------------
 
     async def hello(
         self, name: str | None = None, since: int | None = None, *, timeout: float = 15.0
     ) -> Welcome:
-        """Say hello and wait for ``welcome``; raise if the server refuses."""
-        await self.send(Hello(v=PROTOCOL_VERSION, name=name, since=since))
+        """Say hello and wait for ``welcome``; raise if the server refuses.
+
+        A refused connection is closed before the error propagates.
+        """
         try:
+            await self.send(Hello(v=PROTOCOL_VERSION, name=name, since=since))
             async with asyncio.timeout(timeout):
-                while True:
-                    frame = await self._next_frame(before_welcome=True)
-                    if isinstance(frame, Welcome):
-                        self.welcome = frame
-                        return frame
-                    if isinstance(frame, Error):
-                        raise SessionRefused(
-                            frame.code, f"the server refused us: {visible(frame.message)}"
-                        )
-                    if isinstance(frame, Bye):
-                        reason = frame.reason or "no reason given"
-                        raise SessionRefused(
-                            reason, f"the server ended the session: {visible(reason)}"
-                        )
-                    if isinstance(frame, Ping):
-                        await self.send(Pong(t=frame.t))
+                self.welcome = await self._await_welcome()
         except TimeoutError:
+            self._writer.transport.abort()
             raise SessionRefused(
                 "timeout", f"no welcome from {self.endpoint} within {timeout:g} s"
             ) from None
+        except BaseException:
+            self._writer.transport.abort()
+            raise
+        return self.welcome
+
+    async def _await_welcome(self) -> Welcome:
+        while True:
+            frame = await self._next_frame(before_welcome=True)
+            if isinstance(frame, Welcome):
+                return frame
+            if isinstance(frame, Error):
+                raise SessionRefused(frame.code, f"the server refused us: {visible(frame.message)}")
+            if isinstance(frame, Bye):
+                reason = frame.reason or "no reason given"
+                raise SessionRefused(reason, f"the server ended the session: {visible(reason)}")
+            if isinstance(frame, Ping):
+                await self.send(Pong(t=frame.t))
 
     async def send(self, frame: Frame) -> None:
         """Send one frame; ConnectionLost if the connection is gone."""

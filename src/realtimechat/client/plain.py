@@ -18,10 +18,10 @@ from typing import TextIO
 
 from ..errors import MessagesNotDelivered
 from ..protocol import Welcome
+from ..sanitize import visible
 from .chat import ChatClient
 from .commands import HELP_TEXT, AskWho, Quit, Say, ShowHelp, Unknown, parse_line
 from .connection import ServerConnection
-from ..sanitize import visible
 from .render import event_line, notice_line, now_clock
 
 Lines = asyncio.Queue[str | None]  # None marks the end of input

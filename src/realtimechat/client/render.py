@@ -7,7 +7,9 @@ terminal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from ..protocol import (
     Bye,
@@ -53,31 +55,55 @@ def user_list(users: Users | Welcome) -> str:
     return names + (", ... (/who for more)" if more else "")
 
 
+def _join(frame: Join) -> str:
+    return f"{clock(frame.ts)} -- {visible(frame.name)} joined"
+
+
+def _leave(frame: Leave) -> str:
+    reason = f" ({visible(frame.reason)})" if frame.reason else ""
+    return f"{clock(frame.ts)} -- {visible(frame.name)} left{reason}"
+
+
+def _users(frame: Users) -> str:
+    return f"{now_clock()} -- online: {user_list(frame)}"
+
+
+def _gap(frame: Gap) -> str:
+    plural = "" if frame.missed == 1 else "s"
+    ids = f"ids {frame.from_id}-{frame.to_id}"
+    return f"{now_clock()} -- missed {frame.missed} message{plural} ({ids})"
+
+
+def _error(frame: Error) -> str:
+    return f"{now_clock()} !! {visible(frame.code)}: {visible(frame.message)}"
+
+
+def _bye(frame: Bye) -> str:
+    return f"{now_clock()} -- the server ended the session: {visible(frame.reason or '')}"
+
+
+def _welcome(frame: Welcome) -> str:
+    return (
+        f"{now_clock()} -- joined as {visible(frame.name)}; "
+        f"{frame.users_online} online: {user_list(frame)}"
+    )
+
+
+_NOTICES: dict[type[Frame], Callable[[Any], str]] = {
+    Join: _join,
+    Leave: _leave,
+    Users: _users,
+    Gap: _gap,
+    Error: _error,
+    Bye: _bye,
+    Welcome: _welcome,
+}
+
+
 def notice_line(frame: Frame) -> str | None:
-    """The line for a non-message event, or None for frames not shown."""
-    match frame:
-        case Join():
-            return f"{clock(frame.ts)} -- {visible(frame.name)} joined"
-        case Leave():
-            reason = f" ({visible(frame.reason)})" if frame.reason else ""
-            return f"{clock(frame.ts)} -- {visible(frame.name)} left{reason}"
-        case Users():
-            return f"{now_clock()} -- online: {user_list(frame)}"
-        case Gap():
-            return (
-                f"{now_clock()} -- missed {frame.missed} message"
-                f"{'' if frame.missed == 1 else 's'} (ids {frame.from_id}-{frame.to_id})"
-            )
-        case Error():
-            return f"{now_clock()} !! {visible(frame.code)}: {visible(frame.message)}"
-        case Bye():
-            return f"{now_clock()} -- the server ended the session: {visible(frame.reason or '')}"
-        case Welcome():
-            return (
-                f"{now_clock()} -- joined as {visible(frame.name)}; "
-                f"{frame.users_online} online: {user_list(frame)}"
-            )
-    return None
+    """The line for a non-message event, or None for frames not shown (ack, pong, ...)."""
+    render = _NOTICES.get(type(frame))
+    return render(frame) if render is not None else None
 
 
 def event_line(frame: Frame) -> str | None:

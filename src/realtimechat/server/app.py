@@ -30,7 +30,6 @@ import signal
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
 
 from ..tls import ServerFiles, describe_handshake_error, server_context
 from .config import Limits, ServerSettings
@@ -39,8 +38,6 @@ from .identity import TrustAnchors
 from .session import R_SHUTDOWN, Session
 
 log = logging.getLogger("realtimechat.server")
-
-_ABORT_AFTER_FLUSH: Final = 0.05  # seconds between "all flushed" checks at shutdown
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +97,7 @@ class ChatServer:
         self._handshaking = 0
         self._connections: dict[asyncio.Transport, Session] = {}  # raw TCP -> its session
         self._keepalive: asyncio.Task[None] | None = None
-        self._closed = asyncio.Event()
+        self._all_closed = asyncio.Event()  # set when the last connection is gone
         self._hub: Hub | None = None
 
     @property
@@ -145,7 +142,8 @@ class ChatServer:
         try:
             self.tls = TLSState.load(self.files)
         except Exception as exc:
-            self.log.error("TLS reload failed, keeping the previous certificates: %s", exc)
+            # One line for the operator (a bad file, a wrong key), no traceback.
+            self.log.error("TLS reload failed, keeping the previous certificates: %s", exc)  # noqa: TRY400
             return
         self.log.info("TLS reloaded: new connections use the new certificates and trust")
 
@@ -174,14 +172,15 @@ class ChatServer:
             task.cancel()
         for session in list(self._connections.values()):
             session.end(R_SHUTDOWN)
-        deadline = asyncio.get_running_loop().time() + self.limits.shutdown_grace
-        while self._connections and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(_ABORT_AFTER_FLUSH)
+        if self._connections:
+            self._all_closed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.limits.shutdown_grace):
+                    await self._all_closed.wait()
         for transport in list(self._connections):
             transport.abort()
         for server in self._servers:
             await server.wait_closed()
-        self._closed.set()
         self.log.info("stopped")
 
     # ------------------------------------------------------------------
@@ -205,7 +204,7 @@ class ChatServer:
         loop = asyncio.get_running_loop()
         tls = self.tls
         session = Session(self.hub, tls.anchors, peer)
-        session.on_closed = lambda: self._connections.pop(raw, None)
+        session.on_closed = lambda: self._forget_connection(raw)
         self._handshaking += 1
         self._connections[raw] = session
         try:
@@ -218,17 +217,26 @@ class ChatServer:
             )
         except asyncio.CancelledError:
             raw.abort()
-            self._connections.pop(raw, None)
+            self._forget_connection(raw)
             raise
         except Exception as exc:
             reason = describe_handshake_error(exc)
             self.log.warning("refused peer=%s reason=%s", peer, _quoted(reason))
             raw.abort()
-            self._connections.pop(raw, None)
+            self._forget_connection(raw)
             return
         finally:
             self._handshaking -= 1
+        if transport is None:  # only when the loop is closing under us
+            raw.abort()
+            self._forget_connection(raw)
+            return
         session.start(transport)
+
+    def _forget_connection(self, raw: asyncio.Transport) -> None:
+        self._connections.pop(raw, None)
+        if not self._connections:
+            self._all_closed.set()
 
     async def _keepalive_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -225,8 +225,7 @@ class Hub:
 
     def answer_history(self, session: Session, request: HistoryRequest) -> None:
         check_room(request.room, None)
-        limit = min(request.limit or self.settings.history_page_max,
-                    self.settings.history_page_max)
+        limit = min(request.limit or self.settings.history_page_max, self.settings.history_page_max)
         end = self.replay(session, request.since, limit)
         session.outbox.put_control(encode(end))
 
@@ -251,5 +250,6 @@ class Hub:
 def check_room(room: str | None, ref: str | None) -> None:
     """This server serves only the lobby (docs/protocol.md, "Rooms")."""
     if room is not None and room != DEFAULT_ROOM:
-        raise ProtocolError(E_NO_SUCH_ROOM, f"no room {room!r}: this server has only {DEFAULT_ROOM!r}",
-                            ref=ref)
+        raise ProtocolError(
+            E_NO_SUCH_ROOM, f"no room {room!r}: this server has only {DEFAULT_ROOM!r}", ref=ref
+        )

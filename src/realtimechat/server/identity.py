@@ -53,8 +53,7 @@ class TrustAnchors:
             raise PKIError(f"cannot read trusted certificates from {path}: {exc}") from None
         return cls(
             frozenset(
-                hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
-                for cert in certificates
+                hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest() for cert in certificates
             )
         )
 
@@ -64,10 +63,7 @@ class TrustAnchors:
         fingerprint = hashlib.sha256(der).hexdigest()
         cn = _common_name(certificate.subject)
         pinned = fingerprint in self.fingerprints
-        if pinned:
-            key = f"pin:{fingerprint}"
-        else:
-            key = f"ca:{certificate.issuer.rfc4514_string()}/{cn}"
+        key = f"pin:{fingerprint}" if pinned else f"ca:{certificate.issuer.rfc4514_string()}/{cn}"
         return PeerIdentity(
             key=key,
             cn=cn,

@@ -110,10 +110,7 @@ class Outbox:
 
     def put_msg(self, data: bytes, msg_id: int) -> None:
         """Queue a ``msg`` frame, or drop it and remember the gap if full."""
-        if (
-            len(self._chunks) >= self._max_frames
-            or self.queued_bytes + len(data) > self._max_bytes
-        ):
+        if len(self._chunks) >= self._max_frames or self.queued_bytes + len(data) > self._max_bytes:
             if not self._gap_missed:
                 self._gap_first = msg_id
             self._gap_last = msg_id

@@ -98,6 +98,10 @@ class Session(asyncio.Protocol):
         return f"<Session {self.peer} {self.state.value}>"
 
     @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED
+
+    @property
     def name(self) -> str | None:
         return self.member.name if self.member is not None else None
 
@@ -139,11 +143,12 @@ class Session(asyncio.Protocol):
         except ProtocolError:
             return  # the decoder already failed; the session is ending
         for event in events:
-            if self.state is State.CLOSED:
+            if self.closed:  # an earlier frame ended the session
                 return
+            if isinstance(event, ProtocolError):
+                self._protocol_error(event)
+                continue
             try:
-                if isinstance(event, ProtocolError):
-                    raise event
                 self._dispatch(event)
             except ProtocolError as exc:
                 self._protocol_error(exc)

@@ -1,0 +1,76 @@
+"""Shared fixtures: a real PKI, real servers on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import trustme
+
+from realtimechat.pki import CaFolder, init_ca, issue_client
+from realtimechat.server.app import ChatServer
+from realtimechat.server.config import Limits, ServerSettings
+from realtimechat.tls import ServerFiles
+
+from .support import TEST_LIMITS, USERS, Pki, ServerFactory, limits_with
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """One CA for the whole run: server, five users, an expired user, a rogue CA."""
+    root = tmp_path_factory.mktemp("pki") / "ca"
+    init_ca(root, "chatserver", ["localhost", "127.0.0.1", "::1"])
+    for name in USERS:
+        issue_client(root, name)
+    now = dt.datetime.now(dt.UTC)
+    issue_client(
+        root,
+        "expired",
+        not_before=now - dt.timedelta(days=10),
+        not_after=now - dt.timedelta(days=1),
+    )
+    rogue_dir = tmp_path_factory.mktemp("rogue")
+    return Pki(folder=CaFolder(root), rogue=trustme.CA(), rogue_dir=rogue_dir)
+
+
+@pytest.fixture
+async def start_server(pki: Pki) -> AsyncIterator[ServerFactory]:
+    """Start servers on 127.0.0.1, port 0; all are shut down after the test."""
+    started: list[ChatServer] = []
+
+    async def start(
+        limits: Limits = TEST_LIMITS,
+        settings: ServerSettings | None = None,
+        files: ServerFiles | None = None,
+        **limit_overrides: Any,
+    ) -> ChatServer:
+        server = ChatServer(
+            files or pki.server,
+            hosts=["127.0.0.1"],
+            port=0,
+            limits=limits_with(limits, **limit_overrides),
+            settings=settings or ServerSettings(),
+        )
+        await server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        await server.shutdown()
+
+
+@pytest.fixture
+async def server(start_server: ServerFactory) -> ChatServer:
+    """A server with the test limits."""
+    return await start_server()
+
+
+@pytest.fixture
+def server_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The server's log records, from INFO up."""
+    caplog.set_level(logging.INFO, logger="realtimechat.server")
+    return caplog

@@ -1,0 +1,296 @@
+"""The chat itself over real TLS on loopback: fan-out, presence, names, who."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from realtimechat.errors import SessionRefused
+from realtimechat.protocol import (
+    Ack,
+    Error,
+    HistoryEnd,
+    HistoryRequest,
+    Join,
+    Leave,
+    Msg,
+    Ping,
+    Pong,
+    SendMsg,
+    Users,
+    Who,
+)
+from realtimechat.server.app import ChatServer
+from realtimechat.server.config import NamesMode, ServerSettings
+
+from .support import (
+    Pki,
+    RawPeer,
+    ServerFactory,
+    connect,
+    eventually,
+    join,
+    receive_n,
+    receive_until,
+)
+
+
+async def test_three_clients_see_every_message_in_the_same_order(
+    server: ChatServer, pki: Pki
+) -> None:
+    """Every message reaches all three clients, sender included, in one order."""
+    clients = [await join(server, pki, name) for name in ("alice", "bob", "carol")]
+    per_sender = 20
+
+    async def talk(index: int) -> None:
+        for n in range(per_sender):
+            await clients[index].send(SendMsg(text=f"{index}:{n}", ref=f"r{n}"))
+
+    await asyncio.gather(*(talk(i) for i in range(3)))
+    received = await asyncio.gather(*(receive_n(client, Msg, 3 * per_sender) for client in clients))
+    orders = [[(msg.id, msg.from_, msg.text) for msg in got] for got in received]
+    assert orders[0] == orders[1] == orders[2]
+    ids = [msg_id for msg_id, _, _ in orders[0]]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 3 * per_sender
+    for index, name in enumerate(("alice", "bob", "carol")):
+        from_sender = [text for _, sender, text in orders[0] if sender == name]
+        assert from_sender == [f"{index}:{n}" for n in range(per_sender)]
+    for client in clients:
+        await client.close()
+
+
+async def test_sender_gets_ack_then_its_echo_with_id_and_ts(server: ChatServer, pki: Pki) -> None:
+    """A msg with a ref is acked with its id, and the echo carries that id and a ts."""
+    alice = await join(server, pki, "alice")
+    await alice.send(SendMsg(text="hello", ref="abc"))
+    ack = await receive_until(alice, Ack)
+    echo = await receive_until(alice, Msg)
+    assert ack.ref == "abc"
+    assert echo.id == ack.id
+    assert echo.from_ == "alice"
+    assert echo.ts.endswith("Z")
+    await alice.close()
+
+
+async def test_a_resent_ref_is_acked_again_but_not_shown_twice(
+    server: ChatServer, pki: Pki
+) -> None:
+    """The same ref from the same identity is stored once; the resend gets the same id."""
+    alice = await join(server, pki, "alice")
+    bob = await join(server, pki, "bob")
+    await alice.send(SendMsg(text="once", ref="dup"))
+    first = await receive_until(alice, Ack)
+    await alice.send(SendMsg(text="once", ref="dup"))
+    second = await receive_until(alice, Ack)
+    await alice.send(SendMsg(text="after", ref="new"))
+    texts = [msg.text for msg in await receive_n(bob, Msg, 2)]
+    assert first.id == second.id
+    assert texts == ["once", "after"]
+    await alice.close()
+    await bob.close()
+
+
+async def test_join_and_leave_are_announced_to_the_others(server: ChatServer, pki: Pki) -> None:
+    """Others see join when a name arrives and leave with a reason when it goes."""
+    alice = await join(server, pki, "alice")
+    bob = await join(server, pki, "bob")
+    joined = await receive_until(alice, Join)
+    await bob.close()
+    left = await receive_until(alice, Leave)
+    assert joined.name == "bob"
+    assert (left.name, left.reason) == ("bob", "quit")
+    await alice.close()
+
+
+async def test_welcome_lists_who_is_online(server: ChatServer, pki: Pki) -> None:
+    """welcome counts distinct names online and carries the first page of users."""
+    alice = await join(server, pki, "alice")
+    bob = await join(server, pki, "bob")
+    assert bob.welcome is not None
+    assert bob.welcome.name == "bob"
+    assert bob.welcome.users_online == 2
+    assert [user.name for user in bob.welcome.users or ()] == ["alice", "bob"]
+    assert all(len(user.fp) == 16 for user in bob.welcome.users or ())
+    await alice.close()
+    await bob.close()
+
+
+async def test_one_identity_may_have_several_sessions(server: ChatServer, pki: Pki) -> None:
+    """Two devices of alice both get messages; the second does not announce a join."""
+    laptop = await join(server, pki, "alice")
+    bob = await join(server, pki, "bob")
+    await receive_until(laptop, Join)
+    phone = await join(server, pki, "alice")
+    assert phone.welcome is not None
+    assert phone.welcome.users_online == 2
+    await bob.send(SendMsg(text="to both devices"))
+    for device in (laptop, phone):
+        assert (await receive_until(device, Msg)).text == "to both devices"
+    await phone.close()
+    await bob.send(SendMsg(text="still here?"))
+    # No leave for alice: her laptop is still online. The next frame bob
+    # causes at the laptop is the message, not a leave.
+    frame = await laptop.receive()
+    assert isinstance(frame, Msg)
+    assert frame.text == "still here?"
+    await laptop.close()
+    await bob.close()
+
+
+async def test_cn_mode_grants_the_certificate_name(server: ChatServer, pki: Pki) -> None:
+    """Under --names cn a requested name is not an error: welcome says the CN."""
+    alice = await join(server, pki, "alice", name="bob")
+    assert alice.welcome is not None
+    assert alice.welcome.name == "alice"
+    await alice.close()
+
+
+async def test_claim_mode_lets_users_pick_free_names(start_server: ServerFactory, pki: Pki) -> None:
+    """Under --names claim a name is granted, kept by its first identity, refused to others."""
+    server = await start_server(settings=ServerSettings(names=NamesMode.CLAIM))
+    alice = await join(server, pki, "alice", name="Wonder")
+    assert alice.welcome is not None
+    assert alice.welcome.name == "Wonder"
+    with pytest.raises(SessionRefused) as taken:
+        await join(server, pki, "bob", name="wonder")  # same name after case folding
+    assert taken.value.reason == "name_taken"
+    with pytest.raises(SessionRefused) as spoof:
+        await join(server, pki, "carol", name="ALICE")  # another identity's CN
+    assert spoof.value.reason == "name_taken"
+    with pytest.raises(SessionRefused) as bad:
+        await join(server, pki, "carol", name="evil\u202ename")
+    assert bad.value.reason == "bad_name"
+    await alice.close()
+    # The claim outlives the session.
+    with pytest.raises(SessionRefused):
+        await join(server, pki, "bob", name="Wonder")
+    again = await join(server, pki, "alice", name="Wonder")
+    assert again.welcome is not None
+    assert again.welcome.name == "Wonder"
+    await again.close()
+
+
+async def test_who_is_paged(start_server: ServerFactory, pki: Pki) -> None:
+    """who answers in pages of who_page_size, and next leads to the rest."""
+    server = await start_server(settings=ServerSettings(who_page_size=2))
+    clients = [await join(server, pki, name) for name in ("alice", "bob", "carol", "dave", "erin")]
+    asker = clients[0]
+    names: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        await asker.send(Who(cursor=cursor))
+        page = await receive_until(asker, Users)
+        pages += 1
+        assert len(page.users) <= 2
+        names += [user.name for user in page.users]
+        cursor = page.next
+        if cursor is None:
+            break
+    assert pages == 3
+    assert names == ["alice", "bob", "carol", "dave", "erin"]
+    for client in clients:
+        await client.close()
+
+
+async def test_presence_stops_above_the_limit(start_server: ServerFactory, pki: Pki) -> None:
+    """Above presence_limit users, join/leave are no longer sent to everyone."""
+    server = await start_server(settings=ServerSettings(presence_limit=2))
+    alice = await join(server, pki, "alice")
+    bob = await join(server, pki, "bob")
+    assert (await receive_until(alice, Join)).name == "bob"
+    carol = await join(server, pki, "carol")  # now 3 > 2: no join for carol
+    await carol.send(SendMsg(text="marker"))
+    frame = await alice.receive()
+    assert isinstance(frame, Msg)
+    assert frame.text == "marker"
+    for client in (alice, bob, carol):
+        await client.close()
+
+
+async def test_private_message_reaches_only_the_two_parties(server: ChatServer, pki: Pki) -> None:
+    """A msg with 'to' goes to the recipient and the sender, nobody else."""
+    alice = await join(server, pki, "alice")
+    bob = await join(server, pki, "bob")
+    carol = await join(server, pki, "carol")
+    await alice.send(SendMsg(text="psst", to="BOB"))
+    await alice.send(SendMsg(text="public"))
+    got_bob = await receive_n(bob, Msg, 2)
+    got_alice = await receive_n(alice, Msg, 2)
+    got_carol = await receive_n(carol, Msg, 1)
+    assert [(m.text, m.to) for m in got_bob] == [("psst", "bob"), ("public", None)]
+    assert [m.text for m in got_alice] == ["psst", "public"]
+    assert [m.text for m in got_carol] == ["public"]
+    await alice.send(SendMsg(text="hello?", to="nobody", ref="r1"))
+    error = await receive_until(alice, Error)
+    assert (error.code, error.ref) == ("no_such_user", "r1")
+    for client in (alice, bob, carol):
+        await client.close()
+
+
+async def test_another_room_is_refused_with_the_ref(server: ChatServer, pki: Pki) -> None:
+    """This server serves only the lobby: msg to another room gets no_such_room."""
+    alice = await join(server, pki, "alice")
+    await alice.send(SendMsg(text="hi", room="lobby", ref="ok"))
+    assert (await receive_until(alice, Msg)).text == "hi"
+    await alice.send(SendMsg(text="hi", room="kitchen", ref="r2"))
+    error = await receive_until(alice, Error)
+    assert (error.code, error.ref) == ("no_such_room", "r2")
+    await alice.close()
+
+
+async def test_history_and_resume_replay_what_was_missed(server: ChatServer, pki: Pki) -> None:
+    """history returns stored messages after 'since'; hello{since} replays them first."""
+    alice = await join(server, pki, "alice")
+    for n in range(5):
+        await alice.send(SendMsg(text=f"m{n}"))
+    sent = await receive_n(alice, Msg, 5)
+    await alice.send(HistoryRequest(since=sent[1].id, limit=2))
+    page = await receive_n(alice, Msg, 2)
+    end = await receive_until(alice, HistoryEnd)
+    assert [m.text for m in page] == ["m2", "m3"]
+    assert all(m.replay for m in page)
+    assert (end.count, end.more) == (2, True)
+    bob = await connect(server, pki.client("bob"))
+    await bob.hello(None, since=sent[2].id)
+    replayed = await receive_n(bob, Msg, 2)
+    assert [(m.text, m.replay) for m in replayed] == [("m3", True), ("m4", True)]
+    await alice.close()
+    await bob.close()
+
+
+async def test_ping_is_answered_with_the_same_t(server: ChatServer, pki: Pki) -> None:
+    """The server answers ping with pong carrying the same t, before and after hello."""
+    peer = await RawPeer.open(server, pki.client("alice"))
+    await peer.send(Ping(t="before"))
+    assert await peer.until(Pong) == Pong(t="before")
+    await peer.send(b'{"type":"hello","v":1}\n{"type":"ping","t":42}\n')
+    assert await peer.until(Pong) == Pong(t=42)
+    peer.close()
+
+
+async def test_server_pings_an_idle_client_and_drops_a_silent_one(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """A silent peer is pinged, then dropped with bye timeout; others see it leave."""
+    server = await start_server(ping_interval=0.3, idle_timeout=1.0)
+    silent = await RawPeer.open(server, pki.client("bob"))
+    await silent.send(b'{"type":"hello","v":1}\n')
+    alice = await join(server, pki, "alice")
+    assert await silent.until(Ping) is not None
+    seen = await silent.closed()
+    assert seen[-1].__class__.__name__ == "Bye"
+    left = await receive_until(alice, Leave)
+    assert (left.name, left.reason) == ("bob", "timeout")
+    await alice.close()
+
+
+async def test_a_session_ending_leaves_no_trace_in_the_hub(server: ChatServer, pki: Pki) -> None:
+    """After clients leave, the hub holds no session and no member."""
+    clients = [await join(server, pki, name) for name in ("alice", "bob")]
+    await eventually(lambda: server.hub.users_online == 2)
+    for client in clients:
+        await client.close()
+    await eventually(lambda: server.hub.users_online == 0 and not server.hub.sessions)

@@ -1,0 +1,137 @@
+"""Who does not get in, and the one log line each refusal leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import pytest
+
+from realtimechat.client.connection import ServerConnection
+from realtimechat.errors import CertificateRejected, ServerNameMismatch, ServerNotTrusted
+from realtimechat.protocol import Bye, Msg, SendMsg
+from realtimechat.server.app import ChatServer
+from realtimechat.tls import client_context
+
+from .support import Pki, RawPeer, ServerFactory, connect, endpoint, eventually, join, port_of
+
+
+def refusals(log: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in log.records if r.getMessage().startswith("refused ")]
+
+
+def context_without_certificate(pki: Pki) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(pki.folder.ca_cert))
+
+
+async def test_no_client_certificate_is_refused_and_logged(
+    server: ChatServer, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """A client without a certificate never gets a welcome; the server logs why."""
+    connection = await ServerConnection.open(endpoint(server), context_without_certificate(pki))
+    with pytest.raises(CertificateRejected, match="did not accept our certificate"):
+        await connection.hello()
+    await eventually(lambda: bool(refusals(server_log)))
+    (line,) = refusals(server_log)
+    assert "peer=127.0.0.1:" in line
+    assert "no client certificate" in line
+
+
+async def test_certificate_from_another_ca_is_refused_and_logged(
+    server: ChatServer, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """A certificate from an untrusted CA is refused with the verify reason in the log."""
+    connection = await connect(server, pki.rogue_client())
+    with pytest.raises(CertificateRejected):
+        await connection.hello()
+    await eventually(lambda: bool(refusals(server_log)))
+    (line,) = refusals(server_log)
+    assert "certificate verify failed: unable to get local issuer certificate" in line
+
+
+async def test_expired_certificate_is_refused_and_logged(
+    server: ChatServer, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """An expired client certificate is refused; the log says it has expired."""
+    connection = await connect(server, pki.client("expired"))
+    with pytest.raises(CertificateRejected):
+        await connection.hello()
+    await eventually(lambda: bool(refusals(server_log)))
+    assert "certificate has expired" in refusals(server_log)[0]
+
+
+async def test_unfinished_handshake_is_closed_after_the_timeout(
+    start_server: ServerFactory, server_log: pytest.LogCaptureFixture
+) -> None:
+    """A peer that opens TCP and never finishes TLS is closed and logged."""
+    server = await start_server(handshake_timeout=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+    writer.write(b"\x16\x03\x01")  # the first bytes of a ClientHello, then nothing
+    async with asyncio.timeout(10):
+        assert await reader.read() == b""
+    writer.close()
+    await eventually(lambda: bool(refusals(server_log)))
+    assert "handshake timed out" in refusals(server_log)[0]
+
+
+async def test_plaintext_to_the_tls_port_is_refused_and_logged(
+    server: ChatServer, server_log: pytest.LogCaptureFixture
+) -> None:
+    """Someone typing JSON without TLS is refused with a reason that says so."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+    writer.write(b'{"type":"hello","v":1}\n')
+    async with asyncio.timeout(10):
+        await reader.read()
+    writer.close()
+    await eventually(lambda: bool(refusals(server_log)))
+    assert "not a TLS handshake" in refusals(server_log)[0]
+
+
+async def test_peer_that_never_says_hello_is_closed(
+    start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """After TLS, no hello within the timeout ends the session with bye hello_timeout."""
+    server = await start_server(hello_timeout=0.5)
+    peer = await RawPeer.open(server, pki.client("alice"))
+    seen = await peer.closed()
+    assert seen == [Bye(reason="hello_timeout")]
+    await eventually(
+        lambda: any("reason=hello_timeout" in r.getMessage() for r in server_log.records)
+    )
+    line = next(r.getMessage() for r in server_log.records if "hello_timeout" in r.getMessage())
+    assert "cn=alice" in line
+    assert "fp=" in line
+
+
+async def test_client_refuses_a_server_from_an_unknown_ca(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """A server whose certificate our CA did not issue is not trusted."""
+    server = await start_server(files=pki.rogue_server())
+    with pytest.raises(ServerNotTrusted, match="not trusted"):
+        await connect(server, pki.client("alice"))
+
+
+async def test_client_refuses_a_server_whose_name_is_not_cn(server: ChatServer, pki: Pki) -> None:
+    """A trusted certificate for another name fails the --cn check."""
+    with pytest.raises(ServerNameMismatch, match="not for 'otherserver'"):
+        await ServerConnection.open(
+            endpoint(server, cn="otherserver"), client_context(pki.client("alice"))
+        )
+
+
+async def test_refused_clients_cost_the_others_nothing(server: ChatServer, pki: Pki) -> None:
+    """While strangers are turned away, members keep chatting."""
+    alice = await join(server, pki, "alice")
+    bob = await join(server, pki, "bob")
+    for _ in range(5):
+        stranger = await connect(server, pki.rogue_client())
+        with pytest.raises(CertificateRejected):
+            await stranger.hello()
+    await alice.send(SendMsg(text="still fine"))
+    frame = await bob.receive()
+    while not isinstance(frame, Msg):
+        frame = await bob.receive()
+    assert frame.text == "still fine"
+    await alice.close()
+    await bob.close()
