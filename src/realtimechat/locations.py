@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from .errors import ConfigError
+from .pki import common_name, load_certificate
 from .tls import ClientFiles, ServerFiles
 
 APP_NAME = "rtchat"
@@ -88,7 +89,7 @@ def client_files(
             raise ConfigError("--pki needs --name: whose certificate to use from DIR/clients/")
         return _from_ca_folder(pki, name, ca)
     identity = app_dir() / "identity"
-    found = _from_identity_folder(identity, name, ca) if identity.is_dir() else None
+    found = _from_identity_folder(identity, name, ca)
     if found is not None:
         return found
     if name and (default_ca_dir() / "clients" / f"{name}.crt").is_file():
@@ -97,6 +98,20 @@ def client_files(
         f"no client certificate in {identity}: ask your admin for one (`rtchat-certs request`), "
         "or pass --pki DIR --name NAME, or --cert/--key/--ca"
     )
+
+
+def guess_name(*, cert: Path | None, pki: Path | None) -> str | None:
+    """The name to offer when asking for one: whose certificate we would use."""
+    try:
+        if cert is not None:
+            return common_name(load_certificate(cert)) or None
+        if pki is not None:
+            issued = sorted((pki / "clients").glob("*.crt"))
+            return issued[0].stem if len(issued) == 1 else None
+        found = _from_identity_folder(app_dir() / "identity", None, None)
+        return common_name(load_certificate(found.cert)) if found else None
+    except (ConfigError, OSError):
+        return None
 
 
 def _from_ca_folder(folder: Path, name: str, ca: Path | None) -> ClientFiles:
@@ -113,6 +128,8 @@ def _from_ca_folder(folder: Path, name: str, ca: Path | None) -> ClientFiles:
 
 def _from_identity_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles | None:
     """``NAME.crt`` + ``NAME.key`` + ``ca.crt``; NAME may be left out if only one."""
+    if not folder.is_dir():
+        return None
     certs = sorted(p for p in folder.glob("*.crt") if p.name != "ca.crt")
     if name:
         certs = [p for p in certs if p.stem == name]

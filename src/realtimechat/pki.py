@@ -234,6 +234,15 @@ def load_certificate(path: Path) -> x509.Certificate:
     return load_certificates(path)[0]
 
 
+def common_name(cert: x509.Certificate) -> str:
+    """The certificate's subject CN ("" if it has none)."""
+    attributes = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not attributes:
+        return ""
+    value = attributes[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
 def load_private_key(
     path: Path, passphrase: bytes | None = None
 ) -> CertificateIssuerPrivateKeyTypes:

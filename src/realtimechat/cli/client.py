@@ -10,6 +10,7 @@ import click
 
 from .. import locations
 from ..client.connection import Endpoint, ServerConnection
+from ..client.interactive import InteractiveClient, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
 from ..errors import ConfigError
 from ..tls import client_context
@@ -97,35 +98,44 @@ def main(  # click passes every option by keyword
 ) -> None:
     """Join a realtimechat server and chat.
 
-    Type a line to send it. /who lists who is online, /me TEXT sends an
-    action, /msg NAME TEXT a private message, /quit leaves; start a line
-    with // to send a literal /.
+    On a terminal it asks for whatever is missing (server address, port, the
+    name on the server's certificate, your name), then keeps your input line
+    intact while messages arrive above it. Type a line to send it. /who lists
+    who is online, /me TEXT sends an action, /msg NAME TEXT a private message,
+    /quit (or Ctrl-D) leaves; start a line with // to send a literal /.
     """
-    missing = [
-        flag for flag, value in (("--host", host), ("--port", port), ("--cn", cn)) if value is None
-    ]
-    if missing:
-        fail(
-            PROGRAM,
-            ConfigError(
-                f"missing {', '.join(missing)}: say which server to join "
-                "(for example --host 127.0.0.1 --port 8443 --cn chatserver)"
-            ),
-            2,
-        )
-    assert host is not None
-    assert port is not None
-    assert cn is not None
-    try:
-        files = locations.client_files(cert=cert, key=key, ca=ca, pki=pki, name=name)
-        context = client_context(files)
-    except ConfigError as exc:
-        fail(PROGRAM, exc)
-    endpoint = Endpoint(host=host, port=port, cn=cn)
+    interactive = not plain and sys.stdin.isatty() and sys.stdout.isatty()
+    if not interactive:
+        missing = [
+            flag
+            for flag, value in (("--host", host), ("--port", port), ("--cn", cn))
+            if value is None
+        ]
+        if missing:
+            fail(
+                PROGRAM,
+                ConfigError(
+                    f"missing {', '.join(missing)}: say which server to join "
+                    "(for example --host 127.0.0.1 --port 8443 --cn chatserver)"
+                ),
+                2,
+            )
 
     async def chat() -> None:
+        nonlocal host, port, cn, name
+        if interactive:
+            host = host or await ask("Server address")
+            port = port or await ask_port()
+            cn = cn or await ask("Server certificate name (CN)", "chatserver")
+            name = name or await ask("Your name", locations.guess_name(cert=cert, pki=pki))
+        if host is None or port is None or cn is None:  # pragma: no cover - checked above
+            raise ConfigError("missing --host, --port or --cn")
+        files = locations.client_files(cert=cert, key=key, ca=ca, pki=pki, name=name)
+        context = client_context(files)
+        endpoint = Endpoint(host=host, port=port, cn=cn)
         lines: Lines = asyncio.Queue()
-        start_stdin_thread(asyncio.get_running_loop(), lines)
+        if not interactive:
+            start_stdin_thread(asyncio.get_running_loop(), lines)
         connection = await ServerConnection.open(
             endpoint,
             context,
@@ -133,9 +143,19 @@ def main(  # click passes every option by keyword
             ping_interval=ping_interval,
             pong_timeout=max(ping_interval / 2, 5.0),
         )
-        await PlainClient(connection, sys.stdout, wait=wait).run(lines, name)
+        if interactive:
+            await InteractiveClient(connection).run(name)
+        else:
+            await PlainClient(connection, sys.stdout, wait=wait).run(lines, name)
 
     run_async(PROGRAM, chat)
+
+
+async def ask_port() -> int:
+    while True:
+        answer = await ask("Port", "8443")
+        if answer.isdigit() and 0 < int(answer) < 65536:
+            return int(answer)
 
 
 if __name__ == "__main__":

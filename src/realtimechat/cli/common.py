@@ -32,5 +32,5 @@ def run_async(program: str, main: Callable[[], Coroutine[Any, Any, None]]) -> No
         asyncio.run(main())
     except RtchatError as exc:
         fail(program, exc)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, EOFError):  # Ctrl-C or Ctrl-D at a question
         sys.exit(130)

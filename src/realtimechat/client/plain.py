@@ -18,11 +18,10 @@ from typing import TextIO
 
 from ..errors import MessagesNotDelivered
 from ..protocol import Welcome
-from ..sanitize import visible
 from .chat import ChatClient
 from .commands import HELP_TEXT, AskWho, Quit, Say, ShowHelp, Unknown, parse_line
 from .connection import ServerConnection
-from .render import event_line, notice_line, now_clock
+from .render import as_text, event_line, notice, welcome_lines
 
 Lines = asyncio.Queue[str | None]  # None marks the end of input
 
@@ -75,11 +74,8 @@ class PlainClient:
         await self.connection.close()
 
     def _show_welcome(self, welcome: Welcome) -> None:
-        line = notice_line(welcome)
-        assert line is not None
-        self.emit(line)
-        if welcome.motd:
-            self.emit(f"{now_clock()} -- motd: {visible(welcome.motd)}")
+        for line in welcome_lines(welcome):
+            self.emit(as_text(line))
 
     async def _receive(self, chat: ChatClient) -> None:
         while True:
@@ -100,9 +96,9 @@ class PlainClient:
                 case AskWho():
                     await chat.ask_who()
                 case ShowHelp():
-                    self.emit(f"{now_clock()} -- {HELP_TEXT}")
+                    self.emit(as_text(notice(f"-- {HELP_TEXT}")))
                 case Unknown():
-                    self.emit(f"{now_clock()} -- {command.problem}")
+                    self.emit(as_text(notice(f"-- {command.problem}")))
                 case Quit():
                     return
 

@@ -1,8 +1,12 @@
-"""Turn server frames into the lines a person reads.
+"""Turn server frames into what a person reads, in every client mode.
 
+Each event becomes a list of ``(style, text)`` fragments -- the format
+prompt_toolkit prints -- and plain mode joins their texts into one line.
 Every string that came from the network goes through ``visible`` here,
-once, whatever the client mode: nothing a peer sends can drive the
-terminal.
+once: nothing a peer sends can drive the terminal, whatever the mode.
+
+Style classes: ``time``, ``name``, ``own`` (our name), ``text``,
+``notice`` (joins, leaves, gaps: dimmed), ``error``, ``private``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from ..protocol import (
 )
 from ..sanitize import visible
 
+Fragments = list[tuple[str, str]]
+
 
 def clock(ts: str) -> str:
     """``HH:MM`` in local time for an RFC 3339 ``ts`` (``--:--`` if unreadable)."""
@@ -38,15 +44,22 @@ def now_clock() -> str:
     return datetime.now().strftime("%H:%M")
 
 
-def message_line(msg: Msg) -> str:
-    """``HH:MM name: text``, ``HH:MM * name text`` for /me, arrows for private."""
-    who = visible(msg.from_)
-    if msg.to is not None:
-        who = f"{who} -> {visible(msg.to)}"
-    text = visible(msg.text)
+def as_text(fragments: Fragments) -> str:
+    return "".join(text for _, text in fragments)
+
+
+def message_fragments(msg: Msg, *, me: str | None = None) -> Fragments:
+    """``HH:MM name: text``; ``HH:MM * name text`` for /me; ``a -> b`` when private."""
+    name_style = "class:own" if me is not None and msg.from_ == me else "class:name"
+    out: Fragments = [("class:time", f"{clock(msg.ts)} ")]
     if msg.action == "me":
-        return f"{clock(msg.ts)} * {who} {text}"
-    return f"{clock(msg.ts)} {who}: {text}"
+        out.append(("class:text", "* "))
+    out.append((name_style, visible(msg.from_)))
+    if msg.to is not None:
+        out.append(("class:private", f" -> {visible(msg.to)}"))
+    out.append(("class:text", " " if msg.action == "me" else ": "))
+    out.append(("class:text", visible(msg.text)))
+    return out
 
 
 def user_list(users: Users | Welcome) -> str:
@@ -55,58 +68,69 @@ def user_list(users: Users | Welcome) -> str:
     return names + (", ... (/who for more)" if more else "")
 
 
-def _join(frame: Join) -> str:
-    return f"{clock(frame.ts)} -- {visible(frame.name)} joined"
+def notice(text: str, *, ts: str | None = None, style: str = "class:notice") -> Fragments:
+    """A line of our own (not a message): time, then dimmed text."""
+    return [("class:time", f"{clock(ts) if ts else now_clock()} "), (style, text)]
 
 
-def _leave(frame: Leave) -> str:
+def _join(frame: Join) -> Fragments:
+    return notice(f"-- {visible(frame.name)} joined", ts=frame.ts)
+
+
+def _leave(frame: Leave) -> Fragments:
     reason = f" ({visible(frame.reason)})" if frame.reason else ""
-    return f"{clock(frame.ts)} -- {visible(frame.name)} left{reason}"
+    return notice(f"-- {visible(frame.name)} left{reason}", ts=frame.ts)
 
 
-def _users(frame: Users) -> str:
-    return f"{now_clock()} -- online: {user_list(frame)}"
+def _users(frame: Users) -> Fragments:
+    return notice(f"-- online: {user_list(frame)}")
 
 
-def _gap(frame: Gap) -> str:
+def _gap(frame: Gap) -> Fragments:
     plural = "" if frame.missed == 1 else "s"
     ids = f"ids {frame.from_id}-{frame.to_id}"
-    return f"{now_clock()} -- missed {frame.missed} message{plural} ({ids})"
+    return notice(f"-- missed {frame.missed} message{plural} ({ids})")
 
 
-def _error(frame: Error) -> str:
-    return f"{now_clock()} !! {visible(frame.code)}: {visible(frame.message)}"
+def _error(frame: Error) -> Fragments:
+    return notice(f"!! {visible(frame.code)}: {visible(frame.message)}", style="class:error")
 
 
-def _bye(frame: Bye) -> str:
-    return f"{now_clock()} -- the server ended the session: {visible(frame.reason or '')}"
+def _bye(frame: Bye) -> Fragments:
+    return notice(f"-- the server ended the session: {visible(frame.reason or '')}")
 
 
-def _welcome(frame: Welcome) -> str:
-    return (
-        f"{now_clock()} -- joined as {visible(frame.name)}; "
-        f"{frame.users_online} online: {user_list(frame)}"
-    )
+def welcome_lines(frame: Welcome) -> list[Fragments]:
+    """Who we are and who is here; then the message of the day, if any."""
+    lines = [
+        notice(
+            f"-- joined as {visible(frame.name)}; {frame.users_online} online: {user_list(frame)}"
+        )
+    ]
+    if frame.motd:
+        lines.append(notice(f"-- motd: {visible(frame.motd)}"))
+    return lines
 
 
-_NOTICES: dict[type[Frame], Callable[[Any], str]] = {
+_NOTICES: dict[type[Frame], Callable[[Any], Fragments]] = {
     Join: _join,
     Leave: _leave,
     Users: _users,
     Gap: _gap,
     Error: _error,
     Bye: _bye,
-    Welcome: _welcome,
 }
 
 
-def notice_line(frame: Frame) -> str | None:
-    """The line for a non-message event, or None for frames not shown (ack, pong, ...)."""
+def event_fragments(frame: Frame, *, me: str | None = None) -> Fragments | None:
+    """What to show for ``frame``, or None for frames not shown (ack, pong, ...)."""
+    if isinstance(frame, Msg):
+        return message_fragments(frame, me=me)
     render = _NOTICES.get(type(frame))
     return render(frame) if render is not None else None
 
 
 def event_line(frame: Frame) -> str | None:
-    if isinstance(frame, Msg):
-        return message_line(frame)
-    return notice_line(frame)
+    """The plain-mode line for ``frame``, or None."""
+    fragments = event_fragments(frame)
+    return as_text(fragments) if fragments is not None else None

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from ..errors import PKIError
+from ..pki import common_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class TrustAnchors:
         """The identity of the peer whose verified certificate is ``der``."""
         certificate = x509.load_der_x509_certificate(der)
         fingerprint = hashlib.sha256(der).hexdigest()
-        cn = _common_name(certificate.subject)
+        cn = common_name(certificate)
         pinned = fingerprint in self.fingerprints
         key = f"pin:{fingerprint}" if pinned else f"ca:{certificate.issuer.rfc4514_string()}/{cn}"
         return PeerIdentity(
@@ -72,11 +72,3 @@ class TrustAnchors:
             not_after=certificate.not_valid_after_utc,
             pinned=pinned,
         )
-
-
-def _common_name(name: x509.Name) -> str:
-    attributes = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if not attributes:
-        return ""
-    value = attributes[0].value
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
