@@ -1,0 +1,238 @@
+"""The interactive client in a real terminal (tmux): what people actually see."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from realtimechat.pki import CaFolder
+
+from .support import Pki
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+BIN = Path(sys.executable).parent
+DEADLINE = 15.0
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+
+@pytest.fixture
+def server_process(pki: Pki, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A real rtchat-server on 127.0.0.1 with an ephemeral port; its log in a file."""
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                str(BIN / "rtchat-server"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--pki",
+                str(pki.folder.root),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+        )
+    port = 0
+    deadline = time.monotonic() + DEADLINE
+    while not port and time.monotonic() < deadline and process.poll() is None:
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
+        port = int(found.group(1)) if found else 0
+        time.sleep(0.02)  # polling a file another process writes, bounded by the deadline
+    assert port, f"the server did not start:\n{log.read_text()}"
+    yield ServerProcess(process, port, log)
+    process.terminate()
+    process.wait(timeout=10)
+
+
+class Tmux:
+    """A private tmux server: panes running a plain shell we type into."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.socket = f"rtchat-test-{os.getpid()}-{id(self)}"
+        self.tmp = tmp
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+
+    def new_pane(self, name: str, *, width: int = 110, height: int = 30) -> None:
+        shell = "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=screen PS1='$ ' bash --norc --noprofile"
+        self.run("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), shell)
+        self.wait_for(name, lambda screen: "$" in screen)
+
+    def type(self, name: str, text: str, *, enter: bool = False) -> None:
+        self.run("send-keys", "-t", name, "-l", text)
+        if enter:
+            self.run("send-keys", "-t", name, "Enter")
+
+    def keys(self, name: str, *keys: str) -> None:
+        self.run("send-keys", "-t", name, *keys)
+
+    def screen(self, name: str) -> str:
+        return self.run("capture-pane", "-p", "-t", name)
+
+    def lines(self, name: str) -> list[str]:
+        return [line.rstrip() for line in self.screen(name).splitlines()]
+
+    def title(self, name: str) -> str:
+        return self.run("display-message", "-p", "-t", name, "#{pane_title}").strip()
+
+    def wait_for(self, name: str, check: Callable[[str], bool], timeout: float = DEADLINE) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen(name)
+            if check(screen):
+                return screen
+            time.sleep(0.05)  # polling a screen we do not control, bounded by the deadline
+        pytest.fail(f"timed out waiting on pane {name!r}; it shows:\n{screen}")
+
+    def wait_text(self, name: str, text: str, timeout: float = DEADLINE) -> str:
+        return self.wait_for(name, lambda screen: text in screen, timeout)
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    session = Tmux(tmp_path)
+    yield session
+    session.kill()
+
+
+def rtchat_command(folder: CaFolder, port: int | None, name: str | None, *extra: str) -> str:
+    parts = [str(BIN / "rtchat"), "--pki", str(folder.root)]
+    if port is not None:
+        parts += ["--host", "127.0.0.1", "--port", str(port), "--cn", "chatserver"]
+    if name is not None:
+        parts += ["--name", name]
+    return " ".join([*parts, *extra])
+
+
+def join_in_pane(tmux: Tmux, pane: str, pki: Pki, port: int, name: str) -> None:
+    tmux.new_pane(pane)
+    tmux.type(pane, rtchat_command(pki.folder, port, name), enter=True)
+    tmux.wait_text(pane, f"joined as {name}")
+    tmux.wait_text(pane, f"{name}>")
+
+
+def prompt_line(tmux: Tmux, pane: str, name: str) -> str:
+    """The input line: the last screen line starting with the prompt."""
+    return [line for line in tmux.lines(pane) if line.startswith(f"{name}>")][-1]
+
+
+def test_arrivals_show_above_the_line_being_typed(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Messages arriving mid-word print above alice's input; her words arrive whole."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    tmux.wait_text("alice", "bob joined")
+
+    tmux.type("alice", "hello wor")
+    tmux.wait_for("alice", lambda _: prompt_line(tmux, "alice", "alice") == "alice> hello wor")
+    for n in range(5):
+        tmux.type("bob", f"interruption {n}", enter=True)
+    tmux.wait_text("alice", "bob: interruption 4")
+    assert prompt_line(tmux, "alice", "alice") == "alice> hello wor"
+    lines = tmux.lines("alice")
+    arrival = max(i for i, line in enumerate(lines) if "bob: interruption 4" in line)
+    prompt = max(i for i, line in enumerate(lines) if line.startswith("alice>"))
+    assert arrival < prompt, "the message must appear above the input line"
+    assert not any("interruption" in line for line in lines[prompt:])
+
+    tmux.type("alice", "ld", enter=True)
+    tmux.wait_text("bob", "alice: hello world")
+    tmux.wait_for("alice", lambda _: prompt_line(tmux, "alice", "alice") == "alice>")
+
+    tmux.type("alice", "/who", enter=True)
+    tmux.wait_text("alice", "online: alice, bob")
+
+    tmux.type("alice", "/quit", enter=True)
+    tmux.wait_text("bob", "alice left (quit)")
+    tmux.wait_for("alice", lambda screen: screen.rstrip().endswith("$"))
+    tmux.type("alice", "echo code=$?", enter=True)
+    tmux.wait_text("alice", "code=0")  # the shell got our exit code, and echoes again
+
+
+def test_ctrl_d_leaves_cleanly(tmux: Tmux, pki: Pki, server_process: ServerProcess) -> None:
+    """Ctrl-D says bye (the others see 'quit'), exits 0 and gives the shell back."""
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    tmux.keys("alice", "C-d")
+    tmux.wait_text("bob", "alice left (quit)")
+    tmux.wait_for("alice", lambda screen: screen.rstrip().endswith("$"))
+    tmux.type("alice", "echo code=$?", enter=True)
+    tmux.wait_text("alice", "code=0")
+
+
+def test_missing_settings_are_asked_in_order(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """With no host, port, CN or name, the client asks for each in turn and connects."""
+    tmux.new_pane("alice")
+    tmux.type("alice", rtchat_command(pki.folder, None, None), enter=True)
+    answers = [
+        ("Server address", "127.0.0.1"),
+        ("Port", str(server_process.port)),
+        ("Server certificate name (CN)", "chatserver"),
+        ("Your name", "alice"),
+    ]
+    for question, answer in answers:
+        tmux.wait_text("alice", f"{question}")
+        tmux.type("alice", answer, enter=True)
+    screen = tmux.wait_text("alice", "joined as alice")
+    order = [screen.index(question) for question, _ in answers]
+    assert order == sorted(order)
+
+
+def test_hostile_text_leaves_the_screen_intact(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Escape sequences from another user are shown as text; the screen and title survive."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    hostile = "\x1b[2J\x1b[H\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\u202egnp.exe\x1b[31mRED"
+    bob = subprocess.Popen(
+        rtchat_command(pki.folder, server_process.port, "bob", "--plain", "--wait", "5").split(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    tmux.wait_text("alice", "bob joined")
+    before = [line for line in tmux.lines("alice") if line]
+    title_before = tmux.title("alice")
+    bob.communicate(hostile + "\nafter the attack\n", timeout=DEADLINE)
+    assert bob.returncode == 0
+    after = tmux.wait_text("alice", "bob: after the attack")
+    assert tmux.title("alice") == title_before != "pwned"
+    for line in before[:-1]:  # everything shown before is still there (the prompt moved)
+        assert line in after
+    attack = next(line for line in after.splitlines() if "bob: " in line and "gnp" in line)
+    assert "\\x1b[2J" in attack
+    assert "\\x1b]0;pwned\\x07" in attack
+    assert "\\u202e" in attack
