@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -236,3 +237,51 @@ def test_hostile_text_leaves_the_screen_intact(
     assert "\\x1b[2J" in attack
     assert "\\x1b]0;pwned\\x07" in attack
     assert "\\u202e" in attack
+
+
+def test_pending_until_echoed_then_shown_as_ours(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """A message the server has not echoed shows as 'sending'; once echoed it is ours, in bold."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.process.send_signal(signal.SIGSTOP)  # the server hears nothing for now
+    try:
+        tmux.type("alice", "are you there", enter=True)
+        tmux.wait_text("alice", "sending: are you there")
+        assert "alice: are you there" not in tmux.screen("alice")
+    finally:
+        server_process.process.send_signal(signal.SIGCONT)
+    tmux.wait_text("alice", "alice: are you there")
+    tmux.wait_for("alice", lambda screen: "sending:" not in screen)
+    styled = tmux.run("capture-pane", "-p", "-e", "-t", "alice")
+    own_line = next(line for line in styled.splitlines() if "are you there" in line)
+    assert "\x1b[1" in own_line.split("alice")[0], "our own name is drawn in bold"
+
+
+def test_lost_server_is_one_line_and_a_usable_terminal(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """When the server shuts down, the client says so in one line and exits 6."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    tmux.type("alice", "half a thought")
+    server_process.process.terminate()
+    screen = tmux.wait_text("alice", "rtchat: the server ended the session: shutdown")
+    assert screen.count("rtchat:") == 1
+    tmux.wait_for("alice", lambda text: text.rstrip().endswith("$"))
+    tmux.type("alice", "echo code=$?", enter=True)
+    tmux.wait_text("alice", "code=6")
+
+
+def test_refusal_is_one_line_and_a_non_zero_exit(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """A server certificate that does not match --cn: one line, exit 4, no prompt drawn."""
+    tmux.new_pane("alice")
+    command = rtchat_command(pki.folder, server_process.port, "alice").replace(
+        "--cn chatserver", "--cn someone-else"
+    )
+    tmux.type("alice", command, enter=True)
+    screen = tmux.wait_text("alice", "rtchat: the server's certificate is not for 'someone-else'")
+    assert "alice>" not in screen
+    tmux.type("alice", "echo code=$?", enter=True)
+    tmux.wait_text("alice", "code=4")
