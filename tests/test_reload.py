@@ -1,0 +1,57 @@
+"""SIGHUP's job: new trust and certificates for new connections, live sessions untouched."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from realtimechat.errors import CertificateRejected
+from realtimechat.protocol import Msg, SendMsg
+from realtimechat.tls import ServerFiles
+
+from .support import Pki, ServerFactory, connect, join, receive_until
+
+
+async def test_reload_swaps_trust_for_new_connections_only(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """After reload, a newly trusted CA's client gets in; a session from before keeps going."""
+    trust = tmp_path / "trust.pem"
+    shutil.copy(pki.folder.ca_cert, trust)
+    files = ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust)
+    server = await start_server(files=files)
+    alice = await join(server, pki, "alice")
+
+    stranger = await connect(server, pki.rogue_client())
+    with pytest.raises(CertificateRejected):
+        await stranger.hello()
+
+    trust.write_bytes(pki.folder.ca_cert.read_bytes() + pki.rogue.cert_pem.bytes())
+    server.reload_tls()
+    assert any("TLS reloaded" in r.getMessage() for r in server_log.records)
+
+    mallory = await connect(server, pki.rogue_client())
+    welcome = await mallory.hello()
+    assert welcome.name == "mallory"
+    await mallory.send(SendMsg(text="hello from the new CA"))
+    assert (await receive_until(alice, Msg)).text == "hello from the new CA"
+    await alice.close()
+    await mallory.close()
+
+
+async def test_failed_reload_keeps_the_old_certificates(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """A broken trust file on reload is logged, and the server goes on with the old one."""
+    trust = tmp_path / "trust.pem"
+    shutil.copy(pki.folder.ca_cert, trust)
+    files = ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust)
+    server = await start_server(files=files)
+    trust.write_text("not a certificate\n")
+    server.reload_tls()
+    assert any("TLS reload failed" in r.getMessage() for r in server_log.records)
+    alice = await join(server, pki, "alice")
+    assert alice.welcome is not None
+    await alice.close()
