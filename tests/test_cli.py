@@ -1,0 +1,409 @@
+"""The three console commands as people run them: real processes, real TLS on loopback.
+
+Every process is an installed console script started next to ``sys.executable``;
+its stdout and stderr are read line by line by threads, so every wait has a
+deadline and no test sleeps to synchronise.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+BIN = Path(sys.executable).parent
+WAIT = 15.0  # generous bound for anything that should happen "at once"
+CLOCK = r"\d\d:\d\d"
+
+
+def script(name: str) -> str:
+    """The path of one of our console scripts, installed beside this Python."""
+    return str(BIN / name)
+
+
+# -- processes -------------------------------------------------------------------
+
+
+class LineStream:
+    """The lines of one pipe, pumped by a daemon thread so that every wait has a deadline."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self.raw = bytearray()  # every byte, exactly as the process wrote it
+        self.lines: list[str] = []  # every line so far, decoded, without its newline
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, pipe: IO[bytes]) -> None:
+        for raw in iter(pipe.readline, b""):
+            self.raw += raw
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self.lines.append(line)
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def expect(self, pattern: str, *, timeout: float = WAIT) -> re.Match[str]:
+        """Read lines until one matches ``pattern`` (``re.search``); fail at EOF or deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except queue.Empty:
+                pytest.fail(f"no line matching {pattern!r} within {timeout:g} s: {self.lines}")
+            if line is None:
+                self._queue.put(None)  # later waits see the end too
+                pytest.fail(f"output ended before a line matching {pattern!r}: {self.lines}")
+            match = re.search(pattern, line)
+            if match is not None:
+                return match
+
+    def join(self, timeout: float = WAIT) -> None:
+        self._thread.join(timeout)
+
+
+@dataclass
+class Spawned:
+    """A running console script with stdin open and its output being read."""
+
+    proc: subprocess.Popen[bytes]
+    stdout: LineStream
+    stderr: LineStream
+
+    @classmethod
+    def start(cls, args: list[str], env: dict[str, str]) -> Spawned:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        return cls(proc, LineStream(proc.stdout), LineStream(proc.stderr))
+
+    def send(self, line: str) -> None:
+        """Type one line (the process reads it from its stdin)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode("utf-8") + b"\n")
+        self.proc.stdin.flush()
+
+    def end_input(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+
+    def wait(self, timeout: float = WAIT) -> int:
+        """The exit code, once the process has ended and all its output is read."""
+        code = self.proc.wait(timeout)
+        self.stdout.join()
+        self.stderr.join()
+        return code
+
+    def stop(self) -> None:
+        """Kill the process if it still runs, and release its pipes."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(WAIT)
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+        self.stdout.join()
+        self.stderr.join()
+
+
+Spawn = Callable[..., Spawned]
+
+
+def error_line(stderr: str) -> str:
+    """The one line a failed client writes to stderr (the test fails if it wrote more)."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("rtchat: "), lines
+    return lines[0]
+
+
+# -- fixtures --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Folders:
+    """Two CA folders made by ``rtchat-certs``: ours (alice, bob) and a stranger's (mallory)."""
+
+    ca: Path
+    rogue: Path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment for our processes: no RTCHAT_* settings, an empty config folder."""
+    home = tmp_path_factory.mktemp("home")
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("RTCHAT")}
+    clean["HOME"] = str(home)
+    clean["XDG_CONFIG_HOME"] = str(home / ".config")
+    return clean
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Folders:
+    """Certificates made with the real ``rtchat-certs init`` and ``issue``."""
+    root = tmp_path_factory.mktemp("cli-pki")
+    made = Folders(ca=root / "ca", rogue=root / "rogue")
+    server_options = ["--cn", "chatserver", "--san", "localhost", "--san", "127.0.0.1"]
+    commands = [
+        ["init", "--dir", str(made.ca), *server_options],
+        ["issue", "alice", "--dir", str(made.ca)],
+        ["issue", "bob", "--dir", str(made.ca)],
+        ["init", "--dir", str(made.rogue), *server_options],
+        ["issue", "mallory", "--dir", str(made.rogue)],
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [script("rtchat-certs"), *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+    return made
+
+
+@pytest.fixture
+def spawn(env: dict[str, str]) -> Iterator[Spawn]:
+    """Start console scripts; every one still running after the test is killed."""
+    started: list[Spawned] = []
+
+    def start(*args: str) -> Spawned:
+        process = Spawned.start(list(args), env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@dataclass
+class RunningServer:
+    process: Spawned
+    port: int
+
+
+@pytest.fixture
+def server(spawn: Spawn, folders: Folders) -> RunningServer:
+    """``rtchat-server --port 0`` on 127.0.0.1; the port is read from its log line."""
+    process = spawn(
+        script("rtchat-server"), "--host", "127.0.0.1", "--port", "0", "--pki", str(folders.ca)
+    )
+    match = process.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)")
+    return RunningServer(process, int(match.group(1)))
+
+
+def client_args(port: int, name: str, folders: Folders, *, cn: str = "chatserver") -> list[str]:
+    return [
+        script("rtchat"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--cn",
+        cn,
+        "--pki",
+        str(folders.ca),
+        "--name",
+        name,
+        "--plain",
+        "--wait",
+        "5",
+    ]
+
+
+def join(spawn: Spawn, server: RunningServer, folders: Folders, name: str) -> Spawned:
+    """Start ``rtchat --plain`` as ``name`` and wait until it has joined."""
+    client = spawn(*client_args(server.port, name, folders))
+    client.stdout.expect(rf"^{CLOCK} -- joined as {name}\b")
+    return client
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end with empty stdin."""
+    return subprocess.run(
+        args, input="", capture_output=True, text=True, env=env, timeout=30, check=False
+    )
+
+
+# -- chatting --------------------------------------------------------------------
+
+
+def test_two_clients_see_each_others_messages_and_their_own(
+    spawn: Spawn, server: RunningServer, folders: Folders
+) -> None:
+    """Alice and bob, each an ``rtchat --plain`` process, see both messages, their own too."""
+    alice = join(spawn, server, folders, "alice")
+    bob = join(spawn, server, folders, "bob")
+    alice.stdout.expect(rf"^{CLOCK} -- bob joined$")
+
+    bob.send("hello from bob")
+    alice.stdout.expect(rf"^{CLOCK} bob: hello from bob$")
+    bob.stdout.expect(rf"^{CLOCK} bob: hello from bob$")
+    alice.send("hi bob, alice here")
+    bob.stdout.expect(rf"^{CLOCK} alice: hi bob, alice here$")
+    alice.stdout.expect(rf"^{CLOCK} alice: hi bob, alice here$")
+
+    bob.end_input()
+    assert bob.wait() == 0
+    alice.stdout.expect(rf"^{CLOCK} -- bob left\b")
+    alice.end_input()
+    assert alice.wait() == 0
+    assert alice.stderr.lines == []
+    assert bob.stderr.lines == []
+    server.process.stderr.expect(r"joined peer=127\.0\.0\.1:\d+ cn=alice .*name=alice")
+    server.process.stderr.expect(r"joined peer=127\.0\.0\.1:\d+ cn=bob .*name=bob")
+
+
+def test_me_double_slash_and_escape_sequences(
+    spawn: Spawn, server: RunningServer, folders: Folders
+) -> None:
+    """``/me`` is an action, ``//`` a literal slash, and a peer's ESC/BEL arrive as text."""
+    alice = join(spawn, server, folders, "alice")
+    bob = join(spawn, server, folders, "bob")
+    alice.stdout.expect(rf"^{CLOCK} -- bob joined$")
+
+    alice.send("/me waves")
+    bob.stdout.expect(rf"^{CLOCK} \* alice waves$")
+    alice.send("//literal")
+    bob.stdout.expect(rf"^{CLOCK} alice: /literal$")
+    alice.send("clear \x1b[2J\x1b]0;pwned\x07 title")
+    shown = re.escape(r"clear \x1b[2J\x1b]0;pwned\x07 title")
+    bob.stdout.expect(rf"^{CLOCK} alice: {shown}$")
+    alice.stdout.expect(rf"^{CLOCK} alice: {shown}$")
+
+    alice.end_input()
+    bob.end_input()
+    assert alice.wait() == 0
+    assert bob.wait() == 0
+    for client in (alice, bob):
+        assert b"\x1b" not in client.stdout.raw
+        assert b"\x07" not in client.stdout.raw
+        assert b"\\x1b[2J" in client.stdout.raw
+
+
+# -- refusals --------------------------------------------------------------------
+
+
+def test_no_server_listening_exits_3(folders: Folders, env: dict[str, str]) -> None:
+    """With nobody listening on the port the client exits 3 with one 'cannot connect' line."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound but not listening: a connect is refused
+        port = sock.getsockname()[1]
+        done = run(client_args(port, "alice", folders), env)
+    assert done.returncode == 3
+    assert "cannot connect to 127.0.0.1:" in error_line(done.stderr)
+    assert done.stdout == ""
+
+
+def test_wrong_cn_exits_4_and_names_it(
+    server: RunningServer, folders: Folders, env: dict[str, str]
+) -> None:
+    """A --cn the server's certificate is not for exits 4 with a line naming that --cn."""
+    done = run(client_args(server.port, "alice", folders, cn="wrong"), env)
+    assert done.returncode == 4
+    assert "not for 'wrong'" in error_line(done.stderr)
+    assert done.stdout == ""
+
+
+def test_certificate_from_another_ca_exits_5(
+    server: RunningServer, folders: Folders, env: dict[str, str]
+) -> None:
+    """A client certificate from another CA exits 5; the server logs the refusal."""
+    args = [
+        script("rtchat"),
+        *("--host", "127.0.0.1", "--port", str(server.port), "--cn", "chatserver"),
+        *("--cert", str(folders.rogue / "clients" / "mallory.crt")),
+        *("--key", str(folders.rogue / "clients" / "mallory.key")),
+        *("--ca", str(folders.ca / "ca.crt"), "--plain", "--wait", "5"),
+    ]
+    done = run(args, env)
+    assert done.returncode == 5
+    assert "did not accept our certificate" in error_line(done.stderr)
+    assert done.stdout == ""
+    server.process.stderr.expect(
+        r"refused peer=127\.0\.0\.1:\d+ "
+        r'reason="certificate verify failed: unable to get local issuer certificate"'
+    )
+
+
+def test_missing_host_exits_2(folders: Folders, env: dict[str, str]) -> None:
+    """Without --host the client exits 2 and says what is missing."""
+    args = [script("rtchat"), "--port", "8443", "--cn", "chatserver", "--plain"]
+    args += ["--pki", str(folders.ca), "--name", "alice"]
+    done = run(args, env)
+    assert done.returncode == 2
+    assert "missing --host" in error_line(done.stderr)
+
+
+# -- the server's life -----------------------------------------------------------
+
+
+def test_sigterm_says_shutdown_to_every_client(
+    spawn: Spawn, server: RunningServer, folders: Folders
+) -> None:
+    """SIGTERM: the server exits 0 soon, logging it; each client says 'shutdown' and exits 6."""
+    alice = join(spawn, server, folders, "alice")
+    bob = join(spawn, server, folders, "bob")
+    alice.stdout.expect(rf"^{CLOCK} -- bob joined$")
+
+    started = time.monotonic()
+    server.process.proc.send_signal(signal.SIGTERM)
+    assert server.process.wait() == 0
+    assert time.monotonic() - started < 5.0
+    assert any("shutting down" in line for line in server.process.stderr.lines)
+    for client in (alice, bob):
+        assert client.wait() == 6
+        assert "shutdown" in error_line("\n".join(client.stderr.lines))
+
+
+def test_server_without_port_and_no_terminal_exits_2(folders: Folders, env: dict[str, str]) -> None:
+    """Without --port and with no terminal to ask on, the server exits 2 saying so."""
+    done = subprocess.run(
+        [script("rtchat-server"), "--host", "127.0.0.1", "--pki", str(folders.ca)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["rtchat-server: missing --port (or RTCHAT_SERVER_PORT)"]
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("command", "mentions"),
+    [
+        ("rtchat-server", ["--port", "--host", "--pki", "--cert", "--key", "--ca", "--names"]),
+        ("rtchat", ["--host", "--port", "--cn", "--name", "--pki", "--plain", "--wait"]),
+        ("rtchat-certs", ["init", "issue"]),
+    ],
+)
+def test_help_lists_the_key_options(command: str, mentions: list[str], env: dict[str, str]) -> None:
+    """``--help`` exits 0 and mentions the command's key options."""
+    done = run([script(command), "--help"], env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Usage: {command} ")
+    for word in mentions:
+        assert re.search(rf"(^|\s){re.escape(word)}\b", done.stdout), word
