@@ -37,6 +37,7 @@ async def witnesses_still_chat(server: ChatServer, pki: Pki, text: str) -> None:
         (b'{"type":"msg","text":"x","text":"y"}\n', "bad_json"),
         (b'{"type":"ping","t":NaN}\n', "bad_json"),
         (b"[" * 3000 + b"]" * 3000 + b"\n", "bad_json"),
+        (b'{"type":"ping","t":1e400}\n', "bad_field"),
     ],
 )
 async def test_bad_frames_get_an_error_and_the_session_goes_on(
@@ -134,3 +135,17 @@ async def test_no_message_text_reaches_the_log(
     await asyncio.sleep(0)
     assert server_log.records
     assert not any("secret-words-123" in r.getMessage() for r in server_log.records)
+
+
+async def test_refused_requests_do_not_count_as_misbehaviour(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """Many well-formed but refused requests (no_such_user) never end the session."""
+    server = await start_server(max_errors=3)
+    carol = await RawPeer.open(server, pki.client("carol"))
+    await carol.send(HELLO + b'{"type":"msg","text":"hi","to":"nobody"}\n' * 10)
+    for _ in range(10):
+        assert (await carol.until(Error)).code == "no_such_user"
+    await carol.send(SendMsg(text="still welcome"))
+    assert (await carol.until(Msg)).text == "still welcome"
+    carol.close()

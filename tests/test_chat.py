@@ -10,6 +10,7 @@ from realtimechat.errors import SessionRefused
 from realtimechat.protocol import (
     Ack,
     Error,
+    Gap,
     HistoryEnd,
     HistoryRequest,
     Join,
@@ -294,3 +295,71 @@ async def test_a_session_ending_leaves_no_trace_in_the_hub(server: ChatServer, p
     for client in clients:
         await client.close()
     await eventually(lambda: server.hub.users_online == 0 and not server.hub.sessions)
+
+
+async def test_presence_is_symmetric_at_the_limit(start_server: ServerFactory, pki: Pki) -> None:
+    """A user whose join was not announced (over the limit) has no leave announced either."""
+    server = await start_server(settings=ServerSettings(presence_limit=2))
+    alice = await join(server, pki, "alice")
+    bob = await join(server, pki, "bob")
+    carol = await join(server, pki, "carol")  # 3 > 2: not announced
+    await carol.close()
+    await eventually(lambda: server.hub.users_online == 2)
+    await bob.close()  # 2 <= 2: announced
+    left = await receive_until(alice, Leave)
+    assert left.name == "bob"
+    await alice.close()
+
+
+async def test_resume_beyond_kept_history_starts_with_a_gap(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """hello{since} older than what is kept: a gap names the forgotten ids, then the replay."""
+    server = await start_server(settings=ServerSettings(history_size=3))
+    alice = await join(server, pki, "alice")
+    for n in range(6):
+        await alice.send(SendMsg(text=f"m{n}"))
+    sent = await receive_n(alice, Msg, 6)
+    bob = await connect(server, pki.client("bob"))
+    await bob.hello(None, since=0)
+    gap = await bob.receive()
+    assert gap == Gap(from_id=sent[0].id, to_id=sent[2].id, missed=3)
+    replayed = await receive_n(bob, Msg, 3)
+    assert [m.text for m in replayed] == ["m3", "m4", "m5"]
+    end = await receive_until(bob, HistoryEnd)
+    assert (end.count, end.more) == (3, False)
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_resend_is_acked_even_if_its_recipient_left(server: ChatServer, pki: Pki) -> None:
+    """De-duplication comes first: a resent private message is acked, not refused."""
+    alice = await join(server, pki, "alice")
+    bob = await join(server, pki, "bob")
+    await alice.send(SendMsg(text="psst", to="bob", ref="p1"))
+    first = await receive_until(alice, Ack)
+    await bob.close()
+    await receive_until(alice, Leave)
+    await alice.send(SendMsg(text="psst", to="bob", ref="p1"))
+    again = await receive_until(alice, Ack)
+    assert again.id == first.id
+    await alice.close()
+
+
+async def test_who_and_history_for_another_room_are_refused(server: ChatServer, pki: Pki) -> None:
+    """Only the lobby exists: who and history naming another room get no_such_room."""
+    alice = await join(server, pki, "alice")
+    await alice.send(Who(room="kitchen"))
+    assert (await receive_until(alice, Error)).code == "no_such_room"
+    await alice.send(HistoryRequest(since=0, room="kitchen"))
+    assert (await receive_until(alice, Error)).code == "no_such_room"
+    await alice.close()
+
+
+async def test_motd_rides_in_welcome(start_server: ServerFactory, pki: Pki) -> None:
+    """The message of the day reaches every joining user in welcome."""
+    server = await start_server(settings=ServerSettings(motd="be kind"))
+    alice = await join(server, pki, "alice")
+    assert alice.welcome is not None
+    assert alice.welcome.motd == "be kind"
+    await alice.close()

@@ -23,6 +23,9 @@ from typing import IO
 
 import pytest
 
+from realtimechat.cli.server import read_motd
+from realtimechat.errors import ConfigError
+
 BIN = Path(sys.executable).parent
 WAIT = 15.0  # generous bound for anything that should happen "at once"
 CLOCK = r"\d\d:\d\d"
@@ -407,3 +410,13 @@ def test_help_lists_the_key_options(command: str, mentions: list[str], env: dict
     assert done.stdout.startswith(f"Usage: {command} ")
     for word in mentions:
         assert re.search(rf"(^|\s){re.escape(word)}\b", done.stdout), word
+
+
+def test_oversized_motd_is_a_clear_error(tmp_path: Path) -> None:
+    """A --motd file too large to send in welcome is refused before the server starts."""
+    motd = tmp_path / "motd.txt"
+    motd.write_text("x" * 5000)
+    with pytest.raises(ConfigError, match="longer than 4096"):
+        read_motd(motd)
+    motd.write_text("  welcome!\n")
+    assert read_motd(motd) == "welcome!"

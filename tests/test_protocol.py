@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 import pytest
@@ -196,6 +197,10 @@ def test_blank_lines_and_crlf_are_tolerated() -> None:
         ('{"type":"history","since":0,"limit":"10"}', "bad_field"),
         ('{"type":"ping","t":[1]}', "bad_field"),
         ('{"type":"ping","t":false}', "bad_field"),
+        ('{"type":"ping","t":1e400}', "bad_field"),
+        ('{"type":"history","since":0,"limit":0}', "bad_field"),
+        ('{"type":"msg","text":"\u200b\u200d"}', "empty_text"),
+        ('{"type":"msg","text":"\\u0007\\n"}', "empty_text"),
         ('{"type":"who","cursor":"' + "c" * 300 + '"}', "bad_field"),
     ],
 )
@@ -242,7 +247,7 @@ names = st.text(min_size=1, max_size=32)
 ids = st.integers(min_value=0, max_value=2**53)
 send_msgs = st.builds(
     SendMsg,
-    text=texts.filter(lambda text: text.strip() != ""),
+    text=texts.filter(lambda text: any(unicodedata.category(c)[0] not in "CZ" for c in text)),
     to=st.none() | names,
     ref=st.none() | st.text(min_size=1, max_size=128),
     action=st.none() | st.just("me"),

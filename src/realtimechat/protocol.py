@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +56,22 @@ E_NO_SUCH_ROOM: Final = "no_such_room"
 E_NO_SUCH_USER: Final = "no_such_user"
 E_EMPTY_TEXT: Final = "empty_text"
 E_INTERNAL: Final = "internal"
+
+# Errors that mean the peer broke the protocol (as opposed to refusals of a
+# well-formed request, like no_such_user): a server counts these.
+MALFORMED: Final = frozenset(
+    {
+        E_FRAME_TOO_LONG,
+        E_BAD_UTF8,
+        E_BAD_JSON,
+        E_BAD_FRAME,
+        E_UNKNOWN_TYPE,
+        E_BAD_FIELD,
+        E_MISSING_FIELD,
+        E_HELLO_REQUIRED,
+        E_DUPLICATE_HELLO,
+    }
+)
 
 Scalar = str | int | float
 
@@ -408,6 +426,8 @@ def _check_scalar(spec: _FieldSpec, value: Any) -> Scalar:
         return _check_str(spec, value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _field_error(spec, "must be a string or a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _field_error(spec, "must be a finite number")  # 1e400 parses as inf
     return value
 
 
@@ -454,14 +474,25 @@ def _check_semantics(frame: Frame) -> None:
             raise ProtocolError(E_BAD_FIELD, f"field 'ref' must be 1-{MAX_REF_CHARS} characters")
         if frame.action is not None and frame.action not in ACTIONS:
             raise ProtocolError(E_BAD_FIELD, f"unknown action {frame.action!r}", ref=frame.ref)
-        if not frame.text.strip():
+        if _is_blank(frame.text):
             raise ProtocolError(E_EMPTY_TEXT, "message text is empty", ref=frame.ref)
+    if isinstance(frame, HistoryRequest) and frame.limit is not None and frame.limit < 1:
+        raise ProtocolError(E_BAD_FIELD, "field 'limit' must be at least 1")
     room = getattr(frame, "room", None)
     if room is not None and not 0 < len(room) <= MAX_ROOM_CHARS:
         raise ProtocolError(E_BAD_FIELD, f"field 'room' must be 1-{MAX_ROOM_CHARS} characters")
     cursor = getattr(frame, "cursor", None)
     if cursor is not None and len(cursor) > MAX_CURSOR_CHARS:
         raise ProtocolError(E_BAD_FIELD, "field 'cursor' is too long")
+
+
+def _is_blank(text: str) -> bool:
+    """True for text with nothing visible: spaces, controls, zero-width characters."""
+    if not text.strip():
+        return True
+    if text.isprintable():
+        return False
+    return all(unicodedata.category(char)[0] in "CZ" for char in text)
 
 
 def _readable_ref(obj: Mapping[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ import click
 
 from .. import locations
 from ..errors import ConfigError
+from ..protocol import MAX_LINE_BYTES
 from ..server.app import ChatServer
 from ..server.config import Limits, NamesMode, ServerSettings
 from .common import CONTEXT, fail, run_async
@@ -19,6 +20,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 _DIR = click.Path(file_okay=False, path_type=Path)
 _DEFAULTS = Limits()
 _SETTINGS = ServerSettings()
+MAX_MOTD_CHARS = 4096
 
 
 @click.command(
@@ -87,10 +89,10 @@ _SETTINGS = ServerSettings()
 )
 @click.option(
     "--max-line-bytes",
-    type=click.IntRange(256),
+    type=click.IntRange(256, MAX_LINE_BYTES),
     default=_DEFAULTS.max_line_bytes,
     show_default=True,
-    help="Longest frame a client may send.",
+    help="Longest frame a client may send (protocol v1 allows at most 64 KiB).",
 )
 @click.option(
     "--handshake-timeout",
@@ -204,7 +206,7 @@ def main(  # click passes every option by keyword
         port = click.prompt("Port to listen on", type=click.IntRange(1, 65535), default=8443)
     try:
         files = locations.server_files(cert=cert, key=key, ca=ca, pki=pki)
-        motd_text = motd.read_text(encoding="utf-8").strip() if motd else None
+        motd_text = read_motd(motd) if motd else None
         server = ChatServer(
             files,
             hosts=hosts or None,
@@ -239,6 +241,17 @@ def main(  # click passes every option by keyword
         await server.serve_until_signalled()
 
     run_async(PROGRAM, serve)
+
+
+def read_motd(path: Path) -> str:
+    """The message of the day: UTF-8 text, small enough to ride in ``welcome``."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read --motd {path}: {exc}") from None
+    if len(text) > MAX_MOTD_CHARS:
+        raise ConfigError(f"--motd {path} is longer than {MAX_MOTD_CHARS} characters")
+    return text
 
 
 if __name__ == "__main__":

@@ -196,17 +196,21 @@ class ChatServer:
             self.log.warning("refused peer=%s reason=%s", peer, "too many handshakes in progress")
             raw.abort()
             return
-        task = asyncio.create_task(self._upgrade(raw, peer))
-        self._upgrades.add(task)
-        task.add_done_callback(self._upgrades.discard)
-
-    async def _upgrade(self, raw: asyncio.Transport, peer: str) -> None:
-        loop = asyncio.get_running_loop()
+        # Count the connection now, not when its task first runs: a burst
+        # of arrivals in one loop iteration must not slip past the caps.
         tls = self.tls
         session = Session(self.hub, tls.anchors, peer)
         session.on_closed = lambda: self._forget_connection(raw)
-        self._handshaking += 1
         self._connections[raw] = session
+        self._handshaking += 1
+        task = asyncio.create_task(self._upgrade(raw, peer, session, tls))
+        self._upgrades.add(task)
+        task.add_done_callback(self._upgrades.discard)
+
+    async def _upgrade(
+        self, raw: asyncio.Transport, peer: str, session: Session, tls: TLSState
+    ) -> None:
+        loop = asyncio.get_running_loop()
         try:
             transport = await loop.start_tls(
                 raw,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ from ..protocol import (
     E_NO_SUCH_ROOM,
     E_NO_SUCH_USER,
     Ack,
+    Gap,
     HistoryEnd,
     HistoryRequest,
     Join,
@@ -85,8 +87,7 @@ class Hub:
         self.history = MemoryHistory(settings.history_size)
         self._members: dict[str, Member] = {}
         self._active: dict[Session, Member] = {}  # welcomed sessions, oldest first
-        self._claims: dict[str, str] = {}  # name key -> identity key (--names claim)
-        self._cn_owners: dict[str, str] = {}  # CN name key -> identity key (every CN seen)
+        self._owners: dict[str, str] = {}  # name key -> key of the identity it belongs to
         self._seen_refs: dict[str, OrderedDict[str, int]] = {}
 
     # ------------------------------------------------------------------
@@ -103,38 +104,37 @@ class Hub:
         return len(self._members)
 
     def choose_name(self, identity: PeerIdentity, requested: str | None) -> str:
-        """The name a new session of ``identity`` gets, or ProtocolError."""
-        cn_name = name_from_cn(identity.cn)
+        """The name a new session of ``identity`` gets, or ProtocolError.
+
+        A name belongs to the first identity that used it, for the life of
+        the server, in both modes; so does the name of every certificate CN
+        seen. Nobody else can take it, online or not: not a pinned
+        certificate that happens to carry the same CN, not a claim.
+        """
         if self.settings.names is NamesMode.CN or not requested:
-            name = cn_name
-            if name_problem(name) is not None:
+            name = name_from_cn(identity.cn)
+            problem = name_problem(name)
+            if problem is not None:
                 raise ProtocolError(
-                    E_BAD_NAME,
-                    f"certificate CN {identity.cn!r} is not a usable name: {name_problem(name)}",
+                    E_BAD_NAME, f"certificate CN {identity.cn!r} is not a usable name: {problem}"
                 )
         else:
-            name = requested
+            name = unicodedata.normalize("NFKC", requested)
             problem = name_problem(name)
             if problem is not None:
                 raise ProtocolError(E_BAD_NAME, problem)
-        key = name_key(name)
-        holder = self._members.get(key)
-        if holder is not None and holder.identity.key != identity.key:
-            raise ProtocolError(E_NAME_TAKEN, f"the name {holder.name!r} is in use by someone else")
-        if self.settings.names is NamesMode.CLAIM:
-            owner = self._claims.get(key) or self._cn_owners.get(key)
-            if owner is not None and owner != identity.key:
-                raise ProtocolError(E_NAME_TAKEN, f"the name {name!r} belongs to someone else")
+        owner = self._owners.get(name_key(name))
+        if owner is not None and owner != identity.key:
+            raise ProtocolError(E_NAME_TAKEN, f"the name {name!r} belongs to someone else")
         return name
 
     def admit(self, session: Session, name: str) -> Member:
         """Add a welcomed session under ``name`` (from ``choose_name``)."""
         identity = session.identity
         assert identity is not None
-        self._cn_owners.setdefault(name_key(name_from_cn(identity.cn)), identity.key)
+        self._owners.setdefault(name_key(name_from_cn(identity.cn)), identity.key)
         key = name_key(name)
-        if self.settings.names is NamesMode.CLAIM:
-            self._claims.setdefault(key, identity.key)
+        self._owners.setdefault(key, identity.key)
         member = self._members.get(key)
         first_session = member is None
         if member is None:
@@ -154,8 +154,9 @@ class Hub:
         member.sessions.remove(session)
         if member.sessions:
             return
+        announce = self._presence_on()  # counted with the leaver, as its join was
         del self._members[member.key]
-        if self._presence_on():
+        if announce:
             leave = Leave(name=member.name, ts=now_ts(), reason=reason)
             self._broadcast_control(encode(leave), skip=member)
 
@@ -174,29 +175,20 @@ class Hub:
         """Store, acknowledge and fan out one message from ``session``."""
         member = session.member
         assert member is not None
+        seen = self._seen_refs.setdefault(member.identity.key, OrderedDict())
+        if frame.ref is not None and frame.ref in seen:
+            # A resend of a message we already stored (its ack was lost):
+            # ack it again, never store or show it twice.
+            session.outbox.put_control(encode(Ack(ref=frame.ref, id=seen[frame.ref])))
+            return
         check_room(frame.room, frame.ref)
-        targets: list[Member] | None = None
-        to_name: str | None = None
-        if frame.to is not None:
-            recipient = self._members.get(name_key(frame.to))
-            if recipient is None:
-                raise ProtocolError(E_NO_SUCH_USER, f"{frame.to!r} is not online", ref=frame.ref)
-            to_name = recipient.name
-            targets = [member] if recipient is member else [member, recipient]
-        if frame.ref is not None:
-            seen = self._seen_refs.setdefault(member.identity.key, OrderedDict())
-            earlier = seen.get(frame.ref)
-            if earlier is not None:
-                # A resend of a message we already stored: ack it again,
-                # never store or show it twice.
-                session.outbox.put_control(encode(Ack(ref=frame.ref, id=earlier)))
-                return
+        recipients = self._private_recipients(member, frame) if frame.to is not None else None
         msg = Msg(
             id=self.history.next_id(),
             ts=now_ts(),
             from_=member.name,
             text=frame.text,
-            to=to_name,
+            to=recipients[-1].name if recipients else None,
             action=frame.action,
         )
         self.history.append(msg)
@@ -206,28 +198,44 @@ class Hub:
                 seen.popitem(last=False)
             session.outbox.put_control(encode(Ack(ref=frame.ref, id=msg.id)))
         data = encode(msg)
-        if targets is None:
-            for target in self._active:
-                target.outbox.put_msg(data, msg.id)
-        else:
-            for target_member in targets:
-                for target in target_member.sessions:
-                    target.outbox.put_msg(data, msg.id)
+        targets = (
+            self._active
+            if recipients is None
+            else (target for recipient in recipients for target in recipient.sessions)
+        )
+        for target in targets:
+            target.outbox.put_msg(data, msg.id)
 
-    def replay(self, session: Session, since: int, limit: int) -> HistoryEnd:
-        """Queue stored messages after ``since`` for ``session``, marked replay."""
+    def _private_recipients(self, sender: Member, frame: SendMsg) -> list[Member]:
+        """The sender and the addressee (last), who must be online."""
+        assert frame.to is not None
+        recipient = self._members.get(name_key(frame.to))
+        if recipient is None:
+            raise ProtocolError(E_NO_SUCH_USER, f"{frame.to!r} is not online", ref=frame.ref)
+        return [recipient] if recipient is sender else [sender, recipient]
+
+    def replay(self, session: Session, since: int, limit: int) -> None:
+        """Send ``session`` the stored messages after ``since``, then ``history_end``.
+
+        Messages are marked ``replay`` and queued like live ones (a reader
+        that does not keep up gets a ``gap``, never unbounded memory). If
+        the oldest ones were already forgotten, a ``gap`` names them first.
+        """
         member = session.member
         assert member is not None
         page = self.history.after(since, limit, member.key)
+        oldest_kept = page.first_kept or self.history.last_id + 1
+        if since + 1 < oldest_kept:
+            gap = Gap(from_id=since + 1, to_id=oldest_kept - 1, missed=oldest_kept - 1 - since)
+            session.outbox.put_control(encode(gap))
         for msg in page.messages:
-            session.outbox.put_control(encode(replace(msg, replay=True)))
-        return HistoryEnd(count=len(page.messages), more=page.more)
+            session.outbox.put_msg(encode(replace(msg, replay=True)), msg.id)
+        session.outbox.put_control(encode(HistoryEnd(count=len(page.messages), more=page.more)))
 
     def answer_history(self, session: Session, request: HistoryRequest) -> None:
         check_room(request.room, None)
-        limit = min(request.limit or self.settings.history_page_max, self.settings.history_page_max)
-        end = self.replay(session, request.since, limit)
-        session.outbox.put_control(encode(end))
+        page_max = self.settings.history_page_max
+        self.replay(session, request.since, min(request.limit or page_max, page_max))
 
     # ------------------------------------------------------------------
     # Who

@@ -105,7 +105,9 @@ class Outbox:
         return len(self._chunks)
 
     def put_control(self, data: bytes) -> None:
-        """Queue a frame that must not be dropped."""
+        """Queue a frame that must not be dropped (after any gap it follows)."""
+        if self._gap_missed:
+            self._append_gap()
         self._append(data)
 
     def put_msg(self, data: bytes, msg_id: int) -> None:

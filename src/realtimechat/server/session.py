@@ -30,6 +30,7 @@ from ..protocol import (
     E_INTERNAL,
     E_NAME_TAKEN,
     E_UNSUPPORTED_VERSION,
+    MALFORMED,
     PROTOCOL_VERSION,
     Bye,
     Error,
@@ -121,7 +122,13 @@ class Session(asyncio.Protocol):
             transport.abort()
             self.state = State.CLOSED
             return
-        self.identity = self._anchors.identify(der)
+        try:
+            self.identity = self._anchors.identify(der)
+        except ValueError as exc:  # OpenSSL accepted what cryptography cannot parse
+            self.hub.log.warning("refused peer=%s reason=%s", self.peer, _quote(str(exc)))
+            transport.abort()
+            self.state = State.CLOSED
+            return
         self.state = State.AWAIT_HELLO
         self._hello_timer = self.hub.loop.call_later(
             self.hub.limits.hello_timeout, self.end, R_HELLO_TIMEOUT
@@ -172,8 +179,15 @@ class Session(asyncio.Protocol):
             self._forget(R_DISCONNECTED)
 
     def pause_writing(self) -> None:
-        """The peer is not reading: queue, and end the session if it lasts."""
+        """The peer is not reading: queue, stop reading it, end it if this lasts.
+
+        While we cannot write to a peer we do not read from it either, so a
+        peer that never reads cannot make us do work (such as ``history``
+        replies) that piles up in memory.
+        """
         self.outbox.pause()
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.pause_reading()
         if self.state is not State.CLOSED and self._write_timer is None:
             self._write_timer = self.hub.loop.call_later(
                 self.hub.limits.write_timeout, self.end, R_SLOW_CONSUMER
@@ -182,6 +196,8 @@ class Session(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._cancel(self._write_timer)
         self._write_timer = None
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
         self.outbox.resume()
 
     # ------------------------------------------------------------------
@@ -243,7 +259,8 @@ class Session(asyncio.Protocol):
         self._log("joined", name=name)
 
     def _protocol_error(self, exc: ProtocolError) -> None:
-        self._errors += 1
+        if exc.code in MALFORMED:  # refusals such as no_such_user are not misbehaviour
+            self._errors += 1
         self.outbox.put_control(encode(Error(code=exc.code, message=exc.message, ref=exc.ref)))
         if exc.code in _REFUSALS:  # a hello we will not accept: say why, then go
             self.end(exc.code)
