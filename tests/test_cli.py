@@ -420,3 +420,58 @@ def test_oversized_motd_is_a_clear_error(tmp_path: Path) -> None:
         read_motd(motd)
     motd.write_text("  welcome!\n")
     assert read_motd(motd) == "welcome!"
+
+
+def test_the_seeds_commands_find_certificates_in_the_config_folder(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Without certificate options, server and client use the per-user folder or say what to run."""
+    home = {**env, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    config = tmp_path / ".config" / "rtchat"
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [script(args[0]), *args[1:]],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=home,
+            timeout=60,
+            check=False,
+        )
+
+    empty = run("rtchat-server", "--host", "127.0.0.1", "--port", "0")
+    assert empty.returncode == 1
+    assert "rtchat-certs init --cn chatserver" in empty.stderr
+    lonely = run("rtchat", "--host", "127.0.0.1", "--port", "1", "--cn", "chatserver")
+    assert lonely.returncode == 1
+    assert "no client certificate" in lonely.stderr
+
+    assert run("rtchat-certs", "init", "--cn", "chatserver", "--san", "127.0.0.1").returncode == 0
+    assert run("rtchat-certs", "issue", "alice").returncode == 0
+    identity = config / "identity"
+    identity.mkdir()
+    for source in (
+        config / "ca" / "clients" / "alice.crt",
+        config / "ca" / "clients" / "alice.key",
+        config / "ca" / "ca.crt",
+    ):
+        (identity / source.name).write_bytes(source.read_bytes())
+
+    server = Spawned.start([script("rtchat-server"), "--host", "127.0.0.1", "--port", "0"], home)
+    try:
+        port = server.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)").group(1)
+        chat = run(
+            "rtchat",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--cn",
+            "chatserver",
+            stdin="found my certificate\n",
+        )
+        assert chat.returncode == 0, chat.stderr
+        assert re.search(rf"{CLOCK} alice: found my certificate", chat.stdout)
+    finally:
+        server.stop()
