@@ -14,14 +14,18 @@ from realtimechat.tls import ServerFiles
 from .support import Pki, ServerFactory, connect, join, receive_until
 
 
+def files_with_own_trust(pki: Pki, trust: Path) -> ServerFiles:
+    """The test PKI's server files, trusting a copy of its CA that a test may rewrite."""
+    shutil.copy(pki.folder.ca_cert, trust)
+    return ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust)
+
+
 async def test_reload_swaps_trust_for_new_connections_only(
     start_server: ServerFactory, pki: Pki, tmp_path: Path, server_log: pytest.LogCaptureFixture
 ) -> None:
     """After reload, a newly trusted CA's client gets in; a session from before keeps going."""
     trust = tmp_path / "trust.pem"
-    shutil.copy(pki.folder.ca_cert, trust)
-    files = ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust)
-    server = await start_server(files=files)
+    server = await start_server(files=files_with_own_trust(pki, trust))
     alice = await join(server, pki, "alice")
 
     stranger = await connect(server, pki.rogue_client())
@@ -46,9 +50,7 @@ async def test_failed_reload_keeps_the_old_certificates(
 ) -> None:
     """A broken trust file on reload is logged, and the server goes on with the old one."""
     trust = tmp_path / "trust.pem"
-    shutil.copy(pki.folder.ca_cert, trust)
-    files = ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust)
-    server = await start_server(files=files)
+    server = await start_server(files=files_with_own_trust(pki, trust))
     trust.write_text("not a certificate\n")
     server.reload_tls()
     assert any("TLS reload failed" in r.getMessage() for r in server_log.records)

@@ -12,14 +12,16 @@ import asyncio
 import itertools
 import secrets
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from ..errors import ConnectionLost, SessionRefused
 from ..protocol import Ack, Bye, Error, Frame, Msg, SendMsg, Welcome, Who
 from ..sanitize import visible
-from .commands import AskWho, Say
+from .commands import HELP_TEXT, AskWho, Quit, Say, ShowHelp, Unknown, parse_line
 from .connection import ServerConnection
+from .render import Fragments, notice
 
 # Reasons in a server's ``bye`` after which reconnecting cannot help.
 PERMANENT_BYE_REASONS: Final = frozenset({"revoked", "expired", "name_taken", "bad_name"})
@@ -72,8 +74,27 @@ class ChatClient:
         await self.connection.send(SendMsg(text=say.text, to=say.to, ref=ref, action=say.action))
         return pending
 
-    async def ask_who(self, _: AskWho | None = None) -> None:
+    async def ask_who(self) -> None:
         await self.connection.send(Who())
+
+    async def perform(self, line: str, show: Callable[[Fragments], None]) -> bool:
+        """Carry out one typed line; ``show`` displays local notices.
+
+        Returns False when the line asks to leave (``/quit``).
+        """
+        command = parse_line(line)
+        match command:
+            case Say():
+                await self.say(command)
+            case AskWho():
+                await self.ask_who()
+            case ShowHelp():
+                show(notice(f"-- {HELP_TEXT}"))
+            case Unknown():
+                show(notice(f"-- {command.problem}", style="class:error"))
+            case Quit():
+                return False
+        return True
 
     def observe(self, frame: Frame) -> Outcome:
         """Update our bookkeeping for one received frame.

@@ -30,7 +30,6 @@ from prompt_toolkit.styles import Style
 from ..protocol import Msg
 from ..sanitize import visible
 from .chat import ChatClient
-from .commands import HELP_TEXT, AskWho, Quit, Say, ShowHelp, Unknown, parse_line
 from .connection import ServerConnection
 from .render import Fragments, event_fragments, message_fragments, notice, welcome_lines
 
@@ -115,21 +114,9 @@ class InteractiveClient:
                 line = await self.session.prompt_async(prompt)
             except (EOFError, KeyboardInterrupt):
                 return  # Ctrl-D / Ctrl-C: leave cleanly
-            command = parse_line(line)
-            match command:
-                case None:
-                    continue
-                case Say():
-                    await chat.say(command)
-                    self._refresh()
-                case AskWho():
-                    await chat.ask_who()
-                case ShowHelp():
-                    self.printer.show(notice(f"-- {HELP_TEXT}"))
-                case Unknown():
-                    self.printer.show(notice(f"-- {command.problem}", style="class:error"))
-                case Quit():
-                    return
+            if not await chat.perform(line, self.printer.show):
+                return
+            self._refresh()  # a new pending message shows in the toolbar
 
     async def _receive(self, chat: ChatClient) -> None:
         while True:

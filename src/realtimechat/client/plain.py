@@ -19,9 +19,8 @@ from typing import TextIO
 from ..errors import MessagesNotDelivered
 from ..protocol import Welcome
 from .chat import ChatClient
-from .commands import HELP_TEXT, AskWho, Quit, Say, ShowHelp, Unknown, parse_line
 from .connection import ServerConnection
-from .render import as_text, event_line, notice, welcome_lines
+from .render import Fragments, as_text, event_line, welcome_lines
 
 Lines = asyncio.Queue[str | None]  # None marks the end of input
 
@@ -86,21 +85,12 @@ class PlainClient:
                 self.emit(line)
 
     async def _send_lines(self, chat: ChatClient, lines: Lines) -> None:
+        def show(fragments: Fragments) -> None:
+            self.emit(as_text(fragments))
+
         while (line := await lines.get()) is not None:
-            command = parse_line(line)
-            match command:
-                case None:
-                    continue
-                case Say():
-                    await chat.say(command)
-                case AskWho():
-                    await chat.ask_who()
-                case ShowHelp():
-                    self.emit(as_text(notice(f"-- {HELP_TEXT}")))
-                case Unknown():
-                    self.emit(as_text(notice(f"-- {command.problem}")))
-                case Quit():
-                    return
+            if not await chat.perform(line, show):
+                return
 
     async def _await_echoes(self, chat: ChatClient, receiving: asyncio.Task[None]) -> None:
         echoed = asyncio.create_task(chat.all_echoed.wait())
