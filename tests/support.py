@@ -36,7 +36,10 @@ class Pki:
     @property
     def server(self) -> ServerFiles:
         return ServerFiles(
-            cert=self.folder.server_cert, key=self.folder.server_key, ca=self.folder.ca_cert
+            cert=self.folder.server_cert,
+            key=self.folder.server_key,
+            ca=self.folder.ca_cert,
+            crl=self.folder.crl,
         )
 
     def client(self, name: str) -> ClientFiles:

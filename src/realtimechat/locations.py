@@ -13,6 +13,7 @@ that says what to run.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -33,9 +34,28 @@ def default_ca_dir() -> Path:
 
 
 def server_files(
+    *,
+    cert: Path | None,
+    key: Path | None,
+    ca: Path | None,
+    pki: Path | None,
+    crl: Path | None = None,
+) -> ServerFiles:
+    """The server's certificate, key, trust file and CRL, from options or defaults.
+
+    A folder's ``crl.pem`` is used when it exists; ``crl`` overrides it.
+    """
+    files = _server_files(cert=cert, key=key, ca=ca, pki=pki)
+    if crl is not None:
+        if not crl.is_file():
+            raise ConfigError(f"CRL file {crl} does not exist")
+        return dataclasses.replace(files, crl=crl)
+    return files
+
+
+def _server_files(
     *, cert: Path | None, key: Path | None, ca: Path | None, pki: Path | None
 ) -> ServerFiles:
-    """The server's certificate, key and trust file, from options or defaults."""
     if cert or key or ca:
         missing = [
             flag
@@ -60,7 +80,13 @@ def server_files(
 
 
 def _server_folder(folder: Path, *, explicit: bool) -> ServerFiles:
-    files = ServerFiles(cert=folder / "server.crt", key=folder / "server.key", ca=folder / "ca.crt")
+    crl = folder / "crl.pem"
+    files = ServerFiles(
+        cert=folder / "server.crt",
+        key=folder / "server.key",
+        ca=folder / "ca.crt",
+        crl=crl if crl.is_file() else None,
+    )
     for path in (files.cert, files.key, files.ca):
         if not path.is_file():
             hint = "" if explicit else " (run `rtchat-certs init --cn chatserver`)"
@@ -75,8 +101,14 @@ def client_files(
     ca: Path | None,
     pki: Path | None,
     name: str | None,
+    identity: Path | None = None,
 ) -> ClientFiles:
-    """Our certificate, key and the server's trust anchor, from options or defaults."""
+    """Our certificate, key and the server's trust anchor, from options or defaults.
+
+    In order: ``--cert``/``--key``; ``--identity DIR`` (a user folder);
+    ``--pki DIR --name NAME`` (a CA folder, for development); the default
+    user folder; the default CA folder's ``clients/NAME``.
+    """
     if cert or key:
         if cert is None or key is None:
             raise ConfigError("give both --cert and --key")
@@ -84,20 +116,43 @@ def client_files(
         if trust is None:
             raise ConfigError("also give --ca (the CA or server certificate to trust)")
         return ClientFiles(cert=cert, key=key, ca=trust)
+    if identity is not None:
+        return user_folder(identity, name, ca)
     if pki is not None:
         if not name:
             raise ConfigError("--pki needs --name: whose certificate to use from DIR/clients/")
         return _from_ca_folder(pki, name, ca)
-    identity = app_dir() / "identity"
-    found = _from_identity_folder(identity, name, ca)
+    default = app_dir() / "identity"
+    found = _from_identity_folder(default, name, ca)
     if found is not None:
         return found
     if name and (default_ca_dir() / "clients" / f"{name}.crt").is_file():
         return _from_ca_folder(default_ca_dir(), name, ca)
     raise ConfigError(
-        f"no client certificate in {identity}: ask your admin for one (`rtchat-certs request`), "
-        "or pass --pki DIR --name NAME, or --cert/--key/--ca"
+        f"no client certificate in {default}: ask your admin for one (`rtchat-certs request`), "
+        "or pass --identity DIR, --pki DIR --name NAME, or --cert/--key/--ca"
     )
+
+
+def user_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles:
+    """A user folder from ``rtchat-certs request`` + ``sign --out``, or why it is not ready."""
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder")
+    found = _from_identity_folder(folder, name, ca)
+    if found is not None:
+        for path in (found.key, found.ca):
+            if not path.is_file():
+                raise ConfigError(f"{folder} has {found.cert.name} but no {path.name}")
+        return found
+    requests = sorted(folder.glob("*.csr"))
+    if requests:
+        csr = requests[0]
+        raise ConfigError(
+            f"{folder} holds the request {csr.name} but no certificate yet: send it to your "
+            f"admin (`rtchat-certs sign {csr.name} --out DIR`) and put the {csr.stem}.crt and "
+            "ca.crt you get back in this folder"
+        )
+    raise ConfigError(f"{folder} holds no certificate (NAME.crt, NAME.key and ca.crt)")
 
 
 def guess_name(*, cert: Path | None, pki: Path | None) -> str | None:

@@ -43,11 +43,12 @@ PassphraseCallback = Callable[[], str | bytes]
 
 @dataclass(frozen=True, slots=True)
 class ServerFiles:
-    """What a server presents and whom it trusts."""
+    """What a server presents, whom it trusts, and whom it no longer does."""
 
     cert: Path
     key: Path
     ca: Path
+    crl: Path | None = None  # checked by the server itself, never by OpenSSL
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +78,17 @@ def _load_chain(
 ) -> None:
     _require_file(cert, "certificate file")
     _require_file(key, "key file")
+    encrypted = key_is_encrypted(key)
+    if encrypted and password is None:
+        # Without a callback OpenSSL would ask on the terminal by itself.
+        raise PKIError(f"key {key} is protected by a passphrase and none was given")
     try:
         context.load_cert_chain(cert, key, password=password)
     except ssl.SSLError as exc:
         reason = exc.reason or str(exc)
         if reason == "KEY_VALUES_MISMATCH":
             raise PKIError(f"key {key} does not belong to certificate {cert}") from None
-        if "bad decrypt" in reason.lower() or reason == "BAD_DECRYPT":
+        if encrypted:
             raise PKIError(f"wrong passphrase for key {key}") from None
         raise PKIError(f"cannot load certificate {cert} with key {key}: {reason}") from None
     except OSError as exc:
@@ -96,6 +101,16 @@ def _load_trust(context: ssl.SSLContext, ca: Path) -> None:
         context.load_verify_locations(cafile=ca)
     except (ssl.SSLError, OSError) as exc:
         raise PKIError(f"{ca} holds no usable certificate: {exc}") from None
+
+
+def key_is_encrypted(path: Path) -> bool:
+    """True for a PEM private key protected by a passphrase."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(64)
+    except OSError:
+        return False
+    return b"ENCRYPTED" in head
 
 
 def server_context(files: ServerFiles) -> ssl.SSLContext:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from ..client.connection import Endpoint, ServerConnection
 from ..client.interactive import InteractiveClient, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
 from ..errors import ConfigError
-from ..tls import client_context
+from ..tls import client_context, key_is_encrypted
 from .common import CONTEXT, fail, run_async
 
 PROGRAM = "rtchat"
@@ -37,6 +39,13 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option(
     "--name",
     help="Your chat name; under the default server setting it is your certificate's CN anyway.",
+)
+@click.option(
+    "--identity",
+    type=_DIR,
+    metavar="DIR",
+    help="Your user folder: NAME.key, NAME.crt and ca.crt (from rtchat-certs request "
+    "and the admin's sign --out).  [default: the per-user config folder's identity/]",
 )
 @click.option(
     "--pki",
@@ -87,6 +96,7 @@ def main(  # click passes every option by keyword
     port: int | None,
     cn: str | None,
     name: str | None,
+    identity: Path | None,
     pki: Path | None,
     cert: Path | None,
     key: Path | None,
@@ -130,8 +140,11 @@ def main(  # click passes every option by keyword
             name = name or await ask("Your name", locations.guess_name(cert=cert, pki=pki))
         if host is None or port is None or cn is None:  # pragma: no cover - checked above
             raise ConfigError("missing --host, --port or --cn")
-        files = locations.client_files(cert=cert, key=key, ca=ca, pki=pki, name=name)
-        context = client_context(files)
+        files = locations.client_files(
+            cert=cert, key=key, ca=ca, pki=pki, name=name, identity=identity
+        )
+        passphrase = await key_passphrase(files.key, interactive=interactive)
+        context = client_context(files, passphrase=(lambda: passphrase) if passphrase else None)
         endpoint = Endpoint(host=host, port=port, cn=cn)
         lines: Lines = asyncio.Queue()
         if not interactive:
@@ -149,6 +162,21 @@ def main(  # click passes every option by keyword
             await PlainClient(connection, sys.stdout, wait=wait).run(lines, name)
 
     run_async(PROGRAM, chat)
+
+
+async def key_passphrase(key: Path, *, interactive: bool) -> str | None:
+    """The passphrase for ``key`` if it has one: from RTCHAT_PASSPHRASE, else asked."""
+    if not key_is_encrypted(key):
+        return None
+    from_env = os.environ.get("RTCHAT_PASSPHRASE")
+    if from_env:
+        return from_env
+    question = f"Passphrase for {key.name}"
+    if interactive:
+        return await ask(question, secret=True)
+    if sys.stdin.isatty():
+        return await asyncio.to_thread(getpass.getpass, f"{question}: ")
+    raise ConfigError(f"{key} is protected by a passphrase: set RTCHAT_PASSPHRASE")
 
 
 async def ask_port() -> int:

@@ -60,6 +60,11 @@ MAX_MOTD_CHARS = 4096
     "own (even self-signed) certificates.",
 )
 @click.option(
+    "--crl",
+    type=_FILE,
+    help="Revoked certificates (PEM CRL from rtchat-certs). [default: crl.pem of the --pki folder]",
+)
+@click.option(
     "--names",
     type=click.Choice([mode.value for mode in NamesMode]),
     default=NamesMode.CN.value,
@@ -172,6 +177,7 @@ def main(  # click passes every option by keyword
     cert: Path | None,
     key: Path | None,
     ca: Path | None,
+    crl: Path | None,
     names: str,
     motd: Path | None,
     presence_limit: int,
@@ -205,7 +211,7 @@ def main(  # click passes every option by keyword
             fail(PROGRAM, ConfigError("missing --port (or RTCHAT_SERVER_PORT)"), 2)
         port = click.prompt("Port to listen on", type=click.IntRange(1, 65535), default=8443)
     try:
-        files = locations.server_files(cert=cert, key=key, ca=ca, pki=pki)
+        files = locations.server_files(cert=cert, key=key, ca=ca, pki=pki, crl=crl)
         motd_text = read_motd(motd) if motd else None
         server = ChatServer(
             files,

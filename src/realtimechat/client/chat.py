@@ -16,15 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..errors import ConnectionLost, SessionRefused
 from ..protocol import Ack, Bye, Error, Frame, Msg, SendMsg, Welcome, Who
-from ..sanitize import visible
 from .commands import HELP_TEXT, AskWho, Quit, Say, ShowHelp, Unknown, parse_line
-from .connection import ServerConnection
+from .connection import ServerConnection, bye_error
 from .render import Fragments, notice
 
-# Reasons in a server's ``bye`` after which reconnecting cannot help.
-PERMANENT_BYE_REASONS: Final = frozenset({"revoked", "expired", "name_taken", "bad_name"})
 _EARLY_ECHOES_KEPT: Final = 1024
 
 
@@ -121,11 +117,7 @@ class ChatClient:
         elif isinstance(frame, Error) and frame.ref is not None:
             outcome.failed = self._settle(frame.ref)
         elif isinstance(frame, Bye):
-            reason = frame.reason or "no reason given"
-            message = f"the server ended the session: {visible(reason)}"
-            if reason in PERMANENT_BYE_REASONS:
-                raise SessionRefused(reason, message)
-            raise ConnectionLost(message)
+            raise bye_error(frame, before_welcome=False)
         return outcome
 
     def _settle(self, ref: str) -> Pending | None:

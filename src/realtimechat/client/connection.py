@@ -44,6 +44,22 @@ from ..tls import describe_handshake_error, is_name_mismatch
 
 READ_SIZE: Final = 64 * 1024
 
+# Reasons in a server's ``bye`` after which reconnecting cannot help.
+PERMANENT_BYE_REASONS: Final = frozenset({"revoked", "expired", "name_taken", "bad_name"})
+_BYE_EXPLAINED: Final = {
+    "revoked": "your certificate has been revoked: ask your admin for a new one",
+    "expired": "your certificate has expired: ask your admin for a new one",
+}
+
+
+def bye_error(frame: Bye, *, before_welcome: bool) -> SessionRefused | ConnectionLost:
+    """The error a server's ``bye`` means for us: final (refused) or not (lost)."""
+    reason = frame.reason or "no reason given"
+    message = _BYE_EXPLAINED.get(reason, f"the server ended the session: {visible(reason)}")
+    if before_welcome or reason in PERMANENT_BYE_REASONS:
+        return SessionRefused(reason, message)
+    return ConnectionLost(message)
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -152,8 +168,7 @@ class ServerConnection:
             if isinstance(frame, Error):
                 raise SessionRefused(frame.code, f"the server refused us: {visible(frame.message)}")
             if isinstance(frame, Bye):
-                reason = frame.reason or "no reason given"
-                raise SessionRefused(reason, f"the server ended the session: {visible(reason)}")
+                raise bye_error(frame, before_welcome=True)
             if isinstance(frame, Ping):
                 await self.send(Pong(t=frame.t))
 

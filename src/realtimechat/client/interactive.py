@@ -160,7 +160,7 @@ def _shorten(text: str, limit: int = 30) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-async def ask(question: str, default: str | None = None) -> str:
+async def ask(question: str, default: str | None = None, *, secret: bool = False) -> str:
     """Ask one question on the terminal until it gets an answer.
 
     Enter alone takes ``default`` when there is one. Ctrl-C and Ctrl-D
@@ -169,6 +169,7 @@ async def ask(question: str, default: str | None = None) -> str:
     session: PromptSession[str] = PromptSession()
     suffix = f" [{default}]" if default else ""
     while True:
-        answer = (await session.prompt_async(f"{question}{suffix}: ")).strip() or default
+        typed = await session.prompt_async(f"{question}{suffix}: ", is_password=secret)
+        answer = (typed if secret else typed.strip()) or default
         if answer:
             return answer

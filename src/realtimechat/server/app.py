@@ -27,29 +27,16 @@ import contextlib
 import logging
 import resource
 import signal
-import ssl
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-from ..tls import ServerFiles, describe_handshake_error, server_context
+from ..tls import ServerFiles, describe_handshake_error
 from .config import Limits, ServerSettings
 from .hub import Hub
-from .identity import TrustAnchors
 from .session import R_SHUTDOWN, Session
+from .trust import Trust
 
 log = logging.getLogger("realtimechat.server")
-
-
-@dataclass(frozen=True, slots=True)
-class TLSState:
-    """The context new connections get, and the trust anchors it was built from."""
-
-    context: ssl.SSLContext
-    anchors: TrustAnchors
-
-    @classmethod
-    def load(cls, files: ServerFiles) -> TLSState:
-        return cls(server_context(files), TrustAnchors.from_file(files.ca))
+WARNING_PERIOD = 24 * 3600.0  # seconds between expiry warnings in the log
 
 
 def format_peer(peername: object) -> str:
@@ -91,12 +78,13 @@ class ChatServer:
         self.limits = limits or Limits()
         self.settings = settings or ServerSettings()
         self.log = logger or log
-        self.tls = TLSState.load(files)  # fails early, before listening
+        self.trust = Trust.load(files)  # fails early, before listening
         self._servers: list[asyncio.Server] = []
         self._upgrades: set[asyncio.Task[None]] = set()
         self._handshaking = 0
         self._connections: dict[asyncio.Transport, Session] = {}  # raw TCP -> its session
         self._keepalive: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._all_closed = asyncio.Event()  # set when the last connection is gone
         self._hub: Hub | None = None
 
@@ -130,22 +118,28 @@ class ChatServer:
         )
         self._servers.append(server)
         self._keepalive = asyncio.create_task(self._keepalive_loop(), name="keepalive")
+        self._watch = asyncio.create_task(self._daily_warnings(), name="expiry-warnings")
         where = ", ".join(format_peer(address) for address in self.addresses)
         self.log.info("listening on %s (protocol v1, mutual TLS)", where)
 
     def reload_tls(self) -> None:
-        """Use freshly loaded certificates and trust for new connections.
+        """Use freshly loaded certificates, trust and CRL for new connections.
 
-        Live sessions are not touched. If the files cannot be loaded, the
-        old state stays and the error is logged.
+        Live sessions go on, except those whose certificate is now revoked
+        (or expired): they get ``bye {reason: revoked|expired}``. If the
+        files cannot be loaded, the old state stays and the error is logged.
         """
         try:
-            self.tls = TLSState.load(self.files)
+            self.trust = Trust.load(self.files)
         except Exception as exc:
             # One line for the operator (a bad file, a wrong key), no traceback.
             self.log.error("TLS reload failed, keeping the previous certificates: %s", exc)  # noqa: TRY400
             return
         self.log.info("TLS reloaded: new connections use the new certificates and trust")
+        self._log_warnings()
+        if self._hub is not None:
+            for session in self._hub.sessions:
+                session.recheck(self.trust)
 
     async def serve_until_signalled(self) -> None:
         """Run until SIGINT/SIGTERM (then shut down gracefully); SIGHUP reloads."""
@@ -166,8 +160,9 @@ class ChatServer:
         """``bye {reason: shutdown}`` to everyone, flush for a bounded time, close."""
         for server in self._servers:
             server.close()
-        if self._keepalive is not None:
-            self._keepalive.cancel()
+        for task in (self._keepalive, self._watch):
+            if task is not None:
+                task.cancel()
         for task in list(self._upgrades):
             task.cancel()
         for session in list(self._connections.values()):
@@ -198,8 +193,8 @@ class ChatServer:
             return
         # Count the connection now, not when its task first runs: a burst
         # of arrivals in one loop iteration must not slip past the caps.
-        tls = self.tls
-        session = Session(self.hub, tls.anchors, peer)
+        tls = self.trust
+        session = Session(self.hub, tls, peer)
         session.on_closed = lambda: self._forget_connection(raw)
         self._connections[raw] = session
         self._handshaking += 1
@@ -208,7 +203,7 @@ class ChatServer:
         task.add_done_callback(self._upgrades.discard)
 
     async def _upgrade(
-        self, raw: asyncio.Transport, peer: str, session: Session, tls: TLSState
+        self, raw: asyncio.Transport, peer: str, session: Session, tls: Trust
     ) -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -241,6 +236,16 @@ class ChatServer:
         self._connections.pop(raw, None)
         if not self._connections:
             self._all_closed.set()
+
+    def _log_warnings(self) -> None:
+        for warning in self.trust.warnings():
+            self.log.warning("%s", warning)
+
+    async def _daily_warnings(self) -> None:
+        """Warn at start and once a day about certificates and a CRL running out."""
+        while True:
+            self._log_warnings()
+            await asyncio.sleep(WARNING_PERIOD)
 
     async def _keepalive_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,6 +1,6 @@
 """Who a peer is, read from the certificate it proved it holds.
 
-Identity rules (design.md, "Shape"):
+Identity rules (design.md, "Shape"; ``Trust.identify`` applies them):
 
 * A certificate found in the trust file itself (a pinned certificate, such
   as the seed's self-signed ``openssl req -x509`` ones) is identified by its
@@ -11,16 +11,8 @@ Identity rules (design.md, "Shape"):
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-
-from ..errors import PKIError
-from ..pki import common_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,44 +23,10 @@ class PeerIdentity:
     cn: str
     fingerprint: str  # SHA-256 of the certificate, lowercase hex
     serial: int
+    issuer: str  # RFC 4514 name of the issuer
     not_after: datetime
     pinned: bool
 
     @property
     def short_fp(self) -> str:
         return self.fingerprint[:16]
-
-
-@dataclass(frozen=True, slots=True)
-class TrustAnchors:
-    """The fingerprints of every certificate in the server's ``--ca`` file."""
-
-    fingerprints: frozenset[str]
-
-    @classmethod
-    def from_file(cls, path: Path) -> TrustAnchors:
-        try:
-            certificates = x509.load_pem_x509_certificates(path.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise PKIError(f"cannot read trusted certificates from {path}: {exc}") from None
-        return cls(
-            frozenset(
-                hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest() for cert in certificates
-            )
-        )
-
-    def identify(self, der: bytes) -> PeerIdentity:
-        """The identity of the peer whose verified certificate is ``der``."""
-        certificate = x509.load_der_x509_certificate(der)
-        fingerprint = hashlib.sha256(der).hexdigest()
-        cn = common_name(certificate)
-        pinned = fingerprint in self.fingerprints
-        key = f"pin:{fingerprint}" if pinned else f"ca:{certificate.issuer.rfc4514_string()}/{cn}"
-        return PeerIdentity(
-            key=key,
-            cn=cn,
-            fingerprint=fingerprint,
-            serial=certificate.serial_number,
-            not_after=certificate.not_valid_after_utc,
-            pinned=pinned,
-        )

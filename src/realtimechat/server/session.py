@@ -18,6 +18,7 @@ Lifecycle::
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import enum
 from collections.abc import Callable
 from typing import Final
@@ -47,8 +48,9 @@ from ..protocol import (
 )
 from ..sanitize import visible
 from .hub import Hub, Member
-from .identity import PeerIdentity, TrustAnchors
+from .identity import PeerIdentity
 from .outbox import Outbox
+from .trust import EXPIRED, REVOKED, Trust
 
 # Leave/bye reasons (docs/protocol.md, "bye reasons").
 R_QUIT: Final = "quit"
@@ -59,6 +61,8 @@ R_SLOW_CONSUMER: Final = "slow_consumer"
 R_PROTOCOL_ERROR: Final = "protocol_error"
 R_SHUTDOWN: Final = "shutdown"
 R_INTERNAL: Final = "internal_error"
+R_REVOKED: Final = REVOKED
+R_EXPIRED: Final = EXPIRED
 
 
 class State(enum.Enum):
@@ -71,10 +75,10 @@ class State(enum.Enum):
 class Session(asyncio.Protocol):
     """One mutual-TLS client connection speaking protocol v1."""
 
-    def __init__(self, hub: Hub, anchors: TrustAnchors, peer: str) -> None:
+    def __init__(self, hub: Hub, trust: Trust, peer: str) -> None:
         self.hub = hub
         self.peer = peer
-        self._anchors = anchors
+        self._trust = trust  # as it was when this connection's handshake began
         self.state = State.HANDSHAKE
         self.identity: PeerIdentity | None = None
         self.member: Member | None = None
@@ -93,6 +97,7 @@ class Session(asyncio.Protocol):
         self._hello_timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None  # runs while writing is paused
         self._abort_timer: asyncio.TimerHandle | None = None
+        self._expiry_timer: asyncio.TimerHandle | None = None
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
 
     def __repr__(self) -> str:
@@ -123,15 +128,25 @@ class Session(asyncio.Protocol):
             self.state = State.CLOSED
             return
         try:
-            self.identity = self._anchors.identify(der)
+            self.identity = self._trust.identify(der)
         except ValueError as exc:  # OpenSSL accepted what cryptography cannot parse
             self.hub.log.warning("refused peer=%s reason=%s", self.peer, _quote(str(exc)))
             transport.abort()
             self.state = State.CLOSED
             return
         self.state = State.AWAIT_HELLO
+        refusal = self._trust.refusal(self.identity)
+        if refusal is not None:  # revoked: say so, so the client does not retry
+            self._log("refused", reason=refusal)
+            self.end(refusal, log=False)
+            return
         self._hello_timer = self.hub.loop.call_later(
             self.hub.limits.hello_timeout, self.end, R_HELLO_TIMEOUT
+        )
+        self._expiry_timer = self.hub.loop.call_later(
+            max(0.0, (self.identity.not_after - dt.datetime.now(dt.UTC)).total_seconds()),
+            self.end,
+            R_EXPIRED,
         )
         early, self._early = self._early, []
         for data in early:
@@ -272,7 +287,7 @@ class Session(asyncio.Protocol):
     # ------------------------------------------------------------------
     # Ending
 
-    def end(self, reason: str, *, send_bye: bool = True) -> None:
+    def end(self, reason: str, *, send_bye: bool = True, log: bool = True) -> None:
         """End this session: ``bye {reason}`` to the peer, ``leave`` to the others."""
         if self.state is State.CLOSED:
             return
@@ -291,7 +306,15 @@ class Session(asyncio.Protocol):
                 self.hub.limits.shutdown_grace, transport.abort
             )
         if was_started:
-            self._forget(reason)
+            self._forget(reason, log=log)
+
+    def recheck(self, trust: Trust) -> None:
+        """After a reload: end this session if its certificate no longer qualifies."""
+        if self.identity is None or self.closed:
+            return
+        refusal = trust.refusal(self.identity)
+        if refusal is not None:
+            self.end(refusal)
 
     def ping_or_drop(self, now: float) -> None:
         """Keepalive, called periodically by the server for every session."""
@@ -305,17 +328,18 @@ class Session(asyncio.Protocol):
 
     def _close_state(self) -> None:
         self.state = State.CLOSED
-        self._cancel(self._hello_timer)
-        self._cancel(self._write_timer)
+        for timer in (self._hello_timer, self._write_timer, self._expiry_timer):
+            self._cancel(timer)
 
     @staticmethod
     def _cancel(timer: asyncio.TimerHandle | None) -> None:
         if timer is not None:
             timer.cancel()
 
-    def _forget(self, reason: str) -> None:
+    def _forget(self, reason: str, *, log: bool = True) -> None:
         self.hub.remove(self, reason)
-        self._log("left", reason=reason, name=self.name, dropped=self.outbox.dropped or None)
+        if log:
+            self._log("left", reason=reason, name=self.name, dropped=self.outbox.dropped or None)
 
     def _write(self, data: bytes) -> None:
         transport = self._transport
