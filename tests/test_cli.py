@@ -475,3 +475,10 @@ def test_the_seeds_commands_find_certificates_in_the_config_folder(
         assert re.search(rf"{CLOCK} alice: found my certificate", chat.stdout)
     finally:
         server.stop()
+
+
+def test_blank_motd_is_no_motd(tmp_path: Path) -> None:
+    """An empty --motd file sends no motd at all rather than an empty one."""
+    motd = tmp_path / "motd.txt"
+    motd.write_text("\n  \n")
+    assert read_motd(motd) is None

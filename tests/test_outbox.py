@@ -71,3 +71,22 @@ async def test_byte_bound_counts_bytes() -> None:
     box.resume()
     out = frames(writes)
     assert [f["type"] for f in out] == ["msg", "msg", "gap"]
+
+
+async def test_out_of_order_drops_make_separate_gaps() -> None:
+    """A dropped replay older than a dropped live msg gets its own gap, ranges stay true."""
+    writes: list[bytes] = []
+    box = Outbox(
+        writes.append, FlushScheduler(asyncio.get_running_loop()), max_frames=1, max_bytes=10_000
+    )
+    box.pause()
+    box.put_msg(msg(9), 9)  # fits
+    box.put_msg(msg(10), 10)  # live, dropped
+    for n in (3, 4):  # a history reply, dropped
+        box.put_msg(msg(n), n)
+    box.resume()
+    gaps = [f for f in frames(writes) if f["type"] == "gap"]
+    assert gaps == [
+        {"type": "gap", "from_id": 10, "to_id": 10, "missed": 1},
+        {"type": "gap", "from_id": 3, "to_id": 4, "missed": 2},
+    ]

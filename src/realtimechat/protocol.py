@@ -486,13 +486,18 @@ def _check_semantics(frame: Frame) -> None:
         raise ProtocolError(E_BAD_FIELD, "field 'cursor' is too long")
 
 
+# Controls, format characters (zero-width, bidi) and separators. Not Cn:
+# a character newer than this Python's Unicode tables is still visible.
+_INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
 def _is_blank(text: str) -> bool:
     """True for text with nothing visible: spaces, controls, zero-width characters."""
     if not text.strip():
         return True
     if text.isprintable():
         return False
-    return all(unicodedata.category(char)[0] in "CZ" for char in text)
+    return all(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in text)
 
 
 def _readable_ref(obj: Mapping[str, Any]) -> str | None:

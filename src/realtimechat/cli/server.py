@@ -249,7 +249,7 @@ def main(  # click passes every option by keyword
     run_async(PROGRAM, serve)
 
 
-def read_motd(path: Path) -> str:
+def read_motd(path: Path) -> str | None:
     """The message of the day: UTF-8 text, small enough to ride in ``welcome``."""
     try:
         text = path.read_text(encoding="utf-8").strip()
@@ -257,7 +257,7 @@ def read_motd(path: Path) -> str:
         raise ConfigError(f"cannot read --motd {path}: {exc}") from None
     if len(text) > MAX_MOTD_CHARS:
         raise ConfigError(f"--motd {path} is longer than {MAX_MOTD_CHARS} characters")
-    return text
+    return text or None
 
 
 if __name__ == "__main__":

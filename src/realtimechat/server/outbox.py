@@ -113,6 +113,10 @@ class Outbox:
     def put_msg(self, data: bytes, msg_id: int) -> None:
         """Queue a ``msg`` frame, or drop it and remember the gap if full."""
         if len(self._chunks) >= self._max_frames or self.queued_bytes + len(data) > self._max_bytes:
+            if self._gap_missed and msg_id <= self._gap_last:
+                # Out of order (a history reply after live traffic): report
+                # the gap so far, start another.
+                self._append_gap()
             if not self._gap_missed:
                 self._gap_first = msg_id
             self._gap_last = msg_id
