@@ -13,6 +13,7 @@ import trustme
 from realtimechat.pki import CaFolder, init_ca, issue_client
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import Limits, ServerSettings
+from realtimechat.server.store import Store
 from realtimechat.tls import ServerFiles
 
 from .support import TEST_LIMITS, USERS, Pki, ServerFactory, limits_with
@@ -45,6 +46,7 @@ async def start_server(pki: Pki) -> AsyncIterator[ServerFactory]:
         limits: Limits = TEST_LIMITS,
         settings: ServerSettings | None = None,
         files: ServerFiles | None = None,
+        store: Store | None = None,
         **limit_overrides: Any,
     ) -> ChatServer:
         server = ChatServer(
@@ -53,6 +55,7 @@ async def start_server(pki: Pki) -> AsyncIterator[ServerFactory]:
             port=0,
             limits=limits_with(limits, **limit_overrides),
             settings=settings or ServerSettings(),
+            store=store,
         )
         await server.start()
         started.append(server)

@@ -108,20 +108,30 @@ async def join(
     return connection
 
 
-async def receive_until(connection: ServerConnection, kind: type[F], *, timeout: float = WAIT) -> F:
-    """Skip frames until one of ``kind`` arrives."""
+async def receive_until(
+    connection: ServerConnection, kind: type[F], *, timeout: float = WAIT, replays: bool = False
+) -> F:
+    """Skip frames until one of ``kind`` arrives (replayed history skipped unless ``replays``)."""
     async with asyncio.timeout(timeout):
         while True:
             frame = await connection.receive()
-            if isinstance(frame, kind):
+            if isinstance(frame, kind) and (replays or not getattr(frame, "replay", False)):
                 return frame
 
 
 async def receive_n(
-    connection: ServerConnection, kind: type[F], count: int, *, timeout: float = WAIT
+    connection: ServerConnection,
+    kind: type[F],
+    count: int,
+    *,
+    timeout: float = WAIT,
+    replays: bool = False,
 ) -> list[F]:
     """The next ``count`` frames of ``kind``, skipping others."""
-    return [await receive_until(connection, kind, timeout=timeout) for _ in range(count)]
+    return [
+        await receive_until(connection, kind, timeout=timeout, replays=replays)
+        for _ in range(count)
+    ]
 
 
 async def eventually(predicate: Callable[[], bool], *, timeout: float = WAIT) -> None:

@@ -24,6 +24,7 @@ from realtimechat.protocol import (
 )
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
+from realtimechat.server.store import MemoryStore
 
 from .support import (
     Pki,
@@ -249,14 +250,14 @@ async def test_history_and_resume_replay_what_was_missed(server: ChatServer, pki
         await alice.send(SendMsg(text=f"m{n}"))
     sent = await receive_n(alice, Msg, 5)
     await alice.send(HistoryRequest(since=sent[1].id, limit=2))
-    page = await receive_n(alice, Msg, 2)
+    page = await receive_n(alice, Msg, 2, replays=True)
     end = await receive_until(alice, HistoryEnd)
     assert [m.text for m in page] == ["m2", "m3"]
     assert all(m.replay for m in page)
     assert (end.count, end.more) == (2, True)
     bob = await connect(server, pki.client("bob"))
     await bob.hello(None, since=sent[2].id)
-    replayed = await receive_n(bob, Msg, 2)
+    replayed = await receive_n(bob, Msg, 2, replays=True)
     assert [(m.text, m.replay) for m in replayed] == [("m3", True), ("m4", True)]
     await alice.close()
     await bob.close()
@@ -315,7 +316,7 @@ async def test_resume_beyond_kept_history_starts_with_a_gap(
     start_server: ServerFactory, pki: Pki
 ) -> None:
     """hello{since} older than what is kept: a gap names the forgotten ids, then the replay."""
-    server = await start_server(settings=ServerSettings(history_size=3))
+    server = await start_server(store=MemoryStore(capacity=3))
     alice = await join(server, pki, "alice")
     for n in range(6):
         await alice.send(SendMsg(text=f"m{n}"))
@@ -324,7 +325,7 @@ async def test_resume_beyond_kept_history_starts_with_a_gap(
     await bob.hello(None, since=0)
     gap = await bob.receive()
     assert gap == Gap(from_id=sent[0].id, to_id=sent[2].id, missed=3)
-    replayed = await receive_n(bob, Msg, 3)
+    replayed = await receive_n(bob, Msg, 3, replays=True)
     assert [m.text for m in replayed] == ["m3", "m4", "m5"]
     end = await receive_until(bob, HistoryEnd)
     assert (end.count, end.more) == (3, False)

@@ -155,6 +155,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     clean = {key: value for key, value in os.environ.items() if not key.startswith("RTCHAT")}
     clean["HOME"] = str(home)
     clean["XDG_CONFIG_HOME"] = str(home / ".config")
+    clean["XDG_DATA_HOME"] = str(home / ".local" / "share")
     return clean
 
 
@@ -426,7 +427,12 @@ def test_the_seeds_commands_find_certificates_in_the_config_folder(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     """Without certificate options, server and client use the per-user folder or say what to run."""
-    home = {**env, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    home = {
+        **env,
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / ".config"),
+        "XDG_DATA_HOME": str(tmp_path / ".local" / "share"),
+    }
     config = tmp_path / ".config" / "rtchat"
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

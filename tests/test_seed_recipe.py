@@ -237,6 +237,7 @@ def test_seed_certificates_with_the_console_commands(
     """rtchat-server --cert/--key/--ca bundle and rtchat --plain with seed files exchange a line."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("RTCHAT")}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
     server_err = tmp_path / "server.err"
     bob_out = tmp_path / "bob.out"
     with server_err.open("wb") as err:

@@ -46,6 +46,8 @@ def server_process(pki: Pki, tmp_path: Path) -> Iterator[ServerProcess]:
                 "0",
                 "--pki",
                 str(pki.folder.root),
+                "--data",
+                str(tmp_path / "data"),
             ],
             stdin=subprocess.DEVNULL,
             stdout=sink,

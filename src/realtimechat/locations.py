@@ -14,6 +14,8 @@ that says what to run.
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -27,6 +29,18 @@ APP_NAME = "rtchat"
 
 def app_dir() -> Path:
     return Path(click.get_app_dir(APP_NAME))
+
+
+def data_dir() -> Path:
+    """Where a server keeps its messages: the per-user data folder.
+
+    ``$XDG_DATA_HOME/rtchat`` (``~/.local/share/rtchat``) on Linux and the
+    BSDs, the app folder elsewhere.
+    """
+    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / APP_NAME
+    return app_dir() / "data"
 
 
 def default_ca_dir() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -10,9 +11,11 @@ import click
 
 from .. import locations
 from ..errors import ConfigError
+from ..names import name_key
 from ..protocol import MAX_LINE_BYTES
 from ..server.app import ChatServer
 from ..server.config import Limits, NamesMode, ServerSettings
+from ..server.store import Durability, MemoryStore, SqliteStore
 from .common import CONTEXT, fail, run_async
 
 PROGRAM = "rtchat-server"
@@ -23,7 +26,8 @@ _SETTINGS = ServerSettings()
 MAX_MOTD_CHARS = 4096
 
 
-@click.command(
+@click.group(
+    invoke_without_command=True,
     context_settings={**CONTEXT, "auto_envvar_prefix": "RTCHAT_SERVER"},
     epilog=(
         "Every option can also be set in the environment as RTCHAT_SERVER_<OPTION>, "
@@ -86,11 +90,37 @@ MAX_MOTD_CHARS = 4096
     help="Above this many users, joins and leaves are not announced to everyone.",
 )
 @click.option(
-    "--history-size",
-    type=click.IntRange(0),
-    default=_SETTINGS.history_size,
+    "--history-lines",
+    type=click.IntRange(0, 1000),
+    default=_SETTINGS.history_lines,
     show_default=True,
-    help="Messages kept in memory for resume and 'history'.",
+    help="Messages shown to someone joining fresh (a reconnecting client gets all it missed).",
+)
+@click.option(
+    "--data",
+    type=_DIR,
+    metavar="DIR",
+    help="Where messages, seen refs and name owners are kept (SQLite).  "
+    "[default: the per-user data folder, e.g. ~/.local/share/rtchat]",
+)
+@click.option(
+    "--ephemeral",
+    is_flag=True,
+    help="Keep nothing on disk: history lives in memory and is lost at exit.",
+)
+@click.option(
+    "--durability",
+    type=click.Choice([mode.value for mode in Durability]),
+    default=Durability.FULL.value,
+    show_default=True,
+    help="full: a stored message survives power loss. normal: it survives a killed "
+    "process (faster).",
+)
+@click.option(
+    "--retention",
+    metavar="AGE|COUNT",
+    help="Forget old messages: an age such as 30d or 12h, or a number of messages to keep.  "
+    "[default: keep everything]",
 )
 @click.option(
     "--max-line-bytes",
@@ -169,7 +199,9 @@ MAX_MOTD_CHARS = 4096
     show_default=True,
 )
 @click.version_option(package_name="realtimechat", prog_name=PROGRAM)
+@click.pass_context
 def main(  # click passes every option by keyword
+    ctx: click.Context,
     *,
     hosts: tuple[str, ...],
     port: int | None,
@@ -181,7 +213,11 @@ def main(  # click passes every option by keyword
     names: str,
     motd: Path | None,
     presence_limit: int,
-    history_size: int,
+    history_lines: int,
+    data: Path | None,
+    ephemeral: bool,
+    durability: str,
+    retention: str | None,
     max_line_bytes: int,
     handshake_timeout: float,
     hello_timeout: float,
@@ -197,9 +233,12 @@ def main(  # click passes every option by keyword
     """Run a realtimechat server.
 
     Only clients whose certificate the server trusts get in; every message
-    is sent to everyone in real time. With no certificate options it uses
-    the per-user folder that `rtchat-certs init` fills.
+    is sent to everyone in real time and stored, so that nobody misses any
+    across reconnects and restarts. With no certificate options it uses the
+    per-user folder that `rtchat-certs init` fills.
     """
+    if ctx.invoked_subcommand is not None:
+        return  # e.g. `rtchat-server names release NAME`
     logging.basicConfig(
         level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(message)s",
@@ -213,6 +252,10 @@ def main(  # click passes every option by keyword
     try:
         files = locations.server_files(cert=cert, key=key, ca=ca, pki=pki, crl=crl)
         motd_text = read_motd(motd) if motd else None
+        age, count = parse_retention(retention)
+        store = (
+            MemoryStore() if ephemeral else SqliteStore(store_path(data), Durability(durability))
+        )
         server = ChatServer(
             files,
             hosts=hosts or None,
@@ -232,9 +275,12 @@ def main(  # click passes every option by keyword
             settings=ServerSettings(
                 names=NamesMode(names),
                 presence_limit=presence_limit,
-                history_size=history_size,
+                history_lines=history_lines,
+                retention_age=age,
+                retention_count=count,
                 motd=motd_text,
             ),
+            store=store,
         )
     except (ConfigError, OSError) as exc:
         fail(PROGRAM, exc if isinstance(exc, ConfigError) else ConfigError(str(exc)))
@@ -247,6 +293,48 @@ def main(  # click passes every option by keyword
         await server.serve_until_signalled()
 
     run_async(PROGRAM, serve)
+
+
+@main.group()
+def names() -> None:
+    """Manage the names the server remembers."""
+
+
+@names.command("release")
+@click.argument("name")
+@click.option("--data", type=_DIR, metavar="DIR", help="The server's --data folder.")
+def release_name(name: str, data: Path | None) -> None:
+    """Free NAME, so that another identity may use it (stop the server first)."""
+
+    async def release() -> None:
+        store = SqliteStore(store_path(data))
+        await store.open()
+        try:
+            released = await store.release_name(name_key(name))
+        finally:
+            await store.close()
+        if not released:
+            raise ConfigError(f"no identity owns the name {name!r} in {store.path}")
+        click.echo(f"released {name!r}: the next identity to use it will own it")
+
+    run_async(PROGRAM, release)
+
+
+def store_path(data: Path | None) -> Path:
+    return (data or locations.data_dir()) / "messages.db"
+
+
+def parse_retention(text: str | None) -> tuple[dt.timedelta | None, int | None]:
+    """``30d``/``12h``/``90m`` is an age, a bare number a count of messages."""
+    if not text:
+        return None, None
+    units = {"d": 86400, "h": 3600, "m": 60}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit in units and number.isdigit() and int(number) > 0:
+        return dt.timedelta(seconds=int(number) * units[unit]), None
+    if text.isdigit() and int(text) > 0:
+        return None, int(text)
+    raise ConfigError(f"--retention {text!r}: give an age such as 30d, 12h or 90m, or a count")
 
 
 def read_motd(path: Path) -> str | None:

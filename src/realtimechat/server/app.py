@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import resource
 import signal
@@ -33,10 +34,12 @@ from ..tls import ServerFiles, describe_handshake_error
 from .config import Limits, ServerSettings
 from .hub import Hub
 from .session import R_SHUTDOWN, Session
+from .store import MemoryStore, Store
 from .trust import Trust
 
 log = logging.getLogger("realtimechat.server")
 WARNING_PERIOD = 24 * 3600.0  # seconds between expiry warnings in the log
+PURGE_PERIOD = 3600.0  # seconds between applications of the retention policy
 
 
 def format_peer(peername: object) -> str:
@@ -71,6 +74,7 @@ class ChatServer:
         limits: Limits | None = None,
         settings: ServerSettings | None = None,
         logger: logging.Logger | None = None,
+        store: Store | None = None,
     ) -> None:
         self.files = files
         self.hosts = list(hosts) if hosts else None
@@ -87,6 +91,8 @@ class ChatServer:
         self._watch: asyncio.Task[None] | None = None
         self._all_closed = asyncio.Event()  # set when the last connection is gone
         self._hub: Hub | None = None
+        self.store: Store = store if store is not None else MemoryStore()
+        self._maintenance: asyncio.Task[None] | None = None
 
     @property
     def hub(self) -> Hub:
@@ -107,7 +113,9 @@ class ChatServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._hub = Hub(loop, self.limits, self.settings, self.log)
+        await self.store.open()
+        self._hub = Hub(loop, self.limits, self.settings, self.log, self.store)
+        await self._hub.start()
         raise_open_file_limit()
         server = await loop.create_server(
             lambda: _PausedOnArrival(self._on_connection),
@@ -119,6 +127,7 @@ class ChatServer:
         self._servers.append(server)
         self._keepalive = asyncio.create_task(self._keepalive_loop(), name="keepalive")
         self._watch = asyncio.create_task(self._daily_warnings(), name="expiry-warnings")
+        self._maintenance = asyncio.create_task(self._purge_periodically(), name="retention")
         where = ", ".join(format_peer(address) for address in self.addresses)
         self.log.info("listening on %s (protocol v1, mutual TLS)", where)
 
@@ -160,11 +169,16 @@ class ChatServer:
         """``bye {reason: shutdown}`` to everyone, flush for a bounded time, close."""
         for server in self._servers:
             server.close()
-        for task in (self._keepalive, self._watch):
+        for task in (self._keepalive, self._watch, self._maintenance):
             if task is not None:
                 task.cancel()
         for task in list(self._upgrades):
             task.cancel()
+        if self._hub is not None:
+            # Messages already accepted are stored and acked before anyone is told bye.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.limits.shutdown_grace):
+                    await self._hub.stop()
         for session in list(self._connections.values()):
             session.end(R_SHUTDOWN)
         if self._connections:
@@ -176,6 +190,7 @@ class ChatServer:
             transport.abort()
         for server in self._servers:
             await server.wait_closed()
+        await self.store.close()
         self.log.info("stopped")
 
     # ------------------------------------------------------------------
@@ -246,6 +261,22 @@ class ChatServer:
         while True:
             self._log_warnings()
             await asyncio.sleep(WARNING_PERIOD)
+
+    async def _purge_periodically(self) -> None:
+        """Apply the retention policy at start and every hour."""
+        age, count = self.settings.retention_age, self.settings.retention_count
+        if age is None and count is None:
+            return
+        while True:
+            older_than = dt.datetime.now(dt.UTC) - age if age is not None else None
+            try:
+                removed = await self.store.purge(older_than, count)
+            except Exception:
+                self.log.exception("applying the retention policy failed")
+            else:
+                if removed:
+                    self.log.info("retention: removed %d old messages", removed)
+            await asyncio.sleep(PURGE_PERIOD)
 
     async def _keepalive_loop(self) -> None:
         loop = asyncio.get_running_loop()

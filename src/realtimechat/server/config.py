@@ -5,6 +5,7 @@ docs/operations.md has the same table for operators; keep them in step.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,6 +44,8 @@ class ServerSettings:
     names: NamesMode = NamesMode.CN
     presence_limit: int = 200  # above this many users, no join/leave to everyone
     who_page_size: int = 100  # entries per ``users`` page
-    history_size: int = 1000  # messages kept in memory for ``history`` and resume
-    history_page_max: int = 500  # most messages one ``history`` reply carries
+    history_lines: int = 50  # messages replayed to a late joiner (hello without since)
+    history_page_max: int = 500  # most messages one ``history`` reply or resume carries
+    retention_age: dt.timedelta | None = None  # purge messages older than this
+    retention_count: int | None = None  # keep at most this many messages
     motd: str | None = None

@@ -17,19 +17,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
-from collections import OrderedDict
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ProtocolError
 from ..names import name_from_cn, name_key, name_problem
 from ..protocol import (
     DEFAULT_ROOM,
     E_BAD_NAME,
+    E_INTERNAL,
     E_NAME_TAKEN,
     E_NO_SUCH_ROOM,
     E_NO_SUCH_USER,
     Ack,
+    Error,
     Gap,
     HistoryEnd,
     HistoryRequest,
@@ -46,13 +48,10 @@ from ..protocol import (
 from .config import Limits, NamesMode, ServerSettings
 from .identity import PeerIdentity
 from .outbox import FlushScheduler
-from .store import MemoryHistory
+from .store import Draft, MemoryStore, Store, Stored
 
 if TYPE_CHECKING:
     from .session import Session
-
-# Refs remembered per identity for de-duplication (docs/protocol.md, "ref").
-SEEN_REFS_PER_IDENTITY = 1024
 
 
 @dataclass(slots=True, eq=False)
@@ -78,17 +77,31 @@ class Hub:
         limits: Limits,
         settings: ServerSettings,
         log: logging.Logger,
+        store: Store | None = None,
     ) -> None:
         self.loop = loop
         self.limits = limits
         self.settings = settings
         self.log = log
+        self.store: Store = store if store is not None else MemoryStore()
         self.scheduler = FlushScheduler(loop)
-        self.history = MemoryHistory(settings.history_size)
         self._members: dict[str, Member] = {}
         self._active: dict[Session, Member] = {}  # welcomed sessions, oldest first
-        self._owners: dict[str, str] = {}  # name key -> key of the identity it belongs to
-        self._seen_refs: dict[str, OrderedDict[str, int]] = {}
+        self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
+        self._drafts: list[tuple[Session, Draft]] = []  # accepted, waiting for the next commit
+        self._committing: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Load what the store remembers (name owners)."""
+        self._owners = await self.store.names()
+
+    async def stop(self) -> None:
+        """Finish the commit in flight, so that no accepted message is lost."""
+        while self._committing is not None and not self._committing.done():
+            await asyncio.wait({self._committing})
+        for task in list(self._tasks):
+            task.cancel()
 
     # ------------------------------------------------------------------
     # Membership
@@ -103,13 +116,18 @@ class Hub:
         """Distinct names online (what ``welcome.users_online`` counts)."""
         return len(self._members)
 
+    @property
+    def last_id(self) -> int:
+        return self.store.last_id
+
     def choose_name(self, identity: PeerIdentity, requested: str | None) -> str:
         """The name a new session of ``identity`` gets, or ProtocolError.
 
-        A name belongs to the first identity that used it, for the life of
-        the server, in both modes; so does the name of every certificate CN
-        seen. Nobody else can take it, online or not: not a pinned
-        certificate that happens to carry the same CN, not a claim.
+        A name belongs to the first identity that used it, in both modes,
+        for as long as the store remembers (``rtchat-server names release``
+        frees one); so does the name of every certificate CN seen. Nobody
+        else can take it, online or not: not a pinned certificate that
+        happens to carry the same CN, not a claim.
         """
         if self.settings.names is NamesMode.CN or not requested:
             name = name_from_cn(identity.cn)
@@ -124,7 +142,7 @@ class Hub:
             if problem is not None:
                 raise ProtocolError(E_BAD_NAME, problem)
         owner = self._owners.get(name_key(name))
-        if owner is not None and owner != identity.key:
+        if owner is not None and owner[0] != identity.key:
             raise ProtocolError(E_NAME_TAKEN, f"the name {name!r} belongs to someone else")
         return name
 
@@ -132,9 +150,9 @@ class Hub:
         """Add a welcomed session under ``name`` (from ``choose_name``)."""
         identity = session.identity
         assert identity is not None
-        self._owners.setdefault(name_key(name_from_cn(identity.cn)), identity.key)
+        self._own(name_from_cn(identity.cn), identity.key)
+        self._own(name, identity.key)
         key = name_key(name)
-        self._owners.setdefault(key, identity.key)
         member = self._members.get(key)
         first_session = member is None
         if member is None:
@@ -145,6 +163,12 @@ class Hub:
         if first_session and self._presence_on():
             self._broadcast_control(encode(Join(name=name, ts=now_ts())), skip=member)
         return member
+
+    def _own(self, name: str, identity: str) -> None:
+        key = name_key(name)
+        if key not in self._owners:
+            self._owners[key] = (identity, name)
+            self._background(self.store.own_name(key, identity, name), "remember a name")
 
     def remove(self, session: Session, reason: str) -> None:
         """Forget a session; the last one of a name sends ``leave``."""
@@ -169,73 +193,139 @@ class Hub:
                 session.outbox.put_control(data)
 
     # ------------------------------------------------------------------
-    # Messages
+    # Messages: accept now, store in the next group commit, then deliver
 
     def publish(self, session: Session, frame: SendMsg) -> None:
-        """Store, acknowledge and fan out one message from ``session``."""
-        member = session.member
-        assert member is not None
-        seen = self._seen_refs.setdefault(member.identity.key, OrderedDict())
-        if frame.ref is not None and frame.ref in seen:
-            # A resend of a message we already stored (its ack was lost):
-            # ack it again, never store or show it twice.
-            session.outbox.put_control(encode(Ack(ref=frame.ref, id=seen[frame.ref])))
-            return
-        check_room(frame.room, frame.ref)
-        recipients = self._private_recipients(member, frame) if frame.to is not None else None
-        msg = Msg(
-            id=self.history.next_id(),
-            ts=now_ts(),
-            from_=member.name,
-            text=frame.text,
-            to=recipients[-1].name if recipients else None,
-            action=frame.action,
-        )
-        self.history.append(msg)
-        if frame.ref is not None:
-            seen[frame.ref] = msg.id
-            if len(seen) > SEEN_REFS_PER_IDENTITY:
-                seen.popitem(last=False)
-            session.outbox.put_control(encode(Ack(ref=frame.ref, id=msg.id)))
-        data = encode(msg)
-        targets = (
-            self._active
-            if recipients is None
-            else (target for recipient in recipients for target in recipient.sessions)
-        )
-        for target in targets:
-            target.outbox.put_msg(data, msg.id)
+        """Accept one message from ``session``; it is acked and fanned out once stored.
 
-    def _private_recipients(self, sender: Member, frame: SendMsg) -> list[Member]:
-        """The sender and the addressee (last), who must be online."""
-        assert frame.to is not None
-        recipient = self._members.get(name_key(frame.to))
-        if recipient is None:
-            raise ProtocolError(E_NO_SUCH_USER, f"{frame.to!r} is not online", ref=frame.ref)
-        return [recipient] if recipient is sender else [sender, recipient]
-
-    def replay(self, session: Session, since: int, limit: int) -> None:
-        """Send ``session`` the stored messages after ``since``, then ``history_end``.
-
-        Messages are marked ``replay`` and queued like live ones (a reader
-        that does not keep up gets a ``gap``, never unbounded memory). If
-        the oldest ones were already forgotten, a ``gap`` names them first.
+        Messages accepted while a commit is in flight wait for the next
+        one: one transaction per batch (group commit), batches in order, so
+        ids increase in the order everyone receives them.
         """
         member = session.member
         assert member is not None
-        page = self.history.after(since, limit, member.key)
-        oldest_kept = page.first_kept or self.history.last_id + 1
-        if since + 1 < oldest_kept:
-            gap = Gap(from_id=since + 1, to_id=oldest_kept - 1, missed=oldest_kept - 1 - since)
+        check_room(frame.room, frame.ref)
+        to_name = recipient = None
+        if frame.to is not None:
+            owner = self._owners.get(name_key(frame.to))
+            if owner is None:
+                raise ProtocolError(E_NO_SUCH_USER, f"nobody is called {frame.to!r}", ref=frame.ref)
+            recipient, to_name = owner
+        draft = Draft(
+            sender=member.identity.key,
+            from_name=member.name,
+            text=frame.text,
+            ts=now_ts(),
+            ref=frame.ref,
+            to_name=to_name,
+            recipient=recipient,
+            action=frame.action,
+        )
+        self._drafts.append((session, draft))
+        if self._committing is None or self._committing.done():
+            self._committing = self.loop.create_task(self._commit(), name="commit")
+
+    async def _commit(self) -> None:
+        while self._drafts:
+            batch, self._drafts = self._drafts, []
+            try:
+                results = await self.store.append([draft for _, draft in batch])
+            except Exception:
+                self.log.exception(
+                    "storing %d messages failed; they were not delivered", len(batch)
+                )
+                for session, draft in batch:
+                    session.outbox.put_control(
+                        encode(
+                            Error(
+                                code=E_INTERNAL,
+                                message="the message could not be stored",
+                                ref=draft.ref,
+                            )
+                        )
+                    )
+                continue
+            for (session, draft), result in zip(batch, results, strict=True):
+                self._deliver(session, draft, result)
+
+    def _deliver(self, session: Session, draft: Draft, result: Stored) -> None:
+        if draft.ref is not None:
+            session.outbox.put_control(encode(Ack(ref=draft.ref, id=result.id)))
+        msg = result.msg
+        if msg is None:
+            return  # a resend of a message stored before: acked again, never shown twice
+        data = encode(msg)
+        for target, member in self._active.items():
+            if draft.recipient is None or member.identity.key in (draft.sender, draft.recipient):
+                target.outbox.put_msg(data, msg.id)
+
+    # ------------------------------------------------------------------
+    # History: on join, on resume, on request
+
+    def replay_on_join(self, session: Session, since: int | None) -> None:
+        """After ``welcome``: what was said before (recent lines, or all after ``since``).
+
+        Live messages for this session are held back while the store is
+        read and released after the replay, minus any the replay already
+        carried: no hole and no duplicate between the two.
+        """
+        session.outbox.hold()
+        self._background(self._replay(session, since), "replay history")
+
+    async def _replay(self, session: Session, since: int | None) -> None:
+        member = session.member
+        assert member is not None
+        replayed: list[Msg] = []
+        gap = None
+        try:
+            replayed, gap = await self._what_to_replay(member.identity.key, since)
+        finally:  # even if the store failed, live traffic must flow again
+            session.outbox.release(
+                [(encode(replace(msg, replay=True)), msg.id) for msg in replayed], gap=gap
+            )
+            session.outbox.put_control(encode(HistoryEnd(count=len(replayed), more=False)))
+
+    async def _what_to_replay(self, reader: str, since: int | None) -> tuple[list[Msg], Gap | None]:
+        if since is None:  # a late joiner: the last few lines
+            page = await self.store.recent(self.settings.history_lines, reader)
+            return page.messages, None
+        cap = self.settings.history_page_max
+        page = await self.store.after(since, cap, reader)
+        if not page.more:
+            return page.messages, forgotten(since, page.first_kept, self.store.last_id)
+        # More than we replay at once: the latest ones, and a gap for the
+        # rest, which the client may fetch with ``history``.
+        latest = [msg for msg in (await self.store.recent(cap, reader)).messages if msg.id > since]
+        first = latest[0].id
+        return latest, Gap(from_id=since + 1, to_id=first - 1, missed=first - 1 - since)
+
+    def answer_history(self, session: Session, request: HistoryRequest) -> None:
+        check_room(request.room, None)
+        page_max = self.settings.history_page_max
+        limit = min(request.limit or page_max, page_max)
+        self._background(self._history(session, request.since, limit), "answer history")
+
+    async def _history(self, session: Session, since: int, limit: int) -> None:
+        member = session.member
+        assert member is not None
+        page = await self.store.after(since, limit, member.identity.key)
+        gap = forgotten(since, page.first_kept, self.store.last_id)
+        if gap is not None:
             session.outbox.put_control(encode(gap))
         for msg in page.messages:
             session.outbox.put_msg(encode(replace(msg, replay=True)), msg.id)
         session.outbox.put_control(encode(HistoryEnd(count=len(page.messages), more=page.more)))
 
-    def answer_history(self, session: Session, request: HistoryRequest) -> None:
-        check_room(request.room, None)
-        page_max = self.settings.history_page_max
-        self.replay(session, request.since, min(request.limit or page_max, page_max))
+    def _background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                self.log.exception("could not %s", what)
+
+        task = self.loop.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------
     # Who
@@ -253,6 +343,18 @@ class Hub:
     def answer_who(self, session: Session, request: Who) -> None:
         check_room(request.room, None)
         session.outbox.put_control(encode(self.users_page(request.cursor)))
+
+
+def forgotten(since: int, first_kept: int, last_id: int) -> Gap | None:
+    """A gap for ids after ``since`` that the store no longer keeps, or None.
+
+    ``missed`` is an upper bound: it counts every id in the range, also
+    private messages for others.
+    """
+    oldest = first_kept or last_id + 1
+    if oldest <= since + 1:
+        return None
+    return Gap(from_id=since + 1, to_id=oldest - 1, missed=oldest - 1 - since)
 
 
 def check_room(room: str | None, ref: str | None) -> None:

@@ -69,6 +69,7 @@ class Outbox:
         "_gap_first",
         "_gap_last",
         "_gap_missed",
+        "_held",
         "_marked",
         "_max_bytes",
         "_max_frames",
@@ -99,6 +100,7 @@ class Outbox:
         self._gap_first = 0
         self._gap_last = 0
         self._gap_missed = 0
+        self._held: list[tuple[bytes, int]] | None = None  # live msgs held during a replay
 
     @property
     def queued_frames(self) -> int:
@@ -112,6 +114,11 @@ class Outbox:
 
     def put_msg(self, data: bytes, msg_id: int) -> None:
         """Queue a ``msg`` frame, or drop it and remember the gap if full."""
+        if self._held is not None:
+            # Bounded without a limit of its own: held only while the store
+            # reads a replay, and commits (hence new messages) wait for it.
+            self._held.append((data, msg_id))
+            return
         if len(self._chunks) >= self._max_frames or self.queued_bytes + len(data) > self._max_bytes:
             if self._gap_missed and msg_id <= self._gap_last:
                 # Out of order (a history reply after live traffic): report
@@ -141,6 +148,23 @@ class Outbox:
         self._chunks = []
         self.queued_bytes = 0
         self._write(data)
+
+    def hold(self) -> None:
+        """Hold back live messages until ``release`` (a replay is being read)."""
+        self._held = []
+
+    def release(self, replay: list[tuple[bytes, int]], *, gap: Gap | None = None) -> None:
+        """Queue ``gap``, the replayed messages, then the held live ones not in the replay."""
+        held, self._held = self._held or [], None
+        if gap is not None:
+            self.put_control(encode(gap))
+        last = 0
+        for data, msg_id in replay:
+            self.put_msg(data, msg_id)
+            last = msg_id
+        for data, msg_id in held:
+            if msg_id > last:  # a message both stored before the read and held is sent once
+                self.put_msg(data, msg_id)
 
     def pause(self) -> None:
         self.paused = True

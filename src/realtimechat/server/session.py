@@ -262,15 +262,14 @@ class Session(asyncio.Protocol):
         welcome = Welcome(
             v=PROTOCOL_VERSION,
             name=name,
-            last_id=self.hub.history.last_id,
+            last_id=self.hub.last_id,
             users_online=self.hub.users_online,
             users=users.users,
             users_next=users.next,
             motd=self.hub.settings.motd,
         )
         self.outbox.put_control(encode(welcome))
-        if hello.since is not None:
-            self.hub.replay(self, hello.since, self.hub.settings.history_page_max)
+        self.hub.replay_on_join(self, hello.since)
         self._log("joined", name=name)
 
     def _protocol_error(self, exc: ProtocolError) -> None:

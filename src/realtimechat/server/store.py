@@ -1,76 +1,413 @@
-"""Message history: ids, and what ``history`` and resume can replay.
+"""What the server remembers: messages, seen ``ref``s and name owners.
 
-``MemoryHistory`` keeps the last ``capacity`` messages in memory: enough
-for ``hello {since}`` after a short disconnect and for a slow consumer to
-fetch what its ``gap`` said it missed. It forgets everything at exit; a
-durable store sits behind the same methods.
+``Store`` is the interface the hub uses; it can be implemented by an
+embedded store (``SqliteStore``, the default, and ``MemoryStore`` for
+tests and ``--ephemeral``) or a networked one, without touching sessions
+or the protocol. Every method is a coroutine: a store never blocks the
+event loop.
+
+Guarantees every store gives:
+
+* ``append`` stores a batch in one transaction (group commit) and returns
+  only once it is durable at the store's level; ids increase, survive
+  restarts and are never reused (SQLite ``AUTOINCREMENT``).
+* A message whose ``(sender identity, ref)`` was stored before is not
+  stored again: ``append`` reports the first id instead. Seen refs are
+  kept for ``REF_DAYS`` days.
+* Private messages are visible only to the sender's and recipient's
+  identities (not names: a name released and claimed again does not open
+  anyone's old private messages).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
+import sqlite3
+import time
 from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Final, Protocol, TypeVar
 
-from ..names import name_key
+from ..errors import ConfigError
 from ..protocol import Msg
+
+REF_DAYS: Final = 7
+SCHEMA_VERSION: Final = 1
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A message accepted from a client, not yet stored."""
+
+    sender: str  # identity key
+    from_name: str
+    text: str
+    ts: str
+    ref: str | None = None
+    to_name: str | None = None
+    recipient: str | None = None  # identity key of ``to_name``
+    action: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What became of one draft: a new message, or the id it was stored under before."""
+
+    msg: Msg | None
+    duplicate_of: int | None = None
+
+    @property
+    def id(self) -> int:
+        if self.msg is not None:
+            return self.msg.id
+        assert self.duplicate_of is not None
+        return self.duplicate_of
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
-    """Messages after some id, as one reader may see them."""
+    """Messages after some id, as one reader may see them, oldest first."""
 
     messages: list[Msg]
     more: bool  # further visible messages exist beyond this page
     first_kept: int  # lowest id still stored (0 when nothing is stored)
 
 
-def visible_to(msg: Msg, reader_key: str) -> bool:
-    """Private messages are visible only to their two parties."""
-    if msg.to is None:
-        return True
-    return reader_key in (name_key(msg.from_), name_key(msg.to))
+class Durability(StrEnum):
+    FULL = "full"  # survives power loss (fsync at each commit)
+    NORMAL = "normal"  # survives a killed process; the last commits may be lost on power loss
 
 
-class MemoryHistory:
-    """The last ``capacity`` messages; ids start at 1 and never repeat."""
+class Store(Protocol):
+    """The storage interface the hub needs."""
 
-    def __init__(self, capacity: int) -> None:
-        self._messages: deque[Msg] = deque(maxlen=max(capacity, 0))
+    last_id: int  # highest id stored so far
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def append(self, drafts: Sequence[Draft]) -> list[Stored]: ...
+    async def after(self, since: int, limit: int, reader: str) -> HistoryPage: ...
+    async def recent(self, count: int, reader: str) -> HistoryPage: ...
+    async def names(self) -> dict[str, tuple[str, str]]: ...
+    async def own_name(self, key: str, identity: str, name: str) -> None: ...
+    async def release_name(self, key: str) -> bool: ...
+    async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int: ...
+
+
+def _visible(sender: str, recipient: str | None, reader: str) -> bool:
+    return recipient is None or reader in (sender, recipient)
+
+
+# --------------------------------------------------------------------------
+# In memory
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    msg: Msg
+    sender: str
+    recipient: str | None
+
+
+class MemoryStore:
+    """The last ``capacity`` messages in memory; everything is lost at exit."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._kept: deque[_Kept] = deque(maxlen=max(capacity, 0))
+        self._refs: dict[tuple[str, str], int] = {}
+        self._names: dict[str, tuple[str, str]] = {}
         self.last_id = 0
 
-    def next_id(self) -> int:
-        self.last_id += 1
-        return self.last_id
+    async def open(self) -> None:
+        return None
 
-    def append(self, msg: Msg) -> None:
-        if self._messages.maxlen:
-            self._messages.append(msg)
+    async def close(self) -> None:
+        return None
 
-    def after(self, since: int, limit: int, reader_key: str) -> HistoryPage:
-        """Up to ``limit`` visible messages with id > ``since``, oldest first."""
-        first_kept = self._messages[0].id if self._messages else 0
-        page: list[Msg] = []
-        more = False
-        # Ids increase along the deque, so skip from the right end when the
-        # reader is nearly up to date (the common resume case).
-        start = self._index_after(since)
-        for index in range(start, len(self._messages)):
-            msg = self._messages[index]
-            if not visible_to(msg, reader_key):
+    async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        out = []
+        for draft in drafts:
+            if draft.ref is not None and (draft.sender, draft.ref) in self._refs:
+                out.append(Stored(None, self._refs[draft.sender, draft.ref]))
                 continue
-            if len(page) == limit:
-                more = True
-                break
-            page.append(msg)
-        return HistoryPage(page, more, first_kept)
+            self.last_id += 1
+            msg = _message(self.last_id, draft)
+            if self._kept.maxlen:
+                self._kept.append(_Kept(msg, draft.sender, draft.recipient))
+            if draft.ref is not None:
+                self._refs[draft.sender, draft.ref] = msg.id
+            out.append(Stored(msg))
+        return out
 
-    def _index_after(self, since: int) -> int:
-        messages = self._messages
-        low, high = 0, len(messages)
-        while low < high:
-            middle = (low + high) // 2
-            if messages[middle].id <= since:
-                low = middle + 1
-            else:
-                high = middle
-        return low
+    async def after(self, since: int, limit: int, reader: str) -> HistoryPage:
+        visible = [
+            k.msg
+            for k in self._kept
+            if k.msg.id > since and _visible(k.sender, k.recipient, reader)
+        ]
+        return HistoryPage(visible[:limit], len(visible) > limit, self._first_kept())
+
+    async def recent(self, count: int, reader: str) -> HistoryPage:
+        visible = [k.msg for k in self._kept if _visible(k.sender, k.recipient, reader)]
+        page = visible[-count:] if count > 0 else []
+        return HistoryPage(page, False, self._first_kept())
+
+    def _first_kept(self) -> int:
+        return self._kept[0].msg.id if self._kept else 0
+
+    async def names(self) -> dict[str, tuple[str, str]]:
+        return dict(self._names)
+
+    async def own_name(self, key: str, identity: str, name: str) -> None:
+        self._names.setdefault(key, (identity, name))
+
+    async def release_name(self, key: str) -> bool:
+        return self._names.pop(key, None) is not None
+
+    async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
+        before = len(self._kept)
+        cutoff = _ts(older_than) if older_than else None
+        while self._kept and (
+            (cutoff is not None and self._kept[0].msg.ts < cutoff)
+            or (keep is not None and len(self._kept) > keep)
+        ):
+            self._kept.popleft()
+        return before - len(self._kept)
+
+
+def _message(msg_id: int, draft: Draft) -> Msg:
+    return Msg(
+        id=msg_id,
+        ts=draft.ts,
+        from_=draft.from_name,
+        text=draft.text,
+        to=draft.to_name,
+        action=draft.action,
+    )
+
+
+def _ts(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------
+# SQLite
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    from_name TEXT NOT NULL,
+    text TEXT NOT NULL,
+    to_name TEXT,
+    recipient TEXT,
+    action TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_private ON messages (recipient, id)
+    WHERE recipient IS NOT NULL;
+CREATE TABLE IF NOT EXISTS refs (
+    sender TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    msg_id INTEGER NOT NULL,
+    seen REAL NOT NULL,
+    PRIMARY KEY (sender, ref)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS names (
+    key TEXT PRIMARY KEY,
+    identity TEXT NOT NULL,
+    name TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+_COLUMNS: Final = "id, ts, from_name, text, to_name, action"
+_VISIBLE: Final = "(recipient IS NULL OR recipient = :reader OR sender = :reader)"
+
+Row = tuple[int, str, str, str, str | None, str | None]
+
+
+def _row_message(row: Row) -> Msg:
+    msg_id, ts, from_name, text, to_name, action = row
+    return Msg(id=msg_id, ts=ts, from_=from_name, text=text, to=to_name, action=action)
+
+
+class SqliteStore:
+    """Messages, refs and names in one SQLite file, used from one dedicated thread.
+
+    WAL mode; ``synchronous=FULL`` by default (a committed message survives
+    power loss), ``NORMAL`` with ``Durability.NORMAL`` (it survives a killed
+    process). The event loop never waits on disk: every call runs on the
+    store's own thread.
+    """
+
+    def __init__(self, path: Path, durability: Durability = Durability.FULL) -> None:
+        self.path = path
+        self.durability = durability
+        self.last_id = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtchat-store")
+        self._db: sqlite3.Connection | None = None
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            assert self._db is not None, "store not open"
+            return work(self._db)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def open(self) -> None:
+        """Open (creating if needed) the database; ConfigError if it is unusable."""
+        loop = asyncio.get_running_loop()
+        self._db, self.last_id = await loop.run_in_executor(self._executor, self._connect)
+
+    def _connect(self) -> tuple[sqlite3.Connection, int]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            db = sqlite3.connect(self.path, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self.durability.value.upper()}")
+            db.execute("PRAGMA foreign_keys=ON")
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            version = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
+            if int(version) != SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(f"unknown schema version {version}")
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"cannot use the message store {self.path}: {exc}") from None
+        return db, (row[0] if row else 0)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
+        self._executor.shutdown(wait=True)
+
+    async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        results = await self._run(lambda db: self._append(db, drafts))
+        for result in results:
+            if result.msg is not None:
+                self.last_id = max(self.last_id, result.msg.id)
+        return results
+
+    @staticmethod
+    def _append(db: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Stored]:
+        out = []
+        now = time.time()
+        with _transaction(db):
+            for draft in drafts:
+                if draft.ref is not None:
+                    row = db.execute(
+                        "SELECT msg_id FROM refs WHERE sender = ? AND ref = ?",
+                        (draft.sender, draft.ref),
+                    ).fetchone()
+                    if row is not None:
+                        out.append(Stored(None, row[0]))
+                        continue
+                cursor = db.execute(
+                    "INSERT INTO messages (ts, sender, from_name, text, to_name, recipient, action)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        draft.ts,
+                        draft.sender,
+                        draft.from_name,
+                        draft.text,
+                        draft.to_name,
+                        draft.recipient,
+                        draft.action,
+                    ),
+                )
+                msg_id = cursor.lastrowid
+                assert msg_id is not None
+                if draft.ref is not None:
+                    db.execute(
+                        "INSERT INTO refs VALUES (?, ?, ?, ?)",
+                        (draft.sender, draft.ref, msg_id, now),
+                    )
+                out.append(Stored(_message(msg_id, draft)))
+        return out
+
+    async def after(self, since: int, limit: int, reader: str) -> HistoryPage:
+        def read(db: sqlite3.Connection) -> HistoryPage:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE id > :since AND {_VISIBLE}"  # noqa: S608
+                " ORDER BY id LIMIT :limit",
+                {"since": since, "reader": reader, "limit": limit + 1},
+            ).fetchall()
+            return HistoryPage(
+                [_row_message(r) for r in rows[:limit]], len(rows) > limit, _first_kept(db)
+            )
+
+        return await self._run(read)
+
+    async def recent(self, count: int, reader: str) -> HistoryPage:
+        def read(db: sqlite3.Connection) -> HistoryPage:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE {_VISIBLE}"  # noqa: S608
+                " ORDER BY id DESC LIMIT :count",
+                {"reader": reader, "count": max(count, 0)},
+            ).fetchall()
+            return HistoryPage([_row_message(r) for r in reversed(rows)], False, _first_kept(db))
+
+        return await self._run(read)
+
+    async def names(self) -> dict[str, tuple[str, str]]:
+        rows = await self._run(
+            lambda db: db.execute("SELECT key, identity, name FROM names").fetchall()
+        )
+        return {key: (identity, name) for key, identity, name in rows}
+
+    async def own_name(self, key: str, identity: str, name: str) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT OR IGNORE INTO names VALUES (?, ?, ?)", (key, identity, name)
+            )
+        )
+
+    async def release_name(self, key: str) -> bool:
+        cursor = await self._run(lambda db: db.execute("DELETE FROM names WHERE key = ?", (key,)))
+        return cursor.rowcount > 0
+
+    async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
+        def purge(db: sqlite3.Connection) -> int:
+            removed = 0
+            with _transaction(db):
+                if older_than is not None:
+                    removed += db.execute(
+                        "DELETE FROM messages WHERE ts < ?", (_ts(older_than),)
+                    ).rowcount
+                if keep is not None:
+                    removed += db.execute(
+                        "DELETE FROM messages WHERE id <= "
+                        "(SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                        (keep,),
+                    ).rowcount
+                db.execute("DELETE FROM refs WHERE seen < ?", (time.time() - REF_DAYS * 86400,))
+            return removed
+
+        return await self._run(purge)
+
+
+def _first_kept(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT MIN(id) FROM messages").fetchone()
+    return row[0] or 0
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
