@@ -1,0 +1,225 @@
+"""The stores: what survives a restart, what each reader may see, what is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from realtimechat.errors import ConfigError
+from realtimechat.protocol import Msg, SendMsg
+from realtimechat.server.config import NamesMode, ServerSettings
+from realtimechat.server.store import Draft, MemoryStore, SqliteStore, Store
+
+from .support import Pki, ServerFactory, connect, join, receive_n, receive_until
+
+TS = "2026-11-26T08:00:00.000Z"
+StoreMaker = Callable[[], Awaitable[Store]]
+
+
+def draft(text: str, *, sender: str = "id:alice", ref: str | None = None, **extra: str) -> Draft:
+    name = sender.split(":")[1]
+    return Draft(sender=sender, from_name=name, text=text, ts=TS, ref=ref, **extra)
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreMaker]:
+    """Open stores of one kind on one path; all closed after the test."""
+    opened: list[Store] = []
+    memory = MemoryStore()
+
+    async def make() -> Store:
+        store: Store = (
+            SqliteStore(tmp_path / "messages.db") if request.param == "sqlite" else memory
+        )
+        await store.open()
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        await store.close()
+
+
+async def test_ids_increase_and_a_resent_ref_is_stored_once(make_store: StoreMaker) -> None:
+    """append gives increasing ids; the same (sender, ref) again yields the first id."""
+    store = await make_store()
+    first = await store.append([draft("a", ref="r1"), draft("b"), draft("a again", ref="r1")])
+    assert [r.msg.id if r.msg else None for r in first] == [1, 2, None]
+    assert first[2].duplicate_of == 1
+    other = await store.append([draft("same ref, other sender", sender="id:bob", ref="r1")])
+    assert other[0].msg is not None
+    assert store.last_id == 3
+
+
+async def test_private_messages_are_visible_to_their_two_identities(make_store: StoreMaker) -> None:
+    """after/recent show a private message to sender and recipient identities only."""
+    store = await make_store()
+    await store.append(
+        [
+            draft("public"),
+            draft("psst", to_name="bob", recipient="id:bob"),
+        ]
+    )
+    for reader, expected in (("id:alice", 2), ("id:bob", 2), ("id:carol", 1)):
+        assert len((await store.after(0, 10, reader)).messages) == expected
+        assert len((await store.recent(10, reader)).messages) == expected
+
+
+async def test_after_pages_and_says_when_there_is_more(make_store: StoreMaker) -> None:
+    """after(since, limit) returns the oldest first, at most limit, and 'more'."""
+    store = await make_store()
+    await store.append([draft(f"m{n}") for n in range(5)])
+    page = await store.after(1, 2, "id:alice")
+    assert [m.text for m in page.messages] == ["m1", "m2"]
+    assert page.more
+    assert [m.text for m in (await store.recent(2, "id:alice")).messages] == ["m3", "m4"]
+
+
+async def test_purge_by_count_and_age(make_store: StoreMaker) -> None:
+    """Retention removes the oldest messages; ids are not reused afterwards."""
+    store = await make_store()
+    await store.append([draft(f"m{n}") for n in range(5)])
+    assert await store.purge(None, 2) == 3
+    page = await store.after(0, 10, "id:alice")
+    assert [m.text for m in page.messages] == ["m3", "m4"]
+    assert page.first_kept == 4
+    tomorrow = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+    assert await store.purge(tomorrow, None) == 2
+    (again,) = await store.append([draft("after purge")])
+    assert again.msg is not None
+    assert again.msg.id == 6
+
+
+async def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
+    """Ids, refs and name owners survive closing and reopening the file."""
+    path = tmp_path / "data" / "messages.db"
+    store = SqliteStore(path)
+    await store.open()
+    await store.append([draft("one", ref="r1"), draft("two")])
+    await store.own_name("alice", "id:alice", "alice")
+    await store.close()
+    reopened = SqliteStore(path)
+    await reopened.open()
+    try:
+        assert reopened.last_id == 2
+        (resent,) = await reopened.append([draft("one", ref="r1")])
+        assert resent.duplicate_of == 1
+        (fresh,) = await reopened.append([draft("three")])
+        assert fresh.id == 3
+        assert await reopened.names() == {"alice": ("id:alice", "alice")}
+        assert await reopened.release_name("alice")
+        assert await reopened.names() == {}
+    finally:
+        await reopened.close()
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+
+
+async def test_corrupt_store_refuses_to_open(tmp_path: Path) -> None:
+    """A file that is not a database is a clear ConfigError, never silence."""
+    path = tmp_path / "messages.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    store = SqliteStore(path)
+    with pytest.raises(ConfigError, match="cannot use the message store"):
+        await store.open()
+    await store.close()
+
+
+async def test_store_in_a_file_where_a_folder_should_be_refuses(tmp_path: Path) -> None:
+    """--data pointing below a regular file cannot be created: ConfigError."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    store = SqliteStore(blocker / "messages.db")
+    with pytest.raises(ConfigError):
+        await store.open()
+    await store.close()
+
+
+# -- through the server -------------------------------------------------------------
+
+
+async def test_restart_on_the_same_data_continues_ids_and_resumes(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path
+) -> None:
+    """After a restart, ids go on from where they were and hello{since} gets what followed."""
+    path = tmp_path / "messages.db"
+    first = await start_server(store=SqliteStore(path))
+    alice = await join(first, pki, "alice")
+    for n in range(3):
+        await alice.send(SendMsg(text=f"before {n}"))
+    before = await receive_n(alice, Msg, 3)
+    await alice.close()
+    await first.shutdown()
+
+    second = await start_server(store=SqliteStore(path))
+    bob = await join(second, pki, "bob")  # a late joiner: the recent lines come first
+    recent = await receive_n(bob, Msg, 3, replays=True)
+    assert [m.text for m in recent] == ["before 0", "before 1", "before 2"]
+    await bob.send(SendMsg(text="after"))
+    after = await receive_until(bob, Msg)
+    assert after.id == before[-1].id + 1
+    alice = await connect(second, pki.client("alice"))
+    await alice.hello(None, since=before[0].id)
+    resumed = await receive_n(alice, Msg, 3, replays=True)
+    assert [m.text for m in resumed] == ["before 1", "before 2", "after"]
+    await alice.close()
+    await bob.close()
+
+
+async def test_claims_survive_a_restart(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path
+) -> None:
+    """A name claimed before a restart still belongs to its identity after it."""
+    path = tmp_path / "messages.db"
+    claim = ServerSettings(names=NamesMode.CLAIM)
+    first = await start_server(settings=claim, store=SqliteStore(path))
+    alice = await join(first, pki, "alice", name="Wonder")
+    await alice.close()
+    await first.shutdown()
+    second = await start_server(settings=claim, store=SqliteStore(path))
+    bob = await connect(second, pki.client("bob"))
+    with pytest.raises(Exception, match="belongs to someone else"):
+        await bob.hello("wonder")
+    again = await join(second, pki, "alice", name="Wonder")
+    assert again.welcome is not None
+    assert again.welcome.name == "Wonder"
+    await again.close()
+
+
+async def test_private_message_waits_for_an_offline_recipient(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """A private message to someone known but offline is stored and shown on their next join."""
+    chat = await start_server()
+    bob = await join(chat, pki, "bob")
+    await bob.close()  # bob is known now, and offline
+    alice = await join(chat, pki, "alice")
+    await alice.send(SendMsg(text="for your eyes", to="bob", ref="p1"))
+    assert (await receive_until(alice, Msg)).to == "bob"
+    carol = await join(chat, pki, "carol")
+    bob = await join(chat, pki, "bob")
+    waiting = await receive_until(bob, Msg, replays=True)
+    assert (waiting.text, waiting.replay) == ("for your eyes", True)
+    await carol.send(SendMsg(text="hi all"))
+    assert (await receive_until(carol, Msg, replays=True)).text == "hi all"  # carol saw no secret
+    for client in (alice, bob, carol):
+        await client.close()
+
+
+def test_sqlite_file_is_a_real_database(tmp_path: Path) -> None:
+    """What the store writes is plain SQLite, readable by anyone with the file."""
+
+    async def write() -> None:
+        store = SqliteStore(tmp_path / "m.db")
+        await store.open()
+        await store.append([draft("inspect me")])
+        await store.close()
+
+    asyncio.run(write())
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        assert db.execute("SELECT text FROM messages").fetchall() == [("inspect me",)]
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
