@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,44 +24,58 @@ BIN = Path(sys.executable).parent
 DEADLINE = 15.0
 
 
-@dataclass
 class ServerProcess:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
+    """A real rtchat-server on 127.0.0.1; it can be stopped and started on the same port."""
+
+    def __init__(self, pki: Pki, folder: Path) -> None:
+        self.pki = pki
+        self.folder = folder
+        self.port = 0
+        self.starts = 0
+        self.process = self.start()
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self.starts += 1
+        log = self.folder / f"server-{self.starts}.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                [
+                    str(BIN / "rtchat-server"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--pki",
+                    str(self.pki.folder.root),
+                    "--data",
+                    str(self.folder / "data"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=sink,
+            )
+        port = 0
+        deadline = time.monotonic() + DEADLINE
+        while not port and time.monotonic() < deadline and process.poll() is None:
+            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
+            port = int(found.group(1)) if found else 0
+            time.sleep(0.02)  # polling a file another process writes, bounded by the deadline
+        assert port, f"the server did not start:\n{log.read_text()}"
+        self.port = port
+        self.process = process
+        return process
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 @pytest.fixture
 def server_process(pki: Pki, tmp_path: Path) -> Iterator[ServerProcess]:
     """A real rtchat-server on 127.0.0.1 with an ephemeral port; its log in a file."""
-    log = tmp_path / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                str(BIN / "rtchat-server"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--pki",
-                str(pki.folder.root),
-                "--data",
-                str(tmp_path / "data"),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=sink,
-        )
-    port = 0
-    deadline = time.monotonic() + DEADLINE
-    while not port and time.monotonic() < deadline and process.poll() is None:
-        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
-        port = int(found.group(1)) if found else 0
-        time.sleep(0.02)  # polling a file another process writes, bounded by the deadline
-    assert port, f"the server did not start:\n{log.read_text()}"
-    yield ServerProcess(process, port, log)
-    process.terminate()
-    process.wait(timeout=10)
+    server = ServerProcess(pki, tmp_path)
+    yield server
+    server.stop()
 
 
 class Tmux:
@@ -260,18 +273,24 @@ def test_pending_until_echoed_then_shown_as_ours(
     assert "\x1b[1" in own_line.split("alice")[0], "our own name is drawn in bold"
 
 
-def test_lost_server_is_one_line_and_a_usable_terminal(
+def test_lost_server_shows_reconnecting_and_recovers(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
-    """When the server shuts down, the client says so in one line and exits 6."""
+    """When the server goes away the client says so, keeps the typed line, and comes back."""
     join_in_pane(tmux, "alice", pki, server_process.port, "alice")
     tmux.type("alice", "half a thought")
-    server_process.process.terminate()
-    screen = tmux.wait_text("alice", "rtchat: the server ended the session: shutdown")
-    assert screen.count("rtchat:") == 1
-    tmux.wait_for("alice", lambda text: text.rstrip().endswith("$"))
+    server_process.stop()
+    tmux.wait_text("alice", "the server ended the session: shutdown; reconnecting in")
+    tmux.wait_text("alice", "reconnecting in")
+    assert prompt_line(tmux, "alice", "alice") == "alice> half a thought"
+    server_process.start()
+    tmux.wait_for("alice", lambda screen: screen.count("joined as alice") == 2, timeout=45)
+    tmux.type("alice", ", finished", enter=True)
+    tmux.wait_text("alice", "alice: half a thought, finished")
+    tmux.keys("alice", "C-d")
+    tmux.wait_for("alice", lambda screen: screen.rstrip().endswith("$"))
     tmux.type("alice", "echo code=$?", enter=True)
-    tmux.wait_text("alice", "code=6")
+    tmux.wait_text("alice", "code=0")
 
 
 def test_refusal_is_one_line_and_a_non_zero_exit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ from .. import locations
 from ..client.connection import Endpoint, ServerConnection
 from ..client.interactive import InteractiveClient, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
+from ..client.state import ResumePoint
 from ..errors import ConfigError
-from ..tls import client_context, key_is_encrypted
+from ..tls import ClientFiles, client_context, key_is_encrypted
 from .common import CONTEXT, fail, run_async
 
 PROGRAM = "rtchat"
@@ -146,20 +148,25 @@ def main(  # click passes every option by keyword
         passphrase = await key_passphrase(files.key, interactive=interactive)
         context = client_context(files, passphrase=(lambda: passphrase) if passphrase else None)
         endpoint = Endpoint(host=host, port=port, cn=cn)
-        lines: Lines = asyncio.Queue()
-        if not interactive:
-            start_stdin_thread(asyncio.get_running_loop(), lines)
-        connection = await ServerConnection.open(
-            endpoint,
-            context,
-            timeout=connect_timeout,
-            ping_interval=ping_interval,
-            pong_timeout=max(ping_interval / 2, 5.0),
+        resume = ResumePoint(
+            locations.data_dir() / "client-state.json", resume_key(endpoint, files)
         )
+
+        async def opener() -> ServerConnection:
+            return await ServerConnection.open(
+                endpoint,
+                context,
+                timeout=connect_timeout,
+                ping_interval=ping_interval,
+                pong_timeout=max(ping_interval / 2, 5.0),
+            )
+
         if interactive:
-            await InteractiveClient(connection).run(name)
-        else:
-            await PlainClient(connection, sys.stdout, wait=wait).run(lines, name)
+            await InteractiveClient(opener, endpoint, name=name, resume=resume).run()
+            return
+        lines: Lines = asyncio.Queue()
+        start_stdin_thread(asyncio.get_running_loop(), lines)
+        await PlainClient(opener, sys.stdout, wait=wait, name=name, resume=resume).run(lines)
 
     run_async(PROGRAM, chat)
 
@@ -177,6 +184,15 @@ async def key_passphrase(key: Path, *, interactive: bool) -> str | None:
     if sys.stdin.isatty():
         return await asyncio.to_thread(getpass.getpass, f"{question}: ")
     raise ConfigError(f"{key} is protected by a passphrase: set RTCHAT_PASSPHRASE")
+
+
+def resume_key(endpoint: Endpoint, files: ClientFiles) -> str:
+    """Which resume point is ours: this server, under this certificate."""
+    try:
+        fingerprint = hashlib.sha256(files.cert.read_bytes()).hexdigest()[:16]
+    except OSError:
+        fingerprint = str(files.cert)
+    return f"{endpoint}/{endpoint.cn}/{fingerprint}"
 
 
 async def ask_port() -> int:

@@ -1,27 +1,87 @@
-"""The chat state every client front end shares.
+"""The chat every client front end shares: it survives disconnects.
 
-``ChatClient`` sends what the user typed and follows each of our messages
-until the server echoes it back (``ack {ref, id}``, then the ``msg`` with
-that id). A front end (plain or interactive) asks it what to send and
-tells it what arrived; it decides how to show things.
+``Chat`` owns the connection. It reconnects by itself after a drop, a
+dead connection (no ``pong``) or a server restart, with exponential
+backoff and jitter, and resumes with ``hello {since: last id shown}``.
+Nothing is lost and nothing is shown twice:
+
+* Every message we send carries a unique ``ref`` and stays *pending* until
+  the server echoes it back; pending messages -- including those typed
+  while disconnected -- are sent again, in order, after each reconnect.
+  The server stores a ``ref`` once and acks a resend with the first id.
+* Every message shown is remembered by id; an id is never shown twice,
+  whether it comes live, replayed after a resume, or from a gap fill.
+* A ``gap`` (we read too slowly, or history was cut) is filled with
+  ``history`` requests; what they bring is shown as earlier messages.
+
+A permanent refusal (certificate rejected, revoked, expired, name taken)
+is never retried. On the first connection every failure is final, so a
+wrong address is reported at once rather than retried forever.
+
+Front ends implement ``ChatView`` and call ``perform`` with what the user
+typed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import random
 import secrets
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Final
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final, Protocol
 
-from ..protocol import Ack, Bye, Error, Frame, Msg, SendMsg, Welcome, Who
+from ..errors import (
+    CannotConnect,
+    CertificateRejected,
+    ClientError,
+    ConnectionLost,
+    SessionRefused,
+)
+from ..protocol import (
+    Ack,
+    Bye,
+    Error,
+    Frame,
+    Gap,
+    HistoryEnd,
+    HistoryRequest,
+    Msg,
+    SendMsg,
+    Welcome,
+    Who,
+)
+from ..sanitize import visible
 from .commands import HELP_TEXT, AskWho, Quit, Say, ShowHelp, Unknown, parse_line
-from .connection import ServerConnection, bye_error
-from .render import Fragments, notice
+from .connection import PERMANENT_BYE_REASONS, ServerConnection, bye_error
+from .render import Fragments, event_fragments, notice, welcome_lines
+from .state import ResumePoint
 
-_EARLY_ECHOES_KEPT: Final = 1024
+SHOWN_IDS_KEPT: Final = 10_000
+FILL_PAGE: Final = 500
+CERTIFICATE_RETRIES: Final = 3  # EOF before welcome after we were welcome before
+_REFUSED_CODES: Final = frozenset({"name_taken", "bad_name", "unsupported_version"})
+
+Opener = Callable[[], Awaitable[ServerConnection]]
+
+
+class ChatView(Protocol):
+    """What a front end shows."""
+
+    def message(self, msg: Msg, *, own: bool) -> None: ...
+    def notice(self, fragments: Fragments) -> None: ...
+    def changed(self) -> None: ...  # status or pending messages changed
+
+
+class Status(Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
 
 
 @dataclass(slots=True)
@@ -33,57 +93,144 @@ class Pending:
     msg_id: int | None = None  # known once acked
 
 
-@dataclass(slots=True)
-class Outcome:
-    """What one received frame meant for our own messages."""
+class Backoff:
+    """Delays between reconnection attempts: doubling, capped, with jitter."""
 
-    echoed: Pending | None = None  # our message, now confirmed by its echo
-    failed: Pending | None = None  # our message, refused by an error
+    def __init__(self, first: float = 0.5, most: float = 30.0) -> None:
+        self.first = first
+        self.most = most
+        self._next = first
+
+    def delay(self) -> float:
+        current = self._next
+        self._next = min(self._next * 2, self.most)
+        return current * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not secrecy
+
+    def reset(self) -> None:
+        self._next = self.first
 
 
-@dataclass
-class ChatClient:
-    """Our side of a session: what we sent and what came back."""
+class Chat:
+    """A chat session that outlives its connections (policy: module docstring)."""
 
-    connection: ServerConnection
-    welcome: Welcome
-    pending: dict[str, Pending] = field(default_factory=dict)
-    _by_id: dict[int, str] = field(default_factory=dict)
-    _early_echoes: OrderedDict[int, None] = field(default_factory=OrderedDict)
-    _refs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _ref_prefix: str = field(default_factory=lambda: secrets.token_hex(4))
-    all_echoed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        opener: Opener,
+        view: ChatView,
+        *,
+        name: str | None = None,
+        resume: ResumePoint | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._opener = opener
+        self.view = view
+        self.requested_name = name
+        self.resume = resume or ResumePoint(None, "")
+        self.backoff = backoff or Backoff()
+        self.status = Status.CONNECTING
+        self.retry_at: float | None = None  # loop time of the next attempt
+        self.welcome: Welcome | None = None
+        self.connection: ServerConnection | None = None
+        self.pending: OrderedDict[str, Pending] = OrderedDict()
+        self.all_echoed = asyncio.Event()
         self.all_echoed.set()
+        self.welcomed = asyncio.Event()  # set at the first welcome
+        self._by_id: dict[int, str] = {}
+        self._early_echoes: OrderedDict[int, None] = OrderedDict()
+        self._shown: set[int] = set()
+        self._shown_order: deque[int] = deque()
+        self._fill_to = 0  # a gap fill is running up to this id
+        self._fill_last = 0
+        self._refs = itertools.count(1)
+        self._ref_prefix = secrets.token_hex(4)
+        self._leaving = asyncio.Event()
 
     @property
-    def name(self) -> str:
-        return self.welcome.name
+    def name(self) -> str | None:
+        return self.welcome.name if self.welcome is not None else None
 
-    async def say(self, say: Say) -> Pending:
-        """Send a message with a fresh ``ref`` and follow it until its echo."""
-        ref = f"{self._ref_prefix}-{next(self._refs)}"
-        pending = Pending(ref, say)
-        self.pending[ref] = pending
-        self.all_echoed.clear()
-        await self.connection.send(SendMsg(text=say.text, to=say.to, ref=ref, action=say.action))
-        return pending
+    # ------------------------------------------------------------------
+    # Running
 
-    async def ask_who(self) -> None:
-        await self.connection.send(Who())
+    async def run(self) -> None:
+        """Chat until ``leave``; raise ClientError when it cannot go on."""
+        first = True
+        certificate_failures = 0
+        try:
+            while not self._leaving.is_set():
+                try:
+                    connection = await self._opener()
+                    since = self.resume.last_id or None
+                    welcome = await connection.hello(self.requested_name, since=since)
+                except ClientError as exc:
+                    if isinstance(exc, CertificateRejected):
+                        certificate_failures += 1
+                    if first or not _retryable(exc, certificate_failures):
+                        raise
+                    await self._pause(str(exc))
+                    continue
+                first = False
+                certificate_failures = 0
+                self.backoff.reset()
+                try:
+                    await self._session(connection, welcome)
+                except ConnectionLost as exc:
+                    if self._leaving.is_set():
+                        return
+                    await self._pause(str(exc))
+                finally:
+                    self.connection = None
+        finally:
+            self.status = Status.CLOSED
+            self.resume.save()
+            self.view.changed()
+
+    async def leave(self) -> None:
+        """Say ``bye`` and end ``run``."""
+        self._leaving.set()
+        connection = self.connection
+        if connection is not None:
+            await connection.close()
+
+    async def _session(self, connection: ServerConnection, welcome: Welcome) -> None:
+        self.connection = connection
+        self.welcome = welcome
+        self.welcomed.set()
+        self.status = Status.CONNECTED
+        self.retry_at = None
+        self._fill_to = 0
+        for line in welcome_lines(welcome):
+            self.view.notice(line)
+        self.view.changed()
+        for pending in list(self.pending.values()):  # in the order they were typed
+            await connection.send(_frame(pending))
+        while True:
+            frame = await connection.receive()
+            await self._observe(frame)
+
+    async def _pause(self, why: str) -> None:
+        """Wait before the next attempt (or until ``leave``), saying so."""
+        delay = self.backoff.delay()
+        loop = asyncio.get_running_loop()
+        self.status = Status.RECONNECTING
+        self.retry_at = loop.time() + delay
+        self.view.notice(notice(f"-- {visible(why)}; reconnecting in {delay:.1f} s"))
+        self.view.changed()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._leaving.wait()
+
+    # ------------------------------------------------------------------
+    # Sending
 
     async def perform(self, line: str, show: Callable[[Fragments], None]) -> bool:
-        """Carry out one typed line; ``show`` displays local notices.
-
-        Returns False when the line asks to leave (``/quit``).
-        """
+        """Carry out one typed line; False when it asks to leave (``/quit``)."""
         command = parse_line(line)
         match command:
             case Say():
                 await self.say(command)
             case AskWho():
-                await self.ask_who()
+                await self._send_if_connected(Who())
             case ShowHelp():
                 show(notice(f"-- {HELP_TEXT}"))
             case Unknown():
@@ -92,38 +239,117 @@ class ChatClient:
                 return False
         return True
 
-    def observe(self, frame: Frame) -> Outcome:
-        """Update our bookkeeping for one received frame.
+    async def say(self, say: Say) -> Pending:
+        """Send a message now, or as soon as we are connected again."""
+        pending = Pending(f"{self._ref_prefix}-{next(self._refs)}", say)
+        self.pending[pending.ref] = pending
+        self.all_echoed.clear()
+        self.view.changed()
+        await self._send_if_connected(_frame(pending))
+        return pending
 
-        Raises ConnectionLost or SessionRefused when the frame is the
-        server's ``bye``.
-        """
-        outcome = Outcome()
-        if isinstance(frame, Ack):
-            if frame.id in self._early_echoes:
-                del self._early_echoes[frame.id]
-                outcome.echoed = self._settle(frame.ref)
-            elif frame.ref in self.pending:
-                self.pending[frame.ref].msg_id = frame.id
-                self._by_id[frame.id] = frame.ref
-        elif isinstance(frame, Msg) and frame.from_ == self.name and not frame.replay:
-            ref = self._by_id.pop(frame.id, None)
+    async def _send_if_connected(self, frame: Frame) -> None:
+        connection = self.connection
+        if connection is None:
+            return  # pending messages go out after the reconnect; a lost `who` does not matter
+        with contextlib.suppress(ConnectionLost):  # the receive side notices and reconnects
+            await connection.send(frame)
+
+    # ------------------------------------------------------------------
+    # Receiving
+
+    async def _observe(self, frame: Frame) -> None:
+        match frame:
+            case Msg():
+                self._message(frame)
+            case Ack():
+                self._ack(frame)
+            case Gap():
+                self.view.notice(_shown(frame))
+                await self._fill(frame)
+            case HistoryEnd():
+                await self._fill_more(frame)
+            case Bye():
+                raise bye_error(frame, before_welcome=False)
+            case Error() if frame.ref is not None and frame.ref in self.pending:
+                self._settle(frame.ref)
+                self.view.notice(_shown(frame))
+            case _:
+                fragments = event_fragments(frame)
+                if fragments is not None:
+                    self.view.notice(fragments)
+
+    def _message(self, msg: Msg) -> None:
+        if self._fill_to:
+            self._fill_last = max(self._fill_last, msg.id)
+        if msg.from_ == self.name:
+            ref = self._by_id.pop(msg.id, None)
             if ref is not None:
-                outcome.echoed = self._settle(ref)
-            else:  # echo before its ack, or from another device of ours
-                self._early_echoes[frame.id] = None
-                if len(self._early_echoes) > _EARLY_ECHOES_KEPT:
+                self._settle(ref)
+            else:  # the echo before its ack, or a message from another device of ours
+                self._early_echoes[msg.id] = None
+                if len(self._early_echoes) > SHOWN_IDS_KEPT:
                     self._early_echoes.popitem(last=False)
-        elif isinstance(frame, Error) and frame.ref is not None:
-            outcome.failed = self._settle(frame.ref)
-        elif isinstance(frame, Bye):
-            raise bye_error(frame, before_welcome=False)
-        return outcome
+        if msg.id in self._shown:
+            return  # already on screen: never twice
+        self._shown.add(msg.id)
+        self._shown_order.append(msg.id)
+        if len(self._shown_order) > SHOWN_IDS_KEPT:
+            self._shown.discard(self._shown_order.popleft())
+        self.resume.advance(msg.id)
+        self.view.message(msg, own=msg.from_ == self.name)
 
-    def _settle(self, ref: str) -> Pending | None:
+    def _ack(self, ack: Ack) -> None:
+        if ack.id in self._early_echoes:
+            del self._early_echoes[ack.id]
+            self._settle(ack.ref)
+        elif ack.ref in self.pending:
+            self.pending[ack.ref].msg_id = ack.id
+            self._by_id[ack.id] = ack.ref
+
+    def _settle(self, ref: str) -> None:
         pending = self.pending.pop(ref, None)
         if pending is not None and pending.msg_id is not None:
             self._by_id.pop(pending.msg_id, None)
         if not self.pending:
             self.all_echoed.set()
-        return pending
+        self.view.changed()
+
+    async def _fill(self, gap: Gap) -> None:
+        """Ask for what a gap says we missed (a fill already running is extended)."""
+        running = bool(self._fill_to)
+        self._fill_to = max(self._fill_to, gap.to_id)
+        if not running:
+            self._fill_last = gap.from_id - 1
+            await self._send_if_connected(HistoryRequest(since=gap.from_id - 1, limit=FILL_PAGE))
+
+    async def _fill_more(self, end: HistoryEnd) -> None:
+        if not self._fill_to:
+            return
+        if end.more and self._fill_last < self._fill_to:
+            await self._send_if_connected(HistoryRequest(since=self._fill_last, limit=FILL_PAGE))
+        else:
+            self._fill_to = 0
+
+
+def _frame(pending: Pending) -> SendMsg:
+    say = pending.say
+    return SendMsg(text=say.text, to=say.to, ref=pending.ref, action=say.action)
+
+
+def _shown(frame: Frame) -> Fragments:
+    fragments = event_fragments(frame)
+    assert fragments is not None
+    return fragments
+
+
+def _retryable(exc: ClientError, certificate_failures: int) -> bool:
+    """After a first welcome, which failures are worth another attempt."""
+    if isinstance(exc, CannotConnect | ConnectionLost):
+        return True
+    if isinstance(exc, CertificateRejected):
+        # A server killed mid-handshake looks the same as one refusing us.
+        return certificate_failures <= CERTIFICATE_RETRIES
+    if isinstance(exc, SessionRefused):
+        return exc.reason not in PERMANENT_BYE_REASONS | _REFUSED_CODES
+    return False  # the server's certificate changed, or is not for --cn: never retry

@@ -132,6 +132,10 @@ class ServerConnection:
             ) from None
         except TimeoutError:
             raise CannotConnect(f"cannot connect to {endpoint}: timed out") from None
+        except ConnectionRefusedError:
+            raise CannotConnect(
+                f"cannot connect to {endpoint}: connection refused (is the server running?)"
+            ) from None
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise CannotConnect(f"cannot connect to {endpoint}: {reason}") from None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.formatted_text import FormattedText
@@ -29,9 +29,10 @@ from prompt_toolkit.styles import Style
 
 from ..protocol import Msg
 from ..sanitize import visible
-from .chat import ChatClient
-from .connection import ServerConnection
-from .render import Fragments, event_fragments, message_fragments, notice, welcome_lines
+from .chat import Chat, Opener, Status
+from .connection import Endpoint
+from .render import Fragments, message_fragments, notice
+from .state import ResumePoint
 
 STYLE = Style.from_dict(
     {
@@ -73,81 +74,99 @@ class Printer:
         print_formatted_text(FormattedText(text), style=STYLE, end="")
 
 
-class InteractiveClient:
-    """One chat session on a terminal."""
+class TerminalView:
+    """Shows a chat above the prompt."""
 
-    def __init__(self, connection: ServerConnection) -> None:
-        self.connection = connection
+    def __init__(self, printer: Printer, refresh: Callable[[], None]) -> None:
+        self.printer = printer
+        self.refresh = refresh
+
+    def message(self, msg: Msg, *, own: bool) -> None:
+        self.printer.show(message_fragments(msg, me=msg.from_ if own else None))
+
+    def notice(self, fragments: Fragments) -> None:
+        self.printer.show(fragments)
+
+    def changed(self) -> None:
+        self.refresh()
+
+
+class InteractiveClient:
+    """One chat on a terminal: the prompt appears once the server has welcomed us."""
+
+    def __init__(
+        self,
+        opener: Opener,
+        endpoint: Endpoint,
+        *,
+        name: str | None = None,
+        resume: ResumePoint | None = None,
+    ) -> None:
+        self.endpoint = endpoint
         self.printer = Printer()
         self.session: PromptSession[str] = PromptSession(
-            bottom_toolbar=self._toolbar, style=STYLE, erase_when_done=True
+            bottom_toolbar=self._toolbar,
+            style=STYLE,
+            erase_when_done=True,
+            refresh_interval=0.5,  # the "reconnecting in N s" countdown
         )
-        self.chat: ChatClient | None = None
+        self.chat = Chat(
+            opener, TerminalView(self.printer, self._refresh), name=name, resume=resume
+        )
 
-    async def run(self, name: str | None) -> None:
-        """Chat until the user leaves (return) or the connection ends (raise)."""
-        welcome = await self.connection.hello(name)
-        self.chat = ChatClient(self.connection, welcome)
-        for line in welcome_lines(welcome):
-            self.printer.show(line)
+    async def run(self) -> None:
+        """Chat until the user leaves (return) or the chat cannot go on (raise)."""
+        chat = self.chat
+        running = asyncio.create_task(chat.run(), name="chat")
+        welcomed = asyncio.create_task(chat.welcomed.wait())
+        try:
+            await asyncio.wait({running, welcomed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            welcomed.cancel()
+        if running.done():
+            self.printer.flush()
+            running.result()  # raises why we could not join
+            return
         self.printer.show(notice("-- type to chat; /help for commands, /quit or Ctrl-D to leave"))
         with patch_stdout(raw=True):
-            receiving = asyncio.create_task(self._receive(self.chat), name="receive")
-            typing = asyncio.create_task(self._type(self.chat), name="input")
+            typing = asyncio.create_task(self._type(), name="input")
             try:
-                done, _ = await asyncio.wait(
-                    {receiving, typing}, return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait({running, typing}, return_when=asyncio.FIRST_COMPLETED)
+                if typing.done():
+                    await chat.leave()
+                    await running
             finally:
-                for task in (typing, receiving):
+                for task in (typing, running):
                     task.cancel()
-                await asyncio.gather(typing, receiving, return_exceptions=True)
+                await asyncio.gather(typing, running, return_exceptions=True)
                 self.printer.flush()
-        if receiving in done:
-            receiving.result()  # raises why the connection ended
-        await self.connection.close()
+        if running.done() and not running.cancelled():
+            running.result()  # raises why the chat ended, if it did not end by our leaving
 
-    async def _type(self, chat: ChatClient) -> None:
-        prompt = FormattedText([("class:prompt", f"{visible(chat.name)}> ")])
+    async def _type(self) -> None:
+        prompt = FormattedText([("class:prompt", f"{visible(self.chat.name or '')}> ")])
         while True:
             try:
                 line = await self.session.prompt_async(prompt)
             except (EOFError, KeyboardInterrupt):
                 return  # Ctrl-D / Ctrl-C: leave cleanly
-            if not await chat.perform(line, self.printer.show):
+            if not await self.chat.perform(line, self.printer.show):
                 return
-            self._refresh()  # a new pending message shows in the toolbar
-
-    async def _receive(self, chat: ChatClient) -> None:
-        while True:
-            frame = await self.connection.receive()
-            outcome = chat.observe(frame)
-            if outcome.failed is not None:
-                self._refresh()
-            if isinstance(frame, Msg):
-                self.printer.show(message_fragments(frame, me=chat.name))
-                if outcome.echoed is not None:
-                    self._refresh()
-                continue
-            fragments = event_fragments(frame)
-            if fragments is not None:
-                self.printer.show(fragments)
 
     def _toolbar(self) -> FormattedText:
         chat = self.chat
-        if chat is None:
-            return FormattedText([])
-        parts: list[tuple[str, str]] = [
-            ("", f" {self.connection.endpoint} as {visible(chat.name)}  /help  /quit ")
-        ]
+        parts: list[tuple[str, str]] = [("", f" {self.endpoint} as {visible(chat.name or '?')} ")]
+        if chat.status is Status.RECONNECTING and chat.retry_at is not None:
+            left = max(0.0, chat.retry_at - asyncio.get_running_loop().time())
+            parts.append(("class:error", f" reconnecting in {left:.0f} s "))
+        elif chat.status is not Status.CONNECTED:
+            parts.append(("class:error", f" {chat.status.value} "))
+        parts.append(("", " /help  /quit "))
         pending: Sequence[str] = [visible(item.say.text) for item in chat.pending.values()]
         if pending:
             shown = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
-            more = (
-                f" (+{len(pending) - MAX_PENDING_SHOWN})"
-                if len(pending) > MAX_PENDING_SHOWN
-                else ""
-            )
+            extra = len(pending) - MAX_PENDING_SHOWN
+            more = f" (+{extra})" if extra > 0 else ""
             parts.append(("class:pending", f"  sending: {shown}{more}"))
         return FormattedText(parts)
 

@@ -2,10 +2,12 @@
 
 For scripts and tests (and automatic when stdin is not a terminal). A
 thread reads stdin -- the only blocking call in the client -- and hands
-each line to the event loop. Every event prints as one flushed line. At
-end of input the client waits up to ``wait`` seconds for the server to
-echo every message it sent, says ``bye`` and returns; if some never came
-back it raises ``MessagesNotDelivered``.
+each line to the event loop. Every event prints as one flushed line.
+Lines read before the server's ``welcome`` (or while reconnecting) are
+sent once it arrives. At end of input the client waits for ``welcome`` or
+a refusal, then up to ``wait`` seconds for the server to echo every
+message it sent, says ``bye`` and returns; if some never came back it
+raises ``MessagesNotDelivered``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import threading
 from typing import TextIO
 
 from ..errors import MessagesNotDelivered
-from ..protocol import Welcome
-from .chat import ChatClient
-from .connection import ServerConnection
-from .render import Fragments, as_text, event_line, welcome_lines
+from ..protocol import Msg
+from .chat import Chat, Opener
+from .render import Fragments, as_text, message_fragments
+from .state import ResumePoint
 
 Lines = asyncio.Queue[str | None]  # None marks the end of input
 
@@ -42,69 +44,83 @@ def start_stdin_thread(loop: asyncio.AbstractEventLoop, lines: Lines) -> threadi
     return thread
 
 
-class PlainClient:
-    """Runs one session in plain mode."""
+class PlainView:
+    """Every event as one line, flushed at once."""
 
-    def __init__(self, connection: ServerConnection, out: TextIO, *, wait: float) -> None:
-        self.connection = connection
+    def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.wait = wait
 
-    def emit(self, line: str) -> None:
-        self.out.write(line + "\n")
+    def emit(self, fragments: Fragments) -> None:
+        self.out.write(as_text(fragments) + "\n")
         self.out.flush()
 
-    async def run(self, lines: Lines, name: str | None) -> None:
-        """Chat until input ends, ``/quit``, or the connection does."""
-        welcome = await self.connection.hello(name)
-        chat = ChatClient(self.connection, welcome)
-        self._show_welcome(welcome)
-        receiving = asyncio.create_task(self._receive(chat), name="receive")
-        typing = asyncio.create_task(self._send_lines(chat, lines), name="input")
+    def message(self, msg: Msg, *, own: bool) -> None:
+        self.emit(message_fragments(msg))
+
+    def notice(self, fragments: Fragments) -> None:
+        self.emit(fragments)
+
+    def changed(self) -> None:
+        return None
+
+
+class PlainClient:
+    """Runs one chat in plain mode."""
+
+    def __init__(
+        self,
+        opener: Opener,
+        out: TextIO,
+        *,
+        wait: float,
+        name: str | None = None,
+        resume: ResumePoint | None = None,
+    ) -> None:
+        self.view = PlainView(out)
+        self.chat = Chat(opener, self.view, name=name, resume=resume)
+        self.wait = wait
+
+    async def run(self, lines: Lines) -> None:
+        """Chat until input ends, ``/quit``, or the chat cannot go on."""
+        chat = self.chat
+        running = asyncio.create_task(chat.run(), name="chat")
+        typing = asyncio.create_task(self._send_lines(lines), name="input")
         try:
-            done, _ = await asyncio.wait({receiving, typing}, return_when=asyncio.FIRST_COMPLETED)
-            if receiving in done:
-                receiving.result()  # raises why the connection ended
-            await self._await_echoes(chat, receiving)
+            await asyncio.wait({running, typing}, return_when=asyncio.FIRST_COMPLETED)
+            if running.done():
+                running.result()  # raises why the chat ended
+                return
+            await self._until(chat.welcomed, running)  # a welcome or a refusal first
+            await self._until(chat.all_echoed, running, timeout=self.wait)
+            await chat.leave()
+            await running
         finally:
             typing.cancel()
-            receiving.cancel()
-            await asyncio.gather(typing, receiving, return_exceptions=True)
-        await self.connection.close()
-
-    def _show_welcome(self, welcome: Welcome) -> None:
-        for line in welcome_lines(welcome):
-            self.emit(as_text(line))
-
-    async def _receive(self, chat: ChatClient) -> None:
-        while True:
-            frame = await self.connection.receive()
-            chat.observe(frame)
-            line = event_line(frame)
-            if line is not None:
-                self.emit(line)
-
-    async def _send_lines(self, chat: ChatClient, lines: Lines) -> None:
-        def show(fragments: Fragments) -> None:
-            self.emit(as_text(fragments))
-
-        while (line := await lines.get()) is not None:
-            if not await chat.perform(line, show):
-                return
-
-    async def _await_echoes(self, chat: ChatClient, receiving: asyncio.Task[None]) -> None:
-        echoed = asyncio.create_task(chat.all_echoed.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {echoed, receiving}, timeout=self.wait, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            echoed.cancel()
-        if receiving in done:
-            receiving.result()
+            running.cancel()
+            await asyncio.gather(typing, running, return_exceptions=True)
         if chat.pending:
             count = len(chat.pending)
             raise MessagesNotDelivered(
                 f"{count} message{'' if count == 1 else 's'} not echoed by the server "
                 f"within {self.wait:g} s"
             )
+
+    async def _send_lines(self, lines: Lines) -> None:
+        while (line := await lines.get()) is not None:
+            if not await self.chat.perform(line, self.view.emit):
+                return
+
+    @staticmethod
+    async def _until(
+        event: asyncio.Event, running: asyncio.Task[None], *, timeout: float | None = None
+    ) -> None:
+        """Wait for ``event``; if the chat ends first, raise why."""
+        waiting = asyncio.create_task(event.wait())
+        try:
+            await asyncio.wait(
+                {waiting, running}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiting.cancel()
+        if running.done():
+            running.result()

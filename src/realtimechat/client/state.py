@@ -1,0 +1,73 @@
+"""What the client remembers between runs: the last message id it showed.
+
+One small JSON file maps each server-and-identity to the highest message
+id shown there, so that the next ``hello`` carries ``since`` and the
+server replays exactly what was missed: nothing twice, nothing lost,
+whether the connection dropped or the client was restarted.
+
+Writes are atomic (temporary file, fsync, rename) and debounced: at most
+one a second while messages arrive, and one at exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Final
+
+SAVE_DELAY: Final = 1.0
+
+
+class ResumePoint:
+    """The last id shown for one server and identity, kept in a shared file."""
+
+    def __init__(self, path: Path | None, key: str) -> None:
+        self.path = path
+        self.key = key
+        self.last_id = self._load()
+        self._save_handle: asyncio.TimerHandle | None = None
+
+    def _load(self) -> int:
+        if self.path is None:
+            return 0
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            value = data.get(self.key, 0)
+        except (OSError, ValueError, AttributeError):
+            return 0  # no file yet, or one we cannot read: start without a resume point
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    def advance(self, msg_id: int) -> None:
+        """Record that ``msg_id`` was shown; saved shortly after."""
+        if msg_id <= self.last_id:
+            return
+        self.last_id = msg_id
+        if self.path is not None and self._save_handle is None:
+            loop = asyncio.get_running_loop()
+            self._save_handle = loop.call_later(SAVE_DELAY, self.save)
+
+    def save(self) -> None:
+        """Write now (also called at exit)."""
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+            self._save_handle = None
+        if self.path is None:
+            return
+        with contextlib.suppress(OSError):  # a read-only home must not stop the chat
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if not isinstance(data, dict):
+                    data = {}
+            except (OSError, ValueError):
+                data = {}
+            data[self.key] = self.last_id
+            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            with temporary.open("w", encoding="utf-8") as file:
+                json.dump(data, file, indent=1, sort_keys=True)
+                file.flush()
+                os.fsync(file.fileno())
+            temporary.replace(self.path)
