@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import ssl
+import subprocess
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +16,12 @@ from typing import Any, TypeVar
 
 import trustme
 
+from realtimechat.client.chat import Opener
 from realtimechat.client.connection import Endpoint, ServerConnection
+from realtimechat.client.render import Fragments, as_text
 from realtimechat.errors import ProtocolError
 from realtimechat.pki import CaFolder
-from realtimechat.protocol import Frame, FrameDecoder, encode
+from realtimechat.protocol import Frame, FrameDecoder, Msg, encode
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import Limits
 from realtimechat.tls import ClientFiles, ServerFiles, client_context
@@ -198,3 +204,185 @@ class RawPeer:
 
     def close(self) -> None:
         self.writer.transport.abort()
+
+
+# -- resilient clients and a misbehaving network --------------------------------------
+
+
+@dataclass
+class Recorder:
+    """A ChatView that remembers everything a user would have seen."""
+
+    messages: list[Msg] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def message(self, msg: Msg, *, own: bool) -> None:
+        self.messages.append(msg)
+
+    def notice(self, fragments: Fragments) -> None:
+        self.notices.append(as_text(fragments))
+
+    def changed(self) -> None:
+        return None
+
+    def texts(self) -> list[str]:
+        return [msg.text for msg in self.messages]
+
+    def ids(self) -> list[int]:
+        return [msg.id for msg in self.messages]
+
+
+def opener_for(
+    files: ClientFiles, port: int, *, ping_interval: float = 30.0, pong_timeout: float = 15.0
+) -> Opener:
+    """How a Chat connects: real TLS to 127.0.0.1:port."""
+    context = client_context(files)
+    where = Endpoint(host="127.0.0.1", port=port, cn="chatserver")
+
+    async def open_connection() -> ServerConnection:
+        return await ServerConnection.open(
+            where, context, timeout=WAIT, ping_interval=ping_interval, pong_timeout=pong_timeout
+        )
+
+    return open_connection
+
+
+class Proxy:
+    """A loopback TCP proxy that can cut or silently black-hole its connections."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.holes: set[int] = set()  # indexes of connections that forward nothing
+        self.flowing = asyncio.Event()  # cleared: stop reading from the server (a slow reader)
+        self.flowing.set()
+        self.client_bytes = bytearray()  # all the client side has sent, over every connection
+        self.on_client_bytes: Callable[[int, bytes], None] | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def connections(self) -> int:
+        return len(self._pairs)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        index = len(self._pairs)
+        self._pairs.append((writer, up_writer))
+        for task in (
+            asyncio.create_task(self._pump(index, reader, up_writer, from_client=True)),
+            asyncio.create_task(self._pump(index, up_reader, writer, from_client=False)),
+        ):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pump(
+        self,
+        index: int,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        *,
+        from_client: bool,
+    ) -> None:
+        try:
+            while True:
+                if not from_client:
+                    await self.flowing.wait()
+                data = await source.read(65536)
+                if not data:
+                    break
+                if index in self.holes:
+                    continue  # swallowed: the peers see silence, not a close
+                if from_client:
+                    self.client_bytes += data
+                    if self.on_client_bytes is not None:
+                        self.on_client_bytes(index, data)
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            if index not in self.holes:
+                sink.transport.abort()
+
+    def cut(self, index: int) -> None:
+        """Close connection ``index`` on both sides at once (a dropped link)."""
+        for writer in self._pairs[index]:
+            writer.transport.abort()
+
+    def blackhole(self, index: int) -> None:
+        """Stop forwarding on connection ``index``, keeping both sockets open."""
+        self.holes.add(index)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for pair in self._pairs:
+            for writer in pair:
+                writer.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+BIN = Path(sys.executable).parent
+
+
+class ServerProcess:
+    """A real rtchat-server on 127.0.0.1; it can be stopped and started on the same port."""
+
+    def __init__(self, pki: Pki, folder: Path) -> None:
+        self.pki = pki
+        self.folder = folder
+        self.port = 0
+        self.starts = 0
+        self.process = self.start()
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self.starts += 1
+        log = self.folder / f"server-{self.starts}.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                [
+                    str(BIN / "rtchat-server"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--pki",
+                    str(self.pki.folder.root),
+                    "--data",
+                    str(self.folder / "data"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=sink,
+            )
+        port = 0
+        deadline = time.monotonic() + WAIT
+        while not port and time.monotonic() < deadline and process.poll() is None:
+            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
+            port = int(found.group(1)) if found else 0
+            time.sleep(0.02)  # polling a file another process writes, bounded by the deadline
+        assert port, f"the server did not start:\n{log.read_text()}"
+        self.port = port
+        self.process = process
+        return process
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no flush, no goodbye."""
+        self.process.kill()
+        self.process.wait(timeout=10)

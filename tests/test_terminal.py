@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -16,58 +15,12 @@ import pytest
 
 from realtimechat.pki import CaFolder
 
-from .support import Pki
+from .support import Pki, ServerProcess
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 BIN = Path(sys.executable).parent
 DEADLINE = 15.0
-
-
-class ServerProcess:
-    """A real rtchat-server on 127.0.0.1; it can be stopped and started on the same port."""
-
-    def __init__(self, pki: Pki, folder: Path) -> None:
-        self.pki = pki
-        self.folder = folder
-        self.port = 0
-        self.starts = 0
-        self.process = self.start()
-
-    def start(self) -> subprocess.Popen[bytes]:
-        self.starts += 1
-        log = self.folder / f"server-{self.starts}.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [
-                    str(BIN / "rtchat-server"),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--pki",
-                    str(self.pki.folder.root),
-                    "--data",
-                    str(self.folder / "data"),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=sink,
-            )
-        port = 0
-        deadline = time.monotonic() + DEADLINE
-        while not port and time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
-            port = int(found.group(1)) if found else 0
-            time.sleep(0.02)  # polling a file another process writes, bounded by the deadline
-        assert port, f"the server did not start:\n{log.read_text()}"
-        self.port = port
-        self.process = process
-        return process
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture

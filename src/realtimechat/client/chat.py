@@ -12,7 +12,8 @@ Nothing is lost and nothing is shown twice:
 * Every message shown is remembered by id; an id is never shown twice,
   whether it comes live, replayed after a resume, or from a gap fill.
 * A ``gap`` (we read too slowly, or history was cut) is filled with
-  ``history`` requests; what they bring is shown as earlier messages.
+  ``history`` requests (``gaps.GapFiller``); what they bring is shown as
+  earlier messages.
 
 A permanent refusal (certificate rejected, revoked, expired, name taken)
 is never retried. On the first connection every failure is final, so a
@@ -58,11 +59,12 @@ from ..protocol import (
 from ..sanitize import visible
 from .commands import HELP_TEXT, AskWho, Quit, Say, ShowHelp, Unknown, parse_line
 from .connection import PERMANENT_BYE_REASONS, ServerConnection, bye_error
+from .gaps import GapFiller
 from .render import Fragments, event_fragments, notice, welcome_lines
 from .state import ResumePoint
 
 SHOWN_IDS_KEPT: Final = 10_000
-FILL_PAGE: Final = 500
+FILL_PAGE: Final = 100  # small pages: a slow reader gets a fill through in rounds
 CERTIFICATE_RETRIES: Final = 3  # EOF before welcome after we were welcome before
 _REFUSED_CODES: Final = frozenset({"name_taken", "bad_name", "unsupported_version"})
 
@@ -139,8 +141,7 @@ class Chat:
         self._early_echoes: OrderedDict[int, None] = OrderedDict()
         self._shown: set[int] = set()
         self._shown_order: deque[int] = deque()
-        self._fill_to = 0  # a gap fill is running up to this id
-        self._fill_last = 0
+        self._gaps = GapFiller()
         self._refs = itertools.count(1)
         self._ref_prefix = secrets.token_hex(4)
         self._leaving = asyncio.Event()
@@ -177,9 +178,12 @@ class Chat:
                 except ConnectionLost as exc:
                     if self._leaving.is_set():
                         return
+                    connection.abort()
+                    self.connection = None
                     await self._pause(str(exc))
                 finally:
                     self.connection = None
+                    connection.abort()
         finally:
             self.status = Status.CLOSED
             self.resume.save()
@@ -198,7 +202,7 @@ class Chat:
         self.welcomed.set()
         self.status = Status.CONNECTED
         self.retry_at = None
-        self._fill_to = 0
+        self._gaps.connected()
         for line in welcome_lines(welcome):
             self.view.notice(line)
         self.view.changed()
@@ -266,9 +270,9 @@ class Chat:
                 self._ack(frame)
             case Gap():
                 self.view.notice(_shown(frame))
-                await self._fill(frame)
+                await self._ask_history(self._gaps.gap(frame.from_id, frame.to_id))
             case HistoryEnd():
-                await self._fill_more(frame)
+                await self._ask_history(self._gaps.end(more=frame.more))
             case Bye():
                 raise bye_error(frame, before_welcome=False)
             case Error() if frame.ref is not None and frame.ref in self.pending:
@@ -280,8 +284,7 @@ class Chat:
                     self.view.notice(fragments)
 
     def _message(self, msg: Msg) -> None:
-        if self._fill_to:
-            self._fill_last = max(self._fill_last, msg.id)
+        self._gaps.received(msg.id, replay=msg.replay)
         if msg.from_ == self.name:
             ref = self._by_id.pop(msg.id, None)
             if ref is not None:
@@ -315,21 +318,9 @@ class Chat:
             self.all_echoed.set()
         self.view.changed()
 
-    async def _fill(self, gap: Gap) -> None:
-        """Ask for what a gap says we missed (a fill already running is extended)."""
-        running = bool(self._fill_to)
-        self._fill_to = max(self._fill_to, gap.to_id)
-        if not running:
-            self._fill_last = gap.from_id - 1
-            await self._send_if_connected(HistoryRequest(since=gap.from_id - 1, limit=FILL_PAGE))
-
-    async def _fill_more(self, end: HistoryEnd) -> None:
-        if not self._fill_to:
-            return
-        if end.more and self._fill_last < self._fill_to:
-            await self._send_if_connected(HistoryRequest(since=self._fill_last, limit=FILL_PAGE))
-        else:
-            self._fill_to = 0
+    async def _ask_history(self, since: int | None) -> None:
+        if since is not None:
+            await self._send_if_connected(HistoryRequest(since=since, limit=FILL_PAGE))
 
 
 def _frame(pending: Pending) -> SendMsg:

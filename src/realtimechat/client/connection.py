@@ -196,6 +196,10 @@ class ServerConnection:
                 continue
             return frame
 
+    def abort(self) -> None:
+        """Drop the connection at once (it is dead or we are done with it)."""
+        self._writer.transport.abort()
+
     async def close(self, *, say_bye: bool = True, timeout: float = 2.0) -> None:
         """Leave: ``bye`` (best effort), then close the TLS connection."""
         try:

@@ -1,0 +1,232 @@
+"""Nothing lost, nothing shown twice: crashes, cut links, silent links, slow readers."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from realtimechat.client.chat import Backoff, Chat
+from realtimechat.client.commands import Say
+from realtimechat.server.app import ChatServer
+from realtimechat.server.store import SqliteStore
+
+from .support import (
+    WAIT,
+    Pki,
+    Proxy,
+    Recorder,
+    ServerFactory,
+    ServerProcess,
+    eventually,
+    opener_for,
+    port_of,
+)
+
+FAST = Backoff(first=0.05, most=0.5)  # reconnect quickly: the tests wait on it
+
+
+class Running:
+    """Chats started in a test, all left and awaited at the end."""
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[Chat, asyncio.Task[None]]] = []
+
+    def start(self, chat: Chat) -> Chat:
+        self.tasks.append((chat, asyncio.create_task(chat.run())))
+        return chat
+
+    async def stop(self) -> None:
+        for chat, _ in self.tasks:
+            await chat.leave()
+        async with asyncio.timeout(WAIT):
+            await asyncio.gather(*(task for _, task in self.tasks), return_exceptions=True)
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    chats = Running()
+    yield chats
+    await chats.stop()
+
+
+def chat_for(
+    pki: Pki, user: str, port: int, *, ping_interval: float = 30.0, pong_timeout: float = 15.0
+) -> tuple[Chat, Recorder]:
+    view = Recorder()
+    opener = opener_for(
+        pki.client(user), port, ping_interval=ping_interval, pong_timeout=pong_timeout
+    )
+    return Chat(opener, view, backoff=Backoff(FAST.first, FAST.most)), view
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 60) -> None:
+    await eventually(predicate, timeout=timeout)
+
+
+def exactly_once(texts: list[str], expected: list[str]) -> None:
+    counts = Counter(texts)
+    missing = [text for text in expected if counts[text] == 0]
+    twice = [text for text, count in counts.items() if count > 1]
+    assert not missing, f"never shown: {missing[:5]} ({len(missing)} in all)"
+    assert not twice, f"shown more than once: {twice[:5]}"
+
+
+async def test_kill_9_mid_burst_loses_nothing_and_shows_nothing_twice(
+    pki: Pki, tmp_path: Path, running: Running
+) -> None:
+    """kill -9 during a burst; restart on the same data: everything arrives once, everywhere."""
+    server = ServerProcess(pki, tmp_path)
+    try:
+        alice, _ = chat_for(pki, "alice", server.port)
+        bob, bob_saw = chat_for(pki, "bob", server.port)
+        carol, carol_saw = chat_for(pki, "carol", server.port)
+        for chat in (alice, bob, carol):
+            running.start(chat)
+            await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+        burst = [f"burst {n}" for n in range(150)]
+        for n, text in enumerate(burst):
+            await alice.say(Say(text))
+            if n == 50:
+                server.kill()  # mid-burst: some stored, some in flight, the rest typed while down
+            if n == 100:
+                server.start()  # same port, same --data
+            await asyncio.sleep(0)
+        await until(lambda: alice.all_echoed.is_set() and not alice.pending)
+        await until(lambda: len(set(bob_saw.texts()) & set(burst)) == len(burst))
+        await until(lambda: len(set(carol_saw.texts()) & set(burst)) == len(burst))
+        exactly_once([t for t in bob_saw.texts() if t.startswith("burst")], burst)
+        exactly_once([t for t in carol_saw.texts() if t.startswith("burst")], burst)
+        assert any("reconnecting" in line for line in bob_saw.notices)
+    finally:
+        server.stop()
+    with sqlite3.connect(tmp_path / "data" / "messages.db") as db:
+        stored = [text for (text,) in db.execute("SELECT text FROM messages ORDER BY id")]
+    exactly_once(stored, burst)
+
+
+async def test_link_cut_between_store_and_ack_stores_the_resend_once(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path, running: Running
+) -> None:
+    """The server stores a message, the link dies before the ack: the resend is not stored again."""
+    server = await start_server(store=SqliteStore(tmp_path / "m.db"))
+    proxy = Proxy(port_of(server))
+    await proxy.start()
+    try:
+        alice, alice_saw = chat_for(pki, "alice", proxy.port)
+        bob, bob_saw = chat_for(pki, "bob", port_of(server))
+        for chat in (alice, bob):
+            running.start(chat)
+            await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+
+        def swallow_replies(index: int, data: bytes) -> None:
+            proxy.blackhole(index)  # the msg itself got through; nothing comes back
+
+        proxy.on_client_bytes = swallow_replies
+        await alice.say(Say("exactly once"))
+        await until(lambda: "exactly once" in bob_saw.texts())  # stored and fanned out
+        assert alice.pending, "alice never got her ack"
+        proxy.on_client_bytes = None
+        proxy.cut(proxy.connections - 1)
+        await until(lambda: not alice.pending)  # reconnected, resent, acked with the first id
+        await until(lambda: "exactly once" in alice_saw.texts())
+        exactly_once(bob_saw.texts(), ["exactly once"])
+        exactly_once(alice_saw.texts(), ["exactly once"])
+        page = await server.hub.store.after(0, 100, "anyone")
+        assert [m.text for m in page.messages] == ["exactly once"]
+    finally:
+        await proxy.close()
+
+
+async def test_silent_link_is_noticed_by_missing_pongs(
+    start_server: ServerFactory, pki: Pki, running: Running
+) -> None:
+    """A link that swallows everything is declared dead after a missing pong; then we reconnect."""
+    server = await start_server()
+    proxy = Proxy(port_of(server))
+    await proxy.start()
+    try:
+        alice, alice_saw = chat_for(pki, "alice", proxy.port, ping_interval=0.3, pong_timeout=0.5)
+        running.start(alice)
+        await asyncio.wait_for(alice.welcomed.wait(), WAIT)
+        proxy.blackhole(0)
+        await until(lambda: proxy.connections >= 2 and alice.connection is not None, timeout=30)
+        assert any("stopped answering" in line for line in alice_saw.notices)
+        await alice.say(Say("back again"))
+        await until(lambda: "back again" in alice_saw.texts())
+    finally:
+        await proxy.close()
+
+
+async def test_resume_boundary_has_no_hole_and_no_duplicate(
+    start_server: ServerFactory, pki: Pki, running: Running
+) -> None:
+    """Carol's link is cut again and again while alice talks: carol shows every id once."""
+    server = await start_server()
+    proxy = Proxy(port_of(server))
+    await proxy.start()
+    try:
+        alice, _ = chat_for(pki, "alice", port_of(server))
+        carol, carol_saw = chat_for(pki, "carol", proxy.port)
+        for chat in (alice, carol):
+            running.start(chat)
+            await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+        sent = [f"stream {n}" for n in range(300)]
+
+        async def talk() -> None:
+            for text in sent:
+                await alice.say(Say(text))
+                await asyncio.sleep(0.002)
+
+        talking = asyncio.create_task(talk())
+        cuts = 0
+        while not talking.done() and cuts < 20:
+            await until(lambda: carol.connection is not None)
+            await asyncio.sleep(0.02)
+            proxy.cut(proxy.connections - 1)
+            cuts += 1
+        await talking
+        await until(lambda: set(sent) <= set(carol_saw.texts()))
+        ids = carol_saw.ids()
+        assert len(ids) == len(set(ids)), "an id was shown twice"
+        assert ids == sorted(ids), "a resume showed something out of order"
+        exactly_once([t for t in carol_saw.texts() if t.startswith("stream")], sent)
+        assert cuts >= 5
+    finally:
+        await proxy.close()
+
+
+async def test_slow_reader_fills_its_gap_and_shows_everything(
+    start_server: ServerFactory, pki: Pki, running: Running
+) -> None:
+    """Carol stops reading, the server drops her messages (gap); she fetches them all back."""
+    server: ChatServer = await start_server(
+        queue_frames=32, queue_bytes=256 * 1024, write_timeout=120.0
+    )
+    proxy = Proxy(port_of(server))
+    await proxy.start()
+    try:
+        alice, alice_saw = chat_for(pki, "alice", port_of(server))
+        carol, carol_saw = chat_for(pki, "carol", proxy.port)
+        for chat in (alice, carol):
+            running.start(chat)
+            await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+        proxy.flowing.clear()  # carol reads nothing for a while
+        big = "y" * 30_000
+        sent = [f"{n}:{big}" for n in range(300)]
+        for start in range(0, len(sent), 10):
+            for text in sent[start : start + 10]:
+                await alice.say(Say(text))
+            await until(lambda: not alice.pending)
+        assert any(s.outbox.dropped for s in server.hub.sessions if s.name == "carol")
+        proxy.flowing.set()
+        await until(lambda: set(sent) <= set(carol_saw.texts()), timeout=90)
+        exactly_once([t for t in carol_saw.texts() if ":" in t], sent)
+        assert any("missed" in line for line in carol_saw.notices)
+        assert len(alice_saw.texts()) == len(sent)
+    finally:
+        await proxy.close()
