@@ -23,7 +23,7 @@ from typing import IO
 
 import pytest
 
-from realtimechat.cli.server import read_motd
+from realtimechat.cli.server import parse_retention, read_motd
 from realtimechat.errors import ConfigError
 
 BIN = Path(sys.executable).parent
@@ -489,3 +489,101 @@ def test_blank_motd_is_no_motd(tmp_path: Path) -> None:
     motd = tmp_path / "motd.txt"
     motd.write_text("\n  \n")
     assert read_motd(motd) is None
+
+
+def test_corrupt_data_folder_stops_the_server_with_a_clear_message(
+    tmp_path: Path, folders: Folders, env: dict[str, str]
+) -> None:
+    """A --data folder holding a damaged database: the server refuses to start, saying why."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "messages.db").write_bytes(b"definitely not sqlite " * 50)
+    done = subprocess.run(
+        [
+            script("rtchat-server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--pki",
+            str(folders.ca),
+            "--data",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "cannot use the message store" in done.stderr
+    assert "listening" not in done.stderr
+
+
+def test_names_release_frees_a_name(
+    tmp_path: Path, folders: Folders, env: dict[str, str], spawn: Spawn
+) -> None:
+    """`rtchat-server names release NAME --data DIR` forgets who owned NAME."""
+    data = tmp_path / "data"
+    server = spawn(
+        script("rtchat-server"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--pki",
+        str(folders.ca),
+        "--data",
+        str(data),
+    )
+    port = server.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)").group(1)
+    alice = spawn(*client_args(int(port), "alice", folders))
+    alice.stdout.expect(r"joined as alice")
+    alice.end_input()
+    assert alice.wait() == 0
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.wait() == 0
+
+    def release() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [script("rtchat-server"), "names", "release", "alice", "--data", str(data)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+
+    first = release()
+    assert first.returncode == 0, first.stderr
+    assert "released 'alice'" in first.stdout
+    again = release()
+    assert again.returncode == 1
+    assert "no identity owns the name 'alice'" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "age", "count"),
+    [
+        ("30d", 30 * 86400, None),
+        ("12h", 12 * 3600, None),
+        ("90m", 5400, None),
+        ("5000", None, 5000),
+        (None, None, None),
+    ],
+)
+def test_retention_is_an_age_or_a_count(
+    text: str | None, age: int | None, count: int | None
+) -> None:
+    """--retention reads 30d/12h/90m as an age and a bare number as a count."""
+    parsed_age, parsed_count = parse_retention(text)
+    assert (parsed_age.total_seconds() if parsed_age else None) == age
+    assert parsed_count == count
+
+
+@pytest.mark.parametrize("text", ["soon", "-3d", "0", "d"])
+def test_bad_retention_is_refused(text: str) -> None:
+    """A retention that is neither an age nor a count is a clear error."""
+    with pytest.raises(ConfigError, match="--retention"):
+        parse_retention(text)

@@ -230,3 +230,39 @@ async def test_slow_reader_fills_its_gap_and_shows_everything(
         assert len(alice_saw.texts()) == len(sent)
     finally:
         await proxy.close()
+
+
+async def test_private_messages_stay_private_through_resume_and_history(
+    start_server: ServerFactory, pki: Pki, running: Running
+) -> None:
+    """A private message reaches only its two parties, live, on resume and via history."""
+    server = await start_server()
+    port = port_of(server)
+    alice, _ = chat_for(pki, "alice", port)
+    bob, bob_saw = chat_for(pki, "bob", port)
+    carol, carol_saw = chat_for(pki, "carol", port)
+    for chat in (alice, bob, carol):
+        running.start(chat)
+        await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+    await bob.leave()
+    await carol.leave()
+    await alice.say(Say("public before"))
+    await alice.say(Say("only for bob", to="bob"))
+    await alice.say(Say("public after"))
+    await until(lambda: not alice.pending)
+    # bob and carol come back and resume from where they were
+    bob_back, bob_back_saw = chat_for(pki, "bob", port)
+    bob_back.resume.last_id = max(bob_saw.ids(), default=0)
+    carol_back, carol_back_saw = chat_for(pki, "carol", port)
+    carol_back.resume.last_id = max(carol_saw.ids(), default=0)
+    for chat in (bob_back, carol_back):
+        running.start(chat)
+    await until(lambda: "public after" in bob_back_saw.texts())
+    await until(lambda: "public after" in carol_back_saw.texts())
+    assert "only for bob" in bob_back_saw.texts()
+    assert "only for bob" not in carol_back_saw.texts()
+    for reader, expected in (("bob", True), ("carol", False)):
+        session = next(s for s in server.hub.sessions if s.name == reader)
+        assert session.identity is not None
+        page = await server.hub.store.after(0, 100, session.identity.key)
+        assert ("only for bob" in [m.text for m in page.messages]) is expected
