@@ -2,23 +2,79 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from realtimechat import pki
 from realtimechat.cli.certs import main
+from realtimechat.errors import PKIError
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SCRIPT = Path(sys.executable).parent / "rtchat-certs"
+FINGERPRINT_LINE = re.compile(r"^public key SHA-256: ((?:[0-9a-f]{4} ){15}[0-9a-f]{4})$")
 
 
-def _run(*args: str, env: dict[str, str] | None = None) -> Result:
+def _run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
     """Invoke rtchat-certs in-process, with stdout and stderr kept apart."""
-    return CliRunner().invoke(main, list(args), env=env, prog_name="rtchat-certs")
+    return CliRunner().invoke(main, list(args), env=env, input=input, prog_name="rtchat-certs")
+
+
+def _console(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed rtchat-certs console script as its own process."""
+    assert SCRIPT.exists(), f"{SCRIPT} is missing: install the package (pip install -e .)"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RTCHAT_CERTS")}
+    environment["HOME"] = str(cwd)
+    environment["XDG_CONFIG_HOME"] = str(cwd / ".config")
+    environment.update(env or {})
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=cwd,
+        env=environment,
+    )
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def _one_error(stderr: str) -> str:
+    """The single `rtchat-certs: error: ...` line of ``stderr`` (fails if there are others)."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("rtchat-certs: error: "), lines
+    return lines[0].removeprefix("rtchat-certs: error: ")
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> Path:
+    """A CA folder made by `init` for chatserver, localhost and 127.0.0.1."""
+    root = tmp_path / "ca"
+    pki.init_ca(root, "chatserver", ["localhost", "127.0.0.1"])
+    return root
 
 
 def test_init_prints_one_line_per_file(tmp_path: Path) -> None:
@@ -165,23 +221,11 @@ def test_subcommand_help_shows_the_default_folder() -> None:
     assert "default: chatserver" in text
 
 
-def _console(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run rtchat-certs as its own process (the module, as the package may not be installed)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "realtimechat.cli.certs", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=cwd,
-        env=env,
-    )
+# --------------------------------------------------------------------------- console script
 
 
-def test_console_script_as_a_process(tmp_path: Path) -> None:
-    """As a real process, init and issue exit 0 and print their files; a refusal exits 1."""
+def test_console_init_and_issue(tmp_path: Path) -> None:
+    """As a real process, init and issue exit 0 and print their files; a second issue exits 1."""
     root = tmp_path / "ca"
 
     init = _console("init", "--dir", str(root), "--san", "127.0.0.1", cwd=tmp_path)
@@ -197,7 +241,564 @@ def test_console_script_as_a_process(tmp_path: Path) -> None:
     )
     assert again.returncode == 1
     assert again.stdout == ""
-    assert again.stderr == (
-        f"rtchat-certs: error: {root / 'clients' / 'alice.key'} already exists; "
-        "refusing to overwrite it\n"
+    assert _one_error(again.stderr).startswith("'alice' already has a certificate")
+    assert _mode(root / "clients" / "alice.key") == 0o600
+
+
+def test_console_request_with_a_passphrase(tmp_path: Path) -> None:
+    """request --passphrase (from the environment) writes an encrypted 0600 key and a CSR."""
+    user = tmp_path / "user"
+
+    done = _console(
+        "request",
+        "alice",
+        "--out",
+        str(user),
+        "--passphrase",
+        cwd=tmp_path,
+        env={"RTCHAT_CERTS_PASSPHRASE": "correct horse"},
+    )
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == [
+        f"wrote {user / 'alice.key'} (private key, mode 0600, passphrase-protected)",
+        f"wrote {user / 'alice.csr'}",
+    ]
+    match = FINGERPRINT_LINE.match(lines[2])
+    assert match is not None, lines[2]
+    assert f"`rtchat --identity {user}`" in lines[3]
+    assert _mode(user) == 0o700
+    assert _mode(user / "alice.key") == 0o600
+    with pytest.raises(PKIError, match="wrong passphrase"):
+        pki.load_private_key(user / "alice.key", b"nope")
+    key = pki.load_private_key(user / "alice.key", b"correct horse")
+    shown = match.group(1).replace(" ", "")
+    assert shown == pki.public_key_fingerprint(key.public_key())
+
+
+def test_console_sign_completes_a_user_folder(tmp_path: Path, ca: Path) -> None:
+    """sign --yes --out as a process writes the certificate twice and ca.crt; a repeat fails."""
+    user = tmp_path / "user"
+    made = pki.create_request(user, "bob")
+    folder = pki.CaFolder(ca)
+
+    signed = _console(
+        "sign", str(made.csr), "--dir", str(ca), "--out", str(user), "--yes", cwd=tmp_path
+    )
+    again = _console("sign", str(made.csr), "--dir", str(ca), "--yes", cwd=tmp_path)
+
+    assert signed.returncode == 0, signed.stderr
+    lines = signed.stdout.splitlines()
+    assert lines[:4] == [
+        f"request {made.csr}",
+        "  name (CN)           bob",
+        "  key                 ECDSA P-256",
+        f"  public key SHA-256  {pki.format_fingerprint(made.fingerprint)}",
+    ]
+    assert lines[4:8] == [
+        f"wrote {folder.client_cert('bob')}",
+        f"wrote {user / 'bob.crt'}",
+        f"wrote {user / 'ca.crt'}",
+        f"updated {folder.index}",
+    ]
+    assert sorted(p.name for p in user.iterdir()) == ["bob.crt", "bob.csr", "bob.key", "ca.crt"]
+    assert not folder.client_key("bob").exists()
+    assert again.returncode == 1
+    assert "'bob' already has a certificate that is not revoked" in _one_error(again.stderr)
+
+
+def test_console_revoke_by_short_fingerprint(tmp_path: Path, ca: Path) -> None:
+    """revoke as a process by a short fingerprint prints what it revoked and wrote."""
+    pki.issue_client(ca, "alice")
+    alice = pki.read_index(ca)[1]
+    folder = pki.CaFolder(ca)
+
+    done = _console("revoke", alice.fingerprint[:16], "--dir", str(ca), cwd=tmp_path)
+    unknown = _console("revoke", "nobody", "--dir", str(ca), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == (
+        f"revoked alice (client, serial {alice.serial}, fingerprint {alice.fingerprint[:16]})"
+    )
+    assert lines[1].startswith(f"updated {folder.crl} (1 revoked, next update ")
+    assert lines[2] == f"updated {folder.index}"
+    assert lines[3].startswith("Next: give each server the new crl.pem")
+    assert "kill -HUP" in lines[3]
+    assert [e.serial_number for e in pki.load_crl(folder.crl)] == [alice.serial_number]
+    assert unknown.returncode == 1
+    assert _one_error(unknown.stderr).startswith("no certificate named 'nobody'")
+
+
+def test_console_crl_renews_the_next_update(tmp_path: Path, ca: Path) -> None:
+    """crl as a process re-signs crl.pem with the asked next update and says so."""
+    folder = pki.CaFolder(ca)
+
+    done = _console("crl", "--dir", str(ca), "--days", "45", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    crl = pki.load_crl(folder.crl)
+    assert crl.next_update_utc is not None
+    assert crl.next_update_utc - crl.last_update_utc == dt.timedelta(days=45)
+    when = crl.next_update_utc.strftime("%Y-%m-%d %H:%M UTC")
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"updated {folder.crl} (0 revoked, next update {when})"
+    assert lines[1].startswith(
+        f"Next: give each server the new crl.pem (`rtchat-certs server-bundle --dir {ca} "
+    )
+    assert "kill -HUP" in lines[1]
+    assert len(lines) == 2
+
+
+def _four_clients(root: Path) -> None:
+    """A valid, an expiring-soon, an expired and a revoked client in the CA folder ``root``."""
+    now = dt.datetime.now(dt.UTC)
+    pki.issue_client(root, "alice")
+    pki.issue_client(root, "bob", days=12)
+    pki.issue_client(
+        root, "carol", not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=2)
+    )
+    pki.issue_client(root, "dave")
+    pki.revoke(root, "dave", reason="keyCompromise")
+
+
+def test_console_list_shows_every_status(tmp_path: Path, ca: Path) -> None:
+    """list as a process shows name, serial, short fingerprint, expiry and each status."""
+    _four_clients(ca)
+    entries = pki.read_index(ca)
+
+    done = _console("list", "--dir", str(ca), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT", "AFTER", "STATUS"]
+    rows = lines[1:6]
+    statuses = ["valid", "valid", "expiring soon", "expired", "revoked"]
+    for row, entry, status in zip(rows, entries, statuses, strict=True):
+        assert row.split()[:4] == [entry.name, entry.kind, entry.serial, entry.fingerprint[:16]]
+        assert entry.not_after_utc.strftime("%Y-%m-%d %H:%M UTC") in row
+        assert row.endswith(f"  {status}")
+    assert lines[6].startswith(f"{pki.CaFolder(ca).crl}: 1 revoked, next update ")
+    assert len(lines) == 7
+
+
+@pytest.fixture
+def seed_cert(tmp_path: Path) -> Path:
+    """alice.crt made with the seed's exact openssl recipe."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    out = tmp_path / "seed"
+    out.mkdir()
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-newkey",
+            "rsa:4096",
+            "-x509",
+            "-sha256",
+            "-days",
+            "365",
+            "-nodes",
+            "-subj",
+            "/CN=alice",
+            "-out",
+            str(out / "alice.crt"),
+            "-keyout",
+            str(out / "alice.key"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return out / "alice.crt"
+
+
+def test_console_show_explains_the_seed_certificate(tmp_path: Path, seed_cert: Path) -> None:
+    """show as a process explains the seed's certificate: self-signed, pinnable, no warnings."""
+    done = _console("show", str(seed_cert), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{seed_cert}: a self-signed certificate"
+    assert "  subject             CN=alice" in lines
+    assert "  SANs                none" in lines
+    assert "  EKUs                none (any purpose)" in lines
+    assert not [line for line in lines if line.startswith("warning:")]
+    assert lines[-1] == "no warnings"
+    assert any(
+        line.startswith("note: no CA vouches for it, so it is trusted by pinning") for line in lines
+    )
+
+
+def test_console_server_cert_and_bundle(tmp_path: Path, ca: Path) -> None:
+    """server-cert needs --force to renew in place; --out and server-bundle make server folders."""
+    folder = pki.CaFolder(ca)
+    host2, bundle = tmp_path / "host2", tmp_path / "server"
+
+    refused = _console("server-cert", "--dir", str(ca), "--cn", "chatserver", cwd=tmp_path)
+    other = _console(
+        "server-cert", "--dir", str(ca), "--cn", "chat2.example", "--out", str(host2), cwd=tmp_path
+    )
+    copied = _console("server-bundle", "--dir", str(ca), "--out", str(bundle), cwd=tmp_path)
+
+    assert refused.returncode == 1
+    assert _one_error(refused.stderr) == (
+        f"{folder.server_key} already exists; refusing to overwrite it "
+        "(pass --force to replace it: a renewal)"
+    )
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.splitlines() == [
+        f"wrote {host2 / 'server.key'} (private key, mode 0600)",
+        f"wrote {host2 / 'server.crt'} (names: chat2.example)",
+        f"wrote {host2 / 'ca.crt'}",
+        f"wrote {host2 / 'crl.pem'}",
+        f"updated {folder.index}",
+    ]
+    assert copied.returncode == 0, copied.stderr
+    assert copied.stdout.splitlines()[:4] == [
+        f"wrote {bundle / 'ca.crt'}",
+        f"wrote {bundle / 'server.crt'}",
+        f"wrote {bundle / 'server.key'} (private key, mode 0600)",
+        f"wrote {bundle / 'crl.pem'}",
+    ]
+    for made in (host2, bundle):
+        assert _mode(made) == 0o700
+        assert _mode(made / "server.key") == 0o600
+        assert sorted(p.name for p in made.iterdir()) == [
+            "ca.crt",
+            "crl.pem",
+            "server.crt",
+            "server.key",
+        ]
+
+
+# --------------------------------------------------------------------------- CliRunner
+
+
+def test_issue_force_gives_a_second_certificate(ca: Path) -> None:
+    """issue --force replaces NAME's files and records a second valid certificate."""
+    assert _run("issue", "alice", "--dir", str(ca)).exit_code == 0
+    folder = pki.CaFolder(ca)
+
+    result = _run("issue", "alice", "--dir", str(ca), "--force")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"replaced {folder.client_key('alice')} (private key, mode 0600)",
+        f"replaced {folder.client_cert('alice')}",
+        f"updated {folder.index}",
+    ]
+    assert [e.status for e in pki.read_index(ca) if e.name == "alice"] == ["valid", "valid"]
+
+
+def test_request_asks_for_the_passphrase_twice(tmp_path: Path) -> None:
+    """request --passphrase asks twice on stderr and encrypts the key with what was typed."""
+    user = tmp_path / "user"
+
+    result = _run("request", "alice", "--out", str(user), "--passphrase", input="pw1\npw1\n")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("Passphrase for") == 1
+    assert "Repeat for confirmation" in result.stderr
+    assert "pw1" not in result.stdout + result.stderr
+    assert result.stdout.splitlines()[0].endswith("(private key, mode 0600, passphrase-protected)")
+    assert pki.load_private_key(user / "alice.key", b"pw1") is not None
+    with pytest.raises(PKIError, match="wrong passphrase"):
+        pki.load_private_key(user / "alice.key", b"pw2")
+
+
+def test_request_without_a_matching_passphrase_writes_nothing(tmp_path: Path) -> None:
+    """Two different answers, then no more input: one error line, no folder, no key."""
+    user = tmp_path / "user"
+
+    result = _run("request", "alice", "--out", str(user), "--passphrase", input="one\ntwo\n")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "The two entered values do not match" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "rtchat-certs: error: no passphrase given: nothing was written"
+    )
+    assert not user.exists()
+
+
+def test_request_refusals(tmp_path: Path) -> None:
+    """request refuses a bad name (before asking) and existing files; --force replaces them."""
+    user = tmp_path / "user"
+    assert _run("request", "alice", "--out", str(user)).exit_code == 0
+    before = _snapshot(user)
+
+    bad = _run("request", "../alice", "--out", str(user), "--passphrase")
+    again = _run("request", "alice", "--out", str(user))
+    forced = _run("request", "alice", "--out", str(user), "--force")
+
+    assert bad.exit_code == 1
+    assert "Passphrase" not in bad.stderr
+    assert _one_error(bad.stderr).startswith("client name '../alice' cannot contain")
+    assert again.exit_code == 1
+    assert _one_error(again.stderr) == (
+        f"{user / 'alice.key'} already exists; refusing to overwrite it "
+        "(pass --force to replace it)"
+    )
+    assert forced.exit_code == 0, forced.output
+    assert forced.stdout.splitlines()[:2] == [
+        f"replaced {user / 'alice.key'} (private key, mode 0600)",
+        f"replaced {user / 'alice.csr'}",
+    ]
+    assert _snapshot(user) != before
+
+
+def test_sign_shows_the_fingerprint_and_asks(ca: Path, tmp_path: Path) -> None:
+    """sign prints the CSR's name and fingerprint, asks, and signs on yes."""
+    request = _run("request", "alice", "--out", str(tmp_path / "user"))
+    printed = next(
+        m.group(1) for m in map(FINGERPRINT_LINE.match, request.stdout.splitlines()) if m
+    )
+    csr = tmp_path / "user" / "alice.csr"
+
+    result = _run("sign", str(csr), "--dir", str(ca), input="y\n")
+
+    assert result.exit_code == 0, result.output
+    assert f"  public key SHA-256  {printed}" in result.stdout.splitlines()
+    assert "Sign a client certificate for 'alice', valid 365 days?" in result.stderr
+    cert = pki.load_certificate(pki.CaFolder(ca).client_cert("alice"))
+    assert pki.format_fingerprint(pki.public_key_fingerprint(cert)) == printed
+
+
+@pytest.mark.parametrize("answer", ["n\n", "", "\n"])
+def test_sign_without_a_yes_writes_nothing(ca: Path, tmp_path: Path, answer: str) -> None:
+    """No, no answer at all, or just Enter: nothing is signed and the exit status is 1."""
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+    before = _snapshot(ca)
+
+    result = _run("sign", str(csr), "--dir", str(ca), input=answer)
+
+    assert result.exit_code == 1
+    question, error = result.stderr.splitlines()
+    assert question.startswith("Sign a client certificate for 'alice'")
+    assert _one_error(error).startswith("not signed: ")
+    assert _snapshot(ca) == before
+
+
+def test_sign_errors_for_bad_input(ca: Path, tmp_path: Path) -> None:
+    """A certificate, a missing file, or no CA: each one error line and exit 1."""
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+
+    not_csr = _run("sign", str(pki.CaFolder(ca).server_cert), "--dir", str(ca), "--yes")
+    missing = _run("sign", str(tmp_path / "nothere.csr"), "--dir", str(ca), "--yes")
+    no_ca = _run("sign", str(csr), "--dir", str(tmp_path / "none"), "--yes")
+
+    assert not_csr.exit_code == 1
+    assert _one_error(not_csr.stderr).endswith(
+        "is not a certificate signing request (CSR) (it holds a certificate)"
+    )
+    assert missing.exit_code == 1
+    assert _one_error(missing.stderr).startswith(f"cannot read {tmp_path / 'nothere.csr'}")
+    assert no_ca.exit_code == 1
+    assert _one_error(no_ca.stderr).startswith(f"no CA in {tmp_path / 'none'} (no ca.crt)")
+
+
+def test_sign_refuses_a_duplicate_name_with_a_way_out(ca: Path, tmp_path: Path) -> None:
+    """Signing a name issued and not revoked exits 1 and says to revoke first or use --force."""
+    assert _run("issue", "alice", "--dir", str(ca)).exit_code == 0
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+
+    result = _run("sign", str(csr), "--dir", str(ca), "--yes")
+
+    assert result.exit_code == 1
+    message = _one_error(result.stderr)
+    assert f"`rtchat-certs revoke alice --dir {ca}`" in message
+    assert "--force" in message
+
+
+def test_revoke_ambiguous_name_lists_candidates(ca: Path) -> None:
+    """A name with two valid certificates is refused, naming both serials; nothing changes."""
+    assert _run("issue", "alice", "--dir", str(ca)).exit_code == 0
+    assert _run("issue", "alice", "--dir", str(ca), "--force").exit_code == 0
+    serials = [e.serial for e in pki.read_index(ca) if e.name == "alice"]
+    before = _snapshot(ca)
+
+    result = _run("revoke", "alice", "--dir", str(ca))
+    by_serial = _run("revoke", serials[0], "--dir", str(ca), "--reason", "superseded")
+
+    assert result.exit_code == 1
+    message = _one_error(result.stderr)
+    assert "'alice' matches 2 certificates" in message
+    assert all(serial in message for serial in serials)
+    assert by_serial.exit_code == 0, by_serial.output
+    assert [e.status for e in pki.read_index(ca) if e.name == "alice"] == ["revoked", "valid"]
+    assert before != _snapshot(ca)
+
+
+def test_revoke_bad_reason_is_a_usage_error(ca: Path) -> None:
+    """An unknown --reason is a usage error (exit 2) and revokes nothing."""
+    pki.issue_client(ca, "alice")
+
+    result = _run("revoke", "alice", "--dir", str(ca), "--reason", "bored")
+
+    assert result.exit_code == 2
+    assert "--reason" in result.stderr
+    assert pki.read_index(ca)[1].status == "valid"
+
+
+def test_crl_refuses_a_damaged_crl_then_rebuilds_it(ca: Path, tmp_path: Path) -> None:
+    """crl stops at a damaged crl.pem with one line; moved aside, crl writes a new one."""
+    pki.issue_client(ca, "alice")
+    pki.revoke(ca, "alice")
+    folder = pki.CaFolder(ca)
+    folder.crl.write_text("damaged\n")
+
+    damaged = _run("crl", "--dir", str(ca))
+    folder.crl.rename(tmp_path / "crl.pem.damaged")
+    rebuilt = _run("crl", "--dir", str(ca), "--days", "7")
+    no_ca = _run("crl", "--dir", str(tmp_path / "none"))
+
+    assert damaged.exit_code == 1
+    assert _one_error(damaged.stderr).endswith(
+        f"move it aside, then run `rtchat-certs crl --dir {ca}` to make a new one from index.json"
+    )
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert rebuilt.stdout.splitlines()[0].startswith(f"wrote {folder.crl} (1 revoked, next update ")
+    crl = pki.load_crl(folder.crl)
+    assert [e.serial_number for e in crl] == [pki.read_index(ca)[1].serial_number]
+    assert crl.next_update_utc is not None
+    assert crl.next_update_utc - crl.last_update_utc == dt.timedelta(days=7)
+    assert no_ca.exit_code == 1
+    assert _one_error(no_ca.stderr).startswith(f"no CA in {tmp_path / 'none'}")
+
+
+def test_list_without_a_ca_is_an_error(tmp_path: Path) -> None:
+    """list in a folder without a CA exits 1 with the init command to run."""
+    result = _run("list", "--dir", str(tmp_path / "none"))
+
+    assert result.exit_code == 1
+    assert "rtchat-certs init --dir" in _one_error(result.stderr)
+
+
+def test_list_shows_each_status(ca: Path) -> None:
+    """list pairs each certificate with valid, expiring soon, expired or revoked."""
+    _four_clients(ca)
+
+    result = _run("list", "--dir", str(ca))
+
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()[1:6]
+    assert [(row.split()[0], row.split("  ")[-1].strip()) for row in rows] == [
+        ("chatserver", "valid"),
+        ("alice", "valid"),
+        ("bob", "expiring soon"),
+        ("carol", "expired"),
+        ("dave", "revoked"),
+    ]
+
+
+def test_show_a_csr_a_crl_and_a_mismatched_server_name(ca: Path, tmp_path: Path) -> None:
+    """show explains a CSR and a CRL, and warns when the server certificate is not for --cn."""
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+    folder = pki.CaFolder(ca)
+
+    of_csr = _run("show", str(csr))
+    of_crl = _run("show", str(folder.crl))
+    mismatch = _run("show", str(folder.server_cert), "--cn", "chat.example")
+
+    assert of_csr.exit_code == 0, of_csr.output
+    assert of_csr.stdout.splitlines()[0] == f"{csr}: a certificate signing request for CN=alice"
+    assert "  signature           valid" in of_csr.stdout.splitlines()
+    assert of_crl.exit_code == 0, of_crl.output
+    assert "CRL number   1" in of_crl.stdout
+    assert f"checked against {ca.resolve()}" in of_crl.stdout.splitlines()
+    assert of_crl.stdout.splitlines()[-1] == "no warnings"
+    assert mismatch.exit_code == 0
+    warnings = [line for line in mismatch.stdout.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: it is not valid for 'chat.example' (its names: DNS:chatserver, DNS:localhost, "
+        "IP:127.0.0.1): clients connecting with --cn chat.example refuse it"
+    ]
+
+
+def test_show_refuses_keys_and_missing_files(ca: Path, tmp_path: Path) -> None:
+    """show of a private key or a missing file is one error line and exit 1."""
+    key = _run("show", str(pki.CaFolder(ca).ca_key))
+    missing = _run("show", str(tmp_path / "nothere.crt"))
+
+    assert key.exit_code == 1
+    assert _one_error(key.stderr).endswith("(it holds a private key)")
+    assert missing.exit_code == 1
+    assert _one_error(missing.stderr).startswith(f"cannot read {tmp_path / 'nothere.crt'}")
+
+
+def test_show_reads_der_with_for_client(ca: Path, tmp_path: Path) -> None:
+    """show --for client on the DER server certificate warns that it has no clientAuth."""
+    der = tmp_path / "server.der"
+    cert = x509.load_pem_x509_certificate(pki.CaFolder(ca).server_cert.read_bytes())
+    der.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+
+    result = _run("show", str(der), "--for", "client")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        "warning: no clientAuth in its extended key usage: the server refuses it as a client "
+        "certificate"
+    )
+
+
+def test_server_cert_force_renews_in_place(ca: Path) -> None:
+    """server-cert --force replaces server.key (0600) and server.crt, keeping the SANs."""
+    folder = pki.CaFolder(ca)
+    old = folder.server_cert.read_bytes()
+
+    result = _run("server-cert", "--dir", str(ca), "--cn", "chatserver", "--force")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"replaced {folder.server_key} (private key, mode 0600)",
+        f"replaced {folder.server_cert} (names: chatserver, localhost, 127.0.0.1)",
+        f"updated {folder.index}",
+    ]
+    assert folder.server_cert.read_bytes() != old
+    assert _mode(folder.server_key) == 0o600
+
+
+def test_server_cert_needs_a_cn(ca: Path) -> None:
+    """server-cert without --cn is a usage error."""
+    result = _run("server-cert", "--dir", str(ca))
+
+    assert result.exit_code == 2
+    assert "--cn" in result.stderr
+
+
+def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:
+    """A repeated bundle leaves identical files; after a revoke it needs --force for crl.pem."""
+    out = tmp_path / "server"
+    assert _run("server-bundle", "--dir", str(ca), "--out", str(out)).exit_code == 0
+    pki.issue_client(ca, "alice")
+    pki.revoke(ca, "alice")
+
+    refused = _run("server-bundle", "--dir", str(ca), "--out", str(out))
+    forced = _run("server-bundle", "--dir", str(ca), "--out", str(out), "--force")
+
+    assert refused.exit_code == 1
+    assert _one_error(refused.stderr) == (
+        f"{out / 'crl.pem'} already exists; refusing to overwrite it (pass --force to replace it)"
+    )
+    assert forced.exit_code == 0, forced.output
+    assert forced.stdout.splitlines()[:4] == [
+        f"unchanged {out / 'ca.crt'} (already the same)",
+        f"unchanged {out / 'server.crt'} (already the same)",
+        f"unchanged {out / 'server.key'} (private key, mode 0600, already the same)",
+        f"replaced {out / 'crl.pem'}",
+    ]
+    assert (out / "crl.pem").read_bytes() == pki.CaFolder(ca).crl.read_bytes()
+
+
+def test_server_bundle_never_into_a_folder_with_a_ca_key(ca: Path) -> None:
+    """server-bundle --out the CA folder itself is refused with one line."""
+    result = _run("server-bundle", "--dir", str(ca), "--out", str(ca))
+
+    assert result.exit_code == 1
+    assert (
+        _one_error(result.stderr) == f"{ca} is the CA folder itself: give the server folder to make"
     )

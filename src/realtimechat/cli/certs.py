@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import shlex
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import click
+from cryptography import x509
 
 from realtimechat import pki
 from realtimechat.errors import ExitCode, PKIError
+from realtimechat.sanitize import visible
 
 PROG = "rtchat-certs"
-DEFAULT_DIR = Path(click.get_app_dir("rtchat")) / "ca"
+F = TypeVar("F", bound=Callable[..., Any])
+APP_DIR = Path(click.get_app_dir("rtchat"))
+DEFAULT_DIR = APP_DIR / "ca"
+DEFAULT_USER_DIR = APP_DIR / "identity"
+#: Where ``request --passphrase`` takes the passphrase from instead of asking (scripts, tests).
+PASSPHRASE_ENV = "RTCHAT_CERTS_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
 
 
 class CertsError(click.ClickException):
@@ -37,16 +47,23 @@ def _pki_errors() -> Iterator[None]:
         raise CertsError(str(exc)) from exc
 
 
-def _report(paths: Sequence[Path], updated: Sequence[Path] = ()) -> None:
-    """Print one line per file written; keys with their mode, so 0600 is visible."""
-    for path in paths:
-        if path in updated:
-            click.echo(f"updated {path}")
-        elif path.suffix == ".key":
-            mode = stat.S_IMODE(path.stat().st_mode)
-            click.echo(f"wrote {path} (private key, mode {mode:04o})")
-        else:
-            click.echo(f"wrote {path}")
+def _report(written: Sequence[pki.Written]) -> None:
+    """Print one line per file: what was done to it; keys with their mode, so 0600 is visible."""
+    for item in written:
+        details = []
+        if item.path.suffix == ".key" and item.action != "removed":
+            mode = stat.S_IMODE(item.path.stat().st_mode)
+            details.append(f"private key, mode {mode:04o}")
+        if item.note:
+            details.append(item.note)
+        if item.action == "unchanged":
+            details.append("already the same")
+        suffix = f" ({', '.join(details)})" if details else ""
+        click.echo(f"{item.action} {item.path}{suffix}")
+
+
+def _quote(path: Path) -> str:
+    return shlex.quote(str(path))
 
 
 _dir_option = click.option(
@@ -66,12 +83,29 @@ _key_type_option = click.option(
     show_default=True,
     help="Type of the new keys: ECDSA P-256 makes the fastest handshakes.",
 )
+_force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files that already exist (and, for issue and sign, allow a second "
+    "certificate for a name that has one: a renewal).",
+)
+
+
+def _days_option(default: int, what: str) -> Callable[[F], F]:
+    return click.option(
+        "--days",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help=f"How many days {what}.",
+    )
 
 
 @click.group(
     context_settings={
         "auto_envvar_prefix": "RTCHAT_CERTS",
         "help_option_names": ["-h", "--help"],
+        "max_content_width": 100,
     }
 )
 def main() -> None:
@@ -80,15 +114,26 @@ def main() -> None:
     A CA folder is your own small certificate authority: ca.key signs every
     certificate and ca.crt is what servers and clients trust. `init` creates
     one, with the server's certificate and an empty revocation list (crl.pem);
-    `issue` adds a user's certificate and key under clients/. index.json
-    records every certificate issued.
+    index.json records every certificate issued (`list` shows them). Keep
+    the CA folder, and ca.key above all, with the admin.
 
-    Keep the CA folder, and ca.key above all, with the admin. A server needs
-    ca.crt, server.crt, server.key and crl.pem; a user needs ca.crt and their
-    own clients/NAME.crt and clients/NAME.key.
+    \b
+    A user gets a certificate in one of two ways:
+      issue NAME          the admin makes key and certificate and hands both over
+      request NAME        the user makes a key and a request (NAME.csr) on their
+                          own machine; the admin runs `sign NAME.csr --out DIR`
+                          and sends back NAME.crt and ca.crt: the key never moves
+    \b
+    A server needs ca.crt, server.crt, server.key and crl.pem, never ca.key:
+    `server-bundle --out DIR` copies them into a server folder, and
+    `server-cert` makes a new server certificate (renewal, another host).
+    `revoke` puts a certificate on crl.pem; `crl` re-signs it before its next
+    update. A server applies a new crl.pem when it reloads (SIGHUP).
+    `show FILE` explains any certificate, request or CRL.
 
-    Private keys are written with mode 0600, and existing files are never
-    overwritten: a command that would do so stops with an error instead.
+    Private keys are written with mode 0600 in folders of mode 0700, and
+    existing files are never overwritten unless you pass --force: a command
+    that would do so stops with an error instead.
     """
 
 
@@ -108,13 +153,7 @@ def main() -> None:
     help="Another DNS name or IP address clients use to reach the server (repeatable).",
 )
 @_key_type_option
-@click.option(
-    "--days",
-    type=click.IntRange(min=1),
-    default=pki.CA_DAYS,
-    show_default=True,
-    help="How many days the CA certificate is valid.",
-)
+@_days_option(pki.CA_DAYS, "the CA certificate is valid")
 @click.option(
     "--server-days",
     type=click.IntRange(min=1),
@@ -133,33 +172,403 @@ def init(
 ) -> None:
     """Create a CA folder: CA key and certificate, server key and certificate, CRL.
 
-    Stops without writing anything if any of these files already exists.
+    Stops without writing anything if any of these files already exists (to
+    start again, move the old folder away: it holds the only copy of ca.key).
     """
     with _pki_errors():
-        paths = pki.init_ca(root, cn, sans, key_type=key_type, days=days, server_days=server_days)
-    _report(paths)
+        written = pki.init_ca(root, cn, sans, key_type=key_type, days=days, server_days=server_days)
+    _report(written)
 
 
 @main.command()
 @click.argument("name")
 @_dir_option
 @_key_type_option
-@click.option(
-    "--days",
-    type=click.IntRange(min=1),
-    default=pki.CLIENT_DAYS,
-    show_default=True,
-    help="How many days the certificate is valid.",
-)
-def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int) -> None:
+@_days_option(pki.CLIENT_DAYS, "the certificate is valid")
+@_force_option
+def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int, force: bool) -> None:
     """Issue a certificate and key for the user NAME (their CN) into clients/.
 
     NAME is 1-64 characters without '/', '\\', control characters or a
-    leading dot. Refuses a NAME that already has a certificate or key.
+    leading dot. Refuses a NAME that already has a certificate that is not
+    revoked, and existing files, unless --force. Hand the user
+    clients/NAME.crt, clients/NAME.key and ca.crt. (`request` and `sign`
+    keep the user's key on the user's machine instead.)
     """
     with _pki_errors():
-        paths = pki.issue_client(root, name, key_type=key_type, days=days)
-    _report(paths, updated=[pki.CaFolder(root).index])
+        written = pki.issue_client(root, name, key_type=key_type, days=days, force=force)
+    _report(written)
+
+
+def _new_passphrase(key: Path) -> bytes:
+    """The passphrase for a new key: from RTCHAT_CERTS_PASSPHRASE, else asked twice."""
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return from_env.encode()
+    try:
+        text: str = click.prompt(
+            f"Passphrase for {key}",
+            hide_input=True,
+            confirmation_prompt=True,
+            err=True,
+        )
+    except click.Abort as exc:
+        raise CertsError("no passphrase given: nothing was written") from exc
+    if not text:
+        raise CertsError("the passphrase cannot be empty: nothing was written")
+    return text.encode()
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_USER_DIR,
+    show_default=True,
+    help="Your user folder: NAME.key and NAME.csr go here, and later the NAME.crt and "
+    "ca.crt your admin sends back (rtchat finds this default folder by itself).",
+)
+@_key_type_option
+@click.option(
+    "--passphrase",
+    "protect",
+    is_flag=True,
+    help=f"Protect the key with a passphrase, asked twice (or taken from ${PASSPHRASE_ENV}). "
+    "rtchat asks for it when it starts.",
+)
+@_force_option
+def request(*, name: str, out_dir: Path, key_type: pki.KeyType, protect: bool, force: bool) -> None:
+    """Make your key and a certificate request for NAME, on your own machine.
+
+    Writes OUT/NAME.key (mode 0600; it never leaves this machine) and
+    OUT/NAME.csr, and prints the key's fingerprint. Send NAME.csr to your
+    admin and read them the fingerprint: `rtchat-certs sign` shows it to
+    them before they sign. Put the NAME.crt and ca.crt you get back into
+    OUT; then `rtchat --identity OUT` uses them.
+    """
+    with _pki_errors():
+        pki.validate_client_name(name)
+    passphrase = _new_passphrase(out_dir / f"{name}.key") if protect else None
+    with _pki_errors():
+        made = pki.create_request(
+            out_dir, name, key_type=key_type, passphrase=passphrase, force=force
+        )
+    _report(made.written)
+    click.echo(f"public key SHA-256: {pki.format_fingerprint(made.fingerprint)}")
+    click.echo(
+        f"Next: send {made.csr} to your admin and read them this fingerprint; put the "
+        f"{made.csr.stem}.crt and ca.crt they send back into {out_dir}, then run "
+        f"`rtchat --identity {_quote(out_dir)}`."
+    )
+
+
+@main.command()
+@click.argument("csr", type=click.Path(dir_okay=False, path_type=Path))
+@_dir_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write NAME.crt and ca.crt into this folder, to send back to the user "
+    "(their folder is complete with them).",
+)
+@_days_option(pki.CLIENT_DAYS, "the certificate is valid")
+@click.option(
+    "--yes",
+    "-y",
+    "assume_yes",
+    is_flag=True,
+    help="Sign without asking (compare the fingerprint with the user first).",
+)
+@_force_option
+def sign(
+    *,
+    csr: Path,
+    root: Path,
+    out_dir: Path | None,
+    days: int,
+    assume_yes: bool,
+    force: bool,
+) -> None:
+    """Sign a user's certificate request (CSR): their key stays with them.
+
+    Shows the name (CN) and the public key fingerprint the request carries
+    and asks before signing (unless --yes): compare the fingerprint with the
+    one the user reads to you. The certificate has CN=NAME and clientAuth
+    only, whatever else the request asks for. Writes clients/NAME.crt, and
+    with --out, NAME.crt and ca.crt to send back. Refuses a NAME that
+    already has a certificate that is not revoked, unless --force.
+    """
+    with _pki_errors():
+        checked = pki.read_csr(csr)
+    click.echo(f"request {csr}")
+    click.echo(f"  name (CN)           {visible(checked.name)}")
+    click.echo(f"  key                 {checked.key}")
+    click.echo(f"  public key SHA-256  {pki.format_fingerprint(checked.fingerprint)}")
+    if checked.requested:
+        click.echo(
+            f"  asks for            {', '.join(checked.requested)} (ignored: the certificate "
+            "gets CN and clientAuth only)"
+        )
+
+    def confirm(request: pki.SigningRequest) -> bool:
+        if assume_yes:
+            return True
+        question = (
+            f"Sign a client certificate for {visible(request.name)!r}, valid {days} days? "
+            "Only if the fingerprint is the one they read to you"
+        )
+        try:
+            return click.confirm(question, default=False, err=True)
+        except click.Abort:  # end of input: no answer is no
+            click.echo(err=True)  # end the question's line before the error
+            return False
+
+    with _pki_errors():
+        written = pki.sign_request(
+            root, checked, days=days, out_dir=out_dir, force=force, confirm=confirm
+        )
+    _report(written)
+    sent = out_dir if out_dir is not None else pki.CaFolder(root).clients_dir
+    click.echo(
+        f"Next: send {checked.name}.crt and ca.crt (from {sent}"
+        f"{'' if out_dir is not None else ' and ' + str(root)}) to {visible(checked.name)}; "
+        "they go into the folder that holds their key."
+    )
+
+
+@main.command()
+@click.argument("which", metavar="NAME|SERIAL|FINGERPRINT")
+@_dir_option
+@click.option(
+    "--reason",
+    type=click.Choice(pki.REVOCATION_REASONS),
+    default="unspecified",
+    show_default=True,
+    help="Why: recorded in the index and (unless unspecified) on the CRL.",
+)
+@click.option(
+    "--crl-days",
+    type=click.IntRange(min=1),
+    default=pki.CRL_DAYS,
+    show_default=True,
+    help="How many days until the new CRL's next update.",
+)
+def revoke(*, which: str, root: Path, reason: pki.RevocationReason, crl_days: int) -> None:
+    """Revoke a certificate: mark it in index.json and sign a new crl.pem.
+
+    NAME means that name's current certificate; SERIAL is hex as `list`
+    shows it (colons allowed) or decimal; FINGERPRINT is the SHA-256 or its
+    first 16 hex digits. If several certificates match, nothing is revoked
+    and they are listed. A server applies the new crl.pem when it reloads:
+    copy it into the server's folder and send the server SIGHUP.
+    """
+    with _pki_errors():
+        done = pki.revoke(root, which, reason=reason, crl_days=crl_days)
+    entry = done.entry
+    click.echo(
+        f"revoked {visible(entry.name)} ({entry.kind}, serial {entry.serial}, fingerprint "
+        f"{entry.fingerprint[:16]})"
+    )
+    _report(done.written)
+    _crl_next_step(root)
+
+
+def _crl_next_step(root: Path) -> None:
+    click.echo(
+        "Next: give each server the new crl.pem (`rtchat-certs server-bundle --dir "
+        f"{_quote(root)} --out DIR --force`, or copy it) and reload it (kill -HUP <pid of "
+        "rtchat-server>): it applies the CRL from then on."
+    )
+
+
+@main.command()
+@_dir_option
+@_days_option(pki.CRL_DAYS, "until the CRL's next update")
+def crl(*, root: Path, days: int) -> None:
+    """Sign crl.pem again, with a new next update; the revoked list stays the same.
+
+    Do this before the next update `list` shows, copy the new crl.pem to
+    each server's folder and reload the server (SIGHUP).
+    """
+    with _pki_errors():
+        written = pki.renew_crl(root, days=days)
+    _report(written)
+    _crl_next_step(root)
+
+
+@main.command("list")
+@_dir_option
+def list_command(*, root: Path) -> None:
+    """List every certificate the CA issued: name, serial, fingerprint, expiry, status.
+
+    Status is valid, expiring soon (within 30 days), expired or revoked.
+    """
+    with _pki_errors():
+        rows = pki.list_certificates(root)
+        folder = pki.CaFolder(root)
+        crl_file = pki.load_crl(folder.crl) if folder.crl.exists() else None
+    if not rows:
+        click.echo(f"no certificates recorded in {folder.index}")
+    else:
+        table = [("NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT AFTER", "STATUS")]
+        table += [
+            (
+                visible(entry.name),
+                entry.kind,
+                entry.serial,
+                entry.fingerprint[:16],
+                entry.not_after_utc.strftime("%Y-%m-%d %H:%M UTC"),
+                status,
+            )
+            for entry, status in rows
+        ]
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+        for row in table:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            click.echo("  ".join([*cells, row[-1]]))
+    if crl_file is not None:
+        _crl_footer(folder, crl_file)
+
+
+def _crl_footer(folder: pki.CaFolder, crl_file: x509.CertificateRevocationList) -> None:
+    """One line about crl.pem: how many it revokes and when it must be re-signed."""
+    next_update = crl_file.next_update_utc
+    line = f"{folder.crl}: {len(crl_file)} revoked"
+    if next_update is not None:
+        line += f", next update {next_update.strftime('%Y-%m-%d %H:%M UTC')}"
+        if next_update <= dt.datetime.now(dt.UTC):
+            line += f" -- past: re-sign it now with `rtchat-certs crl --dir {_quote(folder.root)}`"
+    click.echo(line)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Check against this CA or server folder (issuer, revocation). Default: the "
+    "folder FILE is in, if it holds a ca.crt.",
+)
+@click.option(
+    "--for",
+    "role",
+    type=click.Choice(["client", "server"]),
+    default=None,
+    help="Check a certificate for this use only (default: every use its EKU allows).",
+)
+@click.option(
+    "--cn",
+    "server_name",
+    metavar="NAME",
+    default=None,
+    help="Check that clients connecting with --cn NAME accept it as the server's certificate.",
+)
+def show(
+    *, file: Path, folder: Path | None, role: pki.Role | None, server_name: str | None
+) -> None:
+    """Explain a certificate, certificate request (CSR) or CRL, PEM or DER.
+
+    Prints its subject, names (SANs), uses (EKUs), validity, fingerprints and
+    issuer, says what it is for (a CA, a client or server certificate, a
+    self-signed certificate that can be pinned), and warns about what would
+    make it fail here: expired, no clientAuth, a name that does not match, a
+    CRL past its next update, a revoked certificate.
+    """
+    with _pki_errors():
+        info = pki.describe_file(file, folder=folder, role=role, server_name=server_name)
+    click.echo(f"{file}: {info.summary}")
+    width = max(len(label) for label, _ in info.fields)
+    for label, value in info.fields:
+        click.echo(f"  {label.ljust(width)}  {value}")
+    if info.checked_against is not None:
+        click.echo(f"checked against {info.checked_against}")
+    for note in info.notes:
+        click.echo(f"note: {note}")
+    for warning in info.warnings:
+        click.echo(f"warning: {warning}")
+    if not info.warnings:
+        click.echo("no warnings")
+
+
+@main.command("server-cert")
+@_dir_option
+@click.option(
+    "--cn",
+    required=True,
+    help="The server's name: the name clients pass as --cn. It is also a subjectAltName.",
+)
+@click.option(
+    "--san",
+    "sans",
+    multiple=True,
+    metavar="NAME_OR_IP",
+    help="Another DNS name or IP address clients use to reach the server (repeatable).",
+)
+@_key_type_option
+@_days_option(pki.SERVER_DAYS, "the server certificate is valid")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write a complete server folder here (ca.crt, server.crt, server.key, crl.pem), "
+    "for another host. Without it, server.crt and server.key of the CA folder are "
+    "replaced (needs --force).",
+)
+@_force_option
+def server_cert(
+    *,
+    root: Path,
+    cn: str,
+    sans: tuple[str, ...],
+    key_type: pki.KeyType,
+    days: int,
+    out_dir: Path | None,
+    force: bool,
+) -> None:
+    """Issue a new server certificate from the existing CA (renewal, or another host).
+
+    Without --san, a renewal in the CA folder keeps the names of the
+    certificate it replaces, if that one is for the same --cn. The old
+    certificate stays valid until it expires unless you revoke it
+    (by serial: `list` shows it). A running server picks up a new
+    certificate when it reloads (SIGHUP).
+    """
+    with _pki_errors():
+        written = pki.issue_server_certificate(
+            root, cn, sans or None, key_type=key_type, days=days, out_dir=out_dir, force=force
+        )
+    _report(written)
+
+
+@main.command("server-bundle")
+@_dir_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The server folder to write (created with mode 0700).",
+)
+@_force_option
+def server_bundle(*, root: Path, out_dir: Path, force: bool) -> None:
+    """Copy what a server needs into a server folder: never ca.key.
+
+    ca.crt, server.crt, server.key (mode 0600) and crl.pem. Move the folder
+    to the server host and run `rtchat-server --pki DIR`. After a revoke,
+    a crl renewal or a new server certificate, run it again with --force
+    (unchanged files are left alone) and reload the server (SIGHUP).
+    """
+    with _pki_errors():
+        written = pki.server_bundle(root, out_dir, force=force)
+    _report(written)
+    click.echo(f"Next: on the server host, run `rtchat-server --pki {_quote(out_dir)}`.")
 
 
 if __name__ == "__main__":
