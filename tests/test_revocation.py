@@ -8,13 +8,26 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import trustme
 
-from realtimechat.errors import CertificateRejected
-from realtimechat.pki import issue_client
+from realtimechat.client.connection import ServerConnection
+from realtimechat.errors import CertificateRejected, PKIError, SessionRefused
+from realtimechat.locations import user_folder as user_folder_files
+from realtimechat.pki import (
+    CaFolder,
+    KeyType,
+    create_request,
+    init_ca,
+    issue_client,
+    read_csr,
+    revoke,
+    sign_request,
+)
 from realtimechat.protocol import Bye, Join, Leave, Msg, SendMsg
-from realtimechat.tls import ClientFiles, ServerFiles
+from realtimechat.server.config import NamesMode, ServerSettings
+from realtimechat.tls import ClientFiles, ServerFiles, client_context
 
-from .support import Pki, RawPeer, ServerFactory, connect, join, receive_until
+from .support import Pki, RawPeer, ServerFactory, connect, endpoint, join, receive_until
 
 
 def self_signed(folder: Path, name: str) -> ClientFiles:
@@ -93,4 +106,98 @@ async def test_pinned_certificate_removed_from_the_bundle_is_revoked_live(
         await again.hello()
     await alice.send(SendMsg(text="alice never reconnected"))
     assert (await receive_until(alice, Msg)).text == "alice never reconnected"
+    await alice.close()
+
+
+def fresh_ca(folder: Path, *users: str, key_type: KeyType = "ec-p256") -> Pki:
+    """A CA of this test's own, so that revoking someone harms no other test."""
+    root = folder / "ca"
+    init_ca(root, "chatserver", ["127.0.0.1"], key_type=key_type)
+    for user in users:
+        issue_client(root, user, key_type=key_type)
+    return Pki(folder=CaFolder(root), rogue=trustme.CA(), rogue_dir=folder)
+
+
+async def test_revoked_user_is_ended_live_and_refused_after(
+    start_server: ServerFactory, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """revoke + reload: bob's session ends 'revoked', he cannot come back, alice never notices."""
+    ca = fresh_ca(tmp_path, "alice", "bob")
+    server = await start_server(files=ca.server)
+    alice = await join(server, ca, "alice")
+    bob = await RawPeer.open(server, ca.client("bob"))
+    await bob.send(b'{"type":"hello","v":1}\n')
+    assert (await receive_until(alice, Join)).name == "bob"
+
+    revoke(ca.folder.root, "bob")
+    server.reload_tls()
+    seen = await bob.closed()
+    assert seen[-1] == Bye(reason="revoked")
+    left = await receive_until(alice, Leave)
+    assert (left.name, left.reason) == ("bob", "revoked")
+
+    again = await connect(server, ca.client("bob"))
+    with pytest.raises(SessionRefused) as refused:
+        await again.hello()
+    assert refused.value.reason == "revoked"
+    assert "revoked" in str(refused.value)
+    assert any(
+        "refused" in r.getMessage() and "reason=revoked" in r.getMessage()
+        for r in server_log.records
+    )
+    await alice.send(SendMsg(text="same session as before"))
+    assert (await receive_until(alice, Msg)).text == "same session as before"
+    await alice.close()
+
+
+async def test_renewed_certificate_keeps_its_name(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """A new certificate for the same CN from the same CA is the same user: the name stays."""
+    ca = fresh_ca(tmp_path, "alice")
+    server = await start_server(files=ca.server, settings=ServerSettings(names=NamesMode.CLAIM))
+    first = await join(server, ca, "alice", name="Wonder")
+    await first.close()
+    revoke(ca.folder.root, "alice")
+    issue_client(ca.folder.root, "alice")  # the renewal: new key, new serial
+    server.reload_tls()
+    renewed = await join(server, ca, "alice", name="Wonder")
+    assert renewed.welcome is not None
+    assert renewed.welcome.name == "Wonder"
+    await renewed.close()
+
+
+async def test_request_sign_and_a_passphrase_key_join(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """The user's own key (with a passphrase) and the admin's signature make a working folder."""
+    ca = fresh_ca(tmp_path)
+    user_folder = tmp_path / "alice-home" / "identity"
+    request = create_request(user_folder, "alice", passphrase=b"correct horse")
+    sign_request(ca.folder.root, read_csr(request.csr), out_dir=user_folder)
+    assert not (ca.folder.clients_dir / "alice.key").exists(), "the key never left its owner"
+    files = user_folder_files(user_folder, None, None)
+    server = await start_server(files=ca.server)
+    with pytest.raises(PKIError, match="protected by a passphrase"):
+        client_context(files)
+    with pytest.raises(PKIError, match="wrong passphrase"):
+        client_context(files, passphrase=lambda: "battery staple")
+    connection = await ServerConnection.open(
+        endpoint(server), client_context(files, passphrase=lambda: "correct horse")
+    )
+    welcome = await connection.hello()
+    assert welcome.name == "alice"
+    await connection.close()
+
+
+@pytest.mark.parametrize("key_type", ["ec-p256", "ed25519", "rsa-3072", "rsa-4096"])
+async def test_every_key_type_connects(
+    start_server: ServerFactory, tmp_path: Path, key_type: KeyType
+) -> None:
+    """CA, server and client keys of each supported type make a working chat."""
+    ca = fresh_ca(tmp_path, "alice", key_type=key_type)
+    server = await start_server(files=ca.server)
+    alice = await join(server, ca, "alice")
+    await alice.send(SendMsg(text=f"hello over {key_type}"))
+    assert (await receive_until(alice, Msg)).text == f"hello over {key_type}"
     await alice.close()

@@ -31,14 +31,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import PKIError
-from ..pki import common_name
+from ..pki import CRL_RENEW_BEFORE, common_name, load_crl
 from ..tls import ServerFiles, server_context
 from .identity import PeerIdentity
 
 REVOKED: Final = "revoked"
 EXPIRED: Final = "expired"
 EXPIRY_WARNING: Final = dt.timedelta(days=30)  # warn when a certificate has less left
-CRL_WARNING: Final = dt.timedelta(days=3)  # warn when the CRL must be re-signed this soon
 _SIGNING_KEYS: Final = (
     rsa.RSAPublicKey,
     ec.EllipticCurvePublicKey,
@@ -138,7 +137,7 @@ class Trust:
         if next_update is not None:
             if next_update <= now:
                 found.append("the CRL is past its next-update: re-sign it (rtchat-certs crl)")
-            elif next_update - now <= CRL_WARNING:
+            elif next_update - now <= CRL_RENEW_BEFORE:
                 found.append("the CRL must be re-signed soon (rtchat-certs crl)")
         return found
 
@@ -164,10 +163,7 @@ def _read_certificates(path: Path, what: str) -> list[x509.Certificate]:
 
 
 def _read_revocations(path: Path, cas: tuple[x509.Certificate, ...]) -> Revocations:
-    try:
-        crl = x509.load_pem_x509_crl(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise PKIError(f"cannot read the CRL {path}: {exc}") from None
+    crl = load_crl(path)
     issuer = crl.issuer.rfc4514_string()
     signer = next((ca for ca in cas if ca.subject == crl.issuer), None)
     if signer is None:
