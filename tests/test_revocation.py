@@ -201,3 +201,22 @@ async def test_every_key_type_connects(
     await alice.send(SendMsg(text=f"hello over {key_type}"))
     assert (await receive_until(alice, Msg)).text == f"hello over {key_type}"
     await alice.close()
+
+
+async def test_server_warns_about_what_runs_out_soon(
+    start_server: ServerFactory, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """At start the log says when the server certificate expires within 30 days."""
+    root = tmp_path / "ca"
+    init_ca(root, "chatserver", ["127.0.0.1"], server_days=10)
+    ca = Pki(folder=CaFolder(root), rogue=trustme.CA(), rogue_dir=tmp_path)
+    server = await start_server(files=ca.server)
+    assert any("server certificate expires in" in r.getMessage() for r in server_log.records)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=28)
+    warnings = server.trust.warnings(now=later)
+    assert any("server certificate has expired" in w for w in warnings)
+    assert any("CRL must be re-signed soon" in w for w in warnings)
+    assert any(
+        "CRL is past its next-update" in w
+        for w in server.trust.warnings(now=later + dt.timedelta(days=5))
+    )

@@ -126,6 +126,7 @@ class ChatServer:
         )
         self._servers.append(server)
         self._keepalive = asyncio.create_task(self._keepalive_loop(), name="keepalive")
+        self._log_warnings()
         self._watch = asyncio.create_task(self._daily_warnings(), name="expiry-warnings")
         self._maintenance = asyncio.create_task(self._purge_periodically(), name="retention")
         where = ", ".join(format_peer(address) for address in self.addresses)
@@ -257,10 +258,10 @@ class ChatServer:
             self.log.warning("%s", warning)
 
     async def _daily_warnings(self) -> None:
-        """Warn at start and once a day about certificates and a CRL running out."""
+        """Once a day (after the warnings at start), about what runs out soon."""
         while True:
-            self._log_warnings()
             await asyncio.sleep(WARNING_PERIOD)
+            self._log_warnings()
 
     async def _purge_periodically(self) -> None:
         """Apply the retention policy at start and every hour."""
