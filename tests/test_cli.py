@@ -587,3 +587,43 @@ def test_bad_retention_is_refused(text: str) -> None:
     """A retention that is neither an age nor a count is a clear error."""
     with pytest.raises(ConfigError, match="--retention"):
         parse_retention(text)
+
+
+def test_revoke_and_sighup_end_a_live_session(
+    tmp_path: Path, env: dict[str, str], spawn: Spawn
+) -> None:
+    """rtchat-certs revoke + SIGHUP: bob is told he is revoked (exit 5); alice chats on."""
+    ca = tmp_path / "ca"
+    for command in (
+        ["init", "--dir", str(ca), "--cn", "chatserver", "--san", "127.0.0.1"],
+        ["issue", "alice", "--dir", str(ca)],
+        ["issue", "bob", "--dir", str(ca)],
+    ):
+        assert run([script("rtchat-certs"), *command], env).returncode == 0
+    here = Folders(ca=ca, rogue=ca)
+    server = spawn(
+        script("rtchat-server"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--pki",
+        str(ca),
+        "--data",
+        str(tmp_path / "data"),
+    )
+    running = RunningServer(
+        server, int(server.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+    )
+    alice = join(spawn, running, here, "alice")
+    bob = join(spawn, running, here, "bob")
+    alice.stdout.expect(rf"^{CLOCK} -- bob joined$")
+    revoked = run([script("rtchat-certs"), "revoke", "bob", "--dir", str(ca)], env)
+    assert revoked.returncode == 0, revoked.stderr
+    server.proc.send_signal(signal.SIGHUP)
+    assert bob.wait() == 5
+    assert "revoked" in error_line("\n".join(bob.stderr.lines))
+    alice.stdout.expect(rf"^{CLOCK} -- bob left \(revoked\)$")
+    alice.send("still here")
+    alice.stdout.expect(rf"^{CLOCK} alice: still here$")
+    server.stderr.expect(r"TLS reloaded")
