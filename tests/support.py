@@ -78,7 +78,9 @@ class Pki:
 
 # -- servers -------------------------------------------------------------------
 
-TEST_LIMITS = Limits(handshake_timeout=5.0, hello_timeout=5.0, shutdown_grace=1.0)
+# Rate limits off: most tests send as fast as they can on purpose (the
+# limit has tests of its own).
+TEST_LIMITS = Limits(handshake_timeout=5.0, hello_timeout=5.0, shutdown_grace=1.0, rate=0)
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
 

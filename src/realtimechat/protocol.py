@@ -56,6 +56,7 @@ E_NO_SUCH_ROOM: Final = "no_such_room"
 E_NO_SUCH_USER: Final = "no_such_user"
 E_EMPTY_TEXT: Final = "empty_text"
 E_INTERNAL: Final = "internal"
+E_RATE_LIMITED: Final = "rate_limited"
 
 # Errors that mean the peer broke the protocol (as opposed to refusals of a
 # well-formed request, like no_such_user): a server counts these.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from .. import locations
 from ..errors import ConfigError
 from ..names import name_key
 from ..protocol import MAX_LINE_BYTES
+from ..server import audit
 from ..server.app import ChatServer
 from ..server.config import Limits, NamesMode, ServerSettings
 from ..server.store import Durability, MemoryStore, SqliteStore
@@ -193,6 +193,34 @@ MAX_MOTD_CHARS = 4096
     help="Disconnect a client silent this many seconds.",
 )
 @click.option(
+    "--rate",
+    type=click.FloatRange(0),
+    default=_DEFAULTS.rate,
+    show_default=True,
+    help="Requests (messages, who, history) a client may make per second; 0 for no limit.",
+)
+@click.option(
+    "--burst",
+    type=click.IntRange(1),
+    default=_DEFAULTS.burst,
+    show_default=True,
+    help="Requests a client may make at once before --rate applies.",
+)
+@click.option(
+    "--max-per-address",
+    type=click.IntRange(1),
+    default=_DEFAULTS.max_per_address,
+    show_default=True,
+    help="Connections from one IP address.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: 'event key=value' lines; json: one JSON object per line.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -228,6 +256,10 @@ def main(  # click passes every option by keyword
     write_timeout: float,
     ping_interval: float,
     idle_timeout: float,
+    rate: float,
+    burst: int,
+    max_per_address: int,
+    log_format: str,
     log_level: str,
 ) -> None:
     """Run a realtimechat server.
@@ -239,12 +271,7 @@ def main(  # click passes every option by keyword
     """
     if ctx.invoked_subcommand is not None:
         return  # e.g. `rtchat-server names release NAME`
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S%z",
-        stream=sys.stderr,
-    )
+    audit.configure(log_level, log_format)
     if port is None:
         if not sys.stdin.isatty():
             fail(PROGRAM, ConfigError("missing --port (or RTCHAT_SERVER_PORT)"), 2)
@@ -271,6 +298,9 @@ def main(  # click passes every option by keyword
                 write_timeout=write_timeout,
                 ping_interval=ping_interval,
                 idle_timeout=max(idle_timeout, ping_interval),
+                rate=rate,
+                burst=burst,
+                max_per_address=max_per_address,
             ),
             settings=ServerSettings(
                 names=NamesMode(names),

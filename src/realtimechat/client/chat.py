@@ -65,6 +65,7 @@ from .state import ResumePoint
 
 SHOWN_IDS_KEPT: Final = 10_000
 FILL_PAGE: Final = 100  # small pages: a slow reader gets a fill through in rounds
+RATE_RETRY_DELAY: Final = 1.0  # after `rate_limited`, seconds before sending again
 CERTIFICATE_RETRIES: Final = 3  # EOF before welcome after we were welcome before
 _REFUSED_CODES: Final = frozenset({"name_taken", "bad_name", "unsupported_version"})
 
@@ -145,6 +146,8 @@ class Chat:
         self._refs = itertools.count(1)
         self._ref_prefix = secrets.token_hex(4)
         self._leaving = asyncio.Event()
+        self._refused: list[str] = []  # refs the server refused for the rate limit
+        self._retrying: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str | None:
@@ -174,7 +177,7 @@ class Chat:
                 certificate_failures = 0
                 self.backoff.reset()
                 try:
-                    await self._session(connection, welcome)
+                    await self._session(connection, welcome, since)
                 except ConnectionLost as exc:
                     if self._leaving.is_set():
                         return
@@ -196,7 +199,9 @@ class Chat:
         if connection is not None:
             await connection.close()
 
-    async def _session(self, connection: ServerConnection, welcome: Welcome) -> None:
+    async def _session(
+        self, connection: ServerConnection, welcome: Welcome, since: int | None
+    ) -> None:
         self.connection = connection
         self.welcome = welcome
         self.welcomed.set()
@@ -205,6 +210,14 @@ class Chat:
         self._gaps.connected()
         for line in welcome_lines(welcome):
             self.view.notice(line)
+        if since is not None and welcome.last_id < since:
+            # The server has fewer messages than we have seen: its history
+            # was reset (a new --data, or --ephemeral), so its ids start
+            # again and must not be mistaken for ones already shown.
+            self.view.notice(notice("-- the server's history was reset; ids start again"))
+            self._shown.clear()
+            self._shown_order.clear()
+            self.resume.restart(welcome.last_id)
         self.view.changed()
         for pending in list(self.pending.values()):  # in the order they were typed
             await connection.send(_frame(pending))
@@ -275,6 +288,8 @@ class Chat:
                 await self._ask_history(self._gaps.end(more=frame.more))
             case Bye():
                 raise bye_error(frame, before_welcome=False)
+            case Error(code="rate_limited" | "internal", ref=str(ref)) if ref in self.pending:
+                self._retry_later(ref)  # slow down, or the server could not store it yet
             case Error() if frame.ref is not None and frame.ref in self.pending:
                 self._settle(frame.ref)
                 self.view.notice(_shown(frame))
@@ -309,6 +324,21 @@ class Chat:
         elif ack.ref in self.pending:
             self.pending[ack.ref].msg_id = ack.id
             self._by_id[ack.id] = ack.ref
+
+    def _retry_later(self, ref: str) -> None:
+        """The server asked us to slow down: send it again, in order, a little later."""
+        self._refused.append(ref)
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.create_task(self._resend_refused())
+
+    async def _resend_refused(self) -> None:
+        while self._refused:
+            await asyncio.sleep(RATE_RETRY_DELAY)
+            refs, self._refused = self._refused, []
+            for ref in refs:
+                pending = self.pending.get(ref)
+                if pending is not None:
+                    await self._send_if_connected(_frame(pending))
 
     def _settle(self, ref: str) -> None:
         pending = self.pending.pop(ref, None)

@@ -49,6 +49,9 @@ PERMANENT_BYE_REASONS: Final = frozenset({"revoked", "expired", "name_taken", "b
 _BYE_EXPLAINED: Final = {
     "revoked": "your certificate has been revoked: ask your admin for a new one",
     "expired": "your certificate has expired: ask your admin for a new one",
+    "server_full": "the server is full: try again later",
+    "too_many_connections": "too many connections from your address: close some and try again",
+    "flooding": "the server disconnected us for sending too much too fast",
 }
 
 

@@ -49,6 +49,11 @@ class ResumePoint:
             loop = asyncio.get_running_loop()
             self._save_handle = loop.call_later(SAVE_DELAY, self.save)
 
+    def restart(self, last_id: int) -> None:
+        """The server's ids started again: remember its current last id instead."""
+        self.last_id = last_id
+        self.save()
+
     def save(self) -> None:
         """Write now (also called at exit)."""
         if self._save_handle is not None:

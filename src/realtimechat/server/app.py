@@ -28,12 +28,14 @@ import datetime as dt
 import logging
 import resource
 import signal
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from ..tls import ServerFiles, describe_handshake_error
+from .audit import log_event
 from .config import Limits, ServerSettings
 from .hub import Hub
-from .session import R_SHUTDOWN, Session
+from .session import R_SERVER_FULL, R_SHUTDOWN, R_TOO_MANY_CONNECTIONS, Session
 from .store import MemoryStore, Store
 from .trust import Trust
 
@@ -87,6 +89,7 @@ class ChatServer:
         self._upgrades: set[asyncio.Task[None]] = set()
         self._handshaking = 0
         self._connections: dict[asyncio.Transport, Session] = {}  # raw TCP -> its session
+        self._per_address: Counter[str] = Counter()  # open connections per source IP
         self._keepalive: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._all_closed = asyncio.Event()  # set when the last connection is gone
@@ -198,21 +201,37 @@ class ChatServer:
     # Accepting
 
     def _on_connection(self, raw: asyncio.Transport) -> None:
-        peer = format_peer(raw.get_extra_info("peername"))
-        if len(self._connections) >= self.limits.max_connections:
-            self.log.warning("refused peer=%s reason=%s", peer, "too many connections")
+        """A TCP connection arrived: admit it to the TLS handshake, or refuse it.
+
+        Over the handshake cap (or far over the connection cap) it is closed
+        at once: costing a handshake is what such a flood wants. Over the
+        connection cap or the per-address cap it is still upgraded, so that
+        the client can be told in words (``bye server_full`` or
+        ``bye too_many_connections``) rather than left guessing.
+        """
+        peername = raw.get_extra_info("peername")
+        peer = format_peer(peername)
+        limits = self.limits
+        if (
+            self._handshaking >= limits.max_handshakes
+            or len(self._connections) >= limits.max_connections + limits.max_handshakes
+        ):
+            reason = "too many handshakes in progress"
+            log_event(self.log, logging.WARNING, "refused", peer=peer, reason=reason)
             raw.abort()
             return
-        if self._handshaking >= self.limits.max_handshakes:
-            self.log.warning("refused peer=%s reason=%s", peer, "too many handshakes in progress")
-            raw.abort()
-            return
-        # Count the connection now, not when its task first runs: a burst
-        # of arrivals in one loop iteration must not slip past the caps.
+        address = peername[0] if isinstance(peername, tuple) else str(peername)
         tls = self.trust
         session = Session(self.hub, tls, peer)
-        session.on_closed = lambda: self._forget_connection(raw)
+        if len(self._connections) >= limits.max_connections:
+            session.refuse_with = R_SERVER_FULL
+        elif self._per_address[address] >= limits.max_per_address:
+            session.refuse_with = R_TOO_MANY_CONNECTIONS
+        # Count the connection now, not when its task first runs: a burst
+        # of arrivals in one loop iteration must not slip past the caps.
+        session.on_closed = lambda: self._forget_connection(raw, address)
         self._connections[raw] = session
+        self._per_address[address] += 1
         self._handshaking += 1
         task = asyncio.create_task(self._upgrade(raw, peer, session, tls))
         self._upgrades.add(task)
@@ -221,6 +240,7 @@ class ChatServer:
     async def _upgrade(
         self, raw: asyncio.Transport, peer: str, session: Session, tls: Trust
     ) -> None:
+        address = _address(raw)
         loop = asyncio.get_running_loop()
         try:
             transport = await loop.start_tls(
@@ -232,24 +252,28 @@ class ChatServer:
             )
         except asyncio.CancelledError:
             raw.abort()
-            self._forget_connection(raw)
+            self._forget_connection(raw, address)
             raise
         except Exception as exc:
             reason = describe_handshake_error(exc)
-            self.log.warning("refused peer=%s reason=%s", peer, _quoted(reason))
+            log_event(self.log, logging.WARNING, "refused", peer=peer, reason=reason)
             raw.abort()
-            self._forget_connection(raw)
+            self._forget_connection(raw, address)
             return
         finally:
             self._handshaking -= 1
         if transport is None:  # only when the loop is closing under us
             raw.abort()
-            self._forget_connection(raw)
+            self._forget_connection(raw, address)
             return
         session.start(transport)
 
-    def _forget_connection(self, raw: asyncio.Transport) -> None:
-        self._connections.pop(raw, None)
+    def _forget_connection(self, raw: asyncio.Transport, address: str) -> None:
+        if self._connections.pop(raw, None) is None:
+            return
+        self._per_address[address] -= 1
+        if not self._per_address[address]:
+            del self._per_address[address]
         if not self._connections:
             self._all_closed.set()
 
@@ -264,10 +288,8 @@ class ChatServer:
             self._log_warnings()
 
     async def _purge_periodically(self) -> None:
-        """Apply the retention policy at start and every hour."""
+        """At start and every hour: the retention policy, and refs past their days."""
         age, count = self.settings.retention_age, self.settings.retention_count
-        if age is None and count is None:
-            return
         while True:
             older_than = dt.datetime.now(dt.UTC) - age if age is not None else None
             try:
@@ -289,8 +311,9 @@ class ChatServer:
                 session.ping_or_drop(now)
 
 
-def _quoted(reason: str) -> str:
-    return '"' + reason.replace('"', "'") + '"'
+def _address(raw: asyncio.Transport) -> str:
+    peername = raw.get_extra_info("peername")
+    return peername[0] if isinstance(peername, tuple) else str(peername)
 
 
 def raise_open_file_limit() -> None:

@@ -34,6 +34,10 @@ class Limits:
     ping_interval: float = 30.0  # ping a peer silent for this long
     idle_timeout: float = 75.0  # drop a peer silent for this long
     max_errors: int = 20  # protocol errors before the session is ended
+    rate: float = 20.0  # requests (msg, who, history) per second per session; 0: no limit
+    burst: int = 60  # requests a session may make at once before the rate applies
+    flood_limit: int = 200  # refused requests in a row before the session is ended
+    max_per_address: int = 64  # connections from one IP address
     shutdown_grace: float = 3.0  # time to flush ``bye`` to everyone at shutdown
 
 

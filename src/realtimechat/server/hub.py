@@ -48,7 +48,7 @@ from ..protocol import (
 from .config import Limits, NamesMode, ServerSettings
 from .identity import PeerIdentity
 from .outbox import FlushScheduler
-from .store import Draft, MemoryStore, Store, Stored
+from .store import Draft, HistoryPage, MemoryStore, Store, Stored
 
 if TYPE_CHECKING:
     from .session import Session
@@ -97,11 +97,11 @@ class Hub:
         self._owners = await self.store.names()
 
     async def stop(self) -> None:
-        """Finish the commit in flight, so that no accepted message is lost."""
+        """Finish the commits and store writes in flight: nothing accepted is lost."""
         while self._committing is not None and not self._committing.done():
             await asyncio.wait({self._committing})
-        for task in list(self._tasks):
-            task.cancel()
+        if self._tasks:  # name owners being written, replays being read
+            await asyncio.wait(set(self._tasks))
 
     # ------------------------------------------------------------------
     # Membership
@@ -296,6 +296,8 @@ class Hub:
         # More than we replay at once: the latest ones, and a gap for the
         # rest, which the client may fetch with ``history``.
         latest = [msg for msg in (await self.store.recent(cap, reader)).messages if msg.id > since]
+        if not latest:  # purged between the two reads
+            return [], forgotten(since, 0, self.store.last_id)
         first = latest[0].id
         return latest, Gap(from_id=since + 1, to_id=first - 1, missed=first - 1 - since)
 
@@ -308,13 +310,19 @@ class Hub:
     async def _history(self, session: Session, since: int, limit: int) -> None:
         member = session.member
         assert member is not None
-        page = await self.store.after(since, limit, member.identity.key)
-        gap = forgotten(since, page.first_kept, self.store.last_id)
-        if gap is not None:
-            session.outbox.put_control(encode(gap))
-        for msg in page.messages:
-            session.outbox.put_msg(encode(replace(msg, replay=True)), msg.id)
-        session.outbox.put_control(encode(HistoryEnd(count=len(page.messages), more=page.more)))
+        page = HistoryPage([], False, 0)
+        try:
+            page = await self.store.after(since, limit, member.identity.key)
+            gap = forgotten(since, page.first_kept, self.store.last_id)
+            if gap is not None:
+                session.outbox.put_control(encode(gap))
+            for msg in page.messages:
+                # Not held back by a replay in progress: this reply ends with
+                # its own history_end and must carry everything it counts.
+                session.outbox.put_msg(encode(replace(msg, replay=True)), msg.id, hold=False)
+        finally:  # even if the store failed, the request gets its end
+            end = HistoryEnd(count=len(page.messages), more=page.more)
+            session.outbox.put_control(encode(end))
 
     def _background(self, work: Coroutine[Any, Any, None], what: str) -> None:
         async def guarded() -> None:

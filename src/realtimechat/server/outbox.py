@@ -112,9 +112,13 @@ class Outbox:
             self._append_gap()
         self._append(data)
 
-    def put_msg(self, data: bytes, msg_id: int) -> None:
-        """Queue a ``msg`` frame, or drop it and remember the gap if full."""
-        if self._held is not None:
+    def put_msg(self, data: bytes, msg_id: int, *, hold: bool = True) -> None:
+        """Queue a ``msg`` frame, or drop it and remember the gap if full.
+
+        During a replay (``hold``), live messages wait for ``release``;
+        ``hold=False`` is for frames that belong to another reply.
+        """
+        if hold and self._held is not None:
             # Bounded without a limit of its own: held only while the store
             # reads a replay, and commits (hence new messages) wait for it.
             self._held.append((data, msg_id))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
+import logging
 from collections.abc import Callable
 from typing import Final
 
@@ -30,6 +31,7 @@ from ..protocol import (
     E_HELLO_REQUIRED,
     E_INTERNAL,
     E_NAME_TAKEN,
+    E_RATE_LIMITED,
     E_UNSUPPORTED_VERSION,
     MALFORMED,
     PROTOCOL_VERSION,
@@ -46,10 +48,11 @@ from ..protocol import (
     Who,
     encode,
 )
-from ..sanitize import visible
+from .audit import log_event
 from .hub import Hub, Member
 from .identity import PeerIdentity
 from .outbox import Outbox
+from .ratelimit import TokenBucket
 from .trust import EXPIRED, REVOKED, Trust
 
 # Leave/bye reasons (docs/protocol.md, "bye reasons").
@@ -61,6 +64,9 @@ R_SLOW_CONSUMER: Final = "slow_consumer"
 R_PROTOCOL_ERROR: Final = "protocol_error"
 R_SHUTDOWN: Final = "shutdown"
 R_INTERNAL: Final = "internal_error"
+R_FLOODING: Final = "flooding"
+R_SERVER_FULL: Final = "server_full"
+R_TOO_MANY_CONNECTIONS: Final = "too_many_connections"
 R_REVOKED: Final = REVOKED
 R_EXPIRED: Final = EXPIRED
 
@@ -94,11 +100,13 @@ class Session(asyncio.Protocol):
         self._decoder = FrameDecoder.for_server(hub.limits.max_line_bytes)
         self._early: list[bytes] = []  # bytes that arrived before start()
         self._errors = 0
+        self._bucket = TokenBucket(rate=hub.limits.rate, burst=hub.limits.burst)
         self._hello_timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None  # runs while writing is paused
         self._abort_timer: asyncio.TimerHandle | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
+        self.refuse_with: str | None = None  # set when a cap was hit: refuse after TLS
 
     def __repr__(self) -> str:
         return f"<Session {self.peer} {self.state.value}>"
@@ -123,20 +131,32 @@ class Session(asyncio.Protocol):
         ssl_object = transport.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if der is None:  # cannot happen with CERT_REQUIRED; refuse rather than guess
-            self.hub.log.warning("refused %s: no peer certificate after handshake", self.peer)
+            log_event(
+                self.hub.log,
+                logging.WARNING,
+                "refused",
+                peer=self.peer,
+                reason="no peer certificate after the handshake",
+            )
             transport.abort()
             self.state = State.CLOSED
             return
         try:
             self.identity = self._trust.identify(der)
         except ValueError as exc:  # OpenSSL accepted what cryptography cannot parse
-            self.hub.log.warning("refused peer=%s reason=%s", self.peer, _quote(str(exc)))
+            log_event(
+                self.hub.log,
+                logging.WARNING,
+                "refused",
+                peer=self.peer,
+                reason=f"unreadable certificate: {exc}",
+            )
             transport.abort()
             self.state = State.CLOSED
             return
         self.state = State.AWAIT_HELLO
-        refusal = self._trust.refusal(self.identity)
-        if refusal is not None:  # revoked: say so, so the client does not retry
+        refusal = self.refuse_with or self._trust.refusal(self.identity)
+        if refusal is not None:  # say why in words, so the client need not guess
             self._log("refused", reason=refusal)
             self.end(refusal, log=False)
             return
@@ -175,7 +195,7 @@ class Session(asyncio.Protocol):
             except ProtocolError as exc:
                 self._protocol_error(exc)
             except Exception:
-                self.hub.log.exception("internal error in session %s; ending it", self._who())
+                self._log("internal_error", level=logging.ERROR, exc_info=True)
                 self.outbox.put_control(encode(Error(code=E_INTERNAL, message="internal error")))
                 self.end(R_INTERNAL)
 
@@ -222,7 +242,8 @@ class Session(asyncio.Protocol):
         match frame:
             case SendMsg():
                 self._require_active(frame.ref)
-                self.hub.publish(self, frame)
+                if self._spend(frame.ref):
+                    self.hub.publish(self, frame)
             case Ping():
                 self.outbox.put_control(encode(Pong(t=frame.t)))
             case Pong():
@@ -231,14 +252,34 @@ class Session(asyncio.Protocol):
                 self._hello(frame)
             case Who():
                 self._require_active(None)
-                self.hub.answer_who(self, frame)
+                if self._spend(None):
+                    self.hub.answer_who(self, frame)
             case HistoryRequest():
                 self._require_active(None)
-                self.hub.answer_history(self, frame)
+                if self._spend(None):
+                    self.hub.answer_history(self, frame)
             case Bye():
                 self.end(R_QUIT, send_bye=False)
             case _:  # pragma: no cover - the decoder only yields client frames
                 raise AssertionError(f"unexpected frame {frame!r}")
+
+    def _spend(self, ref: str | None) -> bool:
+        """Take a token for a request; False (and the peer told) when there is none.
+
+        Policy: ``ratelimit``. Refusals are not protocol errors: they do not
+        count toward ``max_errors``, only toward ``flood_limit``.
+        """
+        bucket = self._bucket
+        if bucket.take(self.hub.loop.time()):
+            return True
+        if bucket.refused_in_a_row == 1:  # one log line per episode, not per request
+            self._log("limited", level=logging.WARNING, limit="rate", rate=bucket.rate)
+        if bucket.refused_in_a_row >= self.hub.limits.flood_limit:
+            self.end(R_FLOODING)
+            return False
+        message = f"slow down: at most {bucket.rate:g} requests a second"
+        self.outbox.put_control(encode(Error(code=E_RATE_LIMITED, message=message, ref=ref)))
+        return False
 
     def _require_active(self, ref: str | None) -> None:
         if self.state is not State.ACTIVE:
@@ -348,26 +389,21 @@ class Session(asyncio.Protocol):
     # ------------------------------------------------------------------
     # Logging
 
-    def _who(self) -> str:
+    def _log(
+        self, event: str, *, level: int = logging.INFO, exc_info: bool = False, **fields: object
+    ) -> None:
         identity = self.identity
-        if identity is None:
-            return f"peer={self.peer}"
-        return f"peer={self.peer} cn={_quote(identity.cn)} fp={identity.short_fp}"
-
-    def _log(self, event: str, **fields: object) -> None:
-        extra = "".join(
-            f" {key}={_quote(str(value))}" for key, value in fields.items() if value is not None
+        log_event(
+            self.hub.log,
+            level,
+            event,
+            exc_info=exc_info,
+            peer=self.peer,
+            cn=identity.cn if identity else None,
+            fp=identity.short_fp if identity else None,
+            **fields,
         )
-        self.hub.log.info("%s %s%s", event, self._who(), extra)
 
 
 # Errors that refuse a hello: the session ends with the code as its reason.
 _REFUSALS: Final = frozenset({E_BAD_NAME, E_NAME_TAKEN, E_UNSUPPORTED_VERSION})
-
-
-def _quote(value: str) -> str:
-    """A log field value that cannot forge a line or split a field."""
-    safe = visible(value)
-    if not safe or any(char in safe for char in ' "='):
-        return '"' + safe.replace('"', '\\"') + '"'
-    return safe

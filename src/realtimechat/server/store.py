@@ -1,10 +1,10 @@
 """What the server remembers: messages, seen ``ref``s and name owners.
 
 ``Store`` is the interface the hub uses; it can be implemented by an
-embedded store (``SqliteStore``, the default, and ``MemoryStore`` for
-tests and ``--ephemeral``) or a networked one, without touching sessions
-or the protocol. Every method is a coroutine: a store never blocks the
-event loop.
+embedded store (``SqliteStore``, what ``rtchat-server`` uses by default,
+and ``MemoryStore``, the library's default, for tests and ``--ephemeral``)
+or a networked one, without touching sessions or the protocol. Every
+method is a coroutine: a store never blocks the event loop.
 
 Guarantees every store gives:
 
@@ -12,8 +12,9 @@ Guarantees every store gives:
   only once it is durable at the store's level; ids increase, survive
   restarts and are never reused (SQLite ``AUTOINCREMENT``).
 * A message whose ``(sender identity, ref)`` was stored before is not
-  stored again: ``append`` reports the first id instead. Seen refs are
-  kept for ``REF_DAYS`` days.
+  stored again: ``append`` reports the first id instead. SQLite keeps seen
+  refs ``REF_DAYS`` days (``purge``, run hourly, forgets older ones); the
+  memory store keeps the refs of twice as many messages as it keeps.
 * Private messages are visible only to the sender's and recipient's
   identities (not names: a name released and claimed again does not open
   anyone's old private messages).
@@ -26,7 +27,7 @@ import contextlib
 import datetime as dt
 import sqlite3
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -121,7 +122,10 @@ class MemoryStore:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._kept: deque[_Kept] = deque(maxlen=max(capacity, 0))
-        self._refs: dict[tuple[str, str], int] = {}
+        # Refs of the messages kept (and then some): a resend of a message
+        # this store has forgotten anyway is stored again, as it must be.
+        self._refs: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._refs_kept = max(capacity, 1) * 2
         self._names: dict[str, tuple[str, str]] = {}
         self.last_id = 0
 
@@ -143,6 +147,8 @@ class MemoryStore:
                 self._kept.append(_Kept(msg, draft.sender, draft.recipient))
             if draft.ref is not None:
                 self._refs[draft.sender, draft.ref] = msg.id
+                if len(self._refs) > self._refs_kept:
+                    self._refs.popitem(last=False)
             out.append(Stored(msg))
         return out
 

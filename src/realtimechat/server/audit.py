@@ -1,0 +1,93 @@
+"""The server's log: one line per event an operator cares about.
+
+Every line is an *event* word followed by ``key=value`` fields: who
+(``peer``, ``cn``, ``fp``), and what (``reason``, ``name``, ``code``...).
+Message text is never logged. Values are escaped (``sanitize.visible``)
+and quoted when they hold spaces, quotes or ``=``, so nothing a client
+sends -- a certificate CN, a requested name -- can forge a line or a field.
+
+``--log-format json`` writes the same events as one JSON object per line:
+``{"ts": ..., "level": ..., "event": ..., "peer": ..., ...}``.
+docs/operations.md lists every event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Any, Final
+
+from ..sanitize import visible
+
+LOGGER_NAME: Final = "realtimechat.server"
+
+
+def quote(value: str) -> str:
+    """A field value that cannot forge a line or split a field."""
+    safe = visible(value)
+    if not safe or any(char in safe for char in ' "='):
+        return '"' + safe.replace('"', '\\"') + '"'
+    return safe
+
+
+def render(event: str, fields: dict[str, Any]) -> str:
+    """``event key=value ...``, leaving out fields that are None."""
+    parts = [event]
+    parts += [f"{key}={quote(str(value))}" for key, value in fields.items() if value is not None]
+    return " ".join(parts)
+
+
+def log_event(
+    logger: logging.Logger, level: int, event: str, *, exc_info: bool = False, **fields: Any
+) -> None:
+    """Log one event; the JSON formatter reads the fields from the record."""
+    if logger.isEnabledFor(level):
+        clean = {key: value for key, value in fields.items() if value is not None}
+        logger.log(
+            level,
+            "%s",
+            render(event, clean),
+            exc_info=exc_info,
+            extra={"event": event, "fields": clean},
+        )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (``--log-format json``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", "message"),
+        }
+        fields = getattr(record, "fields", None)
+        if fields is None:
+            line["message"] = record.getMessage()
+        else:
+            line.update({key: _jsonable(value) for key, value in fields.items()})
+        if record.exc_info:
+            line["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=True)  # ASCII: control characters come out escaped
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, int | float | bool) else str(value)
+
+
+def configure(level: str, log_format: str) -> None:
+    """Send the server's log to stderr as text or JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,221 @@
+"""Limits and the audit log: floods, caps, and lines nobody can forge."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from realtimechat.client.chat import Backoff, Chat
+from realtimechat.client.commands import Say
+from realtimechat.errors import SessionRefused
+from realtimechat.pki import load_certificate, load_private_key
+from realtimechat.protocol import Bye, Error, Leave, Msg, SendMsg
+from realtimechat.server.audit import JsonFormatter, log_event
+from realtimechat.server.store import MemoryStore
+from realtimechat.tls import ClientFiles
+
+from .support import (
+    WAIT,
+    Pki,
+    Proxy,
+    RawPeer,
+    Recorder,
+    ServerFactory,
+    connect,
+    eventually,
+    join,
+    opener_for,
+    port_of,
+    receive_until,
+)
+
+HELLO = b'{"type":"hello","v":1}\n'
+
+
+async def test_a_flood_is_refused_then_disconnected_and_harms_no_one(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """Past the burst, requests get rate_limited (with the ref); a sustained flood ends it."""
+    server = await start_server(rate=5, burst=10, flood_limit=50)
+    alice = await join(server, pki, "alice")
+    mallory = await RawPeer.open(server, pki.client("carol"))
+    await mallory.send(HELLO)
+    flood = b"".join(
+        f'{{"type":"msg","text":"spam {n}","ref":"s{n}"}}\n'.encode() for n in range(200)
+    )
+    await mallory.send(flood)
+    seen = await mallory.closed()
+    limited = [f for f in seen if isinstance(f, Error) and f.code == "rate_limited"]
+    assert limited
+    assert limited[0].ref is not None
+    assert seen[-1] == Bye(reason="flooding")
+    left = await receive_until(alice, Leave)
+    assert (left.name, left.reason) == ("carol", "flooding")
+    await alice.send(SendMsg(text="the room is fine"))
+    spam = 0  # what carol got in before she was cut off is stored and delivered
+    while (await receive_until(alice, Msg)).text != "the room is fine":
+        spam += 1
+    assert 10 <= spam < 20  # the burst, and what the rate refilled meanwhile
+    await alice.close()
+
+
+async def test_the_bundled_client_slows_down_instead_of_losing_messages(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """A paste larger than the burst is rate limited, retried, and arrives whole and once."""
+    server = await start_server(rate=50, burst=5)
+    view = Recorder()
+    chat = Chat(opener_for(pki.client("alice"), port_of(server)), view, backoff=Backoff(0.05, 0.5))
+    running = asyncio.create_task(chat.run())
+    await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+    paste = [f"line {n}" for n in range(40)]
+    for text in paste:
+        await chat.say(Say(text))
+    await eventually(lambda: not chat.pending, timeout=30)
+    assert sorted(view.texts(), key=lambda t: int(t.split()[1])) == paste
+    assert len(view.texts()) == len(paste)
+    await chat.leave()
+    await running
+
+
+async def test_a_full_server_says_so(start_server: ServerFactory, pki: Pki) -> None:
+    """Over max_connections, a newcomer is told 'server_full' in words, not left hanging."""
+    server = await start_server(max_connections=2)
+    first = await join(server, pki, "alice")
+    second = await join(server, pki, "bob")
+    third = await connect(server, pki.client("carol"))
+    with pytest.raises(SessionRefused) as refused:
+        await third.hello()
+    assert refused.value.reason == "server_full"
+    assert "the server is full" in str(refused.value)
+    await first.close()
+    await second.close()
+
+
+async def test_too_many_connections_from_one_address(
+    start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """Past max_per_address, one more from the same IP is refused with its reason."""
+    server = await start_server(max_per_address=2)
+    kept = [await join(server, pki, name) for name in ("alice", "bob")]
+    extra = await connect(server, pki.client("carol"))
+    with pytest.raises(SessionRefused) as refused:
+        await extra.hello()
+    assert refused.value.reason == "too_many_connections"
+    assert any("reason=too_many_connections" in r.getMessage() for r in server_log.records)
+    await kept[0].close()
+    await eventually(lambda: server.hub.users_online == 1)
+    again = await join(server, pki, "carol")  # a place came free
+    assert again.welcome is not None
+    for client in (kept[1], again):
+        await client.close()
+
+
+def forged_certificate(pki: Pki, folder: Path, common_name: str) -> ClientFiles:
+    """A client certificate from the test CA with a CN chosen to attack the log."""
+    ca_cert = load_certificate(pki.folder.ca_cert)
+    ca_key = load_private_key(pki.folder.ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "forged.crt", folder / "forged.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ClientFiles(cert=cert_path, key=key_path, ca=pki.folder.ca_cert)
+
+
+async def test_a_certificate_cannot_forge_log_lines(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """A CN holding a newline and a fake event stays one escaped field of one line."""
+    evil = forged_certificate(pki, tmp_path, 'x\nrefused peer=6.6.6.6 reason="fake" cn=admin')
+    server = await start_server()
+    connection = await connect(server, evil)
+    with pytest.raises(SessionRefused):
+        await connection.hello()  # its CN is not a usable name
+    await eventually(lambda: any("bad_name" in r.getMessage() for r in server_log.records))
+    for record in server_log.records:
+        line = record.getMessage()
+        assert "\n" not in line
+        assert not line.startswith("refused peer=6.6.6.6")
+    line = next(r.getMessage() for r in server_log.records if "bad_name" in r.getMessage())
+    assert 'cn="x\\nrefused peer\\=6.6.6.6' in line or 'cn="x\\nrefused' in line
+
+
+def test_json_log_lines_are_objects_with_the_event_fields() -> None:
+    """--log-format json: one JSON object per event, fields as keys, control characters escaped."""
+    logger = logging.getLogger("realtimechat.test.json")
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger.addHandler(Keep())
+    logger.setLevel(logging.INFO)
+    log_event(logger, logging.WARNING, "refused", peer="127.0.0.1:5", reason="no client\ncert")
+    line = JsonFormatter().format(records[0])
+    assert "\n" not in line
+    data = json.loads(line)
+    assert data["event"] == "refused"
+    assert data["peer"] == "127.0.0.1:5"
+    assert data["reason"] == "no client\ncert"  # kept exact, but escaped on the line
+    assert data["level"] == "warning"
+
+
+async def test_a_server_whose_history_was_reset_is_not_mistaken_for_old_ids(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """After an --ephemeral restart ids start again; the client shows the new messages."""
+    first = await start_server(store=MemoryStore())
+    proxy = Proxy(port_of(first))
+    await proxy.start()
+    try:
+        view = Recorder()
+        chat = Chat(opener_for(pki.client("alice"), proxy.port), view, backoff=Backoff(0.05, 0.2))
+        running = asyncio.create_task(chat.run())
+        await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+        for n in range(5):
+            await chat.say(Say(f"old {n}"))
+        await eventually(lambda: len(view.texts()) == 5)
+        await first.shutdown()
+        second = await start_server(store=MemoryStore())
+        proxy.target_port = port_of(second)
+        await eventually(lambda: any("history was reset" in n for n in view.notices), timeout=30)
+        await chat.say(Say("new 1"))
+        await eventually(lambda: "new 1" in view.texts())
+        await chat.leave()
+        await running
+    finally:
+        await proxy.close()
