@@ -1,0 +1,238 @@
+"""Signing requests: the user makes a key and a CSR, the admin checks the CSR and signs it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+from realtimechat.errors import PKIError
+
+from .build import _build_client, _cert_pem, _name
+from .facts import _extension_label
+from .files import (
+    CERT_MODE,
+    KEY_MODE,
+    Written,
+    _carry_out,
+    _check_private_folder,
+    _check_writable,
+    _plan,
+)
+from .folder import CaFolder, _load_ca, validate_client_name
+from .index import (
+    IndexEntry,
+    _load_index_raw,
+    _plan_index_append,
+    _refuse_duplicate_name,
+    _revoked_file,
+)
+from .keys import (
+    DEFAULT_KEY_TYPE,
+    KeyType,
+    _key_pem,
+    _key_problem,
+    _public_der,
+    _signature_hash,
+    describe_key,
+    generate_key,
+    public_key_fingerprint,
+)
+from .load import _read, common_name, load_csr, load_private_key, private_key_is_encrypted
+from .validity import CLIENT_DAYS, _validity
+
+
+@dataclass(frozen=True)
+class Request:
+    """What ``create_request`` made: the files, and the key's fingerprint to read out."""
+
+    written: list[Written]
+    key: Path
+    csr: Path
+    fingerprint: str  # public_key_fingerprint of the new key
+
+
+def create_request(
+    out_dir: Path,
+    name: str,
+    *,
+    key_type: KeyType = DEFAULT_KEY_TYPE,
+    passphrase: bytes | None = None,
+    force: bool = False,
+) -> Request:
+    """Start a user folder: a new key ``NAME.key`` and a signing request ``NAME.csr``.
+
+    Run on the user's own machine, so the private key never leaves it. The
+    key is encrypted with ``passphrase`` if one is given (the client then
+    asks for it). The CSR asks for CN=NAME and nothing else. Existing files
+    are replaced only with ``force``.
+    """
+    validate_client_name(name)
+    if passphrase is not None and not passphrase:
+        raise PKIError("the passphrase cannot be empty")
+    folder = Path(out_dir)
+    key_path, csr_path = folder / f"{name}.key", folder / f"{name}.csr"
+    _check_writable(key_path, force=force)
+    _check_writable(csr_path, force=force)
+    _check_private_folder(folder)
+
+    key = generate_key(key_type)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(_name(name))
+        .sign(key, _signature_hash(key))
+    )
+    note = "passphrase-protected" if passphrase is not None else ""
+    puts = [
+        _plan(key_path, _key_pem(key, passphrase), KEY_MODE, force=force, note=note),
+        _plan(csr_path, csr.public_bytes(serialization.Encoding.PEM), CERT_MODE, force=force),
+    ]
+    written = _carry_out(puts, [folder])
+    return Request(
+        written=written,
+        key=key_path,
+        csr=csr_path,
+        fingerprint=public_key_fingerprint(key.public_key()),
+    )
+
+
+@dataclass(frozen=True)
+class SigningRequest:
+    """A CSR that ``read_csr`` checked: its signature verifies and its CN is a client name."""
+
+    path: Path
+    csr: x509.CertificateSigningRequest
+    name: str
+    fingerprint: str  # public_key_fingerprint: what the user read out
+    key: str  # describe_key
+    requested: list[str] = field(default_factory=list)  # extensions it asks for (ignored)
+
+
+def read_csr(path: Path) -> SigningRequest:
+    """Load and check the CSR in ``path``, for :func:`sign_request`.
+
+    Raises PKIError for a file that is not a CSR, a CSR whose signature does
+    not verify (damaged, or not made with the key it carries), a subject
+    without exactly one CN, a CN that cannot be a client name, and a key no
+    TLS peer here accepts.
+    """
+    path = Path(path)
+    csr = load_csr(path)
+    try:
+        public_key = csr.public_key()
+        valid = csr.is_signature_valid
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise PKIError(f"{path}: the CSR's key cannot be read ({exc})") from exc
+    if not valid:
+        raise PKIError(
+            f"{path}: the CSR's signature does not verify (damaged, or not made with its key); "
+            "ask for a new one"
+        )
+    names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if len(names) != 1:
+        raise PKIError(f"{path}: the CSR must name exactly one CN, the user's name")
+    name = common_name(csr)
+    try:
+        validate_client_name(name)
+    except PKIError as exc:
+        raise PKIError(f"{path}: {exc}") from exc
+    problem = _key_problem(public_key)
+    if problem is not None:
+        raise PKIError(f"{path}: {problem}")
+    try:
+        requested = [_extension_label(ext) for ext in csr.extensions]
+    except ValueError:
+        requested = ["(unreadable extensions)"]
+    return SigningRequest(
+        path=path,
+        csr=csr,
+        name=name,
+        fingerprint=public_key_fingerprint(public_key),
+        key=describe_key(public_key),
+        requested=requested,
+    )
+
+
+def sign_request(
+    root: Path,
+    request: SigningRequest,
+    *,
+    days: int = CLIENT_DAYS,
+    out_dir: Path | None = None,
+    force: bool = False,
+    confirm: Callable[[SigningRequest], bool] | None = None,
+) -> list[Written]:
+    """Issue the client certificate ``request`` asks for, from the CA folder ``root``.
+
+    The certificate has CN=NAME from the CSR's subject, clientAuth, and none
+    of the extensions the CSR asks for. Writes ``clients/NAME.crt`` (never a
+    key: the user keeps theirs) and, with ``out_dir``, ``NAME.crt`` and
+    ``ca.crt`` there, to complete the user's folder.
+
+    Refuses a name that already has a certificate that is not revoked, the
+    CA's own key, and existing files, unless ``force``. ``confirm`` is
+    called after every check and before anything is written; if it returns
+    False, nothing is signed (PKIError).
+    """
+    folder = CaFolder(Path(root))
+    ca_cert, ca_key = _load_ca(folder)
+    name = request.name
+    public_key = request.csr.public_key()
+    if _public_der(public_key) == _public_der(ca_cert.public_key()):
+        raise PKIError(f"{request.path} carries the CA's own key: refusing to sign it")
+    _load_index_raw(folder.index)
+    if not force:
+        _refuse_duplicate_name(folder.root, name)
+    cert_path, key_path = folder.client_cert(name), folder.client_key(name)
+    replaceable = _revoked_file(folder.root, cert_path)
+    _check_writable(cert_path, force=force, replaceable=replaceable)
+    stale_key = key_path if os.path.lexists(key_path) else None
+    if stale_key is not None and not (force or replaceable):
+        raise PKIError(
+            f"{stale_key} already exists (a key `issue` made): pass --force to replace that "
+            "certificate and remove its key"
+        )
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        _check_writable(out / f"{name}.crt", force=force)
+        _check_user_key(out / f"{name}.key", request)
+    start, end = _validity(days, None, None)
+    if confirm is not None and not confirm(request):
+        raise PKIError(f"not signed: {request.path} was left as it was and nothing was written")
+
+    cert = _build_client(
+        public_key=public_key,
+        name=name,
+        ca_cert=ca_cert,
+        ca_key=ca_key,
+        not_before=start,
+        not_after=end,
+    )
+    pem = _cert_pem(cert)
+    note = "the previous certificate was revoked" if replaceable and not force else ""
+    puts = [_plan(cert_path, pem, CERT_MODE, force=force, replaceable=replaceable, note=note)]
+    folders = [folder.clients_dir]
+    if out is not None:
+        puts.append(_plan(out / f"{name}.crt", pem, CERT_MODE, force=force))
+        puts.append(_plan(out / "ca.crt", _read(folder.ca_cert), CERT_MODE, force=force))
+        folders.append(out)
+    puts.append(_plan_index_append(folder.index, IndexEntry.for_certificate(cert, name, "client")))
+    return _carry_out(puts, folders, removals=[stale_key] if stale_key is not None else [])
+
+
+def _check_user_key(key_path: Path, request: SigningRequest) -> None:
+    """If the user folder already holds NAME.key (unencrypted), it must be the CSR's key."""
+    if not os.path.lexists(key_path) or private_key_is_encrypted(key_path):
+        return
+    key = load_private_key(key_path)
+    if _public_der(key.public_key()) != _public_der(request.csr.public_key()):
+        raise PKIError(
+            f"{key_path} is not the key of {request.path}: the certificate would not work "
+            "with it; send the certificate to the folder that made this request"
+        )

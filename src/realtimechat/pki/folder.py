@@ -1,0 +1,140 @@
+"""A CA folder: where its files are, which client and server names it takes, and its CA."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+
+from realtimechat.errors import PKIError
+
+from .keys import _public_der
+from .load import load_certificate, load_private_key
+
+#: X.509 caps a commonName at 64; cryptography counts UTF-8 bytes, so we do too.
+MAX_NAME_BYTES: Final = 64
+
+
+@dataclass(frozen=True)
+class CaFolder:
+    """The files of a CA folder, relative to ``root`` (nothing is read or created here)."""
+
+    root: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        """The CA certificate: the trust anchor servers and clients load."""
+        return self.root / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        """The CA's private key: it signs everything, so it stays with the admin."""
+        return self.root / "ca.key"
+
+    @property
+    def server_cert(self) -> Path:
+        """The chat server's certificate."""
+        return self.root / "server.crt"
+
+    @property
+    def server_key(self) -> Path:
+        """The chat server's private key."""
+        return self.root / "server.key"
+
+    @property
+    def crl(self) -> Path:
+        """The CA's certificate revocation list (PEM)."""
+        return self.root / "crl.pem"
+
+    @property
+    def clients_dir(self) -> Path:
+        """The folder of issued client certificates and keys."""
+        return self.root / "clients"
+
+    @property
+    def index(self) -> Path:
+        """The record of every certificate this CA issued."""
+        return self.root / "index.json"
+
+    def client_cert(self, name: str) -> Path:
+        """The certificate of client ``name`` (validated: it cannot leave ``clients/``)."""
+        return self.clients_dir / f"{validate_client_name(name)}.crt"
+
+    def client_key(self, name: str) -> Path:
+        """The private key of client ``name`` (validated: it cannot leave ``clients/``)."""
+        return self.clients_dir / f"{validate_client_name(name)}.key"
+
+
+def validate_client_name(name: str) -> str:
+    """Return ``name`` if it can be a client's CN and file name, else raise PKIError.
+
+    A name is 1-64 characters and at most 64 bytes in UTF-8 (the X.509 limit
+    for a commonName), has no ``/``, ``\\``, control or invisible characters,
+    no surrounding spaces, and does not start with a dot (so it is never
+    ``.``, ``..`` or a hidden file).
+    """
+    if not name:
+        raise PKIError("a client name cannot be empty")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise PKIError(
+            f"client name {name!r} is too long: at most {MAX_NAME_BYTES} characters "
+            f"({MAX_NAME_BYTES} bytes in UTF-8)"
+        )
+    if "/" in name or "\\" in name:
+        raise PKIError(f"client name {name!r} cannot contain '/' or '\\'")
+    if name.startswith("."):
+        raise PKIError(f"client name {name!r} cannot start with '.'")
+    if name != name.strip():
+        raise PKIError(f"client name {name!r} cannot start or end with a space")
+    _reject_invisible(name, "client name")
+    return name
+
+
+def _reject_invisible(text: str, what: str) -> None:
+    """Raise PKIError if ``text`` holds control, format (bidi, zero-width) or non-characters.
+
+    Such characters make a name look like another one in a terminal, and a
+    lone surrogate cannot even be encoded into a certificate.
+    """
+    for char in text:
+        category = unicodedata.category(char)
+        if category.startswith("C") or category in ("Zl", "Zp"):
+            raise PKIError(
+                f"{what} {text!r} contains a control or invisible character (U+{ord(char):04X})"
+            )
+
+
+def _check_server_cn(server_cn: str) -> None:
+    if not server_cn or server_cn != server_cn.strip():
+        raise PKIError(f"server name {server_cn!r} must be non-empty without surrounding spaces")
+    _reject_invisible(server_cn, "server name")
+
+
+def _load_ca(
+    folder: CaFolder,
+) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
+    """The CA certificate and key of ``folder``, with errors that say what to do."""
+    _require_ca_cert(folder)
+    if not os.path.lexists(folder.ca_key):
+        raise PKIError(
+            f"{folder.ca_key} is missing: certificates are issued in the CA folder "
+            "that `rtchat-certs init` made, the one that holds ca.key"
+        )
+    ca_cert = load_certificate(folder.ca_cert)
+    ca_key = load_private_key(folder.ca_key)
+    # A mismatched pair would sign certificates that nobody trusting ca.crt accepts.
+    if _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
+        raise PKIError(f"{folder.ca_key} is not the key of {folder.ca_cert}")
+    return ca_cert, ca_key
+
+
+def _require_ca_cert(folder: CaFolder) -> None:
+    if not os.path.lexists(folder.ca_cert):
+        command = f"rtchat-certs init --dir {shlex.quote(str(folder.root))} --cn chatserver"
+        raise PKIError(f"no CA in {folder.root} (no ca.crt): create one first with `{command}`")

@@ -1,0 +1,197 @@
+"""Reading certificates, CSRs, CRLs and private keys from files, and checking who signed what."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.x509.oid import NameOID
+
+from realtimechat.errors import PKIError
+
+
+def _read(path: Path) -> bytes:
+    """Read ``path``, turning every OS error into a PKIError that names it."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise PKIError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+_PEM_LABEL: Final = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+
+
+def _pem_label(data: bytes) -> str | None:
+    """The label of the first PEM block (``CERTIFICATE``, ``X509 CRL``...), or None if not PEM."""
+    match = _PEM_LABEL.search(data)
+    return match.group(1).decode("ascii") if match else None
+
+
+def _what_else(label: str | None) -> str:
+    """What a file with this PEM label holds, to say what it is when it is not what we want."""
+    if label is None:
+        return ""
+    if "PRIVATE KEY" in label:
+        return " (it holds a private key)"
+    if label == "CERTIFICATE":
+        return " (it holds a certificate)"
+    if label in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"):
+        return " (it holds a certificate signing request)"
+    if label == "X509 CRL":
+        return " (it holds a certificate revocation list)"
+    return f" (it holds a PEM {label})"
+
+
+def load_certificates(path: Path) -> list[x509.Certificate]:
+    """Load every certificate of the PEM bundle ``path``, in file order (at least one)."""
+    data = _read(path)
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise PKIError(
+            f"{path} does not hold a PEM certificate{_what_else(_pem_label(data))}"
+        ) from exc
+    if not certs:
+        raise PKIError(f"{path} does not hold a PEM certificate")
+    return certs
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    """Load the certificate in ``path`` (PEM, or DER); of a bundle, the first one."""
+    data = _read(path)
+    if b"-----BEGIN" not in data:
+        try:
+            return x509.load_der_x509_certificate(data)
+        except ValueError as exc:
+            raise PKIError(f"{path} is not a certificate (neither PEM nor DER)") from exc
+    return load_certificates(path)[0]
+
+
+def load_csr(path: Path) -> x509.CertificateSigningRequest:
+    """Load the certificate signing request in ``path`` (PEM or DER).
+
+    Its signature is not checked here (``read_csr`` does that).
+    """
+    data = _read(path)
+    label = _pem_label(data)
+    try:
+        if label is None:
+            return x509.load_der_x509_csr(data)
+        if label in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"):
+            return x509.load_pem_x509_csr(data)
+    except ValueError as exc:
+        damage = "neither PEM nor DER" if label is None else "a damaged CSR"
+        raise PKIError(f"{path} is not a certificate signing request ({damage})") from exc
+    raise PKIError(f"{path} is not a certificate signing request (CSR){_what_else(label)}")
+
+
+def load_crl(path: Path) -> x509.CertificateRevocationList:
+    """Load the certificate revocation list in ``path`` (PEM or DER).
+
+    Raises PKIError naming the file if it cannot be read or is not a CRL. The
+    signature is not checked: verify it against the CA that should have
+    signed it (``crl.is_signature_valid(ca.public_key())``).
+    """
+    data = _read(path)
+    label = _pem_label(data)
+    try:
+        if label is None:
+            return x509.load_der_x509_crl(data)
+        if label == "X509 CRL":
+            return x509.load_pem_x509_crl(data)
+    except ValueError as exc:
+        damage = "neither PEM nor DER" if label is None else "a damaged CRL"
+        raise PKIError(f"{path} is not a certificate revocation list ({damage})") from exc
+    raise PKIError(f"{path} is not a certificate revocation list (CRL){_what_else(label)}")
+
+
+def common_name(cert: x509.Certificate | x509.CertificateSigningRequest) -> str:
+    """The subject CN of a certificate or CSR ("" if it has none)."""
+    attributes = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not attributes:
+        return ""
+    value = attributes[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def private_key_is_encrypted(path: Path) -> bool:
+    """Whether the PEM private key in ``path`` needs a passphrase to load."""
+    data = _read(path)
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
+
+
+def load_private_key(
+    path: Path, passphrase: bytes | None = None
+) -> CertificateIssuerPrivateKeyTypes:
+    """Load the PEM private key in ``path``, decrypting it with ``passphrase`` if given.
+
+    Raises PKIError with one clear line for a missing file, a file that is
+    no key, a missing passphrase and a wrong one.
+    """
+    data = _read(path)
+    encrypted = (
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
+    )
+    if encrypted and passphrase is None:
+        raise PKIError(f"{path} is encrypted: a passphrase is needed")
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except TypeError as exc:
+        # cryptography raises TypeError both for a missing and for a needless passphrase.
+        if passphrase is None:
+            raise PKIError(f"{path} is encrypted: a passphrase is needed") from exc
+        raise PKIError(f"{path} is not encrypted, but a passphrase was given") from exc
+    except ValueError as exc:
+        if encrypted:
+            raise PKIError(f"wrong passphrase for {path}") from exc
+        raise PKIError(
+            f"cannot load the private key in {path} (not a PEM key){_what_else(_pem_label(data))}"
+        ) from exc
+    except UnsupportedAlgorithm as exc:
+        raise PKIError(f"{path} holds a key of an unsupported type") from exc
+    if not isinstance(
+        key,
+        rsa.RSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey
+        | dsa.DSAPrivateKey,
+    ):
+        raise PKIError(f"{path} holds a key that cannot sign ({type(key).__name__})")
+    return key
+
+
+def _issuer_key(cert: x509.Certificate) -> Any:
+    """The public key of ``cert``, if it can sign (to check what it signed), else PKIError."""
+    key = cert.public_key()
+    if not isinstance(
+        key,
+        rsa.RSAPublicKey
+        | ec.EllipticCurvePublicKey
+        | ed25519.Ed25519PublicKey
+        | ed448.Ed448PublicKey
+        | dsa.DSAPublicKey,
+    ):
+        raise PKIError(f"the key of {common_name(cert)!r} cannot sign")
+    return key
+
+
+def _signed_by(
+    item: x509.Certificate | x509.CertificateRevocationList, ca: x509.Certificate
+) -> bool:
+    """Whether ``item`` names ``ca`` as its issuer and carries a valid signature of it."""
+    if item.issuer != ca.subject:
+        return False
+    try:
+        if isinstance(item, x509.CertificateRevocationList):
+            return item.is_signature_valid(_issuer_key(ca))
+        item.verify_directly_issued_by(ca)
+    except (PKIError, ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
