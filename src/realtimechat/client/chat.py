@@ -226,12 +226,18 @@ class Chat:
             await self._observe(frame)
 
     async def _pause(self, why: str) -> None:
-        """Wait before the next attempt (or until ``leave``), saying so."""
+        """Wait before the next attempt (or until ``leave``).
+
+        The first failure after a connection ends is told in a line; later
+        attempts only update the status (the toolbar's countdown), so an
+        hour offline is not an hour of lines.
+        """
         delay = self.backoff.delay()
         loop = asyncio.get_running_loop()
+        if self.status is not Status.RECONNECTING:
+            self.view.notice(notice(f"-- {visible(why)}; reconnecting in {delay:.1f} s"))
         self.status = Status.RECONNECTING
         self.retry_at = loop.time() + delay
-        self.view.notice(notice(f"-- {visible(why)}; reconnecting in {delay:.1f} s"))
         self.view.changed()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
@@ -285,6 +291,9 @@ class Chat:
                 self.view.notice(_shown(frame))
                 await self._ask_history(self._gaps.gap(frame.from_id, frame.to_id))
             case HistoryEnd():
+                if self._gaps.in_join_replay and frame.count:
+                    plural = "" if frame.count == 1 else "s"
+                    self.view.notice(notice(f"-- {frame.count} earlier message{plural} above"))
                 await self._ask_history(self._gaps.end(more=frame.more))
             case Bye():
                 raise bye_error(frame, before_welcome=False)

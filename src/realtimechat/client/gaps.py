@@ -33,6 +33,11 @@ class GapFiller:
         self._during: list[tuple[int, int]] = []  # gaps that arrived during the reply
         self._join_replay = True  # the server's own replay after welcome is running
 
+    @property
+    def in_join_replay(self) -> bool:
+        """The replay that follows ``welcome`` has not ended yet."""
+        return self._join_replay
+
     def connected(self) -> None:
         """A new connection: its replay comes first; pending requests are void."""
         self.asking = None

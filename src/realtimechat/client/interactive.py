@@ -45,6 +45,7 @@ STYLE = Style.from_dict(
         "prompt": "bold",
         "bottom-toolbar": "noreverse #aaaaaa",
         "pending": "italic #aaaaaa",
+        "replay": "#808080 noitalic",
     }
 )
 MAX_PENDING_SHOWN = 3
@@ -82,7 +83,10 @@ class TerminalView:
         self.refresh = refresh
 
     def message(self, msg: Msg, *, own: bool) -> None:
-        self.printer.show(message_fragments(msg, me=msg.from_ if own else None))
+        fragments = message_fragments(msg, me=msg.from_ if own else None)
+        if msg.replay:  # history, set apart from live traffic
+            fragments = [(f"{style} class:replay", text) for style, text in fragments]
+        self.printer.show(fragments)
 
     def notice(self, fragments: Fragments) -> None:
         self.printer.show(fragments)
