@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,31 @@ from realtimechat.server.store import Store
 from realtimechat.tls import ServerFiles
 
 from .support import TEST_LIMITS, USERS, Pki, ServerFactory, limits_with
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point HOME and the XDG folders at a temporary one for the whole run.
+
+    Servers keep messages and clients keep resume points in per-user folders;
+    no test, and no process a test starts, may touch the real ones.
+    """
+    home = tmp_path_factory.mktemp("home")
+    saved = {key: os.environ.get(key) for key in _HOME_VARIABLES}
+    os.environ.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+    )
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+_HOME_VARIABLES = ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,11 @@ class Tmux:
         ).stdout
 
     def new_pane(self, name: str, *, width: int = 110, height: int = 30) -> None:
-        shell = "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=screen PS1='$ ' bash --norc --noprofile"
+        home = self.tmp / "home"
+        shell = (
+            f"env -i PATH=/usr/bin:/bin HOME={home} TERM=screen PS1='$ ' "
+            "bash --norc --noprofile"
+        )
         self.run("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), shell)
         self.wait_for(name, lambda screen: "$" in screen)
 
