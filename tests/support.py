@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -342,9 +342,10 @@ BIN = Path(sys.executable).parent
 class ServerProcess:
     """A real rtchat-server on 127.0.0.1; it can be stopped and started on the same port."""
 
-    def __init__(self, pki: Pki, folder: Path) -> None:
+    def __init__(self, pki: Pki, folder: Path, *, extra: Sequence[str] = ()) -> None:
         self.pki = pki
         self.folder = folder
+        self.extra = list(extra)
         self.port = 0
         self.starts = 0
         self.process = self.start()
@@ -364,6 +365,7 @@ class ServerProcess:
                     str(self.pki.folder.root),
                     "--data",
                     str(self.folder / "data"),
+                    *self.extra,
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
@@ -383,6 +385,12 @@ class ServerProcess:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+    def log_text(self) -> str:
+        """Everything every run of this server has logged so far."""
+        return "".join(
+            (self.folder / f"server-{n}.log").read_text() for n in range(1, self.starts + 1)
+        )
 
     def kill(self) -> None:
         """kill -9: no shutdown, no flush, no goodbye."""
