@@ -342,10 +342,18 @@ BIN = Path(sys.executable).parent
 class ServerProcess:
     """A real rtchat-server on 127.0.0.1; it can be stopped and started on the same port."""
 
-    def __init__(self, pki: Pki, folder: Path, *, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        pki: Pki,
+        folder: Path,
+        *,
+        extra: Sequence[str] = (),
+        preexec: Callable[[], None] | None = None,
+    ) -> None:
         self.pki = pki
         self.folder = folder
         self.extra = list(extra)
+        self.preexec = preexec
         self.port = 0
         self.starts = 0
         self.process = self.start()
@@ -370,6 +378,7 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=sink,
+                preexec_fn=self.preexec,  # noqa: PLW1509 - only sets resource limits
             )
         port = 0
         deadline = time.monotonic() + WAIT

@@ -5,6 +5,7 @@ Policy (docs/security.md explains each choice):
 * TLS 1.2 or newer; TLS 1.2 only with ECDHE key exchange and AEAD ciphers
   (AES-GCM, ChaCha20-Poly1305); TLS 1.3 with OpenSSL's suites. No
   compression, no renegotiation.
+* One key-exchange group, P-256, on both sides (see ``KEY_EXCHANGE_GROUP``).
 * Both sides authenticate. The server requires a client certificate
   (``CERT_REQUIRED`` set explicitly: ``create_default_context`` for
   ``CLIENT_AUTH`` would leave ``CERT_NONE``).
@@ -33,6 +34,26 @@ from .errors import ConfigError, PKIError
 # ECDHE + AEAD for TLS 1.2. TLS 1.3 suites are configured separately by
 # OpenSSL and are all AEAD.
 TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+# The one ECDHE group, for TLS 1.2 and 1.3 alike. Python 3.11 has no
+# set_groups(): set_ecdh_curve() is the only knob and it keeps exactly one
+# group. OpenSSL's default list also offers X448 and P-521, which fail
+# Mozilla's "intermediate" profile, so one of X25519 and P-256 it is.
+# P-256, because (measured on OpenSSL 3.0, docs/security.md has the table):
+# * in TLS 1.2 the group list also decides which ECDSA certificates are
+#   usable. With X25519 alone, a P-256 certificate (rtchat-certs' default
+#   key, on either side) fails TLS 1.2 outright (WRONG_CURVE,
+#   NO_SHARED_CIPHER); with P-256 alone, TLS 1.2 works for every key type
+#   rtchat-certs makes (ECDSA P-256, Ed25519, RSA);
+# * P-256 is the one group every TLS 1.3 peer must implement (RFC 8446
+#   section 9.1; X25519 is only a SHOULD), and every ECDHE-capable TLS 1.2
+#   client has it (OpenSSL 1.0.1 and later, Java 8, ...).
+# The cost: a client whose first key share is X25519 (openssl s_client,
+# most OpenSSL 3 programs) gets a HelloRetryRequest, one extra round trip.
+# Our own client offers P-256 only, so it sends the right share at once;
+# that is why the client context gets the same group. Lost: TLS 1.2 with a
+# hand-made P-384 or P-521 ECDSA certificate (TLS 1.3 is unaffected).
+KEY_EXCHANGE_GROUP: Final = "prime256v1"
 
 # OpenSSL verify result for a name that does not match (X509_V_ERR_HOSTNAME_MISMATCH).
 _X509_V_ERR_HOSTNAME_MISMATCH: Final = 62
@@ -63,6 +84,7 @@ class ClientFiles:
 def _apply_policy(context: ssl.SSLContext) -> None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(TLS12_CIPHERS)
+    context.set_ecdh_curve(KEY_EXCHANGE_GROUP)
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     context.verify_mode = ssl.CERT_REQUIRED
     context.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN

@@ -25,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import logging
 import resource
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..tls import ServerFiles, describe_handshake_error
 from .audit import log_event
@@ -120,6 +122,7 @@ class ChatServer:
         self._hub = Hub(loop, self.limits, self.settings, self.log, self.store)
         await self._hub.start()
         raise_open_file_limit()
+        loop.set_exception_handler(self._loop_exception)
         server = await loop.create_server(
             lambda: _PausedOnArrival(self._on_connection),
             host=self.hosts,
@@ -276,6 +279,25 @@ class ChatServer:
             del self._per_address[address]
         if not self._connections:
             self._all_closed.set()
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Out of file descriptors is a limit, logged in one line; anything else as usual.
+
+        asyncio pauses accepting for a second after EMFILE/ENFILE and then
+        tries again: the server never stops, but the operator should know.
+        """
+        error = context.get("exception")
+        if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+            log_event(
+                self.log,
+                logging.ERROR,
+                "limited",
+                limit="open files",
+                error=error.strerror,
+                hint="raise the hard limit (ulimit -Hn)",
+            )
+            return
+        loop.default_exception_handler(context)
 
     def _log_warnings(self) -> None:
         for warning in self.trust.warnings():
