@@ -227,6 +227,9 @@ class Recorder:
     def changed(self) -> None:
         return None
 
+    def clear(self) -> None:
+        self.notices.append("(cleared)")
+
     def texts(self) -> list[str]:
         return [msg.text for msg in self.messages]
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import click
 
 from .. import locations
+from ..client import config
 from ..client.connection import Endpoint, ServerConnection
-from ..client.interactive import InteractiveClient, ask
+from ..client.interactive import InteractiveClient, Look, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
 from ..client.state import ResumePoint
 from ..errors import ConfigError
@@ -34,6 +35,13 @@ _DIR = click.Path(file_okay=False, path_type=Path)
         "or not for --cn, 5 refused by the server, 6 connection lost, "
         "7 messages not echoed (--plain)."
     ),
+)
+@click.option(
+    "--profile",
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, _, value: _use_profile(ctx, value),
+    help="Take defaults from [profiles.NAME] in config.toml (else from its [defaults]).",
 )
 @click.option("--host", help="The server's address (name or IP).")
 @click.option("--port", type=click.IntRange(1, 65535), help="The server's port.")
@@ -91,6 +99,19 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     show_default=True,
     help="Ping a server silent this many seconds; give up when it stays silent.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Like --plain, but every event is one JSON object per line (for bots).",
+)
+@click.option("--no-color", is_flag=True, help="No colours (NO_COLOR in the environment too).")
+@click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on a mention.")
+@click.option(
+    "--save-profile",
+    metavar="NAME",
+    help="Save the server and identity options given into config.toml as NAME.",
+)
 @click.version_option(package_name="realtimechat", prog_name=PROGRAM)
 def main(  # click passes every option by keyword
     *,
@@ -107,6 +128,10 @@ def main(  # click passes every option by keyword
     wait: float,
     connect_timeout: float,
     ping_interval: float,
+    as_json: bool,
+    no_color: bool,
+    no_bell: bool,
+    save_profile: str | None,
 ) -> None:
     """Join a realtimechat server and chat.
 
@@ -115,8 +140,11 @@ def main(  # click passes every option by keyword
     intact while messages arrive above it. Type a line to send it. /who lists
     who is online, /me TEXT sends an action, /msg NAME TEXT a private message,
     /quit (or Ctrl-D) leaves; start a line with // to send a literal /.
+
+    Settings come from the command line, then the environment, then the
+    profile in config.toml (see --profile), then the built-in defaults.
     """
-    interactive = not plain and sys.stdin.isatty() and sys.stdout.isatty()
+    interactive = not plain and not as_json and sys.stdin.isatty() and sys.stdout.isatty()
     if not interactive:
         missing = [
             flag
@@ -142,6 +170,20 @@ def main(  # click passes every option by keyword
             name = name or await ask("Your name", locations.guess_name(cert=cert, pki=pki))
         if host is None or port is None or cn is None:  # pragma: no cover - checked above
             raise ConfigError("missing --host, --port or --cn")
+        if save_profile:
+            given = {
+                "host": host,
+                "port": port,
+                "cn": cn,
+                "name": name,
+                "identity": identity,
+                "pki": pki,
+                "cert": cert,
+                "key": key,
+                "ca": ca,
+            }
+            saved_to = config.save_profile(save_profile, given)
+            click.echo(f"saved profile {save_profile!r} to {saved_to}", err=True)
         files = locations.client_files(
             cert=cert, key=key, ca=ca, pki=pki, name=name, identity=identity
         )
@@ -162,13 +204,26 @@ def main(  # click passes every option by keyword
             )
 
         if interactive:
-            await InteractiveClient(opener, endpoint, name=name, resume=resume).run()
+            look = Look.from_options(no_color=no_color, no_bell=no_bell)
+            await InteractiveClient(opener, endpoint, name=name, resume=resume, look=look).run()
             return
         lines: Lines = asyncio.Queue()
         start_stdin_thread(asyncio.get_running_loop(), lines)
-        await PlainClient(opener, sys.stdout, wait=wait, name=name, resume=resume).run(lines)
+        plain_client = PlainClient(
+            opener, sys.stdout, wait=wait, name=name, resume=resume, as_json=as_json
+        )
+        await plain_client.run(lines)
 
     run_async(PROGRAM, chat)
+
+
+def _use_profile(ctx: click.Context, profile: str | None) -> None:
+    """Load config.toml's defaults (and a profile) under everything else given."""
+    try:
+        values = config.load_profile(profile)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param_hint="--profile") from None
+    ctx.default_map = {**(ctx.default_map or {}), **values}
 
 
 async def key_passphrase(key: Path, *, interactive: bool) -> str | None:

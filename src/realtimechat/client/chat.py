@@ -43,7 +43,9 @@ from ..errors import (
     ConnectionLost,
     SessionRefused,
 )
+from ..names import name_key
 from ..protocol import (
+    MAX_LINE_BYTES,
     Ack,
     Bye,
     Error,
@@ -51,16 +53,32 @@ from ..protocol import (
     Gap,
     HistoryEnd,
     HistoryRequest,
+    Join,
+    Leave,
     Msg,
     SendMsg,
+    Users,
     Welcome,
     Who,
+    encode,
 )
 from ..sanitize import visible
-from .commands import HELP_TEXT, AskWho, Quit, Say, ShowHelp, Unknown, parse_line
+from .commands import (
+    HELP_TEXT,
+    AskWho,
+    Clear,
+    Ignore,
+    Quit,
+    Say,
+    ShowHelp,
+    Unknown,
+    WhoIs,
+    parse_line,
+)
 from .connection import PERMANENT_BYE_REASONS, ServerConnection, bye_error
 from .gaps import GapFiller
 from .render import Fragments, event_fragments, notice, welcome_lines
+from .roster import Roster
 from .state import ResumePoint
 
 SHOWN_IDS_KEPT: Final = 10_000
@@ -77,7 +95,8 @@ class ChatView(Protocol):
 
     def message(self, msg: Msg, *, own: bool) -> None: ...
     def notice(self, fragments: Fragments) -> None: ...
-    def changed(self) -> None: ...  # status or pending messages changed
+    def changed(self) -> None: ...  # status, pending messages or who is online changed
+    def clear(self) -> None: ...
 
 
 class Status(Enum):
@@ -146,6 +165,8 @@ class Chat:
         self._refs = itertools.count(1)
         self._ref_prefix = secrets.token_hex(4)
         self._leaving = asyncio.Event()
+        self.roster = Roster()
+        self.ignored: set[str] = set()  # name keys hidden by /ignore
         self._refused: list[str] = []  # refs the server refused for the rate limit
         self._retrying: asyncio.Task[None] | None = None
 
@@ -208,6 +229,7 @@ class Chat:
         self.status = Status.CONNECTED
         self.retry_at = None
         self._gaps.connected()
+        self.roster.welcome(welcome)
         for line in welcome_lines(welcome):
             self.view.notice(line)
         if since is not None and welcome.last_id < since:
@@ -254,6 +276,13 @@ class Chat:
                 await self.say(command)
             case AskWho():
                 await self._send_if_connected(Who())
+            case WhoIs():
+                self.roster.start_whois(command.name)
+                await self._send_if_connected(Who())
+            case Ignore():
+                self._ignore(command, show)
+            case Clear():
+                self.view.clear()
             case ShowHelp():
                 show(notice(f"-- {HELP_TEXT}"))
             case Unknown():
@@ -262,9 +291,28 @@ class Chat:
                 return False
         return True
 
-    async def say(self, say: Say) -> Pending:
-        """Send a message now, or as soon as we are connected again."""
+    def _ignore(self, command: Ignore, show: Callable[[Fragments], None]) -> None:
+        key = name_key(command.name)
+        if command.ignore:
+            self.ignored.add(key)
+            show(notice(f"-- ignoring {visible(command.name)} (on this client; /unignore to undo)"))
+        else:
+            self.ignored.discard(key)
+            show(notice(f"-- showing {visible(command.name)} again"))
+
+    async def say(self, say: Say) -> Pending | None:
+        """Send a message now, or as soon as we are connected again.
+
+        A message too large for the server is not sent (and we say so).
+        """
         pending = Pending(f"{self._ref_prefix}-{next(self._refs)}", say)
+        size = len(encode(_frame(pending))) - 1
+        if size > MAX_LINE_BYTES:
+            limit = f"the server takes {MAX_LINE_BYTES:,}"
+            self.view.notice(
+                notice(f"!! not sent: the message is {size:,} bytes, {limit}", style="class:error")
+            )
+            return None
         self.pending[pending.ref] = pending
         self.all_echoed.clear()
         self.view.changed()
@@ -302,10 +350,30 @@ class Chat:
             case Error() if frame.ref is not None and frame.ref in self.pending:
                 self._settle(frame.ref)
                 self.view.notice(_shown(frame))
+            case Users():
+                await self._users(frame)
             case _:
+                self._presence(frame)
                 fragments = event_fragments(frame)
                 if fragments is not None:
                     self.view.notice(fragments)
+
+    async def _users(self, page: Users) -> None:
+        step = self.roster.users(page)
+        if step is None:
+            self.view.notice(_shown(page))
+        elif step.ask_after is not None:
+            await self._send_if_connected(Who(cursor=step.ask_after))
+        elif step.answer is not None:
+            self.view.notice(notice(step.answer))
+
+    def _presence(self, frame: Frame) -> None:
+        if isinstance(frame, Join):
+            self.roster.joined(frame.name)
+            self.view.changed()
+        elif isinstance(frame, Leave):
+            self.roster.left()
+            self.view.changed()
 
     def _message(self, msg: Msg) -> None:
         self._gaps.received(msg.id, replay=msg.replay)
@@ -324,6 +392,9 @@ class Chat:
         if len(self._shown_order) > SHOWN_IDS_KEPT:
             self._shown.discard(self._shown_order.popleft())
         self.resume.advance(msg.id)
+        self.roster.spoke(msg.from_)
+        if name_key(msg.from_) in self.ignored:
+            return  # counted as seen, never shown
         self.view.message(msg, own=msg.from_ == self.name)
 
     def _ack(self, ack: Ack) -> None:

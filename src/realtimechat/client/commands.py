@@ -6,11 +6,26 @@ and friends behave the same in both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
-HELP_TEXT = (
-    "commands: /who (who is online), /me TEXT (an action), /msg NAME TEXT (private), "
-    "/quit (leave), /help; start a line with // to send a literal /"
+# Every command with its one-line help; also what Tab completes.
+COMMANDS: Final = {
+    "/help": "this list",
+    "/who": "who is online",
+    "/whois": "NAME: fingerprint and since when NAME is online",
+    "/me": "TEXT: an action (* alice waves)",
+    "/msg": "NAME TEXT: a private message (kept for NAME if offline)",
+    "/ignore": "NAME: hide NAME's messages (on this client only)",
+    "/unignore": "NAME: show them again",
+    "/clear": "clear the screen",
+    "/quit": "leave (also Ctrl-D)",
+}
+HELP_TEXT: Final = (
+    "commands: "
+    + "; ".join(f"{name} {text}" for name, text in COMMANDS.items())
+    + "; start a line with // to send a literal /"
 )
 
 
@@ -25,6 +40,22 @@ class Say:
 
 @dataclass(frozen=True, slots=True)
 class AskWho:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class WhoIs:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    name: str
+    ignore: bool = True  # False: /unignore
+
+
+@dataclass(frozen=True, slots=True)
+class Clear:
     pass
 
 
@@ -45,16 +76,16 @@ class Unknown:
     problem: str
 
 
-Command = Say | AskWho | Quit | ShowHelp | Unknown
+Command = Say | AskWho | WhoIs | Ignore | Clear | Quit | ShowHelp | Unknown
 
-
-_SIMPLE: dict[str, Command] = {
+_SIMPLE: Final[dict[str, Command]] = {
     "quit": Quit(),
     "exit": Quit(),
     "q": Quit(),
     "who": AskWho(),
     "help": ShowHelp(),
     "?": ShowHelp(),
+    "clear": Clear(),
 }
 
 
@@ -66,11 +97,34 @@ def parse_line(line: str) -> Command | None:
         return Say(line[1:] if line.startswith("//") else line)
     word, _, rest = line[1:].partition(" ")
     word = word.lower()
-    if word in _SIMPLE:
-        return _SIMPLE[word]
-    if word == "me":
-        return Say(rest, action="me") if rest.strip() else Unknown("usage: /me TEXT")
-    if word == "msg":
-        name, _, text = rest.strip().partition(" ")
-        return Say(text, to=name) if name and text.strip() else Unknown("usage: /msg NAME TEXT")
-    return Unknown(f"unknown command /{word} (try /help)")
+    simple = _SIMPLE.get(word)
+    if simple is not None:
+        return simple
+    parse = _WITH_ARGUMENTS.get(word)
+    return parse(rest) if parse is not None else Unknown(f"unknown command /{word} (try /help)")
+
+
+def _me(rest: str) -> Command:
+    return Say(rest, action="me") if rest.strip() else Unknown("usage: /me TEXT")
+
+
+def _msg(rest: str) -> Command:
+    name, _, text = rest.strip().partition(" ")
+    return Say(text, to=name) if name and text.strip() else Unknown("usage: /msg NAME TEXT")
+
+
+def _one_name(command: str, make: Callable[[str], Command]) -> Callable[[str], Command]:
+    def parse(rest: str) -> Command:
+        name = rest.strip()
+        return make(name) if name and " " not in name else Unknown(f"usage: /{command} NAME")
+
+    return parse
+
+
+_WITH_ARGUMENTS: Final[dict[str, Callable[[str], Command]]] = {
+    "me": _me,
+    "msg": _msg,
+    "whois": _one_name("whois", WhoIs),
+    "ignore": _one_name("ignore", Ignore),
+    "unignore": _one_name("unignore", lambda name: Ignore(name, ignore=False)),
+}

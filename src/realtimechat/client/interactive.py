@@ -1,49 +1,63 @@
 """``rtchat`` on a terminal: incoming text above, your line intact below.
 
 prompt_toolkit owns the bottom of the screen: the input line and, under
-it, a toolbar that shows the connection and the messages still on their
-way to the server ("sending ..."). Everything that arrives is printed
-*above* that area with ``print_formatted_text``, which erases the prompt,
-prints, and redraws it with what you were typing exactly as it was: the
-line being typed is never broken, moved or lost.
+it, a status line (server, your name, who is online, the connection,
+unread mentions, messages still on their way). Everything that arrives is
+printed *above* that area with ``print_formatted_text``, which erases the
+prompt, prints, and redraws it with what you were typing exactly as it
+was: the line being typed is never broken, moved or lost. Arrivals within
+one event-loop iteration are printed in one go: a burst costs one redraw.
 
-Arrivals within one event-loop iteration are printed in one go, so a
-burst costs one redraw, not one per line.
+What people get used to in weechat and irssi: line editing and input
+history (up/down), Tab completion of names and ``/commands``, a pasted
+block sent as one message (bracketed paste), each name in its own stable
+colour, mentions of your name highlighted (and the terminal bell, unless
+``--no-bell``), private messages marked, notices and history dimmed.
+``NO_COLOR`` or ``--no-color`` turns colour off.
 
 Leaving: ``/quit``, Ctrl-D or Ctrl-C say ``bye`` and return; prompt_toolkit
-restores the terminal in every case, including a lost connection (the
-prompt is cancelled, then the error propagates to the CLI).
+restores the terminal in every case.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.patch_stdout import patch_stdout
-from prompt_toolkit.shortcuts import print_formatted_text
+from prompt_toolkit.shortcuts import clear, print_formatted_text
 from prompt_toolkit.styles import Style
 
 from ..protocol import Msg
 from ..sanitize import visible
 from .chat import Chat, Opener, Status
+from .commands import COMMANDS
 from .connection import Endpoint
-from .render import Fragments, message_fragments, notice
+from .render import Fragments, mentions, message_fragments, notice
 from .state import ResumePoint
 
 STYLE = Style.from_dict(
     {
         "time": "#888888",
         "name": "bold",
-        "own": "bold ansicyan",
-        "private": "ansimagenta",
+        "own": "bold",
+        "private": "italic",
+        "mention": "bold reverse",
         "notice": "#888888",
         "error": "ansired",
         "prompt": "bold",
         "bottom-toolbar": "noreverse #aaaaaa",
+        "status-bad": "ansired",
+        "status-mention": "bold ansiyellow",
         "pending": "italic #aaaaaa",
         "replay": "#808080 noitalic",
     }
@@ -51,10 +65,27 @@ STYLE = Style.from_dict(
 MAX_PENDING_SHOWN = 3
 
 
+@dataclass(frozen=True, slots=True)
+class Look:
+    """How the terminal client shows things."""
+
+    colour: bool = True
+    bell: bool = True
+
+    @classmethod
+    def from_options(cls, *, no_color: bool, no_bell: bool) -> Look:
+        return cls(colour=not no_color and not os.environ.get("NO_COLOR"), bell=not no_bell)
+
+    @property
+    def color_depth(self) -> ColorDepth | None:
+        return None if self.colour else ColorDepth.DEPTH_1_BIT
+
+
 class Printer:
     """Prints lines above the prompt, coalescing a burst into one redraw."""
 
-    def __init__(self) -> None:
+    def __init__(self, look: Look) -> None:
+        self.look = look
         self._lines: list[Fragments] = []
         self._scheduled = False
 
@@ -72,20 +103,38 @@ class Printer:
         text: Fragments = []
         for line in lines:
             text += [*line, ("", "\n")]
-        print_formatted_text(FormattedText(text), style=STYLE, end="")
+        print_formatted_text(
+            FormattedText(text), style=STYLE, end="", color_depth=self.look.color_depth
+        )
+
+    def clear(self) -> None:
+        self._lines = []
+        with contextlib.suppress(RuntimeError):  # no application running: nothing to clear
+            run_in_terminal(clear)
+
+    def bell(self) -> None:
+        print_formatted_text("\a", end="")
 
 
 class TerminalView:
-    """Shows a chat above the prompt."""
+    """Shows a chat above the prompt; counts the mentions not yet answered."""
 
     def __init__(self, printer: Printer, refresh: Callable[[], None]) -> None:
         self.printer = printer
         self.refresh = refresh
+        self.me: str | None = None
+        self.unread_mentions = 0
 
     def message(self, msg: Msg, *, own: bool) -> None:
-        fragments = message_fragments(msg, me=msg.from_ if own else None)
+        me = self.me
+        fragments = message_fragments(msg, me=me, multiline=True)
         if msg.replay:  # history, set apart from live traffic
             fragments = [(f"{style} class:replay", text) for style, text in fragments]
+        elif me is not None and not own and mentions(msg.text, me):
+            self.unread_mentions += 1
+            if self.printer.look.bell:
+                self.printer.bell()
+            self.refresh()
         self.printer.show(fragments)
 
     def notice(self, fragments: Fragments) -> None:
@@ -93,6 +142,30 @@ class TerminalView:
 
     def changed(self) -> None:
         self.refresh()
+
+    def clear(self) -> None:
+        self.printer.clear()
+
+
+class ChatCompleter(Completer):
+    """Tab: ``/commands`` at the start of a line, names anywhere."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self.names = names
+
+    def get_completions(self, document: Document, event: CompleteEvent) -> Iterable[Completion]:
+        before = document.text_before_cursor
+        word = before.split(" ")[-1]
+        if before.startswith("/") and " " not in before:
+            candidates: Iterable[str] = COMMANDS
+            suffix = " "
+        else:
+            candidates = (visible(name) for name in self.names())
+            # A name at the start of a line is addressed to: "bob: "
+            suffix = ": " if before == word else " "
+        for candidate in candidates:
+            if word and candidate.lower().startswith(word.lower()):
+                yield Completion(candidate + suffix, start_position=-len(word), display=candidate)
 
 
 class InteractiveClient:
@@ -105,17 +178,21 @@ class InteractiveClient:
         *,
         name: str | None = None,
         resume: ResumePoint | None = None,
+        look: Look | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.printer = Printer()
+        self.look = look or Look()
+        self.printer = Printer(self.look)
+        self.view = TerminalView(self.printer, self._refresh)
+        self.chat = Chat(opener, self.view, name=name, resume=resume)
         self.session: PromptSession[str] = PromptSession(
             bottom_toolbar=self._toolbar,
             style=STYLE,
             erase_when_done=True,
             refresh_interval=0.5,  # the "reconnecting in N s" countdown
-        )
-        self.chat = Chat(
-            opener, TerminalView(self.printer, self._refresh), name=name, resume=resume
+            completer=ChatCompleter(self.chat.roster.names),
+            complete_while_typing=False,
+            color_depth=self.look.color_depth,
         )
 
     async def run(self) -> None:
@@ -131,7 +208,10 @@ class InteractiveClient:
             self.printer.flush()
             running.result()  # raises why we could not join
             return
-        self.printer.show(notice("-- type to chat; /help for commands, /quit or Ctrl-D to leave"))
+        self.view.me = chat.name
+        self.printer.show(
+            notice("-- type to chat; Tab completes, /help for commands, /quit or Ctrl-D to leave")
+        )
         with patch_stdout(raw=True):
             typing = asyncio.create_task(self._type(), name="input")
             try:
@@ -154,24 +234,31 @@ class InteractiveClient:
                 line = await self.session.prompt_async(prompt)
             except (EOFError, KeyboardInterrupt):
                 return  # Ctrl-D / Ctrl-C: leave cleanly
+            self.view.unread_mentions = 0  # you are typing: you have read them
             if not await self.chat.perform(line, self.printer.show):
                 return
 
     def _toolbar(self) -> FormattedText:
         chat = self.chat
-        parts: list[tuple[str, str]] = [("", f" {self.endpoint} as {visible(chat.name or '?')} ")]
+        parts: list[tuple[str, str]] = [
+            ("", f" {self.endpoint} as {visible(chat.name or '?')} "),
+            ("", f"| {chat.roster.online} online "),
+        ]
         if chat.status is Status.RECONNECTING and chat.retry_at is not None:
             left = max(0.0, chat.retry_at - asyncio.get_running_loop().time())
-            parts.append(("class:error", f" reconnecting in {left:.0f} s "))
-        elif chat.status is not Status.CONNECTED:
-            parts.append(("class:error", f" {chat.status.value} "))
-        parts.append(("", " /help  /quit "))
+            parts.append(("class:status-bad", f"| reconnecting in {left:.0f} s "))
+        elif chat.status is Status.CONNECTED:
+            parts.append(("", "| connected "))
+        else:
+            parts.append(("class:status-bad", f"| {chat.status.value} "))
+        if self.view.unread_mentions:
+            parts.append(("class:status-mention", f"| {self.view.unread_mentions} mention(s) "))
         pending: Sequence[str] = [visible(item.say.text) for item in chat.pending.values()]
         if pending:
             shown = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
             extra = len(pending) - MAX_PENDING_SHOWN
             more = f" (+{extra})" if extra > 0 else ""
-            parts.append(("class:pending", f"  sending: {shown}{more}"))
+            parts.append(("class:pending", f"| sending: {shown}{more}"))
         return FormattedText(parts)
 
     def _refresh(self) -> None:
@@ -180,6 +267,7 @@ class InteractiveClient:
 
 
 def _shorten(text: str, limit: int = 30) -> str:
+    text = text.replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

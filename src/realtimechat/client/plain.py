@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 import threading
 from typing import TextIO
 
 from ..errors import MessagesNotDelivered
-from ..protocol import Msg
+from ..protocol import Msg, frame_to_dict
 from .chat import Chat, Opener
 from .render import Fragments, as_text, message_fragments
 from .state import ResumePoint
@@ -63,6 +64,31 @@ class PlainView:
     def changed(self) -> None:
         return None
 
+    def clear(self) -> None:
+        return None  # a script's output is not a screen
+
+
+class JsonView(PlainView):
+    """``--json``: every event as one JSON object per line, for bots.
+
+    Messages are ``{"event": "msg", "id", "ts", "from", "text", ...}`` with
+    the text exactly as sent (JSON escapes make it safe); everything else is
+    ``{"event": "notice", "text"}`` with the text as plain mode shows it.
+    """
+
+    def emit(self, fragments: Fragments) -> None:
+        self._line({"event": "notice", "text": as_text(fragments)})
+
+    def message(self, msg: Msg, *, own: bool) -> None:
+        event = {"event": "msg", **frame_to_dict(msg), "own": own}
+        del event["type"]
+        self._line(event)
+
+    def _line(self, event: dict[str, object]) -> None:
+        # ensure_ascii: every control or bidi character arrives as \uXXXX
+        self.out.write(json.dumps(event, ensure_ascii=True) + "\n")
+        self.out.flush()
+
 
 class PlainClient:
     """Runs one chat in plain mode."""
@@ -75,8 +101,9 @@ class PlainClient:
         wait: float,
         name: str | None = None,
         resume: ResumePoint | None = None,
+        as_json: bool = False,
     ) -> None:
-        self.view = PlainView(out)
+        self.view = JsonView(out) if as_json else PlainView(out)
         self.chat = Chat(opener, self.view, name=name, resume=resume)
         self.wait = wait
 

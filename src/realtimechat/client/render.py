@@ -5,16 +5,22 @@ prompt_toolkit prints -- and plain mode joins their texts into one line.
 Every string that came from the network goes through ``visible`` here,
 once: nothing a peer sends can drive the terminal, whatever the mode.
 
-Style classes: ``time``, ``name``, ``own`` (our name), ``text``,
-``notice`` (joins, leaves, gaps: dimmed), ``error``, ``private``.
+Style classes: ``time``, ``name`` (plus the name's own colour), ``own``
+(our name), ``text``, ``mention`` (a message that names us), ``private``,
+``notice`` (joins, leaves, gaps: dimmed), ``error``; the interactive view
+adds ``replay`` for history.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+import zlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
+from ..names import name_key
 from ..protocol import (
     Bye,
     Error,
@@ -27,7 +33,7 @@ from ..protocol import (
     Welcome,
     parse_ts,
 )
-from ..sanitize import visible
+from ..sanitize import visible, visible_lines
 
 Fragments = list[tuple[str, str]]
 
@@ -48,18 +54,69 @@ def as_text(fragments: Fragments) -> str:
     return "".join(text for _, text in fragments)
 
 
-def message_fragments(msg: Msg, *, me: str | None = None) -> Fragments:
-    """``HH:MM name: text``; ``HH:MM * name text`` for /me; ``a -> b`` when private."""
-    name_style = "class:own" if me is not None and msg.from_ == me else "class:name"
-    out: Fragments = [("class:time", f"{clock(msg.ts)} ")]
+# Name colours: a stable pick from colours every terminal has, so that a name
+# looks the same in every session and on every screen.
+PALETTE: Final = (
+    "ansired",
+    "ansigreen",
+    "ansiyellow",
+    "ansiblue",
+    "ansimagenta",
+    "ansicyan",
+    "ansibrightred",
+    "ansibrightgreen",
+    "ansibrightyellow",
+    "ansibrightblue",
+    "ansibrightmagenta",
+    "ansibrightcyan",
+)
+
+
+def name_colour(name: str) -> str:
+    """The colour ``name`` is always shown in (the same for Alice and ALICE)."""
+    return PALETTE[zlib.crc32(name_key(name).encode("utf-8")) % len(PALETTE)]
+
+
+def mentions(text: str, name: str) -> bool:
+    """Whether ``text`` mentions ``name`` as a word (any case)."""
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes on a terminal (wide East Asian characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def message_fragments(msg: Msg, *, me: str | None = None, multiline: bool = False) -> Fragments:
+    """``HH:MM name: text``; ``HH:MM * name text`` for /me; ``a -> b`` when private.
+
+    ``me`` marks our own name and mentions of it; ``multiline`` keeps the
+    message's line breaks, later lines indented under the first (the
+    interactive client), instead of showing them as ``\n`` (plain mode).
+    """
+    own = me is not None and name_key(msg.from_) == name_key(me)
+    head: Fragments = [("class:time", f"{clock(msg.ts)} ")]
     if msg.action == "me":
-        out.append(("class:text", "* "))
-    out.append((name_style, visible(msg.from_)))
+        head.append(("class:text", "* "))
+    head.append(
+        ("class:own" if own else f"class:name {name_colour(msg.from_)}", visible(msg.from_))
+    )
     if msg.to is not None:
-        out.append(("class:private", f" -> {visible(msg.to)}"))
-    out.append(("class:text", " " if msg.action == "me" else ": "))
-    out.append(("class:text", visible(msg.text)))
-    return out
+        head.append(("class:private", f" -> {visible(msg.to)}"))
+    head.append(("class:text", " " if msg.action == "me" else ": "))
+    text_style = "class:text"
+    if msg.to is not None:
+        text_style += " class:private"
+    if me is not None and not own and mentions(msg.text, me):
+        text_style += " class:mention"
+    if not multiline:
+        return [*head, (text_style, visible(msg.text))]
+    indent = " " * width("".join(text for _, text in head))
+    lines = visible_lines(msg.text)
+    body: Fragments = [(text_style, lines[0])]
+    for line in lines[1:]:
+        body += [("", "\n" + indent), (text_style, line)]
+    return head + body
 
 
 def user_list(users: Users | Welcome) -> str:
