@@ -78,7 +78,8 @@ def _section(section: object, path: Path, where: str) -> dict[str, Any]:
     for key, value in section.items():
         wanted = _TYPES.get(key, str)
         if not isinstance(value, wanted) or isinstance(value, bool):
-            raise ConfigError(f"{path}: {where}.{key} must be a {wanted.__name__}")
+            what = "a whole number" if wanted is int else "a string"
+            raise ConfigError(f"{path}: {where}.{key} must be {what}")
     return dict(section)
 
 

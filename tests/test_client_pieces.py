@@ -1,0 +1,147 @@
+"""The client's pieces on their own: rendering, commands, the roster, profiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from realtimechat.client.commands import Clear, Ignore, Say, Unknown, WhoIs, parse_line
+from realtimechat.client.config import load_profile, save_profile
+from realtimechat.client.render import (
+    PALETTE,
+    as_text,
+    mentions,
+    message_fragments,
+    name_colour,
+)
+from realtimechat.client.roster import Roster
+from realtimechat.errors import ConfigError
+from realtimechat.protocol import Msg, UserInfo, Users, Welcome
+
+TS = "2026-11-26T08:00:00.000Z"
+
+
+def test_a_name_always_gets_the_same_colour() -> None:
+    """Colours come from the name alone (case and width folded), from the palette."""
+    assert name_colour("alice") == name_colour("ALICE") == name_colour("\uff41lice")
+    assert name_colour("alice") in PALETTE
+    assert len({name_colour(f"user{n}") for n in range(100)}) > len(PALETTE) // 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hi alice!", True),
+        ("ALICE: look", True),
+        ("@alice", True),
+        ("malice", False),
+        ("alicea", False),
+        ("al ice", False),
+    ],
+)
+def test_mentions_are_whole_words(text: str, expected: bool) -> None:
+    """A mention is the name as a word, in any case; not inside another word."""
+    assert mentions(text, "alice") is expected
+
+
+def test_message_lines_mark_mentions_privacy_and_keep_line_breaks() -> None:
+    """Multi-line text stays on its lines under the first; mentions and privacy are styled."""
+    msg = Msg(id=1, ts=TS, from_="bob", text="alice, look:\nline two\x1b[2J", to="alice")
+    fragments = message_fragments(msg, me="alice", multiline=True)
+    shown = as_text(fragments)
+    lines = shown.split("\n")
+    assert lines[0].endswith("bob -> alice: alice, look:")
+    assert lines[1].strip() == "line two\\x1b[2J"
+    assert lines[1].startswith(" " * (len(lines[0]) - len("alice, look:")))
+    styles = " ".join(style for style, _ in fragments)
+    assert "class:mention" in styles
+    assert "class:private" in styles
+    assert "\n" not in as_text(message_fragments(msg))  # plain mode: one line
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [
+        ("/whois bob", WhoIs("bob")),
+        ("/ignore bob", Ignore("bob")),
+        ("/unignore bob", Ignore("bob", ignore=False)),
+        ("/clear", Clear()),
+        ("/whois", Unknown("usage: /whois NAME")),
+        ("/ignore two words", Unknown("usage: /ignore NAME")),
+        ("//etc", Say("/etc")),
+    ],
+)
+def test_commands(line: str, command: object) -> None:
+    """Each typed command means what /help says."""
+    assert parse_line(line) == command
+
+
+def test_roster_counts_and_finds_people_across_pages() -> None:
+    """welcome/join/leave keep the count; /whois follows users pages until it finds the name."""
+    roster = Roster()
+    roster.welcome(
+        Welcome(
+            v=1,
+            name="alice",
+            last_id=0,
+            users_online=2,
+            users=(UserInfo("alice", "a" * 16, TS), UserInfo("bob", "b" * 16, TS)),
+        )
+    )
+    roster.joined("carol")
+    roster.left()
+    assert roster.online == 2
+    assert roster.names() == ["alice", "bob", "carol"]
+    roster.start_whois("Zed")
+    step = roster.users(Users(users=(UserInfo("alice", "a" * 16, TS),), next="alice"))
+    assert step is not None
+    assert step.ask_after == "alice"
+    step = roster.users(Users(users=(UserInfo("zed", "f" * 16, TS),)))
+    assert step is not None
+    assert step.answer is not None
+    assert "zed: certificate fingerprint ffffffffffffffff" in step.answer
+    assert roster.users(Users(users=())) is None  # no lookup running any more
+    roster.start_whois("nobody")
+    step = roster.users(Users(users=()))
+    assert step is not None
+    assert step.answer == "-- nobody is not online"
+
+
+def test_profiles_lay_over_defaults_and_are_checked(tmp_path: Path) -> None:
+    """[profiles.X] overrides [defaults]; unknown keys, bad types and names are refused."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[defaults]\nhost = "chat.example.com"\nport = 8443\ncn = "chat.example.com"\n'
+        '[profiles.work]\nport = 9443\nname = "alice"\n'
+    )
+    assert load_profile(None, path) == {
+        "host": "chat.example.com",
+        "port": 8443,
+        "cn": "chat.example.com",
+    }
+    assert load_profile("work", path)["port"] == 9443
+    assert load_profile("work", path)["host"] == "chat.example.com"
+    with pytest.raises(ConfigError, match=r"no profile 'home'.*there are: work"):
+        load_profile("home", path)
+    path.write_text('[defaults]\nport = "8443"\n')
+    with pytest.raises(ConfigError, match="port must be a whole number"):
+        load_profile(None, path)
+    path.write_text("[defaults]\ncolour = true\n")
+    with pytest.raises(ConfigError, match="unknown keys colour"):
+        load_profile(None, path)
+
+
+def test_saving_a_profile_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
+    """--save-profile writes one table and leaves the others alone."""
+    path = tmp_path / "config.toml"
+    path.write_text('[defaults]\nhost = "a.example"\n')
+    save_profile(
+        "home", {"host": "b.example", "port": 9000, "key": None, "identity": tmp_path / "id"}, path
+    )
+    assert load_profile(None, path) == {"host": "a.example"}
+    assert load_profile("home", path) == {
+        "host": "b.example",
+        "port": 9000,
+        "identity": str(tmp_path / "id"),
+    }
