@@ -7,6 +7,7 @@ deadline and no test sleeps to synchronise.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -627,3 +628,48 @@ def test_revoke_and_sighup_end_a_live_session(
     alice.send("still here")
     alice.stdout.expect(rf"^{CLOCK} alice: still here$")
     server.stderr.expect(r"TLS reloaded")
+
+
+def test_profile_environment_and_command_line_in_that_order(
+    tmp_path: Path, env: dict[str, str], folders: Folders
+) -> None:
+    """config.toml gives defaults, RTCHAT_* beats it, the command line beats both."""
+    config = tmp_path / "xdg" / "rtchat"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text(
+        '[defaults]\nhost = "127.0.0.1"\nport = 1\ncn = "chatserver"\n'
+        f'pki = "{folders.ca}"\nname = "alice"\n'
+        "[profiles.other]\nport = 2\n"
+    )
+    base = {**env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+
+    def port_tried(*args: str, **extra: str) -> str:
+        done = run([script("rtchat"), "--plain", *args], {**base, **extra})
+        assert done.returncode == 3, done.stderr
+        return error_line(done.stderr).split("127.0.0.1:")[1].split(":")[0]
+
+    assert port_tried() == "1"
+    assert port_tried("--profile", "other") == "2"
+    assert port_tried("--profile", "other", RTCHAT_PORT="3") == "3"
+    assert port_tried("--profile", "other", "--port", "4", RTCHAT_PORT="3") == "4"
+    assert port_tried(RTCHAT_PROFILE="other") == "2"
+    missing = run([script("rtchat"), "--plain", "--profile", "nope"], base)
+    assert missing.returncode == 2
+    assert "no profile 'nope'" in missing.stderr
+
+
+def test_json_mode_prints_one_object_per_event(
+    spawn: Spawn, server: RunningServer, folders: Folders
+) -> None:
+    """--json: messages as objects with their exact text, everything else as notices."""
+    bot = spawn(*client_args(server.port, "alice", folders), "--json")
+    bot.stdout.expect(r'"event": "notice".*joined as alice')
+    bot.send("beep \x1b[2J boop")
+    line = bot.stdout.expect(r'"event": "msg"').string
+    event = json.loads(line)
+    assert event["from"] == "alice"
+    assert event["text"] == "beep \x1b[2J boop"
+    assert event["own"] is True
+    assert "\x1b" not in line  # escaped on the wire to the bot, exact once decoded
+    bot.end_input()
+    assert bot.wait() == 0

@@ -50,8 +50,7 @@ class Tmux:
     def new_pane(self, name: str, *, width: int = 110, height: int = 30) -> None:
         home = self.tmp / "home"
         shell = (
-            f"env -i PATH=/usr/bin:/bin HOME={home} TERM=screen PS1='$ ' "
-            "bash --norc --noprofile"
+            f"env -i PATH=/usr/bin:/bin HOME={home} TERM=screen PS1='$ ' bash --norc --noprofile"
         )
         self.run("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), shell)
         self.wait_for(name, lambda screen: "$" in screen)
@@ -263,3 +262,95 @@ def test_refusal_is_one_line_and_a_non_zero_exit(
     assert "alice>" not in screen
     tmux.type("alice", "echo code=$?", enter=True)
     tmux.wait_text("alice", "code=4")
+
+
+def test_tab_completes_names_and_commands(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Tab turns 'bo' into 'bob: ' at the start of a line and '/wh' into a command."""
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    tmux.type("alice", "bo")
+    tmux.keys("alice", "Tab")
+    tmux.wait_for("alice", lambda _: prompt_line(tmux, "alice", "alice") == "alice> bob:")
+    tmux.type("alice", "ready?", enter=True)
+    tmux.wait_text("bob", "alice: bob: ready?")
+    tmux.type("alice", "/whoi")
+    tmux.keys("alice", "Tab")
+    tmux.wait_for("alice", lambda _: prompt_line(tmux, "alice", "alice") == "alice> /whois")
+
+
+def test_a_mention_rings_the_bell_and_is_highlighted(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess, tmp_path: Path
+) -> None:
+    """Bob names alice: her terminal gets a BEL and the line is drawn in reverse video."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    raw = tmp_path / "alice.raw"
+    tmux.run("pipe-pane", "-o", "-t", "alice", f"cat >> {raw}")
+    tmux.type("bob", "nothing for anyone", enter=True)
+    tmux.type("bob", "alice, lunch?", enter=True)
+    tmux.wait_text("alice", "bob: alice, lunch?")
+    tmux.wait_text("alice", "1 mention")
+    styled = tmux.run("capture-pane", "-p", "-e", "-t", "alice")
+    line = next(text for text in styled.splitlines() if "lunch?" in text)
+    assert "\x1b[7m" in line or ";7m" in line, "the mention is not highlighted"
+    plain = next(text for text in styled.splitlines() if "nothing for anyone" in text)
+    assert "7m" not in plain
+    data = b""
+    deadline = time.monotonic() + DEADLINE
+    while b"\x07" not in data and time.monotonic() < deadline:
+        data = raw.read_bytes() if raw.exists() else b""
+        time.sleep(0.05)  # polling a file tmux writes, bounded by the deadline
+    assert data.count(b"\x07") == 1, "exactly one bell, for the mention"
+    tmux.type("alice", "yes", enter=True)
+    tmux.wait_for("alice", lambda screen: "mention" not in screen.splitlines()[-1])
+
+
+def test_private_messages_and_ignore(tmux: Tmux, pki: Pki, server_process: ServerProcess) -> None:
+    """A /msg shows only at its recipient (marked); /ignore hides someone from this client."""
+    for user in ("alice", "bob", "carol"):
+        join_in_pane(tmux, user, pki, server_process.port, user)
+    tmux.wait_text("alice", "carol joined")
+    tmux.type("alice", "/msg bob just between us", enter=True)
+    tmux.wait_text("bob", "alice -> bob: just between us")
+    tmux.wait_text("alice", "alice -> bob: just between us")
+    tmux.type("carol", "/ignore alice", enter=True)
+    tmux.wait_text("carol", "ignoring alice")
+    tmux.type("alice", "can anyone hear me", enter=True)
+    tmux.wait_text("bob", "alice: can anyone hear me")
+    tmux.type("bob", "I can", enter=True)
+    tmux.wait_text("carol", "bob: I can")
+    carol = tmux.screen("carol")
+    assert "just between us" not in carol
+    assert "can anyone hear me" not in carol
+
+
+def test_status_line_counts_users_and_shows_reconnecting(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """The bottom line says how many are online, and 'reconnecting' while the server is away."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    tmux.wait_text("alice", "| 1 online")
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    tmux.wait_text("alice", "| 2 online")
+    server_process.stop()
+    tmux.wait_text("alice", "| reconnecting in")
+    server_process.start()
+    tmux.wait_for("alice", lambda screen: "| connected" in screen, timeout=45)
+
+
+def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: ServerProcess) -> None:
+    """A multi-line paste is sent as one message and shown with its line breaks."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    tmux.run("set-buffer", "-b", "block", "first line\nsecond line\nthird line")
+    tmux.run("paste-buffer", "-p", "-b", "block", "-t", "alice")
+    tmux.keys("alice", "Enter")
+    screen = tmux.wait_text("bob", "third line")
+    lines = screen.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.endswith("alice: first line"))
+    assert lines[first + 1].strip() == "second line"
+    assert lines[first + 2].strip() == "third line"
+    assert lines[first + 1].startswith(" ")  # indented under the first line
+    assert screen.count("alice:") == 1, "the paste arrived as one message"
