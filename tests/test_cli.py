@@ -665,7 +665,7 @@ def test_json_mode_prints_one_object_per_event(
     bot = spawn(*client_args(server.port, "alice", folders), "--json")
     bot.stdout.expect(r'"event": "notice".*joined as alice')
     bot.send("beep \x1b[2J boop")
-    line = bot.stdout.expect(r'"event": "msg"').string
+    line = bot.stdout.expect(r'"event": "msg".*beep').string
     event = json.loads(line)
     assert event["from"] == "alice"
     assert event["text"] == "beep \x1b[2J boop"

@@ -64,7 +64,7 @@ from ..protocol import (
 )
 from ..sanitize import visible
 from .commands import (
-    HELP_TEXT,
+    HELP_LINES,
     AskWho,
     Clear,
     Ignore,
@@ -284,7 +284,8 @@ class Chat:
             case Clear():
                 self.view.clear()
             case ShowHelp():
-                show(notice(f"-- {HELP_TEXT}"))
+                for help_line in HELP_LINES:
+                    show(notice(f"-- {help_line}"))
             case Unknown():
                 show(notice(f"-- {command.problem}", style="class:error"))
             case Quit():

@@ -10,22 +10,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-# Every command with its one-line help; also what Tab completes.
+# Every command: what it takes and what it does. Also what Tab completes.
 COMMANDS: Final = {
-    "/help": "this list",
-    "/who": "who is online",
-    "/whois": "NAME: fingerprint and since when NAME is online",
-    "/me": "TEXT: an action (* alice waves)",
-    "/msg": "NAME TEXT: a private message (kept for NAME if offline)",
-    "/ignore": "NAME: hide NAME's messages (on this client only)",
-    "/unignore": "NAME: show them again",
-    "/clear": "clear the screen",
-    "/quit": "leave (also Ctrl-D)",
+    "/help": ("", "this list"),
+    "/who": ("", "who is online"),
+    "/whois": ("NAME", "NAME's certificate fingerprint and since when NAME is online"),
+    "/me": ("TEXT", "an action: * alice waves"),
+    "/msg": ("NAME TEXT", "a private message (kept for NAME if offline)"),
+    "/ignore": ("NAME", "hide NAME's messages (on this client only)"),
+    "/unignore": ("NAME", "show them again"),
+    "/clear": ("", "clear the screen"),
+    "/quit": ("", "leave (Ctrl-D too)"),
 }
-HELP_TEXT: Final = (
-    "commands: "
-    + "; ".join(f"{name} {text}" for name, text in COMMANDS.items())
-    + "; start a line with // to send a literal /"
+HELP_LINES: Final = (
+    *(f"{f'{name} {args}'.strip():<16} {text}" for name, (args, text) in COMMANDS.items()),
+    f"{'//text':<16} send a line that starts with /",
 )
 
 
