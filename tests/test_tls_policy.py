@@ -44,8 +44,8 @@ SSLYZE_VENV: Final = REPO / "build" / "sslyze-venv"
 BIN: Final = Path(sys.executable).parent
 
 # Mozilla "intermediate" allows a server certificate of at most this many
-# days. The default certificates live 825: known deviation 1 in
-# docs/security.md, the only finding test_default_certificates_... accepts.
+# days. A longer-lived one is known deviation 1 in docs/security.md, the
+# only finding the scan may report.
 MOZILLA_MAX_LIFESPAN_DAYS: Final = 366
 
 # The AEAD suites, by IANA name, that the policy allows.

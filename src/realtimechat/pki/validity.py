@@ -8,7 +8,10 @@ from typing import Final
 from realtimechat.errors import PKIError
 
 CA_DAYS: Final = 3650
-SERVER_DAYS: Final = 825  # the longest validity clients (Apple, browsers) have accepted for servers
+# A year: TLS checkers (sslyze, testssl) flag server certificates living longer
+# than 366 days, and the lifetime is the only limit on a stolen server key
+# (clients fetch no CRL). Renew with `rtchat-certs server-cert --force`.
+SERVER_DAYS: Final = 365
 CLIENT_DAYS: Final = 365
 CRL_DAYS: Final = 30
 #: A certificate with less than this left is "expiring soon".
