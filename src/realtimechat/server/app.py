@@ -29,9 +29,10 @@ import errno
 import logging
 import resource
 import signal
+from asyncio import sslproto
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from ..tls import ServerFiles, describe_handshake_error
 from .audit import log_event
@@ -122,6 +123,7 @@ class ChatServer:
         self._hub = Hub(loop, self.limits, self.settings, self.log, self.store)
         await self._hub.start()
         raise_open_file_limit()
+        shrink_ssl_read_buffers()
         loop.set_exception_handler(self._loop_exception)
         server = await loop.create_server(
             lambda: _PausedOnArrival(self._on_connection),
@@ -336,6 +338,22 @@ class ChatServer:
 def _address(raw: asyncio.Transport) -> str:
     peername = raw.get_extra_info("peername")
     return peername[0] if isinstance(peername, tuple) else str(peername)
+
+
+# CPython's asyncio SSL layer gives every connection a read buffer of
+# SSLProtocol.max_size (256 KiB), zero-filled up front: about 300 KiB per
+# idle TLS connection in all (shared/pitfalls.md). Chat frames are small,
+# and a read that fills 16 KiB is simply followed by another; 16 KiB cuts
+# the cost to about 66 KiB per connection (measured: shared bench S3, 2,000
+# connections). It is a private class attribute: tests/test_memory.py pins
+# that it still exists and still sizes the buffer.
+SSL_READ_BUFFER: Final = 16 * 1024
+
+
+def shrink_ssl_read_buffers() -> None:
+    """Use SSL_READ_BUFFER for the TLS connections this process accepts from now on."""
+    if getattr(sslproto.SSLProtocol, "max_size", None) is not None:
+        sslproto.SSLProtocol.max_size = SSL_READ_BUFFER
 
 
 def raise_open_file_limit() -> None:
