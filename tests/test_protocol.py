@@ -186,6 +186,7 @@ def test_blank_lines_and_crlf_are_tolerated() -> None:
         ('{"type":"hello","v":true}', "bad_field"),
         ('{"type":"hello","v":1.0}', "bad_field"),
         ('{"type":"hello","v":1,"since":-1}', "bad_field"),
+        ('{"type":"hello","v":1,"since":9223372036854775808}', "bad_field"),
         ('{"type":"msg","text":5}', "bad_field"),
         ('{"type":"msg","text":"a","to":["bob"]}', "bad_field"),
         ('{"type":"msg","text":"\\ud800"}', "bad_field"),

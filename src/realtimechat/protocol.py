@@ -38,6 +38,7 @@ MAX_REF_CHARS: Final = 128
 MAX_ROOM_CHARS: Final = 64
 MAX_CURSOR_CHARS: Final = 256
 ACTIONS: Final = frozenset({"me"})
+MAX_INTEGER: Final = 2**63 - 1  # ids and counts fit a signed 64-bit integer (SQLite, most JSON)
 
 # Stable error codes (docs/protocol.md, "Errors"). Clients switch on these.
 E_FRAME_TOO_LONG: Final = "frame_too_long"
@@ -413,6 +414,8 @@ def _check_int(spec: _FieldSpec, value: Any) -> int:
         raise _field_error(spec, "must be an integer")
     if value < 0:
         raise _field_error(spec, "must not be negative")
+    if value > MAX_INTEGER:
+        raise _field_error(spec, f"must be at most {MAX_INTEGER}")
     return value
 
 

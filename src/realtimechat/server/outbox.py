@@ -14,7 +14,9 @@ Fan-out policy -- what happens to a message on its way to each member:
 * Each outbox is bounded in frames (``Limits.queue_frames``) and bytes
   (``Limits.queue_bytes``). It only fills while its transport has asked us
   to stop writing (``pause_writing``: the peer is not reading fast enough
-  and the kernel and TLS buffers are full).
+  and the kernel and TLS buffers are full). A burst larger than the bounds
+  for a transport that is not paused is written out at once instead: a
+  peer that reads never loses a message.
 * When a ``msg`` does not fit, it is **dropped for that session only** and
   counted; as soon as one fits again (or the queue is next flushed), a
   ``gap {from_id, to_id, missed}`` frame is queued in its place, so the
@@ -123,7 +125,12 @@ class Outbox:
             # reads a replay, and commits (hence new messages) wait for it.
             self._held.append((data, msg_id))
             return
-        if len(self._chunks) >= self._max_frames or self.queued_bytes + len(data) > self._max_bytes:
+        if not self.paused and self._over(data):
+            # A peer that reads loses nothing: a large batch queued in one
+            # loop iteration goes to the transport now, and only a transport
+            # that then asks us to stop makes the queue fill and drop.
+            self.flush()
+        if self._over(data):
             if self._gap_missed and msg_id <= self._gap_last:
                 # Out of order (a history reply after live traffic): report
                 # the gap so far, start another.
@@ -137,6 +144,11 @@ class Outbox:
         if self._gap_missed:
             self._append_gap()
         self._append(data)
+
+    def _over(self, data: bytes) -> bool:
+        return (
+            len(self._chunks) >= self._max_frames or self.queued_bytes + len(data) > self._max_bytes
+        )
 
     def flush(self) -> None:
         """Write everything pending in one write, unless the transport is paused."""

@@ -1,0 +1,1574 @@
+"""Bad input and faults, each run while a witness must get a third client's stream whole."""
+
+# Every case attacks one server while dave (the talker) sends numbered
+# messages every few milliseconds and erin (the witness) reads them. A case
+# asserts what the attacker gets (docs/protocol.md says what each bad input
+# earns); the harness asserts that the witness got every number exactly once
+# and in order, that the talker got every ack, that nothing was logged as an
+# error, and that the server still welcomes a fresh client afterwards.
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import random
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from realtimechat.client.connection import ServerConnection
+from realtimechat.errors import CertificateRejected, ConnectionLost, SessionRefused
+from realtimechat.pki import (
+    CaFolder,
+    init_ca,
+    issue_client,
+    load_certificate,
+    load_private_key,
+    revoke,
+)
+from realtimechat.protocol import (
+    Ack,
+    Bye,
+    Error,
+    Frame,
+    Gap,
+    HistoryEnd,
+    Leave,
+    Msg,
+    Pong,
+    SendMsg,
+    Users,
+    Welcome,
+)
+from realtimechat.server.app import ChatServer
+from realtimechat.server.config import NamesMode, ServerSettings
+from realtimechat.server.store import Draft, Durability, MemoryStore, SqliteStore, Store, Stored
+from realtimechat.tls import ClientFiles, ServerFiles, client_context
+
+from .support import (
+    WAIT,
+    Pki,
+    RawPeer,
+    ServerFactory,
+    connect,
+    endpoint,
+    eventually,
+    join,
+    port_of,
+    receive_until,
+)
+
+TALKER, WITNESS, ATTACKER = "dave", "erin", "carol"
+HELLO = b'{"type":"hello","v":1}\n'
+PACE = 0.005  # seconds between the talker's messages
+HARNESS_LIMITS: Mapping[str, Any] = {"handshake_timeout": 1.0, "hello_timeout": 1.0, "rate": 0}
+
+
+# -- what the server logs ---------------------------------------------------------
+
+
+class LogTap(logging.Handler):
+    """Keeps the server's log records for the case that is running."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+TAP = LogTap()
+
+
+@pytest.fixture
+def log_tap() -> Iterator[LogTap]:
+    """Attach TAP to the server's logger (INFO and up) for one test."""
+    logger = logging.getLogger("realtimechat.server")
+    saved = logger.level
+    TAP.records.clear()
+    logger.addHandler(TAP)
+    logger.setLevel(logging.INFO)
+    yield TAP
+    logger.removeHandler(TAP)
+    logger.setLevel(saved)
+    TAP.records.clear()
+
+
+def events(event: str) -> list[dict[str, Any]]:
+    """The fields of every logged ``event`` so far."""
+    return [
+        dict(getattr(record, "fields", {}))
+        for record in TAP.records
+        if getattr(record, "event", None) == event
+    ]
+
+
+def refusals() -> list[str]:
+    """Reasons of the ``refused`` lines logged so far."""
+    return [str(fields.get("reason")) for fields in events("refused")]
+
+
+async def refusal_logged(fragment: str) -> None:
+    """Wait until a ``refused`` line whose reason contains ``fragment`` is logged."""
+    await eventually(lambda: any(fragment in reason for reason in refusals()))
+
+
+async def left_logged(cn: str, reason: str) -> None:
+    """Wait until a ``left`` line for ``cn`` with ``reason`` is logged."""
+    await eventually(
+        lambda: any(
+            fields.get("cn") == cn and fields.get("reason") == reason for fields in events("left")
+        )
+    )
+
+
+def members(server: ChatServer) -> list[str]:
+    """Names of the welcomed sessions, sorted."""
+    return sorted(session.name or "" for session in server.hub.sessions)
+
+
+def sessions_named(server: ChatServer, name: str) -> int:
+    """How many welcomed sessions use ``name``."""
+    return sum(session.name == name for session in server.hub.sessions)
+
+
+# -- attackers ----------------------------------------------------------------------
+
+_OPEN: list[asyncio.StreamWriter] = []  # every connection an attack opened: aborted at the end
+
+
+async def peer(server: ChatServer, files: ClientFiles, **kwargs: Any) -> RawPeer:
+    """A raw mutual-TLS peer that the harness aborts if the case does not."""
+    opened = await RawPeer.open(server, files, **kwargs)
+    _OPEN.append(opened.writer)
+    return opened
+
+
+async def welcomed(server: ChatServer, pki: Pki, user: str = ATTACKER) -> RawPeer:
+    """A raw peer that said hello and got its welcome and the replay's history_end."""
+    attacker = await peer(server, pki.client(user))
+    await attacker.send(HELLO)
+    await attacker.until(Welcome)
+    await attacker.until(HistoryEnd)
+    return attacker
+
+
+async def tcp(server: ChatServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A plain TCP connection to the TLS port."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+    _OPEN.append(writer)
+    return reader, writer
+
+
+async def read_to_end(reader: asyncio.StreamReader) -> bytes:
+    """Everything until the server closes (a reset counts as the end)."""
+    async with asyncio.timeout(WAIT):
+        try:
+            return await reader.read()
+        except ConnectionError:
+            return b""
+
+
+def reset_on_close(writer: asyncio.StreamWriter) -> None:
+    """Make closing send a TCP RST (SO_LINGER 0) instead of a FIN."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+async def still_serves(attacker: RawPeer, mark: str = "alive") -> None:
+    """The attacker's session goes on: a ping is answered with the same ``t``."""
+    await attacker.send(f'{{"type":"ping","t":"{mark}"}}\n'.encode())
+    while (await attacker.until(Pong)).t != mark:
+        pass
+
+
+async def answered(attacker: RawPeer, payload: bytes, code: str, ref: str | None = None) -> None:
+    """Send ``payload``; the next error has ``code`` and ``ref``; the session goes on."""
+    await attacker.send(payload)
+    error = await attacker.until(Error)
+    assert (error.code, error.ref) == (code, ref), error
+    await still_serves(attacker)
+
+
+async def hello_refused(attacker: RawPeer, code: str, hello: bytes = HELLO) -> None:
+    """The hello gets exactly ``error {code}`` and ``bye {reason: code}``, then the close."""
+    await attacker.send(hello)
+    seen = await attacker.closed()
+    assert [type(frame) for frame in seen] == [Error, Bye], seen
+    assert isinstance(seen[0], Error)
+    assert (seen[0].code, seen[1]) == (code, Bye(reason=code))
+
+
+async def refused_at_handshake(server: ChatServer, files: ClientFiles) -> None:
+    """The client never gets a welcome: its certificate was not accepted."""
+    with pytest.raises(CertificateRejected):
+        await hello_over(connect(server, files))
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def hello_over(opening: Awaitable[ServerConnection]) -> None:
+    """Open a connection and say hello (the caller expects one of the two to fail)."""
+    connection = await opening
+    await connection.hello()
+
+
+# -- certificates made for a case -------------------------------------------------
+
+
+def openssl_self_signed(folder: Path, name: str, cn: str) -> ClientFiles:
+    """The seed's recipe (``openssl req -x509``), with an EC key for speed."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec"),
+            *("-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"),
+            *("-subj", f"/CN={cn}", "-out", str(cert), "-keyout", str(key)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return ClientFiles(cert=cert, key=key, ca=Path())
+
+
+def ca_issued(
+    pki: Pki, folder: Path, name: str, cn: str | None, usage: x509.ObjectIdentifier
+) -> ClientFiles:
+    """A certificate from the test CA's key with a chosen CN (None: an O only) and usage."""
+    ca_cert = load_certificate(pki.folder.ca_cert)
+    ca_key = load_private_key(pki.folder.ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, cn)
+                    if cn is not None
+                    else x509.NameAttribute(NameOID.ORGANIZATION_NAME, "no common name")
+                ]
+            )
+        )
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ClientFiles(cert=cert_path, key=key_path, ca=pki.folder.ca_cert)
+
+
+def pinned_trust(pki: Pki, tmp_path: Path) -> ServerFiles:
+    """Trust the test CA plus two pinned self-signed certificates: 'pat' and a 'dave'."""
+    pins = [
+        openssl_self_signed(tmp_path, "pat", "pat").cert,
+        openssl_self_signed(tmp_path, "impostor", TALKER).cert,
+    ]
+    trust = tmp_path / "trust.pem"
+    trust.write_bytes(b"".join(path.read_bytes() for path in [pki.folder.ca_cert, *pins]))
+    return ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust)
+
+
+def pinned(pki: Pki, tmp_path: Path, name: str) -> ClientFiles:
+    """A self-signed certificate made by ``pinned_trust`` or the case, trusting our server."""
+    return ClientFiles(
+        cert=tmp_path / f"{name}.crt", key=tmp_path / f"{name}.key", ca=pki.folder.ca_cert
+    )
+
+
+def second_ca_trust(pki: Pki, tmp_path: Path) -> ServerFiles:
+    """Trust the test CA and a second CA (its CRL read) that issued rita, and nova from tomorrow."""
+    root = tmp_path / "second"
+    init_ca(root, "second-ca", ["127.0.0.1"])
+    issue_client(root, "rita")
+    now = dt.datetime.now(dt.UTC)
+    issue_client(
+        root,
+        "nova",
+        not_before=now + dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=2),
+    )
+    second = CaFolder(root)
+    trust = tmp_path / "trust.pem"
+    trust.write_bytes(pki.folder.ca_cert.read_bytes() + second.ca_cert.read_bytes())
+    return ServerFiles(
+        cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust, crl=second.crl
+    )
+
+
+def second_ca_client(pki: Pki, tmp_path: Path, name: str) -> ClientFiles:
+    """The files of ``name`` from the second CA, trusting our server."""
+    second = CaFolder(tmp_path / "second")
+    return ClientFiles(
+        cert=second.client_cert(name), key=second.client_key(name), ca=pki.folder.ca_cert
+    )
+
+
+def legacy_context(pki: Pki, version: ssl.TLSVersion, ciphers: str) -> ssl.SSLContext:
+    """A client context with alice's certificate, pinned to one TLS version."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=pki.folder.ca_cert)
+    context.load_cert_chain(pki.folder.client_cert("alice"), pki.folder.client_key("alice"))
+    context.set_ciphers(ciphers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1 are deprecated
+        context.minimum_version = version
+        context.maximum_version = version
+    return context
+
+
+async def tls_attempt(server: ChatServer, context: ssl.SSLContext) -> OSError:
+    """Connect with ``context``, which must fail (a reset: the server aborts, sending no alert)."""
+    with pytest.raises((ssl.SSLError, ConnectionResetError)) as failed:
+        await open_tls(server, context)
+    return failed.value
+
+
+async def open_tls(server: ChatServer, context: ssl.SSLContext) -> None:
+    """A TLS connection with ``context`` (for ``tls_attempt``)."""
+    _, writer = await asyncio.open_connection(
+        "127.0.0.1", port_of(server), ssl=context, server_hostname="chatserver"
+    )
+    _OPEN.append(writer)
+
+
+def sqlite_store(tmp_path: Path) -> Store:
+    """The SQLite store, as rtchat-server runs by default (without fsync, for speed)."""
+    return SqliteStore(tmp_path / "data" / "messages.db", Durability.NORMAL)
+
+
+class SlowDiskStore(MemoryStore):
+    """A memory store whose every commit takes 300 ms, like fsync on a busy disk."""
+
+    async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        await asyncio.sleep(0.3)  # the commit's latency, not synchronisation
+        return await super().append(drafts)
+
+
+def slow_disk_store(tmp_path: Path) -> Store:
+    """A ``SlowDiskStore`` (the case table wants a factory)."""
+    return SlowDiskStore()
+
+
+# == the cases ======================================================================
+# Certificates
+
+
+async def case_no_certificate(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A client without a certificate is refused and logged as such."""
+    context = ssl.create_default_context(cafile=str(pki.folder.ca_cert))
+    with pytest.raises(CertificateRejected):
+        await hello_over(ServerConnection.open(endpoint(server), context))
+    await refusal_logged("no client certificate")
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_certificate_of_another_ca(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A certificate from an untrusted CA is refused: unable to get local issuer."""
+    await refused_at_handshake(server, pki.rogue_client())
+    await refusal_logged("unable to get local issuer certificate")
+
+
+async def case_expired_certificate(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """An expired certificate is refused at the handshake."""
+    await refused_at_handshake(server, pki.client("expired"))
+    await refusal_logged("certificate has expired")
+
+
+async def case_certificate_not_yet_valid(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A certificate valid only from tomorrow is refused at the handshake."""
+    await refused_at_handshake(server, second_ca_client(pki, tmp_path, "nova"))
+    await refusal_logged("certificate is not yet valid")
+
+
+async def case_revoked_certificate(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Revoked and reloaded: the live session gets bye revoked, and so does a reconnect."""
+    rita = second_ca_client(pki, tmp_path, "rita")
+    live = await peer(server, rita)
+    await live.send(HELLO)
+    await live.until(Welcome)
+    revoke(tmp_path / "second", "rita")
+    server.reload_tls()
+    assert (await live.closed())[-1] == Bye(reason="revoked")
+    again = await peer(server, rita)
+    assert await again.closed() == [Bye(reason="revoked")]
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_server_auth_only_certificate(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A CA-issued certificate for serverAuth only is no client certificate."""
+    files = ca_issued(pki, tmp_path, "wrongeku", "wrongeku", ExtendedKeyUsageOID.SERVER_AUTH)
+    await refused_at_handshake(server, files)
+    await refusal_logged("unsuitable certificate purpose")
+
+
+async def case_server_certificate_as_client(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """The server's own certificate and key, presented by a client, are refused."""
+    files = ClientFiles(
+        cert=pki.folder.server_cert, key=pki.folder.server_key, ca=pki.folder.ca_cert
+    )
+    await refused_at_handshake(server, files)
+    await refusal_logged("unsuitable certificate purpose")
+
+
+async def case_cn_that_is_not_a_name(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A trusted certificate whose CN is no valid name gets error and bye bad_name."""
+    files = ca_issued(pki, tmp_path, "longcn", "x" * 40, ExtendedKeyUsageOID.CLIENT_AUTH)
+    attacker = await peer(server, files)
+    await hello_refused(attacker, "bad_name")
+
+
+async def case_certificate_without_a_cn(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A trusted certificate without any CN derives an empty name: bad_name."""
+    files = ca_issued(pki, tmp_path, "nocn", None, ExtendedKeyUsageOID.CLIENT_AUTH)
+    attacker = await peer(server, files)
+    await hello_refused(attacker, "bad_name")
+
+
+async def case_cn_with_a_bidi_override(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A trusted certificate whose CN holds a right-to-left override gets bad_name."""
+    files = ca_issued(pki, tmp_path, "bidi", "ali\u202ecod.exe", ExtendedKeyUsageOID.CLIENT_AUTH)
+    attacker = await peer(server, files)
+    await hello_refused(attacker, "bad_name")
+
+
+async def case_self_signed_pinned(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """The seed's self-signed recipe, pinned in the server's bundle, is welcomed and chats."""
+    attacker = await peer(server, pinned(pki, tmp_path, "pat"))
+    await attacker.send(HELLO)
+    assert (await attacker.until(Welcome)).name == "pat"
+    await attacker.send(SendMsg(text="pinned and fine", ref="p1"))
+    assert (await attacker.until(Ack)).ref == "p1"
+    attacker.close()
+
+
+async def case_self_signed_unpinned(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """The same recipe, not in the server's bundle, is refused at the handshake."""
+    made = openssl_self_signed(tmp_path, "stranger", "stranger")
+    files = ClientFiles(cert=made.cert, key=made.key, ca=pki.folder.ca_cert)
+    await refused_at_handshake(server, files)
+    await refusal_logged("self-signed certificate")
+
+
+async def case_pinned_impostor_of_a_member(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A pinned certificate carrying the talker's CN is another identity: name_taken."""
+    attacker = await peer(server, pinned(pki, tmp_path, "impostor"))
+    await hello_refused(attacker, "name_taken")
+
+
+# TLS and TCP
+
+
+async def case_tls_1_0(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A TLS 1.0 client is refused (before sending, or by the server) and never gets a session."""
+    await old_tls(server, pki, ssl.TLSVersion.TLSv1)
+
+
+async def case_tls_1_1(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A TLS 1.1 client is refused (before sending, or by the server) and never gets a session."""
+    await old_tls(server, pki, ssl.TLSVersion.TLSv1_1)
+
+
+async def old_tls(server: ChatServer, pki: Pki, version: ssl.TLSVersion) -> None:
+    """A client pinned to ``version`` gets no session; the log says why."""
+    error = await tls_attempt(server, legacy_context(pki, version, "DEFAULT:@SECLEVEL=0"))
+    if getattr(error, "reason", None) == "NO_PROTOCOLS_AVAILABLE":  # refused before sending
+        await refusal_logged("peer closed the connection")
+    else:
+        await refusal_logged("TLS version too old (1.2 or newer required)")
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_tls12_cbc_only(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """TLS 1.2 offering only CBC suites finds no cipher in common."""
+    context = legacy_context(pki, ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-SHA")
+    await tls_attempt(server, context)
+    await refusal_logged("no cipher in common")
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_plaintext_to_the_tls_port(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """JSON without TLS gets no JSON back, and the log says it was not TLS."""
+    reader, writer = await tcp(server)
+    writer.write(HELLO)
+    assert not (await read_to_end(reader)).startswith(b"{")
+    await refusal_logged("not a TLS handshake")
+
+
+async def case_http_request(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """An HTTP request to the TLS port is refused and logged as HTTP."""
+    reader, writer = await tcp(server)
+    writer.write(b"GET / HTTP/1.1\r\nHost: chatserver\r\n\r\n")
+    assert not (await read_to_end(reader)).startswith(b"HTTP")
+    await refusal_logged("an HTTP request, not TLS")
+
+
+async def case_handshake_never_finished(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """The first bytes of a ClientHello, then nothing: closed at the handshake timeout."""
+    reader, writer = await tcp(server)
+    writer.write(b"\x16\x03\x01")
+    assert await read_to_end(reader) == b""
+    await refusal_logged("handshake timed out")
+
+
+async def case_connect_then_close(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """TCP connect and close at once: the handshake fails and is logged, nothing else."""
+    _, writer = await tcp(server)
+    writer.close()
+    await refusal_logged("peer closed the connection during the handshake")
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_reset_on_connect(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """TCP connect then RST: the handshake fails and is logged, nothing else."""
+    _, writer = await tcp(server)
+    reset_on_close(writer)
+    writer.transport.abort()
+    await refusal_logged("peer closed the connection during the handshake")
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_too_many_handshakes(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Two stalled handshakes fill max_handshakes: a third connection is dropped at once."""
+    stalled = []
+    for _ in range(2):
+        _, writer = await tcp(server)
+        writer.write(b"\x16\x03\x01")
+        stalled.append(writer)
+    reader, _ = await tcp(server)
+    assert await read_to_end(reader) == b""
+    assert refusals() == ["too many handshakes in progress"]
+    for writer in stalled:
+        writer.close()
+    await eventually(lambda: len(refusals()) == 3)  # the two stalled ones are gone too
+
+
+async def case_tls_record_corrupted(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A forged TLS record under a live session ends only that session (disconnected)."""
+    attacker = await welcomed(server, pki)
+    forged = b"\x17\x03\x03\x00\x20" + bytes(range(32))  # application data, bad MAC
+    os.write(attacker.writer.get_extra_info("socket").fileno(), forged)
+    await attacker.closed()
+    await left_logged(ATTACKER, "disconnected")
+
+
+async def case_connect_tls_then_close(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A finished handshake, then a close without hello: left disconnected, never welcomed."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    attacker.close()
+    await left_logged(ATTACKER, "disconnected")
+    assert members(server) == [TALKER, WITNESS]
+
+
+# Session lifecycle
+
+
+async def case_hello_never_sent(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """No hello within the hello timeout: bye hello_timeout and nothing else."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    assert await attacker.closed() == [Bye(reason="hello_timeout")]
+
+
+async def case_pings_do_not_delay_the_hello_timeout(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """Pings before hello are answered but do not extend the hello timeout."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    pongs = 0
+    async with asyncio.timeout(WAIT):
+        while True:
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await attacker.send(b'{"type":"ping","t":1}\n')
+            frame = await attacker.next_frame()
+            if frame is None or isinstance(frame, Bye):
+                break
+            assert frame == Pong(t=1)
+            pongs += 1
+            await asyncio.sleep(0.05)  # pacing: a ping every 50 ms
+    assert frame == Bye(reason="hello_timeout")
+    assert pongs >= 5
+
+
+async def case_partial_hello_then_silence(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Half a hello line, then silence, is still no hello: bye hello_timeout."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await attacker.send(b'{"type":"hel')
+    assert await attacker.closed() == [Bye(reason="hello_timeout")]
+
+
+async def case_msg_before_hello(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A msg before hello gets hello_required with its ref, and is not delivered."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await answered(attacker, b'{"type":"msg","text":"early","ref":"e1"}\n', "hello_required", "e1")
+
+
+async def case_who_and_history_before_hello(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """who and history before hello both get hello_required, without a ref."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await answered(attacker, b'{"type":"who"}\n', "hello_required")
+    await answered(attacker, b'{"type":"history","since":0}\n', "hello_required")
+
+
+async def case_duplicate_hello(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A second hello gets duplicate_hello and the session goes on unchanged."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"hello","v":7}\n', "duplicate_hello")
+    assert sessions_named(server, ATTACKER) == 1
+
+
+async def case_unsupported_version(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """hello v2 gets unsupported_version, then bye, then the connection closes."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await hello_refused(attacker, "unsupported_version", b'{"type":"hello","v":2}\n')
+
+
+async def case_hello_with_negative_since(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """hello with since -1 is bad_field; the session still waits for a good hello."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await answered(attacker, b'{"type":"hello","v":1,"since":-1}\n', "bad_field")
+    await attacker.send(HELLO)
+    assert (await attacker.until(Welcome)).name == ATTACKER
+
+
+async def case_hello_with_fractional_version(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """hello with v 1.0 is bad_field (integers have no fraction), not a new version."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await answered(attacker, b'{"type":"hello","v":1.0}\n', "bad_field")
+    await attacker.send(HELLO)
+    await attacker.until(Welcome)
+
+
+async def case_claimed_name_invalid(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Under --names claim, a name with a space gets bad_name and bye bad_name."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await hello_refused(attacker, "bad_name", b'{"type":"hello","v":1,"name":"two words"}\n')
+
+
+async def case_claimed_name_of_another(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Under --names claim, claiming the talker's name (another case) is name_taken."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await hello_refused(attacker, "name_taken", b'{"type":"hello","v":1,"name":"DAVE"}\n')
+
+
+async def case_claimed_name_with_a_zero_width_joiner(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """Under --names claim, the talker's name with a zero-width joiner inside is bad_name."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await hello_refused(
+        attacker, "bad_name", '{"type":"hello","v":1,"name":"da\u200dve"}\n'.encode()
+    )
+
+
+# Framing
+
+
+async def case_oversized_line_in_pieces(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A line over the limit, sent in pieces without a newline, ends the session."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(b'{"type":"msg","text":"')
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        for _ in range(12):
+            await attacker.send(b"A" * 500)
+    seen = await attacker.closed()
+    errors = [frame for frame in seen if isinstance(frame, Error)]
+    assert [error.code for error in errors] == ["frame_too_long"]
+    assert seen[-1] == Bye(reason="protocol_error")
+    await left_logged(ATTACKER, "protocol_error")
+
+
+async def case_frames_before_an_oversized_line(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """Frames complete before an over-limit line are served; nothing after it is read."""
+    observer = await join(server, pki, "bob")
+    attacker = await welcomed(server, pki)
+    before = b'{"type":"msg","text":"before","ref":"b1"}\n'
+    after = b'{"type":"msg","text":"after","ref":"a1"}\n'
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        await attacker.send(before + b"B" * 5000 + b"\n" + after)
+    seen = await attacker.closed()
+    assert [frame.code for frame in seen if isinstance(frame, Error)] == ["frame_too_long"]
+    assert seen[-1] == Bye(reason="protocol_error")
+    await observer.send(SendMsg(text="marker"))
+    texts: list[str] = []
+    while not texts or texts[-1] != "marker":
+        msg = await receive_until(observer, Msg)
+        if msg.from_ != TALKER:
+            texts.append(msg.text)
+    assert texts == ["before", "marker"]  # stored and fanned out (its ack went with the session)
+    await observer.close()
+
+
+async def case_invalid_utf8(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A line that is not UTF-8 gets bad_utf8; the session goes on."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"msg","text":"caf\xe9","ref":"u1"}\n', "bad_utf8")
+
+
+async def case_lone_surrogate(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A lone surrogate in text is bad_field with the msg's ref, refused on arrival."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"msg","text":"\\ud800","ref":"s1"}\n', "bad_field", "s1")
+
+
+async def case_deep_nesting(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Nesting deeper than the parser goes is bad_json, not a crash."""
+    attacker = await welcomed(server, pki)
+    nested = b'{"type":"msg","text":"x","deep":' + b"[" * 30000 + b"]" * 30000 + b"}\n"
+    await answered(attacker, nested, "bad_json")
+
+
+async def case_nan(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """NaN is not JSON: bad_json."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"ping","t":NaN}\n', "bad_json")
+
+
+async def case_duplicate_keys(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Duplicate keys (a smuggled second type) are bad_json."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"ping","type":"msg","text":"x"}\n', "bad_json")
+
+
+async def case_wrong_field_type(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """text as a number is bad_field, with the readable ref."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"msg","text":42,"ref":"w1"}\n', "bad_field", "w1")
+
+
+async def case_unknown_type(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """An unknown type is unknown_type."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"teleport","to":"mars"}\n', "unknown_type")
+
+
+async def case_server_frame_from_a_client(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A client sending a server frame (welcome) gets unknown_type."""
+    attacker = await welcomed(server, pki)
+    await answered(
+        attacker,
+        b'{"type":"welcome","v":1,"name":"x","last_id":0,"users_online":1}\n',
+        "unknown_type",
+    )
+
+
+async def case_empty_and_blank_lines(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Empty and whitespace-only lines are ignored: the next answer is the ping's pong."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await attacker.send(b"\n\n \t\n\x0b\x0c\r\n   \r\n" * 50 + b'{"type":"ping","t":"b"}\n')
+    assert await attacker.next_frame() == Pong(t="b")
+
+
+async def case_crlf_only_stream(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Thousands of bare CR LF lines are ignored, then a CR LF frame is served."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await attacker.send(b"\r\n" * 5000 + b'{"type":"ping","t":"c"}\r\n')
+    assert await attacker.next_frame() == Pong(t="c")
+
+
+async def case_nul_byte_line(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A line of one NUL byte is bad_json."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b"\x00\n", "bad_json")
+
+
+async def case_binary_garbage(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Four kilobytes of random bytes on one line are one bad_utf8 error."""
+    garbage = random.Random(7).randbytes(4096).replace(b"\n", b"?")  # noqa: S311
+    with pytest.raises(UnicodeDecodeError):
+        garbage.decode("utf-8")
+    attacker = await welcomed(server, pki)
+    await answered(attacker, garbage + b"\n", "bad_utf8")
+
+
+async def case_byte_order_mark(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A leading byte order mark is bad_json."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'\xef\xbb\xbf{"type":"ping"}\n', "bad_json")
+
+
+async def case_data_after_the_object(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Two objects on one line are bad_json, and neither is served."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"ping","t":"x"} {"type":"ping","t":"y"}\n', "bad_json")
+
+
+async def case_huge_integer(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """An integer of 5,000 digits is bad_json (beyond the parser)."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"history","since":' + b"9" * 5000 + b"}\n", "bad_json")
+
+
+async def case_invalid_json(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Text that is not JSON is bad_json."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b"{type: msg, text: hi}\n", "bad_json")
+
+
+async def case_json_array(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A JSON array is not a frame: bad_json."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'[{"type":"ping"}]\n', "bad_json")
+
+
+async def case_json_scalar(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A JSON string is not a frame: bad_json."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'"ping"\n', "bad_json")
+
+
+async def case_missing_type(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """An object without type is bad_frame."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"text":"hi"}\n', "bad_frame")
+
+
+async def case_type_not_a_string(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A type that is not a string is bad_frame."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":["msg"],"text":"hi"}\n', "bad_frame")
+
+
+async def case_error_limit(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Refusals do not count; the 20th malformed frame ends the session, the rest unread."""
+    attacker = await welcomed(server, pki)
+    refused = b'{"type":"msg","text":"hi","room":"kitchen"}\n' * 30
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        await attacker.send(refused + b"junk\n" * 25)
+    seen = await attacker.closed()
+    codes = [frame.code for frame in seen if isinstance(frame, Error)]
+    assert codes == ["no_such_room"] * 30 + ["bad_json"] * 20
+    assert seen[-1] == Bye(reason="protocol_error")
+
+
+async def case_vanishing_mid_frame(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A peer that closes halfway through a frame leaves as disconnected; nothing is sent."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(b'{"type":"msg","text":"half a mess')
+    attacker.writer.close()
+    await left_logged(ATTACKER, "disconnected")
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_reset_mid_frame(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A TCP RST halfway through a frame: left disconnected, the half frame is dropped."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(b'{"type":"msg","text":"half a mess')
+    reset_on_close(attacker.writer)
+    attacker.close()
+    await left_logged(ATTACKER, "disconnected")
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_half_close_after_hello(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A TCP half-close (FIN, no close_notify) after hello ends the session as disconnected."""
+    attacker = await welcomed(server, pki)
+    attacker.writer.get_extra_info("socket").shutdown(socket.SHUT_WR)
+    await attacker.closed()
+    await left_logged(ATTACKER, "disconnected")
+
+
+async def case_slowloris_after_hello(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A partial line then silence: the session stays, and the rest of the line completes it."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(b'{"type":"msg","text":"slow')
+    for _ in range(40):  # 40 of the talker's messages pass meanwhile: the room goes on
+        while (await attacker.until(Msg)).from_ != TALKER:
+            pass
+    assert sessions_named(server, ATTACKER) == 1
+    await attacker.send(b'ly","ref":"z1"}\n')
+    assert (await attacker.until(Ack)).ref == "z1"
+    attacker.close()
+
+
+# Fields
+
+
+async def case_negative_history_since(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """history with since -1 is bad_field."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"history","since":-1}\n', "bad_field")
+
+
+async def case_boolean_as_integer(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """history with since true is bad_field (a boolean is no integer)."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"history","since":true}\n', "bad_field")
+
+
+async def case_oversized_ref(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A 129-character ref is bad_field without a ref; 128 characters is acked."""
+    attacker = await welcomed(server, pki)
+    too_long = b'{"type":"msg","text":"hi","ref":"' + b"r" * 129 + b'"}\n'
+    await answered(attacker, too_long, "bad_field")
+    await attacker.send(SendMsg(text="hi", ref="r" * 128))
+    assert (await attacker.until(Ack)).ref == "r" * 128
+
+
+async def case_unknown_room(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A msg for another room is no_such_room with its ref."""
+    attacker = await welcomed(server, pki)
+    await answered(
+        attacker, b'{"type":"msg","text":"hi","room":"kitchen","ref":"k1"}\n', "no_such_room", "k1"
+    )
+
+
+async def case_empty_room(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """An empty room name is out of bounds: bad_field."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"who","room":""}\n', "bad_field")
+
+
+async def case_unknown_action(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """An action other than me is bad_field with the ref."""
+    attacker = await welcomed(server, pki)
+    await answered(
+        attacker, b'{"type":"msg","text":"hi","action":"shout","ref":"a1"}\n', "bad_field", "a1"
+    )
+
+
+async def case_invisible_text(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Text of only zero-width and space characters is empty_text with the ref."""
+    attacker = await welcomed(server, pki)
+    await answered(
+        attacker, b'{"type":"msg","text":"\\u200b \\t\\u2028","ref":"i1"}\n', "empty_text", "i1"
+    )
+
+
+async def case_null_text(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """text null is missing_field with the ref."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"msg","text":null,"ref":"n1"}\n', "missing_field", "n1")
+
+
+async def case_private_to_nobody(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A private message to an unknown name is no_such_user with the ref."""
+    attacker = await welcomed(server, pki)
+    await answered(
+        attacker, b'{"type":"msg","text":"psst","to":"nobody","ref":"q1"}\n', "no_such_user", "q1"
+    )
+
+
+async def case_forged_from(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A client's from is ignored: the message goes out under the sender's own name."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(b'{"type":"msg","text":"I am dave","from":"dave","id":1,"ref":"f1"}\n')
+    echo = await attacker.until(Msg)
+    while echo.text != "I am dave":
+        echo = await attacker.until(Msg)
+    assert echo.from_ == ATTACKER
+    assert echo.id > 1
+
+
+async def case_terminal_escapes_pass_through(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Control and bidi characters in text travel unchanged (showing them is the client's job)."""
+    attacker = await welcomed(server, pki)
+    text = "\x1b[2J\x1b]0;pwned\x07\u202eevil\r\n"
+    await attacker.send(SendMsg(text=text, ref="t1"))
+    echo = await attacker.until(Msg)
+    while echo.from_ != ATTACKER:
+        echo = await attacker.until(Msg)
+    assert echo.text == text
+
+
+async def case_history_with_a_huge_limit(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """history with limit 10**30 is a bad_field; 10**18 is served, capped at 500, more: true."""
+    attacker = await welcomed(server, pki)
+    burst = b"".join(f'{{"type":"msg","text":"h{n}","ref":"h{n}"}}\n'.encode() for n in range(600))
+    await attacker.send(burst)
+    while (await attacker.until(Ack)).ref != "h599":
+        pass
+    await attacker.send(b'{"type":"history","since":0,"limit":' + b"1" + b"0" * 30 + b"}\n")
+    assert (await attacker.until(Error)).code == "bad_field"
+    await attacker.send(b'{"type":"history","since":0,"limit":' + b"1" + b"0" * 18 + b"}\n")
+    replayed: list[Msg] = []
+    async with asyncio.timeout(WAIT):
+        while not isinstance(frame := await attacker.next_frame(), HistoryEnd):
+            assert frame is not None
+            if isinstance(frame, Msg) and frame.replay:
+                replayed.append(frame)
+    assert (frame.count, frame.more) == (500, True)
+    assert [msg.id for msg in replayed] == list(range(1, 501))
+
+
+async def case_who_with_an_overlong_cursor(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A who cursor of 257 characters is bad_field; 256 is answered."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"who","cursor":"' + b"c" * 257 + b'"}\n', "bad_field")
+    await attacker.send(b'{"type":"who","cursor":"' + b"z" * 256 + b'"}\n')
+    assert (await attacker.until(Users)).users == ()
+
+
+async def case_ping_with_1e400(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A ping t too large for a double is bad_field."""
+    attacker = await welcomed(server, pki)
+    await answered(attacker, b'{"type":"ping","t":1e400}\n', "bad_field")
+
+
+async def case_another_identitys_ref(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A ref the talker already used is no duplicate for another identity: stored anew."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(SendMsg(text="my own n1", ref="n1"))
+    ack = await attacker.until(Ack)
+    echo = await attacker.until(Msg)
+    while echo.from_ != ATTACKER:
+        echo = await attacker.until(Msg)
+    assert (ack.ref, echo.id, echo.text) == ("n1", ack.id, "my own n1")
+
+
+async def case_resent_ref(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """The same ref sent twice in one write is stored once: two acks, one id, one echo."""
+    attacker = await welcomed(server, pki)
+    twice = b'{"type":"msg","text":"once","ref":"dup"}\n' * 2
+    await attacker.send(twice + b'{"type":"msg","text":"fence","ref":"fence"}\n')
+    acks: list[Ack] = []
+    echoes: list[str] = []
+    while echoes[-1:] != ["fence"]:
+        frame = await attacker.next_frame()
+        if isinstance(frame, Ack):
+            acks.append(frame)
+        elif isinstance(frame, Msg) and frame.from_ == ATTACKER:
+            echoes.append(frame.text)
+    assert [ack.ref for ack in acks] == ["dup", "dup", "fence"]
+    assert acks[0].id == acks[1].id
+    assert echoes == ["once", "fence"]
+
+
+async def case_errors_before_hello_count_after_it(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """The error limit spans the whole session: 10 before hello and 10 after end it."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await attacker.send(b"junk\n" * 10)
+    for _ in range(10):
+        assert (await attacker.until(Error)).code == "bad_json"
+    await attacker.send(HELLO)
+    await attacker.until(Welcome)
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        await attacker.send(b"junk\n" * 15)
+    seen = await attacker.closed()
+    assert [frame.code for frame in seen if isinstance(frame, Error)] == ["bad_json"] * 10
+    assert seen[-1] == Bye(reason="protocol_error")
+
+
+def no_tracebacks() -> None:
+    """Peer misbehaviour is never logged as an error with a traceback."""
+    errors = [r.getMessage() for r in TAP.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert errors == []
+
+
+async def case_history_since_beyond_sqlite(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """history since 2**64 is a bad_field (ids fit 64 bits), never a store failure."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(b'{"type":"history","since":18446744073709551616}\n')
+    error = await attacker.until(Error)
+    assert error.code == "bad_field"
+    await still_serves(attacker)
+    no_tracebacks()
+
+
+async def case_hello_since_beyond_sqlite(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """hello since 2**64 is a bad_field; a correct hello on the same session is welcomed."""
+    attacker = await peer(server, pki.client(ATTACKER))
+    await attacker.send(b'{"type":"hello","v":1,"since":18446744073709551616}\n')
+    assert (await attacker.until(Error)).code == "bad_field"
+    await attacker.send(b'{"type":"hello","v":1,"since":9223372036854775807}\n')
+    await attacker.until(Welcome)
+    end = await attacker.until(HistoryEnd)
+    assert (end.count, end.more) == (0, False)
+    await still_serves(attacker)
+    no_tracebacks()
+
+
+async def case_nul_characters_stored(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Text with NUL and other controls survives the SQLite store unchanged."""
+    attacker = await welcomed(server, pki)
+    text = "a\x00b\x00\x7f\x1b[0m"
+    await attacker.send(SendMsg(text=text, ref="nul"))
+    stored = (await attacker.until(Ack)).id
+    await attacker.send(f'{{"type":"history","since":{stored - 1},"limit":1}}\n'.encode())
+    replayed = await attacker.until(Msg)
+    while not replayed.replay:
+        replayed = await attacker.until(Msg)
+    assert (replayed.id, replayed.text) == (stored, text)
+
+
+async def case_two_bursts_of_big_messages(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Two sessions of one user each send their burst of 60 near-limit messages: all acked."""
+    senders = [await welcomed(server, pki) for _ in range(2)]
+    text = "x" * 65_000
+    for n, sender in enumerate(senders):
+        burst = b"".join(
+            f'{{"type":"msg","text":"{text}","ref":"big{n}-{k}"}}\n'.encode() for k in range(60)
+        )
+        sender.writer.write(burst)
+    for n, sender in enumerate(senders):
+        await sender.writer.drain()
+        refs: list[str] = []
+        async with asyncio.timeout(30):
+            while len(refs) < 60:
+                frame = await sender.next_frame(timeout=30)
+                if isinstance(frame, Ack):
+                    refs.append(frame.ref)
+        assert refs == [f"big{n}-{k}" for k in range(60)]
+
+
+# Load
+
+
+async def case_flood(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A flood past the burst gets rate_limited (with refs), then bye flooding."""
+    attacker = await welcomed(server, pki)
+    flood = b"".join(
+        f'{{"type":"msg","text":"spam {n}","ref":"s{n}"}}\n'.encode() for n in range(2000)
+    )
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        await attacker.send(flood)
+    seen = await attacker.closed()
+    limited = [f for f in seen if isinstance(f, Error) and f.code == "rate_limited"]
+    assert len(limited) >= 49  # flood_limit refusals in a row, the last one answered by bye
+    refs = [int((error.ref or "?").removeprefix("s")) for error in limited]
+    assert refs == sorted(refs)
+    assert refs[0] >= 20  # the burst went through
+    assert seen[-1] == Bye(reason="flooding")
+    await left_logged(ATTACKER, "flooding")
+
+
+async def tiny_window_peer(server: ChatServer, pki: Pki, user: str) -> RawPeer:
+    """A TLS peer with a tiny receive buffer that will never read."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port_of(server)))
+        reader, writer = await asyncio.open_connection(
+            sock=sock, ssl=client_context(pki.client(user)), server_hostname="chatserver"
+        )
+    except BaseException:
+        sock.close()
+        raise
+    _OPEN.append(writer)
+    return RawPeer(reader, writer)
+
+
+async def case_ten_peers_that_never_read(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Ten peers that never read are cut off as slow consumers; the talker's stream goes on."""
+    sleepers = [await tiny_window_peer(server, pki, "bob") for _ in range(10)]
+    for sleeper in sleepers:
+        await sleeper.send(HELLO)
+    await eventually(lambda: sessions_named(server, "bob") == 10)
+    loud = await join(server, pki, "alice")
+    text = "x" * 60_000
+    leaves: list[Leave] = []
+    async with asyncio.timeout(30):
+        sent = 0
+        while sessions_named(server, "bob") and sent < 2000:
+            for _ in range(10):
+                await loud.send(SendMsg(text=text))
+            sent += 10
+            echoes = 0
+            while echoes < 10:
+                frame = await loud.receive()
+                echoes += isinstance(frame, Msg) and frame.from_ == "alice"
+                assert not isinstance(frame, Gap), "alice fell behind, not only the sleepers"
+                if isinstance(frame, Leave):
+                    leaves.append(frame)
+    assert sessions_named(server, "bob") == 0
+    while not leaves:
+        leaves.append(await receive_until(loud, Leave))
+    assert [(left.name, left.reason) for left in leaves] == [("bob", "slow_consumer")]
+    await loud.close()
+
+
+async def case_burst_over_the_connection_cap(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Eight at once with room for two: two are welcomed, six get bye server_full."""
+    crowd = await asyncio.gather(*(peer(server, pki.client(ATTACKER)) for _ in range(8)))
+    for member in crowd:
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await member.send(HELLO)
+    welcomes, refusals = 0, []
+    for member in crowd:
+        first = await member.next_frame()
+        if isinstance(first, Welcome):
+            welcomes += 1
+            member.close()
+        else:
+            refusals.append([first, *await member.closed()])
+    assert welcomes == 2
+    assert refusals == [[Bye(reason="server_full")]] * 6
+    await eventually(lambda: members(server) == [TALKER, WITNESS])
+
+
+async def case_too_many_from_one_address(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """With four per address, two more are welcomed and a third gets too_many_connections."""
+    kept = [await welcomed(server, pki) for _ in range(2)]
+    extra = await peer(server, pki.client(ATTACKER))
+    assert await extra.closed() == [Bye(reason="too_many_connections")]
+    for member in kept:
+        member.close()
+    await eventually(lambda: members(server) == [TALKER, WITNESS])
+
+
+async def case_pings_are_never_rate_limited(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """With a burst of 20, a thousand pings in one write are all answered, none limited."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(b"".join(f'{{"type":"ping","t":{n}}}\n'.encode() for n in range(1000)))
+    answers: list[object] = []
+    while len(answers) < 1000:
+        frame = await attacker.next_frame()
+        assert not isinstance(frame, Error), frame
+        if isinstance(frame, Pong):
+            answers.append(frame.t)
+    assert answers == list(range(1000))
+
+
+async def case_history_amplification(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Forty 500-message history requests in one write: each gets its history_end, in order."""
+    attacker = await welcomed(server, pki)
+    burst = b"".join(f'{{"type":"msg","text":"h{n}","ref":"h{n}"}}\n'.encode() for n in range(600))
+    await attacker.send(burst)
+    while (await attacker.until(Ack)).ref != "h599":
+        pass
+    await attacker.send(b'{"type":"history","since":0}\n' * 40)
+    ends: list[HistoryEnd] = []
+    replayed = missed = 0
+    async with asyncio.timeout(30):
+        while len(ends) < 40:
+            frame = await attacker.next_frame(timeout=30)
+            if isinstance(frame, HistoryEnd):
+                ends.append(frame)
+            elif isinstance(frame, Msg) and frame.replay:
+                replayed += 1
+            elif isinstance(frame, Gap):
+                missed += frame.missed
+    assert {(end.count, end.more) for end in ends} == {(500, True)}
+    assert replayed + missed >= 40 * 500  # every replayed msg came, or a gap named it
+    await still_serves(attacker)
+
+
+async def case_a_thousand_pings(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A thousand pings in one write get a thousand pongs, in order."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(b"".join(f'{{"type":"ping","t":{n}}}\n'.encode() for n in range(1000)))
+    pongs = [(await attacker.until(Pong)).t for _ in range(1000)]
+    assert pongs == list(range(1000))
+
+
+async def case_many_tiny_frames_in_one_write(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Five hundred tiny msgs in one write are all stored, acked in order, ids increasing."""
+    attacker = await welcomed(server, pki)
+    await attacker.send(
+        b"".join(f'{{"type":"msg","text":"{n}","ref":"m{n}"}}\n'.encode() for n in range(500))
+    )
+    acks = [await attacker.until(Ack) for _ in range(500)]
+    assert [ack.ref for ack in acks] == [f"m{n}" for n in range(500)]
+    ids = [ack.id for ack in acks]
+    assert ids == sorted(set(ids))
+
+
+# == the table ==========================================================================
+
+Attack = Callable[[ChatServer, Pki, Path], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One attack, and the server it runs against."""
+
+    attack: Attack
+    limits: Mapping[str, Any] = field(default_factory=dict)
+    claim: bool = False
+    files: Callable[[Pki, Path], ServerFiles] | None = None
+    store: Callable[[Path], Store] | None = None  # default: the memory store
+
+    @property
+    def id(self) -> str:
+        return self.attack.__name__.removeprefix("case_")
+
+
+CASES: list[Case] = [
+    # certificates
+    Case(case_no_certificate),
+    Case(case_certificate_of_another_ca),
+    Case(case_expired_certificate),
+    Case(case_certificate_not_yet_valid, files=second_ca_trust),
+    Case(case_revoked_certificate, files=second_ca_trust),
+    Case(case_server_auth_only_certificate),
+    Case(case_server_certificate_as_client),
+    Case(case_cn_that_is_not_a_name),
+    Case(case_cn_with_a_bidi_override),
+    Case(case_certificate_without_a_cn),
+    Case(case_self_signed_pinned, files=pinned_trust),
+    Case(case_self_signed_unpinned),
+    Case(case_pinned_impostor_of_a_member, files=pinned_trust),
+    # TLS and TCP
+    Case(case_tls_1_0),
+    Case(case_tls_1_1),
+    Case(case_tls12_cbc_only),
+    Case(case_plaintext_to_the_tls_port),
+    Case(case_http_request),
+    Case(case_handshake_never_finished),
+    Case(case_connect_then_close),
+    Case(case_reset_on_connect),
+    Case(case_too_many_handshakes, limits={"max_handshakes": 2}),
+    Case(case_tls_record_corrupted),
+    Case(case_connect_tls_then_close),
+    # session lifecycle
+    Case(case_hello_never_sent),
+    Case(case_pings_do_not_delay_the_hello_timeout),
+    Case(case_partial_hello_then_silence),
+    Case(case_msg_before_hello),
+    Case(case_who_and_history_before_hello),
+    Case(case_duplicate_hello),
+    Case(case_unsupported_version),
+    Case(case_hello_with_negative_since),
+    Case(case_hello_with_fractional_version),
+    Case(case_claimed_name_invalid, claim=True),
+    Case(case_claimed_name_of_another, claim=True),
+    Case(case_claimed_name_with_a_zero_width_joiner, claim=True),
+    # framing
+    Case(case_oversized_line_in_pieces, limits={"max_line_bytes": 4096}),
+    Case(case_frames_before_an_oversized_line, limits={"max_line_bytes": 4096}),
+    Case(case_invalid_utf8),
+    Case(case_lone_surrogate),
+    Case(case_deep_nesting),
+    Case(case_nan),
+    Case(case_duplicate_keys),
+    Case(case_wrong_field_type),
+    Case(case_unknown_type),
+    Case(case_server_frame_from_a_client),
+    Case(case_empty_and_blank_lines),
+    Case(case_crlf_only_stream),
+    Case(case_nul_byte_line),
+    Case(case_binary_garbage),
+    Case(case_byte_order_mark),
+    Case(case_data_after_the_object),
+    Case(case_huge_integer),
+    Case(case_invalid_json),
+    Case(case_json_array),
+    Case(case_json_scalar),
+    Case(case_missing_type),
+    Case(case_type_not_a_string),
+    Case(case_error_limit),
+    Case(case_vanishing_mid_frame),
+    Case(case_reset_mid_frame),
+    Case(case_half_close_after_hello),
+    Case(case_slowloris_after_hello),
+    # fields
+    Case(case_negative_history_since),
+    Case(case_boolean_as_integer),
+    Case(case_oversized_ref),
+    Case(case_unknown_room),
+    Case(case_empty_room),
+    Case(case_unknown_action),
+    Case(case_invisible_text),
+    Case(case_null_text),
+    Case(case_private_to_nobody),
+    Case(case_forged_from),
+    Case(case_terminal_escapes_pass_through),
+    Case(case_history_with_a_huge_limit),
+    Case(case_who_with_an_overlong_cursor),
+    Case(case_ping_with_1e400),
+    Case(case_another_identitys_ref),
+    Case(case_resent_ref),
+    Case(case_errors_before_hello_count_after_it),
+    Case(case_history_since_beyond_sqlite, store=sqlite_store),
+    Case(case_hello_since_beyond_sqlite, store=sqlite_store),
+    Case(case_nul_characters_stored, store=sqlite_store),
+    # load
+    Case(case_flood, limits={"rate": 400, "burst": 20, "flood_limit": 50}),
+    Case(
+        case_ten_peers_that_never_read,
+        # a queue that holds a whole round of ten 60 kB messages: only the sleepers fall behind
+        limits={"queue_bytes": 1024 * 1024, "write_timeout": 0.5},
+    ),
+    Case(case_burst_over_the_connection_cap, limits={"max_connections": 4}),
+    Case(case_too_many_from_one_address, limits={"max_per_address": 4}),
+    Case(case_a_thousand_pings),
+    Case(case_pings_are_never_rate_limited, limits={"rate": 400, "burst": 20}),
+    Case(case_history_amplification),
+    Case(case_many_tiny_frames_in_one_write),
+    Case(
+        case_two_bursts_of_big_messages,
+        limits={"rate": 400, "burst": 60},  # the default burst; a rate the talker stays under
+        store=slow_disk_store,
+    ),
+]
+
+
+# == the harness ========================================================================
+
+
+@dataclass
+class Stream:
+    """The talker sends numbered messages with refs; the witness records what it gets."""
+
+    server: ChatServer
+    talker: ServerConnection
+    witness: ServerConnection
+    sent: int = 0
+    heard: list[str] = field(default_factory=list)
+    heard_ids: list[int] = field(default_factory=list)
+    acked: list[str] = field(default_factory=list)
+    failures: list[BaseException] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, server: ChatServer, pki: Pki) -> Stream:
+        talker = await join(server, pki, TALKER)
+        witness = await join(server, pki, WITNESS)
+        stream = cls(server, talker, witness)
+        stream._tasks = [
+            asyncio.create_task(stream._talk()),
+            asyncio.create_task(stream._listen()),
+            asyncio.create_task(stream._watch()),
+        ]
+        await stream.wait_for(lambda: len(stream.heard) >= 3)
+        return stream
+
+    async def _talk(self) -> None:
+        try:
+            while not self._stop.is_set():
+                await self.talker.send(SendMsg(text=str(self.sent), ref=f"n{self.sent}"))
+                self.sent += 1
+                await asyncio.sleep(PACE)  # pacing, not synchronisation
+            await self.talker.send(SendMsg(text="end", ref="end"))
+        except Exception as exc:
+            self.failures.append(exc)
+
+    async def _listen(self) -> None:
+        """The talker reads its acks (and everything else, so it never falls behind)."""
+        try:
+            while True:
+                frame = await self.talker.receive()
+                if isinstance(frame, Ack):
+                    self.acked.append(frame.ref)
+        except ConnectionLost:
+            pass
+        except Exception as exc:
+            self.failures.append(exc)
+
+    async def _watch(self) -> None:
+        try:
+            while True:
+                frame: Frame = await self.witness.receive()
+                if isinstance(frame, Msg) and frame.from_ == TALKER and not frame.replay:
+                    self.heard.append(frame.text)
+                    self.heard_ids.append(frame.id)
+        except ConnectionLost:
+            pass
+        except Exception as exc:
+            self.failures.append(exc)
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        await eventually(lambda: bool(self.failures) or predicate(), timeout=30)
+        assert not self.failures, self.failures
+
+    async def finish(self) -> None:
+        """Let a few more messages through, stop, and check the witness got them all."""
+        mark = len(self.heard)
+        await self.wait_for(lambda: len(self.heard) >= mark + 3)
+        self._stop.set()
+        await self.wait_for(lambda: "end" in self.heard and "end" in self.acked)
+        expected = [str(n) for n in range(self.sent)]
+        assert self.heard == [*expected, "end"], "the witness lost or reordered messages"
+        assert self.heard_ids == sorted(set(self.heard_ids))
+        assert self.acked == [f"n{n}" for n in range(self.sent)] + ["end"]
+        witness_sessions = [s for s in self.server.hub.sessions if s.name == WITNESS]
+        assert [s.outbox.dropped for s in witness_sessions] == [0]
+
+    async def close(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.talker.close()
+        await self.witness.close()
+
+
+async def fresh_client_is_welcome(server: ChatServer, pki: Pki) -> None:
+    """A legitimate newcomer is welcomed and its message stored."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            try:
+                newcomer = await join(server, pki, "alice")
+                break
+            except SessionRefused as refused:
+                if refused.reason not in ("server_full", "too_many_connections"):
+                    raise
+                await asyncio.sleep(
+                    0.05
+                )  # a cap whose places are still being freed  # polling, bounded by the timeout
+    await newcomer.send(SendMsg(text="after the attack", ref="fresh"))
+    assert (await receive_until(newcomer, Ack)).ref == "fresh"
+    await newcomer.close()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+async def test_fault_harms_no_one_else(
+    case: Case, start_server: ServerFactory, pki: Pki, tmp_path: Path, log_tap: LogTap
+) -> None:
+    """The attacker gets what docs/protocol.md says while the witness loses no message."""
+    files = case.files(pki, tmp_path) if case.files is not None else None
+    settings = ServerSettings(names=NamesMode.CLAIM if case.claim else NamesMode.CN)
+    store = case.store(tmp_path) if case.store is not None else None
+    server = await start_server(
+        files=files, settings=settings, store=store, **{**HARNESS_LIMITS, **case.limits}
+    )
+    stream = await Stream.start(server, pki)
+    try:
+        await case.attack(server, pki, tmp_path)
+        await stream.finish()
+        await fresh_client_is_welcome(server, pki)
+        no_tracebacks()
+    finally:
+        for writer in _OPEN:
+            writer.transport.abort()
+        _OPEN.clear()
+        await stream.close()
+
+
+def test_the_table_is_large_and_ids_are_unique() -> None:
+    """At least forty cases, each with its own id."""
+    ids = [case.id for case in CASES]
+    assert len(ids) >= 40
+    assert len(set(ids)) == len(ids)
