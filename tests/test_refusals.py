@@ -135,3 +135,16 @@ async def test_refused_clients_cost_the_others_nothing(server: ChatServer, pki: 
     assert frame.text == "still fine"
     await alice.close()
     await bob.close()
+
+
+async def test_a_refused_client_is_told_why_by_the_tls_alert(server: ChatServer, pki: Pki) -> None:
+    """The server flushes OpenSSL's alert before closing: the client hears the reason."""
+    stranger = await connect(server, pki.rogue_client())
+    with pytest.raises(CertificateRejected, match="does not trust the certificate's issuer"):
+        await stranger.hello()
+    anonymous = await ServerConnection.open(endpoint(server), context_without_certificate(pki))
+    with pytest.raises(CertificateRejected, match="requires a client certificate"):
+        await anonymous.hello()
+    expired = await connect(server, pki.client("expired"))
+    with pytest.raises(CertificateRejected, match="expired"):
+        await expired.hello()

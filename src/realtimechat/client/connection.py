@@ -255,7 +255,8 @@ class ServerConnection:
 
     def _lost(self, before_welcome: bool, reason: str) -> Exception:
         if before_welcome:
-            return CertificateRejected(
-                f"the server did not accept our certificate ({reason} before welcome)"
-            )
+            # With TLS 1.3 our side of the handshake is done before the server
+            # has checked our certificate: its alert (or, from servers that
+            # send none, a closed connection) is how a refusal shows.
+            return CertificateRejected(f"the server did not accept our certificate: {reason}")
         return ConnectionLost(f"connection to {self.endpoint} lost: {reason}")

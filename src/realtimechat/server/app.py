@@ -1,23 +1,18 @@
-"""The server's lifecycle: listen, upgrade to TLS, keep alive, shut down.
+"""The server's lifecycle: listen, admit, keep alive, reload, shut down.
 
-How connections become TLS sessions (docs/design.md, "Accepting TLS"):
-we accept plain TCP with ``loop.create_server`` and a protocol that
-pauses reading the moment the connection exists, then upgrade it with
-``loop.start_tls``. That puts the handshake in our hands:
+Every TCP connection gets a ``TLSServerProtocol`` (server/tlsconn.py) that
+does the TLS handshake itself over memory BIOs, so that:
 
 * every refused handshake is logged, once, with the peer's address and
-  the reason (with ``ssl=`` on the listener, asyncio logs refusals only at
-  debug level and without the address: shared/pitfalls.md);
-* a handshake that takes longer than ``Limits.handshake_timeout`` is
-  aborted, and at most ``Limits.max_handshakes`` run at once;
-* each upgrade uses the context current at that moment, so SIGHUP can
-  swap trust anchors and certificates for new connections (``reload_tls``);
-* pausing before any byte is read keeps the ClientHello in the socket for
-  the TLS layer (bytes read into a StreamReader first would be lost:
-  CPython issue #142352).
-
-Server-side ``start_tls`` does not work on uvloop (uvloop issue #707), so
-this server runs on the default asyncio event loop.
+  the reason, and the peer gets OpenSSL's alert rather than a reset;
+* a handshake that takes longer than ``Limits.handshake_timeout`` is cut,
+  and at most ``Limits.max_handshakes`` run at once;
+* each connection uses the TLS context current when it arrived, so SIGHUP
+  can swap trust anchors and certificates for new connections
+  (``reload_tls``);
+* it runs on the default asyncio loop and on uvloop alike, with no 256 KiB
+  read buffer per connection (shared/pitfalls.md has the measurements that
+  ruled out ``ssl=`` on the listener and ``loop.start_tls``).
 """
 
 from __future__ import annotations
@@ -29,17 +24,17 @@ import errno
 import logging
 import resource
 import signal
-from asyncio import sslproto
 from collections import Counter
-from collections.abc import Callable, Iterable
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import Any
 
-from ..tls import ServerFiles, describe_handshake_error
+from ..tls import ServerFiles
 from .audit import log_event
 from .config import Limits, ServerSettings
 from .hub import Hub
 from .session import R_SERVER_FULL, R_SHUTDOWN, R_TOO_MANY_CONNECTIONS, Session
 from .store import MemoryStore, Store
+from .tlsconn import TLSServerProtocol, TLSTransport
 from .trust import Trust
 
 log = logging.getLogger("realtimechat.server")
@@ -55,16 +50,52 @@ def format_peer(peername: object) -> str:
     return str(peername)
 
 
-class _PausedOnArrival(asyncio.Protocol):
-    """Holds a fresh TCP connection, unread, until ``start_tls`` takes it."""
+class _Accepted(TLSServerProtocol):
+    """A connection the server tracks: caps on arrival, a ``Session`` after TLS."""
 
-    def __init__(self, on_connection: Callable[[asyncio.Transport], None]) -> None:
-        self._on_connection = on_connection
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        self.trust = server.trust  # the trust current when it arrived
+        super().__init__(
+            self.trust.context,
+            on_ready=self._ready,
+            on_refused=self._refused,
+            handshake_timeout=server.limits.handshake_timeout,
+        )
+        self.peer = ""
+        self.address = ""
+        self.admitted = False
+        self.session: Session | None = None
+        self.refuse_with: str | None = None  # a cap was hit: refuse in words after TLS
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        transport.pause_reading()  # before the loop reads a single byte
-        self._on_connection(transport)
+        peername = transport.get_extra_info("peername")
+        self.peer = format_peer(peername)
+        self.address = peername[0] if isinstance(peername, tuple) else str(peername)
+        if not self.server.admit(self):
+            transport.abort()
+            return
+        self.admitted = True
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.admitted:
+            super().connection_lost(exc)
+
+    def _ready(self, transport: TLSTransport) -> asyncio.Protocol:
+        self.server.handshake_done()
+        session = Session(self.server.hub, self.trust, self.peer)
+        session.refuse_with = self.refuse_with
+        session.on_closed = lambda: self.server.forget(self)
+        self.session = session
+        session.start(transport)
+        return session
+
+    def _refused(self, reason: str) -> None:
+        self.server.handshake_done()
+        log_event(self.server.log, logging.WARNING, "refused", peer=self.peer, reason=reason)
+        self.server.forget(self)
 
 
 class ChatServer:
@@ -89,9 +120,8 @@ class ChatServer:
         self.log = logger or log
         self.trust = Trust.load(files)  # fails early, before listening
         self._servers: list[asyncio.Server] = []
-        self._upgrades: set[asyncio.Task[None]] = set()
         self._handshaking = 0
-        self._connections: dict[asyncio.Transport, Session] = {}  # raw TCP -> its session
+        self._connections: set[_Accepted] = set()  # every connection we hold
         self._per_address: Counter[str] = Counter()  # open connections per source IP
         self._keepalive: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -123,10 +153,9 @@ class ChatServer:
         self._hub = Hub(loop, self.limits, self.settings, self.log, self.store)
         await self._hub.start()
         raise_open_file_limit()
-        shrink_ssl_read_buffers()
         loop.set_exception_handler(self._loop_exception)
         server = await loop.create_server(
-            lambda: _PausedOnArrival(self._on_connection),
+            lambda: _Accepted(self),
             host=self.hosts,
             port=self.port,
             reuse_address=True,
@@ -181,22 +210,23 @@ class ChatServer:
         for task in (self._keepalive, self._watch, self._maintenance):
             if task is not None:
                 task.cancel()
-        for task in list(self._upgrades):
-            task.cancel()
         if self._hub is not None:
             # Messages already accepted are stored and acked before anyone is told bye.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.limits.shutdown_grace):
                     await self._hub.stop()
-        for session in list(self._connections.values()):
-            session.end(R_SHUTDOWN)
+        for connection in list(self._connections):
+            if connection.session is not None:
+                connection.session.end(R_SHUTDOWN)
+            elif connection.handshaking:
+                connection.abort()
         if self._connections:
             self._all_closed.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.limits.shutdown_grace):
                     await self._all_closed.wait()
-        for transport in list(self._connections):
-            transport.abort()
+        for connection in list(self._connections):
+            connection.abort()
         for server in self._servers:
             await server.wait_closed()
         await self.store.close()
@@ -205,77 +235,40 @@ class ChatServer:
     # ------------------------------------------------------------------
     # Accepting
 
-    def _on_connection(self, raw: asyncio.Transport) -> None:
-        """A TCP connection arrived: admit it to the TLS handshake, or refuse it.
+    def admit(self, connection: _Accepted) -> bool:
+        """A TCP connection arrived: let it handshake (True), or refuse it now.
 
         Over the handshake cap (or far over the connection cap) it is closed
         at once: costing a handshake is what such a flood wants. Over the
-        connection cap or the per-address cap it is still upgraded, so that
-        the client can be told in words (``bye server_full`` or
+        connection cap or the per-address cap it still gets its handshake,
+        so that the client can be told in words (``bye server_full`` or
         ``bye too_many_connections``) rather than left guessing.
         """
-        peername = raw.get_extra_info("peername")
-        peer = format_peer(peername)
         limits = self.limits
         if (
             self._handshaking >= limits.max_handshakes
             or len(self._connections) >= limits.max_connections + limits.max_handshakes
         ):
             reason = "too many handshakes in progress"
-            log_event(self.log, logging.WARNING, "refused", peer=peer, reason=reason)
-            raw.abort()
-            return
-        address = peername[0] if isinstance(peername, tuple) else str(peername)
-        tls = self.trust
-        session = Session(self.hub, tls, peer)
+            log_event(self.log, logging.WARNING, "refused", peer=connection.peer, reason=reason)
+            return False
         if len(self._connections) >= limits.max_connections:
-            session.refuse_with = R_SERVER_FULL
-        elif self._per_address[address] >= limits.max_per_address:
-            session.refuse_with = R_TOO_MANY_CONNECTIONS
-        # Count the connection now, not when its task first runs: a burst
-        # of arrivals in one loop iteration must not slip past the caps.
-        session.on_closed = lambda: self._forget_connection(raw, address)
-        self._connections[raw] = session
-        self._per_address[address] += 1
+            connection.refuse_with = R_SERVER_FULL
+        elif self._per_address[connection.address] >= limits.max_per_address:
+            connection.refuse_with = R_TOO_MANY_CONNECTIONS
+        self._connections.add(connection)
+        self._per_address[connection.address] += 1
         self._handshaking += 1
-        task = asyncio.create_task(self._upgrade(raw, peer, session, tls))
-        self._upgrades.add(task)
-        task.add_done_callback(self._upgrades.discard)
+        return True
 
-    async def _upgrade(
-        self, raw: asyncio.Transport, peer: str, session: Session, tls: Trust
-    ) -> None:
-        address = _address(raw)
-        loop = asyncio.get_running_loop()
-        try:
-            transport = await loop.start_tls(
-                raw,
-                session,
-                tls.context,
-                server_side=True,
-                ssl_handshake_timeout=self.limits.handshake_timeout,
-            )
-        except asyncio.CancelledError:
-            raw.abort()
-            self._forget_connection(raw, address)
-            raise
-        except Exception as exc:
-            reason = describe_handshake_error(exc)
-            log_event(self.log, logging.WARNING, "refused", peer=peer, reason=reason)
-            raw.abort()
-            self._forget_connection(raw, address)
-            return
-        finally:
-            self._handshaking -= 1
-        if transport is None:  # only when the loop is closing under us
-            raw.abort()
-            self._forget_connection(raw, address)
-            return
-        session.start(transport)
+    def handshake_done(self) -> None:
+        self._handshaking -= 1
 
-    def _forget_connection(self, raw: asyncio.Transport, address: str) -> None:
-        if self._connections.pop(raw, None) is None:
-            return
+    def forget(self, connection: _Accepted) -> None:
+        if connection not in self._connections:
+            return  # not tracked (any more)
+        self._connections.discard(connection)
+        address = connection.address
         self._per_address[address] -= 1
         if not self._per_address[address]:
             del self._per_address[address]
@@ -333,27 +326,6 @@ class ChatServer:
             now = loop.time()
             for session in self.hub.sessions:
                 session.ping_or_drop(now)
-
-
-def _address(raw: asyncio.Transport) -> str:
-    peername = raw.get_extra_info("peername")
-    return peername[0] if isinstance(peername, tuple) else str(peername)
-
-
-# CPython's asyncio SSL layer gives every connection a read buffer of
-# SSLProtocol.max_size (256 KiB), zero-filled up front: about 300 KiB per
-# idle TLS connection in all (shared/pitfalls.md). Chat frames are small,
-# and a read that fills 16 KiB is simply followed by another; 16 KiB cuts
-# the cost to about 66 KiB per connection (measured: shared bench S3, 2,000
-# connections). It is a private class attribute: tests/test_memory.py pins
-# that it still exists and still sizes the buffer.
-SSL_READ_BUFFER: Final = 16 * 1024
-
-
-def shrink_ssl_read_buffers() -> None:
-    """Use SSL_READ_BUFFER for the TLS connections this process accepts from now on."""
-    if getattr(sslproto.SSLProtocol, "max_size", None) is not None:
-        sslproto.SSLProtocol.max_size = SSL_READ_BUFFER
 
 
 def raise_open_file_limit() -> None:

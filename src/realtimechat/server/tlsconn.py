@@ -1,0 +1,281 @@
+"""Server-side TLS on a plain TCP transport, done here with ``ssl.MemoryBIO``.
+
+Why not asyncio's own TLS layer (``ssl=`` on the listener, or
+``loop.start_tls``)? Measured on this stack (shared/pitfalls.md):
+
+* with ``ssl=``, a refused handshake never reaches the application, so it
+  cannot be logged with its reason and address;
+* ``start_tls`` fixes that on the default loop but never completes on
+  uvloop, the faster loop;
+* both give every connection a 256 KiB read buffer, zero-filled up front
+  (about 300 KiB per idle connection on CPython's loop).
+
+Here the handshake is ours: every refusal is an exception we log, with the
+alert OpenSSL wrote for the peer flushed before the connection closes (so a
+refused client hears why, rather than a reset); the context is chosen per
+connection (SIGHUP takes effect for the next one); nothing is allocated per
+connection beyond OpenSSL's own state; and it runs on asyncio and uvloop
+alike, because it only needs a plain transport.
+
+``TLSServerProtocol`` is the ``asyncio.Protocol`` of the TCP connection.
+Once the handshake is done it hands the application protocol (a
+``Session``) a ``TLSTransport``: an ``asyncio.Transport`` that encrypts
+what it is given and passes flow control through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Callable
+from typing import Any, Final
+
+from ..tls import describe_handshake_error
+
+READ_SIZE: Final = 16 * 1024  # plaintext taken from OpenSSL per call; no buffer is kept
+_CLOSE_GRACE: Final = 5.0  # seconds a closing connection may take to flush before it is cut
+
+
+class TLSTransport(asyncio.Transport):
+    """What the application sees: a transport that speaks TLS underneath."""
+
+    def __init__(self, protocol: TLSServerProtocol) -> None:
+        super().__init__()
+        self._protocol = protocol
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._protocol.write_plaintext(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self._protocol.write_plaintext(b"".join(list_of_data))
+
+    def close(self) -> None:
+        self._protocol.close()
+
+    def abort(self) -> None:
+        self._protocol.abort()
+
+    def is_closing(self) -> bool:
+        return self._protocol.closing
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._protocol.extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self._protocol.raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._protocol.raw.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._protocol.raw.is_reading()
+
+    def get_write_buffer_size(self) -> int:
+        return self._protocol.raw.get_write_buffer_size()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._protocol.raw.set_write_buffer_limits(high, low)
+
+    def can_write_eof(self) -> bool:
+        return False
+
+
+class TLSServerProtocol(asyncio.Protocol):
+    """One TCP connection: the TLS handshake, then encrypted application data.
+
+    ``on_ready(transport)`` is called once the handshake has succeeded and
+    must return the application protocol; ``on_refused(reason)`` is called
+    once if it fails (reason as ``describe_handshake_error`` words it, or
+    "handshake timed out").
+    """
+
+    def __init__(
+        self,
+        context: ssl.SSLContext,
+        *,
+        on_ready: Callable[[TLSTransport], asyncio.Protocol],
+        on_refused: Callable[[str], None],
+        handshake_timeout: float,
+    ) -> None:
+        self._context = context
+        self._on_ready = on_ready
+        self._on_refused = on_refused
+        self._handshake_timeout = handshake_timeout
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._sslobj: ssl.SSLObject | None = None
+        self._raw: asyncio.Transport | None = None
+        self._app: asyncio.Protocol | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.closing = False
+        self.handshaking = True
+
+    @property
+    def raw(self) -> asyncio.Transport:
+        assert self._raw is not None, "not connected"
+        return self._raw
+
+    # ------------------------------------------------------------------
+    # The TCP side
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._raw = transport
+        self._sslobj = self._context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
+
+    def data_received(self, data: bytes) -> None:
+        self._incoming.write(data)
+        if self.handshaking and not self._handshake():
+            return
+        self._read_plaintext()
+
+    def eof_received(self) -> bool:
+        self._incoming.write_eof()
+        if self.handshaking:
+            self._refuse("peer closed the connection during the handshake")
+            return False
+        self._read_plaintext()  # a close_notify may be pending in what we have
+        if self._app is not None and not self.closing:
+            return bool(self._app.eof_received())
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        self.closing = True
+        if self.handshaking:
+            self.handshaking = False
+            self._on_refused(
+                describe_handshake_error(exc)
+                if exc
+                else "peer closed the connection during the handshake"
+            )
+            return
+        if self._app is not None:
+            self._app.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._app is not None:
+            self._app.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._app is not None:
+            self._app.resume_writing()
+
+    # ------------------------------------------------------------------
+    # Handshake
+
+    def _handshake(self) -> bool:
+        """Advance the handshake; True once it is done (and the app started)."""
+        assert self._sslobj is not None
+        try:
+            self._sslobj.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush()
+            return False
+        except ssl.SSLError as exc:
+            self._refuse(describe_handshake_error(exc))
+            return False
+        self.handshaking = False
+        self._cancel_timer()
+        self._flush()  # the last flight, and TLS 1.3 session tickets
+        self._app = self._on_ready(TLSTransport(self))
+        return True
+
+    def _refuse(self, reason: str) -> None:
+        """The handshake failed: tell the peer (alert), close, report once."""
+        if not self.handshaking:
+            return
+        self.handshaking = False
+        self._cancel_timer()
+        self._flush()  # the alert OpenSSL wrote, so the peer learns why
+        self._close_raw()
+        self._on_refused(reason)
+
+    def _handshake_timed_out(self) -> None:
+        self._timer = None
+        if self.handshaking:
+            self.handshaking = False
+            self.raw.abort()
+            self._on_refused("handshake timed out")
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # ------------------------------------------------------------------
+    # Application data
+
+    def _read_plaintext(self) -> None:
+        sslobj = self._sslobj
+        assert sslobj is not None
+        while not self.closing:
+            try:
+                chunk = sslobj.read(READ_SIZE)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:  # the peer's close_notify: a clean end
+                self._close_raw()
+                break
+            except ssl.SSLError:
+                self.abort()  # a corrupt record: nothing more can be read
+                break
+            if not chunk:
+                self._close_raw()
+                break
+            assert self._app is not None
+            self._app.data_received(chunk)
+        self._flush()  # reading may have produced records to send (key updates)
+
+    def write_plaintext(self, data: bytes | bytearray | memoryview) -> None:
+        if self.closing or self._sslobj is None or not data:
+            return
+        view = memoryview(data)
+        while view:
+            written = self._sslobj.write(view)
+            view = view[written:]
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._outgoing.pending and self._raw is not None and not self._raw.is_closing():
+            self._raw.write(self._outgoing.read())
+
+    # ------------------------------------------------------------------
+    # Ending
+
+    def close(self) -> None:
+        """Send close_notify and what is still buffered, then close."""
+        if self.closing:
+            return
+        if self._sslobj is not None and not self.handshaking:
+            # Sends our close_notify; the peer's is not awaited: we are done either way.
+            with contextlib.suppress(ssl.SSLError):
+                self._sslobj.unwrap()
+        self._flush()
+        self._close_raw()
+
+    def abort(self) -> None:
+        self.closing = True
+        if self._raw is not None:
+            self._raw.abort()
+
+    def _close_raw(self) -> None:
+        self.closing = True
+        raw = self._raw
+        if raw is not None and not raw.is_closing():
+            raw.close()
+            # close() waits for the peer to take what is buffered; one that
+            # never reads must not keep the connection forever.
+            asyncio.get_running_loop().call_later(_CLOSE_GRACE, raw.abort)
+
+    def extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "ssl_object":
+            return self._sslobj
+        if name == "sslcontext":
+            return self._context
+        if name == "peercert" and self._sslobj is not None:
+            return self._sslobj.getpeercert()
+        return self.raw.get_extra_info(name, default)
