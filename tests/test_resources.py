@@ -7,6 +7,8 @@ import resource
 import socket
 from pathlib import Path
 
+import pytest
+
 from .support import WAIT, Pki, ServerProcess, opener_for
 
 FD_LIMIT = 64
@@ -17,12 +19,15 @@ def low_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
 
 
-async def test_emfile_on_accept_does_not_stop_the_server(pki: Pki, tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+async def test_emfile_on_accept_does_not_stop_the_server(
+    pki: Pki, tmp_path: Path, loop: str
+) -> None:
     """With every descriptor in use, accept fails; once some are free, a client gets in."""
     server = ServerProcess(
         pki,
         tmp_path,
-        extra=["--handshake-timeout", "2", "--max-per-address", "1000"],
+        extra=["--handshake-timeout", "2", "--max-per-address", "1000", "--loop", loop],
         preexec=low_file_limit,
     )
     hogs: list[socket.socket] = []
@@ -46,8 +51,9 @@ async def test_emfile_on_accept_does_not_stop_the_server(pki: Pki, tmp_path: Pat
         await connection.close()
         assert server.process.poll() is None, "the server died"
         log = server.log_text()
-        assert 'limited limit="open files"' in log
         assert "Traceback" not in log
+        if loop == "asyncio":  # uvloop (libuv) retries accept without telling anyone
+            assert 'limited limit="open files"' in log
     finally:
         for hog in hogs:
             hog.close()

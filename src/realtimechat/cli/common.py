@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from ..errors import ExitCode, RtchatError
+from ..errors import ConfigError, ExitCode, RtchatError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -26,10 +26,29 @@ def fail(program: str, error: RtchatError | str, code: int | None = None) -> NoR
     sys.exit(int(exit_code))
 
 
-def run_async(program: str, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop to run on: uvloop when asked (or, for "auto", when installed)."""
+    if name == "asyncio":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415 - optional: not on every platform
+    except ImportError:
+        if name == "uvloop":
+            raise ConfigError("--loop uvloop: uvloop is not installed") from None
+        return None
+    return uvloop.new_event_loop
+
+
+def run_async(
+    program: str, main: Callable[[], Coroutine[Any, Any, None]], *, loop: str = "asyncio"
+) -> None:
     """Run ``main`` on a fresh event loop; our errors become one line + exit code."""
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+            runner.run(main())
     except RtchatError as exc:
         fail(program, exc)
     except (KeyboardInterrupt, EOFError):  # Ctrl-C or Ctrl-D at a question

@@ -16,7 +16,7 @@ from ..server import audit
 from ..server.app import ChatServer
 from ..server.config import Limits, NamesMode, ServerSettings
 from ..server.store import Durability, MemoryStore, SqliteStore
-from .common import CONTEXT, fail, run_async
+from .common import CONTEXT, LOOPS, fail, run_async
 
 PROGRAM = "rtchat-server"
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -221,6 +221,13 @@ MAX_MOTD_CHARS = 4096
     help="text: 'event key=value' lines; json: one JSON object per line.",
 )
 @click.option(
+    "--loop",
+    type=click.Choice(LOOPS),
+    default="auto",
+    show_default=True,
+    help="The event loop: uvloop (faster), asyncio, or auto (uvloop when installed).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -260,6 +267,7 @@ def main(  # click passes every option by keyword
     burst: int,
     max_per_address: int,
     log_format: str,
+    loop: str,
     log_level: str,
 ) -> None:
     """Run a realtimechat server.
@@ -322,7 +330,7 @@ def main(  # click passes every option by keyword
             raise ConfigError(f"cannot listen on port {port}: {exc.strerror or exc}") from None
         await server.serve_until_signalled()
 
-    run_async(PROGRAM, serve)
+    run_async(PROGRAM, serve, loop=loop)
 
 
 @main.group()

@@ -26,7 +26,7 @@ import resource
 import signal
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from ..tls import ServerFiles
 from .audit import log_event
@@ -69,7 +69,7 @@ class _Accepted(TLSServerProtocol):
         self.refuse_with: str | None = None  # a cap was hit: refuse in words after TLS
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         peername = transport.get_extra_info("peername")
         self.peer = format_peer(peername)
         self.address = peername[0] if isinstance(peername, tuple) else str(peername)
@@ -167,7 +167,8 @@ class ChatServer:
         self._watch = asyncio.create_task(self._daily_warnings(), name="expiry-warnings")
         self._maintenance = asyncio.create_task(self._purge_periodically(), name="retention")
         where = ", ".join(format_peer(address) for address in self.addresses)
-        self.log.info("listening on %s (protocol v1, mutual TLS)", where)
+        kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+        self.log.info("listening on %s (protocol v1, mutual TLS, %s loop)", where, kind)
 
     def reload_tls(self) -> None:
         """Use freshly loaded certificates, trust and CRL for new connections.

@@ -47,8 +47,12 @@ from ..protocol import (
 )
 from .config import Limits, NamesMode, ServerSettings
 from .identity import PeerIdentity
-from .outbox import FlushScheduler
+from .outbox import FlushScheduler, Run
 from .store import Draft, HistoryPage, MemoryStore, Store, Stored
+
+# A run of messages fanned out as one piece is cut at about this size, so
+# that a slow reader loses little when one does not fit its queue.
+RUN_BYTES = 64 * 1024
 
 if TYPE_CHECKING:
     from .session import Session
@@ -245,19 +249,48 @@ class Hub:
                         )
                     )
                 continue
-            for (session, draft), result in zip(batch, results, strict=True):
-                self._deliver(session, draft, result)
+            self._deliver(batch, results)
 
-    def _deliver(self, session: Session, draft: Draft, result: Stored) -> None:
-        if draft.ref is not None:
-            session.outbox.put_control(encode(Ack(ref=draft.ref, id=result.id)))
-        msg = result.msg
-        if msg is None:
-            return  # a resend of a message stored before: acked again, never shown twice
-        data = encode(msg)
-        for target, member in self._active.items():
-            if draft.recipient is None or member.identity.key in (draft.sender, draft.recipient):
-                target.outbox.put_msg(data, msg.id)
+    def _deliver(self, batch: list[tuple[Session, Draft]], results: list[Stored]) -> None:
+        """Acks to the senders, then the stored messages to everyone who may see them.
+
+        Consecutive public messages go to every session as one run (one
+        append each, not one per message); a private message goes on its
+        own, to its two parties, in its place in the order.
+        """
+        run: list[Msg] = []
+        for (session, draft), result in zip(batch, results, strict=True):
+            if draft.ref is not None:
+                session.outbox.put_control(encode(Ack(ref=draft.ref, id=result.id)))
+            msg = result.msg
+            if msg is None:
+                continue  # a resend of a message stored before: acked again, never shown twice
+            if draft.recipient is None:
+                run.append(msg)
+                continue
+            self._fan_out(run)
+            run = []
+            data = encode(msg)
+            for target, member in self._active.items():
+                if member.identity.key in (draft.sender, draft.recipient):
+                    target.outbox.put_msg(data, msg.id)
+        self._fan_out(run)
+
+    def _fan_out(self, messages: list[Msg]) -> None:
+        """Public messages to every session, in runs of at most RUN_BYTES."""
+        start = 0
+        while start < len(messages):
+            frames: list[bytes] = []
+            size = 0
+            end = start
+            while end < len(messages) and (not frames or size < RUN_BYTES):
+                frames.append(encode(messages[end]))
+                size += len(frames[-1])
+                end += 1
+            run = Run(b"".join(frames), messages[start].id, messages[end - 1].id, end - start)
+            for target in self._active:
+                target.outbox.put_run(run)
+            start = end
 
     # ------------------------------------------------------------------
     # History: on join, on resume, on request

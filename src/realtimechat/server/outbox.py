@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..protocol import Gap, encode
 
@@ -64,7 +65,12 @@ class FlushScheduler:
 
 
 class Outbox:
-    """One session's bounded outbound queue (policy: the module docstring)."""
+    """One session's bounded outbound queue (policy: the module docstring).
+
+    Messages come as *runs*: the encoded frames of one or more consecutive
+    messages with their first and last id, so that a committed batch costs
+    one append per session rather than one per message.
+    """
 
     __slots__ = (
         "_chunks",
@@ -80,6 +86,7 @@ class Outbox:
         "dropped",
         "paused",
         "queued_bytes",
+        "queued_frames",
     )
 
     def __init__(
@@ -96,26 +103,27 @@ class Outbox:
         self._max_bytes = max_bytes
         self._chunks: list[bytes] = []
         self.queued_bytes = 0
+        self.queued_frames = 0
         self._marked = False
         self.paused = False
         self.dropped = 0  # msg frames dropped over this session's life
         self._gap_first = 0
         self._gap_last = 0
         self._gap_missed = 0
-        self._held: list[tuple[bytes, int]] | None = None  # live msgs held during a replay
-
-    @property
-    def queued_frames(self) -> int:
-        return len(self._chunks)
+        self._held: list[Run] | None = None  # live runs held back during a replay
 
     def put_control(self, data: bytes) -> None:
         """Queue a frame that must not be dropped (after any gap it follows)."""
         if self._gap_missed:
             self._append_gap()
-        self._append(data)
+        self._append(data, 1)
 
     def put_msg(self, data: bytes, msg_id: int, *, hold: bool = True) -> None:
-        """Queue a ``msg`` frame, or drop it and remember the gap if full.
+        """Queue one ``msg`` frame (see ``put_run``)."""
+        self.put_run(Run(data, msg_id, msg_id, 1), hold=hold)
+
+    def put_run(self, run: Run, *, hold: bool = True) -> None:
+        """Queue a run of ``msg`` frames, or drop it and remember the gap if full.
 
         During a replay (``hold``), live messages wait for ``release``;
         ``hold=False`` is for frames that belong to another reply.
@@ -123,32 +131,36 @@ class Outbox:
         if hold and self._held is not None:
             # Bounded without a limit of its own: held only while the store
             # reads a replay, and commits (hence new messages) wait for it.
-            self._held.append((data, msg_id))
+            self._held.append(run)
             return
-        if not self.paused and self._over(data):
+        if not self.paused and self._over(run):
             # A peer that reads loses nothing: a large batch queued in one
             # loop iteration goes to the transport now, and only a transport
             # that then asks us to stop makes the queue fill and drop.
             self.flush()
-        if self._over(data):
-            if self._gap_missed and msg_id <= self._gap_last:
-                # Out of order (a history reply after live traffic): report
-                # the gap so far, start another.
-                self._append_gap()
-            if not self._gap_missed:
-                self._gap_first = msg_id
-            self._gap_last = msg_id
-            self._gap_missed += 1
-            self.dropped += 1
+        if self._over(run) and (self.paused or self._chunks):
+            self._drop(run)
             return
         if self._gap_missed:
             self._append_gap()
-        self._append(data)
+        self._append(run.data, run.count)
 
-    def _over(self, data: bytes) -> bool:
+    def _over(self, run: Run) -> bool:
         return (
-            len(self._chunks) >= self._max_frames or self.queued_bytes + len(data) > self._max_bytes
+            self.queued_frames + run.count > self._max_frames
+            or self.queued_bytes + len(run.data) > self._max_bytes
         )
+
+    def _drop(self, run: Run) -> None:
+        if self._gap_missed and run.first <= self._gap_last:
+            # Out of order (a history reply after live traffic): report the
+            # gap so far, start another.
+            self._append_gap()
+        if not self._gap_missed:
+            self._gap_first = run.first
+        self._gap_last = run.last
+        self._gap_missed += run.count
+        self.dropped += run.count
 
     def flush(self) -> None:
         """Write everything pending in one write, unless the transport is paused."""
@@ -163,6 +175,7 @@ class Outbox:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._chunks = []
         self.queued_bytes = 0
+        self.queued_frames = 0
         self._write(data)
 
     def hold(self) -> None:
@@ -178,9 +191,9 @@ class Outbox:
         for data, msg_id in replay:
             self.put_msg(data, msg_id)
             last = msg_id
-        for data, msg_id in held:
-            if msg_id > last:  # a message both stored before the read and held is sent once
-                self.put_msg(data, msg_id)
+        for run in held:
+            if run.last > last:  # a run both stored before the read and held is sent once
+                self.put_run(run)
 
     def pause(self) -> None:
         self.paused = True
@@ -189,9 +202,10 @@ class Outbox:
         self.paused = False
         self.flush()
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, frames: int) -> None:
         self._chunks.append(data)
         self.queued_bytes += len(data)
+        self.queued_frames += frames
         if not self._marked:
             self._marked = True
             self._scheduler.mark(self)
@@ -199,4 +213,14 @@ class Outbox:
     def _append_gap(self) -> None:
         gap = Gap(from_id=self._gap_first, to_id=self._gap_last, missed=self._gap_missed)
         self._gap_missed = 0
-        self._append(encode(gap))
+        self._append(encode(gap), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Encoded ``msg`` frames of consecutive messages, ids ``first`` to ``last``."""
+
+    data: bytes
+    first: int
+    last: int
+    count: int

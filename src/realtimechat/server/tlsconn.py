@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from ..tls import describe_handshake_error
 
@@ -120,7 +120,7 @@ class TLSServerProtocol(asyncio.Protocol):
     # The TCP side
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self._raw = transport
         self._sslobj = self._context.wrap_bio(self._incoming, self._outgoing, server_side=True)
         loop = asyncio.get_running_loop()
