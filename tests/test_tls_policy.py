@@ -34,7 +34,13 @@ from cryptography import x509
 from realtimechat.pki import init_ca, issue_client
 from realtimechat.protocol import Hello, Welcome
 from realtimechat.server.app import ChatServer
-from realtimechat.tls import KEY_EXCHANGE_GROUP, ClientFiles, client_context, server_context
+from realtimechat.tls import (
+    KEY_EXCHANGE_GROUPS,
+    ClientFiles,
+    _set_groups,
+    client_context,
+    server_context,
+)
 
 from .support import WAIT, Pki, RawPeer, ServerFactory, eventually, port_of
 
@@ -332,24 +338,31 @@ def test_tls_1_3_is_supported_with_aead_suites(scan: Scan) -> None:
 
 @slow_sslyze
 def test_tls_1_2_offers_only_ecdhe_with_aead(scan: Scan) -> None:
-    """TLS 1.2 accepts only ECDHE with AES-GCM or ChaCha20-Poly1305, keyed on P-256."""
+    """TLS 1.2 accepts only ECDHE with AES-GCM or ChaCha20-Poly1305, on X25519 or P-256."""
     outcome = scan.command("tls_1_2_cipher_suites")
     assert outcome["is_tls_version_supported"] is True
     accepted = outcome["accepted_cipher_suites"]
     names = [suite["cipher_suite"]["name"] for suite in accepted]
     assert names
     assert [name for name in names if not TLS12_SUITE.fullmatch(name)] == []
-    assert {suite["ephemeral_key"]["curve_name"] for suite in accepted} == {"secp256r1"}
+    assert {suite["ephemeral_key"]["curve_name"] for suite in accepted} <= {"X25519", "secp256r1"}
 
 
 @slow_sslyze
-def test_only_the_chosen_key_exchange_group_is_accepted(scan: Scan) -> None:
-    """The server accepts exactly one ECDHE group, P-256 (KEY_EXCHANGE_GROUP)."""
-    assert KEY_EXCHANGE_GROUP == "prime256v1"  # OpenSSL's name; sslyze says secp256r1
+def test_only_the_chosen_key_exchange_groups_are_accepted(scan: Scan) -> None:
+    """The server accepts exactly X25519 and P-256 (KEY_EXCHANGE_GROUPS)."""
+    assert KEY_EXCHANGE_GROUPS == "X25519:P-256"  # sslyze calls P-256 secp256r1
     outcome = scan.command("elliptic_curves")
-    assert [curve["name"] for curve in outcome["supported_curves"]] == ["secp256r1"]
+    assert {curve["name"] for curve in outcome["supported_curves"]} == {"X25519", "secp256r1"}
     rejected = {curve["name"] for curve in outcome["rejected_curves"]}
-    assert {"X25519", "X448", "secp384r1", "secp521r1"} <= rejected
+    assert {"X448", "secp384r1", "secp521r1"} <= rejected
+
+
+def test_groups_are_set_through_openssl_itself() -> None:
+    """The ctypes call reaches this context's SSL_CTX and refuses a bad list (no fallback hides)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    assert _set_groups(context, "X25519:P-256")
+    assert not _set_groups(context, "no-such-group")
 
 
 @slow_sslyze

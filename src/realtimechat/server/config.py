@@ -48,6 +48,7 @@ class ServerSettings:
     names: NamesMode = NamesMode.CN
     presence_limit: int = 200  # above this many users, no join/leave to everyone
     who_page_size: int = 100  # entries per ``users`` page
+    welcome_users: int = 20  # entries of that first page carried in ``welcome``
     history_lines: int = 50  # messages replayed to a late joiner (hello without since)
     history_page_max: int = 500  # most messages one ``history`` reply or resume carries
     retention_age: dt.timedelta | None = None  # purge messages older than this

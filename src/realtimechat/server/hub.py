@@ -15,6 +15,7 @@ frames each: N^2 in all); ``who`` still answers, one page at a time.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import unicodedata
 from collections.abc import Coroutine
@@ -90,6 +91,7 @@ class Hub:
         self.store: Store = store if store is not None else MemoryStore()
         self.scheduler = FlushScheduler(loop)
         self._members: dict[str, Member] = {}
+        self._sorted_keys: list[str] = []  # the keys of _members, in order (for who)
         self._active: dict[Session, Member] = {}  # welcomed sessions, oldest first
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
         self._drafts: list[tuple[Session, Draft]] = []  # accepted, waiting for the next commit
@@ -162,6 +164,7 @@ class Hub:
         if member is None:
             member = Member(name=name, key=key, identity=identity, online_since=now_ts())
             self._members[key] = member
+            bisect.insort(self._sorted_keys, key)
         member.sessions.append(session)
         self._active[session] = member
         if first_session and self._presence_on():
@@ -184,6 +187,7 @@ class Hub:
             return
         announce = self._presence_on()  # counted with the leaver, as its join was
         del self._members[member.key]
+        del self._sorted_keys[bisect.bisect_left(self._sorted_keys, member.key)]
         if announce:
             leave = Leave(name=member.name, ts=now_ts(), reason=reason)
             self._broadcast_control(encode(leave), skip=member)
@@ -371,14 +375,17 @@ class Hub:
     # ------------------------------------------------------------------
     # Who
 
-    def users_page(self, cursor: str | None) -> Users:
-        """One page of online users, in name order, after ``cursor``."""
-        keys = sorted(self._members)
-        if cursor is not None:
-            keys = [key for key in keys if key > cursor]
-        size = self.settings.who_page_size
-        page = keys[:size]
-        next_cursor = page[-1] if len(keys) > size else None
+    def users_page(self, cursor: str | None, size: int | None = None) -> Users:
+        """One page of online users, in name order, after ``cursor``.
+
+        The names are kept sorted as members come and go, so a page costs
+        its own size, not a sort of everyone online.
+        """
+        size = size or self.settings.who_page_size
+        keys = self._sorted_keys
+        start = 0 if cursor is None else bisect.bisect_right(keys, cursor)
+        page = keys[start : start + size]
+        next_cursor = page[-1] if start + size < len(keys) else None
         return Users(users=tuple(self._members[key].info() for key in page), next=next_cursor)
 
     def answer_who(self, session: Session, request: Who) -> None:

@@ -299,7 +299,7 @@ class Session(asyncio.Protocol):
         self._hello_timer = None
         self.state = State.ACTIVE
         self.member = self.hub.admit(self, name)
-        users = self.hub.users_page(None)
+        users = self.hub.users_page(None, self.hub.settings.welcome_users)
         welcome = Welcome(
             v=PROTOCOL_VERSION,
             name=name,
