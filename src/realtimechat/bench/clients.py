@@ -1,0 +1,347 @@
+"""One benchmark connection: an ``asyncio.Protocol`` over mutual TLS that counts cheaply.
+
+Until the replay after ``welcome`` has ended (``history_end``), every line
+is decoded with the project's protocol code. From then on a block of
+complete lines that holds only ``msg`` frames is counted by scanning its
+raw bytes for this run's markers (``wire.Marker``), and anything else
+(``ping``, ``error``, ``gap``, ``bye``, presence) is decoded line by line.
+So counting stays exact: every ``msg`` line is scanned, whichever path it
+takes, and a marker cannot hide inside another frame (JSON escapes quotes,
+so ``{"type":"msg",`` only ever starts a line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from array import array
+from collections import Counter
+from time import monotonic_ns
+from typing import Final, cast
+
+from ..client.connection import Endpoint
+from ..errors import (
+    CannotConnect,
+    CertificateRejected,
+    ClientError,
+    ConnectionLost,
+    ProtocolError,
+    ServerNameMismatch,
+    ServerNotTrusted,
+    SessionRefused,
+)
+from ..protocol import (
+    PROTOCOL_VERSION,
+    SERVER_FRAME_TYPES,
+    Bye,
+    Error,
+    Frame,
+    Gap,
+    Hello,
+    HistoryEnd,
+    Ping,
+    Pong,
+    Welcome,
+    decode_line,
+    encode,
+)
+from ..sanitize import visible
+from ..tls import describe_handshake_error, is_name_mismatch
+from .wire import MSG_PREFIX, Marker
+
+#: Longest incomplete line kept while waiting for its newline (the client limit of protocol v1).
+MAX_LINE: Final = 4 * 64 * 1024
+#: Latency samples kept per worker process (8 bytes each).
+MAX_SAMPLES: Final = 8_000_000
+NEVER: Final = 2**63 - 1
+
+
+class Tally:
+    """What all the clients of one worker process received, and what went wrong."""
+
+    def __init__(self) -> None:
+        self.w0 = NEVER  # the measurement window [w0, w1), monotonic ns
+        self.w1 = NEVER
+        self.delivered = 0
+        self.delivered_in_window = 0
+        self.latencies = array("q")  # ns, deliveries inside the window
+        self.capped = False
+        self.errors: Counter[str] = Counter()
+        self.gap_missed = 0
+        self.stalls = 0
+        self.lost = 0
+        self.expected = NEVER  # per client, once the senders have stopped
+        self.pending = 0  # live clients still short of ``expected``
+        self.all_in = asyncio.Event()
+
+    def record(self, found: list[tuple[bytes, bytes]], now: int) -> None:
+        """Count deliveries received at ``now`` and, inside the window, their latencies."""
+        count = len(found)
+        self.delivered += count
+        if self.w0 <= now < self.w1:
+            self.delivered_in_window += count
+            if len(self.latencies) + count <= MAX_SAMPLES:
+                self.latencies.extend([now - int(stamp) for _, stamp in found])
+            else:
+                self.capped = True
+
+    def finished_one(self) -> None:
+        """A live client has everything it should get (or is gone)."""
+        self.pending -= 1
+        if self.pending <= 0:
+            self.all_in.set()
+
+
+class BenchClient(asyncio.Protocol):
+    """One mutual-TLS connection: says hello, counts marked messages, sends on demand."""
+
+    def __init__(self, index: int, name: str | None, tally: Tally, marker: Marker) -> None:
+        self.index = index
+        self.sender = b"%d" % index
+        self.name = name
+        self.tally = tally
+        self.marker = marker
+        self.transport: asyncio.Transport | None = None
+        self.t_start = monotonic_ns()
+        self.t_tls = 0
+        self.t_ready = 0
+        self.welcomed = False
+        self.live = False  # the replay after welcome is over: count from here on
+        self.closed = False
+        self.closing = False  # we close it on purpose: not an error
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tail = b""
+        self.received = 0
+        self.done = False  # received everything expected (see Tally.expected)
+        self.sent = 0
+        self.sent_in_window = 0
+        self.publisher = False
+        self.in_flight = 0
+        self.wake_at = 0
+        self.room = asyncio.Event()  # set when the in-flight window has room again
+        self.writable = asyncio.Event()  # cleared while the transport's buffer is full
+        self.writable.set()
+
+    # -- asyncio.Protocol --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """TLS is up: remember when, and say hello."""
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.t_tls = monotonic_ns()
+        self.transport.write(encode(Hello(v=PROTOCOL_VERSION, name=self.name)))
+
+    def data_received(self, data: bytes) -> None:
+        """Split off complete lines; count them the cheap way when they are all ``msg``."""
+        buffer = self._tail + data if self._tail else data
+        cut = buffer.rfind(b"\n") + 1
+        if cut == 0:
+            self._tail = buffer
+            if len(buffer) > MAX_LINE:
+                self._broken(f"the server sent a line longer than {MAX_LINE} bytes")
+            return
+        self._tail = buffer[cut:]
+        block = buffer[:cut] if self._tail else buffer
+        now = monotonic_ns()
+        if self.live and block.count(b"\n") == block.count(MSG_PREFIX):
+            self._count(block, now)
+            return
+        for line in block.split(b"\n"):
+            if not line:
+                continue
+            if self.live and line.startswith(MSG_PREFIX):
+                self._count(line, now)
+            else:
+                self._frame_line(line, now)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Gone: fail a pending connect, and count it when it was not our doing."""
+        self.closed = True
+        if not self.ready.done() and self.closing:
+            self.ready.cancel()  # open_client gave up on it: nobody waits any more
+        elif not self.ready.done():
+            error: ClientError = (
+                ConnectionLost(f"the connection closed before the replay ended: {exc or 'EOF'}")
+                if self.welcomed
+                else CertificateRejected(
+                    "the server closed the connection before welcome: "
+                    "it did not accept our certificate"
+                )
+            )
+            self.ready.set_exception(error)
+        elif not self.closing:
+            self.tally.lost += 1
+            self.tally.errors[f"connection lost: {exc or 'closed by the server'}"] += 1
+        if self.live and not self.done and self.tally.expected != NEVER:
+            self.done = True  # draining: it will get nothing more
+            self.tally.finished_one()
+        self.room.set()
+        self.writable.set()
+
+    def pause_writing(self) -> None:
+        """The transport's buffer is full: senders wait."""
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        """The transport's buffer drained."""
+        self.writable.set()
+
+    # -- receiving -------------------------------------------------------------------
+
+    def _count(self, data: bytes, now: int) -> None:
+        """Count this run's markers in ``data`` (complete ``msg`` lines)."""
+        found = self.marker.find(data)
+        if not found:
+            return
+        self.received += len(found)
+        self.tally.record(found, now)
+        if self.publisher:
+            own = sum(1 for sender, _ in found if sender == self.sender)
+            if own:
+                self.in_flight = max(0, self.in_flight - own)
+                if self.in_flight <= self.wake_at:
+                    self.room.set()
+        if not self.done and self.received >= self.tally.expected:
+            self.done = True
+            self.tally.finished_one()
+
+    def _frame_line(self, line: bytes, now: int) -> None:
+        """Decode one line that is not a live ``msg`` and act on it."""
+        try:
+            frame = decode_line(line.removesuffix(b"\r"), SERVER_FRAME_TYPES)
+        except ProtocolError as exc:
+            self.tally.errors[f"unreadable frame from the server ({exc.code})"] += 1
+            return
+        self._frame(frame, now)
+
+    def _frame(self, frame: Frame, now: int) -> None:
+        if isinstance(frame, Welcome):
+            self.welcomed = True
+            self.t_ready = now
+        elif isinstance(frame, HistoryEnd):
+            if self.welcomed and not self.live:
+                self.live = True
+                if not self.ready.done():
+                    self.ready.set_result(None)
+        elif isinstance(frame, Ping):
+            self.write(encode(Pong(t=frame.t)))
+        elif isinstance(frame, Error):
+            if not self.welcomed:
+                self._refused(frame.code, f"the server refused us: {visible(frame.message)}")
+            else:
+                self.tally.errors[f"error {frame.code}: {visible(frame.message)}"] += 1
+        elif isinstance(frame, Bye):
+            reason = visible(frame.reason or "no reason given")
+            if not self.welcomed:
+                self._refused(reason, f"the server said bye before welcome: {reason}")
+            else:
+                self.tally.errors[f"bye {reason}"] += 1
+        elif isinstance(frame, Gap):
+            self.tally.gap_missed += frame.missed
+            self.tally.errors["gap: the server dropped messages for a slow reader"] += 1
+
+    def _refused(self, code: str, message: str) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(SessionRefused(code, message))
+
+    def _broken(self, message: str) -> None:
+        self.tally.errors[message] += 1
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- sending ---------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Write unless the connection is gone."""
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def send_marked(self, timestamp: int) -> None:
+        """Send one message stamped ``timestamp`` (one write: one TLS record)."""
+        self.write(self.marker.line(self.sender, timestamp))
+        self.sent += 1
+        self.in_flight += 1
+        if self.tally.w0 <= timestamp < self.tally.w1:
+            self.sent_in_window += 1
+
+    def close(self) -> None:
+        """Say bye and close (flushing what is buffered)."""
+        self.closing = True
+        if self.transport is not None and not self.closed:
+            self.transport.write(encode(Bye()))
+            self.transport.close()
+
+
+async def open_client(
+    client: BenchClient, context: ssl.SSLContext, endpoint: Endpoint, timeout: float
+) -> BenchClient:
+    """Connect ``client``, wait for its welcome and replay; raise a ClientError on failure."""
+    loop = asyncio.get_running_loop()
+    client.t_start = monotonic_ns()
+    try:
+        async with asyncio.timeout(timeout):
+            await loop.create_connection(
+                lambda: client,
+                endpoint.host,
+                endpoint.port,
+                ssl=context,
+                server_hostname=endpoint.cn,
+                ssl_handshake_timeout=timeout,
+            )
+            await client.ready
+    except BaseException as exc:
+        if client.transport is not None:
+            client.closing = True
+            client.transport.abort()
+        if client.ready.done() and not client.ready.cancelled():
+            client.ready.exception()  # retrieved: no "never retrieved" warning
+        else:
+            client.ready.cancel()
+        if isinstance(exc, ClientError):
+            raise
+        if isinstance(exc, Exception):
+            raise connect_error(exc, endpoint, timeout) from None
+        raise
+    return client
+
+
+def connect_error(exc: Exception, endpoint: Endpoint, timeout: float) -> ClientError:
+    """What a failed connect means for the user, as one of the client's errors."""
+    if isinstance(exc, ssl.SSLError):
+        return _tls_error(exc, endpoint)
+    reason: str
+    if isinstance(exc, TimeoutError):
+        reason = f"no welcome within {timeout:g} s"
+    elif isinstance(exc, ConnectionRefusedError):
+        reason = "connection refused (is the server running?)"
+    elif isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+    else:
+        reason = repr(exc)
+    return CannotConnect(f"cannot connect to {endpoint}: {reason}")
+
+
+def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> ClientError:
+    """A failed TLS handshake: the server's certificate, or ours."""
+    if not isinstance(exc, ssl.SSLCertVerificationError):
+        return CertificateRejected(
+            f"TLS handshake with {endpoint} failed: {describe_handshake_error(exc)}"
+        )
+    if is_name_mismatch(exc):
+        return ServerNameMismatch(
+            f"the server's certificate is not for {endpoint.cn!r} (--cn must match the "
+            f"certificate's name): {exc.verify_message}"
+        )
+    return ServerNotTrusted(f"the server's certificate is not trusted: {exc.verify_message}")
+
+
+async def close_all(clients: list[BenchClient], timeout: float) -> None:
+    """Say bye on every connection and wait (at most ``timeout`` s) until they are closed."""
+    for client in clients:
+        client.close()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            for client in clients:
+                while not client.closed:
+                    client.room.clear()
+                    await client.room.wait()

@@ -1,0 +1,268 @@
+"""What a run found: the figures, percentiles, the table for people and JSON for machines."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+QUANTILES = (0.5, 0.9, 0.99)
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Percentiles and maximum, in milliseconds."""
+
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+
+@dataclass(slots=True)
+class ServerFigures:
+    """What /proc says about a server the tool started itself (``--spawn``)."""
+
+    pid: int
+    cpu_percent: float | None = None  # over the measurement window (connect: while connecting)
+    rss_kib: int | None = None  # at the end of the window
+    rss_before_kib: int | None = None  # connect: before the first connection
+    rss_after_kib: int | None = None  # connect: with every connection open
+    rss_per_connection_kib: float | None = None
+
+
+@dataclass(slots=True)
+class Report:
+    """Everything one run measured; ``to_json`` is the ``--json`` output."""
+
+    scenario: str
+    run_id: str
+    target: str
+    spawned: bool
+    clients: int
+    connected: int
+    workers: int
+    loop: str  # the workers' event loop: asyncio or uvloop
+    size: int
+    warmup_s: float = 0.0
+    duration_s: float = 0.0
+    publishers: int | None = None
+    window: int | None = None
+    rate_per_client: float | None = None
+    sent: int = 0
+    sent_in_window: int = 0
+    msgs_in_per_s: float | None = None
+    delivered: int = 0
+    expected: int = 0
+    delivered_ratio: float | None = None
+    clients_complete: int = 0  # clients that received every message sent
+    clients_alive: int = 0  # connections still open at the end
+    delivered_in_window: int = 0
+    deliveries_per_s: float | None = None
+    latency_ms: Latency | None = None
+    latency_samples_capped: bool = False
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    connect_failures: dict[str, int] = field(default_factory=dict)
+    gaps_missed: int = 0
+    window_stalls: int = 0
+    connections_lost: int = 0
+    handshakes_per_s: float | None = None
+    ready_per_s: float | None = None
+    handshake_ms: Latency | None = None
+    ready_ms: Latency | None = None
+    server: ServerFigures | None = None
+    tool_cpu_percent: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every expected delivery arrived, exactly once."""
+        return self.expected > 0 and self.delivered == self.expected
+
+    def to_json(self) -> str:
+        """The report as a JSON document."""
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=False)
+
+
+def histogram_percentiles(histogram: Mapping[int, int], quantiles: Sequence[float]) -> list[int]:
+    """For each quantile, the smallest bucket that many of the samples do not exceed."""
+    total = sum(histogram.values())
+    buckets = sorted(histogram.items())
+    out = []
+    for quantile in quantiles:
+        target = quantile * total
+        seen = 0
+        chosen = buckets[-1][0]
+        for bucket, count in buckets:
+            seen += count
+            if seen >= target:
+                chosen = bucket
+                break
+        out.append(chosen)
+    return out
+
+
+def latency_from_histogram(histogram: Mapping[int, int], max_ns: int) -> Latency | None:
+    """Percentiles of microsecond buckets, with the exact maximum; None without samples."""
+    if not histogram:
+        return None
+    p50, p90, p99 = histogram_percentiles(histogram, QUANTILES)
+    return Latency(p50=p50 / 1000, p90=p90 / 1000, p99=p99 / 1000, max=max_ns / 1e6)
+
+
+def latency_from_samples(samples_ns: Iterable[int]) -> Latency | None:
+    """Exact percentiles (nearest rank) of a list of durations in ns; None when empty."""
+    ordered = sorted(samples_ns)
+    if not ordered:
+        return None
+
+    def rank(quantile: float) -> float:
+        index = max(0, math.ceil(round(quantile * len(ordered), 9)) - 1)
+        return ordered[index] / 1e6
+
+    return Latency(p50=rank(0.5), p90=rank(0.9), p99=rank(0.99), max=ordered[-1] / 1e6)
+
+
+# -- the table ---------------------------------------------------------------------------
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def _ratio(report: Report) -> str:
+    """delivered/expected with 4 decimals, never rounded to 1.0000 when it is not exactly 1."""
+    ratio = report.delivered_ratio
+    if ratio is None:
+        return "-"
+    if report.delivered == report.expected:
+        return "1.0000"
+    shown = math.floor(ratio * 10_000) if ratio < 1 else math.ceil(ratio * 10_000)
+    return f"{shown / 10_000:.4f}"
+
+
+def _server_cells(report: Report) -> list[tuple[str, str]]:
+    if report.server is None:
+        return []
+    server = report.server
+    rss = server.rss_after_kib if server.rss_after_kib is not None else server.rss_kib
+    cells = [
+        ("server CPU %", _number(server.cpu_percent, 1)),
+        ("server RSS MiB", _number(None if rss is None else rss / 1024, 1)),
+    ]
+    if report.scenario == "connect":
+        cells.append(("KiB/conn", _number(server.rss_per_connection_kib, 1)))
+    return cells
+
+
+def _columns(report: Report) -> list[tuple[str, str]]:
+    """(header, value) pairs of the table's one row."""
+    clients = (
+        f"{report.connected:,}"
+        if report.connected == report.clients
+        else f"{report.connected:,}/{report.clients:,}"
+    )
+    if report.scenario == "connect":
+        latency = report.ready_ms
+        cells = [
+            ("scenario", report.scenario),
+            ("connections", clients),
+            ("handshakes/s", _number(report.handshakes_per_s)),
+            ("ready/s", _number(report.ready_per_s)),
+            ("ready p50 ms", _ms(latency.p50 if latency else None)),
+            ("p90 ms", _ms(latency.p90 if latency else None)),
+            ("p99 ms", _ms(latency.p99 if latency else None)),
+            ("max ms", _ms(latency.max if latency else None)),
+        ]
+    else:
+        latency = report.latency_ms
+        cells = [
+            ("scenario", report.scenario),
+            ("clients", clients),
+            ("deliveries/s", _number(report.deliveries_per_s)),
+            ("msgs in/s", _number(report.msgs_in_per_s)),
+            ("p50 ms", _ms(latency.p50 if latency else None)),
+            ("p90 ms", _ms(latency.p90 if latency else None)),
+            ("p99 ms", _ms(latency.p99 if latency else None)),
+            ("max ms", _ms(latency.max if latency else None)),
+        ]
+    cells += [("delivered/expected", _ratio(report)), ("errors", f"{report.errors:,}")]
+    return cells + _server_cells(report)
+
+
+def table(report: Report) -> str:
+    """The aligned two-line table, then notes: what was expected, errors, CPU."""
+    cells = _columns(report)
+    widths = [max(len(header), len(value)) for header, value in cells]
+    header = "  ".join(
+        h.rjust(w) if i else h.ljust(w)
+        for i, ((h, _), w) in enumerate(zip(cells, widths, strict=True))
+    )
+    row = "  ".join(
+        v.rjust(w) if i else v.ljust(w)
+        for i, ((_, v), w) in enumerate(zip(cells, widths, strict=True))
+    )
+    return "\n".join([header.rstrip(), row.rstrip(), *notes(report)])
+
+
+def notes(report: Report) -> list[str]:
+    """The lines under the table."""
+    lines = [""]
+    if report.scenario == "connect":
+        lines.append(
+            f"{report.connected:,} of {report.clients:,} connections ready; then one broadcast: "
+            f"delivered {report.delivered:,} of {report.expected:,} expected"
+        )
+    else:
+        lines.append(
+            f"window {report.duration_s:g} s after {report.warmup_s:g} s warm-up; "
+            f"messages of {report.size} bytes; delivered {report.delivered:,} of "
+            f"{report.expected:,} expected ({report.connected:,} clients x {report.sent:,} sent)"
+        )
+    if report.server is not None and report.scenario == "connect":
+        server = report.server
+        lines.append(
+            f"server RSS {_number(_mib(server.rss_before_kib), 1)} MiB before, "
+            f"{_number(_mib(server.rss_after_kib), 1)} MiB with every connection open "
+            f"(CPU % while connecting)"
+        )
+    if report.tool_cpu_percent is not None:
+        lines.append(
+            f"tool CPU {report.tool_cpu_percent:.0f} % with {report.workers} worker "
+            f"process{'es' if report.workers != 1 else ''} on {report.loop} (near 100 % per "
+            "worker, the tool itself may be the limit)"
+        )
+    if report.latency_samples_capped:
+        lines.append("latency: too many deliveries to keep every sample; the first ones were used")
+    lines += _error_lines(report)
+    return lines
+
+
+def _mib(kib: int | None) -> float | None:
+    return None if kib is None else kib / 1024
+
+
+def _error_lines(report: Report) -> list[str]:
+    lines = []
+    for text, count in sorted(report.connect_failures.items(), key=lambda item: -item[1]):
+        lines.append(f"could not connect ({count:,}x): {text}")
+    for text, count in sorted(report.error_kinds.items(), key=lambda item: -item[1]):
+        lines.append(f"error ({count:,}x): {text}")
+    if report.gaps_missed:
+        lines.append(f"the server dropped {report.gaps_missed:,} deliveries (gap frames)")
+    if report.window_stalls:
+        lines.append(
+            f"{report.window_stalls:,} window stalls: a publisher's echoes did not come back "
+            "within 1 s"
+        )
+    return lines

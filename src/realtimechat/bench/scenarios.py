@@ -1,0 +1,369 @@
+"""The three scenarios, run by the coordinating process.
+
+``fanout``: every client receives; clients 0 .. P-1 publish, each keeping
+``window`` messages in flight (its own echoes free the room), one message
+per write. ``rate``: every client sends R messages a second on a fixed
+schedule, stamped with the scheduled time. ``connect``: open N connections
+with C handshakes at a time, then one broadcast that must reach all of them.
+
+A run: start the server (``--spawn``), start the workers, issue or load
+certificates, connect client 0 alone (a target that is not there fails
+here, once), connect the rest, send from ``t0`` to ``t_end`` (the window
+[``w0``, ``w1``) follows the warm-up), then wait until every client has
+every message sent (or ``drain`` seconds), and count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from time import monotonic_ns
+from typing import Final, Literal
+
+from ..client.connection import Endpoint
+from .certs import CertSource, IssueFrom, check_ca_dir, existing_clients
+from .errors import BenchError
+from .messages import (
+    Connected,
+    ConnectFirst,
+    ConnectRest,
+    Drain,
+    Outcome,
+    Prepare,
+    Prepared,
+    Sent,
+    Start,
+)
+from .pool import WorkerPool
+from .progress import ProgressLine
+from .report import Report, ServerFigures, latency_from_histogram, latency_from_samples
+from .spawn import SERVER_CN, CpuMeter, SpawnedServer, make_pki, rss_kib
+from .wire import new_run_id
+from .worker import WorkerPlan
+
+Scenario = Literal["fanout", "rate", "connect"]
+_START_DELAY_NS: Final = 300_000_000  # from the order to send until t0: every worker has it
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Which server, and where the client certificates come from."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    cn: str = SERVER_CN
+    ca_dir: Path | None = None  # issue throwaway certificates from this CA folder
+    pki: Path | None = None  # use the existing clients of this folder
+    spawn: bool = False  # start our own rtchat-server
+    server_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """What to do to the server, and every bound on it."""
+
+    scenario: Scenario
+    clients: int
+    workers: int = 2
+    size: int = 100
+    concurrency: int = 50
+    connect_timeout: float = 30.0
+    publishers: int = 5
+    window: int = 64
+    rate: float = 10.0
+    warmup: float = 2.0
+    duration: float = 10.0
+    drain: float = 10.0
+    timeout: float = 300.0
+    name_prefix: str = "bench"
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None  # None: asyncio's
+
+
+def run(target: Target, load: Load, progress: ProgressLine) -> Report:
+    """Carry out one run and report it; BenchError (or another RtchatError) if it cannot."""
+    deadline = monotonic_ns() + int(load.timeout * 1e9)
+    run_id = new_run_id()
+    with (
+        tempfile.TemporaryDirectory(prefix="rtchat-bench-") as temp,
+        contextlib.ExitStack() as stack,
+    ):
+        endpoint, source, server = _open_target(
+            target, load, folder=Path(temp), stack=stack, progress=progress, deadline=deadline
+        )
+        plans = make_plans(load, endpoint=endpoint, source=source, run_id=run_id, deadline=deadline)
+        rss_before = rss_kib(server.pid) if server is not None else None
+        pool = stack.enter_context(WorkerPool(plans, deadline))
+        report = Report(
+            scenario=load.scenario,
+            run_id=run_id,
+            target=f"{endpoint}" + (" (spawned)" if server is not None else ""),
+            spawned=server is not None,
+            clients=load.clients,
+            connected=0,
+            workers=len(plans),
+            loop="asyncio" if load.loop_factory is None else load.loop_factory.__module__,
+            size=load.size,
+        )
+        session = _Session(load, pool, progress, server)
+        if server is not None:
+            report.server = ServerFigures(pid=server.pid)
+        if load.scenario == "connect":
+            if report.server is not None:
+                report.server.rss_before_kib = rss_before
+            session.connect_scenario(report)
+        else:
+            session.message_scenario(report)
+        if server is not None and server.process.poll() is not None:
+            report.error_kinds[
+                f"the spawned server exited during the run "
+                f"(code {server.process.returncode}): {server.last_log_line()}"
+            ] = 1
+        report.errors = sum(report.error_kinds.values()) + sum(report.connect_failures.values())
+        progress.show("closing connections ...")
+    progress.clear()
+    return report
+
+
+def _open_target(
+    target: Target,
+    load: Load,
+    *,
+    folder: Path,
+    stack: contextlib.ExitStack,
+    progress: ProgressLine,
+    deadline: int,
+) -> tuple[Endpoint, CertSource, SpawnedServer | None]:
+    """Where to connect and with which certificates; starts the server for ``--spawn``."""
+    if target.spawn:
+        progress.show("starting rtchat-server ...")
+        ca_dir = make_pki(folder)
+        server = SpawnedServer.start(ca_dir, folder, target.server_args, deadline / 1e9)
+        stack.callback(server.stop)
+        endpoint = Endpoint(host="127.0.0.1", port=server.port, cn=SERVER_CN)
+        return endpoint, IssueFrom(ca_dir, folder / "issued", load.name_prefix), server
+    endpoint = Endpoint(host=target.host, port=target.port, cn=target.cn)
+    if target.ca_dir is not None:
+        check_ca_dir(target.ca_dir)
+        return endpoint, IssueFrom(target.ca_dir, folder / "issued", load.name_prefix), None
+    if target.pki is None:
+        raise BenchError("no target: --spawn, --ca-dir or --pki")
+    return endpoint, existing_clients(target.pki), None
+
+
+def make_plans(
+    load: Load, *, endpoint: Endpoint, source: CertSource, run_id: str, deadline: int
+) -> list[WorkerPlan]:
+    """Split the clients (index ``i`` goes to worker ``i % workers``) and the concurrency."""
+    workers = max(1, min(load.workers, load.clients))
+    return [
+        WorkerPlan(
+            worker=worker,
+            indices=tuple(range(worker, load.clients, workers)),
+            endpoint=endpoint,
+            certs=source,
+            run_id=run_id,
+            size=load.size,
+            concurrency=max(1, load.concurrency // workers + (worker < load.concurrency % workers)),
+            connect_timeout=load.connect_timeout,
+            deadline=deadline,
+            loop_factory=load.loop_factory,
+        )
+        for worker in range(workers)
+    ]
+
+
+class _Watch:
+    """The pool's ticker: the progress line once a second, and actions at set moments."""
+
+    def __init__(self, pool: WorkerPool, progress: ProgressLine) -> None:
+        self.pool = pool
+        self.progress = progress
+        self.phase: Callable[[int], str] = lambda now: ""
+        self._due: list[tuple[int, Callable[[], None]]] = []
+        self._shown = 0
+        self._last_delivered = 0
+
+    def at(self, moment: int, action: Callable[[], None]) -> None:
+        """Run ``action`` once the monotonic clock passes ``moment`` (ns)."""
+        self._due.append((moment, action))
+        self._due.sort(key=lambda item: item[0])
+
+    def __call__(self) -> float:
+        now = monotonic_ns()
+        while self._due and self._due[0][0] <= now:
+            self._due.pop(0)[1]()
+        if now - self._shown >= 1_000_000_000:
+            self._show(now)
+        wake = self._shown + 1_000_000_000
+        if self._due:
+            wake = min(wake, self._due[0][0])
+        return max(0.0, (wake - monotonic_ns()) / 1e9)
+
+    def _show(self, now: int) -> None:
+        totals = list(self.pool.progress.values())
+        delivered = sum(item.delivered for item in totals)
+        seconds = (now - self._shown) / 1e9 if self._shown else 0.0
+        rate = (delivered - self._last_delivered) / seconds if seconds else 0.0
+        parts = [
+            self.phase(now),
+            f"{sum(item.connected for item in totals):,} connected",
+            f"{sum(item.sent for item in totals):,} sent",
+            f"{rate:,.0f} deliveries/s",
+            f"{sum(item.errors for item in totals):,} errors",
+        ]
+        self.progress.show(" | ".join(part for part in parts if part))
+        self._shown = now
+        self._last_delivered = delivered
+
+
+class _Session:
+    """One run's steps, shared by the scenarios."""
+
+    def __init__(
+        self, load: Load, pool: WorkerPool, progress: ProgressLine, server: SpawnedServer | None
+    ) -> None:
+        self.load = load
+        self.pool = pool
+        self.watch = _Watch(pool, progress)
+        self.server = server
+        self.server_cpu = CpuMeter([server.pid]) if server is not None else None
+        self.tool_cpu = CpuMeter([*pool.pids, os.getpid()])
+        self.window_rss: int | None = None  # the server's, at the end of the window
+
+    def _begin_cpu(self) -> None:
+        for meter in (self.server_cpu, self.tool_cpu):
+            if meter is not None:
+                meter.begin()
+
+    def _end_cpu(self) -> None:
+        for meter in (self.server_cpu, self.tool_cpu):
+            if meter is not None:
+                meter.end()
+
+    def connect(
+        self, report: Report, before_rest: Callable[[], None] = lambda: None
+    ) -> list[tuple[int, int, int]]:
+        """Certificates, client 0, then the rest; returns the timings of the rest."""
+        self.watch.phase = lambda now: "preparing certificates"
+        self.pool.ask(Prepare(), Prepared, self.watch)
+        self.watch.phase = lambda now: "connecting"
+        first = self.pool.ask(ConnectFirst(), Connected, self.watch)[0]
+        if first.first_error is not None:
+            raise BenchError(first.first_error, first.first_exit_code)
+        before_rest()
+        rest = self.pool.ask(ConnectRest(), Connected, self.watch)
+        failures: Counter[str] = Counter()
+        for reply in rest:
+            failures.update(reply.failures)
+        report.connected = first.ok + sum(reply.ok for reply in rest)
+        report.connect_failures = dict(failures)
+        timings = [timing for reply in rest for timing in reply.timings]
+        return timings or first.timings
+
+    def message_scenario(self, report: Report) -> None:
+        """fanout or rate: send for warm-up + duration, drain, count."""
+        load = self.load
+        self.connect(report)
+        t0 = monotonic_ns() + _START_DELAY_NS
+        w0 = t0 + int(load.warmup * 1e9)
+        w1 = w0 + int(load.duration * 1e9)
+        self.watch.at(w0, self._begin_cpu)
+        self.watch.at(w1, self._end_window)
+        self.watch.phase = lambda now: (
+            f"warm-up {max(0, now - t0) / 1e9:.0f}/{load.warmup:g} s"
+            if now < w0
+            else f"{load.scenario} {min(now - w0, w1 - w0) / 1e9:.0f}/{load.duration:g} s"
+        )
+        start = Start(
+            kind="fanout" if load.scenario == "fanout" else "rate",
+            t0=t0,
+            w0=w0,
+            w1=w1,
+            t_end=w1,
+            publishers=load.publishers,
+            window=load.window,
+            rate=load.rate,
+        )
+        sent = self.pool.ask(start, Sent, self.watch)
+        self.watch()  # the end-of-window samples, if the replies beat the tick
+        report.warmup_s, report.duration_s = load.warmup, load.duration
+        if load.scenario == "fanout":
+            report.publishers, report.window = min(load.publishers, load.clients), load.window
+        else:
+            report.rate_per_client = load.rate
+        report.sent = sum(item.sent for item in sent)
+        report.sent_in_window = sum(item.in_window for item in sent)
+        report.msgs_in_per_s = round(report.sent_in_window / load.duration, 1)
+        self.watch.phase = lambda now: "draining"
+        outcomes = self.pool.ask(Drain(report.sent, load.drain), Outcome, self.watch)
+        self._count(report, outcomes, report.sent)
+        report.deliveries_per_s = round(report.delivered_in_window / load.duration, 1)
+
+    def _end_window(self) -> None:
+        self._end_cpu()
+        if self.server is not None:
+            self.window_rss = rss_kib(self.server.pid)
+
+    def connect_scenario(self, report: Report) -> None:
+        """connect: handshakes and welcomes per second, memory per connection, one broadcast."""
+        timings = self.connect(report, before_rest=self._begin_cpu)
+        self._end_cpu()
+        if timings:
+            began = min(timing[0] for timing in timings)
+            tls_done = max(timing[1] for timing in timings)
+            ready = max(timing[2] for timing in timings)
+            report.handshakes_per_s = round(len(timings) / max(tls_done - began, 1) * 1e9, 1)
+            report.ready_per_s = round(len(timings) / max(ready - began, 1) * 1e9, 1)
+            report.handshake_ms = latency_from_samples(t[1] - t[0] for t in timings)
+            report.ready_ms = latency_from_samples(t[2] - t[0] for t in timings)
+        self.watch.phase = lambda now: "broadcast"
+        t0 = monotonic_ns() + _START_DELAY_NS
+        until = t0 + int(self.load.drain * 1e9)
+        self.pool.ask(Start(kind="broadcast", t0=t0, w0=t0, w1=until, t_end=t0), Sent, self.watch)
+        outcomes = self.pool.ask(Drain(1, self.load.drain), Outcome, self.watch)
+        self._count(report, outcomes, 1)
+        report.sent = 1
+        if self.server is not None and report.server is not None:
+            server = report.server
+            server.rss_after_kib = rss_kib(self.server.pid)
+            if (
+                server.rss_before_kib is not None
+                and server.rss_after_kib is not None
+                and report.connected
+            ):
+                server.rss_per_connection_kib = round(
+                    (server.rss_after_kib - server.rss_before_kib) / report.connected, 1
+                )
+
+    def _count(self, report: Report, outcomes: Sequence[Outcome], per_client: int) -> None:
+        """Merge what the workers received into ``report``."""
+        report.delivered = sum(item.delivered for item in outcomes)
+        report.delivered_in_window = sum(item.delivered_in_window for item in outcomes)
+        report.clients_complete = sum(item.complete for item in outcomes)
+        report.clients_alive = sum(item.live for item in outcomes)
+        report.expected = per_client * report.connected
+        report.delivered_ratio = report.delivered / report.expected if report.expected else None
+        histogram: Counter[int] = Counter()
+        for item in outcomes:
+            histogram.update(item.latency_histogram)
+        maxima = [item.latency_max_ns for item in outcomes if item.latency_max_ns is not None]
+        report.latency_ms = latency_from_histogram(histogram, max(maxima)) if maxima else None
+        report.latency_samples_capped = any(item.latency_capped for item in outcomes)
+        errors: Counter[str] = Counter()
+        for item in outcomes:
+            errors.update(item.errors)
+        report.error_kinds.update(errors)
+        report.gaps_missed = sum(item.gap_missed for item in outcomes)
+        report.window_stalls = sum(item.stalls for item in outcomes)
+        report.connections_lost = sum(item.lost for item in outcomes)
+        report.tool_cpu_percent = self.tool_cpu.percent
+        if report.server is not None and self.server_cpu is not None:
+            report.server.cpu_percent = self.server_cpu.percent
+            if report.scenario != "connect":
+                report.server.rss_kib = self.window_rss

@@ -1,0 +1,67 @@
+"""What the benchmark puts on the wire and how it finds it again in what comes back.
+
+Every message text starts with a marker, ``~RUN|SENDER|TS|``, padded with
+``x`` to the message size: ``RUN`` is a random token of this run (so other
+traffic on a shared server, and history from earlier runs, is never counted),
+``SENDER`` the index of the sending client and ``TS`` the
+``time.monotonic_ns()`` at which it was sent (or scheduled). The server
+copies the text verbatim into the ``msg`` frames it delivers, so receivers
+count deliveries with one regular-expression scan of the raw bytes instead
+of decoding every frame as JSON.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Final
+
+from ..protocol import SendMsg, encode
+
+_PLACEHOLDER: Final = "@@TEXT@@"
+#: How every ``msg`` line a server writes starts (compact JSON, ``type`` first).
+MSG_PREFIX: Final = b'{"type":"msg",'
+MIN_SIZE: Final = 48
+"""The smallest message text the tool sends: room for the longest marker (about 40 bytes)."""
+
+
+def new_run_id() -> str:
+    """A fresh random token naming one run (8 lowercase hex digits)."""
+    return secrets.token_hex(4)
+
+
+class Marker:
+    """Builds the messages of one run and finds them in received bytes."""
+
+    __slots__ = ("_pad", "_post", "_pre", "pattern", "run_id", "size")
+
+    def __init__(self, run_id: str, size: int) -> None:
+        self.run_id = run_id
+        self.size = size
+        line = encode(SendMsg(text=_PLACEHOLDER))
+        self._pre, self._post = line.split(_PLACEHOLDER.encode("ascii"))
+        self._pad = b"x" * size
+        token = re.escape(run_id.encode("ascii"))
+        self.pattern = re.compile(rb"~" + token + rb"\|(\d+)\|(\d+)\|")
+
+    def text(self, sender: bytes, timestamp: int) -> bytes:
+        """The message text: the marker, padded with ``x`` to ``size`` bytes."""
+        head = b"~%s|%s|%d|" % (self.run_id.encode("ascii"), sender, timestamp)
+        return head + self._pad[len(head) :]
+
+    def line(self, sender: bytes, timestamp: int) -> bytes:
+        """The whole ``msg`` frame (one line) carrying ``text(sender, timestamp)``."""
+        return self._pre + self.text(sender, timestamp) + self._post
+
+    def find(self, data: bytes) -> list[tuple[bytes, bytes]]:
+        """Every marker of this run in ``data``, as (sender, timestamp) digit strings."""
+        return self.pattern.findall(data)
+
+
+def latency_bucket(nanoseconds: int) -> int:
+    """A latency in microseconds, rounded down to 10 significant bits (at most 0.1 % low)."""
+    micros = max(nanoseconds, 0) // 1000
+    if micros < 1024:
+        return micros
+    shift = micros.bit_length() - 10
+    return (micros >> shift) << shift

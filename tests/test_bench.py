@@ -1,0 +1,244 @@
+"""``rtchat-bench`` as people run it: the installed console script against real servers.
+
+Small runs only (a few clients, a few seconds). The assertions check that
+what the tool reports is what happened (counts, exit codes, output), never
+how fast anything was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from realtimechat.bench.certs import existing_clients
+from realtimechat.bench.report import Report, table
+from realtimechat.client.connection import ServerConnection
+from realtimechat.protocol import Msg, SendMsg
+from realtimechat.server.app import ChatServer
+
+from .support import WAIT, Pki, join, port_of
+
+BENCH = str(Path(sys.executable).parent / "rtchat-bench")
+RUN_TIMEOUT = 60.0  # bound on one run of the tool (each run asks for a few seconds)
+SHORT = ("--duration", "2", "--warmup", "0.5")
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run rtchat-bench to the end (bounded) and capture what it printed."""
+    return subprocess.run(
+        [BENCH, *args], capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False
+    )
+
+
+def table_cells(output: str) -> dict[str, str]:
+    """The table's header cells mapped to the values of its one row."""
+    header, row = output.splitlines()[:2]
+    names = re.split(r"\s{2,}", header.strip())
+    values = re.split(r"\s{2,}", row.strip())
+    assert len(names) == len(values), output
+    return dict(zip(names, values, strict=True))
+
+
+def test_fanout_on_a_spawned_server_counts_every_delivery() -> None:
+    """fanout with 5 clients and 2 publishers: deliveries counted are exactly 5 x messages sent."""
+    result = bench(
+        "fanout",
+        "--spawn",
+        "--clients",
+        "5",
+        "--publishers",
+        "2",
+        "--workers",
+        "2",
+        *SHORT,
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["scenario"] == "fanout"
+    assert report["connected"] == 5
+    assert report["workers"] == 2
+    assert report["sent"] > 0
+    assert report["expected"] == 5 * report["sent"]
+    assert report["delivered"] == report["expected"]
+    assert report["delivered_ratio"] == 1.0
+    assert report["clients_complete"] == report["clients_alive"] == 5
+    assert report["errors"] == 0
+    assert report["error_kinds"] == {}
+    assert report["connect_failures"] == {}
+    assert report["gaps_missed"] == 0
+    assert 0 < report["sent_in_window"] <= report["sent"]
+    assert 0 < report["delivered_in_window"] <= report["delivered"]
+    latency = report["latency_ms"]
+    assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
+    server = report["server"]
+    assert server["cpu_percent"] is not None
+    assert server["rss_kib"] > 0
+    assert not Path(f"/proc/{server['pid']}").exists(), "the spawned server was left running"
+
+
+async def test_rate_matches_what_an_independent_observer_saw(server: ChatServer, pki: Pki) -> None:
+    """rate against a running server: an observer sees exactly the messages the tool reports."""
+    observer = await join(server, pki, "alice")
+    seen: list[Msg] = []
+    try:
+        watcher = asyncio.create_task(_watch_until_own_message(observer, seen))
+        out = await _run_bench(
+            "rate",
+            "--ca-dir",
+            str(pki.folder.root),
+            "--port",
+            str(port_of(server)),
+            "--clients",
+            "5",
+            "--rate",
+            "5",
+            "--workers",
+            "1",
+            *SHORT,
+            "--json",
+        )
+        report = json.loads(out)
+        # The server keeps one order: once our own message is back, everything before it is too.
+        await observer.send(SendMsg(text="end of run"))
+        async with asyncio.timeout(WAIT):
+            await watcher
+    finally:
+        await observer.close()
+    assert len(seen) == report["sent"]
+    assert all(msg.text.startswith(f"~{report['run_id']}|") for msg in seen)
+    assert {msg.from_ for msg in seen} == {f"bench{index}" for index in range(5)}
+    assert report["delivered"] == report["expected"] == 5 * report["sent"]
+    # Each client has 12 or 13 slots in 2.5 s at 5/s (its phase decides): all were sent.
+    assert 5 * 12 <= report["sent"] <= 5 * 13
+    assert report["server"] is None
+
+
+async def _run_bench(*args: str) -> bytes:
+    """Run rtchat-bench without blocking the loop (an in-process server may be its target)."""
+    process = await asyncio.create_subprocess_exec(
+        BENCH, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    async with asyncio.timeout(RUN_TIMEOUT):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out
+
+
+async def _watch_until_own_message(observer: ServerConnection, seen: list[Msg]) -> None:
+    """Collect live messages from others until one of the observer's own comes back."""
+    assert observer.welcome is not None
+    while True:
+        frame = await observer.receive()
+        if isinstance(frame, Msg) and not frame.replay:
+            if frame.from_ == observer.welcome.name:
+                return
+            seen.append(frame)
+
+
+async def test_existing_certificates_are_used_round_robin(server: ChatServer, pki: Pki) -> None:
+    """--pki spreads 7 clients over the folder's 5 valid certificates (not the expired one)."""
+    out = await _run_bench(
+        "fanout",
+        "--pki",
+        str(pki.folder.root),
+        "--port",
+        str(port_of(server)),
+        "--clients",
+        "7",
+        "--publishers",
+        "1",
+        "--workers",
+        "1",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+    )
+    report: dict[str, Any] = json.loads(out)
+    assert report["connected"] == 7
+    assert report["connect_failures"] == {}
+    assert report["delivered"] == report["expected"] == 7 * report["sent"]
+
+
+def test_connect_prints_a_table() -> None:
+    """connect with 20 connections prints the table: all ready, the broadcast reached all 20."""
+    result = bench("connect", "--spawn", "--clients", "20", "--concurrency", "5")
+    assert result.returncode == 0, result.stderr
+    cells = table_cells(result.stdout)
+    assert cells["scenario"] == "connect"
+    assert cells["connections"] == "20"
+    assert cells["delivered/expected"] == "1.0000"
+    assert cells["errors"] == "0"
+    assert float(cells["handshakes/s"].replace(",", "")) > 0
+    assert float(cells["ready/s"].replace(",", "")) > 0
+    assert float(cells["server RSS MiB"]) > 0
+    assert cells["KiB/conn"] != "-"
+    assert "20 of 20 connections ready; then one broadcast: delivered 20 of 20" in result.stdout
+    assert result.stderr == "", "no progress line when stderr is not a terminal"
+
+
+def test_a_server_that_is_not_there_is_one_clear_line(pki: Pki) -> None:
+    """Nothing listening on the port: one line on stderr, nothing on stdout, exit code 3."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, never listening: connections are refused
+        result = bench(
+            "rate", "--ca-dir", str(pki.folder.root), "--port", str(port), "--clients", "3"
+        )
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"rtchat-bench: cannot connect to 127.0.0.1:{port}: "
+        "connection refused (is the server running?)"
+    ]
+
+
+def test_a_target_must_be_chosen() -> None:
+    """Without --spawn, --ca-dir or --pki the tool says what is missing (usage error, exit 2)."""
+    result = bench("fanout", "--port", "8443")
+    assert result.returncode == 2
+    assert "choose one of --spawn, --ca-dir DIR and --pki DIR" in result.stderr
+
+
+def test_a_user_folder_gives_its_own_certificate(pki: Pki, tmp_path: Path) -> None:
+    """--pki on a user folder (NAME.crt, NAME.key, ca.crt) uses NAME, never ca.crt or server.crt."""
+    folder = pki.folder
+    for source, name in [
+        (folder.client_cert("alice"), "alice.crt"),
+        (folder.client_key("alice"), "alice.key"),
+        (folder.ca_cert, "ca.crt"),
+        (folder.server_cert, "server.crt"),
+        (folder.server_key, "server.key"),
+    ]:
+        (tmp_path / name).write_bytes(source.read_bytes())
+    found = existing_clients(tmp_path)
+    assert found.pairs == ((tmp_path / "alice.crt", tmp_path / "alice.key"),)
+    assert found.ca_cert == tmp_path / "ca.crt"
+
+
+def test_the_table_never_rounds_a_shortfall_up_to_one() -> None:
+    """One delivery missing out of ten million still shows as less than 1.0000."""
+    report = Report(
+        scenario="rate",
+        run_id="0",
+        target="127.0.0.1:1",
+        spawned=False,
+        clients=10,
+        connected=10,
+        workers=1,
+        loop="asyncio",
+        size=100,
+        delivered=9_999_999,
+        expected=10_000_000,
+        delivered_ratio=9_999_999 / 10_000_000,
+    )
+    assert table_cells(table(report))["delivered/expected"] == "0.9999"
+    assert not report.complete
