@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -238,10 +239,14 @@ def notes(report: Report) -> list[str]:
         )
     if report.tool_cpu_percent is not None:
         lines.append(
-            f"tool CPU {report.tool_cpu_percent:.0f} % with {report.workers} worker "
-            f"process{'es' if report.workers != 1 else ''} on {report.loop} (near 100 % per "
-            "worker, the tool itself may be the limit)"
+            f"tool CPU {report.tool_cpu_percent:.0f} % of one core, {report.workers} worker "
+            f"process{'es' if report.workers != 1 else ''} on {report.loop}"
         )
+        if _machine_was_full(report):
+            lines.append(
+                "the CPUs were nearly all in use: these figures may show the tool's limit "
+                "or the machine's, not only the server's"
+            )
     if report.latency_samples_capped:
         lines.append("latency: too many deliveries to keep every sample; the first ones were used")
     lines += _error_lines(report)
@@ -250,6 +255,14 @@ def notes(report: Report) -> list[str]:
 
 def _mib(kib: int | None) -> float | None:
     return None if kib is None else kib / 1024
+
+
+def _machine_was_full(report: Report) -> bool:
+    """Each worker near one core, or tool and server together near every core."""
+    tool = report.tool_cpu_percent or 0.0
+    server = report.server.cpu_percent if report.server is not None else None
+    cores = os.cpu_count() or 1
+    return tool >= 90 * report.workers or tool + (server or 0.0) >= 90 * cores
 
 
 def _error_lines(report: Report) -> list[str]:
