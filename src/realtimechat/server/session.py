@@ -125,7 +125,7 @@ class Session(asyncio.Protocol):
     def start(self, transport: asyncio.Transport) -> None:
         """Begin the session once the TLS handshake has succeeded."""
         if self.state is not State.HANDSHAKE:
-            transport.abort()  # lost or ended (shutdown) before start_tls returned
+            transport.abort()  # lost or ended (shutdown) while the handshake finished
             return
         self._transport = transport
         ssl_object = transport.get_extra_info("ssl_object")
@@ -174,7 +174,7 @@ class Session(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.state is State.HANDSHAKE:
-            self._early.append(data)  # start_tls delivers data before it returns
+            self._early.append(data)  # before start(): kept, not lost, should a transport do that
             return
         if self.state is State.CLOSED:
             return
