@@ -6,7 +6,7 @@ import asyncio
 import socket
 import ssl
 
-from realtimechat.protocol import Gap, Leave, Msg, SendMsg
+from realtimechat.protocol import Gap, Leave, Msg, SendMsg, Welcome
 from realtimechat.server.app import ChatServer
 from realtimechat.server.session import Session
 from realtimechat.tls import client_context
@@ -50,6 +50,9 @@ async def test_slow_reader_gets_a_gap_and_the_others_get_everything(
     server = await start_server(queue_frames=64, queue_bytes=512 * 1024, write_timeout=60.0)
     carol = await open_tiny_window_peer(server, pki, "carol")
     await carol.send(b'{"type":"hello","v":1}\n')
+    # Carol's tiny window can hold the handshake up for a delayed ACK (40 ms):
+    # she must be a member before alice talks, or ids 1.. are not hers to miss.
+    assert isinstance(await carol.next_frame(timeout=10), Welcome)
     alice = await join(server, pki, "alice")
     bob = await join(server, pki, "bob")
 
