@@ -7,8 +7,13 @@ import ssl
 
 import pytest
 
-from realtimechat.client.connection import ServerConnection
-from realtimechat.errors import CertificateRejected, ServerNameMismatch, ServerNotTrusted
+from realtimechat.client.connection import Endpoint, ServerConnection
+from realtimechat.errors import (
+    CannotConnect,
+    CertificateRejected,
+    ServerNameMismatch,
+    ServerNotTrusted,
+)
 from realtimechat.protocol import Bye, Msg, SendMsg
 from realtimechat.server.app import ChatServer
 from realtimechat.tls import client_context
@@ -118,6 +123,24 @@ async def test_client_refuses_a_server_whose_name_is_not_cn(server: ChatServer, 
         await ServerConnection.open(
             endpoint(server, cn="otherserver"), client_context(pki.client("alice"))
         )
+
+
+async def test_client_says_when_the_port_does_not_speak_tls(pki: Pki) -> None:
+    """A plaintext service on the port (here one answering HTTP) is "cannot connect"."""
+
+    async def answer_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)  # the ClientHello
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    plain = await asyncio.start_server(answer_http, "127.0.0.1", 0)
+    port = plain.sockets[0].getsockname()[1]
+    async with plain:
+        with pytest.raises(CannotConnect, match=f"did not answer in TLS .is {port} the chat"):
+            await ServerConnection.open(
+                Endpoint("127.0.0.1", port, "chatserver"), client_context(pki.client("alice"))
+            )
 
 
 async def test_refused_clients_cost_the_others_nothing(server: ChatServer, pki: Pki) -> None:

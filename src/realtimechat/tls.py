@@ -223,6 +223,17 @@ def describe_handshake_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+# What OpenSSL says when the bytes that came back are not TLS at all.
+_NOT_TLS_REASONS: Final = frozenset(
+    {"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL"}
+)
+
+
+def peer_speaks_no_tls(exc: ssl.SSLError) -> bool:
+    """True when the peer answered in something other than TLS (a wrong port)."""
+    return (exc.reason or "") in _NOT_TLS_REASONS
+
+
 _SSL_REASONS: Final = {
     "PEER_DID_NOT_RETURN_A_CERTIFICATE": "no client certificate",
     "WRONG_VERSION_NUMBER": "not a TLS handshake (plaintext to the TLS port?)",

@@ -40,7 +40,7 @@ from ..protocol import (
     encode,
 )
 from ..sanitize import visible
-from ..tls import describe_handshake_error, is_name_mismatch
+from ..tls import describe_handshake_error, is_name_mismatch, peer_speaks_no_tls
 
 READ_SIZE: Final = 64 * 1024
 
@@ -130,6 +130,11 @@ class ServerConnection:
                 f"the server's certificate is not trusted: {exc.verify_message}"
             ) from None
         except ssl.SSLError as exc:
+            if peer_speaks_no_tls(exc):
+                raise CannotConnect(
+                    f"cannot connect to {endpoint}: the server did not answer in TLS "
+                    f"(is {endpoint.port} the chat server's port?)"
+                ) from None
             raise CertificateRejected(
                 f"TLS handshake with {endpoint} failed: {describe_handshake_error(exc)}"
             ) from None
