@@ -49,7 +49,7 @@ run: $(VENV)/.installed $(DEV_PKI)/ca.crt
 	@echo "  $(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name bob"
 	@echo "(or: make chat NAME=alice PORT=$(PORT)). Ctrl-C stops the server."
 	@echo
-	$(BIN)/rtchat-server --host $(HOST) --port $(PORT) --pki $(DEV_PKI)
+	$(BIN)/rtchat-server --host $(HOST) --port $(PORT) --pki $(DEV_PKI) --data $(DEV_PKI)/data
 
 chat: $(VENV)/.installed $(DEV_PKI)/ca.crt
 	$(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name $(NAME)

@@ -354,3 +354,47 @@ def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: Ser
     assert lines[first + 2].strip() == "third line"
     assert lines[first + 1].startswith(" ")  # indented under the first line
     assert screen.count("alice:") == 1, "the paste arrived as one message"
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+def test_server_reloads_on_kill_hup_and_stops_when_its_terminal_closes(
+    tmux: Tmux, pki: Pki, tmp_path: Path
+) -> None:
+    """Both are SIGHUP: ``kill -HUP`` means reload, a closed terminal means stop."""
+    log = tmp_path / "server.log"
+    pid_file = tmp_path / "server.pid"
+    tmux.new_pane("server")
+    tmux.type(
+        "server",
+        f"echo $$ > {pid_file}; exec {BIN / 'rtchat-server'} --host 127.0.0.1 --port 0 "
+        f"--pki {pki.folder.root} --ephemeral 2>>{log}",
+        enter=True,
+    )
+    deadline = time.monotonic() + DEADLINE
+    while "listening on" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+
+    os.kill(pid, signal.SIGHUP)
+    while "TLS reloaded" not in log.read_text():
+        assert time.monotonic() < deadline, f"no reload after kill -HUP:\n{log.read_text()}"
+        time.sleep(0.05)
+    assert running(pid)
+
+    tmux.run("kill-session", "-t", "server")
+    deadline = time.monotonic() + DEADLINE
+    while running(pid):
+        assert time.monotonic() < deadline, "the server outlived its terminal"
+        time.sleep(0.05)
+    text = log.read_text()
+    assert "the terminal closed" in text
+    assert text.rstrip().endswith("stopped"), text

@@ -33,7 +33,7 @@ MAX_MOTD_CHARS = 4096
         "Every option can also be set in the environment as RTCHAT_SERVER_<OPTION>, "
         "for example RTCHAT_SERVER_PORT=8443. Send SIGHUP to reload certificates and "
         "trust for new connections; SIGINT or SIGTERM to stop (everyone gets "
-        "'bye shutdown')."
+        "'bye shutdown'). Closing the terminal it runs in stops it too."
     ),
 )
 @click.option(

@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import errno
 import logging
+import os
 import resource
 import signal
 from collections import Counter
@@ -190,12 +191,26 @@ class ChatServer:
                 session.recheck(self.trust)
 
     async def serve_until_signalled(self) -> None:
-        """Run until SIGINT/SIGTERM (then shut down gracefully); SIGHUP reloads."""
+        """Run until SIGINT/SIGTERM (then shut down gracefully); SIGHUP reloads.
+
+        A SIGHUP that comes from the terminal closing (not from ``kill -HUP``)
+        stops the server instead, as it would any program run in a terminal.
+        """
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
+        terminals = _terminal_fds()
+
+        def on_hangup() -> None:
+            if terminals and not any(os.isatty(fd) for fd in terminals):
+                # The terminal we ran in is gone: it hung up, nobody asked to reload.
+                self.log.info("the terminal closed")
+                stop.set()
+                return
+            self.reload_tls()
+
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
         try:
             await stop.wait()
             self.log.info("shutting down")
@@ -335,3 +350,8 @@ def raise_open_file_limit() -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard == resource.RLIM_INFINITY or hard > soft:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _terminal_fds() -> list[int]:
+    """Which of stdin, stdout, stderr are terminals now (after a hangup, none is)."""
+    return [fd for fd in (0, 1, 2) if os.isatty(fd)]
