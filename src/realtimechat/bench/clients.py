@@ -54,6 +54,8 @@ from ..protocol import (
 )
 from ..sanitize import visible
 from ..tls import describe_handshake_error, is_name_mismatch
+from .errors import ConnectTimedOut
+from .messages import ErrorKey
 from .wire import MSG_PREFIX, Marker
 
 #: Longest incomplete line kept while waiting for its newline (the client limit of protocol v1).
@@ -64,6 +66,15 @@ NEVER: Final = 2**63 - 1
 #: Where every connection of this process reads into; ``buffer_updated`` copies
 #: the bytes out before the loop reads anything else (one thread, one loop).
 _READ_BUFFER: Final = memoryview(bytearray(256 * 1024))
+#: What to do about a refusal whose cause is one of the server's limits (bye reasons).
+REFUSAL_HINTS: Final = {
+    "too_many_connections": "the server allows a limited number of connections from one "
+    "address (rtchat-server --max-per-address, default 64): raise it on the server, or use "
+    "fewer --clients",
+    "server_full": "the server allows a limited number of connections in all "
+    "(rtchat-server --max-connections, default 20,000) and holds that many: raise it on the "
+    "server, or use fewer --clients",
+}
 
 
 class Tally:
@@ -76,7 +87,7 @@ class Tally:
         self.delivered_in_window = 0
         self.latencies = array("q")  # ns, deliveries inside the window
         self.capped = False
-        self.errors: Counter[str] = Counter()
+        self.errors: Counter[ErrorKey] = Counter()
         self.gap_missed = 0
         self.stalls = 0
         self.lost = 0
@@ -94,6 +105,10 @@ class Tally:
                 self.latencies.extend([now - int(stamp) for _, stamp in found])
             else:
                 self.capped = True
+
+    def error(self, code: str, text: str) -> None:
+        """Count one error of the kind ``code`` (machines) and ``text`` (people)."""
+        self.errors[(code, text)] += 1
 
     def finished_one(self) -> None:
         """A live client has everything it should get (or is gone)."""
@@ -155,7 +170,9 @@ class BenchClient(asyncio.BufferedProtocol):
         if cut == 0:
             self._tail = buffer
             if len(buffer) > MAX_LINE:
-                self._broken(f"the server sent a line longer than {MAX_LINE} bytes")
+                self._broken(
+                    "frame_too_long", f"the server sent a line longer than {MAX_LINE} bytes"
+                )
             return
         self._tail = buffer[cut:]
         block = buffer[:cut] if self._tail else buffer
@@ -188,7 +205,7 @@ class BenchClient(asyncio.BufferedProtocol):
             self.ready.set_exception(error)
         elif not self.closing:
             self.tally.lost += 1
-            self.tally.errors[f"connection lost: {exc or 'closed by the server'}"] += 1
+            self.tally.error("connection_lost", f"connection lost: {exc or 'closed by the server'}")
         if self.live and not self.done and self.tally.expected != NEVER:
             self.done = True  # draining: it will get nothing more
             self.tally.finished_one()
@@ -227,7 +244,7 @@ class BenchClient(asyncio.BufferedProtocol):
         try:
             frame = decode_line(line.removesuffix(b"\r"), SERVER_FRAME_TYPES)
         except ProtocolError as exc:
-            self.tally.errors[f"unreadable frame from the server ({exc.code})"] += 1
+            self.tally.error(exc.code, f"unreadable frame from the server ({exc.code})")
             return
         self._frame(frame, now)
 
@@ -246,23 +263,25 @@ class BenchClient(asyncio.BufferedProtocol):
             if not self.welcomed:
                 self._refused(frame.code, f"the server refused us: {visible(frame.message)}")
             else:
-                self.tally.errors[f"error {frame.code}: {visible(frame.message)}"] += 1
+                self.tally.error(frame.code, f"error {frame.code}: {visible(frame.message)}")
         elif isinstance(frame, Bye):
             reason = visible(frame.reason or "no reason given")
             if not self.welcomed:
-                self._refused(reason, f"the server said bye before welcome: {reason}")
+                hint = REFUSAL_HINTS.get(reason)
+                message = f"the server said bye before welcome: {reason}"
+                self._refused(reason, f"{message}; {hint}" if hint else message)
             else:
-                self.tally.errors[f"bye {reason}"] += 1
+                self.tally.error(reason, f"bye {reason}")
         elif isinstance(frame, Gap):
             self.tally.gap_missed += frame.missed
-            self.tally.errors["gap: the server dropped messages for a slow reader"] += 1
+            self.tally.error("gap", "gap: the server dropped messages for a slow reader")
 
     def _refused(self, code: str, message: str) -> None:
         if not self.ready.done():
             self.ready.set_exception(SessionRefused(code, message))
 
-    def _broken(self, message: str) -> None:
-        self.tally.errors[message] += 1
+    def _broken(self, code: str, message: str) -> None:
+        self.tally.error(code, message)
         if self.transport is not None:
             self.transport.abort()
 
@@ -326,10 +345,10 @@ def connect_error(exc: Exception, endpoint: Endpoint, timeout: float) -> ClientE
     """What a failed connect means for the user, as one of the client's errors."""
     if isinstance(exc, ssl.SSLError):
         return _tls_error(exc, endpoint)
-    reason: str
     if isinstance(exc, TimeoutError):
-        reason = f"no welcome within {timeout:g} s"
-    elif isinstance(exc, ConnectionRefusedError):
+        return ConnectTimedOut(f"cannot connect to {endpoint}: no welcome within {timeout:g} s")
+    reason: str
+    if isinstance(exc, ConnectionRefusedError):
         reason = "connection refused (is the server running?)"
     elif isinstance(exc, OSError):
         reason = exc.strerror or str(exc)
@@ -350,6 +369,24 @@ def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> ClientError:
             f"certificate's name): {exc.verify_message}"
         )
     return ServerNotTrusted(f"the server's certificate is not trusted: {exc.verify_message}")
+
+
+#: The machine code of each connect failure, by the error's class (see ``failure_code``).
+_FAILURE_CODES: Final[dict[type[ClientError], str]] = {
+    ConnectTimedOut: "connect_timeout",
+    CannotConnect: "cannot_connect",
+    ServerNotTrusted: "server_not_trusted",
+    ServerNameMismatch: "server_name_mismatch",
+    CertificateRejected: "certificate_rejected",
+    ConnectionLost: "connection_lost",
+}
+
+
+def failure_code(exc: Exception) -> str:
+    """A short code for why a connect failed: the server's own reason when it gave one."""
+    if isinstance(exc, SessionRefused):
+        return exc.reason
+    return _FAILURE_CODES.get(type(exc), "other") if isinstance(exc, ClientError) else "other"
 
 
 async def close_all(clients: list[BenchClient], timeout: float) -> None:

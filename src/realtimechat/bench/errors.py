@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ExitCode, RtchatError
+from ..errors import CannotConnect, ExitCode, RtchatError
 
 #: What the user reads when a run hits its hard deadline (coordinator and workers alike).
 DEADLINE_PASSED = "the run did not finish in time (see --timeout)"
@@ -14,3 +14,7 @@ class BenchError(RtchatError):
     def __init__(self, message: str, exit_code: int = int(ExitCode.ERROR)) -> None:
         super().__init__(message)
         self.exit_code = ExitCode(exit_code)
+
+
+class ConnectTimedOut(CannotConnect):
+    """No welcome within --connect-timeout (its own kind: a loaded server, not a wrong port)."""

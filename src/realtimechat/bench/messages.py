@@ -14,6 +14,9 @@ from typing import Literal
 from ..errors import ExitCode
 
 Kind = Literal["fanout", "rate", "broadcast"]
+ErrorKey = tuple[str, str]
+"""One kind of error: a short machine code (the protocol's error code or bye reason, or
+the tool's own, such as ``connection_lost``) and the sentence the user reads."""
 
 
 # -- commands --------------------------------------------------------------------------
@@ -79,7 +82,7 @@ class Connected:
     """How connecting went: timings of the clients that got in, reasons of those that did not."""
 
     ok: int
-    failures: dict[str, int]
+    failures: dict[ErrorKey, int]
     # (connect started, TLS handshake done, welcome received) per client that got in
     timings: list[tuple[int, int, int]]
     first_error: str | None = None  # ConnectFirst: why client 0 failed
@@ -105,7 +108,7 @@ class Outcome:
     latency_histogram: dict[int, int]  # microsecond bucket -> deliveries (see wire.latency_bucket)
     latency_max_ns: int | None
     latency_capped: bool
-    errors: dict[str, int] = field(default_factory=dict)
+    errors: dict[ErrorKey, int] = field(default_factory=dict)
     gap_missed: int = 0
     stalls: int = 0
     lost: int = 0

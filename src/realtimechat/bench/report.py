@@ -65,8 +65,10 @@ class Report:
     latency_ms: Latency | None = None
     latency_samples_capped: bool = False
     errors: int = 0
-    error_kinds: dict[str, int] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)  # by the sentence people read
+    error_codes: dict[str, int] = field(default_factory=dict)  # the same, by machine code
     connect_failures: dict[str, int] = field(default_factory=dict)
+    connect_failure_codes: dict[str, int] = field(default_factory=dict)
     gaps_missed: int = 0
     window_stalls: int = 0
     connections_lost: int = 0
@@ -82,9 +84,34 @@ class Report:
         """Every expected delivery arrived, exactly once."""
         return self.expected > 0 and self.delivered == self.expected
 
+    @property
+    def clean(self) -> bool:
+        """Every client connected, every expected delivery arrived, and nothing went wrong.
+
+        Anything less exits 7: a run whose figures are fine but that had
+        refusals or errors measured a server that was not doing all it was asked.
+        """
+        return self.complete and self.connected == self.clients and self.errors == 0
+
+    def add_errors(self, kinds: Mapping[tuple[str, str], int]) -> None:
+        """Count errors keyed by (code, sentence) in ``error_kinds`` and ``error_codes``."""
+        _add_kinds(self.error_kinds, self.error_codes, kinds)
+
+    def add_connect_failures(self, kinds: Mapping[tuple[str, str], int]) -> None:
+        """Count failed connects keyed by (code, sentence)."""
+        _add_kinds(self.connect_failures, self.connect_failure_codes, kinds)
+
     def to_json(self) -> str:
         """The report as a JSON document."""
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=False)
+
+
+def _add_kinds(
+    by_text: dict[str, int], by_code: dict[str, int], kinds: Mapping[tuple[str, str], int]
+) -> None:
+    for (code, text), count in kinds.items():
+        by_text[text] = by_text.get(text, 0) + count
+        by_code[code] = by_code.get(code, 0) + count
 
 
 def histogram_percentiles(histogram: Mapping[int, int], quantiles: Sequence[float]) -> list[int]:

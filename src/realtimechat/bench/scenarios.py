@@ -120,10 +120,15 @@ def run(target: Target, load: Load, progress: ProgressLine) -> Report:
         else:
             session.message_scenario(report)
         if server is not None and server.process.poll() is not None:
-            report.error_kinds[
-                f"the spawned server exited during the run "
-                f"(code {server.process.returncode}): {server.last_log_line()}"
-            ] = 1
+            report.add_errors(
+                {
+                    (
+                        "server_exited",
+                        f"the spawned server exited during the run "
+                        f"(code {server.process.returncode}): {server.last_log_line()}",
+                    ): 1
+                }
+            )
         report.errors = sum(report.error_kinds.values()) + sum(report.connect_failures.values())
         progress.show("closing connections ...")
     progress.clear()
@@ -258,11 +263,9 @@ class _Session:
             raise BenchError(first.first_error, first.first_exit_code)
         before_rest()
         rest = self.pool.ask(ConnectRest(), Connected, self.watch)
-        failures: Counter[str] = Counter()
         for reply in rest:
-            failures.update(reply.failures)
+            report.add_connect_failures(reply.failures)
         report.connected = first.ok + sum(reply.ok for reply in rest)
-        report.connect_failures = dict(failures)
         timings = [timing for reply in rest for timing in reply.timings]
         return timings or first.timings
 
@@ -355,10 +358,8 @@ class _Session:
         maxima = [item.latency_max_ns for item in outcomes if item.latency_max_ns is not None]
         report.latency_ms = latency_from_histogram(histogram, max(maxima)) if maxima else None
         report.latency_samples_capped = any(item.latency_capped for item in outcomes)
-        errors: Counter[str] = Counter()
         for item in outcomes:
-            errors.update(item.errors)
-        report.error_kinds.update(errors)
+            report.add_errors(item.errors)
         report.gaps_missed = sum(item.gap_missed for item in outcomes)
         report.window_stalls = sum(item.stalls for item in outcomes)
         report.connections_lost = sum(item.lost for item in outcomes)

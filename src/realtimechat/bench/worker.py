@@ -24,7 +24,7 @@ from ..client.connection import Endpoint
 from ..errors import ClientError, RtchatError
 from ..tls import client_context
 from .certs import CertSource, IssueFrom, client_files
-from .clients import BenchClient, Tally, close_all, open_client
+from .clients import BenchClient, Tally, close_all, failure_code, open_client
 from .errors import DEADLINE_PASSED
 from .messages import (
     Close,
@@ -34,6 +34,7 @@ from .messages import (
     ConnectFirst,
     ConnectRest,
     Drain,
+    ErrorKey,
     Failed,
     Outcome,
     Prepare,
@@ -207,7 +208,7 @@ class Worker:
         except ClientError as exc:
             return Connected(
                 ok=0,
-                failures={str(exc): 1},
+                failures={(failure_code(exc), str(exc)): 1},
                 timings=[],
                 first_error=str(exc),
                 first_exit_code=int(exc.exit_code),
@@ -224,15 +225,15 @@ class Worker:
 
         indices = [index for index in self.plan.indices if index not in self.clients]
         results = await asyncio.gather(*(one(index) for index in indices), return_exceptions=True)
-        failures: Counter[str] = Counter()
+        failures: Counter[ErrorKey] = Counter()
         timings = []
         for result in results:
             if isinstance(result, BenchClient):
                 timings.append(_timing(result))
             elif isinstance(result, ClientError):
-                failures[str(result)] += 1
+                failures[(failure_code(result), str(result))] += 1
             elif isinstance(result, Exception):
-                failures[repr(result)] += 1
+                failures[("other", repr(result))] += 1
             else:
                 raise result
         return Connected(ok=len(timings), failures=dict(failures), timings=timings)
@@ -283,7 +284,7 @@ class Worker:
         errors = Counter(dict(tally.errors.most_common(_MAX_ERROR_KINDS)))
         others = sum(tally.errors.values()) - sum(errors.values())
         if others:
-            errors["(other errors)"] = others
+            errors[("other", "(other errors)")] = others
         return Outcome(
             delivered=tally.delivered,
             delivered_in_window=tally.delivered_in_window,

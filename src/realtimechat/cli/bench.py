@@ -29,9 +29,11 @@ LATENCY_NOTE = (
     "the tool's own delays: watch the tool's CPU %."
 )
 EXIT_CODES = (
-    "Exit codes: 0 every expected message arrived, 1 error, 2 usage, 3 cannot connect, "
-    "4 server certificate not trusted or not for --cn, 5 refused by the server, "
-    "7 the run finished but delivered != expected (the results are still printed)."
+    "Exit codes: 0 every client connected, every expected message arrived and nothing "
+    "went wrong, 1 error, 2 usage, 3 cannot connect, 4 server certificate not trusted or "
+    "not for --cn, 5 refused by the server (the first connection), 7 the run finished but "
+    "not cleanly: some clients could not connect, or there were errors (such as "
+    "refusals or rate_limited), or delivered != expected (the results are still printed)."
 )
 
 
@@ -242,7 +244,7 @@ def _run(scenario: Scenario, options: dict[str, Any]) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     click.echo(report.to_json() if options["as_json"] else table(report))
-    sys.exit(int(ExitCode.OK) if report.complete else int(ExitCode.NOT_DELIVERED))
+    sys.exit(int(ExitCode.OK) if report.clean else int(ExitCode.NOT_DELIVERED))
 
 
 def _target(options: dict[str, Any]) -> Target:
