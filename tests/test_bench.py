@@ -22,7 +22,7 @@ from realtimechat.client.connection import ServerConnection
 from realtimechat.protocol import Msg, SendMsg
 from realtimechat.server.app import ChatServer
 
-from .support import WAIT, Pki, join, port_of
+from .support import WAIT, Pki, ServerFactory, join, port_of
 
 BENCH = str(Path(sys.executable).parent / "rtchat-bench")
 RUN_TIMEOUT = 60.0  # bound on one run of the tool (each run asks for a few seconds)
@@ -121,14 +121,21 @@ async def test_rate_matches_what_an_independent_observer_saw(server: ChatServer,
 
 
 async def _run_bench(*args: str) -> bytes:
+    """Run rtchat-bench, expecting exit code 0; what it printed on stdout."""
+    code, out, err = await _run_bench_to_end(*args)
+    assert code == 0, err
+    return out
+
+
+async def _run_bench_to_end(*args: str) -> tuple[int, bytes, str]:
     """Run rtchat-bench without blocking the loop (an in-process server may be its target)."""
     process = await asyncio.create_subprocess_exec(
         BENCH, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     async with asyncio.timeout(RUN_TIMEOUT):
         out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out
+    assert process.returncode is not None
+    return process.returncode, out, err.decode()
 
 
 async def _watch_until_own_message(observer: ServerConnection, seen: list[Msg]) -> None:
@@ -166,6 +173,34 @@ async def test_existing_certificates_are_used_round_robin(server: ChatServer, pk
     assert report["connected"] == 7
     assert report["connect_failures"] == {}
     assert report["delivered"] == report["expected"] == 7 * report["sent"]
+
+
+async def test_connections_refused_by_the_server_make_the_run_exit_7(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """5 clients, 3 allowed per address: 3 connect, 2 refusals explained, exit code 7."""
+    server = await start_server(max_per_address=3)
+    code, out, err = await _run_bench_to_end(
+        "connect",
+        "--ca-dir",
+        str(pki.folder.root),
+        "--port",
+        str(port_of(server)),
+        "--clients",
+        "5",
+        "--workers",
+        "1",
+        "--json",
+    )
+    assert code == 7, err
+    report = json.loads(out)
+    assert report["connected"] == 3
+    assert report["delivered"] == report["expected"] == 3
+    assert report["errors"] == 2
+    assert report["connect_failure_codes"] == {"too_many_connections": 2}
+    [sentence] = report["connect_failures"]
+    assert "rtchat-server --max-per-address" in sentence
+    assert "use fewer --clients" in sentence
 
 
 def test_connect_prints_a_table() -> None:

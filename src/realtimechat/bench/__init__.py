@@ -30,6 +30,11 @@ messages sent times clients connected. Latency is the receiving client's
 ``time.monotonic_ns()`` minus the sender's stamp, both taken by this tool on
 one machine, so it is valid against a remote server as well.
 
+A run exits 0 only when it was clean: every client connected, every
+expected message arrived and nothing went wrong. A run that finished but
+not cleanly (clients refused or lost, errors such as ``rate_limited``, or
+delivered != expected) still prints its results, and exits 7.
+
 Modules: ``wire`` (marker and messages), ``certs`` (client certificates),
 ``clients`` (one connection), ``worker`` (a worker process), ``messages``
 (what coordinator and workers say), ``pool`` (the coordinator's side),
