@@ -120,6 +120,90 @@ async def test_rate_matches_what_an_independent_observer_saw(server: ChatServer,
     assert report["server"] is None
 
 
+async def test_refused_sends_are_counted_as_refused_not_expected(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """rate against a server allowing 5 messages/s: refusals are not waited for, and exit 7.
+
+    --drain is longer than --timeout: a run that waited for the refused
+    messages would end at the deadline (exit 1) instead of finishing.
+    """
+    server = await start_server(rate=5, burst=5)
+    observer = await join(server, pki, "alice")
+    seen: list[Msg] = []
+    try:
+        watcher = asyncio.create_task(_watch_until_own_message(observer, seen))
+        code, out, err = await _run_bench_to_end(
+            "rate",
+            *_target(server, pki),
+            "--clients",
+            "3",
+            "--rate",
+            "20",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--drain",
+            "60",
+            "--timeout",
+            "30",
+            "--json",
+        )
+        await observer.send(SendMsg(text="end of run"))
+        async with asyncio.timeout(WAIT):
+            await watcher
+    finally:
+        await observer.close()
+    assert code == 7, err
+    report = json.loads(out)
+    assert report["refused"] > 0
+    assert report["error_codes"] == {"rate_limited": report["refused"]}
+    assert report["accepted"] == report["sent"] - report["refused"] == len(seen)
+    assert report["delivered"] == report["expected"] == 3 * report["accepted"]
+    assert report["connected"] == report["clients_complete"] == 3
+    [sentence] = report["error_kinds"]
+    assert "--rate" in sentence
+    assert "lower this tool's --rate" in sentence
+
+
+async def test_a_refused_publisher_gets_its_window_back(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """fanout, window 8, server burst 5: refusals free the window (no stall) and are not expected.
+
+    Before, each refused message held its room until the 1 s stall check.
+    """
+    server = await start_server(rate=2, burst=5)
+    code, out, err = await _run_bench_to_end(
+        "fanout",
+        *_target(server, pki),
+        "--clients",
+        "2",
+        "--publishers",
+        "1",
+        "--window",
+        "8",
+        "--duration",
+        "2",
+        "--warmup",
+        "0",
+        "--json",
+    )
+    assert code == 7, err
+    report = json.loads(out)
+    assert report["window_stalls"] == 0
+    assert report["refused"] >= 3
+    assert report["error_codes"] == {"rate_limited": report["refused"]}
+    assert report["delivered"] == report["expected"] == 2 * report["accepted"]
+    assert report["accepted"] == report["sent"] - report["refused"] >= 5
+
+
+def _target(server: ChatServer, pki: Pki) -> tuple[str, ...]:
+    """The options that point rtchat-bench at ``server`` with one worker."""
+    return ("--ca-dir", str(pki.folder.root), "--port", str(port_of(server)), "--workers", "1")
+
+
 async def _run_bench(*args: str) -> bytes:
     """Run rtchat-bench, expecting exit code 0; what it printed on stdout."""
     code, out, err = await _run_bench_to_end(*args)

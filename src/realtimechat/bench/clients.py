@@ -38,6 +38,7 @@ from ..errors import (
     SessionRefused,
 )
 from ..protocol import (
+    E_RATE_LIMITED,
     PROTOCOL_VERSION,
     SERVER_FRAME_TYPES,
     Bye,
@@ -75,6 +76,25 @@ REFUSAL_HINTS: Final = {
     "(rtchat-server --max-connections, default 20,000) and holds that many: raise it on the "
     "server, or use fewer --clients",
 }
+#: The ``t`` of the ``ping`` a sender writes after its last message: the server
+#: handles one connection's frames in order and answers a ``rate_limited``
+#: refusal at once, so by the ``pong`` every refusal of that sender has arrived.
+SETTLE_MARK: Final = "rtchat-bench-settle"
+FLOODING: Final = (
+    "the server ended the connection after too many rate_limited refusals in a row "
+    "(what it sent after that is counted as expected but never arrives)"
+)
+_LIMITS: Final = (
+    "the server's --rate/--burst limits apply to each connection (defaults 20/s, burst 60)"
+)
+_RAISE: Final = "raise them on the server (rtchat-server --rate 0 turns them off)"
+#: What to do about ``rate_limited``, by what is being sent (``Tally.rate_advice``).
+RATE_ADVICE: Final[dict[str, str]] = {
+    "rate": f"{_LIMITS}: {_RAISE}, or lower this tool's --rate; --spawn lifts them",
+    "fanout": f"{_LIMITS}, and fanout publishers send as fast as they can: {_RAISE}; "
+    "--spawn lifts them",
+    "broadcast": f"{_LIMITS}: {_RAISE}; --spawn lifts them",
+}
 
 
 class Tally:
@@ -89,6 +109,9 @@ class Tally:
         self.capped = False
         self.errors: Counter[ErrorKey] = Counter()
         self.gap_missed = 0
+        self.refused = 0  # our messages the server refused (rate_limited): never delivered
+        self.refused_in_window = 0  # of those, refusals that arrived inside the window
+        self.rate_advice = RATE_ADVICE["broadcast"]  # the worker sets its scenario's
         self.stalls = 0
         self.lost = 0
         self.expected = NEVER  # per client, once the senders have stopped
@@ -105,6 +128,15 @@ class Tally:
                 self.latencies.extend([now - int(stamp) for _, stamp in found])
             else:
                 self.capped = True
+
+    def refusal(self, now: int) -> None:
+        """Count one of our messages refused by the server (it arrived at ``now``)."""
+        self.refused += 1
+        # By arrival, not by send time: the refusal names no message (the tool
+        # sends no ``ref``), so the window's count can be off by the few
+        # refusals in flight at its edges. The totals are exact.
+        if self.w0 <= now < self.w1:
+            self.refused_in_window += 1
 
     def error(self, code: str, text: str) -> None:
         """Count one error of the kind ``code`` (machines) and ``text`` (people)."""
@@ -143,9 +175,11 @@ class BenchClient(asyncio.BufferedProtocol):
         self.publisher = False
         self.in_flight = 0
         self.wake_at = 0
+        self.refused_at = 0  # when the server last refused one of our messages (monotonic ns)
         self.room = asyncio.Event()  # set when the in-flight window has room again
         self.writable = asyncio.Event()  # cleared while the transport's buffer is full
         self.writable.set()
+        self.settled = asyncio.Event()  # the server has answered every message we sent
 
     # -- asyncio.BufferedProtocol ------------------------------------------------------
 
@@ -211,6 +245,7 @@ class BenchClient(asyncio.BufferedProtocol):
             self.tally.finished_one()
         self.room.set()
         self.writable.set()
+        self.settled.set()  # nothing more will come: stop waiting for it
 
     def pause_writing(self) -> None:
         """The transport's buffer is full: senders wait."""
@@ -232,9 +267,7 @@ class BenchClient(asyncio.BufferedProtocol):
         if self.publisher:
             own = sum(1 for sender, _ in found if sender == self.sender)
             if own:
-                self.in_flight = max(0, self.in_flight - own)
-                if self.in_flight <= self.wake_at:
-                    self.room.set()
+                self._free(own)
         if not self.done and self.received >= self.tally.expected:
             self.done = True
             self.tally.finished_one()
@@ -259,22 +292,55 @@ class BenchClient(asyncio.BufferedProtocol):
                     self.ready.set_result(None)
         elif isinstance(frame, Ping):
             self.write(encode(Pong(t=frame.t)))
+        elif isinstance(frame, Pong):
+            if frame.t == SETTLE_MARK:
+                self.settled.set()
         elif isinstance(frame, Error):
-            if not self.welcomed:
-                self._refused(frame.code, f"the server refused us: {visible(frame.message)}")
-            else:
-                self.tally.error(frame.code, f"error {frame.code}: {visible(frame.message)}")
+            self._error(frame, now)
         elif isinstance(frame, Bye):
-            reason = visible(frame.reason or "no reason given")
-            if not self.welcomed:
-                hint = REFUSAL_HINTS.get(reason)
-                message = f"the server said bye before welcome: {reason}"
-                self._refused(reason, f"{message}; {hint}" if hint else message)
-            else:
-                self.tally.error(reason, f"bye {reason}")
+            self._bye(frame)
         elif isinstance(frame, Gap):
             self.tally.gap_missed += frame.missed
             self.tally.error("gap", "gap: the server dropped messages for a slow reader")
+
+    def _error(self, frame: Error, now: int) -> None:
+        if not self.welcomed:
+            self._refused(frame.code, f"the server refused us: {visible(frame.message)}")
+        elif frame.code == E_RATE_LIMITED:
+            self._rate_limited(frame, now)
+        else:
+            self.tally.error(frame.code, f"error {frame.code}: {visible(frame.message)}")
+
+    def _bye(self, frame: Bye) -> None:
+        reason = visible(frame.reason or "no reason given")
+        if not self.welcomed:
+            hint = REFUSAL_HINTS.get(reason)
+            message = f"the server said bye before welcome: {reason}"
+            self._refused(reason, f"{message}; {hint}" if hint else message)
+        elif reason == "flooding":
+            self.tally.error(reason, f"bye {reason}: {FLOODING}; {self.tally.rate_advice}")
+        else:
+            self.tally.error(reason, f"bye {reason}")
+
+    def _rate_limited(self, frame: Error, now: int) -> None:
+        """One of our messages was refused: it will reach nobody, and no longer fills the window.
+
+        The tool sends only ``msg`` frames (each costs a token), so every
+        ``rate_limited`` is exactly one refused message of this connection.
+        """
+        self.tally.refusal(now)
+        self.refused_at = now
+        self.tally.error(
+            frame.code, f"error {frame.code}: {visible(frame.message)}; {self.tally.rate_advice}"
+        )
+        if self.publisher:
+            self._free(1)
+
+    def _free(self, count: int) -> None:
+        """``count`` of our messages are out of flight (echoed or refused): wake the publisher."""
+        self.in_flight = max(0, self.in_flight - count)
+        if self.in_flight <= self.wake_at:
+            self.room.set()
 
     def _refused(self, code: str, message: str) -> None:
         if not self.ready.done():
@@ -288,8 +354,8 @@ class BenchClient(asyncio.BufferedProtocol):
     # -- sending ---------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """Write unless the connection is gone."""
-        if self.transport is not None and not self.closed:
+        """Write unless the connection is gone or going (a TLS transport would complain)."""
+        if self.transport is not None and not self.closed and not self.transport.is_closing():
             self.transport.write(data)
 
     def send_marked(self, timestamp: int) -> None:
@@ -299,6 +365,14 @@ class BenchClient(asyncio.BufferedProtocol):
         self.in_flight += 1
         if self.tally.w0 <= timestamp < self.tally.w1:
             self.sent_in_window += 1
+
+    def settle(self) -> None:
+        """Ask for the ``pong`` that follows the server's answers to all we sent (``settled``)."""
+        self.settled.clear()
+        if self.closed:
+            self.settled.set()
+        else:
+            self.write(encode(Ping(t=SETTLE_MARK)))
 
     def close(self) -> None:
         """Say bye and close (flushing what is buffered)."""

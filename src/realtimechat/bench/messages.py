@@ -39,13 +39,18 @@ class ConnectRest:
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Send messages from ``t0`` until ``t_end``; the measurement window is [``w0``, ``w1``)."""
+    """Send messages from ``t0`` until ``t_end``; the measurement window is [``w0``, ``w1``).
+
+    Then wait (until ``settle_until`` at most) for the server to have
+    answered everything sent, so that the refusals counted in ``Sent`` are all of them.
+    """
 
     kind: Kind
     t0: int
     w0: int
     w1: int
     t_end: int
+    settle_until: int
     publishers: int = 0  # fanout: clients 0 .. publishers-1 publish
     window: int = 0  # fanout: messages in flight per publisher
     rate: float = 0.0  # rate: messages per second per client
@@ -91,10 +96,16 @@ class Connected:
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """What this worker's clients sent (``in_window``: sent or scheduled inside the window)."""
+    """What this worker's clients sent (``in_window``: sent or scheduled inside the window).
+
+    ``refused``: how many of them the server refused (``rate_limited``);
+    ``refused_in_window``: those refusals that arrived inside the window.
+    """
 
     sent: int
     in_window: int
+    refused: int = 0
+    refused_in_window: int = 0
 
 
 @dataclass(frozen=True, slots=True)

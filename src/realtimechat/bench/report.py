@@ -52,9 +52,11 @@ class Report:
     publishers: int | None = None
     window: int | None = None
     rate_per_client: float | None = None
-    sent: int = 0
+    sent: int = 0  # messages written, accepted or not
+    accepted: int = 0  # sent minus refused: what every client should receive
+    refused: int = 0  # refused by the server (rate_limited): expected nowhere
     sent_in_window: int = 0
-    msgs_in_per_s: float | None = None
+    msgs_in_per_s: float | None = None  # accepted in the window, per second
     delivered: int = 0
     expected: int = 0
     delivered_ratio: float | None = None
@@ -255,7 +257,7 @@ def notes(report: Report) -> list[str]:
         lines.append(
             f"window {report.duration_s:g} s after {report.warmup_s:g} s warm-up; "
             f"messages of {report.size} bytes; delivered {report.delivered:,} of "
-            f"{report.expected:,} expected ({report.connected:,} clients x {report.sent:,} sent)"
+            f"{report.expected:,} expected ({_what_was_sent(report)})"
         )
     if report.server is not None and report.scenario == "connect":
         server = report.server
@@ -278,6 +280,17 @@ def notes(report: Report) -> list[str]:
         lines.append("latency: too many deliveries to keep every sample; the first ones were used")
     lines += _error_lines(report)
     return lines
+
+
+def _what_was_sent(report: Report) -> str:
+    """Where ``expected`` comes from: each accepted message goes to every connected client."""
+    each = f"each to {report.connected:,} client{'s' if report.connected != 1 else ''}"
+    if not report.refused:
+        return f"{report.sent:,} sent, {each}"
+    return (
+        f"{report.accepted:,} accepted of {report.sent:,} sent, {each}; "
+        f"{report.refused:,} refused by the server"
+    )
 
 
 def _mib(kib: int | None) -> float | None:

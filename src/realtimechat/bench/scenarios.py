@@ -289,24 +289,39 @@ class _Session:
             w0=w0,
             w1=w1,
             t_end=w1,
+            settle_until=w1 + int(load.drain * 1e9),
             publishers=load.publishers,
             window=load.window,
             rate=load.rate,
         )
-        sent = self.pool.ask(start, Sent, self.watch)
-        self.watch()  # the end-of-window samples, if the replies beat the tick
         report.warmup_s, report.duration_s = load.warmup, load.duration
         if load.scenario == "fanout":
             report.publishers, report.window = min(load.publishers, load.clients), load.window
         else:
             report.rate_per_client = load.rate
-        report.sent = sum(item.sent for item in sent)
-        report.sent_in_window = sum(item.in_window for item in sent)
-        report.msgs_in_per_s = round(report.sent_in_window / load.duration, 1)
-        self.watch.phase = lambda now: "draining"
-        outcomes = self.pool.ask(Drain(report.sent, load.drain), Outcome, self.watch)
-        self._count(report, outcomes, report.sent)
+        in_window = self._send_and_drain(report, start)
+        report.msgs_in_per_s = round(in_window / load.duration, 1)
         report.deliveries_per_s = round(report.delivered_in_window / load.duration, 1)
+
+    def _send_and_drain(self, report: Report, start: Start) -> int:
+        """Send, settle, drain until ``start.settle_until``, count; returns accepted in window.
+
+        A message the server refused (``rate_limited``) reaches nobody, so
+        every client expects only the accepted ones: the sent minus the
+        refused, known once every sender has settled (``Worker._settle``).
+        Settling and draining share the one --drain.
+        """
+        sent = self.pool.ask(start, Sent, self.watch)
+        self.watch()  # the end-of-window samples, if the replies beat the tick
+        report.sent = sum(item.sent for item in sent)
+        report.refused = sum(item.refused for item in sent)
+        report.accepted = report.sent - report.refused
+        report.sent_in_window = sum(item.in_window for item in sent)
+        self.watch.phase = lambda now: "draining"
+        left = max(0.0, (start.settle_until - monotonic_ns()) / 1e9)
+        outcomes = self.pool.ask(Drain(report.accepted, left), Outcome, self.watch)
+        self._count(report, outcomes, report.accepted)
+        return report.sent_in_window - sum(item.refused_in_window for item in sent)
 
     def _end_window(self) -> None:
         self._end_cpu()
@@ -328,10 +343,8 @@ class _Session:
         self.watch.phase = lambda now: "broadcast"
         t0 = monotonic_ns() + _START_DELAY_NS
         until = t0 + int(self.load.drain * 1e9)
-        self.pool.ask(Start(kind="broadcast", t0=t0, w0=t0, w1=until, t_end=t0), Sent, self.watch)
-        outcomes = self.pool.ask(Drain(1, self.load.drain), Outcome, self.watch)
-        self._count(report, outcomes, 1)
-        report.sent = 1
+        start = Start(kind="broadcast", t0=t0, w0=t0, w1=until, t_end=t0, settle_until=until)
+        self._send_and_drain(report, start)
         if self.server is not None and report.server is not None:
             server = report.server
             server.rss_after_kib = rss_kib(self.server.pid)

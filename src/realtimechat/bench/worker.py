@@ -24,7 +24,7 @@ from ..client.connection import Endpoint
 from ..errors import ClientError, RtchatError
 from ..tls import client_context
 from .certs import CertSource, IssueFrom, client_files
-from .clients import BenchClient, Tally, close_all, failure_code, open_client
+from .clients import RATE_ADVICE, BenchClient, Tally, close_all, failure_code, open_client
 from .errors import DEADLINE_PASSED
 from .messages import (
     Close,
@@ -48,6 +48,10 @@ from .wire import Marker, latency_bucket
 
 STALL_NS: Final = 1_000_000_000
 """A publisher whose window stays full this long assumes its echoes are lost and starts afresh."""
+REFUSED_PAUSE_NS: Final = 1_000_000_000
+"""A publisher the server refused (``rate_limited``) waits this long before it sends again, as
+the bundled client does: refilling the window at once would meet refusal after refusal, and
+the server ends a connection refused ``flood_limit`` (200) times in a row."""
 _CLOSE_TIMEOUT: Final = 3.0
 _MAX_ERROR_KINDS: Final = 20
 
@@ -241,6 +245,7 @@ class Worker:
     async def _start(self, command: Start) -> Sent:
         """Send on the scenario's schedule until ``t_end``, then say how much was sent."""
         self.tally.w0, self.tally.w1 = command.w0, command.w1
+        self.tally.rate_advice = RATE_ADVICE[command.kind]
         live = [client for client in self.clients.values() if not client.closed]
         senders = []
         if command.kind == "fanout":
@@ -260,10 +265,25 @@ class Worker:
             senders = [send_once(self.clients[0], command.t0)]
         await asyncio.gather(*senders)
         await sleep_until(command.t_end)
+        await self._settle(command.settle_until)
         return Sent(
             sent=sum(client.sent for client in self.clients.values()),
             in_window=sum(client.sent_in_window for client in self.clients.values()),
+            refused=self.tally.refused,
+            refused_in_window=self.tally.refused_in_window,
         )
+
+    async def _settle(self, until: int) -> None:
+        """Wait (until ``until`` at most) until the server answered every message sent.
+
+        Refused messages are not expected anywhere; only once every refusal
+        is in is the number of accepted messages, and so the drain's goal, known.
+        """
+        senders = [client for client in self.clients.values() if client.sent and not client.closed]
+        for client in senders:
+            client.settle()
+        for client in senders:
+            await wait_for_event(client.settled, until)
 
     async def _drain(self, command: Drain) -> Outcome:
         """Wait until every live client has ``expected`` messages (or the timeout), then report."""
@@ -327,7 +347,8 @@ async def publish(client: BenchClient, window: int, t0: int, t_end: int, tally: 
     """Fan-out publisher: keep ``window`` messages in flight (own echoes free the room).
 
     One message per write. A window that stays full for ``STALL_NS``
-    (echoes lost) is counted as a stall and started afresh.
+    (echoes lost) is counted as a stall and started afresh. A refused
+    message frees its room too, but pauses the publisher (``REFUSED_PAUSE_NS``).
     """
     client.publisher = True
     client.wake_at = window - 1
@@ -339,6 +360,9 @@ async def publish(client: BenchClient, window: int, t0: int, t_end: int, tally: 
             break
         if not client.writable.is_set():
             await wait_for_event(client.writable, t_end)
+            continue
+        if client.refused_at and now < client.refused_at + REFUSED_PAUSE_NS:
+            await sleep_until(min(client.refused_at + REFUSED_PAUSE_NS, t_end))
             continue
         room = window - client.in_flight
         if room <= 0:
