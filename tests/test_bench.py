@@ -327,6 +327,29 @@ def test_a_target_must_be_chosen() -> None:
     assert "choose one of --spawn, --ca-dir DIR and --pki DIR" in result.stderr
 
 
+def test_spawn_refuses_options_for_a_running_server() -> None:
+    """--spawn with an explicit --host or --cn is a usage error (they would be ignored)."""
+    result = bench("rate", "--spawn", "--host", "192.0.2.1", "--cn", "foo")
+    assert result.returncode == 2
+    assert "--host and --cn are for a running server; --spawn starts its own" in result.stderr
+    result = bench("rate", "--spawn", "--cn", "chatserver")
+    assert result.returncode == 2
+    assert "--cn is for a running server" in result.stderr
+
+
+def test_a_folder_that_is_not_a_ca_is_a_usage_error(pki: Pki, tmp_path: Path) -> None:
+    """--ca-dir on a folder without ca.key (here a server bundle): exit 2, what it needs."""
+    for name in ("ca.crt", "server.crt", "server.key"):
+        (tmp_path / name).write_bytes((pki.folder.root / name).read_bytes())
+    result = bench("connect", "--ca-dir", str(tmp_path), "--port", "8443")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {tmp_path / 'ca.key'} does not exist: --ca-dir needs the CA folder that "
+        "`rtchat-certs init` made (with ca.crt and ca.key)"
+    )
+
+
 def test_a_user_folder_gives_its_own_certificate(pki: Pki, tmp_path: Path) -> None:
     """--pki on a user folder (NAME.crt, NAME.key, ca.crt) uses NAME, never ca.crt or server.crt."""
     folder = pki.folder

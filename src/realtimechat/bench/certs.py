@@ -59,9 +59,8 @@ def existing_clients(root: Path) -> Existing:
     ``NAME.key`` beside it. Expired ones are skipped. Raises PKIError when
     nothing usable is left.
     """
+    check_pki_dir(root)
     folder = pki.CaFolder(root)
-    if not folder.ca_cert.is_file():
-        raise PKIError(f"{folder.ca_cert} does not exist: --pki needs a folder with ca.crt")
     where = folder.clients_dir if folder.clients_dir.is_dir() else root
     now = dt.datetime.now(dt.UTC)
     pairs = []
@@ -76,6 +75,13 @@ def existing_clients(root: Path) -> Existing:
             f"no client certificate with its key in {where} (NAME.crt and NAME.key, not expired)"
         )
     return Existing(ca_cert=folder.ca_cert, pairs=tuple(pairs))
+
+
+def check_pki_dir(root: Path) -> None:
+    """Raise PKIError unless ``root`` holds the CA certificate that ``--pki`` trusts."""
+    ca_cert = pki.CaFolder(root).ca_cert
+    if not ca_cert.is_file():
+        raise PKIError(f"{ca_cert} does not exist: --pki needs a folder with ca.crt")
 
 
 def check_ca_dir(root: Path) -> None:

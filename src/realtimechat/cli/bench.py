@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
+from ..bench.certs import check_ca_dir, check_pki_dir
 from ..bench.progress import ProgressLine
 from ..bench.report import table
 from ..bench.scenarios import Load, Scenario, Target, run
 from ..bench.wire import MIN_SIZE
-from ..errors import ExitCode, RtchatError
+from ..errors import ExitCode, PKIError, RtchatError
 from .common import CONTEXT, LOOPS, fail, loop_factory
 
 PROGRAM = "rtchat-bench"
@@ -253,12 +255,13 @@ def _target(options: dict[str, Any]) -> Target:
     chosen = [name for name in ("spawn", "ca_dir", "pki") if options[name]]
     if len(chosen) != 1:
         raise click.UsageError("choose one of --spawn, --ca-dir DIR and --pki DIR")
-    if spawn and options["port"] is not None:
-        raise click.UsageError("--port is for a running server; --spawn picks its own")
-    if not spawn and options["port"] is None:
+    if spawn:
+        _check_spawn(options)
+    elif options["port"] is None:
         raise click.UsageError("--port is required with --ca-dir or --pki")
     if options["server_args"] and not spawn:
         raise click.UsageError("--server-arg only goes with --spawn")
+    _check_folders(options)
     return Target(
         host=options["host"],
         port=options["port"] or 0,
@@ -268,6 +271,33 @@ def _target(options: dict[str, Any]) -> Target:
         spawn=spawn,
         server_args=tuple(options["server_args"]),
     )
+
+
+def _check_spawn(options: dict[str, Any]) -> None:
+    """--spawn picks where its server listens and what its certificate says: none of those
+    options may be given too (a default value is fine; an explicit one would be ignored)."""
+    context = click.get_current_context()
+    given = [
+        f"--{name}"
+        for name in ("host", "port", "cn")
+        if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+    ]
+    if given:
+        raise click.UsageError(
+            f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for a running server; "
+            "--spawn starts its own on 127.0.0.1 with a certificate for chatserver"
+        )
+
+
+def _check_folders(options: dict[str, Any]) -> None:
+    """A --ca-dir or --pki folder of the wrong kind is a usage error, said in one line."""
+    try:
+        if options["ca_dir"] is not None:
+            check_ca_dir(options["ca_dir"])
+        if options["pki"] is not None:
+            check_pki_dir(options["pki"])
+    except PKIError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @main.command(epilog=f"{LATENCY_NOTE} {EXIT_CODES}")
