@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from realtimechat.bench.certs import existing_clients
-from realtimechat.bench.report import Report, table
+from realtimechat.bench.report import Report, ServerFigures, table
 from realtimechat.client.connection import ServerConnection
 from realtimechat.protocol import Msg, SendMsg
 from realtimechat.server.app import ChatServer
@@ -304,6 +304,39 @@ def test_connect_prints_a_table() -> None:
     assert result.stderr == "", "no progress line when stderr is not a terminal"
 
 
+def test_connect_memory_is_per_connection_open() -> None:
+    """3 of 5 connections allowed: memory per connection is over the 3 open, rss_kib is filled."""
+    result = bench(
+        "connect", "--spawn", "--clients", "5", "--server-arg=--max-per-address=3", "--json"
+    )
+    assert result.returncode == 7, result.stderr
+    report = json.loads(result.stdout)
+    assert report["connected"] == report["clients_alive"] == 3
+    server = report["server"]
+    assert server["connections_open"] == 3
+    assert server["rss_kib"] == server["rss_after_kib"] > 0
+    growth = server["rss_after_kib"] - server["rss_before_kib"]
+    assert server["rss_per_connection_kib"] == round(growth / 3, 1)
+    text = table(_report(scenario="connect", connected=3, server=ServerFigures(**server)))
+    assert "with 3 connections open" in text
+
+
+def _report(**fields: Any) -> Report:
+    """A report with made-up figures, for what the table says about them."""
+    base: dict[str, Any] = {
+        "scenario": "rate",
+        "run_id": "0",
+        "target": "127.0.0.1:1",
+        "spawned": False,
+        "clients": 10,
+        "connected": 10,
+        "workers": 1,
+        "loop": "asyncio",
+        "size": 100,
+    }
+    return Report(**(base | fields))
+
+
 def test_a_server_that_is_not_there_is_one_clear_line(pki: Pki) -> None:
     """Nothing listening on the port: one line on stderr, nothing on stdout, exit code 3."""
     with socket.socket() as probe:
@@ -368,19 +401,8 @@ def test_a_user_folder_gives_its_own_certificate(pki: Pki, tmp_path: Path) -> No
 
 def test_the_table_never_rounds_a_shortfall_up_to_one() -> None:
     """One delivery missing out of ten million still shows as less than 1.0000."""
-    report = Report(
-        scenario="rate",
-        run_id="0",
-        target="127.0.0.1:1",
-        spawned=False,
-        clients=10,
-        connected=10,
-        workers=1,
-        loop="asyncio",
-        size=100,
-        delivered=9_999_999,
-        expected=10_000_000,
-        delivered_ratio=9_999_999 / 10_000_000,
+    report = _report(
+        delivered=9_999_999, expected=10_000_000, delivered_ratio=9_999_999 / 10_000_000
     )
     assert table_cells(table(report))["delivered/expected"] == "0.9999"
     assert not report.complete

@@ -28,10 +28,11 @@ class ServerFigures:
 
     pid: int
     cpu_percent: float | None = None  # over the measurement window (connect: while connecting)
-    rss_kib: int | None = None  # at the end of the window
+    rss_kib: int | None = None  # at the end of the window (connect: rss_after_kib)
     rss_before_kib: int | None = None  # connect: before the first connection
-    rss_after_kib: int | None = None  # connect: with every connection open
-    rss_per_connection_kib: float | None = None
+    rss_after_kib: int | None = None  # connect: with ``connections_open`` connections open
+    connections_open: int | None = None  # connect: when rss_after_kib was read
+    rss_per_connection_kib: float | None = None  # connect: the growth over connections_open
 
 
 @dataclass(slots=True)
@@ -263,7 +264,8 @@ def notes(report: Report) -> list[str]:
         server = report.server
         lines.append(
             f"server RSS {_number(_mib(server.rss_before_kib), 1)} MiB before, "
-            f"{_number(_mib(server.rss_after_kib), 1)} MiB with every connection open "
+            f"{_number(_mib(server.rss_after_kib), 1)} MiB with {_number(server.connections_open)} "
+            f"connection{'' if server.connections_open == 1 else 's'} open "
             f"(CPU % while connecting)"
         )
     if report.tool_cpu_percent is not None:

@@ -346,16 +346,7 @@ class _Session:
         start = Start(kind="broadcast", t0=t0, w0=t0, w1=until, t_end=t0, settle_until=until)
         self._send_and_drain(report, start)
         if self.server is not None and report.server is not None:
-            server = report.server
-            server.rss_after_kib = rss_kib(self.server.pid)
-            if (
-                server.rss_before_kib is not None
-                and server.rss_after_kib is not None
-                and report.connected
-            ):
-                server.rss_per_connection_kib = round(
-                    (server.rss_after_kib - server.rss_before_kib) / report.connected, 1
-                )
+            _memory_per_connection(report.server, rss_kib(self.server.pid), report.clients_alive)
 
     def _count(self, report: Report, outcomes: Sequence[Outcome], per_client: int) -> None:
         """Merge what the workers received into ``report``."""
@@ -381,3 +372,15 @@ class _Session:
             report.server.cpu_percent = self.server_cpu.percent
             if report.scenario != "connect":
                 report.server.rss_kib = self.window_rss
+
+
+def _memory_per_connection(server: ServerFigures, rss_after: int | None, open_now: int) -> None:
+    """The server's memory with ``open_now`` connections open, and its growth per connection.
+
+    Per connection open when it was read: refused connections, and those
+    lost since, hold nothing, and dividing by them would understate the cost.
+    """
+    server.rss_after_kib = server.rss_kib = rss_after
+    server.connections_open = open_now
+    if server.rss_before_kib is not None and rss_after is not None and open_now:
+        server.rss_per_connection_kib = round((rss_after - server.rss_before_kib) / open_now, 1)
