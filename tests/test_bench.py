@@ -8,11 +8,15 @@ how fast anything was.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +323,16 @@ def test_connect_memory_is_per_connection_open() -> None:
     assert server["rss_per_connection_kib"] == round(growth / 3, 1)
     text = table(_report(scenario="connect", connected=3, server=ServerFigures(**server)))
     assert "with 3 connections open" in text
+    for figures in (report["handshake_ms"], report["ready_ms"], report["latency_ms"]):
+        assert all(value == round(value, 3) for value in figures.values()), figures
+
+
+def test_each_scenario_says_how_its_timeout_default_is_computed() -> None:
+    """connect has no warm-up or duration, so its --timeout default does not mention them."""
+    connect = bench("connect", "--help").stdout
+    assert "[default: 60 + drain + 1 per 20 clients]" in " ".join(connect.split())
+    rate = bench("rate", "--help").stdout
+    assert "[default: 60 + warm-up + duration + drain + 1 per 20 clients]" in " ".join(rate.split())
 
 
 def _report(**fields: Any) -> Report:
@@ -335,6 +349,59 @@ def _report(**fields: Any) -> Report:
         "size": 100,
     }
     return Report(**(base | fields))
+
+
+def test_ctrl_c_says_the_spawned_server_was_stopped() -> None:
+    """SIGINT during a run: one line on stderr, exit code 130, the spawned server gone."""
+    process = subprocess.Popen(
+        [BENCH, "rate", "--spawn", "--clients", "2", "--rate", "1", "--duration", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children: dict[int, str] = {}
+    try:
+        # The workers start once the server listens: then the run is under way.
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not any("multiprocessing" in command for command in children.values()):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the run did not get under way"
+            time.sleep(0.05)  # polling /proc, bounded by the deadline
+            children = _children(process.pid)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        _kill_leftovers(children)
+    assert process.returncode == 130
+    assert out == ""
+    assert err == "rtchat-bench: interrupted; the spawned server was stopped\n"
+    [server] = [pid for pid, command in children.items() if "rtchat-server" in command]
+    assert not Path(f"/proc/{server}").exists()
+
+
+def _kill_leftovers(processes: dict[int, str]) -> None:
+    """Kill those of ``processes`` still running (same id, same command line) after a failure."""
+    for pid, command in processes.items():
+        with contextlib.suppress(OSError):
+            if _command_line(Path(f"/proc/{pid}")) == command:
+                os.kill(pid, signal.SIGKILL)
+
+
+def _command_line(proc: Path) -> str:
+    return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def _children(parent: int) -> dict[int, str]:
+    """The processes whose parent is ``parent``, with their command lines."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found[int(stat.parent.name)] = _command_line(stat.parent)
+    return found
 
 
 def test_a_server_that_is_not_there_is_one_clear_line(pki: Pki) -> None:

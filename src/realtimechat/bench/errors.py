@@ -16,5 +16,15 @@ class BenchError(RtchatError):
         self.exit_code = ExitCode(exit_code)
 
 
+class Interrupted(Exception):
+    """Ctrl-C: the run was cut short; everything it started has been stopped."""
+
+    def __init__(self, *, server_stopped: bool) -> None:
+        super().__init__(
+            "interrupted; the spawned server was stopped" if server_stopped else "interrupted"
+        )
+        self.server_stopped = server_stopped
+
+
 class ConnectTimedOut(CannotConnect):
     """No welcome within --connect-timeout (its own kind: a loaded server, not a wrong port)."""

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 QUANTILES = (0.5, 0.9, 0.99)
+_MS_DIGITS = 3  # whole microseconds: the latency histogram's own resolution
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,7 @@ def latency_from_histogram(histogram: Mapping[int, int], max_ns: int) -> Latency
     if not histogram:
         return None
     p50, p90, p99 = histogram_percentiles(histogram, QUANTILES)
-    return Latency(p50=p50 / 1000, p90=p90 / 1000, p99=p99 / 1000, max=max_ns / 1e6)
+    return Latency(p50=p50 / 1000, p90=p90 / 1000, p99=p99 / 1000, max=_ns_to_ms(max_ns))
 
 
 def latency_from_samples(samples_ns: Iterable[int]) -> Latency | None:
@@ -151,9 +152,14 @@ def latency_from_samples(samples_ns: Iterable[int]) -> Latency | None:
 
     def rank(quantile: float) -> float:
         index = max(0, math.ceil(round(quantile * len(ordered), 9)) - 1)
-        return ordered[index] / 1e6
+        return _ns_to_ms(ordered[index])
 
-    return Latency(p50=rank(0.5), p90=rank(0.9), p99=rank(0.99), max=ordered[-1] / 1e6)
+    return Latency(p50=rank(0.5), p90=rank(0.9), p99=rank(0.99), max=_ns_to_ms(ordered[-1]))
+
+
+def _ns_to_ms(nanoseconds: int) -> float:
+    """Nanoseconds as milliseconds, rounded like every figure in the report."""
+    return round(nanoseconds / 1e6, _MS_DIGITS)
 
 
 # -- the table ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Final, Literal
 
 from ..client.connection import Endpoint
 from .certs import CertSource, IssueFrom, check_ca_dir, existing_clients
-from .errors import BenchError
+from .errors import BenchError, Interrupted
 from .messages import (
     Connected,
     ConnectFirst,
@@ -86,7 +86,24 @@ class Load:
 
 
 def run(target: Target, load: Load, progress: ProgressLine) -> Report:
-    """Carry out one run and report it; BenchError (or another RtchatError) if it cannot."""
+    """Carry out one run and report it; BenchError (or another RtchatError) if it cannot.
+
+    Ctrl-C becomes ``Interrupted``, raised once the workers and the spawned
+    server (if one was started) are stopped.
+    """
+    spawned: list[SpawnedServer] = []
+    try:
+        return _run(target, load, progress, spawned)
+    except KeyboardInterrupt:
+        raise Interrupted(server_stopped=bool(spawned)) from None
+    finally:
+        progress.clear()
+
+
+def _run(
+    target: Target, load: Load, progress: ProgressLine, spawned: list[SpawnedServer]
+) -> Report:
+    """``run``; every server it starts is added to ``spawned`` (and stopped at the end)."""
     deadline = monotonic_ns() + int(load.timeout * 1e9)
     run_id = new_run_id()
     with (
@@ -94,7 +111,13 @@ def run(target: Target, load: Load, progress: ProgressLine) -> Report:
         contextlib.ExitStack() as stack,
     ):
         endpoint, source, server = _open_target(
-            target, load, folder=Path(temp), stack=stack, progress=progress, deadline=deadline
+            target,
+            load,
+            folder=Path(temp),
+            stack=stack,
+            progress=progress,
+            deadline=deadline,
+            spawned=spawned,
         )
         plans = make_plans(load, endpoint=endpoint, source=source, run_id=run_id, deadline=deadline)
         rss_before = rss_kib(server.pid) if server is not None else None
@@ -131,7 +154,6 @@ def run(target: Target, load: Load, progress: ProgressLine) -> Report:
             )
         report.errors = sum(report.error_kinds.values()) + sum(report.connect_failures.values())
         progress.show("closing connections ...")
-    progress.clear()
     return report
 
 
@@ -143,13 +165,20 @@ def _open_target(
     stack: contextlib.ExitStack,
     progress: ProgressLine,
     deadline: int,
+    spawned: list[SpawnedServer],
 ) -> tuple[Endpoint, CertSource, SpawnedServer | None]:
-    """Where to connect and with which certificates; starts the server for ``--spawn``."""
+    """Where to connect and with which certificates; starts the server for ``--spawn``.
+
+    The server goes into ``spawned`` (and its stop onto ``stack``) as soon as
+    its process exists, so that a Ctrl-C while it starts is reported right.
+    """
     if target.spawn:
         progress.show("starting rtchat-server ...")
         ca_dir = make_pki(folder)
-        server = SpawnedServer.start(ca_dir, folder, target.server_args, deadline / 1e9)
+        server = SpawnedServer.launch(ca_dir, folder, target.server_args)
         stack.callback(server.stop)
+        spawned.append(server)
+        server.wait_until_listening(deadline / 1e9)
         endpoint = Endpoint(host="127.0.0.1", port=server.port, cn=SERVER_CN)
         return endpoint, IssueFrom(ca_dir, folder / "issued", load.name_prefix), server
     endpoint = Endpoint(host=target.host, port=target.port, cn=target.cn)

@@ -60,10 +60,8 @@ class SpawnedServer:
     log: Path
 
     @classmethod
-    def start(
-        cls, ca_dir: Path, folder: Path, extra: Sequence[str], deadline: float
-    ) -> SpawnedServer:
-        """Start it and wait (bounded) until it listens; BenchError if it does not."""
+    def launch(cls, ca_dir: Path, folder: Path, extra: Sequence[str]) -> SpawnedServer:
+        """Start the process (then ``wait_until_listening``); ``stop`` it in every case."""
         log = folder / "server.log"
         command = [
             *server_command(),
@@ -80,20 +78,20 @@ class SpawnedServer:
             process = subprocess.Popen(  # noqa: S603 - our own console script, no shell
                 command, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink
             )
-        server = cls(process=process, port=0, log=log)
-        try:
-            server.port = server._wait_for_port(min(deadline, time.monotonic() + _START_TIMEOUT))
-        except BaseException:
-            server.stop()
-            raise
-        return server
+        return cls(process=process, port=0, log=log)
 
-    def _wait_for_port(self, until: float) -> int:
-        """Poll the log (another process writes it) until the ``listening on`` line appears."""
+    def wait_until_listening(self, deadline: float) -> None:
+        """Poll the log (another process writes it) for the ``listening on`` line and its port.
+
+        Bounded by ``deadline`` (monotonic s) and a start timeout; BenchError
+        if the server exits or does not listen in time.
+        """
+        until = min(deadline, time.monotonic() + _START_TIMEOUT)
         while time.monotonic() < until:
             found = _LISTENING.search(self.log.read_text(errors="replace"))
             if found:
-                return int(found.group(1))
+                self.port = int(found.group(1))
+                return
             if self.process.poll() is not None:
                 raise BenchError(f"the spawned server did not start: {self.last_log_line()}")
             time.sleep(_POLL)

@@ -11,6 +11,7 @@ import click
 from click.core import ParameterSource
 
 from ..bench.certs import check_ca_dir, check_pki_dir
+from ..bench.errors import Interrupted
 from ..bench.progress import ProgressLine
 from ..bench.report import table
 from ..bench.scenarios import Load, Scenario, Target, run
@@ -22,6 +23,7 @@ PROGRAM = "rtchat-bench"
 F = TypeVar("F", bound=Callable[..., Any])
 _DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 _MAX_CLIENTS = 20_000
+_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 LATENCY_NOTE = (
     "Latency is measured by the tool alone: the sender writes time.monotonic_ns() "
@@ -95,8 +97,16 @@ def _target_options(command: F) -> F:
     return command
 
 
-def _load_options(clients: int) -> Callable[[F], F]:
-    """Bounds every scenario has: clients, processes, handshakes at once, time limits."""
+#: How ``_run`` picks --timeout when it is not given, as each scenario's --help says it.
+TIMEOUT_SENDING = "60 + warm-up + duration + drain + 1 per 20 clients"
+TIMEOUT_CONNECT = "60 + drain + 1 per 20 clients"
+
+
+def _load_options(clients: int, timeout: str) -> Callable[[F], F]:
+    """Bounds every scenario has: clients, processes, handshakes at once, time limits.
+
+    ``clients`` is the default of --clients; ``timeout`` how --timeout's default is computed.
+    """
 
     def decorate(command: F) -> F:
         options = [
@@ -145,8 +155,7 @@ def _load_options(clients: int) -> Callable[[F], F]:
             click.option(
                 "--timeout",
                 type=click.FloatRange(1, 24 * 3600),
-                help="Hard limit in seconds for the whole run.  [default: 60 + warm-up + "
-                "duration + drain + 1 per 20 clients]",
+                help=f"Hard limit in seconds for the whole run.  [default: {timeout}]",
             ),
             click.option(
                 "--loop",
@@ -243,8 +252,10 @@ def _run(scenario: Scenario, options: dict[str, Any]) -> None:
         report = run(target, load, ProgressLine(sys.stderr))
     except RtchatError as exc:
         fail(PROGRAM, exc)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except Interrupted as exc:
+        fail(PROGRAM, str(exc), _INTERRUPTED)
+    except KeyboardInterrupt:  # before the run began or after it ended: nothing to stop
+        fail(PROGRAM, "interrupted", _INTERRUPTED)
     click.echo(report.to_json() if options["as_json"] else table(report))
     sys.exit(int(ExitCode.OK) if report.clean else int(ExitCode.NOT_DELIVERED))
 
@@ -302,7 +313,7 @@ def _check_folders(options: dict[str, Any]) -> None:
 
 @main.command(epilog=f"{LATENCY_NOTE} {EXIT_CODES}")
 @_target_options
-@_load_options(clients=50)
+@_load_options(clients=50, timeout=TIMEOUT_SENDING)
 @_window_options
 @click.option(
     "--publishers",
@@ -331,7 +342,7 @@ def fanout(**options: Any) -> None:
 
 @main.command(epilog=f"{LATENCY_NOTE} {EXIT_CODES}")
 @_target_options
-@_load_options(clients=50)
+@_load_options(clients=50, timeout=TIMEOUT_SENDING)
 @_window_options
 @click.option(
     "--rate",
@@ -352,7 +363,7 @@ def rate(**options: Any) -> None:
 
 @main.command(epilog=EXIT_CODES)
 @_target_options
-@_load_options(clients=500)
+@_load_options(clients=500, timeout=TIMEOUT_CONNECT)
 def connect(**options: Any) -> None:
     """Connection scale: open --clients connections, --concurrency handshakes at a time.
 
