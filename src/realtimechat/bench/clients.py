@@ -353,14 +353,26 @@ class BenchClient(asyncio.BufferedProtocol):
 
     # -- sending ---------------------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
+    @property
+    def gone(self) -> bool:
+        """Closed, or closing (the server said bye): nothing more can be sent."""
+        return self.transport is None or self.closed or self.transport.is_closing()
+
+    def write(self, data: bytes) -> bool:
         """Write unless the connection is gone or going (a TLS transport would complain)."""
-        if self.transport is not None and not self.closed and not self.transport.is_closing():
-            self.transport.write(data)
+        if self.transport is None or self.gone:
+            return False
+        self.transport.write(data)
+        return True
 
     def send_marked(self, timestamp: int) -> None:
-        """Send one message stamped ``timestamp`` (one write: one TLS record)."""
-        self.write(self.marker.line(self.sender, timestamp))
+        """Send one message stamped ``timestamp`` (one write: one TLS record).
+
+        A message that could not be written (the server is closing the
+        connection) is not counted as sent: nobody could expect it.
+        """
+        if not self.write(self.marker.line(self.sender, timestamp)):
+            return
         self.sent += 1
         self.in_flight += 1
         if self.tally.w0 <= timestamp < self.tally.w1:

@@ -354,7 +354,7 @@ async def publish(client: BenchClient, window: int, t0: int, t_end: int, tally: 
     client.wake_at = window - 1
     client.in_flight = 0
     await sleep_until(t0)
-    while not client.closed:
+    while not client.gone:
         now = monotonic_ns()
         if now >= t_end:
             break
@@ -393,7 +393,7 @@ async def on_schedule(client: BenchClient, period: float, first: float, t_end: i
     a stalled sender shows up as latency (no coordinated omission).
     """
     due = first
-    while not client.closed and due < t_end:
+    while not client.gone and due < t_end:
         now = monotonic_ns()
         if due > now:
             await asyncio.sleep((due - now) / 1e9)
