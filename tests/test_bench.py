@@ -420,6 +420,33 @@ def test_a_server_that_is_not_there_is_one_clear_line(pki: Pki) -> None:
     ]
 
 
+async def test_a_port_that_does_not_speak_tls_is_cannot_connect(pki: Pki) -> None:
+    """A plain-text server on the port: exit 3 and a hint about the port, as rtchat says it."""
+
+    async def answer_in_plain_text(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        writer.write(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    plain = await asyncio.start_server(answer_in_plain_text, "127.0.0.1", 0)
+    port = plain.sockets[0].getsockname()[1]
+    try:
+        code, out, err = await _run_bench_to_end(
+            "rate", "--ca-dir", str(pki.folder.root), "--port", str(port), "--clients", "2"
+        )
+    finally:
+        plain.close()
+        await plain.wait_closed()
+    assert code == 3, err
+    assert out == b""
+    assert err.splitlines() == [
+        f"rtchat-bench: cannot connect to 127.0.0.1:{port}: the server did not answer in TLS "
+        f"(is {port} the chat server's port?)"
+    ]
+
+
 def test_a_target_must_be_chosen() -> None:
     """Without --spawn, --ca-dir or --pki the tool says what is missing (usage error, exit 2)."""
     result = bench("fanout", "--port", "8443")

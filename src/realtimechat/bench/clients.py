@@ -54,7 +54,7 @@ from ..protocol import (
     encode,
 )
 from ..sanitize import visible
-from ..tls import describe_handshake_error, is_name_mismatch
+from ..tls import describe_handshake_error, is_name_mismatch, peer_speaks_no_tls
 from .errors import ConnectTimedOut
 from .messages import ErrorKey
 from .wire import MSG_PREFIX, Marker
@@ -444,7 +444,12 @@ def connect_error(exc: Exception, endpoint: Endpoint, timeout: float) -> ClientE
 
 
 def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> ClientError:
-    """A failed TLS handshake: the server's certificate, or ours."""
+    """A failed TLS handshake: not a TLS server at all, the server's certificate, or ours."""
+    if peer_speaks_no_tls(exc):  # worded as the rtchat client words it
+        return CannotConnect(
+            f"cannot connect to {endpoint}: the server did not answer in TLS "
+            f"(is {endpoint.port} the chat server's port?)"
+        )
     if not isinstance(exc, ssl.SSLCertVerificationError):
         return CertificateRejected(
             f"TLS handshake with {endpoint} failed: {describe_handshake_error(exc)}"
