@@ -36,7 +36,7 @@ class ExitCode(IntEnum):
     TLS_FAILED = 4  # server certificate not trusted / not matching --cn
     REFUSED = 5  # the server refused us: certificate, name, version, bye
     CONNECTION_LOST = 6
-    NOT_DELIVERED = 7  # --plain: input ended but some messages never echoed
+    NOT_DELIVERED = 7  # --plain: some messages never echoed; rtchat-bench: the run was not clean
 
 
 class RtchatError(Exception):
