@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -35,8 +36,10 @@ from realtimechat.pki import init_ca, issue_client
 from realtimechat.protocol import Hello, Welcome
 from realtimechat.server.app import ChatServer
 from realtimechat.tls import (
+    _SSL_CTRL_GET_SESS_CACHE_MODE,
     KEY_EXCHANGE_GROUPS,
     ClientFiles,
+    _ctx_control,
     _set_groups,
     client_context,
     server_context,
@@ -365,6 +368,14 @@ def test_groups_are_set_through_openssl_itself() -> None:
     assert not _set_groups(context, "no-such-group")
 
 
+def test_the_session_cache_is_turned_off(pki: Pki) -> None:
+    """The ctypes call took effect: no fallback to a resumable TLS 1.2 session ID hides."""
+    context = server_context(pki.server)
+    assert _ctx_control(context, _SSL_CTRL_GET_SESS_CACHE_MODE, 0, None) == 0
+    assert context.num_tickets == 1  # the one bare TLS 1.3 ticket (tls._refuse_resumption)
+    assert context.options & ssl.OP_NO_TICKET
+
+
 @slow_sslyze
 def test_no_compression(scan: Scan) -> None:
     """TLS compression (CRIME) is off."""
@@ -576,6 +587,46 @@ def test_openssl_s_client_connects_over_tls_1_2_and_1_3(
         )
         assert f"New, {name}," in done.stdout, done.stdout + done.stderr
         assert '"type":"welcome"' in done.stdout.replace(" ", ""), done.stdout + done.stderr
+
+
+def talk_until_closed(
+    context: ssl.SSLContext, port: int, session: ssl.SSLSession | None
+) -> ssl.SSLSocket:
+    """Handshake (offering ``session``), say hello and bye, read until the server's close_notify."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    tls = context.wrap_socket(raw, server_hostname="chatserver", session=session)
+    tls.sendall(b'{"type":"hello","v":1}\n{"type":"bye"}\n')
+    received = b""
+    while chunk := tls.recv(65536):  # b"" once the server's close_notify has arrived
+        received += chunk
+    assert b'"type":"welcome"' in received.replace(b" ", b"")
+    return tls
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_sessions_are_never_resumed(
+    cli_server: tuple[int, Path], pki: Pki, version: ssl.TLSVersion
+) -> None:
+    """A client offering its last session gets a full handshake, over TLS 1.2 and 1.3 alike.
+
+    The server ends a session with close_notify, which is what keeps an
+    OpenSSL session resumable: the first connection here ends that way.
+    Over TLS 1.3 the client does get one session ticket (tls.py says why it
+    is sent), but the server keeps no session it could resume from.
+    """
+    port, _ = cli_server
+    context = client_context(pki.client("dave"))
+    context.minimum_version = context.maximum_version = version
+    first = talk_until_closed(context, port, None)
+    session = first.session
+    first.close()
+    assert session is not None
+    assert session.has_ticket is (version is ssl.TLSVersion.TLSv1_3)
+    again = talk_until_closed(context, port, session)
+    try:
+        assert again.session_reused is False
+    finally:
+        again.close()
 
 
 @pytest.fixture(scope="module")

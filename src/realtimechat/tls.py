@@ -7,8 +7,8 @@ Policy (docs/security.md explains each choice):
   compression, no renegotiation.
 * Key-exchange groups X25519 and P-256, on both sides (see
   ``KEY_EXCHANGE_GROUPS``).
-* No session tickets or resumption: every connection is a full handshake,
-  so every connection's certificate is checked (and it is cheaper).
+* No session resumption: every connection is a full handshake (and it is
+  cheaper), see ``_refuse_resumption``.
 * Both sides authenticate. The server requires a client certificate
   (``CERT_REQUIRED`` set explicitly: ``create_default_context`` for
   ``CLIENT_AUTH`` would leave ``CERT_NONE``).
@@ -58,17 +58,25 @@ TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
 # is not possible it falls back to P-256 alone, which is correct, just slower.
 KEY_EXCHANGE_GROUPS: Final = "X25519:P-256"
 FALLBACK_GROUP: Final = "prime256v1"
-_SSL_CTRL_SET_GROUPS_LIST: Final = 92  # from OpenSSL's ssl.h; SSL_CTX_set1_groups_list is a macro
+
+# From OpenSSL's ssl.h: SSL_CTX_set1_groups_list and
+# SSL_CTX_set_session_cache_mode are macros over SSL_CTX_ctrl.
+_SSL_CTRL_SET_SESS_CACHE_MODE: Final = 44
+_SSL_CTRL_GET_SESS_CACHE_MODE: Final = 45
+_SSL_CTRL_SET_GROUPS_LIST: Final = 92
+_SSL_SESS_CACHE_OFF: Final = 0
 
 
-def _set_groups(context: ssl.SSLContext, groups: str) -> bool:
-    """SSL_CTX_set1_groups_list(context, groups); False if it cannot be done safely."""
+def _ctx_control(
+    context: ssl.SSLContext, command: int, larg: int, parg: bytes | None
+) -> int | None:
+    """SSL_CTX_ctrl on ``context``'s own SSL_CTX; None if that cannot be done safely."""
     try:
         library = ctypes.CDLL(_ssl.__file__)  # the libssl this Python's ssl module uses
         get_options = library.SSL_CTX_get_options
         control = library.SSL_CTX_ctrl
     except (OSError, AttributeError):
-        return False
+        return None
     get_options.restype = ctypes.c_uint64
     get_options.argtypes = [ctypes.c_void_p]
     control.restype = ctypes.c_long
@@ -78,9 +86,21 @@ def _set_groups(context: ssl.SSLContext, groups: str) -> bool:
     header = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
     pointer = ctypes.c_void_p.from_address(id(context) + header).value
     if not pointer or get_options(pointer) != context.options:
-        return False
-    result: int = control(pointer, _SSL_CTRL_SET_GROUPS_LIST, 0, groups.encode("ascii"))
-    return result == 1
+        return None
+    result: int = control(pointer, command, larg, parg)
+    return result
+
+
+def _set_groups(context: ssl.SSLContext, groups: str) -> bool:
+    """SSL_CTX_set1_groups_list(context, groups); False if it cannot be done safely."""
+    return _ctx_control(context, _SSL_CTRL_SET_GROUPS_LIST, 0, groups.encode("ascii")) == 1
+
+
+def _turn_off_session_cache(context: ssl.SSLContext) -> bool:
+    """SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF); False if not done."""
+    _ctx_control(context, _SSL_CTRL_SET_SESS_CACHE_MODE, _SSL_SESS_CACHE_OFF, None)
+    mode = _ctx_control(context, _SSL_CTRL_GET_SESS_CACHE_MODE, 0, None)
+    return mode == _SSL_SESS_CACHE_OFF
 
 
 # OpenSSL verify result for a name that does not match (X509_V_ERR_HOSTNAME_MISMATCH).
@@ -164,6 +184,35 @@ def key_is_encrypted(path: Path) -> bool:
     return b"ENCRYPTED" in head
 
 
+def _refuse_resumption(context: ssl.SSLContext) -> None:
+    """No session is ever resumed: every connection is a full handshake.
+
+    Why: no client of ours resumes, and the server would keep sessions it
+    never uses. (A resumed session would still pass every check the server
+    makes after the handshake, which read the certificate, not the handshake.)
+
+    * OP_NO_TICKET: no encrypted, stateless tickets. OpenSSL's two default
+      TLS 1.3 tickets cost about a third of the server's CPU per handshake
+      (measured: 1.16 ms -> 0.80 ms), and a TLS 1.2 ticket would carry the
+      session's master secret under a key that lives as long as the process.
+    * The session cache off: without it, OpenSSL keeps every TLS 1.2 session
+      that ended with close_notify (as ours do) and resumes it by session ID.
+    * One TLS 1.3 ticket all the same, now a bare session ID that matches
+      nothing (nothing is cached), so it costs next to nothing. Clients
+      expect one: a plain asyncio Protocol over uvloop's TLS gets a fresh
+      256 KiB buffer per read, and only a read that finds no application
+      data, like the ticket's, makes glibc raise its mmap threshold; without
+      it every read was an mmap + mremap + munmap: the shared bench's load
+      generator used 66 % of a core instead of 40 %, and its S2 p99 grew
+      by a quarter (docs/performance.md).
+
+    Where the cache cannot be turned off (see ``_ctx_control``), TLS 1.2
+    session IDs stay resumable, and no ticket is sent that could resume too.
+    """
+    context.options |= ssl.OP_NO_TICKET
+    context.num_tickets = 1 if _turn_off_session_cache(context) else 0
+
+
 def server_context(files: ServerFiles) -> ssl.SSLContext:
     """The server side: present ``files.cert``, require a client certificate.
 
@@ -174,12 +223,7 @@ def server_context(files: ServerFiles) -> ssl.SSLContext:
     _apply_policy(context)
     # Among the allowed suites, the server's order wins over the client's.
     context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
-    # No session tickets: no client of ours resumes sessions (each connection
-    # proves its certificate afresh, which revocation checks rely on), and
-    # the two TLS 1.3 tickets OpenSSL sends by default cost about a third of
-    # the server's CPU per handshake (measured: 1.16 ms -> 0.80 ms).
-    context.num_tickets = 0
-    context.options |= ssl.OP_NO_TICKET
+    _refuse_resumption(context)
     _load_chain(context, files.cert, files.key, None)
     _load_trust(context, files.ca)
     return context

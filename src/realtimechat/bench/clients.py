@@ -12,8 +12,9 @@ so ``{"type":"msg",`` only ever starts a line).
 Reads land in one buffer shared by every connection of the process: a plain
 ``Protocol`` under uvloop's TLS gets a fresh 256 KiB ``bytes`` per read, which
 glibc serves with mmap, mremap and munmap unless its mmap threshold was
-raised earlier. That doubled the tool's CPU at 25,000 deliveries/s against a
-server that sends no session tickets, and the tool's latency with it.
+raised earlier (which only a read without application data, such as a
+session ticket's, does). That doubled the tool's CPU at 25,000 deliveries/s
+against our server when it sent no ticket, and the tool's latency with it.
 """
 
 from __future__ import annotations
