@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import shutil
 import subprocess
@@ -23,11 +24,21 @@ from realtimechat.pki import (
     revoke,
     sign_request,
 )
-from realtimechat.protocol import Bye, Join, Leave, Msg, SendMsg
+from realtimechat.protocol import Bye, Join, Leave, Msg, Ping, Pong, SendMsg, Welcome
 from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.tls import ClientFiles, ServerFiles, client_context
 
-from .support import Pki, RawPeer, ServerFactory, connect, endpoint, join, receive_until
+from .support import (
+    Pki,
+    RawPeer,
+    ServerFactory,
+    connect,
+    endpoint,
+    eventually,
+    join,
+    port_of,
+    receive_until,
+)
 
 
 def self_signed(folder: Path, name: str) -> ClientFiles:
@@ -148,6 +159,41 @@ async def test_revoked_user_is_ended_live_and_refused_after(
     await alice.send(SendMsg(text="same session as before"))
     assert (await receive_until(alice, Msg)).text == "same session as before"
     await alice.close()
+
+
+async def test_a_reload_ends_a_session_that_has_not_said_hello_yet(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Revoked between the handshake and hello: the reload ends it; hello never admits it."""
+    ca = fresh_ca(tmp_path, "dave")
+    server = await start_server(files=ca.server)
+    dave = await RawPeer.open(server, ca.client("dave"))
+    await dave.send(Ping(t=1.0))
+    await dave.until(Pong)  # the server has a session for dave, before hello
+    revoke(ca.folder.root, "dave")
+    server.reload_tls()
+    await dave.send(b'{"type":"hello","v":1}\n')
+    seen = await dave.closed()
+    assert seen[-1] == Bye(reason="revoked")
+    assert not [frame for frame in seen if isinstance(frame, Welcome)]
+
+
+async def test_a_handshake_under_way_during_a_reload_meets_the_new_revocations(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Admitted before the reload, handshaking after it: the new CRL decides."""
+    ca = fresh_ca(tmp_path, "dave")
+    server = await start_server(files=ca.server)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+    await eventually(lambda: server.connection_count == 1)  # admitted under the old trust
+    revoke(ca.folder.root, "dave")
+    server.reload_tls()
+    await writer.start_tls(client_context(ca.client("dave")), server_hostname="chatserver")
+    dave = RawPeer(reader, writer)
+    await dave.send(b'{"type":"hello","v":1}\n')
+    seen = await dave.closed()
+    assert seen[-1] == Bye(reason="revoked")
+    assert not [frame for frame in seen if isinstance(frame, Welcome)]
 
 
 async def test_renewed_certificate_keeps_its_name(

@@ -91,6 +91,10 @@ class _Accepted(TLSServerProtocol):
         session.on_closed = lambda: self.server.forget(self)
         self.session = session
         session.start(transport)
+        if self.server.trust is not self.trust:
+            # Reloaded while this handshake ran: the old context verified the
+            # certificate, but revocation and expiry follow the new files.
+            session.recheck(self.server.trust)
         return session
 
     def _refused(self, reason: str) -> None:
@@ -171,6 +175,11 @@ class ChatServer:
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
         self.log.info("listening on %s (protocol v1, mutual TLS, %s loop)", where, kind)
 
+    @property
+    def connection_count(self) -> int:
+        """Connections admitted and not yet closed: handshaking or in a session."""
+        return len(self._connections)
+
     def reload_tls(self) -> None:
         """Use freshly loaded certificates, trust and CRL for new connections.
 
@@ -186,9 +195,11 @@ class ChatServer:
             return
         self.log.info("TLS reloaded: new connections use the new certificates and trust")
         self._log_warnings()
-        if self._hub is not None:
-            for session in self._hub.sessions:
-                session.recheck(self.trust)
+        # Every session past its handshake, welcomed or still before hello;
+        # handshakes in progress are checked as they finish (_Accepted._ready).
+        for connection in list(self._connections):
+            if connection.session is not None:
+                connection.session.recheck(self.trust)
 
     async def serve_until_signalled(self) -> None:
         """Run until SIGINT/SIGTERM (then shut down gracefully); SIGHUP reloads.
