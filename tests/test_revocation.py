@@ -6,11 +6,13 @@ import asyncio
 import datetime as dt
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import trustme
 
+from realtimechat import locations
 from realtimechat.client.connection import ServerConnection
 from realtimechat.errors import CertificateRejected, PKIError, SessionRefused
 from realtimechat.locations import user_folder as user_folder_files
@@ -26,6 +28,7 @@ from realtimechat.pki import (
 )
 from realtimechat.protocol import Bye, Join, Leave, Msg, Ping, Pong, SendMsg, Welcome
 from realtimechat.server.config import NamesMode, ServerSettings
+from realtimechat.server.trust import Trust
 from realtimechat.tls import ClientFiles, ServerFiles, client_context
 
 from .support import (
@@ -39,6 +42,8 @@ from .support import (
     port_of,
     receive_until,
 )
+
+BIN = Path(sys.executable).parent
 
 
 def self_signed(folder: Path, name: str) -> ClientFiles:
@@ -265,4 +270,59 @@ async def test_server_warns_about_what_runs_out_soon(
     assert any(
         "CRL is past its next-update" in w
         for w in server.trust.warnings(now=later + dt.timedelta(days=5))
+    )
+
+
+def test_a_server_folder_without_its_crl_does_not_start(tmp_path: Path) -> None:
+    """A CA-trusting folder missing crl.pem is refused (exit 1), not run with nothing revoked."""
+    ca = fresh_ca(tmp_path, "bob")
+    revoke(ca.folder.root, "bob")
+    folder = tmp_path / "server"
+    folder.mkdir()
+    for name in ("ca.crt", "server.crt", "server.key"):
+        shutil.copy(ca.folder.root / name, folder / name)
+    done = subprocess.run(
+        [str(BIN / "rtchat-server"), "--pki", str(folder), "--port", "0", "--ephemeral"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{folder / 'crl.pem'} is missing" in done.stderr
+    assert "revoked would be let in" in done.stderr
+    shutil.copy(ca.folder.root / "crl.pem", folder / "crl.pem")
+    trust = Trust.load(locations.server_files(cert=None, key=None, ca=None, pki=folder))
+    assert trust.revocations is not None
+    assert len(trust.revocations.serials) == 1  # bob
+
+
+async def test_the_log_says_whom_the_server_trusts_and_how_many_are_revoked(
+    start_server: ServerFactory, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """At start and on each reload: the server's names, the CA, the CRL's count."""
+    ca = fresh_ca(tmp_path, "bob")
+    server = await start_server(files=ca.server)
+    lines = [r.getMessage() for r in server_log.records]
+    assert (
+        "server certificate for chatserver, 127.0.0.1; trusting CA"
+        " 'realtimechat CA (chatserver)'; 0 revoked in the CRL"
+    ) in lines
+    revoke(ca.folder.root, "bob")
+    server.reload_tls()
+    reloaded = [r.getMessage() for r in server_log.records if "TLS reloaded" in r.getMessage()]
+    assert reloaded
+    assert reloaded[-1].endswith("; 1 revoked in the CRL)")
+
+
+async def test_a_ca_trusted_without_any_crl_is_warned_about(
+    start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """--cert/--key/--ca with a CA and no --crl: allowed, with a warning that says what it means."""
+    files = ServerFiles(cert=pki.server.cert, key=pki.server.key, ca=pki.server.ca)
+    await start_server(files=files)
+    assert any(
+        r.levelname == "WARNING"
+        and r.getMessage().startswith("no CRL: certificates revoked by the CA are still let in")
+        for r in server_log.records
     )

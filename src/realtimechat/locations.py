@@ -57,7 +57,8 @@ def server_files(
 ) -> ServerFiles:
     """The server's certificate, key, trust file and CRL, from options or defaults.
 
-    A folder's ``crl.pem`` is used when it exists; ``crl`` overrides it.
+    A folder's ``crl.pem`` is used (required when its ca.crt is a CA); ``crl``
+    overrides it.
     """
     files = _server_files(cert=cert, key=key, ca=ca, pki=pki)
     if crl is not None:
@@ -84,22 +85,25 @@ def _server_files(
         return ServerFiles(cert=cert, key=key, ca=ca)
     if pki is not None:
         return _server_folder(pki, explicit=True)
-    for folder in (app_dir() / "server", default_ca_dir()):
+    folders = (app_dir() / "server", default_ca_dir())
+    for folder in folders:
         if (folder / "server.crt").is_file():
             return _server_folder(folder, explicit=False)
     raise ConfigError(
-        f"no server certificate in {default_ca_dir()}: run "
-        "`rtchat-certs init --cn chatserver` first, or pass --pki DIR or --cert/--key/--ca"
+        f"no server certificate in {folders[0]} or {folders[1]}: copy the folder that"
+        f" `rtchat-certs server-bundle --out DIR` made to {folders[0]}, or pass --pki DIR"
+        " (or --cert/--key/--ca); to make a new CA on this host: `rtchat-certs init --cn NAME`"
     )
 
 
 def _server_folder(folder: Path, *, explicit: bool) -> ServerFiles:
-    crl = folder / "crl.pem"
+    # Always named: if the trust file holds a CA, a missing crl.pem is an
+    # error (Trust.load), not a server that silently admits revoked users.
     files = ServerFiles(
         cert=folder / "server.crt",
         key=folder / "server.key",
         ca=folder / "ca.crt",
-        crl=crl if crl.is_file() else None,
+        crl=folder / "crl.pem",
     )
     for path in (files.cert, files.key, files.ca):
         if not path.is_file():

@@ -53,7 +53,8 @@ MAX_MOTD_CHARS = 4096
     type=_DIR,
     metavar="DIR",
     help="A CA or server folder made by rtchat-certs: uses DIR/server.crt, "
-    "DIR/server.key and DIR/ca.crt.  [default: the per-user config folder]",
+    "DIR/server.key, DIR/ca.crt and DIR/crl.pem (required beside a CA).  "
+    "[default: ~/.config/rtchat/server if it holds server.crt, else ~/.config/rtchat/ca]",
 )
 @click.option("--cert", type=_FILE, help="The server's certificate (PEM).")
 @click.option("--key", type=_FILE, help="The server's private key (PEM).")

@@ -174,6 +174,7 @@ class ChatServer:
         where = ", ".join(format_peer(address) for address in self.addresses)
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
         self.log.info("listening on %s (protocol v1, mutual TLS, %s loop)", where, kind)
+        self.log.info("%s", self.trust.describe())
 
     @property
     def connection_count(self) -> int:
@@ -193,7 +194,10 @@ class ChatServer:
             # One line for the operator (a bad file, a wrong key), no traceback.
             self.log.error("TLS reload failed, keeping the previous certificates: %s", exc)  # noqa: TRY400
             return
-        self.log.info("TLS reloaded: new connections use the new certificates and trust")
+        self.log.info(
+            "TLS reloaded: new connections use the new certificates and trust (%s)",
+            self.trust.describe(),
+        )
         self._log_warnings()
         # Every session past its handshake, welcomed or still before hello;
         # handshakes in progress are checked as they finish (_Accepted._ready).

@@ -76,7 +76,7 @@ class Trust:
             context=context,
             pinned=frozenset(_fingerprint(cert) for cert in anchors),
             ca_subjects=frozenset(cert.subject.rfc4514_string() for cert in cas),
-            revocations=_read_revocations(files.crl, cas) if files.crl else None,
+            revocations=_revocations(files.crl, cas),
             server_certificate=_read_certificates(files.cert, "server certificate")[0],
             ca_certificates=cas,
         )
@@ -120,6 +120,17 @@ class Trust:
             return REVOKED
         return None
 
+    def describe(self) -> str:
+        """Whom this server is and whom it admits, in one line for the log."""
+        names = ", ".join(_certificate_names(self.server_certificate))
+        trusted = [f"CA {common_name(ca)!r}" for ca in self.ca_certificates]
+        others = len(self.pinned) - len(self.ca_certificates)
+        if others:
+            trusted.append(f"{others} pinned certificate{'s' if others != 1 else ''}")
+        revocations = self.revocations
+        crl = f"{len(revocations.serials)} revoked in the CRL" if revocations else "no CRL"
+        return f"server certificate for {names}; trusting {', '.join(trusted)}; {crl}"
+
     def warnings(self, now: dt.datetime | None = None) -> list[str]:
         """What an operator should act on soon: expiring certificates, a stale CRL."""
         now = now or dt.datetime.now(dt.UTC)
@@ -133,6 +144,11 @@ class Trust:
                 found.append(f"the {what} has expired")
             elif left <= EXPIRY_WARNING:
                 found.append(f"the {what} expires in {left.days} days")
+        if self.ca_certificates and self.revocations is None:
+            found.append(
+                "no CRL: certificates revoked by the CA are still let in"
+                " (give --crl, or put the CA's crl.pem beside ca.crt)"
+            )
         next_update = self.revocations.next_update if self.revocations else None
         if next_update is not None:
             if next_update <= now:
@@ -160,6 +176,32 @@ def _read_certificates(path: Path, what: str) -> list[x509.Certificate]:
     except (OSError, ValueError) as exc:
         raise PKIError(f"cannot read {what} from {path}: {exc}") from None
     return certificates
+
+
+def _certificate_names(cert: x509.Certificate) -> list[str]:
+    """The names a client's --cn may use: subjectAltName entries, else the CN."""
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [common_name(cert)]
+    names = [str(name) for name in sans.get_values_for_type(x509.DNSName)]
+    names += [str(address) for address in sans.get_values_for_type(x509.IPAddress)]
+    return names or [common_name(cert)]
+
+
+def _revocations(path: Path | None, cas: tuple[x509.Certificate, ...]) -> Revocations | None:
+    """The CRL at ``path``; a CRL missing beside a CA is an error, not "nothing revoked"."""
+    if path is None:
+        return None  # none configured: warnings() says so when a CA is trusted
+    if not path.exists():
+        if not cas:
+            return None  # a bundle of pinned certificates: revoked by removal
+        raise PKIError(
+            f"{path} is missing: without it, certificates the CA has revoked would be let"
+            " in. Copy crl.pem from the CA folder (rtchat-certs server-bundle --out DIR"
+            " makes a complete server folder), or give --crl FILE"
+        )
+    return _read_revocations(path, cas)
 
 
 def _read_revocations(path: Path, cas: tuple[x509.Certificate, ...]) -> Revocations:
