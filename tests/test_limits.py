@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import shlex
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from realtimechat.client.chat import Backoff, Chat
 from realtimechat.client.commands import Say
 from realtimechat.errors import SessionRefused
 from realtimechat.pki import load_certificate, load_private_key
 from realtimechat.protocol import Bye, Error, Leave, Msg, SendMsg
-from realtimechat.server.audit import JsonFormatter, log_event
+from realtimechat.sanitize import visible
+from realtimechat.server.audit import JsonFormatter, log_event, render
 from realtimechat.server.store import MemoryStore
 from realtimechat.tls import ClientFiles
 
@@ -171,6 +175,37 @@ async def test_a_certificate_cannot_forge_log_lines(
         assert not line.startswith("refused peer=6.6.6.6")
     line = next(r.getMessage() for r in server_log.records if "bad_name" in r.getMessage())
     assert 'cn="x\\nrefused peer\\=6.6.6.6' in line or 'cn="x\\nrefused' in line
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        'x\\" reason=forged y=\\"',  # a backslash before the quote: the field must not end there
+        "x\\",
+        "\\",
+        "o'brien",
+        "",
+        'a "quoted" name',
+        "tab\there\nnewline",
+    ],
+)
+def test_a_field_value_stays_one_field(value: str) -> None:
+    """Whatever the value, shlex.split gives back the event and the same fields, in order."""
+    line = render("joined", {"cn": value, "name": "bob"})
+    assert shlex.split(line) == ["joined", f"cn={visible(value)}", "name=bob"]
+
+
+@given(st.text())
+def test_no_value_can_split_or_forge_a_field(value: str) -> None:
+    """The same for any text at all (hypothesis)."""
+    line = render("refused", {"peer": "127.0.0.1:5", "cn": value, "reason": "bad_name"})
+    assert "\n" not in line
+    assert shlex.split(line) == [
+        "refused",
+        "peer=127.0.0.1:5",
+        f"cn={visible(value)}",
+        "reason=bad_name",
+    ]
 
 
 def test_json_log_lines_are_objects_with_the_event_fields() -> None:

@@ -3,8 +3,9 @@
 Every line is an *event* word followed by ``key=value`` fields: who
 (``peer``, ``cn``, ``fp``), and what (``reason``, ``name``, ``code``...).
 Message text is never logged. Values are escaped (``sanitize.visible``)
-and quoted when they hold spaces, quotes or ``=``, so nothing a client
-sends -- a certificate CN, a requested name -- can forge a line or a field.
+and quoted when they hold spaces, quotes, ``=`` or backslashes, so nothing
+a client sends -- a certificate CN, a requested name -- can forge a line or
+a field (see ``quote``).
 
 ``--log-format json`` writes the same events as one JSON object per line:
 ``{"ts": ..., "level": ..., "event": ..., "peer": ..., ...}``.
@@ -22,12 +23,19 @@ from typing import Any, Final
 from ..sanitize import visible
 
 LOGGER_NAME: Final = "realtimechat.server"
+_NEEDS_QUOTES: Final = frozenset(" \"='\\")
 
 
 def quote(value: str) -> str:
-    """A field value that cannot forge a line or split a field."""
-    safe = visible(value)
-    if not safe or any(char in safe for char in ' "='):
+    """A field value that cannot forge a line or split a field.
+
+    Control and format characters become visible escapes (``\\n``); a
+    value with a space, quote, ``=`` or backslash is put in double quotes,
+    inside which ``\\`` and ``"`` are escaped. So every line splits into its
+    fields with ``shlex.split`` (or any logfmt reader), whatever the values.
+    """
+    safe = visible(value.replace("\\", "\\\\"))  # before visible adds its own escapes
+    if not safe or any(char in safe for char in _NEEDS_QUOTES):
         return '"' + safe.replace('"', '\\"') + '"'
     return safe
 
