@@ -21,7 +21,7 @@ from realtimechat.client.chat import Backoff, Chat
 from realtimechat.client.commands import Say
 from realtimechat.errors import SessionRefused
 from realtimechat.pki import load_certificate, load_private_key
-from realtimechat.protocol import Bye, Error, Leave, Msg, SendMsg
+from realtimechat.protocol import Bye, Error, Leave, Msg, SendMsg, Welcome
 from realtimechat.sanitize import visible
 from realtimechat.server.audit import JsonFormatter, log_event, render
 from realtimechat.server.store import MemoryStore
@@ -70,6 +70,20 @@ async def test_a_flood_is_refused_then_disconnected_and_harms_no_one(
         spam += 1
     assert 10 <= spam < 20  # the burst, and what the rate refilled meanwhile
     await alice.close()
+
+
+async def test_every_refusal_is_told_and_the_last_one_is_followed_by_bye(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """flood_limit refusals in a row: as many rate_limited errors, then bye flooding."""
+    server = await start_server(rate=0.01, burst=1, flood_limit=5)
+    mallory = await RawPeer.open(server, pki.client("carol"))
+    await mallory.send(HELLO + b'{"type":"who"}\n' * 10)
+    seen = await mallory.closed()
+    kinds = [type(frame).__name__ for frame in seen if not isinstance(frame, Welcome | Msg)]
+    assert kinds[-7:] == ["Users"] + ["Error"] * 5 + ["Bye"]
+    assert all(f.code == "rate_limited" for f in seen if isinstance(f, Error))
+    assert seen[-1] == Bye(reason="flooding")
 
 
 async def test_the_bundled_client_slows_down_instead_of_losing_messages(

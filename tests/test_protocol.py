@@ -199,6 +199,10 @@ def test_blank_lines_and_crlf_are_tolerated() -> None:
         ('{"type":"ping","t":[1]}', "bad_field"),
         ('{"type":"ping","t":false}', "bad_field"),
         ('{"type":"ping","t":1e400}', "bad_field"),
+        ('{"type":"ping","t":1' + "0" * 400 + "}", "bad_field"),  # an integer past any double
+        ('{"type":"ping","t":-1' + "0" * 400 + "}", "bad_field"),
+        ('{"type":"msg","text":"   ","room":""}', "bad_field"),  # table order: before empty_text
+        ('{"type":"msg","text":"   ","room":"' + "r" * 65 + '"}', "bad_field"),
         ('{"type":"history","since":0,"limit":0}', "bad_field"),
         ('{"type":"msg","text":"\u200b\u200d"}', "empty_text"),
         ('{"type":"msg","text":"\\u0007\\n"}', "empty_text"),

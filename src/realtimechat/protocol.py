@@ -432,7 +432,18 @@ def _check_scalar(spec: _FieldSpec, value: Any) -> Scalar:
         raise _field_error(spec, "must be a string or a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise _field_error(spec, "must be a finite number")  # 1e400 parses as inf
+    if isinstance(value, int) and not _fits_a_double(value):
+        raise _field_error(spec, "must be a finite number")  # what 1e400 would be
     return value
+
+
+def _fits_a_double(value: int) -> bool:
+    """True if a peer that reads JSON numbers as doubles can read ``value``."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _check_users(spec: _FieldSpec, value: Any) -> tuple[UserInfo, ...]:
@@ -478,8 +489,6 @@ def _check_semantics(frame: Frame) -> None:
             raise ProtocolError(E_BAD_FIELD, f"field 'ref' must be 1-{MAX_REF_CHARS} characters")
         if frame.action is not None and frame.action not in ACTIONS:
             raise ProtocolError(E_BAD_FIELD, f"unknown action {frame.action!r}", ref=frame.ref)
-        if _is_blank(frame.text):
-            raise ProtocolError(E_EMPTY_TEXT, "message text is empty", ref=frame.ref)
     if isinstance(frame, HistoryRequest) and frame.limit is not None and frame.limit < 1:
         raise ProtocolError(E_BAD_FIELD, "field 'limit' must be at least 1")
     room = getattr(frame, "room", None)
@@ -488,6 +497,10 @@ def _check_semantics(frame: Frame) -> None:
     cursor = getattr(frame, "cursor", None)
     if cursor is not None and len(cursor) > MAX_CURSOR_CHARS:
         raise ProtocolError(E_BAD_FIELD, "field 'cursor' is too long")
+    # Last, as in protocol.md's table: every bad_field comes before empty_text
+    # (which, unlike bad_field, does not count toward the error limit).
+    if isinstance(frame, SendMsg) and _is_blank(frame.text):
+        raise ProtocolError(E_EMPTY_TEXT, "message text is empty", ref=frame.ref)
 
 
 # Controls, format characters (zero-width, bidi) and separators. Not Cn:

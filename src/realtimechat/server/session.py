@@ -274,11 +274,10 @@ class Session(asyncio.Protocol):
             return True
         if bucket.refused_in_a_row == 1:  # one log line per episode, not per request
             self._log("limited", level=logging.WARNING, limit="rate", rate=bucket.rate)
-        if bucket.refused_in_a_row >= self.hub.limits.flood_limit:
-            self.end(R_FLOODING)
-            return False
         message = f"slow down: at most {bucket.rate:g} requests a second"
         self.outbox.put_control(encode(Error(code=E_RATE_LIMITED, message=message, ref=ref)))
+        if bucket.refused_in_a_row >= self.hub.limits.flood_limit:
+            self.end(R_FLOODING)  # after that refusal's error: every refusal is told
         return False
 
     def _require_active(self, ref: str | None) -> None:
