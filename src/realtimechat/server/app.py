@@ -41,6 +41,10 @@ from .trust import Trust
 log = logging.getLogger("realtimechat.server")
 WARNING_PERIOD = 24 * 3600.0  # seconds between expiry warnings in the log
 PURGE_PERIOD = 3600.0  # seconds between applications of the retention policy
+OPEN_FILES_LOG_PERIOD = 5.0  # at most one "limited open files" line this often
+# Descriptors that are not connections: listeners, the store, logs, the
+# loop's own. Connections past (soft limit - this) are "near the limit".
+OPEN_FILES_RESERVE = 32
 
 
 def format_peer(peername: object) -> str:
@@ -134,6 +138,9 @@ class ChatServer:
         self._hub: Hub | None = None
         self.store: Store = store if store is not None else MemoryStore()
         self._maintenance: asyncio.Task[None] | None = None
+        self._open_files_limit = 0  # the soft RLIMIT_NOFILE, read at start
+        self._open_files_logged_at = -OPEN_FILES_LOG_PERIOD
+        self._open_files_unlogged = 0  # times hit since the last line
 
     @property
     def hub(self) -> Hub:
@@ -157,7 +164,7 @@ class ChatServer:
         await self.store.open()
         self._hub = Hub(loop, self.limits, self.settings, self.log, self.store)
         await self._hub.start()
-        raise_open_file_limit()
+        self._open_files_limit = raise_open_file_limit()
         loop.set_exception_handler(self._loop_exception)
         server = await loop.create_server(
             lambda: _Accepted(self),
@@ -276,6 +283,8 @@ class ChatServer:
         ``bye too_many_connections``) rather than left guessing.
         """
         limits = self.limits
+        if len(self._connections) >= self._open_files_limit - OPEN_FILES_RESERVE:
+            self._open_files_short(f"{len(self._connections)} connections open")
         if (
             self._handshaking >= limits.max_handshakes
             or len(self._connections) >= limits.max_connections + limits.max_handshakes
@@ -310,20 +319,39 @@ class ChatServer:
         """Out of file descriptors is a limit, logged in one line; anything else as usual.
 
         asyncio pauses accepting for a second after EMFILE/ENFILE and then
-        tries again: the server never stops, but the operator should know.
+        tries again (uvloop retries without telling: admit() notices
+        connections nearing the limit instead). The server never stops,
+        but the operator should know.
         """
         error = context.get("exception")
         if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
-            log_event(
-                self.log,
-                logging.ERROR,
-                "limited",
-                limit="open files",
-                error=error.strerror,
-                hint="raise the hard limit (ulimit -Hn)",
-            )
+            self._open_files_short(f"accept failed: {error.strerror}")
             return
         loop.default_exception_handler(context)
+
+    def _open_files_short(self, what: str) -> None:
+        """One ``limited`` line per OPEN_FILES_LOG_PERIOD, however often it happens.
+
+        asyncio calls the exception handler once per connection waiting in
+        the backlog (thousands a second), so each line says how many times
+        it happened since the previous one.
+        """
+        self._open_files_unlogged += 1
+        now = asyncio.get_running_loop().time()
+        if now - self._open_files_logged_at < OPEN_FILES_LOG_PERIOD:
+            return
+        log_event(
+            self.log,
+            logging.ERROR,
+            "limited",
+            limit="open files",
+            error=what,
+            times=self._open_files_unlogged,
+            max=self._open_files_limit,
+            hint="raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd)",
+        )
+        self._open_files_logged_at = now
+        self._open_files_unlogged = 0
 
     def _log_warnings(self) -> None:
         for warning in self.trust.warnings():
@@ -359,12 +387,14 @@ class ChatServer:
                 session.ping_or_drop(now)
 
 
-def raise_open_file_limit() -> None:
-    """Raise the soft open-file limit to the hard one (1,024 is common)."""
+def raise_open_file_limit() -> int:
+    """Raise the soft open-file limit to the hard one (1,024 is common); the result."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard == resource.RLIM_INFINITY or hard > soft:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return soft if soft != resource.RLIM_INFINITY else 2**31
 
 
 def _terminal_fds() -> list[int]:
