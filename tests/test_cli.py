@@ -450,7 +450,7 @@ def test_the_seeds_commands_find_certificates_in_the_config_folder(
 
     empty = run("rtchat-server", "--host", "127.0.0.1", "--port", "0")
     assert empty.returncode == 1
-    assert "rtchat-certs init --cn chatserver" in empty.stderr
+    assert "rtchat-certs init --cn NAME" in empty.stderr
     lonely = run("rtchat", "--host", "127.0.0.1", "--port", "1", "--cn", "chatserver")
     assert lonely.returncode == 1
     assert "no client certificate" in lonely.stderr
