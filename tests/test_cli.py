@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +27,8 @@ import pytest
 
 from realtimechat.cli.server import parse_retention, read_motd
 from realtimechat.errors import ConfigError
+
+from .test_terminal import Tmux
 
 BIN = Path(sys.executable).parent
 WAIT = 15.0  # generous bound for anything that should happen "at once"
@@ -360,6 +363,81 @@ def test_missing_host_exits_2(folders: Folders, env: dict[str, str]) -> None:
     assert "missing --host" in error_line(done.stderr)
 
 
+def test_host_may_carry_the_port(
+    server: RunningServer, folders: Folders, env: dict[str, str]
+) -> None:
+    """--host 127.0.0.1:PORT needs no --port; a --port that says otherwise is a usage error."""
+    args = client_args(server.port, "alice", folders)
+    host_port = [*args[:2], f"127.0.0.1:{server.port}", *args[5:]]  # no --port
+    joined = subprocess.run(
+        host_port,
+        input="port from --host\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert joined.returncode == 0, joined.stderr
+    assert re.search(rf"{CLOCK} alice: port from --host", joined.stdout)
+
+    clash = run([*host_port, "--port", "1"], env)
+    assert clash.returncode == 2
+    assert error_line(clash.stderr) == (
+        f"rtchat: --host 127.0.0.1:{server.port} says port {server.port} "
+        "but --port says 1: give the port once"
+    )
+    same = run([*host_port, "--port", str(server.port)], env)
+    assert same.returncode == 0, same.stderr  # the same port twice is no clash
+    bad = run([*args[:2], "127.0.0.1:http", *args[5:]], env)
+    assert bad.returncode == 2
+    assert "--host: the port in '127.0.0.1:http' must be a number" in error_line(bad.stderr)
+
+
+# -- questions on a terminal ----------------------------------------------------
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    session = Tmux(tmp_path)
+    yield session
+    session.kill()
+
+
+def ask_in_pane(tmux: Tmux, folders: Folders, *options: str) -> None:
+    """Start the interactive rtchat in a fresh pane, with ``options`` and our CA folder."""
+    tmux.new_pane("alice")
+    command = [script("rtchat"), "--pki", str(folders.ca), "--cn", "chatserver", *options]
+    tmux.type("alice", " ".join(command), enter=True)
+
+
+@needs_tmux
+def test_the_address_question_takes_host_and_port(
+    tmux: Tmux, server: RunningServer, folders: Folders
+) -> None:
+    """HOST:PORT typed at "Server address" answers the port too: no "Port" question."""
+    ask_in_pane(tmux, folders, "--name", "alice")
+    tmux.wait_text("alice", "Server address")
+    tmux.type("alice", f"127.0.0.1:{server.port}", enter=True)
+    screen = tmux.wait_text("alice", "joined as alice")
+    assert "Port" not in screen
+
+
+@needs_tmux
+def test_the_address_question_asks_again_when_its_port_is_not_ports(
+    tmux: Tmux, server: RunningServer, folders: Folders
+) -> None:
+    """With --port given, HOST:PORT naming another port is explained and asked again."""
+    ask_in_pane(tmux, folders, "--name", "alice", "--port", str(server.port))
+    tmux.wait_text("alice", "Server address")
+    tmux.type("alice", "127.0.0.1:1", enter=True)
+    tmux.wait_text("alice", f"that address says port 1 but --port says {server.port}")
+    tmux.type("alice", "127.0.0.1", enter=True)
+    tmux.wait_text("alice", "joined as alice")
+
+
 # -- the server's life -----------------------------------------------------------
 
 
@@ -656,6 +734,39 @@ def test_profile_environment_and_command_line_in_that_order(
     missing = run([script("rtchat"), "--plain", "--profile", "nope"], base)
     assert missing.returncode == 2
     assert "no profile 'nope'" in missing.stderr
+
+
+def test_a_port_in_host_beats_a_weaker_port(
+    tmp_path: Path, env: dict[str, str], folders: Folders
+) -> None:
+    """HOST:PORT against a port from elsewhere: the stronger source wins, as for any option.
+
+    A profile gives host and port together, so a --host HOST:PORT typed now
+    must not clash with the profile's port; at the same level they do clash.
+    """
+    config = tmp_path / "xdg" / "rtchat"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text(
+        f'[defaults]\nhost = "127.0.0.1"\nport = 1\ncn = "chatserver"\n'
+        f'pki = "{folders.ca}"\nname = "alice"\n'
+    )
+    base = {**env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+
+    def port_tried(*args: str, **extra: str) -> str:
+        done = run([script("rtchat"), "--plain", *args], {**base, **extra})
+        assert done.returncode == 3, done.stderr
+        return error_line(done.stderr).split("127.0.0.1:")[1].split(":")[0]
+
+    assert port_tried("--host", "127.0.0.1:2") == "2"
+    assert port_tried(RTCHAT_HOST="127.0.0.1:3") == "3"
+    assert port_tried("--port", "4", RTCHAT_HOST="127.0.0.1:3") == "4"
+    clash = run(
+        [script("rtchat"), "--plain"], {**base, "RTCHAT_HOST": "127.0.0.1:3", "RTCHAT_PORT": "5"}
+    )
+    assert clash.returncode == 2
+    assert error_line(clash.stderr) == (
+        "rtchat: RTCHAT_HOST 127.0.0.1:3 says port 3 but RTCHAT_PORT says 5: give the port once"
+    )
 
 
 def test_json_mode_prints_one_object_per_event(

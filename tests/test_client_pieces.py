@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from realtimechat.client.address import split_host_port
 from realtimechat.client.commands import Clear, Ignore, Say, Unknown, WhoIs, parse_line
 from realtimechat.client.config import load_profile, save_profile
 from realtimechat.client.render import (
@@ -145,3 +146,40 @@ def test_saving_a_profile_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
         "port": 9000,
         "identity": str(tmp_path / "id"),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("chat.example.com", ("chat.example.com", None)),
+        ("127.0.0.1:9750", ("127.0.0.1", 9750)),
+        (" chat.example.com:8443 ", ("chat.example.com", 8443)),
+        ("[::1]:9750", ("::1", 9750)),
+        ("[2001:db8::7]", ("2001:db8::7", None)),
+        ("::1", ("::1", None)),  # a bare IPv6 address is all address
+        ("fe80::1:8443", ("fe80::1:8443", None)),
+    ],
+)
+def test_an_address_may_carry_its_port(text: str, expected: tuple[str, int | None]) -> None:
+    """HOST, HOST:PORT, [IPv6]:PORT and [IPv6] as typed after --host or at the question."""
+    assert split_host_port(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("127.0.0.1:", "port in '127.0.0.1:' must be a number from 1 to 65535"),
+        ("127.0.0.1:0", "must be a number from 1 to 65535"),
+        ("127.0.0.1:65536", "must be a number from 1 to 65535"),
+        ("127.0.0.1:https", "must be a number"),
+        ("127.0.0.1:+1", "must be a number"),
+        (":9750", "no host before the port"),
+        ("[::1", r"write an IPv6 address as \[ADDRESS\]:PORT"),
+        ("[::1]9750", "write an IPv6 address as"),
+        ("[]:9750", "write an IPv6 address as"),
+    ],
+)
+def test_an_address_with_a_bad_port_is_refused(text: str, problem: str) -> None:
+    """A port that is no port, or brackets that do not close, say what is wrong."""
+    with pytest.raises(ConfigError, match=problem):
+        split_host_port(text)
