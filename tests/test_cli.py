@@ -326,10 +326,13 @@ def test_no_server_listening_exits_3(folders: Folders, env: dict[str, str]) -> N
 def test_wrong_cn_exits_4_and_names_it(
     server: RunningServer, folders: Folders, env: dict[str, str]
 ) -> None:
-    """A --cn the server's certificate is not for exits 4 with a line naming that --cn."""
+    """A --cn the server's certificate is not for exits 4, saying which names would do."""
     done = run(client_args(server.port, "alice", folders, cn="wrong"), env)
     assert done.returncode == 4
-    assert "not for 'wrong'" in error_line(done.stderr)
+    assert error_line(done.stderr) == (
+        "rtchat: the server's certificate is not for 'wrong' "
+        "(it is for: chatserver, localhost, 127.0.0.1): use one of those with --cn"
+    )
     assert done.stdout == ""
 
 

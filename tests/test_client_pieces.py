@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from realtimechat.client.address import split_host_port
 from realtimechat.client.commands import Clear, Ignore, Say, Unknown, WhoIs, parse_line
@@ -17,6 +24,7 @@ from realtimechat.client.render import (
     name_colour,
 )
 from realtimechat.client.roster import Roster
+from realtimechat.client.servercert import certificate_names
 from realtimechat.errors import ConfigError
 from realtimechat.protocol import Msg, UserInfo, Users, Welcome
 
@@ -183,3 +191,43 @@ def test_an_address_with_a_bad_port_is_refused(text: str, problem: str) -> None:
     """A port that is no port, or brackets that do not close, say what is wrong."""
     with pytest.raises(ConfigError, match=problem):
         split_host_port(text)
+
+
+def der_certificate(cn: str, sans: Sequence[x509.GeneralName] | None) -> bytes:
+    """A self-signed certificate for ``cn`` with these subjectAltNames (None: no extension)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+    )
+    if sans is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def test_certificate_names_are_those_a_cn_is_matched_against() -> None:
+    """DNS names, else the CN (as OpenSSL matches them), then IPs; made safe; capped."""
+    dns_and_ip = [x509.DNSName("chat.example.com"), x509.IPAddress(ipaddress.ip_address("::1"))]
+    assert certificate_names(der_certificate("ignored", dns_and_ip)) == [
+        "chat.example.com",
+        "::1",
+    ]
+    assert certificate_names(der_certificate("chatserver", None)) == ["chatserver"]
+    only_ip = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    assert certificate_names(der_certificate("chatserver", only_ip)) == [
+        "chatserver",
+        "127.0.0.1",
+    ]
+    assert certificate_names(der_certificate("evil\x1b[2J", None)) == ["evil\\x1b[2J"]
+    many = [x509.DNSName(f"n{i}.example") for i in range(15)]
+    shown = certificate_names(der_certificate("x", many))
+    assert shown[-1] == "and 5 more"
+    assert len(shown) == 11
+    assert certificate_names(b"not a certificate") == []

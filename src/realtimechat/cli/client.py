@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import hashlib
 import os
+import ssl
 import sys
 from pathlib import Path
 
@@ -196,7 +197,15 @@ def main(  # click passes every option by keyword
             cert=cert, key=key, ca=ca, pki=pki, name=name, identity=identity
         )
         passphrase = await key_passphrase(files.key, interactive=interactive)
-        context = client_context(files, passphrase=(lambda: passphrase) if passphrase else None)
+        password = (lambda: passphrase) if passphrase else None
+        context = client_context(files, passphrase=password)
+
+        def names_context() -> ssl.SSLContext:
+            """Ours without the name check: only to read what a wrong --cn should have been."""
+            probe = client_context(files, passphrase=password)
+            probe.check_hostname = False  # the chain is still verified: CERT_REQUIRED stays
+            return probe
+
         endpoint = Endpoint(host=host, port=port, cn=cn)
         resume = ResumePoint(
             locations.data_dir() / "client-state.json", resume_key(endpoint, files)
@@ -209,6 +218,7 @@ def main(  # click passes every option by keyword
                 timeout=connect_timeout,
                 ping_interval=ping_interval,
                 pong_timeout=max(ping_interval / 2, 5.0),
+                names_context=names_context,
             )
 
         if interactive:
