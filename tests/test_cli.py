@@ -357,6 +357,61 @@ def test_certificate_from_another_ca_exits_5(
     )
 
 
+def unused_port() -> int:
+    """A port nobody listens on: a client that got as far as connecting would exit 3."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def without_certificate_options(port: int) -> list[str]:
+    return [script("rtchat"), "--host", "127.0.0.1", "--port", str(port), "--cn", "chatserver"]
+
+
+def user_folder(where: Path, folders: Folders, *names: str) -> Path:
+    """A user folder as ``rtchat-certs request`` + ``sign --out`` leave it, for ``names``."""
+    where.mkdir(parents=True)
+    (where / "ca.crt").write_bytes((folders.ca / "ca.crt").read_bytes())
+    for name in names:
+        for suffix in (".crt", ".key"):
+            source = folders.ca / "clients" / f"{name}{suffix}"
+            (where / source.name).write_bytes(source.read_bytes())
+    return where
+
+
+def test_a_folder_without_the_asked_name_says_which_names_it_has(
+    tmp_path: Path, folders: Folders, env: dict[str, str]
+) -> None:
+    """--name that matches no NAME.crt: the names there are listed, matched as files are named."""
+    base = [*without_certificate_options(unused_port()), "--plain"]
+    bobs = user_folder(tmp_path / "bob", folders, "bob")
+    both = user_folder(tmp_path / "both", folders, "alice", "bob")
+    cases = [
+        (
+            ["--identity", str(bobs), "--name", "alice"],
+            f"no certificate for 'alice' in {bobs} (it has: bob; "
+            "names are matched as the files are named)",
+        ),
+        (
+            ["--identity", str(bobs), "--name", "Bob"],
+            f"no certificate for 'Bob' in {bobs} (it has: bob; "
+            "names are matched as the files are named)",
+        ),
+        (
+            ["--identity", str(both)],
+            f"{both} holds certificates for alice, bob: say whose with --name",
+        ),
+        (
+            ["--pki", str(folders.ca), "--name", "carol"],
+            f"no certificate for 'carol' in {folders.ca / 'clients'} (it has: alice, bob; "
+            "names are matched as the files are named)",
+        ),
+    ]
+    for options, line in cases:
+        done = run([*base, *options], env)
+        assert (done.returncode, error_line(done.stderr)) == (1, f"rtchat: {line}"), options
+
+
 def test_missing_host_exits_2(folders: Folders, env: dict[str, str]) -> None:
     """Without --host the client exits 2 and says what is missing."""
     args = [script("rtchat"), "--port", "8443", "--cn", "chatserver", "--plain"]
@@ -439,6 +494,26 @@ def test_the_address_question_asks_again_when_its_port_is_not_ports(
     tmux.wait_text("alice", f"that address says port 1 but --port says {server.port}")
     tmux.type("alice", "127.0.0.1", enter=True)
     tmux.wait_text("alice", "joined as alice")
+
+
+@needs_tmux
+def test_a_name_typed_at_the_question_that_no_file_has(
+    tmux: Tmux, tmp_path: Path, server: RunningServer, folders: Folders
+) -> None:
+    """'Bob' typed at "Your name" for the default folder's bob.crt: the names there are listed.
+
+    It said "no client certificate in ...: ask your admin for one" although
+    bob's certificate was there.
+    """
+    identity = user_folder(tmp_path / "home" / ".config" / "rtchat" / "identity", folders, "bob")
+    tmux.new_pane("bob", width=300)  # the error line names a long folder: keep it one line
+    command = [script("rtchat"), *without_certificate_options(server.port)[1:]]
+    tmux.type("bob", " ".join(command), enter=True)
+    tmux.wait_text("bob", "Your name [bob]")
+    tmux.type("bob", "Bob", enter=True)
+    tmux.wait_text("bob", f"rtchat: no certificate for 'Bob' in {identity} (it has: bob;")
+    tmux.type("bob", "echo code=$?", enter=True)
+    tmux.wait_text("bob", "code=1")
 
 
 # -- the server's life -----------------------------------------------------------

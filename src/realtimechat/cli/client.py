@@ -176,7 +176,8 @@ def main(  # click passes every option by keyword
                 host, port = await ask_address(port)
             port = port or await ask_port()
             cn = cn or await ask("Server certificate name (CN)", "chatserver")
-            name = name or await ask("Your name", locations.guess_name(cert=cert, pki=pki))
+            guess = locations.guess_name(cert=cert, pki=pki, identity=identity)
+            name = name or await ask("Your name", guess)
         if host is None or port is None or cn is None:  # pragma: no cover - checked above
             raise ConfigError("missing --host, --port or --cn")
         if save_profile:
