@@ -379,6 +379,50 @@ def user_folder(where: Path, folders: Folders, *names: str) -> Path:
     return where
 
 
+def test_the_admins_folders_and_certificates_are_no_identity(
+    tmp_path: Path, folders: Folders, env: dict[str, str]
+) -> None:
+    """A CA or server folder, or a CA or server certificate, is named as such before connecting.
+
+    The server's refusal ("sslv3 alert unsupported certificate", exit 5) did
+    not say that the certificate was the wrong kind: it is a configuration
+    error, found before a byte is sent.
+    """
+    base = without_certificate_options(unused_port())
+    ca = folders.ca
+    server_folder = tmp_path / "server"
+    server_folder.mkdir()
+    for file in ("ca.crt", "server.crt", "server.key"):
+        (server_folder / file).write_bytes((ca / file).read_bytes())
+    cases = [
+        (
+            ["--identity", str(ca)],
+            f"{ca} is a CA folder, not a user folder: pass --pki {ca} --name NAME to use a "
+            "client certificate issued there, or --identity with the folder that holds your "
+            "NAME.crt, NAME.key and ca.crt",
+        ),
+        (
+            ["--identity", str(server_folder)],
+            f"{server_folder} is a server folder, not a user folder: pass --identity with the "
+            "folder that holds your NAME.crt, NAME.key and ca.crt",
+        ),
+        (
+            ["--cert", str(ca / "server.crt"), "--key", str(ca / "server.key")],
+            f"{ca / 'server.crt'} is a server certificate (serverAuth, no clientAuth), not a "
+            "client certificate: use your own: --identity DIR, --pki DIR --name NAME, "
+            "or --cert/--key/--ca",
+        ),
+        (
+            ["--cert", str(ca / "ca.crt"), "--key", str(ca / "ca.key")],
+            f"{ca / 'ca.crt'} is a CA certificate, not a client certificate: use your own: "
+            "--identity DIR, --pki DIR --name NAME, or --cert/--key/--ca",
+        ),
+    ]
+    for options, line in cases:
+        done = run([*base, *options, "--ca", str(ca / "ca.crt"), "--plain"], env)
+        assert (done.returncode, error_line(done.stderr)) == (1, f"rtchat: {line}"), options
+
+
 def test_a_folder_without_the_asked_name_says_which_names_it_has(
     tmp_path: Path, folders: Folders, env: dict[str, str]
 ) -> None:

@@ -11,11 +11,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from realtimechat.client.address import split_host_port
 from realtimechat.client.commands import Clear, Ignore, Say, Unknown, WhoIs, parse_line
 from realtimechat.client.config import load_profile, save_profile
+from realtimechat.client.identity import not_a_client_certificate
 from realtimechat.client.render import (
     PALETTE,
     as_text,
@@ -195,6 +196,12 @@ def test_an_address_with_a_bad_port_is_refused(text: str, problem: str) -> None:
 
 def der_certificate(cn: str, sans: Sequence[x509.GeneralName] | None) -> bytes:
     """A self-signed certificate for ``cn`` with these subjectAltNames (None: no extension)."""
+    extensions = [] if sans is None else [x509.SubjectAlternativeName(sans)]
+    return self_signed(cn, extensions).public_bytes(serialization.Encoding.DER)
+
+
+def self_signed(cn: str, extensions: Sequence[x509.ExtensionType]) -> x509.Certificate:
+    """A self-signed certificate for ``cn`` with exactly these extensions."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.now(dt.UTC)
@@ -207,9 +214,9 @@ def der_certificate(cn: str, sans: Sequence[x509.GeneralName] | None) -> bytes:
         .not_valid_before(now)
         .not_valid_after(now + dt.timedelta(days=1))
     )
-    if sans is not None:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    return builder.sign(key, hashes.SHA256())
 
 
 def test_certificate_names_are_those_a_cn_is_matched_against() -> None:
@@ -231,3 +238,50 @@ def test_certificate_names_are_those_a_cn_is_matched_against() -> None:
     assert shown[-1] == "and 5 more"
     assert len(shown) == 11
     assert certificate_names(b"not a certificate") == []
+
+
+def key_usage(*, sign: bool, issue: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=issue,
+        crl_sign=issue,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extensions", "what"),
+    [
+        ([], None),
+        ([x509.BasicConstraints(ca=True, path_length=None)], None),  # openssl req -x509
+        ([x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])], None),
+        ([x509.ExtendedKeyUsage([ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE])], None),
+        ([key_usage(sign=True, issue=False)], None),
+        (
+            [x509.BasicConstraints(ca=True, path_length=0), key_usage(sign=True, issue=True)],
+            "a CA certificate",
+        ),
+        (
+            [x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])],
+            "a server certificate (serverAuth, no clientAuth)",
+        ),
+        (
+            [x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION])],
+            "a certificate without clientAuth in its extended key usage",
+        ),
+        (
+            [key_usage(sign=False, issue=False)],
+            "a certificate whose key usage does not allow signing",
+        ),
+    ],
+)
+def test_what_cannot_be_a_users_certificate(
+    extensions: list[x509.ExtensionType], what: str | None
+) -> None:
+    """Only issuing CAs and what OpenSSL's TLS-client purpose check refuses are caught."""
+    assert not_a_client_certificate(self_signed("alice", extensions)) == what

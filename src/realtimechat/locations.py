@@ -155,6 +155,7 @@ def user_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles:
     """A user folder from ``rtchat-certs request`` + ``sign --out``, or why it is not ready."""
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder")
+    _refuse_admin_folders(folder)
     found = _from_identity_folder(folder, name, ca)
     if found is not None:
         for path in (found.key, found.ca):
@@ -172,6 +173,25 @@ def user_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles:
     if _names_in(folder):
         raise _no_certificate_for(folder, name)
     raise ConfigError(f"{folder} holds no certificate (NAME.crt, NAME.key and ca.crt)")
+
+
+def _refuse_admin_folders(folder: Path) -> None:
+    """A CA or server folder given as a user folder: say so before its server.crt is sent.
+
+    Its server.crt would otherwise pass for the user's certificate, and the
+    server's refusal ("unsupported certificate") would not say why.
+    """
+    if (folder / "ca.key").is_file() or (folder / "clients").is_dir():
+        raise ConfigError(
+            f"{folder} is a CA folder, not a user folder: pass --pki {folder} --name NAME "
+            "to use a client certificate issued there, or --identity with the folder that "
+            "holds your NAME.crt, NAME.key and ca.crt"
+        )
+    if (folder / "server.key").is_file():
+        raise ConfigError(
+            f"{folder} is a server folder, not a user folder: pass --identity with the folder "
+            "that holds your NAME.crt, NAME.key and ca.crt"
+        )
 
 
 def _no_certificate_for(folder: Path, name: str | None) -> ConfigError:

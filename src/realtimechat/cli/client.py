@@ -17,6 +17,7 @@ from .. import locations
 from ..client import config
 from ..client.address import split_host_port
 from ..client.connection import Endpoint, ServerConnection
+from ..client.identity import check_client_certificate
 from ..client.interactive import InteractiveClient, Look, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
 from ..client.state import ResumePoint
@@ -197,6 +198,7 @@ def main(  # click passes every option by keyword
         files = locations.client_files(
             cert=cert, key=key, ca=ca, pki=pki, name=name, identity=identity
         )
+        check_client_certificate(files.cert)  # before a passphrase is asked, or a byte sent
         passphrase = await key_passphrase(files.key, interactive=interactive)
         password = (lambda: passphrase) if passphrase else None
         context = client_context(files, passphrase=password)
