@@ -35,7 +35,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     epilog=(
         "Options can also come from the environment as RTCHAT_<OPTION> "
         "(RTCHAT_HOST, RTCHAT_PORT, RTCHAT_CN, RTCHAT_NAME, ...). "
-        "Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 server certificate not trusted "
+        "Exit codes: 0 ok, 1 a setting or certificate file that cannot be used, 2 usage, "
+        "3 cannot connect, 4 server certificate not trusted "
         "or not for --cn, 5 refused by the server, 6 connection lost, "
         "7 messages not echoed (--plain)."
     ),
