@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
+from realtimechat.client.chat import Chat
+from realtimechat.client.commands import Say
 from realtimechat.errors import SessionRefused
 from realtimechat.protocol import (
     Ack,
@@ -24,15 +27,19 @@ from realtimechat.protocol import (
 )
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
-from realtimechat.server.store import MemoryStore
+from realtimechat.server.store import Draft, MemoryStore, Stored
 
 from .support import (
+    WAIT,
     Pki,
     RawPeer,
+    Recorder,
     ServerFactory,
     connect,
     eventually,
     join,
+    opener_for,
+    port_of,
     receive_n,
     receive_until,
 )
@@ -364,3 +371,50 @@ async def test_motd_rides_in_welcome(start_server: ServerFactory, pki: Pki) -> N
     assert alice.welcome is not None
     assert alice.welcome.motd == "be kind"
     await alice.close()
+
+
+class FailingDiskStore(MemoryStore):
+    """A memory store whose commits fail while ``failing`` is set, like a full disk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = True
+        self.tried: list[str] = []  # the text of every draft a commit was tried for
+
+    async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        self.tried += [draft.text for draft in drafts]
+        if self.failing:
+            raise OSError(28, "No space left on device")
+        return await super().append(drafts)
+
+
+async def test_the_client_drops_a_message_the_server_could_not_store(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """error internal with our ref: the message is dropped and the error shown, never resent.
+
+    docs/protocol.md 9.2: only rate_limited is worth sending again; a store
+    that keeps failing must not be fed the same message every second forever.
+    """
+    store = FailingDiskStore()
+    server = await start_server(store=store)
+    view = Recorder()
+    chat = Chat(opener_for(pki.client("alice"), port_of(server)), view)
+    running = asyncio.create_task(chat.run())
+    try:
+        async with asyncio.timeout(WAIT):
+            await chat.welcomed.wait()
+        await chat.say(Say("lost to a full disk"))
+        refused = "!! internal: the message could not be stored"
+        await eventually(lambda: any(line.endswith(refused) for line in view.notices))
+        assert not chat.pending
+        assert chat.all_echoed.is_set()
+
+        store.failing = False
+        await chat.say(Say("stored"))
+        await eventually(lambda: view.texts() == ["stored"])
+        assert store.tried == ["lost to a full disk", "stored"]
+    finally:
+        await chat.leave()
+        async with asyncio.timeout(WAIT):
+            await running

@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +27,8 @@ import pytest
 
 from realtimechat.cli.server import parse_retention, read_motd
 from realtimechat.errors import ConfigError
+
+from .test_terminal import Tmux
 
 BIN = Path(sys.executable).parent
 WAIT = 15.0  # generous bound for anything that should happen "at once"
@@ -323,10 +326,13 @@ def test_no_server_listening_exits_3(folders: Folders, env: dict[str, str]) -> N
 def test_wrong_cn_exits_4_and_names_it(
     server: RunningServer, folders: Folders, env: dict[str, str]
 ) -> None:
-    """A --cn the server's certificate is not for exits 4 with a line naming that --cn."""
+    """A --cn the server's certificate is not for exits 4, saying which names would do."""
     done = run(client_args(server.port, "alice", folders, cn="wrong"), env)
     assert done.returncode == 4
-    assert "not for 'wrong'" in error_line(done.stderr)
+    assert error_line(done.stderr) == (
+        "rtchat: the server's certificate is not for 'wrong' "
+        "(it is for: chatserver, localhost, 127.0.0.1): use one of those with --cn"
+    )
     assert done.stdout == ""
 
 
@@ -351,6 +357,105 @@ def test_certificate_from_another_ca_exits_5(
     )
 
 
+def unused_port() -> int:
+    """A port nobody listens on: a client that got as far as connecting would exit 3."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def without_certificate_options(port: int) -> list[str]:
+    return [script("rtchat"), "--host", "127.0.0.1", "--port", str(port), "--cn", "chatserver"]
+
+
+def user_folder(where: Path, folders: Folders, *names: str) -> Path:
+    """A user folder as ``rtchat-certs request`` + ``sign --out`` leave it, for ``names``."""
+    where.mkdir(parents=True)
+    (where / "ca.crt").write_bytes((folders.ca / "ca.crt").read_bytes())
+    for name in names:
+        for suffix in (".crt", ".key"):
+            source = folders.ca / "clients" / f"{name}{suffix}"
+            (where / source.name).write_bytes(source.read_bytes())
+    return where
+
+
+def test_the_admins_folders_and_certificates_are_no_identity(
+    tmp_path: Path, folders: Folders, env: dict[str, str]
+) -> None:
+    """A CA or server folder, or a CA or server certificate, is named as such before connecting.
+
+    The server's refusal ("sslv3 alert unsupported certificate", exit 5) did
+    not say that the certificate was the wrong kind: it is a configuration
+    error, found before a byte is sent.
+    """
+    base = without_certificate_options(unused_port())
+    ca = folders.ca
+    server_folder = tmp_path / "server"
+    server_folder.mkdir()
+    for file in ("ca.crt", "server.crt", "server.key"):
+        (server_folder / file).write_bytes((ca / file).read_bytes())
+    cases = [
+        (
+            ["--identity", str(ca)],
+            f"{ca} is a CA folder, not a user folder: pass --pki {ca} --name NAME to use a "
+            "client certificate issued there, or --identity with the folder that holds your "
+            "NAME.crt, NAME.key and ca.crt",
+        ),
+        (
+            ["--identity", str(server_folder)],
+            f"{server_folder} is a server folder, not a user folder: pass --identity with the "
+            "folder that holds your NAME.crt, NAME.key and ca.crt",
+        ),
+        (
+            ["--cert", str(ca / "server.crt"), "--key", str(ca / "server.key")],
+            f"{ca / 'server.crt'} is a server certificate (serverAuth, no clientAuth), not a "
+            "client certificate: use your own: --identity DIR, --pki DIR --name NAME, "
+            "or --cert/--key/--ca",
+        ),
+        (
+            ["--cert", str(ca / "ca.crt"), "--key", str(ca / "ca.key")],
+            f"{ca / 'ca.crt'} is a CA certificate, not a client certificate: use your own: "
+            "--identity DIR, --pki DIR --name NAME, or --cert/--key/--ca",
+        ),
+    ]
+    for options, line in cases:
+        done = run([*base, *options, "--ca", str(ca / "ca.crt"), "--plain"], env)
+        assert (done.returncode, error_line(done.stderr)) == (1, f"rtchat: {line}"), options
+
+
+def test_a_folder_without_the_asked_name_says_which_names_it_has(
+    tmp_path: Path, folders: Folders, env: dict[str, str]
+) -> None:
+    """--name that matches no NAME.crt: the names there are listed, matched as files are named."""
+    base = [*without_certificate_options(unused_port()), "--plain"]
+    bobs = user_folder(tmp_path / "bob", folders, "bob")
+    both = user_folder(tmp_path / "both", folders, "alice", "bob")
+    cases = [
+        (
+            ["--identity", str(bobs), "--name", "alice"],
+            f"no certificate for 'alice' in {bobs} (it has: bob; "
+            "names are matched as the files are named)",
+        ),
+        (
+            ["--identity", str(bobs), "--name", "Bob"],
+            f"no certificate for 'Bob' in {bobs} (it has: bob; "
+            "names are matched as the files are named)",
+        ),
+        (
+            ["--identity", str(both)],
+            f"{both} holds certificates for alice, bob: say whose with --name",
+        ),
+        (
+            ["--pki", str(folders.ca), "--name", "carol"],
+            f"no certificate for 'carol' in {folders.ca / 'clients'} (it has: alice, bob; "
+            "names are matched as the files are named)",
+        ),
+    ]
+    for options, line in cases:
+        done = run([*base, *options], env)
+        assert (done.returncode, error_line(done.stderr)) == (1, f"rtchat: {line}"), options
+
+
 def test_missing_host_exits_2(folders: Folders, env: dict[str, str]) -> None:
     """Without --host the client exits 2 and says what is missing."""
     args = [script("rtchat"), "--port", "8443", "--cn", "chatserver", "--plain"]
@@ -358,6 +463,101 @@ def test_missing_host_exits_2(folders: Folders, env: dict[str, str]) -> None:
     done = run(args, env)
     assert done.returncode == 2
     assert "missing --host" in error_line(done.stderr)
+
+
+def test_host_may_carry_the_port(
+    server: RunningServer, folders: Folders, env: dict[str, str]
+) -> None:
+    """--host 127.0.0.1:PORT needs no --port; a --port that says otherwise is a usage error."""
+    args = client_args(server.port, "alice", folders)
+    host_port = [*args[:2], f"127.0.0.1:{server.port}", *args[5:]]  # no --port
+    joined = subprocess.run(
+        host_port,
+        input="port from --host\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert joined.returncode == 0, joined.stderr
+    assert re.search(rf"{CLOCK} alice: port from --host", joined.stdout)
+
+    clash = run([*host_port, "--port", "1"], env)
+    assert clash.returncode == 2
+    assert error_line(clash.stderr) == (
+        f"rtchat: --host 127.0.0.1:{server.port} says port {server.port} "
+        "but --port says 1: give the port once"
+    )
+    same = run([*host_port, "--port", str(server.port)], env)
+    assert same.returncode == 0, same.stderr  # the same port twice is no clash
+    bad = run([*args[:2], "127.0.0.1:http", *args[5:]], env)
+    assert bad.returncode == 2
+    assert "--host: the port in '127.0.0.1:http' must be a number" in error_line(bad.stderr)
+
+
+# -- questions on a terminal ----------------------------------------------------
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    session = Tmux(tmp_path)
+    yield session
+    session.kill()
+
+
+def ask_in_pane(tmux: Tmux, folders: Folders, *options: str) -> None:
+    """Start the interactive rtchat in a fresh pane, with ``options`` and our CA folder."""
+    tmux.new_pane("alice")
+    command = [script("rtchat"), "--pki", str(folders.ca), "--cn", "chatserver", *options]
+    tmux.type("alice", " ".join(command), enter=True)
+
+
+@needs_tmux
+def test_the_address_question_takes_host_and_port(
+    tmux: Tmux, server: RunningServer, folders: Folders
+) -> None:
+    """HOST:PORT typed at "Server address" answers the port too: no "Port" question."""
+    ask_in_pane(tmux, folders, "--name", "alice")
+    tmux.wait_text("alice", "Server address")
+    tmux.type("alice", f"127.0.0.1:{server.port}", enter=True)
+    screen = tmux.wait_text("alice", "joined as alice")
+    assert "Port" not in screen
+
+
+@needs_tmux
+def test_the_address_question_asks_again_when_its_port_is_not_ports(
+    tmux: Tmux, server: RunningServer, folders: Folders
+) -> None:
+    """With --port given, HOST:PORT naming another port is explained and asked again."""
+    ask_in_pane(tmux, folders, "--name", "alice", "--port", str(server.port))
+    tmux.wait_text("alice", "Server address")
+    tmux.type("alice", "127.0.0.1:1", enter=True)
+    tmux.wait_text("alice", f"that address says port 1 but --port says {server.port}")
+    tmux.type("alice", "127.0.0.1", enter=True)
+    tmux.wait_text("alice", "joined as alice")
+
+
+@needs_tmux
+def test_a_name_typed_at_the_question_that_no_file_has(
+    tmux: Tmux, tmp_path: Path, server: RunningServer, folders: Folders
+) -> None:
+    """'Bob' typed at "Your name" for the default folder's bob.crt: the names there are listed.
+
+    It said "no client certificate in ...: ask your admin for one" although
+    bob's certificate was there.
+    """
+    identity = user_folder(tmp_path / "home" / ".config" / "rtchat" / "identity", folders, "bob")
+    tmux.new_pane("bob", width=300)  # the error line names a long folder: keep it one line
+    command = [script("rtchat"), *without_certificate_options(server.port)[1:]]
+    tmux.type("bob", " ".join(command), enter=True)
+    tmux.wait_text("bob", "Your name [bob]")
+    tmux.type("bob", "Bob", enter=True)
+    tmux.wait_text("bob", f"rtchat: no certificate for 'Bob' in {identity} (it has: bob;")
+    tmux.type("bob", "echo code=$?", enter=True)
+    tmux.wait_text("bob", "code=1")
 
 
 # -- the server's life -----------------------------------------------------------
@@ -656,6 +856,39 @@ def test_profile_environment_and_command_line_in_that_order(
     missing = run([script("rtchat"), "--plain", "--profile", "nope"], base)
     assert missing.returncode == 2
     assert "no profile 'nope'" in missing.stderr
+
+
+def test_a_port_in_host_beats_a_weaker_port(
+    tmp_path: Path, env: dict[str, str], folders: Folders
+) -> None:
+    """HOST:PORT against a port from elsewhere: the stronger source wins, as for any option.
+
+    A profile gives host and port together, so a --host HOST:PORT typed now
+    must not clash with the profile's port; at the same level they do clash.
+    """
+    config = tmp_path / "xdg" / "rtchat"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text(
+        f'[defaults]\nhost = "127.0.0.1"\nport = 1\ncn = "chatserver"\n'
+        f'pki = "{folders.ca}"\nname = "alice"\n'
+    )
+    base = {**env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+
+    def port_tried(*args: str, **extra: str) -> str:
+        done = run([script("rtchat"), "--plain", *args], {**base, **extra})
+        assert done.returncode == 3, done.stderr
+        return error_line(done.stderr).split("127.0.0.1:")[1].split(":")[0]
+
+    assert port_tried("--host", "127.0.0.1:2") == "2"
+    assert port_tried(RTCHAT_HOST="127.0.0.1:3") == "3"
+    assert port_tried("--port", "4", RTCHAT_HOST="127.0.0.1:3") == "4"
+    clash = run(
+        [script("rtchat"), "--plain"], {**base, "RTCHAT_HOST": "127.0.0.1:3", "RTCHAT_PORT": "5"}
+    )
+    assert clash.returncode == 2
+    assert error_line(clash.stderr) == (
+        "rtchat: RTCHAT_HOST 127.0.0.1:3 says port 3 but RTCHAT_PORT says 5: give the port once"
+    )
 
 
 def test_json_mode_prints_one_object_per_event(

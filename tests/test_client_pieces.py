@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from realtimechat.client.address import split_host_port
 from realtimechat.client.commands import Clear, Ignore, Say, Unknown, WhoIs, parse_line
 from realtimechat.client.config import load_profile, save_profile
+from realtimechat.client.identity import not_a_client_certificate
 from realtimechat.client.render import (
     PALETTE,
     as_text,
@@ -16,6 +25,7 @@ from realtimechat.client.render import (
     name_colour,
 )
 from realtimechat.client.roster import Roster
+from realtimechat.client.servercert import certificate_names
 from realtimechat.errors import ConfigError
 from realtimechat.protocol import Msg, UserInfo, Users, Welcome
 
@@ -145,3 +155,133 @@ def test_saving_a_profile_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
         "port": 9000,
         "identity": str(tmp_path / "id"),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("chat.example.com", ("chat.example.com", None)),
+        ("127.0.0.1:9750", ("127.0.0.1", 9750)),
+        (" chat.example.com:8443 ", ("chat.example.com", 8443)),
+        ("[::1]:9750", ("::1", 9750)),
+        ("[2001:db8::7]", ("2001:db8::7", None)),
+        ("::1", ("::1", None)),  # a bare IPv6 address is all address
+        ("fe80::1:8443", ("fe80::1:8443", None)),
+    ],
+)
+def test_an_address_may_carry_its_port(text: str, expected: tuple[str, int | None]) -> None:
+    """HOST, HOST:PORT, [IPv6]:PORT and [IPv6] as typed after --host or at the question."""
+    assert split_host_port(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("127.0.0.1:", "port in '127.0.0.1:' must be a number from 1 to 65535"),
+        ("127.0.0.1:0", "must be a number from 1 to 65535"),
+        ("127.0.0.1:65536", "must be a number from 1 to 65535"),
+        ("127.0.0.1:https", "must be a number"),
+        ("127.0.0.1:+1", "must be a number"),
+        (":9750", "no host before the port"),
+        ("[::1", r"write an IPv6 address as \[ADDRESS\]:PORT"),
+        ("[::1]9750", "write an IPv6 address as"),
+        ("[]:9750", "write an IPv6 address as"),
+    ],
+)
+def test_an_address_with_a_bad_port_is_refused(text: str, problem: str) -> None:
+    """A port that is no port, or brackets that do not close, say what is wrong."""
+    with pytest.raises(ConfigError, match=problem):
+        split_host_port(text)
+
+
+def der_certificate(cn: str, sans: Sequence[x509.GeneralName] | None) -> bytes:
+    """A self-signed certificate for ``cn`` with these subjectAltNames (None: no extension)."""
+    extensions = [] if sans is None else [x509.SubjectAlternativeName(sans)]
+    return self_signed(cn, extensions).public_bytes(serialization.Encoding.DER)
+
+
+def self_signed(cn: str, extensions: Sequence[x509.ExtensionType]) -> x509.Certificate:
+    """A self-signed certificate for ``cn`` with exactly these extensions."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+    )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    return builder.sign(key, hashes.SHA256())
+
+
+def test_certificate_names_are_those_a_cn_is_matched_against() -> None:
+    """DNS names, else the CN (as OpenSSL matches them), then IPs; made safe; capped."""
+    dns_and_ip = [x509.DNSName("chat.example.com"), x509.IPAddress(ipaddress.ip_address("::1"))]
+    assert certificate_names(der_certificate("ignored", dns_and_ip)) == [
+        "chat.example.com",
+        "::1",
+    ]
+    assert certificate_names(der_certificate("chatserver", None)) == ["chatserver"]
+    only_ip = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    assert certificate_names(der_certificate("chatserver", only_ip)) == [
+        "chatserver",
+        "127.0.0.1",
+    ]
+    assert certificate_names(der_certificate("evil\x1b[2J", None)) == ["evil\\x1b[2J"]
+    many = [x509.DNSName(f"n{i}.example") for i in range(15)]
+    shown = certificate_names(der_certificate("x", many))
+    assert shown[-1] == "and 5 more"
+    assert len(shown) == 11
+    assert certificate_names(b"not a certificate") == []
+
+
+def key_usage(*, sign: bool, issue: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=issue,
+        crl_sign=issue,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extensions", "what"),
+    [
+        ([], None),
+        ([x509.BasicConstraints(ca=True, path_length=None)], None),  # openssl req -x509
+        ([x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])], None),
+        ([x509.ExtendedKeyUsage([ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE])], None),
+        ([key_usage(sign=True, issue=False)], None),
+        (
+            [x509.BasicConstraints(ca=True, path_length=0), key_usage(sign=True, issue=True)],
+            "a CA certificate",
+        ),
+        (
+            [x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])],
+            "a server certificate (serverAuth, no clientAuth)",
+        ),
+        (
+            [x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION])],
+            "a certificate without clientAuth in its extended key usage",
+        ),
+        (
+            [key_usage(sign=False, issue=False)],
+            "a certificate whose key usage does not allow signing",
+        ),
+    ],
+)
+def test_what_cannot_be_a_users_certificate(
+    extensions: list[x509.ExtensionType], what: str | None
+) -> None:
+    """Only issuing CAs and what OpenSSL's TLS-client purpose check refuses are caught."""
+    assert not_a_client_certificate(self_signed("alice", extensions)) == what

@@ -8,6 +8,7 @@ import ssl
 import pytest
 
 from realtimechat.client.connection import Endpoint, ServerConnection
+from realtimechat.client.servercert import server_certificate_names
 from realtimechat.errors import (
     CannotConnect,
     CertificateRejected,
@@ -16,7 +17,7 @@ from realtimechat.errors import (
 )
 from realtimechat.protocol import Bye, Msg, SendMsg
 from realtimechat.server.app import ChatServer
-from realtimechat.tls import client_context
+from realtimechat.tls import ClientFiles, client_context
 
 from .support import Pki, RawPeer, ServerFactory, connect, endpoint, eventually, join, port_of
 
@@ -123,6 +124,58 @@ async def test_client_refuses_a_server_whose_name_is_not_cn(server: ChatServer, 
         await ServerConnection.open(
             endpoint(server, cn="otherserver"), client_context(pki.client("alice"))
         )
+
+
+def without_name_check(files: ClientFiles) -> ssl.SSLContext:
+    """A client context that verifies the server's chain, not its name (as rtchat makes it)."""
+    context = client_context(files)
+    context.check_hostname = False
+    return context
+
+
+async def test_a_wrong_cn_is_told_the_names_the_certificate_is_for(
+    server: ChatServer, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """After the name check fails, a second handshake reads the names to offer for --cn."""
+    alice = pki.client("alice")
+    with pytest.raises(ServerNameMismatch) as refused:
+        await ServerConnection.open(
+            endpoint(server, cn="otherserver"),
+            client_context(alice),
+            names_context=lambda: without_name_check(alice),
+        )
+    assert str(refused.value) == (
+        "the server's certificate is not for 'otherserver' "
+        "(it is for: chatserver, localhost, 127.0.0.1, ::1): use one of those with --cn"
+    )
+    await eventually(lambda: len([r for r in server_log.records if "left" in r.getMessage()]) == 1)
+    assert not any("joined" in r.getMessage() for r in server_log.records)
+
+
+async def test_names_are_read_only_from_a_certificate_whose_chain_verifies(
+    start_server: ServerFactory, server: ChatServer, pki: Pki
+) -> None:
+    """No names from a server we do not trust, nor over a context that does not verify."""
+    rogue = await start_server(files=pki.rogue_server())
+    alice = pki.client("alice")
+    with pytest.raises(ServerNotTrusted):
+        await ServerConnection.open(
+            endpoint(rogue, cn="otherserver"),
+            client_context(alice),
+            names_context=lambda: without_name_check(alice),
+        )
+    assert (
+        await server_certificate_names(
+            "127.0.0.1", port_of(rogue), "chatserver", without_name_check(alice)
+        )
+        == []
+    )
+    blind = without_name_check(alice)
+    blind.verify_mode = ssl.CERT_NONE
+    assert await server_certificate_names("127.0.0.1", port_of(server), "x", blind) == []
+    assert await server_certificate_names(
+        "127.0.0.1", port_of(server), "x", without_name_check(alice)
+    ) == ["chatserver", "localhost", "127.0.0.1", "::1"]
 
 
 async def test_client_says_when_the_port_does_not_speak_tls(pki: Pki) -> None:

@@ -22,6 +22,7 @@ import click
 
 from .errors import ConfigError
 from .pki import common_name, load_certificate
+from .sanitize import visible
 from .tls import ClientFiles, ServerFiles
 
 APP_NAME = "rtchat"
@@ -146,6 +147,8 @@ def client_files(
         return found
     if name and (default_ca_dir() / "clients" / f"{name}.crt").is_file():
         return _from_ca_folder(default_ca_dir(), name, ca)
+    if _names_in(default):  # certificates, just not the one asked for
+        raise _no_certificate_for(default, name)
     raise ConfigError(
         f"no client certificate in {default}: ask your admin for one (`rtchat-certs request`), "
         "or pass --identity DIR, --pki DIR --name NAME, or --cert/--key/--ca"
@@ -156,6 +159,7 @@ def user_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles:
     """A user folder from ``rtchat-certs request`` + ``sign --out``, or why it is not ready."""
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder")
+    _refuse_admin_folders(folder)
     found = _from_identity_folder(folder, name, ca)
     if found is not None:
         for path in (found.key, found.ca):
@@ -170,18 +174,57 @@ def user_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles:
             f"admin (`rtchat-certs sign {csr.name} --out DIR`) and put the {csr.stem}.crt and "
             "ca.crt you get back in this folder"
         )
+    if _names_in(folder):
+        raise _no_certificate_for(folder, name)
     raise ConfigError(f"{folder} holds no certificate (NAME.crt, NAME.key and ca.crt)")
 
 
-def guess_name(*, cert: Path | None, pki: Path | None) -> str | None:
+def _refuse_admin_folders(folder: Path) -> None:
+    """A CA or server folder given as a user folder: say so before its server.crt is sent.
+
+    Its server.crt would otherwise pass for the user's certificate, and the
+    server's refusal ("unsupported certificate") would not say why.
+    """
+    if (folder / "ca.key").is_file() or (folder / "clients").is_dir():
+        raise ConfigError(
+            f"{folder} is a CA folder, not a user folder: pass --pki {folder} --name NAME "
+            "to use a client certificate issued there, or --identity with the folder that "
+            "holds your NAME.crt, NAME.key and ca.crt"
+        )
+    if (folder / "server.key").is_file():
+        raise ConfigError(
+            f"{folder} is a server folder, not a user folder: pass --identity with the folder "
+            "that holds your NAME.crt, NAME.key and ca.crt"
+        )
+
+
+def _no_certificate_for(folder: Path, name: str | None) -> ConfigError:
+    """Why a folder holding certificates gave none: not the name asked for, or several."""
+    names = ", ".join(visible(n) for n in _names_in(folder))
+    if name:
+        return ConfigError(
+            f"no certificate for {visible(name)!r} in {folder} (it has: {names}; "
+            "names are matched as the files are named)"
+        )
+    return ConfigError(f"{folder} holds certificates for {names}: say whose with --name")
+
+
+def _names_in(folder: Path) -> list[str]:
+    """Whose certificates a user folder (or a CA folder's clients/) holds: NAME of NAME.crt."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.crt") if p.name != "ca.crt")
+
+
+def guess_name(*, cert: Path | None, pki: Path | None, identity: Path | None = None) -> str | None:
     """The name to offer when asking for one: whose certificate we would use."""
     try:
         if cert is not None:
             return common_name(load_certificate(cert)) or None
         if pki is not None:
-            issued = sorted((pki / "clients").glob("*.crt"))
-            return issued[0].stem if len(issued) == 1 else None
-        found = _from_identity_folder(app_dir() / "identity", None, None)
+            issued = _names_in(pki / "clients")
+            return issued[0] if len(issued) == 1 else None
+        found = _from_identity_folder(identity or app_dir() / "identity", None, None)
         return common_name(load_certificate(found.cert)) if found else None
     except (ConfigError, OSError):
         return None
@@ -193,6 +236,9 @@ def _from_ca_folder(folder: Path, name: str, ca: Path | None) -> ClientFiles:
         key=folder / "clients" / f"{name}.key",
         ca=ca or folder / "ca.crt",
     )
+    issued = _names_in(folder / "clients")
+    if not files.cert.is_file() and issued:
+        raise _no_certificate_for(folder / "clients", name)
     for path in (files.cert, files.key, files.ca):
         if not path.is_file():
             raise ConfigError(f"no {path.name} in {path.parent}: is {name!r} issued there?")
@@ -201,12 +247,10 @@ def _from_ca_folder(folder: Path, name: str, ca: Path | None) -> ClientFiles:
 
 def _from_identity_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles | None:
     """``NAME.crt`` + ``NAME.key`` + ``ca.crt``; NAME may be left out if only one."""
-    if not folder.is_dir():
-        return None
-    certs = sorted(p for p in folder.glob("*.crt") if p.name != "ca.crt")
+    names = _names_in(folder)
     if name:
-        certs = [p for p in certs if p.stem == name]
-    if len(certs) != 1:
+        names = [n for n in names if n == name]
+    if len(names) != 1:
         return None
-    cert = certs[0]
+    cert = folder / f"{names[0]}.crt"
     return ClientFiles(cert=cert, key=cert.with_suffix(".key"), ca=ca or folder / "ca.crt")

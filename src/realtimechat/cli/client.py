@@ -6,18 +6,22 @@ import asyncio
 import getpass
 import hashlib
 import os
+import ssl
 import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from .. import locations
 from ..client import config
+from ..client.address import split_host_port
 from ..client.connection import Endpoint, ServerConnection
+from ..client.identity import check_client_certificate
 from ..client.interactive import InteractiveClient, Look, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
 from ..client.state import ResumePoint
-from ..errors import ConfigError
+from ..errors import ConfigError, ExitCode
 from ..tls import ClientFiles, client_context, key_is_encrypted
 from .common import CONTEXT, fail, run_async
 
@@ -31,7 +35,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     epilog=(
         "Options can also come from the environment as RTCHAT_<OPTION> "
         "(RTCHAT_HOST, RTCHAT_PORT, RTCHAT_CN, RTCHAT_NAME, ...). "
-        "Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 server certificate not trusted "
+        "Exit codes: 0 ok, 1 a setting or certificate file that cannot be used, 2 usage, "
+        "3 cannot connect, 4 server certificate not trusted "
         "or not for --cn, 5 refused by the server, 6 connection lost, "
         "7 messages not echoed (--plain)."
     ),
@@ -43,7 +48,10 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     callback=lambda ctx, _, value: _use_profile(ctx, value),
     help="Take defaults from [profiles.NAME] in config.toml (else from its [defaults]).",
 )
-@click.option("--host", help="The server's address (name or IP).")
+@click.option(
+    "--host",
+    help="The server's address (name or IP); HOST:PORT or [IPv6]:PORT give the port too.",
+)
 @click.option("--port", type=click.IntRange(1, 65535), help="The server's port.")
 @click.option("--cn", help="The name on the server's certificate (its CN or a SAN).")
 @click.option(
@@ -145,6 +153,8 @@ def main(  # click passes every option by keyword
     profile in config.toml (see --profile), then the built-in defaults.
     """
     interactive = not plain and not as_json and sys.stdin.isatty() and sys.stdout.isatty()
+    if host is not None:
+        host, port = given_address(click.get_current_context(), host, port)
     if not interactive:
         missing = [
             flag
@@ -164,10 +174,12 @@ def main(  # click passes every option by keyword
     async def chat() -> None:
         nonlocal host, port, cn, name
         if interactive:
-            host = host or await ask("Server address")
+            if host is None:
+                host, port = await ask_address(port)
             port = port or await ask_port()
             cn = cn or await ask("Server certificate name (CN)", "chatserver")
-            name = name or await ask("Your name", locations.guess_name(cert=cert, pki=pki))
+            guess = locations.guess_name(cert=cert, pki=pki, identity=identity)
+            name = name or await ask("Your name", guess)
         if host is None or port is None or cn is None:  # pragma: no cover - checked above
             raise ConfigError("missing --host, --port or --cn")
         if save_profile:
@@ -187,8 +199,17 @@ def main(  # click passes every option by keyword
         files = locations.client_files(
             cert=cert, key=key, ca=ca, pki=pki, name=name, identity=identity
         )
+        check_client_certificate(files.cert)  # before a passphrase is asked, or a byte sent
         passphrase = await key_passphrase(files.key, interactive=interactive)
-        context = client_context(files, passphrase=(lambda: passphrase) if passphrase else None)
+        password = (lambda: passphrase) if passphrase else None
+        context = client_context(files, passphrase=password)
+
+        def names_context() -> ssl.SSLContext:
+            """Ours without the name check: only to read what a wrong --cn should have been."""
+            probe = client_context(files, passphrase=password)
+            probe.check_hostname = False  # the chain is still verified: CERT_REQUIRED stays
+            return probe
+
         endpoint = Endpoint(host=host, port=port, cn=cn)
         resume = ResumePoint(
             locations.data_dir() / "client-state.json", resume_key(endpoint, files)
@@ -201,6 +222,7 @@ def main(  # click passes every option by keyword
                 timeout=connect_timeout,
                 ping_interval=ping_interval,
                 pong_timeout=max(ping_interval / 2, 5.0),
+                names_context=names_context,
             )
 
         if interactive:
@@ -248,6 +270,69 @@ def resume_key(endpoint: Endpoint, files: ClientFiles) -> str:
     except OSError:
         fingerprint = str(files.cert)
     return f"{endpoint}/{endpoint.cn}/{fingerprint}"
+
+
+# Where an option's value came from, strongest first (click's own order).
+_SOURCES = (
+    ParameterSource.COMMANDLINE,
+    ParameterSource.ENVIRONMENT,
+    ParameterSource.DEFAULT_MAP,
+    ParameterSource.DEFAULT,
+)
+
+
+def given_address(ctx: click.Context, host: str, port: int | None) -> tuple[str, int | None]:
+    """--host, which may carry the port (HOST:PORT), and --port, as one address.
+
+    A port in --host and a different --port given at the same level (both on
+    the command line, say) are a usage error. Given at different levels, the
+    stronger wins, as for any option: ``--host HOST:PORT`` typed now beats
+    the port of a profile.
+    """
+    try:
+        name, in_host = split_host_port(host)
+    except ConfigError as exc:
+        fail(PROGRAM, ConfigError(f"--host: {exc}"), ExitCode.USAGE)
+    if in_host is None or port is None or in_host == port:
+        return name, in_host or port
+    host_from, port_from = ctx.get_parameter_source("host"), ctx.get_parameter_source("port")
+    if host_from == port_from:
+        fail(
+            PROGRAM,
+            ConfigError(
+                f"{_given_as(host_from, 'host')} {host} says port {in_host} but "
+                f"{_given_as(port_from, 'port')} says {port}: give the port once"
+            ),
+            ExitCode.USAGE,
+        )
+    return name, in_host if _strength(host_from) < _strength(port_from) else port
+
+
+def _strength(source: ParameterSource | None) -> int:
+    return _SOURCES.index(source) if source in _SOURCES else len(_SOURCES)
+
+
+def _given_as(source: ParameterSource | None, option: str) -> str:
+    """How the user gave ``option``: --host, RTCHAT_HOST or host in config.toml."""
+    if source is ParameterSource.ENVIRONMENT:
+        return f"RTCHAT_{option.upper()}"
+    if source is ParameterSource.DEFAULT_MAP:
+        return f"{option} in config.toml"
+    return f"--{option}"
+
+
+async def ask_address(port: int | None) -> tuple[str, int | None]:
+    """Ask for the server's address (HOST, or HOST:PORT when no port is known yet)."""
+    while True:
+        try:
+            host, in_host = split_host_port(await ask("Server address"))
+        except ConfigError as exc:
+            click.echo(f"  {exc}", err=True)
+            continue
+        if in_host is not None and port is not None and in_host != port:
+            click.echo(f"  that address says port {in_host} but --port says {port}", err=True)
+            continue
+        return host, in_host or port
 
 
 async def ask_port() -> int:

@@ -346,9 +346,12 @@ class Chat:
                 await self._ask_history(self._gaps.end(more=frame.more))
             case Bye():
                 raise bye_error(frame, before_welcome=False)
-            case Error(code="rate_limited" | "internal", ref=str(ref)) if ref in self.pending:
-                self._retry_later(ref)  # slow down, or the server could not store it yet
+            case Error(code="rate_limited", ref=str(ref)) if ref in self.pending:
+                self._retry_later(ref)  # the only refusal that passes: we sent too fast
             case Error() if frame.ref is not None and frame.ref in self.pending:
+                # Any other refusal is final (docs/protocol.md 9.2), `internal`
+                # included: a store that failed once may keep failing, and
+                # resending every second would feed it the message forever.
                 self._settle(frame.ref)
                 self.view.notice(_shown(frame))
             case Users():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,6 +24,7 @@ from ..errors import (
     CertificateRejected,
     ConnectionLost,
     ProtocolError,
+    RtchatError,
     ServerNameMismatch,
     ServerNotTrusted,
     SessionRefused,
@@ -41,8 +43,12 @@ from ..protocol import (
 )
 from ..sanitize import visible
 from ..tls import describe_handshake_error, is_name_mismatch, peer_speaks_no_tls
+from .servercert import server_certificate_names
 
 READ_SIZE: Final = 64 * 1024
+
+# Makes an SSLContext when one is needed (``ServerConnection.open``'s names_context).
+ContextFactory = Callable[[], ssl.SSLContext]
 
 # Reasons in a server's ``bye`` after which reconnecting cannot help.
 PERMANENT_BYE_REASONS: Final = frozenset({"revoked", "expired", "name_taken", "bad_name"})
@@ -77,6 +83,64 @@ class Endpoint:
         return f"{host}:{self.port}"
 
 
+async def _connect(
+    endpoint: Endpoint, context: ssl.SSLContext, timeout: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """TCP and the TLS handshake; each way it can fail becomes a ClientError."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await asyncio.open_connection(
+                endpoint.host,
+                endpoint.port,
+                ssl=context,
+                server_hostname=endpoint.cn,
+                ssl_handshake_timeout=timeout,
+                limit=READ_SIZE,
+            )
+    except ssl.SSLCertVerificationError as exc:
+        if is_name_mismatch(exc):
+            raise ServerNameMismatch(
+                f"the server's certificate is not for {endpoint.cn!r} "
+                f"(--cn must match the certificate's name): {exc.verify_message}"
+            ) from None
+        raise ServerNotTrusted(
+            f"the server's certificate is not trusted: {exc.verify_message}"
+        ) from None
+    except ssl.SSLError as exc:
+        if peer_speaks_no_tls(exc):
+            raise CannotConnect(
+                f"cannot connect to {endpoint}: the server did not answer in TLS "
+                f"(is {endpoint.port} the chat server's port?)"
+            ) from None
+        raise CertificateRejected(
+            f"TLS handshake with {endpoint} failed: {describe_handshake_error(exc)}"
+        ) from None
+    except TimeoutError:
+        raise CannotConnect(f"cannot connect to {endpoint}: timed out") from None
+    except ConnectionRefusedError:
+        raise CannotConnect(
+            f"cannot connect to {endpoint}: connection refused (is the server running?)"
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise CannotConnect(f"cannot connect to {endpoint}: {reason}") from None
+
+
+async def _certificate_names(
+    endpoint: Endpoint, names_context: ContextFactory | None, timeout: float
+) -> list[str]:
+    """What the server's certificate is for, read without the name check; [] if unknown."""
+    if names_context is None:
+        return []
+    try:
+        context = names_context()
+    except (RtchatError, OSError):  # it loaded once already; a hint is not worth failing for
+        return []
+    return await server_certificate_names(
+        endpoint.host, endpoint.port, endpoint.cn, context, timeout=timeout
+    )
+
+
 class ServerConnection:
     """One TLS connection to a chat server, speaking protocol v1."""
 
@@ -108,45 +172,25 @@ class ServerConnection:
         timeout: float = 10.0,
         ping_interval: float = 30.0,
         pong_timeout: float = 15.0,
+        names_context: ContextFactory | None = None,
     ) -> ServerConnection:
-        """Connect and finish the TLS handshake, or raise a ClientError."""
+        """Connect and finish the TLS handshake, or raise a ClientError.
+
+        ``names_context`` makes a context like ``context`` without the name
+        check: when the server's certificate is not for ``endpoint.cn``, one
+        more handshake with it reads the names the certificate is for, so
+        the error can say which --cn would do (``servercert``).
+        """
         try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    endpoint.host,
-                    endpoint.port,
-                    ssl=context,
-                    server_hostname=endpoint.cn,
-                    ssl_handshake_timeout=timeout,
-                    limit=READ_SIZE,
-                )
-        except ssl.SSLCertVerificationError as exc:
-            if is_name_mismatch(exc):
-                raise ServerNameMismatch(
-                    f"the server's certificate is not for {endpoint.cn!r} "
-                    f"(--cn must match the certificate's name): {exc.verify_message}"
-                ) from None
-            raise ServerNotTrusted(
-                f"the server's certificate is not trusted: {exc.verify_message}"
+            reader, writer = await _connect(endpoint, context, timeout)
+        except ServerNameMismatch:
+            names = await _certificate_names(endpoint, names_context, timeout)
+            if not names:
+                raise
+            raise ServerNameMismatch(
+                f"the server's certificate is not for {endpoint.cn!r} "
+                f"(it is for: {', '.join(names)}): use one of those with --cn"
             ) from None
-        except ssl.SSLError as exc:
-            if peer_speaks_no_tls(exc):
-                raise CannotConnect(
-                    f"cannot connect to {endpoint}: the server did not answer in TLS "
-                    f"(is {endpoint.port} the chat server's port?)"
-                ) from None
-            raise CertificateRejected(
-                f"TLS handshake with {endpoint} failed: {describe_handshake_error(exc)}"
-            ) from None
-        except TimeoutError:
-            raise CannotConnect(f"cannot connect to {endpoint}: timed out") from None
-        except ConnectionRefusedError:
-            raise CannotConnect(
-                f"cannot connect to {endpoint}: connection refused (is the server running?)"
-            ) from None
-        except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise CannotConnect(f"cannot connect to {endpoint}: {reason}") from None
         return cls(endpoint, reader, writer, ping_interval=ping_interval, pong_timeout=pong_timeout)
 
     # ------------------------------------------------------------------
