@@ -130,11 +130,18 @@ async def refusal_logged(fragment: str) -> None:
     await eventually(lambda: any(fragment in reason for reason in refusals()))
 
 
-async def left_logged(cn: str, reason: str) -> None:
-    """Wait until a ``left`` line for ``cn`` with ``reason`` is logged."""
+async def left_logged(cn: str, reason: str, *, event: str | None = None) -> None:
+    """Wait until a session of ``cn`` is logged as ended with ``reason``.
+
+    ``left`` for a welcomed session, ``closed`` for one that never was;
+    ``event`` insists on one of them.
+    """
+    kinds = (event,) if event else ("left", "closed")
     await eventually(
         lambda: any(
-            fields.get("cn") == cn and fields.get("reason") == reason for fields in events("left")
+            fields.get("cn") == cn and fields.get("reason") == reason
+            for kind in kinds
+            for fields in events(kind)
         )
     )
 
@@ -590,10 +597,10 @@ async def case_tls_record_corrupted(server: ChatServer, pki: Pki, tmp_path: Path
 
 
 async def case_connect_tls_then_close(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
-    """A finished handshake, then a close without hello: left disconnected, never welcomed."""
+    """A finished handshake, then a close without hello: closed, disconnected, never welcomed."""
     attacker = await peer(server, pki.client(ATTACKER))
     attacker.close()
-    await left_logged(ATTACKER, "disconnected")
+    await left_logged(ATTACKER, "disconnected", event="closed")
     assert members(server) == [TALKER, WITNESS]
 
 

@@ -148,8 +148,12 @@ async def test_a_wrong_cn_is_told_the_names_the_certificate_is_for(
         "the server's certificate is not for 'otherserver' "
         "(it is for: chatserver, localhost, 127.0.0.1, ::1): use one of those with --cn"
     )
-    await eventually(lambda: len([r for r in server_log.records if "left" in r.getMessage()]) == 1)
+    # The probe handshake ends before hello: one "closed ... before=hello", no join.
+    await eventually(
+        lambda: len([r for r in server_log.records if "before=hello" in r.getMessage()]) == 1
+    )
     assert not any("joined" in r.getMessage() for r in server_log.records)
+    assert not any(r.getMessage().startswith("left ") for r in server_log.records)
 
 
 async def test_names_are_read_only_from_a_certificate_whose_chain_verifies(

@@ -377,7 +377,9 @@ class Session(asyncio.Protocol):
 
     def _forget(self, reason: str, *, log: bool = True) -> None:
         self.hub.remove(self, reason)
-        if log:
+        if log and self.name is None:  # never welcomed: it did not "leave" the chat
+            self._log("closed", reason=reason, before="hello")
+        elif log:
             self._log("left", reason=reason, name=self.name, dropped=self.outbox.dropped or None)
 
     def _write(self, data: bytes) -> None:
