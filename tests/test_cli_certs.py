@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from realtimechat import pki
 from realtimechat.cli.certs import main
@@ -802,3 +802,58 @@ def test_server_bundle_never_into_a_folder_with_a_ca_key(ca: Path) -> None:
     assert (
         _one_error(result.stderr) == f"{ca} is the CA folder itself: give the server folder to make"
     )
+
+
+# --------------------------------------------------------------------------- names the tool uses
+
+
+@pytest.mark.parametrize("name", ["ca", "CA", "server", "Server"])
+def test_issue_refuses_names_of_the_tools_own_files(ca: Path, name: str) -> None:
+    """issue ca would write clients/ca.crt, which clashes with the CA's ca.crt: refused."""
+    before = _snapshot(ca)
+
+    result = _run("issue", name, "--dir", str(ca))
+
+    assert result.exit_code == 1
+    message = _one_error(result.stderr)
+    assert message.startswith(f"client name {name!r} cannot be used: its files would clash with ")
+    assert message.endswith("pick another name")
+    assert _snapshot(ca) == before
+
+
+def test_request_and_sign_refuse_the_name_ca(ca: Path, tmp_path: Path) -> None:
+    """request ca is refused before writing; a CSR for CN=ca made elsewhere is not signed."""
+    user = tmp_path / "user"
+    forged = tmp_path / "ca.csr"
+    key = pki.generate_key("ec-p256")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "ca")]))
+        .sign(key, hashes.SHA256())
+    )
+    forged.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+
+    requested = _run("request", "ca", "--out", str(user))
+    signed = _run("sign", str(forged), "--dir", str(ca), "--yes")
+
+    assert requested.exit_code == 1
+    assert "its files would clash with ca.crt and ca.key" in _one_error(requested.stderr)
+    assert not user.exists()
+    assert signed.exit_code == 1
+    assert "its files would clash with ca.crt and ca.key" in _one_error(signed.stderr)
+    assert not (pki.CaFolder(ca).clients_dir / "ca.crt").exists()
+
+
+def test_show_checks_clients_against_the_ca_even_beside_a_users_ca_crt(ca: Path) -> None:
+    """A clients/ca.crt left by an older version does not make show doubt the real CA."""
+    pki.issue_client(ca, "alice")
+    pki.issue_client(ca, "bob")
+    folder = pki.CaFolder(ca)
+    shutil.copyfile(folder.client_cert("bob"), folder.clients_dir / "ca.crt")
+
+    result = _run("show", str(folder.client_cert("alice")))
+
+    assert result.exit_code == 0, result.output
+    assert f"checked against {ca.resolve()}" in result.stdout.splitlines()
+    assert f"note: issued by the CA of {ca.resolve()}" in result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1] == "no warnings"

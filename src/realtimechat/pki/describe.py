@@ -80,9 +80,7 @@ class _Context:
 def _context(path: Path, folder: Path | None) -> _Context | None:
     """The folder to check ``path`` against: ``folder``, or the CA/server folder it lies in."""
     if folder is None:
-        parent = path.resolve().parent
-        candidates = [parent, parent.parent] if parent.name == "clients" else [parent]
-        folder = next((c for c in candidates if (c / "ca.crt").is_file()), None)
+        folder = _folder_of(path)
         if folder is None:
             return None
     ca_folder = CaFolder(Path(folder))
@@ -111,6 +109,20 @@ def _context(path: Path, folder: Path | None) -> _Context | None:
     except PKIError:
         entries = []
     return _Context(root=ca_folder.root, ca=ca, crl=crl, entries=entries, crl_problem=crl_problem)
+
+
+def _folder_of(path: Path) -> Path | None:
+    """The CA, server or user folder ``path`` lies in: the nearest one with a ca.crt.
+
+    For clients/NAME.crt of a CA folder that is the CA folder, even if clients/
+    holds a ca.crt (a user once issued as "ca" put one there).
+    """
+    parent = path.resolve().parent
+    candidates = [parent]
+    if parent.name == "clients":
+        in_ca = CaFolder(parent.parent).index.is_file()
+        candidates = [parent.parent, parent] if in_ca else [parent, parent.parent]
+    return next((c for c in candidates if (c / "ca.crt").is_file()), None)
 
 
 def _days(delta: dt.timedelta) -> str:
