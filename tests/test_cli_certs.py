@@ -857,3 +857,89 @@ def test_show_checks_clients_against_the_ca_even_beside_a_users_ca_crt(ca: Path)
     assert f"checked against {ca.resolve()}" in result.stdout.splitlines()
     assert f"note: issued by the CA of {ca.resolve()}" in result.stdout.splitlines()
     assert result.stdout.splitlines()[-1] == "no warnings"
+
+
+# --------------------------------------------------------------------------- folded names
+
+
+@pytest.mark.parametrize("other", ["Bob", "BOB", "\uff42ob"])  # the last: full-width b
+def test_issue_refuses_a_name_that_folds_to_a_valid_users(ca: Path, other: str) -> None:
+    """Bob while bob has a valid certificate: the server would refuse Bob as name_taken."""
+    assert _run("issue", "bob", "--dir", str(ca)).exit_code == 0
+    bob = pki.read_index(ca)[-1]
+    before = _snapshot(ca)
+
+    plain = _run("issue", other, "--dir", str(ca))
+    forced = _run("issue", other, "--dir", str(ca), "--force")
+
+    for result in (plain, forced):
+        assert result.exit_code == 1
+        message = _one_error(result.stderr)
+        assert message.startswith(
+            f"{other!r} is the same chat name as 'bob', who has a certificate that is not "
+            f"revoked (serial {bob.serial}, valid until "
+        )
+        assert f"the server would refuse {other!r} as name_taken" in message
+        assert (
+            f"pick another name, or revoke 'bob' first (`rtchat-certs revoke bob --dir {ca}`"
+            in (message)
+        )
+        assert "`rtchat-server names release bob`" in message
+    assert _snapshot(ca) == before
+
+
+def test_a_name_with_spaces_clashes_with_its_underscored_chat_name(ca: Path) -> None:
+    """'bob smith' is chat name bob_smith: refused while bob_smith has a valid certificate."""
+    assert _run("issue", "bob_smith", "--dir", str(ca)).exit_code == 0
+
+    result = _run("issue", "Bob Smith", "--dir", str(ca))
+
+    assert result.exit_code == 1
+    assert _one_error(result.stderr).startswith(
+        "'Bob Smith' is the same chat name as 'bob_smith', who has a certificate"
+    )
+
+
+def test_sign_refuses_a_folded_name_and_renewal_still_works(ca: Path, tmp_path: Path) -> None:
+    """A CSR for Bob is refused while bob is valid (before asking); bob's own renewal is not."""
+    assert _run("issue", "bob", "--dir", str(ca)).exit_code == 0
+    other = pki.create_request(tmp_path / "other", "Bob").csr
+    own = pki.create_request(tmp_path / "own", "bob").csr
+
+    refused = _run("sign", str(other), "--dir", str(ca), input="y\n")
+    renewed = _run("sign", str(own), "--dir", str(ca), "--force", "--yes")
+    reissued = _run("issue", "bob", "--dir", str(ca), "--force")
+
+    assert refused.exit_code == 1
+    assert "Sign a client certificate" not in refused.stderr
+    assert _one_error(refused.stderr).startswith("'Bob' is the same chat name as 'bob'")
+    assert renewed.exit_code == 0, renewed.output
+    assert reissued.exit_code == 0, reissued.output
+    assert [e.name for e in pki.read_index(ca)] == ["chatserver", "bob", "bob", "bob"]
+
+
+def test_a_revoked_users_folded_name_can_be_issued(ca: Path) -> None:
+    """Once bob is revoked, Bob may be issued (the hint told about the server's name release)."""
+    assert _run("issue", "bob", "--dir", str(ca)).exit_code == 0
+    assert _run("revoke", "bob", "--dir", str(ca)).exit_code == 0
+
+    result = _run("issue", "Bob", "--dir", str(ca))
+
+    assert result.exit_code == 0, result.output
+    assert [(e.name, e.status) for e in pki.read_index(ca)][1:] == [
+        ("bob", "revoked"),
+        ("Bob", "valid"),
+    ]
+
+
+def test_show_warns_about_a_csr_whose_name_folds_to_a_valid_users(ca: Path, tmp_path: Path) -> None:
+    """show of Bob's CSR against the CA folder says sign would refuse it."""
+    pki.issue_client(ca, "bob")
+    csr = pki.create_request(tmp_path / "user", "Bob").csr
+
+    result = _run("show", str(csr), "--dir", str(ca))
+
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: 'Bob' is the same chat name as 'bob'")

@@ -191,6 +191,8 @@ def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int, force: boo
 
     NAME is 1-64 characters without '/', '\\', control characters or a
     leading dot, and not ca or server (the tool's own file names). Refuses a
+    NAME that is another user's chat name (the server folds case and spaces:
+    Bob is bob) while that user has a certificate that is not revoked; and a
     NAME that already has a certificate that is not revoked, and existing
     files, unless --force. Hand the user
     clients/NAME.crt, clients/NAME.key and ca.crt. (`request` and `sign`
@@ -300,8 +302,10 @@ def sign(
     and asks before signing (unless --yes): compare the fingerprint with the
     one the user reads to you. The certificate has CN=NAME and clientAuth
     only, whatever else the request asks for. Writes clients/NAME.crt, and
-    with --out, NAME.crt and ca.crt to send back. Refuses a NAME that
-    already has a certificate that is not revoked, unless --force.
+    with --out, NAME.crt and ca.crt to send back. Refuses a NAME that is
+    another user's chat name (Bob when bob has a certificate that is not
+    revoked), and a NAME that already has a certificate that is not revoked,
+    unless --force.
     """
     with _pki_errors():
         checked = pki.read_csr(csr)

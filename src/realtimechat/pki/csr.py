@@ -31,6 +31,7 @@ from .index import (
     _load_index_raw,
     _plan_index_append,
     _refuse_duplicate_name,
+    _refuse_name_clash,
     _revoked_file,
 )
 from .keys import (
@@ -175,8 +176,10 @@ def sign_request(
     key: the user keeps theirs) and, with ``out_dir``, ``NAME.crt`` and
     ``ca.crt`` there, to complete the user's folder.
 
-    Refuses a name that already has a certificate that is not revoked, the
-    CA's own key, and existing files, unless ``force``. ``confirm`` is
+    Refuses the CA's own key; a name that is another user's chat name once
+    folded (``Bob`` when ``bob`` has a certificate that is not revoked), even
+    with ``force``; and a name that already has a certificate that is not
+    revoked, and existing files, unless ``force``. ``confirm`` is
     called after every check and before anything is written; if it returns
     False, nothing is signed (PKIError).
     """
@@ -187,6 +190,7 @@ def sign_request(
     if _public_der(public_key) == _public_der(ca_cert.public_key()):
         raise PKIError(f"{request.path} carries the CA's own key: refusing to sign it")
     _load_index_raw(folder.index)
+    _refuse_name_clash(folder.root, name)  # even with force: --force renews the same user
     if not force:
         _refuse_duplicate_name(folder.root, name)
     cert_path, key_path = folder.client_cert(name), folder.client_key(name)

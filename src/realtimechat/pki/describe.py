@@ -22,7 +22,14 @@ from realtimechat.sanitize import visible
 from .build import _reason_of
 from .facts import _CertFacts, _eku_text, _ekus, _extension_label, _is_ca, _sans, _text
 from .folder import CaFolder, _require_ca_cert, validate_client_name
-from .index import IndexEntry, Status, _live_entries, certificate_status, read_index
+from .index import (
+    IndexEntry,
+    Status,
+    _live_entries,
+    _name_clash,
+    certificate_status,
+    read_index,
+)
 from .keys import (
     _key_problem,
     describe_key,
@@ -447,7 +454,14 @@ def _describe_csr(
     if context is not None:
         info.checked_against = context.root
         live = _live_entries(context.entries, cn)
-        if live:
+        clash = _name_clash(context.entries, cn)
+        if clash is not None:
+            info.warnings.append(
+                f"{visible(cn)!r} is the same chat name as {visible(clash.name)!r}, who has a "
+                f"certificate that is not revoked in {context.root} (serial {clash.serial}): "
+                "sign refuses it unless that one is revoked first"
+            )
+        elif live:
             info.warnings.append(
                 f"{visible(cn)!r} already has a certificate that is not revoked in "
                 f"{context.root} (serial {live[-1].serial}): sign refuses it unless that one is "

@@ -33,6 +33,7 @@ from .index import (
     _load_index_raw,
     _plan_index_append,
     _refuse_duplicate_name,
+    _refuse_name_clash,
     _revoked_file,
 )
 from .keys import DEFAULT_KEY_TYPE, KeyType, _key_pem, _public_der, generate_key
@@ -119,8 +120,10 @@ def issue_client(
     ``not_before`` (default: now minus :data:`CLOCK_SKEW`) to ``not_after``
     (default: now plus ``days``); both must be timezone-aware.
 
-    Refuses an invalid name, a name with a certificate that is not revoked,
-    and existing files, unless ``force``. The files of a revoked certificate
+    Refuses an invalid name; a name that is another user's chat name once
+    folded (``Bob`` when ``bob`` has a certificate that is not revoked), even
+    with ``force``; and a name with a certificate that is not revoked, and
+    existing files, unless ``force``. The files of a revoked certificate
     of ``name`` are replaced without ``force`` (the index keeps its record).
     Returns key, certificate and index.
     """
@@ -128,6 +131,7 @@ def issue_client(
     key_path, cert_path = folder.client_key(name), folder.client_cert(name)
     ca_cert, ca_key = _load_ca(folder)
     _load_index_raw(folder.index)  # a damaged index fails now, before any file is written
+    _refuse_name_clash(folder.root, name)  # even with force: --force renews the same user
     if not force:
         _refuse_duplicate_name(folder.root, name)
     replaceable = _revoked_file(folder.root, cert_path)
