@@ -305,7 +305,9 @@ def test_console_sign_completes_a_user_folder(tmp_path: Path, ca: Path) -> None:
     assert sorted(p.name for p in user.iterdir()) == ["bob.crt", "bob.csr", "bob.key", "ca.crt"]
     assert not folder.client_key("bob").exists()
     assert again.returncode == 1
-    assert "'bob' already has a certificate that is not revoked" in _one_error(again.stderr)
+    assert _one_error(again.stderr).startswith(
+        f"{made.csr} is already signed: {folder.client_cert('bob')} (serial "
+    )
 
 
 def test_console_revoke_by_short_fingerprint(tmp_path: Path, ca: Path) -> None:
@@ -943,3 +945,83 @@ def test_show_warns_about_a_csr_whose_name_folds_to_a_valid_users(ca: Path, tmp_
     warnings = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1
     assert warnings[0].startswith("warning: 'Bob' is the same chat name as 'bob'")
+
+
+# --------------------------------------------------------------------------- hints that work
+
+
+def _hinted_commands(message: str) -> list[list[str]]:
+    """The `rtchat-certs ...` commands quoted in an error message, as argument lists."""
+    return [command.split()[1:] for command in re.findall(r"`(rtchat-certs [^`]*)`", message)]
+
+
+def test_duplicate_name_hint_gives_revoke_commands_that_work(ca: Path, tmp_path: Path) -> None:
+    """After a renewal, revoke NAME is ambiguous: the hint names each serial, and they work."""
+    assert _run("issue", "alice", "--dir", str(ca)).exit_code == 0
+    assert _run("issue", "alice", "--dir", str(ca), "--force").exit_code == 0
+    serials = [e.serial for e in pki.read_index(ca) if e.name == "alice"]
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+
+    refused = _run("sign", str(csr), "--dir", str(ca), "--yes")
+
+    assert refused.exit_code == 1
+    message = _one_error(refused.stderr)
+    assert message.startswith(
+        f"'alice' already has 2 certificates that are not revoked (serials {', '.join(serials)}): "
+        f"revoke them first (`rtchat-certs revoke {serials[0]} --dir {ca}` and "
+        f"`rtchat-certs revoke {serials[1]} --dir {ca}`), or pass --force"
+    )
+    for command in _hinted_commands(message):
+        done = _run(*command)
+        assert done.exit_code == 0, done.output
+    signed = _run("sign", str(csr), "--dir", str(ca), "--yes")
+    assert signed.exit_code == 0, signed.output
+
+
+def test_duplicate_name_hint_uses_the_name_when_it_is_unambiguous(ca: Path) -> None:
+    """With one certificate, the hint is `revoke NAME`, which works."""
+    assert _run("issue", "alice", "--dir", str(ca)).exit_code == 0
+
+    refused = _run("issue", "alice", "--dir", str(ca))
+
+    commands = _hinted_commands(_one_error(refused.stderr))
+    assert commands == [["revoke", "alice", "--dir", str(ca)]]
+    assert _run(*commands[0]).exit_code == 0
+    assert _run("issue", "alice", "--dir", str(ca)).exit_code == 0
+
+
+def test_signing_the_same_request_twice_is_refused_before_asking(ca: Path, tmp_path: Path) -> None:
+    """The second sign of one CSR names the certificate it already has, and never asks."""
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+    assert _run("sign", str(csr), "--dir", str(ca), "--yes").exit_code == 0
+    before = _snapshot(ca)
+
+    again = _run("sign", str(csr), "--dir", str(ca), input="y\n")
+
+    assert again.exit_code == 1
+    assert "Sign a client certificate" not in again.stderr
+    assert _one_error(again.stderr).startswith(
+        f"{csr} is already signed: {pki.CaFolder(ca).client_cert('alice')} (serial "
+    )
+    assert _snapshot(ca) == before
+
+
+def test_a_reply_folder_with_another_cas_ca_crt_is_refused_before_asking(
+    ca: Path, tmp_path: Path
+) -> None:
+    """--out holding a different ca.crt: refused before the question, nothing signed."""
+    reply = tmp_path / "reply"
+    reply.mkdir()
+    other = tmp_path / "other-ca"
+    pki.init_ca(other, "elsewhere")
+    shutil.copyfile(pki.CaFolder(other).ca_cert, reply / "ca.crt")
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+    before = _snapshot(ca)
+
+    result = _run("sign", str(csr), "--dir", str(ca), "--out", str(reply), input="y\n")
+
+    assert result.exit_code == 1
+    assert "Sign a client certificate" not in result.stderr
+    assert _one_error(result.stderr).startswith(f"{reply / 'ca.crt'} already exists")
+    assert _snapshot(ca) == before
+    assert sorted(p.name for p in reply.iterdir()) == ["ca.crt"]

@@ -305,7 +305,8 @@ def sign(
     with --out, NAME.crt and ca.crt to send back. Refuses a NAME that is
     another user's chat name (Bob when bob has a certificate that is not
     revoked), and a NAME that already has a certificate that is not revoked,
-    unless --force.
+    unless --force. Every check comes before the question: a yes is never
+    followed by a refusal.
     """
     with _pki_errors():
         checked = pki.read_csr(csr)

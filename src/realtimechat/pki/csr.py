@@ -24,15 +24,19 @@ from .files import (
     _check_private_folder,
     _check_writable,
     _plan,
+    _Put,
 )
 from .folder import CaFolder, _load_ca, validate_client_name
 from .index import (
     IndexEntry,
+    _live_entries,
     _load_index_raw,
     _plan_index_append,
     _refuse_duplicate_name,
     _refuse_name_clash,
     _revoked_file,
+    _serial_and_end,
+    read_index,
 )
 from .keys import (
     DEFAULT_KEY_TYPE,
@@ -45,7 +49,14 @@ from .keys import (
     generate_key,
     public_key_fingerprint,
 )
-from .load import _read, common_name, load_csr, load_private_key, private_key_is_encrypted
+from .load import (
+    _read,
+    common_name,
+    load_certificate,
+    load_csr,
+    load_private_key,
+    private_key_is_encrypted,
+)
 from .validity import CLIENT_DAYS, _validity
 
 
@@ -185,15 +196,63 @@ def sign_request(
     """
     folder = CaFolder(Path(root))
     ca_cert, ca_key = _load_ca(folder)
+    plan = _plan_signing(folder, ca_cert, request, out_dir, force=force)
+    start, end = _validity(days, None, None)
+    if confirm is not None and not confirm(request):
+        raise PKIError(f"not signed: {request.path} was left as it was and nothing was written")
+
     name = request.name
-    public_key = request.csr.public_key()
-    if _public_der(public_key) == _public_der(ca_cert.public_key()):
+    cert = _build_client(
+        public_key=request.csr.public_key(),
+        name=name,
+        ca_cert=ca_cert,
+        ca_key=ca_key,
+        not_before=start,
+        not_after=end,
+    )
+    pem = _cert_pem(cert)
+    replaceable = plan.replaceable
+    note = "the previous certificate was revoked" if replaceable and not force else ""
+    puts = [_plan(plan.cert_path, pem, CERT_MODE, force=force, replaceable=replaceable, note=note)]
+    folders = [folder.clients_dir]
+    if plan.out is not None and plan.ca_put is not None:
+        puts.append(_plan(plan.out / f"{name}.crt", pem, CERT_MODE, force=force))
+        puts.append(plan.ca_put)
+        folders.append(plan.out)
+    puts.append(_plan_index_append(folder.index, IndexEntry.for_certificate(cert, name, "client")))
+    stale = [plan.stale_key] if plan.stale_key is not None else []
+    return _carry_out(puts, folders, removals=stale)
+
+
+@dataclass(frozen=True)
+class _Signing:
+    """What ``sign_request`` decided before asking: where the certificate goes, what it replaces."""
+
+    cert_path: Path
+    replaceable: bool  # clients/NAME.crt holds a revoked certificate
+    stale_key: Path | None  # clients/NAME.key that `issue` made, removed with --force
+    out: Path | None
+    ca_put: _Put | None  # out/ca.crt: its content is known before signing
+
+
+def _plan_signing(
+    folder: CaFolder,
+    ca_cert: x509.Certificate,
+    request: SigningRequest,
+    out_dir: Path | None,
+    *,
+    force: bool,
+) -> _Signing:
+    """Every check of ``sign_request``: a refusal comes before the admin is asked, never after."""
+    name = request.name
+    if _public_der(request.csr.public_key()) == _public_der(ca_cert.public_key()):
         raise PKIError(f"{request.path} carries the CA's own key: refusing to sign it")
     _load_index_raw(folder.index)
     _refuse_name_clash(folder.root, name)  # even with force: --force renews the same user
-    if not force:
-        _refuse_duplicate_name(folder.root, name)
     cert_path, key_path = folder.client_cert(name), folder.client_key(name)
+    if not force:
+        _refuse_signed_again(folder, request, cert_path)
+        _refuse_duplicate_name(folder.root, name)
     replaceable = _revoked_file(folder.root, cert_path)
     _check_writable(cert_path, force=force, replaceable=replaceable)
     stale_key = key_path if os.path.lexists(key_path) else None
@@ -202,32 +261,37 @@ def sign_request(
             f"{stale_key} already exists (a key `issue` made): pass --force to replace that "
             "certificate and remove its key"
         )
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        _check_writable(out / f"{name}.crt", force=force)
-        _check_user_key(out / f"{name}.key", request)
-    start, end = _validity(days, None, None)
-    if confirm is not None and not confirm(request):
-        raise PKIError(f"not signed: {request.path} was left as it was and nothing was written")
+    if out_dir is None:
+        return _Signing(cert_path, replaceable, stale_key, None, None)
+    out = Path(out_dir)
+    if os.path.lexists(out) and not out.is_dir():
+        raise PKIError(f"{out} exists and is not a folder: give --out a folder")
+    _check_writable(out / f"{name}.crt", force=force)
+    _check_user_key(out / f"{name}.key", request)
+    ca_put = _plan(out / "ca.crt", _read(folder.ca_cert), CERT_MODE, force=force)
+    return _Signing(cert_path, replaceable, stale_key, out, ca_put)
 
-    cert = _build_client(
-        public_key=public_key,
-        name=name,
-        ca_cert=ca_cert,
-        ca_key=ca_key,
-        not_before=start,
-        not_after=end,
-    )
-    pem = _cert_pem(cert)
-    note = "the previous certificate was revoked" if replaceable and not force else ""
-    puts = [_plan(cert_path, pem, CERT_MODE, force=force, replaceable=replaceable, note=note)]
-    folders = [folder.clients_dir]
-    if out is not None:
-        puts.append(_plan(out / f"{name}.crt", pem, CERT_MODE, force=force))
-        puts.append(_plan(out / "ca.crt", _read(folder.ca_cert), CERT_MODE, force=force))
-        folders.append(out)
-    puts.append(_plan_index_append(folder.index, IndexEntry.for_certificate(cert, name, "client")))
-    return _carry_out(puts, folders, removals=[stale_key] if stale_key is not None else [])
+
+def _refuse_signed_again(folder: CaFolder, request: SigningRequest, cert_path: Path) -> None:
+    """Raise PKIError if this very request's key already has the live certificate ``cert_path``.
+
+    Signing the same request twice is usually a command run again: say which
+    certificate it already has instead of only that the name has one.
+    """
+    try:
+        cert = load_certificate(cert_path)
+    except PKIError:
+        return
+    if _public_der(cert.public_key()) != _public_der(request.csr.public_key()):
+        return
+    serial = f"{cert.serial_number:x}"
+    live = [e for e in _live_entries(read_index(folder.root), request.name) if e.serial == serial]
+    if live:
+        raise PKIError(
+            f"{request.path} is already signed: {cert_path} ({_serial_and_end(live[0])}) is its "
+            "certificate; send that one and ca.crt again, or pass --force to sign it again "
+            "(a renewal with the same key)"
+        )
 
 
 def _check_user_key(key_path: Path, request: SigningRequest) -> None:

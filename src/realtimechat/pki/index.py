@@ -167,14 +167,22 @@ def _live_entries(entries: Sequence[IndexEntry], name: str) -> list[IndexEntry]:
 
 
 def _refuse_duplicate_name(root: Path, name: str) -> None:
-    """Raise PKIError if ``name`` already has a client certificate that is not revoked."""
+    """Raise PKIError if ``name`` already has a client certificate that is not revoked.
+
+    The hint names revoke commands that work: by serial once a renewal has
+    given the name several certificates (``revoke NAME`` would be ambiguous).
+    """
     live = _live_entries(read_index(root), name)
     if not live:
         return
-    command = f"rtchat-certs revoke {shlex.quote(name)} --dir {shlex.quote(str(root))}"
+    if len(live) == 1:
+        what, them = f"a certificate that is not revoked ({_serial_and_end(live[0])})", "it"
+    else:
+        serials = ", ".join(e.serial for e in live)
+        what, them = f"{len(live)} certificates that are not revoked (serials {serials})", "them"
     raise PKIError(
-        f"{name!r} already has a certificate that is not revoked ({_serial_and_end(live[-1])}): "
-        f"revoke it first (`{command}`), or pass --force to issue another one for the same user"
+        f"{name!r} already has {what}: revoke {them} first ({_revoke_commands(root, live)}), "
+        "or pass --force to issue another one for the same user"
     )
 
 
