@@ -764,12 +764,77 @@ def test_server_cert_force_renews_in_place(ca: Path) -> None:
     assert _mode(folder.server_key) == 0o600
 
 
-def test_server_cert_needs_a_cn(ca: Path) -> None:
-    """server-cert without --cn is a usage error."""
-    result = _run("server-cert", "--dir", str(ca))
+def test_server_cert_without_cn_renews_the_same_names(ca: Path, tmp_path: Path) -> None:
+    """server-cert --force alone renews under the current CN and names, without a warning;
+    where there is no certificate to renew, it asks for --cn."""
+    folder = pki.CaFolder(ca)
 
-    assert result.exit_code == 2
-    assert "--cn" in result.stderr
+    renewed = _run("server-cert", "--dir", str(ca), "--force")
+    elsewhere = _run("server-cert", "--dir", str(ca), "--out", str(tmp_path / "host2"))
+
+    assert renewed.exit_code == 0, renewed.output
+    assert renewed.stderr == ""
+    assert renewed.stdout.splitlines()[1] == (
+        f"replaced {folder.server_cert} (names: chatserver, localhost, 127.0.0.1)"
+    )
+    assert len(renewed.stdout.splitlines()) == 3  # no "names: ... -> ..." line
+    assert elsewhere.exit_code == 1
+    assert _one_error(elsewhere.stderr) == (
+        "give --cn: the name clients pass as --cn (there is no "
+        f"{tmp_path / 'host2' / 'server.crt'} with a CN to renew)"
+    )
+    assert not (tmp_path / "host2").exists()
+
+
+def test_server_cert_says_when_it_drops_names(ca: Path) -> None:
+    """A typo in --cn drops the old names: the names line and a warning say so, with a fix."""
+    folder = pki.CaFolder(ca)
+
+    typo = _run("server-cert", "--dir", str(ca), "--cn", "chat.exmaple.com", "--force")
+
+    assert typo.exit_code == 0, typo.output
+    assert typo.stdout.splitlines()[1:] == [
+        f"replaced {folder.server_cert} (names: chat.exmaple.com)",
+        f"updated {folder.index}",
+        "names: chatserver, localhost, 127.0.0.1 -> chat.exmaple.com",
+    ]
+    warning = typo.stderr.splitlines()
+    assert len(warning) == 1
+    assert warning[0].startswith(
+        "rtchat-certs: warning: the new certificate drops chatserver, localhost, 127.0.0.1: "
+        "clients that use those names will be refused"
+    )
+    fix = re.findall(r"`(rtchat-certs [^`]*)`", warning[0])
+    assert fix == [
+        f"rtchat-certs server-cert --dir {ca} --cn chatserver --san localhost --san 127.0.0.1 "
+        "--force"
+    ]
+    restored = _run(*fix[0].split()[1:])
+    assert restored.exit_code == 0, restored.output
+    assert pki.server_names(folder.server_cert) == ["chatserver", "localhost", "127.0.0.1"]
+
+
+def test_server_cert_with_an_added_name_says_so_without_a_warning(ca: Path) -> None:
+    """Names only added: the names line shows the change, and nothing is dropped."""
+    result = _run(
+        "server-cert",
+        "--dir",
+        str(ca),
+        "--san",
+        "localhost",
+        "--san",
+        "127.0.0.1",
+        "--san",
+        "chat.example.com",
+        "--force",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert result.stdout.splitlines()[-1] == (
+        "names: chatserver, localhost, 127.0.0.1 -> chatserver, localhost, chat.example.com, "
+        "127.0.0.1"
+    )
 
 
 def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:

@@ -506,8 +506,9 @@ def show(
 @_dir_option
 @click.option(
     "--cn",
-    required=True,
-    help="The server's name: the name clients pass as --cn. It is also a subjectAltName.",
+    default=None,
+    help="The server's name: the name clients pass as --cn. It is also a subjectAltName. "
+    "[default: for a renewal, the CN of the certificate it replaces]",
 )
 @click.option(
     "--san",
@@ -531,7 +532,7 @@ def show(
 def server_cert(
     *,
     root: Path,
-    cn: str,
+    cn: str | None,
     sans: tuple[str, ...],
     key_type: pki.KeyType,
     days: int,
@@ -540,17 +541,56 @@ def server_cert(
 ) -> None:
     """Issue a new server certificate from the existing CA (renewal, or another host).
 
-    Without --san, a renewal in the CA folder keeps the names of the
-    certificate it replaces, if that one is for the same --cn. The old
-    certificate stays valid until it expires unless you revoke it
-    (by serial: `list` shows it). A running server picks up a new
+    `server-cert --force` renews server.crt of the CA folder with the same
+    names. Without --san, a renewal in the CA folder keeps the names of the
+    certificate it replaces, if that one is for the same --cn; if the names
+    change, it says which, and warns about names that clients may still
+    use. The old certificate stays valid until it expires unless you revoke
+    it (by serial: `list` shows it). A running server picks up a new
     certificate when it reloads (SIGHUP).
     """
+    cert_path = (out_dir if out_dir is not None else root) / "server.crt"
+    before = _server_names(cert_path)
     with _pki_errors():
         written = pki.issue_server_certificate(
             root, cn, sans or None, key_type=key_type, days=days, out_dir=out_dir, force=force
         )
+        after = pki.server_names(cert_path) or []
     _report(written)
+    if before is not None and set(before) != set(after):
+        _names_changed(root, before, after)
+
+
+def _server_names(cert_path: Path) -> list[str] | None:
+    """The names of the certificate about to be replaced; None if none can be read."""
+    try:
+        return pki.server_names(cert_path)
+    except PKIError:
+        return None  # a damaged certificate: replacing it is the point, not an error
+
+
+def _names_changed(root: Path, before: list[str], after: list[str]) -> None:
+    """Say that the replaced certificate's names differ: a dropped name locks clients out."""
+    click.echo(f"names: {', '.join(before)} -> {', '.join(after)}")
+    dropped = [name for name in before if name not in after]
+    if not dropped:
+        return
+    old_cn, *old_sans = before  # ours list the CN first, and it is a SAN too
+    restore = " ".join(
+        [f"rtchat-certs server-cert --dir {_quote(root)} --cn {shlex.quote(old_cn)}"]
+        + [f"--san {shlex.quote(name)}" for name in old_sans]
+        + ["--force"]
+    )
+    _warn(
+        f"the new certificate drops {', '.join(dropped)}: clients that use "
+        f"{'that name' if len(dropped) == 1 else 'those names'} will be refused once the "
+        f"server uses it; if that was not meant, `{restore}` makes one with the old names again"
+    )
+
+
+def _warn(message: str) -> None:
+    """One line ``rtchat-certs: warning: ...`` on stderr: done, but not what was likely meant."""
+    click.echo(f"{PROG}: warning: {message}", err=True)
 
 
 @main.command("server-bundle")

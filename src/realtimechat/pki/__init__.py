@@ -41,7 +41,13 @@ from .index import (
     find_certificate,
     read_index,
 )
-from .issue import init_ca, issue_client, issue_server_certificate, server_bundle
+from .issue import (
+    init_ca,
+    issue_client,
+    issue_server_certificate,
+    server_bundle,
+    server_names,
+)
 from .keys import (
     DEFAULT_KEY_TYPE,
     KEY_TYPES,
@@ -123,6 +129,7 @@ __all__ = [
     "renew_crl",
     "revoke",
     "server_bundle",
+    "server_names",
     "short_fingerprint",
     "sign_request",
     "validate_client_name",

@@ -162,7 +162,7 @@ def issue_client(
 
 def issue_server_certificate(
     root: Path,
-    server_cn: str,
+    server_cn: str | None,
     sans: Sequence[str] | None = None,
     *,
     key_type: KeyType = DEFAULT_KEY_TYPE,
@@ -178,17 +178,21 @@ def issue_server_certificate(
     ``server.key``, ``crl.pem``), for another host. The certificate is
     recorded in the index.
 
+    ``server_cn`` None renews the certificate it replaces under its own CN.
     ``sans`` are the names besides ``server_cn`` (see :func:`init_ca`). If
     None, a renewal in the CA folder keeps those of the certificate it
     replaces (when that one is for ``server_cn``); otherwise there are none.
+    :func:`server_names` before and after tells which names changed.
     """
-    _check_server_cn(server_cn)
     folder = CaFolder(Path(root))
-    ca_cert, ca_key = _load_ca(folder)
-    _load_index_raw(folder.index)
     target = Path(out_dir) if out_dir is not None else folder.root
     separate = out_dir is not None and not _same_folder(target, folder.root)
     key_path, cert_path = target / "server.key", target / "server.crt"
+    if server_cn is None:
+        server_cn = _renewed_cn(cert_path)
+    _check_server_cn(server_cn)
+    ca_cert, ca_key = _load_ca(folder)
+    _load_index_raw(folder.index)
     hint = " (pass --force to replace it: a renewal)"
     _check_writable(key_path, force=force, hint=hint)
     _check_writable(cert_path, force=force, hint=hint)
@@ -225,6 +229,31 @@ def issue_server_certificate(
         _plan_index_append(folder.index, IndexEntry.for_certificate(cert, server_cn, "server"))
     )
     return _carry_out(puts, [target])
+
+
+def _renewed_cn(cert_path: Path) -> str:
+    """The CN of the server certificate in ``cert_path``, for a renewal without --cn."""
+    cn = common_name(load_certificate(cert_path)) if os.path.lexists(cert_path) else ""
+    if not cn:
+        raise PKIError(
+            f"give --cn: the name clients pass as --cn (there is no {cert_path} with a CN to renew)"
+        )
+    return cn
+
+
+def server_names(cert_path: Path) -> list[str] | None:
+    """The names (subjectAltNames) of the server certificate in ``cert_path``, in order.
+
+    None if there is no certificate there; its CN alone if it has no
+    subjectAltName (clients then compare --cn with the CN).
+    """
+    if not os.path.lexists(cert_path):
+        return None
+    cert = load_certificate(cert_path)
+    names = _sans(cert)
+    if names is None:
+        return [common_name(cert)]
+    return [name.split(":", 1)[1] for name in names]
 
 
 def _current_server_names(cert_path: Path, server_cn: str) -> list[str]:
