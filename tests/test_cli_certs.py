@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from realtimechat import pki
+from realtimechat import locations, pki, tls
 from realtimechat.cli.certs import main
 from realtimechat.errors import PKIError
 
@@ -1090,3 +1090,91 @@ def test_a_reply_folder_with_another_cas_ca_crt_is_refused_before_asking(
     assert _one_error(result.stderr).startswith(f"{reply / 'ca.crt'} already exists")
     assert _snapshot(ca) == before
     assert sorted(p.name for p in reply.iterdir()) == ["ca.crt"]
+
+
+# --------------------------------------------------------------------------- renewing a user
+
+
+def _rtchat_loads(folder: Path) -> None:
+    """Load the user folder exactly as rtchat does (raises PKIError if the pair is broken)."""
+    tls.client_context(locations.user_folder(folder, None, None))
+
+
+def test_request_force_keeps_a_working_key_until_the_new_certificate(
+    ca: Path, tmp_path: Path
+) -> None:
+    """request --force beside a working NAME.crt writes NAME.new.key; rtchat keeps working,
+    and after the printed mv with the new certificate it works again."""
+    user, reply = tmp_path / "user", tmp_path / "reply"
+    assert _run("request", "alice", "--out", str(user)).exit_code == 0
+    first = _run("sign", str(user / "alice.csr"), "--dir", str(ca), "--out", str(user), "-y")
+    assert first.exit_code == 0, first.output
+    old_key = (user / "alice.key").read_bytes()
+
+    refused = _run("request", "alice", "--out", str(user))
+    renewed = _run("request", "alice", "--out", str(user), "--force")
+
+    assert refused.exit_code == 1
+    assert _one_error(refused.stderr) == (
+        f"{user / 'alice.key'} already exists and {user / 'alice.crt'} is its certificate: "
+        "pass --force to make a new key and request for a renewal (this key stays in use "
+        "until the new certificate arrives)"
+    )
+    assert renewed.exit_code == 0, renewed.output
+    lines = renewed.stdout.splitlines()
+    assert lines[:2] == [
+        f"wrote {user / 'alice.new.key'} (private key, mode 0600, the new key; alice.key stays "
+        "in use for now)",
+        f"replaced {user / 'alice.csr'}",
+    ]
+    assert (user / "alice.key").read_bytes() == old_key
+    _rtchat_loads(user)  # still chatting with the old pair
+    move = re.findall(r"`mv ([^`]*)`", lines[3])
+    assert move == [f"{user / 'alice.new.key'} {user / 'alice.key'}"]
+
+    signed = _run("sign", str(user / "alice.csr"), "--dir", str(ca), "--out", str(reply))
+    assert signed.exit_code == 1  # alice has a valid certificate: a renewal needs --force
+    signed = _run(
+        "sign", str(user / "alice.csr"), "--dir", str(ca), "--out", str(reply), "-y", "--force"
+    )
+    assert signed.exit_code == 0, signed.output
+    shutil.copyfile(reply / "alice.crt", user / "alice.crt")
+    forgot = _run("show", str(user / "alice.crt"))
+    assert "warning: alice.key beside it is not its key, alice.new.key is (a renewal): " in (
+        forgot.stdout
+    )
+    source, target = move[0].split()
+    os.replace(source, target)
+    _rtchat_loads(user)
+    new = pki.load_certificate(user / "alice.crt")
+    assert new.serial_number == int(pki.read_index(ca)[-1].serial, 16)
+
+
+def test_request_force_with_a_passphrase_key_in_use_keeps_it(tmp_path: Path, ca: Path) -> None:
+    """A passphrase-protected key cannot be compared: with its certificate beside it, it stays."""
+    user = tmp_path / "user"
+    env = {"RTCHAT_CERTS_PASSPHRASE": "pw"}
+    assert _run("request", "bob", "--out", str(user), "--passphrase", env=env).exit_code == 0
+    pki.sign_request(ca, pki.read_csr(user / "bob.csr"), out_dir=user)
+    old_key = (user / "bob.key").read_bytes()
+
+    renewed = _run("request", "bob", "--out", str(user), "--force")
+
+    assert renewed.exit_code == 0, renewed.output
+    assert (user / "bob.key").read_bytes() == old_key
+    assert (user / "bob.new.key").exists()
+
+
+def test_request_force_without_a_working_certificate_replaces_in_place(tmp_path: Path) -> None:
+    """No certificate yet (a request not signed): --force replaces key and request as before."""
+    user = tmp_path / "user"
+    assert _run("request", "alice", "--out", str(user)).exit_code == 0
+
+    forced = _run("request", "alice", "--out", str(user), "--force")
+
+    assert forced.exit_code == 0, forced.output
+    assert forced.stdout.splitlines()[0] == (
+        f"replaced {user / 'alice.key'} (private key, mode 0600)"
+    )
+    assert not (user / "alice.new.key").exists()
+    assert "`mv" not in forced.stdout

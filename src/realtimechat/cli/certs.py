@@ -250,6 +250,10 @@ def request(*, name: str, out_dir: Path, key_type: pki.KeyType, protect: bool, f
     admin and read them the fingerprint: `rtchat-certs sign` shows it to
     them before they sign. Put the NAME.crt and ca.crt you get back into
     OUT; then `rtchat --identity OUT` uses them.
+
+    To renew, run it again with --force: while OUT/NAME.crt is a certificate
+    of NAME.key, both stay and rtchat keeps working; the new key is written
+    as NAME.new.key, which you move to NAME.key when the new NAME.crt comes.
     """
     with _pki_errors():
         pki.validate_client_name(name)
@@ -260,10 +264,24 @@ def request(*, name: str, out_dir: Path, key_type: pki.KeyType, protect: bool, f
         )
     _report(made.written)
     click.echo(f"public key SHA-256: {pki.format_fingerprint(made.fingerprint)}")
+    if made.in_use is not None:
+        _renewal_next_step(made, made.in_use)
+        return
     click.echo(
         f"Next: send {made.csr} to your admin and read them this fingerprint; put the "
         f"{made.csr.stem}.crt and ca.crt they send back into {out_dir}, then run "
         f"`rtchat --identity {_quote(out_dir)}`."
+    )
+
+
+def _renewal_next_step(made: pki.Request, in_use: Path) -> None:
+    """How a renewal ends: the new certificate and the new key go in together."""
+    current_key = in_use.with_suffix(".key")
+    click.echo(
+        f"Next: send {made.csr} to your admin and read them this fingerprint. Until the new "
+        f"certificate comes, rtchat keeps using {in_use.name} and {current_key.name}. Then put "
+        f"the new {in_use.name} into {in_use.parent} and, at the same time, move the new key "
+        f"into place: `mv {_quote(made.key)} {_quote(current_key)}`."
     )
 
 

@@ -57,17 +57,27 @@ from .load import (
     load_private_key,
     private_key_is_encrypted,
 )
-from .validity import CLIENT_DAYS, _validity
+from .validity import CLIENT_DAYS, _now, _validity
 
 
 @dataclass(frozen=True)
 class Request:
-    """What ``create_request`` made: the files, and the key's fingerprint to read out."""
+    """What ``create_request`` made: the files, and the key's fingerprint to read out.
+
+    ``in_use`` is the certificate that keeps working with the current key
+    during a renewal: the new key is then ``NAME.new.key`` (``key``), and
+    goes to ``NAME.key`` once the new certificate is in place.
+    """
 
     written: list[Written]
     key: Path
     csr: Path
     fingerprint: str  # public_key_fingerprint of the new key
+    in_use: Path | None = None
+
+
+#: During a renewal the new key waits under this name, beside the one in use.
+PENDING_KEY_SUFFIX = ".new.key"
 
 
 def create_request(
@@ -84,12 +94,26 @@ def create_request(
     key is encrypted with ``passphrase`` if one is given (the client then
     asks for it). The CSR asks for CN=NAME and nothing else. Existing files
     are replaced only with ``force``.
+
+    A renewal (``force`` while ``NAME.crt`` is a certificate of ``NAME.key``
+    that has not expired) leaves both alone, so the user can chat on until
+    the new certificate arrives: the new key is ``NAME.new.key``, and the
+    user moves it to ``NAME.key`` when they put the new ``NAME.crt`` in.
     """
     validate_client_name(name)
     if passphrase is not None and not passphrase:
         raise PKIError("the passphrase cannot be empty")
     folder = Path(out_dir)
     key_path, csr_path = folder / f"{name}.key", folder / f"{name}.csr"
+    in_use = _certificate_in_use(folder / f"{name}.crt", key_path)
+    if in_use is not None:
+        if not force:
+            raise PKIError(
+                f"{key_path} already exists and {in_use} is its certificate: pass --force to "
+                "make a new key and request for a renewal (this key stays in use until the "
+                "new certificate arrives)"
+            )
+        key_path = folder / f"{name}{PENDING_KEY_SUFFIX}"
     _check_writable(key_path, force=force)
     _check_writable(csr_path, force=force)
     _check_private_folder(folder)
@@ -101,6 +125,8 @@ def create_request(
         .sign(key, _signature_hash(key))
     )
     note = "passphrase-protected" if passphrase is not None else ""
+    if in_use is not None:
+        note = ", ".join(filter(None, [note, f"the new key; {name}.key stays in use for now"]))
     puts = [
         _plan(key_path, _key_pem(key, passphrase), KEY_MODE, force=force, note=note),
         _plan(csr_path, csr.public_bytes(serialization.Encoding.PEM), CERT_MODE, force=force),
@@ -111,7 +137,29 @@ def create_request(
         key=key_path,
         csr=csr_path,
         fingerprint=public_key_fingerprint(key.public_key()),
+        in_use=in_use,
     )
+
+
+def _certificate_in_use(cert_path: Path, key_path: Path) -> Path | None:
+    """``cert_path`` if it is a certificate of the key in ``key_path`` that has not expired.
+
+    Replacing that key would break the user's rtchat until the new
+    certificate arrives. A passphrase-protected key cannot be compared
+    without its passphrase: it counts as in use, which only keeps it.
+    """
+    if not (os.path.lexists(cert_path) and os.path.lexists(key_path)):
+        return None
+    try:
+        cert = load_certificate(cert_path)
+        if cert.not_valid_after_utc <= _now():
+            return None
+        if private_key_is_encrypted(key_path):
+            return cert_path
+        key = load_private_key(key_path)
+    except PKIError:
+        return None  # damaged or no key: nothing works now that a new key could break
+    return cert_path if _public_der(key.public_key()) == _public_der(cert.public_key()) else None
 
 
 @dataclass(frozen=True)

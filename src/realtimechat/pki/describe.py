@@ -32,6 +32,7 @@ from .index import (
 )
 from .keys import (
     _key_problem,
+    _public_der,
     describe_key,
     fingerprint_sha256,
     format_fingerprint,
@@ -46,6 +47,8 @@ from .load import (
     load_certificate,
     load_crl,
     load_csr,
+    load_private_key,
+    private_key_is_encrypted,
 )
 from .validity import EXPIRING_SOON, _when
 
@@ -354,7 +357,40 @@ def _describe_certificate(
         _server_checks(facts, info, server_name)
     if context is not None:
         _check_certificate_against(info, cert, context, self_signed=facts.self_signed)
+    info.warnings.extend(_key_beside_warnings(path, cert))
     return info
+
+
+def _key_beside_warnings(path: Path, cert: x509.Certificate) -> list[str]:
+    """Whether NAME.key beside NAME.crt is its key, as rtchat and rtchat-server need.
+
+    After a renewal's ``request --force`` the new key waits as NAME.new.key;
+    putting the new NAME.crt in without moving that key makes the pair fail.
+    Keys with a passphrase cannot be compared, so they are left out.
+    """
+    key, pending = path.with_suffix(".key"), path.with_name(f"{path.stem}.new.key")
+    if _holds_key_of(pending, cert) and _holds_key_of(key, cert) is False:
+        return [
+            f"{key.name} beside it is not its key, {pending.name} is (a renewal): rtchat "
+            f"refuses the pair until you run `mv {shlex.quote(str(pending))} "
+            f"{shlex.quote(str(key))}`"
+        ]
+    if _holds_key_of(key, cert) is False:
+        return [f"{key.name} beside it is not its key: rtchat and rtchat-server refuse the pair"]
+    return []
+
+
+def _holds_key_of(key_path: Path, cert: x509.Certificate) -> bool | None:
+    """True/False if ``key_path`` holds an unencrypted key that is/is not ``cert``'s; else None."""
+    if not key_path.is_file():
+        return None
+    try:
+        if private_key_is_encrypted(key_path):
+            return None
+        key = load_private_key(key_path)
+    except PKIError:
+        return None
+    return _public_der(key.public_key()) == _public_der(cert.public_key())
 
 
 def _check_certificate_against(
