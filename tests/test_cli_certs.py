@@ -849,16 +849,70 @@ def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:
 
     assert refused.exit_code == 1
     assert _one_error(refused.stderr) == (
-        f"{out / 'crl.pem'} already exists; refusing to overwrite it (pass --force to replace it)"
+        f"{out / 'crl.pem'} already exists; refusing to overwrite it: it is an older CRL of this "
+        f"CA (number 1, 0 revoked) than {pki.CaFolder(ca).crl} (number 2, 1 revoked), after a "
+        "revoke or a crl renewal: pass --force to replace it"
     )
     assert forced.exit_code == 0, forced.output
-    assert forced.stdout.splitlines()[:4] == [
+    assert forced.stdout.splitlines() == [
         f"unchanged {out / 'ca.crt'} (already the same)",
         f"unchanged {out / 'server.crt'} (already the same)",
         f"unchanged {out / 'server.key'} (private key, mode 0600, already the same)",
         f"replaced {out / 'crl.pem'}",
+        "Next: only crl.pem changed: copy it into the server's folder on the server host "
+        f"({_home_relative(locations.app_dir() / 'server')} by default) and reload the server: "
+        "`kill -HUP <pid of rtchat-server>` (no restart needed).",
     ]
     assert (out / "crl.pem").read_bytes() == pki.CaFolder(ca).crl.read_bytes()
+
+
+def _home_relative(path: Path) -> str:
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
+
+
+def test_server_bundle_points_to_the_folder_rtchat_server_uses(tmp_path: Path, ca: Path) -> None:
+    """The bundle's hint names the folder rtchat-server really uses by default, and mkdir -p."""
+    bundle = tmp_path / "server-folder"
+
+    done = _console("server-bundle", "--dir", str(ca), "--out", str(bundle), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    hint = done.stdout.splitlines()[-1]
+    assert hint == (
+        "Next: on the server host, `mkdir -p ~/.config/rtchat` and copy "
+        f"{bundle} there as ~/.config/rtchat/server, where rtchat-server looks by default; "
+        "then run `rtchat-server` there (or `rtchat-server --pki DIR` with the folder wherever "
+        "you put it)."
+    )
+    (tmp_path / ".config" / "rtchat").mkdir(parents=True)  # the mkdir -p, HOME being tmp_path
+    shutil.copytree(bundle, tmp_path / ".config" / "rtchat" / "server")
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from realtimechat import locations; "
+            "print(locations.server_files(cert=None, key=None, ca=None, pki=None).cert)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")},
+    )
+    assert found.stdout.strip() == str(tmp_path / ".config" / "rtchat" / "server" / "server.crt")
+
+
+def test_server_bundle_says_when_nothing_changed(ca: Path, tmp_path: Path) -> None:
+    """A second bundle with nothing new says so instead of repeating the setup steps."""
+    out = tmp_path / "server"
+    assert _run("server-bundle", "--dir", str(ca), "--out", str(out)).exit_code == 0
+
+    again = _run("server-bundle", "--dir", str(ca), "--out", str(out))
+
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == f"Nothing changed: {out} already matches the CA folder."
 
 
 def test_server_bundle_never_into_a_folder_with_a_ca_key(ca: Path) -> None:

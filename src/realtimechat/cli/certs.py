@@ -14,7 +14,7 @@ from typing import IO, Any, TypeVar
 import click
 from cryptography import x509
 
-from realtimechat import pki
+from realtimechat import locations, pki
 from realtimechat.errors import ExitCode, PKIError
 from realtimechat.sanitize import visible
 
@@ -624,15 +624,58 @@ def _warn(message: str) -> None:
 def server_bundle(*, root: Path, out_dir: Path, force: bool) -> None:
     """Copy what a server needs into a server folder: never ca.key.
 
-    ca.crt, server.crt, server.key (mode 0600) and crl.pem. Move the folder
-    to the server host and run `rtchat-server --pki DIR`. After a revoke,
+    ca.crt, server.crt, server.key (mode 0600) and crl.pem. Put the folder on
+    the server host as ~/.config/rtchat/server (on Linux), where rtchat-server
+    looks by default, or run `rtchat-server --pki DIR` there. After a revoke,
     a crl renewal or a new server certificate, run it again with --force
-    (unchanged files are left alone) and reload the server (SIGHUP).
+    (unchanged files are left alone), copy what changed and reload the server
+    (SIGHUP).
     """
     with _pki_errors():
         written = pki.server_bundle(root, out_dir, force=force)
     _report(written)
-    click.echo(f"Next: on the server host, run `rtchat-server --pki {_quote(out_dir)}`.")
+    click.echo(_bundle_next_step(out_dir, written))
+
+
+def _home_relative(path: Path) -> str:
+    """``path`` as ``~/...`` when it is under the home folder: it reads the same on any host."""
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
+
+
+def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
+    """What to do with the server folder now, from what changed in it."""
+    default = locations.app_dir() / "server"  # rtchat-server's first choice without --pki
+    here = _same_path(out_dir, default)  # made on the server host, where it is used
+    changed = [item.path.name for item in written if item.action != "unchanged"]
+    reload = "reload the server: `kill -HUP <pid of rtchat-server>` (no restart needed)"
+    if not changed:
+        return f"Nothing changed: {out_dir} already matches the CA folder."
+    if all(item.action == "wrote" for item in written):
+        if here:
+            return f"Next: run `rtchat-server` on this host: it uses {out_dir} by default."
+        return (
+            f"Next: on the server host, `mkdir -p {_home_relative(default.parent)}` and copy "
+            f"{out_dir} there as {_home_relative(default)}, where rtchat-server looks by "
+            "default; then run `rtchat-server` there (or `rtchat-server --pki DIR` with the "
+            "folder wherever you put it)."
+        )
+    if here:
+        return f"Next: {reload}."
+    what = "only crl.pem changed" if changed == ["crl.pem"] else f"{', '.join(changed)} changed"
+    return (
+        f"Next: {what}: copy {'it' if len(changed) == 1 else 'them'} into the server's folder "
+        f"on the server host ({_home_relative(default)} by default) and {reload}."
+    )
+
+
+def _same_path(one: Path, other: Path) -> bool:
+    try:
+        return one.resolve() == other.resolve()
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

@@ -329,6 +329,40 @@ def server_bundle(root: Path, out_dir: Path, *, force: bool = False) -> list[Wri
         _plan(out / "ca.crt", _read(folder.ca_cert), CERT_MODE, force=force),
         _plan(out / "server.crt", _read(folder.server_cert), CERT_MODE, force=force),
         _plan(out / "server.key", _read(folder.server_key), KEY_MODE, force=force),
-        _plan(out / "crl.pem", crl_data, CERT_MODE, force=force),
+        _plan(out / "crl.pem", crl_data, CERT_MODE, force=force, hint=_crl_hint(out, folder)),
     ]
     return _carry_out(puts, [out])
+
+
+def _crl_number(crl: x509.CertificateRevocationList) -> int | None:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _crl_hint(out: Path, folder: CaFolder) -> str:
+    """Why OUT/crl.pem differs from the CA folder's, for the refusal: usually a revoke since.
+
+    Only a CRL of the same CA with a lower number is plainly older; anything
+    else gets the plain hint, and a higher number a word of caution.
+    """
+    plain = " (pass --force to replace it)"
+    try:
+        old, new = load_crl(out / "crl.pem"), load_crl(folder.crl)
+    except PKIError:
+        return plain
+    old_number, new_number = _crl_number(old), _crl_number(new)
+    if old.issuer != new.issuer or old_number is None or new_number is None:
+        return plain
+    if old_number < new_number:
+        return (
+            f": it is an older CRL of this CA (number {old_number}, {len(old)} revoked) than "
+            f"{folder.crl} (number {new_number}, {len(new)} revoked), after a revoke or a crl "
+            "renewal: pass --force to replace it"
+        )
+    return (
+        f": it is a CRL of this CA numbered {old_number}, not older than {folder.crl} "
+        f"(number {new_number}): check that {folder.root} is the CA folder this server "
+        "folder came from before you pass --force"
+    )
