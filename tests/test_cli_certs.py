@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from cryptography import x509
@@ -18,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from realtimechat import locations, pki, tls
 from realtimechat.cli.certs import main
-from realtimechat.errors import PKIError
+from realtimechat.errors import ExitCode, PKIError
 
 SCRIPT = Path(sys.executable).parent / "rtchat-certs"
 FINGERPRINT_LINE = re.compile(r"^public key SHA-256: ((?:[0-9a-f]{4} ){15}[0-9a-f]{4})$")
@@ -1232,3 +1234,73 @@ def test_request_force_without_a_working_certificate_replaces_in_place(tmp_path:
     )
     assert not (user / "alice.new.key").exists()
     assert "`mv" not in forced.stdout
+
+
+# --------------------------------------------------------------------------- what the docs say
+
+DOCS = Path(__file__).resolve().parent.parent
+SUBCOMMANDS = ("init", "issue", "request", "sign", "revoke", "crl", "list", "show", "server-")
+
+
+def _documented_commands(path: Path) -> list[str]:
+    """Every rtchat-certs command line in ``path``: in `code spans` and in ```sh blocks."""
+    text = path.read_text()
+    spans = [" ".join(span.split()) for span in re.findall(r"(?<!`)`([^`]+)`(?!`)", text)]
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.DOTALL)
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    commands = []
+    for candidate in spans + lines:
+        # The docs' shorthand, as in "(or `server-bundle --out DIR --force` again)".
+        shorthand = candidate.startswith(SUBCOMMANDS) and " " in candidate
+        command = f"rtchat-certs {candidate}" if shorthand else candidate
+        if command.startswith("rtchat-certs "):
+            commands.append(command)
+    return commands
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/certificates.md"])
+def test_documented_rtchat_certs_commands_parse(doc: str) -> None:
+    """Each rtchat-certs command the docs show is complete: no missing option, no unknown one.
+
+    README once said "(or `server-bundle --force` again)", which stops with
+    "Missing option '--out'".
+    """
+    commands = _documented_commands(DOCS / doc)
+    assert commands, doc
+    for command in commands:
+        args = shlex.split(command)[1:]
+        try:
+            with main.make_context("rtchat-certs", list(args)) as context:
+                name, sub, rest = main.resolve_command(context, list(args))
+                assert sub is not None, command
+                sub.make_context(name or "", rest, parent=context).close()
+        except click.ClickException as exc:
+            pytest.fail(f"{doc}: `{command}`: {exc.format_message()}")
+
+
+def test_readme_lists_every_exit_code_of_rtchat() -> None:
+    """README's exit codes name every ExitCode (1 and 6 were missing)."""
+    text = " ".join((DOCS / "README.md").read_text().split())
+    listed = re.search(r"Exit codes: (.*?)\.", text)
+    assert listed is not None
+    for code in ExitCode:
+        assert re.search(rf"(^|, ){int(code)} ", listed.group(1)), (code, listed.group(1))
+
+
+def test_certificates_md_gives_the_server_certificates_real_lifetime() -> None:
+    """The renewal section states the default --days of server-cert (365, not 825)."""
+    text = " ".join((DOCS / "docs" / "certificates.md").read_text().split())
+
+    stated = re.findall(r"\*\*The server certificate\*\* \((\d+) days", text)
+
+    assert stated == [str(pki.SERVER_DAYS)]
+
+
+def test_readme_creates_the_parent_before_copying_the_server_folder() -> None:
+    """scp -r into .config/rtchat/server fails on a fresh host unless .config/rtchat exists."""
+    text = (DOCS / "README.md").read_text()
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", text, re.DOTALL) if "scp" in b)
+    lines = block.splitlines()
+    copy = next(i for i, line in enumerate(lines) if line.startswith("scp"))
+    assert ".config/rtchat/server" in lines[copy]
+    assert any("mkdir -p .config/rtchat" in line for line in lines[:copy]), block
