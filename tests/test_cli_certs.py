@@ -1304,3 +1304,36 @@ def test_readme_creates_the_parent_before_copying_the_server_folder() -> None:
     copy = next(i for i, line in enumerate(lines) if line.startswith("scp"))
     assert ".config/rtchat/server" in lines[copy]
     assert any("mkdir -p .config/rtchat" in line for line in lines[:copy]), block
+
+
+# --------------------------------------------------------------------------- small things
+
+
+@pytest.mark.parametrize(
+    ("san", "kind"),
+    [("999.1.1.1", "IPv4"), ("10.0.0.256", "IPv4"), ("1.2.3", "IPv4"), ("fe80::zz", "IPv6")],
+)
+def test_init_refuses_a_san_that_looks_like_an_ip_but_is_not(
+    tmp_path: Path, san: str, kind: str
+) -> None:
+    """--san 999.1.1.1 was silently a DNS name nobody can match: now one error, nothing written."""
+    root = tmp_path / "ca"
+
+    result = _run("init", "--dir", str(root), "--san", san)
+
+    assert result.exit_code == 1
+    assert _one_error(result.stderr).startswith(
+        f"{san!r} looks like an {kind} address but is not one"
+    )
+    assert not root.exists()
+
+
+def test_server_cert_refuses_a_bad_ip_san_and_keeps_the_old_certificate(ca: Path) -> None:
+    """The same check for server-cert: the certificate in place is left alone."""
+    before = _snapshot(ca)
+
+    result = _run("server-cert", "--dir", str(ca), "--san", "127.0.0.1.1", "--force")
+
+    assert result.exit_code == 1
+    assert "looks like an IPv4 address but is not one" in _one_error(result.stderr)
+    assert _snapshot(ca) == before
