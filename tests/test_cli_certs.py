@@ -1337,3 +1337,18 @@ def test_server_cert_refuses_a_bad_ip_san_and_keeps_the_old_certificate(ca: Path
     assert result.exit_code == 1
     assert "looks like an IPv4 address but is not one" in _one_error(result.stderr)
     assert _snapshot(ca) == before
+
+
+def test_list_of_a_server_folder_says_it_is_not_a_ca_folder(ca: Path, tmp_path: Path) -> None:
+    """list --dir SERVER-FOLDER printed "no certificates recorded" and exit 0: now an error."""
+    out = tmp_path / "server-folder"
+    assert _run("server-bundle", "--dir", str(ca), "--out", str(out)).exit_code == 0
+
+    result = _run("list", "--dir", str(out))
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert _one_error(result.stderr) == (
+        f"{out} is not a CA folder: it has no index.json and no ca.key (it looks like a server "
+        "folder); give the CA folder that `rtchat-certs init` made with --dir"
+    )

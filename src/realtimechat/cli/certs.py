@@ -430,6 +430,7 @@ def list_command(*, root: Path) -> None:
     """List every certificate the CA issued: name, serial, fingerprint, expiry, status.
 
     Status is valid, expiring soon (within 30 days), expired or revoked.
+    Run on a server or user folder, it says that is not a CA folder.
     """
     with _pki_errors():
         rows = pki.list_certificates(root)

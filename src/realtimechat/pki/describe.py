@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import math
+import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -629,8 +630,24 @@ def describe_file(
 def list_certificates(
     root: Path, now: dt.datetime | None = None
 ) -> list[tuple[IndexEntry, Status]]:
-    """Every certificate of the CA folder's index, oldest first, with its status."""
+    """Every certificate of the CA folder's index, oldest first, with its status.
+
+    Raises PKIError for a folder that is not a CA folder (a server or user
+    folder also holds a ca.crt), rather than list nothing.
+    """
     folder = CaFolder(Path(root))
     _require_ca_cert(folder)
+    _require_ca_folder(folder)
     now = now or dt.datetime.now(dt.UTC)
     return [(entry, certificate_status(entry, now)) for entry in read_index(folder.root)]
+
+
+def _require_ca_folder(folder: CaFolder) -> None:
+    """A CA folder has index.json or, at least, ca.key; a server or user folder has neither."""
+    if os.path.lexists(folder.index) or os.path.lexists(folder.ca_key):
+        return
+    looks = " (it looks like a server folder)" if os.path.lexists(folder.server_cert) else ""
+    raise PKIError(
+        f"{folder.root} is not a CA folder: it has no index.json and no ca.key{looks}; give "
+        "the CA folder that `rtchat-certs init` made with --dir"
+    )
