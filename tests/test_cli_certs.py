@@ -1352,3 +1352,31 @@ def test_list_of_a_server_folder_says_it_is_not_a_ca_folder(ca: Path, tmp_path: 
         f"{out} is not a CA folder: it has no index.json and no ca.key (it looks like a server "
         "folder); give the CA folder that `rtchat-certs init` made with --dir"
     )
+
+
+def test_list_marks_certificates_a_renewal_replaced(ca: Path, tmp_path: Path) -> None:
+    """After renewals, the older certificates still in force say "replaced"; columns stay."""
+    pki.issue_client(ca, "alice", days=20)
+    pki.issue_client(ca, "alice", force=True)
+    pki.issue_client(ca, "bob")
+    pki.issue_client(ca, "bob", force=True)
+    pki.revoke(ca, pki.read_index(ca)[3].serial)
+    pki.issue_server_certificate(ca, None, force=True)
+    entries = pki.read_index(ca)
+
+    done = _console("list", "--dir", str(ca), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT", "AFTER", "STATUS"]
+    statuses = [
+        "valid, replaced",  # chatserver, renewed last
+        "expiring soon, replaced",  # alice's first
+        "valid",
+        "revoked",  # bob's first: revoked, so not "replaced"
+        "valid",
+        "valid",  # the new chatserver
+    ]
+    for row, entry, status in zip(lines[1:7], entries, statuses, strict=True):
+        assert row.split()[:4] == [entry.name, entry.kind, entry.serial, entry.fingerprint[:16]]
+        assert row.endswith(f"  {status}"), row

@@ -429,11 +429,14 @@ def crl(*, root: Path, days: int) -> None:
 def list_command(*, root: Path) -> None:
     """List every certificate the CA issued: name, serial, fingerprint, expiry, status.
 
-    Status is valid, expiring soon (within 30 days), expired or revoked.
+    Status is valid, expiring soon (within 30 days), expired or revoked;
+    ", replaced" marks a certificate that still works but has a newer one of
+    the same name (a renewal: revoke it by serial if it must stop working).
     Run on a server or user folder, it says that is not a CA folder.
     """
     with _pki_errors():
         rows = pki.list_certificates(root)
+        replaced = pki.replaced_serials([entry for entry, _ in rows])
         folder = pki.CaFolder(root)
         crl_file = pki.load_crl(folder.crl) if folder.crl.exists() else None
     if not rows:
@@ -447,7 +450,7 @@ def list_command(*, root: Path) -> None:
                 entry.serial,
                 entry.fingerprint[:16],
                 entry.not_after_utc.strftime("%Y-%m-%d %H:%M UTC"),
-                status,
+                f"{status}, replaced" if entry.serial in replaced else status,
             )
             for entry, status in rows
         ]

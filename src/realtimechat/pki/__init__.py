@@ -40,6 +40,7 @@ from .index import (
     certificate_status,
     find_certificate,
     read_index,
+    replaced_serials,
 )
 from .issue import (
     init_ca,
@@ -127,6 +128,7 @@ __all__ = [
     "read_csr",
     "read_index",
     "renew_crl",
+    "replaced_serials",
     "revoke",
     "server_bundle",
     "server_names",

@@ -119,6 +119,22 @@ def certificate_status(entry: IndexEntry, now: dt.datetime | None = None) -> Sta
     return "valid"
 
 
+def replaced_serials(entries: Sequence[IndexEntry], now: dt.datetime | None = None) -> set[str]:
+    """The serials of certificates still in force that a later one of the same name replaced.
+
+    After a renewal both certificates of a name work until the old one
+    expires or is revoked; ``list`` marks the old one so the admin sees
+    which is current. "In force" is valid or expiring soon; the latest such
+    certificate of each kind and name (in index order: issue order) is current.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    latest: dict[tuple[str, str], str] = {}
+    in_force = [e for e in entries if certificate_status(e, now) in ("valid", "expiring soon")]
+    for entry in in_force:
+        latest[(entry.kind, entry.name)] = entry.serial
+    return {e.serial for e in in_force if latest[(e.kind, e.name)] != e.serial}
+
+
 def _load_index_raw(path: Path) -> list[dict[str, Any]]:
     """The raw entries of ``index.json`` (all fields kept); an absent file is an empty index."""
     if not os.path.lexists(path):
