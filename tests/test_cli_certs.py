@@ -1380,3 +1380,44 @@ def test_list_marks_certificates_a_renewal_replaced(ca: Path, tmp_path: Path) ->
     for row, entry, status in zip(lines[1:7], entries, statuses, strict=True):
         assert row.split()[:4] == [entry.name, entry.kind, entry.serial, entry.fingerprint[:16]]
         assert row.endswith(f"  {status}"), row
+
+
+def test_issue_says_the_chat_name_of_a_name_with_spaces(ca: Path) -> None:
+    """issue 'bob smith' silently made chat name bob_smith: now it says so."""
+    result = _run("issue", "bob smith", "--dir", str(ca))
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        "chat name: bob_smith (the server turns spaces into '_')"
+    )
+    assert result.stderr == ""
+
+
+def test_request_and_sign_say_the_chat_name_too(ca: Path, tmp_path: Path) -> None:
+    """The user sees it at request time, the admin before answering the question."""
+    user = tmp_path / "user"
+
+    requested = _run("request", "bob smith", "--out", str(user))
+    signed = _run("sign", str(user / "bob smith.csr"), "--dir", str(ca), "--yes")
+
+    assert requested.exit_code == 0, requested.output
+    assert "chat name: bob_smith (the server turns spaces into '_')" in requested.stdout
+    assert signed.exit_code == 0, signed.output
+    assert signed.stdout.splitlines()[1:3] == [
+        "  name (CN)           bob smith",
+        "  chat name           bob_smith (spaces become _)",
+    ]
+
+
+def test_issue_warns_about_a_name_that_makes_no_chat_name(ca: Path) -> None:
+    """A 40-character name is a valid CN but no chat name: issued, with a warning."""
+    name = "a" * 40
+
+    result = _run("issue", name, "--dir", str(ca))
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"rtchat-certs: warning: {name!r} cannot be a chat name (a name has at most 32 "
+        "characters): the server refuses this certificate unless it runs with --names claim"
+    ]
+    assert "chat name:" not in result.stdout

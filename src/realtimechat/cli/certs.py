@@ -16,6 +16,7 @@ from cryptography import x509
 
 from realtimechat import locations, pki
 from realtimechat.errors import ExitCode, PKIError
+from realtimechat.names import name_from_cn, name_problem
 from realtimechat.sanitize import visible
 
 PROG = "rtchat-certs"
@@ -201,6 +202,29 @@ def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int, force: boo
     with _pki_errors():
         written = pki.issue_client(root, name, key_type=key_type, days=days, force=force)
     _report(written)
+    _say_chat_name(name)
+
+
+def _say_chat_name(name: str) -> None:
+    """Say which chat name a certificate for ``name`` gives, when it is not ``name`` itself.
+
+    The server turns spaces into '_' (``bob smith`` joins as ``bob_smith``)
+    and refuses, under its default --names cn, a CN that makes no chat name.
+    """
+    chat = name_from_cn(name)
+    if not _warn_if_no_chat_name(name) and chat != name:
+        click.echo(f"chat name: {visible(chat)} (the server turns spaces into '_')")
+
+
+def _warn_if_no_chat_name(name: str) -> bool:
+    """Warn (and say True) if a certificate for ``name`` makes no chat name the server takes."""
+    problem = name_problem(name_from_cn(name))
+    if problem is not None:
+        _warn(
+            f"{visible(name)!r} cannot be a chat name ({problem}): the server refuses this "
+            "certificate unless it runs with --names claim"
+        )
+    return problem is not None
 
 
 def _new_passphrase(key: Path) -> bytes:
@@ -263,6 +287,7 @@ def request(*, name: str, out_dir: Path, key_type: pki.KeyType, protect: bool, f
             out_dir, name, key_type=key_type, passphrase=passphrase, force=force
         )
     _report(made.written)
+    _say_chat_name(name)
     click.echo(f"public key SHA-256: {pki.format_fingerprint(made.fingerprint)}")
     if made.in_use is not None:
         _renewal_next_step(made, made.in_use)
@@ -330,6 +355,8 @@ def sign(
         checked = pki.read_csr(csr)
     click.echo(f"request {csr}")
     click.echo(f"  name (CN)           {visible(checked.name)}")
+    if name_from_cn(checked.name) != checked.name:
+        click.echo(f"  chat name           {visible(name_from_cn(checked.name))} (spaces become _)")
     click.echo(f"  key                 {checked.key}")
     click.echo(f"  public key SHA-256  {pki.format_fingerprint(checked.fingerprint)}")
     if checked.requested:
@@ -337,6 +364,7 @@ def sign(
             f"  asks for            {', '.join(checked.requested)} (ignored: the certificate "
             "gets CN and clientAuth only)"
         )
+    _warn_if_no_chat_name(checked.name)
 
     def confirm(request: pki.SigningRequest) -> bool:
         if assume_yes:
