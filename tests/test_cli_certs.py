@@ -1421,3 +1421,23 @@ def test_issue_warns_about_a_name_that_makes_no_chat_name(ca: Path) -> None:
         "characters): the server refuses this certificate unless it runs with --names claim"
     ]
     assert "chat name:" not in result.stdout
+
+
+def test_signing_a_renewal_into_the_users_own_folder_says_why_not(ca: Path, tmp_path: Path) -> None:
+    """--out the user's folder mid-renewal: its NAME.key is still the one in use; say so."""
+    user = tmp_path / "user"
+    pki.create_request(user, "alice")
+    pki.sign_request(ca, pki.read_csr(user / "alice.csr"), out_dir=user)
+    assert _run("request", "alice", "--out", str(user), "--force").exit_code == 0
+
+    result = _run(
+        "sign", str(user / "alice.csr"), "--dir", str(ca), "--out", str(user), "--force", "--yes"
+    )
+
+    assert result.exit_code == 1
+    assert _one_error(result.stderr) == (
+        f"{user / 'alice.key'} is the key still in use and alice.new.key waits for this "
+        "certificate (a renewal): give --out another folder; the user puts the certificate in "
+        "and moves alice.new.key to alice.key together"
+    )
+    _rtchat_loads(user)

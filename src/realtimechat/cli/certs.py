@@ -88,7 +88,8 @@ _force_option = click.option(
     "--force",
     is_flag=True,
     help="Replace files that already exist (and, for issue and sign, allow a second "
-    "certificate for a name that has one: a renewal).",
+    "certificate for a name that has one: a renewal; for request, a renewal keeps the "
+    "key NAME.crt uses and writes the new one as NAME.new.key).",
 )
 
 

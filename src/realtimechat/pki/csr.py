@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -77,7 +78,7 @@ class Request:
 
 
 #: During a renewal the new key waits under this name, beside the one in use.
-PENDING_KEY_SUFFIX = ".new.key"
+PENDING_KEY_SUFFIX: Final = ".new.key"
 
 
 def create_request(
@@ -348,6 +349,13 @@ def _check_user_key(key_path: Path, request: SigningRequest) -> None:
         return
     key = load_private_key(key_path)
     if _public_der(key.public_key()) != _public_der(request.csr.public_key()):
+        pending = key_path.with_name(f"{request.name}{PENDING_KEY_SUFFIX}")
+        if pending.exists():
+            raise PKIError(
+                f"{key_path} is the key still in use and {pending.name} waits for this "
+                "certificate (a renewal): give --out another folder; the user puts the "
+                f"certificate in and moves {pending.name} to {key_path.name} together"
+            )
         raise PKIError(
             f"{key_path} is not the key of {request.path}: the certificate would not work "
             "with it; send the certificate to the folder that made this request"

@@ -21,6 +21,7 @@ from realtimechat.names import name_from_cn, name_problem
 from realtimechat.sanitize import visible
 
 from .build import _reason_of
+from .csr import PENDING_KEY_SUFFIX
 from .facts import _CertFacts, _eku_text, _ekus, _extension_label, _is_ca, _sans, _text
 from .folder import CaFolder, _require_ca_cert, validate_client_name
 from .index import (
@@ -369,7 +370,7 @@ def _key_beside_warnings(path: Path, cert: x509.Certificate) -> list[str]:
     putting the new NAME.crt in without moving that key makes the pair fail.
     Keys with a passphrase cannot be compared, so they are left out.
     """
-    key, pending = path.with_suffix(".key"), path.with_name(f"{path.stem}.new.key")
+    key, pending = path.with_suffix(".key"), path.with_name(f"{path.stem}{PENDING_KEY_SUFFIX}")
     if _holds_key_of(pending, cert) and _holds_key_of(key, cert) is False:
         return [
             f"{key.name} beside it is not its key, {pending.name} is (a renewal): rtchat "
