@@ -5,20 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
-from realtimechat import pki
+from realtimechat import locations, pki, tls
 from realtimechat.cli.certs import main
-from realtimechat.errors import PKIError
+from realtimechat.errors import ExitCode, PKIError
 
 SCRIPT = Path(sys.executable).parent / "rtchat-certs"
 FINGERPRINT_LINE = re.compile(r"^public key SHA-256: ((?:[0-9a-f]{4} ){15}[0-9a-f]{4})$")
@@ -305,7 +307,9 @@ def test_console_sign_completes_a_user_folder(tmp_path: Path, ca: Path) -> None:
     assert sorted(p.name for p in user.iterdir()) == ["bob.crt", "bob.csr", "bob.key", "ca.crt"]
     assert not folder.client_key("bob").exists()
     assert again.returncode == 1
-    assert "'bob' already has a certificate that is not revoked" in _one_error(again.stderr)
+    assert _one_error(again.stderr).startswith(
+        f"{made.csr} is already signed: {folder.client_cert('bob')} (serial "
+    )
 
 
 def test_console_revoke_by_short_fingerprint(tmp_path: Path, ca: Path) -> None:
@@ -762,12 +766,77 @@ def test_server_cert_force_renews_in_place(ca: Path) -> None:
     assert _mode(folder.server_key) == 0o600
 
 
-def test_server_cert_needs_a_cn(ca: Path) -> None:
-    """server-cert without --cn is a usage error."""
-    result = _run("server-cert", "--dir", str(ca))
+def test_server_cert_without_cn_renews_the_same_names(ca: Path, tmp_path: Path) -> None:
+    """server-cert --force alone renews under the current CN and names, without a warning;
+    where there is no certificate to renew, it asks for --cn."""
+    folder = pki.CaFolder(ca)
 
-    assert result.exit_code == 2
-    assert "--cn" in result.stderr
+    renewed = _run("server-cert", "--dir", str(ca), "--force")
+    elsewhere = _run("server-cert", "--dir", str(ca), "--out", str(tmp_path / "host2"))
+
+    assert renewed.exit_code == 0, renewed.output
+    assert renewed.stderr == ""
+    assert renewed.stdout.splitlines()[1] == (
+        f"replaced {folder.server_cert} (names: chatserver, localhost, 127.0.0.1)"
+    )
+    assert len(renewed.stdout.splitlines()) == 3  # no "names: ... -> ..." line
+    assert elsewhere.exit_code == 1
+    assert _one_error(elsewhere.stderr) == (
+        "give --cn: the name clients pass as --cn (there is no "
+        f"{tmp_path / 'host2' / 'server.crt'} with a CN to renew)"
+    )
+    assert not (tmp_path / "host2").exists()
+
+
+def test_server_cert_says_when_it_drops_names(ca: Path) -> None:
+    """A typo in --cn drops the old names: the names line and a warning say so, with a fix."""
+    folder = pki.CaFolder(ca)
+
+    typo = _run("server-cert", "--dir", str(ca), "--cn", "chat.exmaple.com", "--force")
+
+    assert typo.exit_code == 0, typo.output
+    assert typo.stdout.splitlines()[1:] == [
+        f"replaced {folder.server_cert} (names: chat.exmaple.com)",
+        f"updated {folder.index}",
+        "names: chatserver, localhost, 127.0.0.1 -> chat.exmaple.com",
+    ]
+    warning = typo.stderr.splitlines()
+    assert len(warning) == 1
+    assert warning[0].startswith(
+        "rtchat-certs: warning: the new certificate drops chatserver, localhost, 127.0.0.1: "
+        "clients that use those names will be refused"
+    )
+    fix = re.findall(r"`(rtchat-certs [^`]*)`", warning[0])
+    assert fix == [
+        f"rtchat-certs server-cert --dir {ca} --cn chatserver --san localhost --san 127.0.0.1 "
+        "--force"
+    ]
+    restored = _run(*fix[0].split()[1:])
+    assert restored.exit_code == 0, restored.output
+    assert pki.server_names(folder.server_cert) == ["chatserver", "localhost", "127.0.0.1"]
+
+
+def test_server_cert_with_an_added_name_says_so_without_a_warning(ca: Path) -> None:
+    """Names only added: the names line shows the change, and nothing is dropped."""
+    result = _run(
+        "server-cert",
+        "--dir",
+        str(ca),
+        "--san",
+        "localhost",
+        "--san",
+        "127.0.0.1",
+        "--san",
+        "chat.example.com",
+        "--force",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert result.stdout.splitlines()[-1] == (
+        "names: chatserver, localhost, 127.0.0.1 -> chatserver, localhost, chat.example.com, "
+        "127.0.0.1"
+    )
 
 
 def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:
@@ -782,16 +851,70 @@ def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:
 
     assert refused.exit_code == 1
     assert _one_error(refused.stderr) == (
-        f"{out / 'crl.pem'} already exists; refusing to overwrite it (pass --force to replace it)"
+        f"{out / 'crl.pem'} already exists; refusing to overwrite it: it is an older CRL of this "
+        f"CA (number 1, 0 revoked) than {pki.CaFolder(ca).crl} (number 2, 1 revoked), after a "
+        "revoke or a crl renewal: pass --force to replace it"
     )
     assert forced.exit_code == 0, forced.output
-    assert forced.stdout.splitlines()[:4] == [
+    assert forced.stdout.splitlines() == [
         f"unchanged {out / 'ca.crt'} (already the same)",
         f"unchanged {out / 'server.crt'} (already the same)",
         f"unchanged {out / 'server.key'} (private key, mode 0600, already the same)",
         f"replaced {out / 'crl.pem'}",
+        "Next: only crl.pem changed: copy it into the server's folder on the server host "
+        f"({_home_relative(locations.app_dir() / 'server')} by default) and reload the server: "
+        "`kill -HUP <pid of rtchat-server>` (no restart needed).",
     ]
     assert (out / "crl.pem").read_bytes() == pki.CaFolder(ca).crl.read_bytes()
+
+
+def _home_relative(path: Path) -> str:
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
+
+
+def test_server_bundle_points_to_the_folder_rtchat_server_uses(tmp_path: Path, ca: Path) -> None:
+    """The bundle's hint names the folder rtchat-server really uses by default, and mkdir -p."""
+    bundle = tmp_path / "server-folder"
+
+    done = _console("server-bundle", "--dir", str(ca), "--out", str(bundle), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    hint = done.stdout.splitlines()[-1]
+    assert hint == (
+        "Next: on the server host, `mkdir -p ~/.config/rtchat` and copy "
+        f"{bundle} there as ~/.config/rtchat/server, where rtchat-server looks by default; "
+        "then run `rtchat-server` there (or `rtchat-server --pki DIR` with the folder wherever "
+        "you put it)."
+    )
+    (tmp_path / ".config" / "rtchat").mkdir(parents=True)  # the mkdir -p, HOME being tmp_path
+    shutil.copytree(bundle, tmp_path / ".config" / "rtchat" / "server")
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from realtimechat import locations; "
+            "print(locations.server_files(cert=None, key=None, ca=None, pki=None).cert)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")},
+    )
+    assert found.stdout.strip() == str(tmp_path / ".config" / "rtchat" / "server" / "server.crt")
+
+
+def test_server_bundle_says_when_nothing_changed(ca: Path, tmp_path: Path) -> None:
+    """A second bundle with nothing new says so instead of repeating the setup steps."""
+    out = tmp_path / "server"
+    assert _run("server-bundle", "--dir", str(ca), "--out", str(out)).exit_code == 0
+
+    again = _run("server-bundle", "--dir", str(ca), "--out", str(out))
+
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == f"Nothing changed: {out} already matches the CA folder."
 
 
 def test_server_bundle_never_into_a_folder_with_a_ca_key(ca: Path) -> None:
@@ -802,3 +925,519 @@ def test_server_bundle_never_into_a_folder_with_a_ca_key(ca: Path) -> None:
     assert (
         _one_error(result.stderr) == f"{ca} is the CA folder itself: give the server folder to make"
     )
+
+
+# --------------------------------------------------------------------------- names the tool uses
+
+
+@pytest.mark.parametrize("name", ["ca", "CA", "server", "Server"])
+def test_issue_refuses_names_of_the_tools_own_files(ca: Path, name: str) -> None:
+    """issue ca would write clients/ca.crt, which clashes with the CA's ca.crt: refused."""
+    before = _snapshot(ca)
+
+    result = _run("issue", name, "--dir", str(ca))
+
+    assert result.exit_code == 1
+    message = _one_error(result.stderr)
+    assert message.startswith(f"client name {name!r} cannot be used: its files would clash with ")
+    assert message.endswith("pick another name")
+    assert _snapshot(ca) == before
+
+
+def test_request_and_sign_refuse_the_name_ca(ca: Path, tmp_path: Path) -> None:
+    """request ca is refused before writing; a CSR for CN=ca made elsewhere is not signed."""
+    user = tmp_path / "user"
+    forged = tmp_path / "ca.csr"
+    key = pki.generate_key("ec-p256")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "ca")]))
+        .sign(key, hashes.SHA256())
+    )
+    forged.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+
+    requested = _run("request", "ca", "--out", str(user))
+    signed = _run("sign", str(forged), "--dir", str(ca), "--yes")
+
+    assert requested.exit_code == 1
+    assert "its files would clash with ca.crt and ca.key" in _one_error(requested.stderr)
+    assert not user.exists()
+    assert signed.exit_code == 1
+    assert "its files would clash with ca.crt and ca.key" in _one_error(signed.stderr)
+    assert not (pki.CaFolder(ca).clients_dir / "ca.crt").exists()
+
+
+def test_show_checks_clients_against_the_ca_even_beside_a_users_ca_crt(ca: Path) -> None:
+    """A clients/ca.crt left by an older version does not make show doubt the real CA."""
+    pki.issue_client(ca, "alice")
+    pki.issue_client(ca, "bob")
+    folder = pki.CaFolder(ca)
+    shutil.copyfile(folder.client_cert("bob"), folder.clients_dir / "ca.crt")
+
+    result = _run("show", str(folder.client_cert("alice")))
+
+    assert result.exit_code == 0, result.output
+    assert f"checked against {ca.resolve()}" in result.stdout.splitlines()
+    assert f"note: issued by the CA of {ca.resolve()}" in result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1] == "no warnings"
+
+
+# --------------------------------------------------------------------------- folded names
+
+
+@pytest.mark.parametrize("other", ["Bob", "BOB", "\uff42ob"])  # the last: full-width b
+def test_issue_refuses_a_name_that_folds_to_a_valid_users(ca: Path, other: str) -> None:
+    """Bob while bob has a valid certificate: the server would refuse Bob as name_taken."""
+    assert _run("issue", "bob", "--dir", str(ca)).exit_code == 0
+    bob = pki.read_index(ca)[-1]
+    before = _snapshot(ca)
+
+    plain = _run("issue", other, "--dir", str(ca))
+    forced = _run("issue", other, "--dir", str(ca), "--force")
+
+    for result in (plain, forced):
+        assert result.exit_code == 1
+        message = _one_error(result.stderr)
+        assert message.startswith(
+            f"{other!r} is the same chat name as 'bob', who has a certificate that is not "
+            f"revoked (serial {bob.serial}, valid until "
+        )
+        assert f"the server would refuse {other!r} as name_taken" in message
+        assert (
+            f"pick another name, or revoke 'bob' first (`rtchat-certs revoke bob --dir {ca}`"
+            in (message)
+        )
+        assert "`rtchat-server names release bob`" in message
+    assert _snapshot(ca) == before
+
+
+def test_a_name_with_spaces_clashes_with_its_underscored_chat_name(ca: Path) -> None:
+    """'bob smith' is chat name bob_smith: refused while bob_smith has a valid certificate."""
+    assert _run("issue", "bob_smith", "--dir", str(ca)).exit_code == 0
+
+    result = _run("issue", "Bob Smith", "--dir", str(ca))
+
+    assert result.exit_code == 1
+    assert _one_error(result.stderr).startswith(
+        "'Bob Smith' is the same chat name as 'bob_smith', who has a certificate"
+    )
+
+
+def test_sign_refuses_a_folded_name_and_renewal_still_works(ca: Path, tmp_path: Path) -> None:
+    """A CSR for Bob is refused while bob is valid (before asking); bob's own renewal is not."""
+    assert _run("issue", "bob", "--dir", str(ca)).exit_code == 0
+    other = pki.create_request(tmp_path / "other", "Bob").csr
+    own = pki.create_request(tmp_path / "own", "bob").csr
+
+    refused = _run("sign", str(other), "--dir", str(ca), input="y\n")
+    renewed = _run("sign", str(own), "--dir", str(ca), "--force", "--yes")
+    reissued = _run("issue", "bob", "--dir", str(ca), "--force")
+
+    assert refused.exit_code == 1
+    assert "Sign a client certificate" not in refused.stderr
+    assert _one_error(refused.stderr).startswith("'Bob' is the same chat name as 'bob'")
+    assert renewed.exit_code == 0, renewed.output
+    assert reissued.exit_code == 0, reissued.output
+    assert [e.name for e in pki.read_index(ca)] == ["chatserver", "bob", "bob", "bob"]
+
+
+def test_a_revoked_users_folded_name_can_be_issued(ca: Path) -> None:
+    """Once bob is revoked, Bob may be issued (the hint told about the server's name release)."""
+    assert _run("issue", "bob", "--dir", str(ca)).exit_code == 0
+    assert _run("revoke", "bob", "--dir", str(ca)).exit_code == 0
+
+    result = _run("issue", "Bob", "--dir", str(ca))
+
+    assert result.exit_code == 0, result.output
+    assert [(e.name, e.status) for e in pki.read_index(ca)][1:] == [
+        ("bob", "revoked"),
+        ("Bob", "valid"),
+    ]
+
+
+def test_show_warns_about_a_csr_whose_name_folds_to_a_valid_users(ca: Path, tmp_path: Path) -> None:
+    """show of Bob's CSR against the CA folder says sign would refuse it."""
+    pki.issue_client(ca, "bob")
+    csr = pki.create_request(tmp_path / "user", "Bob").csr
+
+    result = _run("show", str(csr), "--dir", str(ca))
+
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: 'Bob' is the same chat name as 'bob'")
+
+
+# --------------------------------------------------------------------------- hints that work
+
+
+def _hinted_commands(message: str) -> list[list[str]]:
+    """The `rtchat-certs ...` commands quoted in an error message, as argument lists."""
+    return [command.split()[1:] for command in re.findall(r"`(rtchat-certs [^`]*)`", message)]
+
+
+def test_duplicate_name_hint_gives_revoke_commands_that_work(ca: Path, tmp_path: Path) -> None:
+    """After a renewal, revoke NAME is ambiguous: the hint names each serial, and they work."""
+    assert _run("issue", "alice", "--dir", str(ca)).exit_code == 0
+    assert _run("issue", "alice", "--dir", str(ca), "--force").exit_code == 0
+    serials = [e.serial for e in pki.read_index(ca) if e.name == "alice"]
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+
+    refused = _run("sign", str(csr), "--dir", str(ca), "--yes")
+
+    assert refused.exit_code == 1
+    message = _one_error(refused.stderr)
+    assert message.startswith(
+        f"'alice' already has 2 certificates that are not revoked (serials {', '.join(serials)}): "
+        f"revoke them first (`rtchat-certs revoke {serials[0]} --dir {ca}` and "
+        f"`rtchat-certs revoke {serials[1]} --dir {ca}`), or pass --force"
+    )
+    for command in _hinted_commands(message):
+        done = _run(*command)
+        assert done.exit_code == 0, done.output
+    signed = _run("sign", str(csr), "--dir", str(ca), "--yes")
+    assert signed.exit_code == 0, signed.output
+
+
+def test_duplicate_name_hint_uses_the_name_when_it_is_unambiguous(ca: Path) -> None:
+    """With one certificate, the hint is `revoke NAME`, which works."""
+    assert _run("issue", "alice", "--dir", str(ca)).exit_code == 0
+
+    refused = _run("issue", "alice", "--dir", str(ca))
+
+    commands = _hinted_commands(_one_error(refused.stderr))
+    assert commands == [["revoke", "alice", "--dir", str(ca)]]
+    assert _run(*commands[0]).exit_code == 0
+    assert _run("issue", "alice", "--dir", str(ca)).exit_code == 0
+
+
+def test_signing_the_same_request_twice_is_refused_before_asking(ca: Path, tmp_path: Path) -> None:
+    """The second sign of one CSR names the certificate it already has, and never asks."""
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+    assert _run("sign", str(csr), "--dir", str(ca), "--yes").exit_code == 0
+    before = _snapshot(ca)
+
+    again = _run("sign", str(csr), "--dir", str(ca), input="y\n")
+
+    assert again.exit_code == 1
+    assert "Sign a client certificate" not in again.stderr
+    assert _one_error(again.stderr).startswith(
+        f"{csr} is already signed: {pki.CaFolder(ca).client_cert('alice')} (serial "
+    )
+    assert _snapshot(ca) == before
+
+
+def test_a_reply_folder_with_another_cas_ca_crt_is_refused_before_asking(
+    ca: Path, tmp_path: Path
+) -> None:
+    """--out holding a different ca.crt: refused before the question, nothing signed."""
+    reply = tmp_path / "reply"
+    reply.mkdir()
+    other = tmp_path / "other-ca"
+    pki.init_ca(other, "elsewhere")
+    shutil.copyfile(pki.CaFolder(other).ca_cert, reply / "ca.crt")
+    csr = pki.create_request(tmp_path / "user", "alice").csr
+    before = _snapshot(ca)
+
+    result = _run("sign", str(csr), "--dir", str(ca), "--out", str(reply), input="y\n")
+
+    assert result.exit_code == 1
+    assert "Sign a client certificate" not in result.stderr
+    assert _one_error(result.stderr).startswith(f"{reply / 'ca.crt'} already exists")
+    assert _snapshot(ca) == before
+    assert sorted(p.name for p in reply.iterdir()) == ["ca.crt"]
+
+
+# --------------------------------------------------------------------------- renewing a user
+
+
+def _rtchat_loads(folder: Path) -> None:
+    """Load the user folder exactly as rtchat does (raises PKIError if the pair is broken)."""
+    tls.client_context(locations.user_folder(folder, None, None))
+
+
+def test_request_force_keeps_a_working_key_until_the_new_certificate(
+    ca: Path, tmp_path: Path
+) -> None:
+    """request --force beside a working NAME.crt writes NAME.new.key; rtchat keeps working,
+    and after the printed mv with the new certificate it works again."""
+    user, reply = tmp_path / "user", tmp_path / "reply"
+    assert _run("request", "alice", "--out", str(user)).exit_code == 0
+    first = _run("sign", str(user / "alice.csr"), "--dir", str(ca), "--out", str(user), "-y")
+    assert first.exit_code == 0, first.output
+    old_key = (user / "alice.key").read_bytes()
+
+    refused = _run("request", "alice", "--out", str(user))
+    renewed = _run("request", "alice", "--out", str(user), "--force")
+
+    assert refused.exit_code == 1
+    assert _one_error(refused.stderr) == (
+        f"{user / 'alice.key'} already exists and {user / 'alice.crt'} is its certificate: "
+        "pass --force to make a new key and request for a renewal (this key stays in use "
+        "until the new certificate arrives)"
+    )
+    assert renewed.exit_code == 0, renewed.output
+    lines = renewed.stdout.splitlines()
+    assert lines[:2] == [
+        f"wrote {user / 'alice.new.key'} (private key, mode 0600, the new key; alice.key stays "
+        "in use for now)",
+        f"replaced {user / 'alice.csr'}",
+    ]
+    assert (user / "alice.key").read_bytes() == old_key
+    _rtchat_loads(user)  # still chatting with the old pair
+    move = re.findall(r"`mv ([^`]*)`", lines[3])
+    assert move == [f"{user / 'alice.new.key'} {user / 'alice.key'}"]
+
+    signed = _run("sign", str(user / "alice.csr"), "--dir", str(ca), "--out", str(reply))
+    assert signed.exit_code == 1  # alice has a valid certificate: a renewal needs --force
+    signed = _run(
+        "sign", str(user / "alice.csr"), "--dir", str(ca), "--out", str(reply), "-y", "--force"
+    )
+    assert signed.exit_code == 0, signed.output
+    shutil.copyfile(reply / "alice.crt", user / "alice.crt")
+    forgot = _run("show", str(user / "alice.crt"))
+    assert "warning: alice.key beside it is not its key, alice.new.key is (a renewal): " in (
+        forgot.stdout
+    )
+    source, target = move[0].split()
+    os.replace(source, target)
+    _rtchat_loads(user)
+    new = pki.load_certificate(user / "alice.crt")
+    assert new.serial_number == int(pki.read_index(ca)[-1].serial, 16)
+
+
+def test_request_force_with_a_passphrase_key_in_use_keeps_it(tmp_path: Path, ca: Path) -> None:
+    """A passphrase-protected key cannot be compared: with its certificate beside it, it stays."""
+    user = tmp_path / "user"
+    env = {"RTCHAT_CERTS_PASSPHRASE": "pw"}
+    assert _run("request", "bob", "--out", str(user), "--passphrase", env=env).exit_code == 0
+    pki.sign_request(ca, pki.read_csr(user / "bob.csr"), out_dir=user)
+    old_key = (user / "bob.key").read_bytes()
+
+    renewed = _run("request", "bob", "--out", str(user), "--force")
+
+    assert renewed.exit_code == 0, renewed.output
+    assert (user / "bob.key").read_bytes() == old_key
+    assert (user / "bob.new.key").exists()
+
+
+def test_request_force_without_a_working_certificate_replaces_in_place(tmp_path: Path) -> None:
+    """No certificate yet (a request not signed): --force replaces key and request as before."""
+    user = tmp_path / "user"
+    assert _run("request", "alice", "--out", str(user)).exit_code == 0
+
+    forced = _run("request", "alice", "--out", str(user), "--force")
+
+    assert forced.exit_code == 0, forced.output
+    assert forced.stdout.splitlines()[0] == (
+        f"replaced {user / 'alice.key'} (private key, mode 0600)"
+    )
+    assert not (user / "alice.new.key").exists()
+    assert "`mv" not in forced.stdout
+
+
+# --------------------------------------------------------------------------- what the docs say
+
+DOCS = Path(__file__).resolve().parent.parent
+SUBCOMMANDS = ("init", "issue", "request", "sign", "revoke", "crl", "list", "show", "server-")
+
+
+def _documented_commands(path: Path) -> list[str]:
+    """Every rtchat-certs command line in ``path``: in `code spans` and in ```sh blocks."""
+    text = path.read_text()
+    spans = [" ".join(span.split()) for span in re.findall(r"(?<!`)`([^`]+)`(?!`)", text)]
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.DOTALL)
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    commands = []
+    for candidate in spans + lines:
+        # The docs' shorthand, as in "(or `server-bundle --out DIR --force` again)".
+        shorthand = candidate.startswith(SUBCOMMANDS) and " " in candidate
+        command = f"rtchat-certs {candidate}" if shorthand else candidate
+        if command.startswith("rtchat-certs "):
+            commands.append(command)
+    return commands
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/certificates.md"])
+def test_documented_rtchat_certs_commands_parse(doc: str) -> None:
+    """Each rtchat-certs command the docs show is complete: no missing option, no unknown one.
+
+    README once said "(or `server-bundle --force` again)", which stops with
+    "Missing option '--out'".
+    """
+    commands = _documented_commands(DOCS / doc)
+    assert commands, doc
+    for command in commands:
+        args = shlex.split(command)[1:]
+        try:
+            with main.make_context("rtchat-certs", list(args)) as context:
+                name, sub, rest = main.resolve_command(context, list(args))
+                assert sub is not None, command
+                sub.make_context(name or "", rest, parent=context).close()
+        except click.ClickException as exc:
+            pytest.fail(f"{doc}: `{command}`: {exc.format_message()}")
+
+
+def test_readme_lists_every_exit_code_of_rtchat() -> None:
+    """README's exit codes name every ExitCode (1 and 6 were missing)."""
+    text = " ".join((DOCS / "README.md").read_text().split())
+    listed = re.search(r"Exit codes: (.*?)\.", text)
+    assert listed is not None
+    for code in ExitCode:
+        assert re.search(rf"(^|, ){int(code)} ", listed.group(1)), (code, listed.group(1))
+
+
+def test_certificates_md_gives_the_server_certificates_real_lifetime() -> None:
+    """The renewal section states the default --days of server-cert (365, not 825)."""
+    text = " ".join((DOCS / "docs" / "certificates.md").read_text().split())
+
+    stated = re.findall(r"\*\*The server certificate\*\* \((\d+) days", text)
+
+    assert stated == [str(pki.SERVER_DAYS)]
+
+
+def test_readme_creates_the_parent_before_copying_the_server_folder() -> None:
+    """scp -r into .config/rtchat/server fails on a fresh host unless .config/rtchat exists."""
+    text = (DOCS / "README.md").read_text()
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", text, re.DOTALL) if "scp" in b)
+    lines = block.splitlines()
+    copy = next(i for i, line in enumerate(lines) if line.startswith("scp"))
+    assert ".config/rtchat/server" in lines[copy]
+    assert any("mkdir -p .config/rtchat" in line for line in lines[:copy]), block
+
+
+# --------------------------------------------------------------------------- small things
+
+
+@pytest.mark.parametrize(
+    ("san", "kind"),
+    [("999.1.1.1", "IPv4"), ("10.0.0.256", "IPv4"), ("1.2.3", "IPv4"), ("fe80::zz", "IPv6")],
+)
+def test_init_refuses_a_san_that_looks_like_an_ip_but_is_not(
+    tmp_path: Path, san: str, kind: str
+) -> None:
+    """--san 999.1.1.1 was silently a DNS name nobody can match: now one error, nothing written."""
+    root = tmp_path / "ca"
+
+    result = _run("init", "--dir", str(root), "--san", san)
+
+    assert result.exit_code == 1
+    assert _one_error(result.stderr).startswith(
+        f"{san!r} looks like an {kind} address but is not one"
+    )
+    assert not root.exists()
+
+
+def test_server_cert_refuses_a_bad_ip_san_and_keeps_the_old_certificate(ca: Path) -> None:
+    """The same check for server-cert: the certificate in place is left alone."""
+    before = _snapshot(ca)
+
+    result = _run("server-cert", "--dir", str(ca), "--san", "127.0.0.1.1", "--force")
+
+    assert result.exit_code == 1
+    assert "looks like an IPv4 address but is not one" in _one_error(result.stderr)
+    assert _snapshot(ca) == before
+
+
+def test_list_of_a_server_folder_says_it_is_not_a_ca_folder(ca: Path, tmp_path: Path) -> None:
+    """list --dir SERVER-FOLDER printed "no certificates recorded" and exit 0: now an error."""
+    out = tmp_path / "server-folder"
+    assert _run("server-bundle", "--dir", str(ca), "--out", str(out)).exit_code == 0
+
+    result = _run("list", "--dir", str(out))
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert _one_error(result.stderr) == (
+        f"{out} is not a CA folder: it has no index.json and no ca.key (it looks like a server "
+        "folder); give the CA folder that `rtchat-certs init` made with --dir"
+    )
+
+
+def test_list_marks_certificates_a_renewal_replaced(ca: Path, tmp_path: Path) -> None:
+    """After renewals, the older certificates still in force say "replaced"; columns stay."""
+    pki.issue_client(ca, "alice", days=20)
+    pki.issue_client(ca, "alice", force=True)
+    pki.issue_client(ca, "bob")
+    pki.issue_client(ca, "bob", force=True)
+    pki.revoke(ca, pki.read_index(ca)[3].serial)
+    pki.issue_server_certificate(ca, None, force=True)
+    entries = pki.read_index(ca)
+
+    done = _console("list", "--dir", str(ca), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT", "AFTER", "STATUS"]
+    statuses = [
+        "valid, replaced",  # chatserver, renewed last
+        "expiring soon, replaced",  # alice's first
+        "valid",
+        "revoked",  # bob's first: revoked, so not "replaced"
+        "valid",
+        "valid",  # the new chatserver
+    ]
+    for row, entry, status in zip(lines[1:7], entries, statuses, strict=True):
+        assert row.split()[:4] == [entry.name, entry.kind, entry.serial, entry.fingerprint[:16]]
+        assert row.endswith(f"  {status}"), row
+
+
+def test_issue_says_the_chat_name_of_a_name_with_spaces(ca: Path) -> None:
+    """issue 'bob smith' silently made chat name bob_smith: now it says so."""
+    result = _run("issue", "bob smith", "--dir", str(ca))
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        "chat name: bob_smith (the server turns spaces into '_')"
+    )
+    assert result.stderr == ""
+
+
+def test_request_and_sign_say_the_chat_name_too(ca: Path, tmp_path: Path) -> None:
+    """The user sees it at request time, the admin before answering the question."""
+    user = tmp_path / "user"
+
+    requested = _run("request", "bob smith", "--out", str(user))
+    signed = _run("sign", str(user / "bob smith.csr"), "--dir", str(ca), "--yes")
+
+    assert requested.exit_code == 0, requested.output
+    assert "chat name: bob_smith (the server turns spaces into '_')" in requested.stdout
+    assert signed.exit_code == 0, signed.output
+    assert signed.stdout.splitlines()[1:3] == [
+        "  name (CN)           bob smith",
+        "  chat name           bob_smith (spaces become _)",
+    ]
+
+
+def test_issue_warns_about_a_name_that_makes_no_chat_name(ca: Path) -> None:
+    """A 40-character name is a valid CN but no chat name: issued, with a warning."""
+    name = "a" * 40
+
+    result = _run("issue", name, "--dir", str(ca))
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"rtchat-certs: warning: {name!r} cannot be a chat name (a name has at most 32 "
+        "characters): the server refuses this certificate unless it runs with --names claim"
+    ]
+    assert "chat name:" not in result.stdout
+
+
+def test_signing_a_renewal_into_the_users_own_folder_says_why_not(ca: Path, tmp_path: Path) -> None:
+    """--out the user's folder mid-renewal: its NAME.key is still the one in use; say so."""
+    user = tmp_path / "user"
+    pki.create_request(user, "alice")
+    pki.sign_request(ca, pki.read_csr(user / "alice.csr"), out_dir=user)
+    assert _run("request", "alice", "--out", str(user), "--force").exit_code == 0
+
+    result = _run(
+        "sign", str(user / "alice.csr"), "--dir", str(ca), "--out", str(user), "--force", "--yes"
+    )
+
+    assert result.exit_code == 1
+    assert _one_error(result.stderr) == (
+        f"{user / 'alice.key'} is the key still in use and alice.new.key waits for this "
+        "certificate (a renewal): give --out another folder; the user puts the certificate in "
+        "and moves alice.new.key to alice.key together"
+    )
+    _rtchat_loads(user)

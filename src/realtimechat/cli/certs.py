@@ -14,8 +14,9 @@ from typing import IO, Any, TypeVar
 import click
 from cryptography import x509
 
-from realtimechat import pki
+from realtimechat import locations, pki
 from realtimechat.errors import ExitCode, PKIError
+from realtimechat.names import name_from_cn, name_problem
 from realtimechat.sanitize import visible
 
 PROG = "rtchat-certs"
@@ -87,7 +88,8 @@ _force_option = click.option(
     "--force",
     is_flag=True,
     help="Replace files that already exist (and, for issue and sign, allow a second "
-    "certificate for a name that has one: a renewal).",
+    "certificate for a name that has one: a renewal; for request, a renewal keeps the "
+    "key NAME.crt uses and writes the new one as NAME.new.key).",
 )
 
 
@@ -190,14 +192,40 @@ def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int, force: boo
     """Issue a certificate and key for the user NAME (their CN) into clients/.
 
     NAME is 1-64 characters without '/', '\\', control characters or a
-    leading dot. Refuses a NAME that already has a certificate that is not
-    revoked, and existing files, unless --force. Hand the user
+    leading dot, and not ca or server (the tool's own file names). Refuses a
+    NAME that is another user's chat name (the server folds case and spaces:
+    Bob is bob) while that user has a certificate that is not revoked; and a
+    NAME that already has a certificate that is not revoked, and existing
+    files, unless --force. Hand the user
     clients/NAME.crt, clients/NAME.key and ca.crt. (`request` and `sign`
     keep the user's key on the user's machine instead.)
     """
     with _pki_errors():
         written = pki.issue_client(root, name, key_type=key_type, days=days, force=force)
     _report(written)
+    _say_chat_name(name)
+
+
+def _say_chat_name(name: str) -> None:
+    """Say which chat name a certificate for ``name`` gives, when it is not ``name`` itself.
+
+    The server turns spaces into '_' (``bob smith`` joins as ``bob_smith``)
+    and refuses, under its default --names cn, a CN that makes no chat name.
+    """
+    chat = name_from_cn(name)
+    if not _warn_if_no_chat_name(name) and chat != name:
+        click.echo(f"chat name: {visible(chat)} (the server turns spaces into '_')")
+
+
+def _warn_if_no_chat_name(name: str) -> bool:
+    """Warn (and say True) if a certificate for ``name`` makes no chat name the server takes."""
+    problem = name_problem(name_from_cn(name))
+    if problem is not None:
+        _warn(
+            f"{visible(name)!r} cannot be a chat name ({problem}): the server refuses this "
+            "certificate unless it runs with --names claim"
+        )
+    return problem is not None
 
 
 def _new_passphrase(key: Path) -> bytes:
@@ -247,6 +275,10 @@ def request(*, name: str, out_dir: Path, key_type: pki.KeyType, protect: bool, f
     admin and read them the fingerprint: `rtchat-certs sign` shows it to
     them before they sign. Put the NAME.crt and ca.crt you get back into
     OUT; then `rtchat --identity OUT` uses them.
+
+    To renew, run it again with --force: while OUT/NAME.crt is a certificate
+    of NAME.key, both stay and rtchat keeps working; the new key is written
+    as NAME.new.key, which you move to NAME.key when the new NAME.crt comes.
     """
     with _pki_errors():
         pki.validate_client_name(name)
@@ -256,11 +288,26 @@ def request(*, name: str, out_dir: Path, key_type: pki.KeyType, protect: bool, f
             out_dir, name, key_type=key_type, passphrase=passphrase, force=force
         )
     _report(made.written)
+    _say_chat_name(name)
     click.echo(f"public key SHA-256: {pki.format_fingerprint(made.fingerprint)}")
+    if made.in_use is not None:
+        _renewal_next_step(made, made.in_use)
+        return
     click.echo(
         f"Next: send {made.csr} to your admin and read them this fingerprint; put the "
         f"{made.csr.stem}.crt and ca.crt they send back into {out_dir}, then run "
         f"`rtchat --identity {_quote(out_dir)}`."
+    )
+
+
+def _renewal_next_step(made: pki.Request, in_use: Path) -> None:
+    """How a renewal ends: the new certificate and the new key go in together."""
+    current_key = in_use.with_suffix(".key")
+    click.echo(
+        f"Next: send {made.csr} to your admin and read them this fingerprint. Until the new "
+        f"certificate comes, rtchat keeps using {in_use.name} and {current_key.name}. Then put "
+        f"the new {in_use.name} into {in_use.parent} and, at the same time, move the new key "
+        f"into place: `mv {_quote(made.key)} {_quote(current_key)}`."
     )
 
 
@@ -299,13 +346,18 @@ def sign(
     and asks before signing (unless --yes): compare the fingerprint with the
     one the user reads to you. The certificate has CN=NAME and clientAuth
     only, whatever else the request asks for. Writes clients/NAME.crt, and
-    with --out, NAME.crt and ca.crt to send back. Refuses a NAME that
-    already has a certificate that is not revoked, unless --force.
+    with --out, NAME.crt and ca.crt to send back. Refuses a NAME that is
+    another user's chat name (Bob when bob has a certificate that is not
+    revoked), and a NAME that already has a certificate that is not revoked,
+    unless --force. Every check comes before the question: a yes is never
+    followed by a refusal.
     """
     with _pki_errors():
         checked = pki.read_csr(csr)
     click.echo(f"request {csr}")
     click.echo(f"  name (CN)           {visible(checked.name)}")
+    if name_from_cn(checked.name) != checked.name:
+        click.echo(f"  chat name           {visible(name_from_cn(checked.name))} (spaces become _)")
     click.echo(f"  key                 {checked.key}")
     click.echo(f"  public key SHA-256  {pki.format_fingerprint(checked.fingerprint)}")
     if checked.requested:
@@ -313,6 +365,7 @@ def sign(
             f"  asks for            {', '.join(checked.requested)} (ignored: the certificate "
             "gets CN and clientAuth only)"
         )
+    _warn_if_no_chat_name(checked.name)
 
     def confirm(request: pki.SigningRequest) -> bool:
         if assume_yes:
@@ -405,10 +458,14 @@ def crl(*, root: Path, days: int) -> None:
 def list_command(*, root: Path) -> None:
     """List every certificate the CA issued: name, serial, fingerprint, expiry, status.
 
-    Status is valid, expiring soon (within 30 days), expired or revoked.
+    Status is valid, expiring soon (within 30 days), expired or revoked;
+    ", replaced" marks a certificate that still works but has a newer one of
+    the same name (a renewal: revoke it by serial if it must stop working).
+    Run on a server or user folder, it says that is not a CA folder.
     """
     with _pki_errors():
         rows = pki.list_certificates(root)
+        replaced = pki.replaced_serials([entry for entry, _ in rows])
         folder = pki.CaFolder(root)
         crl_file = pki.load_crl(folder.crl) if folder.crl.exists() else None
     if not rows:
@@ -422,7 +479,7 @@ def list_command(*, root: Path) -> None:
                 entry.serial,
                 entry.fingerprint[:16],
                 entry.not_after_utc.strftime("%Y-%m-%d %H:%M UTC"),
-                status,
+                f"{status}, replaced" if entry.serial in replaced else status,
             )
             for entry, status in rows
         ]
@@ -500,8 +557,9 @@ def show(
 @_dir_option
 @click.option(
     "--cn",
-    required=True,
-    help="The server's name: the name clients pass as --cn. It is also a subjectAltName.",
+    default=None,
+    help="The server's name: the name clients pass as --cn. It is also a subjectAltName. "
+    "[default: for a renewal, the CN of the certificate it replaces]",
 )
 @click.option(
     "--san",
@@ -525,7 +583,7 @@ def show(
 def server_cert(
     *,
     root: Path,
-    cn: str,
+    cn: str | None,
     sans: tuple[str, ...],
     key_type: pki.KeyType,
     days: int,
@@ -534,17 +592,56 @@ def server_cert(
 ) -> None:
     """Issue a new server certificate from the existing CA (renewal, or another host).
 
-    Without --san, a renewal in the CA folder keeps the names of the
-    certificate it replaces, if that one is for the same --cn. The old
-    certificate stays valid until it expires unless you revoke it
-    (by serial: `list` shows it). A running server picks up a new
+    `server-cert --force` renews server.crt of the CA folder with the same
+    names. Without --san, a renewal in the CA folder keeps the names of the
+    certificate it replaces, if that one is for the same --cn; if the names
+    change, it says which, and warns about names that clients may still
+    use. The old certificate stays valid until it expires unless you revoke
+    it (by serial: `list` shows it). A running server picks up a new
     certificate when it reloads (SIGHUP).
     """
+    cert_path = (out_dir if out_dir is not None else root) / "server.crt"
+    before = _server_names(cert_path)
     with _pki_errors():
         written = pki.issue_server_certificate(
             root, cn, sans or None, key_type=key_type, days=days, out_dir=out_dir, force=force
         )
+        after = pki.server_names(cert_path) or []
     _report(written)
+    if before is not None and set(before) != set(after):
+        _names_changed(root, before, after)
+
+
+def _server_names(cert_path: Path) -> list[str] | None:
+    """The names of the certificate about to be replaced; None if none can be read."""
+    try:
+        return pki.server_names(cert_path)
+    except PKIError:
+        return None  # a damaged certificate: replacing it is the point, not an error
+
+
+def _names_changed(root: Path, before: list[str], after: list[str]) -> None:
+    """Say that the replaced certificate's names differ: a dropped name locks clients out."""
+    click.echo(f"names: {', '.join(before)} -> {', '.join(after)}")
+    dropped = [name for name in before if name not in after]
+    if not dropped:
+        return
+    old_cn, *old_sans = before  # ours list the CN first, and it is a SAN too
+    restore = " ".join(
+        [f"rtchat-certs server-cert --dir {_quote(root)} --cn {shlex.quote(old_cn)}"]
+        + [f"--san {shlex.quote(name)}" for name in old_sans]
+        + ["--force"]
+    )
+    _warn(
+        f"the new certificate drops {', '.join(dropped)}: clients that use "
+        f"{'that name' if len(dropped) == 1 else 'those names'} will be refused once the "
+        f"server uses it; if that was not meant, `{restore}` makes one with the old names again"
+    )
+
+
+def _warn(message: str) -> None:
+    """One line ``rtchat-certs: warning: ...`` on stderr: done, but not what was likely meant."""
+    click.echo(f"{PROG}: warning: {message}", err=True)
 
 
 @main.command("server-bundle")
@@ -560,15 +657,58 @@ def server_cert(
 def server_bundle(*, root: Path, out_dir: Path, force: bool) -> None:
     """Copy what a server needs into a server folder: never ca.key.
 
-    ca.crt, server.crt, server.key (mode 0600) and crl.pem. Move the folder
-    to the server host and run `rtchat-server --pki DIR`. After a revoke,
+    ca.crt, server.crt, server.key (mode 0600) and crl.pem. Put the folder on
+    the server host as ~/.config/rtchat/server (on Linux), where rtchat-server
+    looks by default, or run `rtchat-server --pki DIR` there. After a revoke,
     a crl renewal or a new server certificate, run it again with --force
-    (unchanged files are left alone) and reload the server (SIGHUP).
+    (unchanged files are left alone), copy what changed and reload the server
+    (SIGHUP).
     """
     with _pki_errors():
         written = pki.server_bundle(root, out_dir, force=force)
     _report(written)
-    click.echo(f"Next: on the server host, run `rtchat-server --pki {_quote(out_dir)}`.")
+    click.echo(_bundle_next_step(out_dir, written))
+
+
+def _home_relative(path: Path) -> str:
+    """``path`` as ``~/...`` when it is under the home folder: it reads the same on any host."""
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
+
+
+def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
+    """What to do with the server folder now, from what changed in it."""
+    default = locations.app_dir() / "server"  # rtchat-server's first choice without --pki
+    here = _same_path(out_dir, default)  # made on the server host, where it is used
+    changed = [item.path.name for item in written if item.action != "unchanged"]
+    reload = "reload the server: `kill -HUP <pid of rtchat-server>` (no restart needed)"
+    if not changed:
+        return f"Nothing changed: {out_dir} already matches the CA folder."
+    if all(item.action == "wrote" for item in written):
+        if here:
+            return f"Next: run `rtchat-server` on this host: it uses {out_dir} by default."
+        return (
+            f"Next: on the server host, `mkdir -p {_home_relative(default.parent)}` and copy "
+            f"{out_dir} there as {_home_relative(default)}, where rtchat-server looks by "
+            "default; then run `rtchat-server` there (or `rtchat-server --pki DIR` with the "
+            "folder wherever you put it)."
+        )
+    if here:
+        return f"Next: {reload}."
+    what = "only crl.pem changed" if changed == ["crl.pem"] else f"{', '.join(changed)} changed"
+    return (
+        f"Next: {what}: copy {'it' if len(changed) == 1 else 'them'} into the server's folder "
+        f"on the server host ({_home_relative(default)} by default) and {reload}."
+    )
+
+
+def _same_path(one: Path, other: Path) -> bool:
+    try:
+        return one.resolve() == other.resolve()
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

@@ -40,8 +40,15 @@ from .index import (
     certificate_status,
     find_certificate,
     read_index,
+    replaced_serials,
 )
-from .issue import init_ca, issue_client, issue_server_certificate, server_bundle
+from .issue import (
+    init_ca,
+    issue_client,
+    issue_server_certificate,
+    server_bundle,
+    server_names,
+)
 from .keys import (
     DEFAULT_KEY_TYPE,
     KEY_TYPES,
@@ -121,8 +128,10 @@ __all__ = [
     "read_csr",
     "read_index",
     "renew_crl",
+    "replaced_serials",
     "revoke",
     "server_bundle",
+    "server_names",
     "short_fingerprint",
     "sign_request",
     "validate_client_name",

@@ -131,6 +131,7 @@ def _subject_alt_names(names: Sequence[str]) -> x509.SubjectAlternativeName:
         try:
             entry = x509.IPAddress(ipaddress.ip_address(name))
         except ValueError:
+            _refuse_almost_ip(name)
             try:
                 entry = x509.DNSName(name)
             except ValueError as exc:
@@ -141,6 +142,26 @@ def _subject_alt_names(names: Sequence[str]) -> x509.SubjectAlternativeName:
         if entry not in entries:
             entries.append(entry)
     return x509.SubjectAlternativeName(entries)
+
+
+def _refuse_almost_ip(name: str) -> None:
+    """Raise PKIError for a name that looks like an IP address but is not a valid one.
+
+    As a DNSName, 999.1.1.1 matches nothing anyone can connect to (resolvers
+    and clients read an all-numeric name as an address), and a colon cannot
+    be in a DNS name at all: such a name is a typo, not a host name.
+    """
+    labels = [label for label in name.split(".") if label]
+    if labels and all(label.isdigit() and label.isascii() for label in labels):
+        raise PKIError(
+            f"{name!r} looks like an IPv4 address but is not one (four numbers 0-255, "
+            "such as 203.0.113.7): give a valid IP address or a DNS name"
+        )
+    if ":" in name:
+        raise PKIError(
+            f"{name!r} looks like an IPv6 address but is not one (a DNS name has no ':'): "
+            "give a valid IP address or a DNS name"
+        )
 
 
 def _build_server(

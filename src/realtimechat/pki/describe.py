@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import math
+import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,20 @@ from realtimechat.names import name_from_cn, name_problem
 from realtimechat.sanitize import visible
 
 from .build import _reason_of
+from .csr import PENDING_KEY_SUFFIX
 from .facts import _CertFacts, _eku_text, _ekus, _extension_label, _is_ca, _sans, _text
 from .folder import CaFolder, _require_ca_cert, validate_client_name
-from .index import IndexEntry, Status, _live_entries, certificate_status, read_index
+from .index import (
+    IndexEntry,
+    Status,
+    _live_entries,
+    _name_clash,
+    certificate_status,
+    read_index,
+)
 from .keys import (
     _key_problem,
+    _public_der,
     describe_key,
     fingerprint_sha256,
     format_fingerprint,
@@ -39,6 +49,8 @@ from .load import (
     load_certificate,
     load_crl,
     load_csr,
+    load_private_key,
+    private_key_is_encrypted,
 )
 from .validity import EXPIRING_SOON, _when
 
@@ -80,9 +92,7 @@ class _Context:
 def _context(path: Path, folder: Path | None) -> _Context | None:
     """The folder to check ``path`` against: ``folder``, or the CA/server folder it lies in."""
     if folder is None:
-        parent = path.resolve().parent
-        candidates = [parent, parent.parent] if parent.name == "clients" else [parent]
-        folder = next((c for c in candidates if (c / "ca.crt").is_file()), None)
+        folder = _folder_of(path)
         if folder is None:
             return None
     ca_folder = CaFolder(Path(folder))
@@ -111,6 +121,20 @@ def _context(path: Path, folder: Path | None) -> _Context | None:
     except PKIError:
         entries = []
     return _Context(root=ca_folder.root, ca=ca, crl=crl, entries=entries, crl_problem=crl_problem)
+
+
+def _folder_of(path: Path) -> Path | None:
+    """The CA, server or user folder ``path`` lies in: the nearest one with a ca.crt.
+
+    For clients/NAME.crt of a CA folder that is the CA folder, even if clients/
+    holds a ca.crt (a user once issued as "ca" put one there).
+    """
+    parent = path.resolve().parent
+    candidates = [parent]
+    if parent.name == "clients":
+        in_ca = CaFolder(parent.parent).index.is_file()
+        candidates = [parent.parent, parent] if in_ca else [parent, parent.parent]
+    return next((c for c in candidates if (c / "ca.crt").is_file()), None)
 
 
 def _days(delta: dt.timedelta) -> str:
@@ -335,7 +359,40 @@ def _describe_certificate(
         _server_checks(facts, info, server_name)
     if context is not None:
         _check_certificate_against(info, cert, context, self_signed=facts.self_signed)
+    info.warnings.extend(_key_beside_warnings(path, cert))
     return info
+
+
+def _key_beside_warnings(path: Path, cert: x509.Certificate) -> list[str]:
+    """Whether NAME.key beside NAME.crt is its key, as rtchat and rtchat-server need.
+
+    After a renewal's ``request --force`` the new key waits as NAME.new.key;
+    putting the new NAME.crt in without moving that key makes the pair fail.
+    Keys with a passphrase cannot be compared, so they are left out.
+    """
+    key, pending = path.with_suffix(".key"), path.with_name(f"{path.stem}{PENDING_KEY_SUFFIX}")
+    if _holds_key_of(pending, cert) and _holds_key_of(key, cert) is False:
+        return [
+            f"{key.name} beside it is not its key, {pending.name} is (a renewal): rtchat "
+            f"refuses the pair until you run `mv {shlex.quote(str(pending))} "
+            f"{shlex.quote(str(key))}`"
+        ]
+    if _holds_key_of(key, cert) is False:
+        return [f"{key.name} beside it is not its key: rtchat and rtchat-server refuse the pair"]
+    return []
+
+
+def _holds_key_of(key_path: Path, cert: x509.Certificate) -> bool | None:
+    """True/False if ``key_path`` holds an unencrypted key that is/is not ``cert``'s; else None."""
+    if not key_path.is_file():
+        return None
+    try:
+        if private_key_is_encrypted(key_path):
+            return None
+        key = load_private_key(key_path)
+    except PKIError:
+        return None
+    return _public_der(key.public_key()) == _public_der(cert.public_key())
 
 
 def _check_certificate_against(
@@ -435,7 +492,14 @@ def _describe_csr(
     if context is not None:
         info.checked_against = context.root
         live = _live_entries(context.entries, cn)
-        if live:
+        clash = _name_clash(context.entries, cn)
+        if clash is not None:
+            info.warnings.append(
+                f"{visible(cn)!r} is the same chat name as {visible(clash.name)!r}, who has a "
+                f"certificate that is not revoked in {context.root} (serial {clash.serial}): "
+                "sign refuses it unless that one is revoked first"
+            )
+        elif live:
             info.warnings.append(
                 f"{visible(cn)!r} already has a certificate that is not revoked in "
                 f"{context.root} (serial {live[-1].serial}): sign refuses it unless that one is "
@@ -567,8 +631,24 @@ def describe_file(
 def list_certificates(
     root: Path, now: dt.datetime | None = None
 ) -> list[tuple[IndexEntry, Status]]:
-    """Every certificate of the CA folder's index, oldest first, with its status."""
+    """Every certificate of the CA folder's index, oldest first, with its status.
+
+    Raises PKIError for a folder that is not a CA folder (a server or user
+    folder also holds a ca.crt), rather than list nothing.
+    """
     folder = CaFolder(Path(root))
     _require_ca_cert(folder)
+    _require_ca_folder(folder)
     now = now or dt.datetime.now(dt.UTC)
     return [(entry, certificate_status(entry, now)) for entry in read_index(folder.root)]
+
+
+def _require_ca_folder(folder: CaFolder) -> None:
+    """A CA folder has index.json or, at least, ca.key; a server or user folder has neither."""
+    if os.path.lexists(folder.index) or os.path.lexists(folder.ca_key):
+        return
+    looks = " (it looks like a server folder)" if os.path.lexists(folder.server_cert) else ""
+    raise PKIError(
+        f"{folder.root} is not a CA folder: it has no index.json and no ca.key{looks}; give "
+        "the CA folder that `rtchat-certs init` made with --dir"
+    )

@@ -13,12 +13,23 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 from realtimechat.errors import PKIError
+from realtimechat.names import name_key
 
 from .keys import _public_der
 from .load import load_certificate, load_private_key
 
 #: X.509 caps a commonName at 64; cryptography counts UTF-8 bytes, so we do too.
 MAX_NAME_BYTES: Final = 64
+
+#: Client names whose NAME.crt and NAME.key are the tool's own files: ``ca``
+#: (ca.crt, ca.key: in a user folder the user's ca.crt would clash with the
+#: CA's, and ``show`` would take clients/ca.crt for the CA) and ``server``
+#: (a user folder would look like a server folder). Compared folded, as
+#: case-insensitive file systems do. crl.pem and index.json cannot clash.
+RESERVED_NAMES: Final = {
+    "ca": "ca.crt and ca.key, the CA's own files",
+    "server": "server.crt and server.key, the server's own files",
+}
 
 
 @dataclass(frozen=True)
@@ -76,8 +87,8 @@ def validate_client_name(name: str) -> str:
 
     A name is 1-64 characters and at most 64 bytes in UTF-8 (the X.509 limit
     for a commonName), has no ``/``, ``\\``, control or invisible characters,
-    no surrounding spaces, and does not start with a dot (so it is never
-    ``.``, ``..`` or a hidden file).
+    no surrounding spaces, does not start with a dot (so it is never ``.``,
+    ``..`` or a hidden file) and is not one of :data:`RESERVED_NAMES`.
     """
     if not name:
         raise PKIError("a client name cannot be empty")
@@ -93,7 +104,17 @@ def validate_client_name(name: str) -> str:
     if name != name.strip():
         raise PKIError(f"client name {name!r} cannot start or end with a space")
     _reject_invisible(name, "client name")
+    _reject_reserved(name)
     return name
+
+
+def _reject_reserved(name: str) -> None:
+    clash = RESERVED_NAMES.get(name_key(name))
+    if clash is not None:
+        raise PKIError(
+            f"client name {name!r} cannot be used: its files would clash with {clash}; "
+            "pick another name"
+        )
 
 
 def _reject_invisible(text: str, what: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Final, Literal, get_args
 from cryptography import x509
 
 from realtimechat.errors import PKIError
+from realtimechat.names import name_from_cn, name_key
 from realtimechat.sanitize import visible
 
 from .files import CERT_MODE, Action, _Put
@@ -118,6 +119,22 @@ def certificate_status(entry: IndexEntry, now: dt.datetime | None = None) -> Sta
     return "valid"
 
 
+def replaced_serials(entries: Sequence[IndexEntry], now: dt.datetime | None = None) -> set[str]:
+    """The serials of certificates still in force that a later one of the same name replaced.
+
+    After a renewal both certificates of a name work until the old one
+    expires or is revoked; ``list`` marks the old one so the admin sees
+    which is current. "In force" is valid or expiring soon; the latest such
+    certificate of each kind and name (in index order: issue order) is current.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    latest: dict[tuple[str, str], str] = {}
+    in_force = [e for e in entries if certificate_status(e, now) in ("valid", "expiring soon")]
+    for entry in in_force:
+        latest[(entry.kind, entry.name)] = entry.serial
+    return {e.serial for e in in_force if latest[(e.kind, e.name)] != e.serial}
+
+
 def _load_index_raw(path: Path) -> list[dict[str, Any]]:
     """The raw entries of ``index.json`` (all fields kept); an absent file is an empty index."""
     if not os.path.lexists(path):
@@ -166,18 +183,92 @@ def _live_entries(entries: Sequence[IndexEntry], name: str) -> list[IndexEntry]:
 
 
 def _refuse_duplicate_name(root: Path, name: str) -> None:
-    """Raise PKIError if ``name`` already has a client certificate that is not revoked."""
+    """Raise PKIError if ``name`` already has a client certificate that is not revoked.
+
+    The hint names revoke commands that work: by serial once a renewal has
+    given the name several certificates (``revoke NAME`` would be ambiguous).
+    """
     live = _live_entries(read_index(root), name)
     if not live:
         return
-    entry = live[-1]
+    if len(live) == 1:
+        what, them = f"a certificate that is not revoked ({_serial_and_end(live[0])})", "it"
+    else:
+        serials = ", ".join(e.serial for e in live)
+        what, them = f"{len(live)} certificates that are not revoked (serials {serials})", "them"
+    raise PKIError(
+        f"{name!r} already has {what}: revoke {them} first ({_revoke_commands(root, live)}), "
+        "or pass --force to issue another one for the same user"
+    )
+
+
+def _chat_key(name: str) -> str:
+    """The key the server compares chat names by, for the certificate CN ``name``."""
+    return name_key(name_from_cn(name))
+
+
+def _name_clash(entries: Sequence[IndexEntry], name: str) -> IndexEntry | None:
+    """Another user's live client certificate whose chat name is the same as ``name``'s.
+
+    The server folds names (``Bob`` is ``bob``, ``bob smith`` is ``bob_smith``)
+    and gives a name to the first identity that uses it, so such a certificate
+    would be refused at join with ``name_taken``.
+    """
+    key = _chat_key(name)
+    return next(
+        (
+            e
+            for e in entries
+            if e.kind == "client"
+            and e.status != "revoked"
+            and e.name != name
+            and _chat_key(e.name) == key
+        ),
+        None,
+    )
+
+
+def _refuse_name_clash(root: Path, name: str) -> None:
+    """Raise PKIError if ``name`` folds to the chat name of another user's live certificate."""
+    entries = read_index(root)
+    other = _name_clash(entries, name)
+    if other is None:
+        return
+    theirs = _live_entries(entries, other.name)
+    raise PKIError(
+        f"{name!r} is the same chat name as {other.name!r}, who has a certificate that is not "
+        f"revoked ({_serial_and_end(other)}): the server would refuse {name!r} as name_taken; "
+        f"pick another name, or revoke {other.name!r} first ({_revoke_commands(root, theirs)}; "
+        f"if {other.name!r} has joined, also run `rtchat-server names release "
+        f"{shlex.quote(name_from_cn(other.name))}` on the server)"
+    )
+
+
+def _serial_and_end(entry: IndexEntry) -> str:
     until = entry.not_after_utc
     when = f"expired {_when(until)}" if until <= _now() else f"valid until {_when(until)}"
-    command = f"rtchat-certs revoke {shlex.quote(name)} --dir {shlex.quote(str(root))}"
-    raise PKIError(
-        f"{name!r} already has a certificate that is not revoked (serial {entry.serial}, {when}): "
-        f"revoke it first (`{command}`), or pass --force to issue another one for the same user"
-    )
+    return f"serial {entry.serial}, {when}"
+
+
+def _revoke_commands(root: Path, entries: Sequence[IndexEntry]) -> str:
+    """The revoke commands that revoke exactly ``entries``: by name if that is unambiguous."""
+    commands = []
+    for entry in entries:
+        which = entry.serial
+        if len(entries) == 1 and _names_only(root, entry):
+            which = entry.name
+        commands.append(
+            f"`rtchat-certs revoke {shlex.quote(which)} --dir {shlex.quote(str(root))}`"
+        )
+    return " and ".join(commands)
+
+
+def _names_only(root: Path, entry: IndexEntry) -> bool:
+    """Whether ``revoke NAME`` picks exactly ``entry`` (a renewal makes a name ambiguous)."""
+    try:
+        return find_certificate(root, entry.name).serial == entry.serial
+    except PKIError:
+        return False
 
 
 def _revoked_file(root: Path, path: Path) -> bool:

@@ -33,6 +33,7 @@ from .index import (
     _load_index_raw,
     _plan_index_append,
     _refuse_duplicate_name,
+    _refuse_name_clash,
     _revoked_file,
 )
 from .keys import DEFAULT_KEY_TYPE, KeyType, _key_pem, _public_der, generate_key
@@ -119,8 +120,10 @@ def issue_client(
     ``not_before`` (default: now minus :data:`CLOCK_SKEW`) to ``not_after``
     (default: now plus ``days``); both must be timezone-aware.
 
-    Refuses an invalid name, a name with a certificate that is not revoked,
-    and existing files, unless ``force``. The files of a revoked certificate
+    Refuses an invalid name; a name that is another user's chat name once
+    folded (``Bob`` when ``bob`` has a certificate that is not revoked), even
+    with ``force``; and a name with a certificate that is not revoked, and
+    existing files, unless ``force``. The files of a revoked certificate
     of ``name`` are replaced without ``force`` (the index keeps its record).
     Returns key, certificate and index.
     """
@@ -128,6 +131,7 @@ def issue_client(
     key_path, cert_path = folder.client_key(name), folder.client_cert(name)
     ca_cert, ca_key = _load_ca(folder)
     _load_index_raw(folder.index)  # a damaged index fails now, before any file is written
+    _refuse_name_clash(folder.root, name)  # even with force: --force renews the same user
     if not force:
         _refuse_duplicate_name(folder.root, name)
     replaceable = _revoked_file(folder.root, cert_path)
@@ -158,7 +162,7 @@ def issue_client(
 
 def issue_server_certificate(
     root: Path,
-    server_cn: str,
+    server_cn: str | None,
     sans: Sequence[str] | None = None,
     *,
     key_type: KeyType = DEFAULT_KEY_TYPE,
@@ -174,17 +178,21 @@ def issue_server_certificate(
     ``server.key``, ``crl.pem``), for another host. The certificate is
     recorded in the index.
 
+    ``server_cn`` None renews the certificate it replaces under its own CN.
     ``sans`` are the names besides ``server_cn`` (see :func:`init_ca`). If
     None, a renewal in the CA folder keeps those of the certificate it
     replaces (when that one is for ``server_cn``); otherwise there are none.
+    :func:`server_names` before and after tells which names changed.
     """
-    _check_server_cn(server_cn)
     folder = CaFolder(Path(root))
-    ca_cert, ca_key = _load_ca(folder)
-    _load_index_raw(folder.index)
     target = Path(out_dir) if out_dir is not None else folder.root
     separate = out_dir is not None and not _same_folder(target, folder.root)
     key_path, cert_path = target / "server.key", target / "server.crt"
+    if server_cn is None:
+        server_cn = _renewed_cn(cert_path)
+    _check_server_cn(server_cn)
+    ca_cert, ca_key = _load_ca(folder)
+    _load_index_raw(folder.index)
     hint = " (pass --force to replace it: a renewal)"
     _check_writable(key_path, force=force, hint=hint)
     _check_writable(cert_path, force=force, hint=hint)
@@ -221,6 +229,31 @@ def issue_server_certificate(
         _plan_index_append(folder.index, IndexEntry.for_certificate(cert, server_cn, "server"))
     )
     return _carry_out(puts, [target])
+
+
+def _renewed_cn(cert_path: Path) -> str:
+    """The CN of the server certificate in ``cert_path``, for a renewal without --cn."""
+    cn = common_name(load_certificate(cert_path)) if os.path.lexists(cert_path) else ""
+    if not cn:
+        raise PKIError(
+            f"give --cn: the name clients pass as --cn (there is no {cert_path} with a CN to renew)"
+        )
+    return cn
+
+
+def server_names(cert_path: Path) -> list[str] | None:
+    """The names (subjectAltNames) of the server certificate in ``cert_path``, in order.
+
+    None if there is no certificate there; its CN alone if it has no
+    subjectAltName (clients then compare --cn with the CN).
+    """
+    if not os.path.lexists(cert_path):
+        return None
+    cert = load_certificate(cert_path)
+    names = _sans(cert)
+    if names is None:
+        return [common_name(cert)]
+    return [name.split(":", 1)[1] for name in names]
 
 
 def _current_server_names(cert_path: Path, server_cn: str) -> list[str]:
@@ -296,6 +329,40 @@ def server_bundle(root: Path, out_dir: Path, *, force: bool = False) -> list[Wri
         _plan(out / "ca.crt", _read(folder.ca_cert), CERT_MODE, force=force),
         _plan(out / "server.crt", _read(folder.server_cert), CERT_MODE, force=force),
         _plan(out / "server.key", _read(folder.server_key), KEY_MODE, force=force),
-        _plan(out / "crl.pem", crl_data, CERT_MODE, force=force),
+        _plan(out / "crl.pem", crl_data, CERT_MODE, force=force, hint=_crl_hint(out, folder)),
     ]
     return _carry_out(puts, [out])
+
+
+def _crl_number(crl: x509.CertificateRevocationList) -> int | None:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _crl_hint(out: Path, folder: CaFolder) -> str:
+    """Why OUT/crl.pem differs from the CA folder's, for the refusal: usually a revoke since.
+
+    Only a CRL of the same CA with a lower number is plainly older; anything
+    else gets the plain hint, and a higher number a word of caution.
+    """
+    plain = " (pass --force to replace it)"
+    try:
+        old, new = load_crl(out / "crl.pem"), load_crl(folder.crl)
+    except PKIError:
+        return plain
+    old_number, new_number = _crl_number(old), _crl_number(new)
+    if old.issuer != new.issuer or old_number is None or new_number is None:
+        return plain
+    if old_number < new_number:
+        return (
+            f": it is an older CRL of this CA (number {old_number}, {len(old)} revoked) than "
+            f"{folder.crl} (number {new_number}, {len(new)} revoked), after a revoke or a crl "
+            "renewal: pass --force to replace it"
+        )
+    return (
+        f": it is a CRL of this CA numbered {old_number}, not older than {folder.crl} "
+        f"(number {new_number}): check that {folder.root} is the CA folder this server "
+        "folder came from before you pass --force"
+    )
