@@ -17,8 +17,8 @@ import ssl
 from typing import Final
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
+from ..pki import certificate_names as pki_certificate_names
 from ..sanitize import visible
 
 MOST_NAMES: Final = 10  # a certificate for hundreds of names makes no useful hint
@@ -57,25 +57,10 @@ def certificate_names(der: bytes) -> list[str]:
     them, ``hostname_checks_common_name``), then its IP addresses.
     """
     try:
-        cert = x509.load_der_x509_certificate(der)
-        sans = _subject_alt_names(cert)
-        dns = [str(name) for name in sans.get_values_for_type(x509.DNSName)] if sans else []
-        ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] if sans else []
-        names = (dns or _common_names(cert)) + ips
+        names = pki_certificate_names(x509.load_der_x509_certificate(der))
     except ValueError:  # a certificate OpenSSL accepted but cryptography cannot read
         return []
     unique = list(dict.fromkeys(visible(name) for name in names if name))
     if len(unique) > MOST_NAMES:
         return [*unique[:MOST_NAMES], f"and {len(unique) - MOST_NAMES} more"]
     return unique
-
-
-def _subject_alt_names(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
-    try:
-        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return None
-
-
-def _common_names(cert: x509.Certificate) -> list[str]:
-    return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]

@@ -63,6 +63,7 @@ from .keys import (
     short_fingerprint,
 )
 from .load import (
+    certificate_names,
     common_name,
     load_certificate,
     load_certificates,
@@ -105,6 +106,7 @@ __all__ = [
     "SigningRequest",
     "Status",
     "Written",
+    "certificate_names",
     "certificate_status",
     "common_name",
     "create_request",

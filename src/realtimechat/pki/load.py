@@ -120,6 +120,22 @@ def common_name(cert: x509.Certificate | x509.CertificateSigningRequest) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
+def certificate_names(cert: x509.Certificate) -> list[str]:
+    """The names a client may check ``cert`` against (its ``--cn``), in order.
+
+    Its DNS names, or its subject CN when it has none (as OpenSSL matches
+    them, ``hostname_checks_common_name``), then its IP addresses.
+    """
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        sans = None
+    dns = [str(name) for name in sans.get_values_for_type(x509.DNSName)] if sans else []
+    ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] if sans else []
+    cn = common_name(cert)
+    return (dns or ([cn] if cn else [])) + ips
+
+
 def private_key_is_encrypted(path: Path) -> bool:
     """Whether the PEM private key in ``path`` needs a passphrase to load."""
     data = _read(path)

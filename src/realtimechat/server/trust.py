@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import PKIError
-from ..pki import CRL_RENEW_BEFORE, common_name, load_crl
+from ..pki import CRL_RENEW_BEFORE, certificate_names, common_name, load_crl
 from ..tls import ServerFiles, server_context
 from .identity import PeerIdentity
 
@@ -122,7 +122,7 @@ class Trust:
 
     def describe(self) -> str:
         """Whom this server is and whom it admits, in one line for the log."""
-        names = ", ".join(_certificate_names(self.server_certificate))
+        names = ", ".join(certificate_names(self.server_certificate))
         trusted = [f"CA {common_name(ca)!r}" for ca in self.ca_certificates]
         others = len(self.pinned) - len(self.ca_certificates)
         if others:
@@ -176,17 +176,6 @@ def _read_certificates(path: Path, what: str) -> list[x509.Certificate]:
     except (OSError, ValueError) as exc:
         raise PKIError(f"cannot read {what} from {path}: {exc}") from None
     return certificates
-
-
-def _certificate_names(cert: x509.Certificate) -> list[str]:
-    """The names a client's --cn may use: subjectAltName entries, else the CN."""
-    try:
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return [common_name(cert)]
-    names = [str(name) for name in sans.get_values_for_type(x509.DNSName)]
-    names += [str(address) for address in sans.get_values_for_type(x509.IPAddress)]
-    return names or [common_name(cert)]
 
 
 def _revocations(path: Path | None, cas: tuple[x509.Certificate, ...]) -> Revocations | None:
