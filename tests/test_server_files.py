@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from .support import Pki, ServerProcess
 
 BIN = Path(sys.executable).parent
 
@@ -27,3 +31,43 @@ def test_no_server_folder_names_both_places_and_the_bundle(tmp_path: Path) -> No
     assert f"no server certificate in {server_dir} or {ca_dir}" in done.stderr
     assert f"`rtchat-certs server-bundle --out DIR` made to {server_dir}" in done.stderr
     assert "pass --pki DIR" in done.stderr
+
+
+def test_the_start_says_where_certificates_and_messages_are(pki: Pki, tmp_path: Path) -> None:
+    """The log names the folder the certificates came from and where messages are kept."""
+    server = ServerProcess(pki, tmp_path)
+    try:
+        log = server.log_text()
+        for _ in range(100):  # the line follows "listening" at once; bounded wait
+            if "certificates from" in log:
+                break
+            time.sleep(0.02)
+            log = server.log_text()
+        root = os.path.abspath(pki.folder.root)
+        database = tmp_path / "data" / "messages.db"
+        assert f"certificates from {root}; messages in {database} (SQLite, durability full)" in log
+    finally:
+        server.stop()
+
+
+def test_a_port_in_use_is_named_with_what_to_do(pki: Pki) -> None:
+    """Another program on the port: one line that says so and what to do, exit 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                *(str(BIN / "rtchat-server"), "--host", "127.0.0.1", "--port", str(port)),
+                *("--pki", str(pki.folder.root), "--ephemeral"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().endswith(
+        f"cannot listen on port {port}: it is already in use"
+        " (another rtchat-server running?): stop that one or choose another --port"
+    )

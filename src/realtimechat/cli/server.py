@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import sys
 from pathlib import Path
 
@@ -328,10 +329,22 @@ def main(  # click passes every option by keyword
         try:
             await server.start()
         except OSError as exc:
-            raise ConfigError(f"cannot listen on port {port}: {exc.strerror or exc}") from None
+            raise ConfigError(_cannot_listen(port, exc)) from None
         await server.serve_until_signalled()
 
     run_async(PROGRAM, serve, loop=loop)
+
+
+def _cannot_listen(port: int, exc: OSError) -> str:
+    """Why the server cannot listen, and what to do about the usual cause."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on port {port}: it is already in use"
+            " (another rtchat-server running?): stop that one or choose another --port"
+        )
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on port {port}: permission denied (ports below 1024 need privileges)"
+    return f"cannot listen on port {port}: {exc.strerror or exc}"
 
 
 @main.group()

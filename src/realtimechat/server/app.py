@@ -182,6 +182,7 @@ class ChatServer:
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
         self.log.info("listening on %s (protocol v1, mutual TLS, %s loop)", where, kind)
         self.log.info("%s", self.trust.describe())
+        self.log.info("certificates from %s; %s", _where(self.files), self.store.describe())
 
     @property
     def connection_count(self) -> int:
@@ -385,6 +386,14 @@ class ChatServer:
             now = loop.time()
             for session in self.hub.sessions:
                 session.ping_or_drop(now)
+
+
+def _where(files: ServerFiles) -> str:
+    """The folder the server's files came from, or the files themselves."""
+    folders = {files.cert.parent, files.key.parent, files.ca.parent}
+    if len(folders) == 1:
+        return os.path.abspath(folders.pop())
+    return f"{files.cert}, {files.key}, {files.ca}"
 
 
 def raise_open_file_limit() -> int:

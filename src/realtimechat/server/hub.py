@@ -96,6 +96,7 @@ class Hub:
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
         self._drafts: list[tuple[Session, Draft]] = []  # accepted, waiting for the next commit
         self._committing: asyncio.Task[None] | None = None
+        self._stopping = False  # set by stop(): no more leave announcements
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -103,7 +104,13 @@ class Hub:
         self._owners = await self.store.names()
 
     async def stop(self) -> None:
-        """Finish the commits and store writes in flight: nothing accepted is lost."""
+        """Finish the commits and store writes in flight: nothing accepted is lost.
+
+        From here on nobody is announced as leaving: everyone is about to get
+        ``bye shutdown``, and "alice left (shutdown)" would tell the others
+        that alice left while it was the server that went.
+        """
+        self._stopping = True
         while self._committing is not None and not self._committing.done():
             await asyncio.wait({self._committing})
         if self._tasks:  # name owners being written, replays being read
@@ -188,7 +195,7 @@ class Hub:
         announce = self._presence_on()  # counted with the leaver, as its join was
         del self._members[member.key]
         del self._sorted_keys[bisect.bisect_left(self._sorted_keys, member.key)]
-        if announce:
+        if announce and not self._stopping:
             leave = Leave(name=member.name, ts=now_ts(), reason=reason)
             self._broadcast_control(encode(leave), skip=member)
 

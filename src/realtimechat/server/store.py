@@ -100,6 +100,7 @@ class Store(Protocol):
     async def own_name(self, key: str, identity: str, name: str) -> None: ...
     async def release_name(self, key: str) -> bool: ...
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int: ...
+    def describe(self) -> str: ...
 
 
 def _visible(sender: str, recipient: str | None, reader: str) -> bool:
@@ -134,6 +135,10 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+    def describe(self) -> str:
+        """Where messages are kept, for the log at start."""
+        return f"messages in memory only: the last {self._kept.maxlen:,}, gone at exit"
 
     async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
         out = []
@@ -259,6 +264,10 @@ class SqliteStore:
         self.last_id = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtchat-store")
         self._db: sqlite3.Connection | None = None
+
+    def describe(self) -> str:
+        """Where messages are kept, for the log at start."""
+        return f"messages in {self.path} (SQLite, durability {self.durability.value})"
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
