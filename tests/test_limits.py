@@ -268,3 +268,20 @@ async def test_a_server_whose_history_was_reset_is_not_mistaken_for_old_ids(
         await running
     finally:
         await proxy.close()
+
+
+async def test_a_refused_request_is_not_logged_as_a_protocol_error(
+    start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """A /msg to nobody is routine: no protocol_error line; a malformed frame is one."""
+    server = await start_server()
+    carol = await RawPeer.open(server, pki.client("carol"))
+    await carol.send(HELLO + b'{"type":"msg","text":"hi","to":"nobody","ref":"r1"}\n')
+    refused = await carol.until(Error)
+    assert refused.code == "no_such_user"
+    await carol.send(b'{"type":"msg"}\n')
+    assert (await carol.until(Error)).code == "missing_field"
+    lines = [r.getMessage() for r in server_log.records if r.levelno >= logging.INFO]
+    assert [line for line in lines if "no_such_user" in line] == []
+    assert any(line.startswith("protocol_error ") and "missing_field" in line for line in lines)
+    carol.close()

@@ -320,8 +320,10 @@ class Session(asyncio.Protocol):
             self.end(exc.code)
         elif exc.fatal or self._errors >= self.hub.limits.max_errors:
             self.end(R_PROTOCOL_ERROR)
-        else:
+        elif exc.code in MALFORMED:
             self._log("protocol_error", code=exc.code)
+        else:  # a well-formed request refused (a typo in /msg): routine, not for the log
+            self._log("request_refused", level=logging.DEBUG, code=exc.code)
 
     # ------------------------------------------------------------------
     # Ending
