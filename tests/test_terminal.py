@@ -162,6 +162,71 @@ def test_ctrl_d_leaves_cleanly(tmux: Tmux, pki: Pki, server_process: ServerProce
     tmux.wait_text("alice", "code=0")
 
 
+def at_shell(tmux: Tmux, pane: str, code: int = 0) -> None:
+    """The client has exited with ``code`` and the shell is back."""
+    tmux.wait_for(pane, lambda screen: screen.rstrip().endswith("$"))
+    tmux.type(pane, "echo code=$?", enter=True)
+    tmux.wait_text(pane, f"code={code}")
+
+
+def test_quit_with_an_unsent_message_warns_and_keeps_it(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """/quit while a message waits for the server: a warning, not a silent loss."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.stop()
+    tmux.wait_text("alice", "reconnecting in")
+    tmux.type("alice", "will this be lost?", enter=True)
+    tmux.wait_text("alice", "sending: will this be lost?")
+    tmux.type("alice", "/quit", enter=True)
+    tmux.wait_text(
+        "alice", "1 message not sent yet (reconnecting): /quit again to leave without it"
+    )
+    assert prompt_line(tmux, "alice", "alice") == "alice>", "the client must still be running"
+    server_process.start()
+    tmux.wait_text("alice", "alice: will this be lost?", timeout=45)
+    tmux.wait_for("alice", lambda screen: "sending:" not in screen)
+    tmux.type("alice", "/quit", enter=True)  # everything confirmed: leave at once
+    at_shell(tmux, "alice")
+
+
+def test_a_second_quit_or_ctrl_d_leaves_without_the_unsent_message(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Asked twice, the client leaves; Ctrl-D counts as much as /quit."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.stop()
+    tmux.wait_text("alice", "reconnecting in")
+    tmux.type("alice", "gone with the wind", enter=True)
+    tmux.wait_text("alice", "sending: gone with the wind")
+    tmux.keys("alice", "C-d")
+    tmux.wait_text("alice", "1 message not sent yet (reconnecting): Ctrl-D again")
+    tmux.type("alice", "/quit", enter=True)
+    at_shell(tmux, "alice")
+
+
+def test_quit_right_after_typing_waits_for_the_echo(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Connected, a last line not yet confirmed: /quit waits a moment for it, then leaves."""
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.process.send_signal(signal.SIGSTOP)  # the echo cannot come yet
+    try:
+        tmux.type("alice", "last words", enter=True)
+        tmux.wait_text("alice", "sending: last words")
+        tmux.type("alice", "/quit", enter=True)
+        time.sleep(0.3)  # /quit is waiting for the echo now
+    finally:
+        server_process.process.send_signal(signal.SIGCONT)
+    tmux.wait_text("bob", "alice: last words")
+    tmux.wait_text("bob", "alice left (quit)")
+    at_shell(tmux, "alice")
+    screen = tmux.screen("alice")
+    assert "alice: last words" in screen, "alice left before her line was confirmed"
+    assert "not sent yet" not in screen
+
+
 def test_missing_settings_are_asked_in_order(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:

@@ -16,7 +16,10 @@ colour, mentions of your name highlighted (and the terminal bell, unless
 ``NO_COLOR`` or ``--no-color`` turns colour off.
 
 Leaving: ``/quit``, Ctrl-D or Ctrl-C say ``bye`` and return; prompt_toolkit
-restores the terminal in every case.
+restores the terminal in every case. Nothing typed is lost by leaving: a
+message the server has not confirmed yet is waited for a moment while
+connected; while it cannot be sent (reconnecting) the client says so and
+leaves only when asked a second time.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ STYLE = Style.from_dict(
     }
 )
 MAX_PENDING_SHOWN = 3
+ECHO_WAIT = 1.5  # leaving while connected: seconds to wait for our last messages' echo
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +189,7 @@ class InteractiveClient:
         self.printer = Printer(self.look)
         self.view = TerminalView(self.printer, self._refresh)
         self.chat = Chat(opener, self.view, name=name, resume=resume)
+        self._warned_pending = False  # told that leaving now loses messages not sent yet
         self.session: PromptSession[str] = PromptSession(
             bottom_toolbar=self._toolbar,
             style=STYLE,
@@ -232,11 +237,50 @@ class InteractiveClient:
         while True:
             try:
                 line = await self.session.prompt_async(prompt)
-            except (EOFError, KeyboardInterrupt):
-                return  # Ctrl-D / Ctrl-C: leave cleanly
+            except EOFError:  # Ctrl-D on an empty line
+                if await self._may_leave("Ctrl-D"):
+                    return
+                continue
+            except KeyboardInterrupt:
+                return  # Ctrl-C: leave cleanly
             self.view.unread_mentions = 0  # you are typing: you have read them
-            if not await self.chat.perform(line, self.printer.show):
+            if await self.chat.perform(line, self.printer.show):
+                if line.strip():
+                    self._warned_pending = False  # a second /quit must follow the warning
+            elif await self._may_leave("/quit"):
                 return
+
+    async def _may_leave(self, how: str) -> bool:
+        """Whether to leave now, as the user asked with ``how``.
+
+        With every message confirmed by the server: at once. Connected but
+        still waiting for an echo: after it (or ECHO_WAIT at most), so that
+        "type, then /quit" never loses the last line. Still unsent after
+        that: not without a warning first, and a second request.
+        """
+        chat = self.chat
+        if chat.pending and chat.status is Status.CONNECTED:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ECHO_WAIT):
+                    await chat.all_echoed.wait()
+        if not chat.pending or self._warned_pending:
+            return True
+        self._warned_pending = True
+        count = len(chat.pending)
+        what = "1 message" if count == 1 else f"{count} messages"
+        why = (
+            "no answer from the server yet"
+            if chat.status is Status.CONNECTED
+            else chat.status.value
+        )
+        it = "it" if count == 1 else "them"
+        self.printer.show(
+            notice(
+                f"-- {what} not sent yet ({why}): {how} again to leave without {it}",
+                style="class:error",
+            )
+        )
+        return False
 
     def _toolbar(self) -> FormattedText:
         chat = self.chat
