@@ -193,15 +193,15 @@ def test_quit_with_an_unsent_message_warns_and_keeps_it(
 def test_a_second_quit_or_ctrl_d_leaves_without_the_unsent_message(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
-    """Asked twice, the client leaves; Ctrl-D counts as much as /quit."""
+    """Asked twice, the client leaves; Ctrl-D and Ctrl-C count as much as /quit."""
     join_in_pane(tmux, "alice", pki, server_process.port, "alice")
     server_process.stop()
     tmux.wait_text("alice", "reconnecting in")
     tmux.type("alice", "gone with the wind", enter=True)
     tmux.wait_text("alice", "sending: gone with the wind")
+    tmux.keys("alice", "C-c")
+    tmux.wait_text("alice", "1 message not sent yet (reconnecting): Ctrl-C again")
     tmux.keys("alice", "C-d")
-    tmux.wait_text("alice", "1 message not sent yet (reconnecting): Ctrl-D again")
-    tmux.type("alice", "/quit", enter=True)
     at_shell(tmux, "alice")
 
 
@@ -225,6 +225,26 @@ def test_quit_right_after_typing_waits_for_the_echo(
     screen = tmux.screen("alice")
     assert "alice: last words" in screen, "alice left before her line was confirmed"
     assert "not sent yet" not in screen
+
+
+def test_ctrl_c_clears_the_line_then_leaves(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """As in a shell: Ctrl-C throws away what is typed; on an empty line it leaves."""
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    tmux.type("alice", "/help", enter=True)
+    tmux.wait_text("alice", "clear the line typed; on an empty line, leave")
+    tmux.type("alice", "a thought I regret")
+    tmux.wait_for("alice", lambda _: prompt_line(tmux, "alice", "alice").endswith("regret"))
+    tmux.keys("alice", "C-c")
+    tmux.wait_for("alice", lambda _: prompt_line(tmux, "alice", "alice") == "alice>")
+    tmux.type("alice", "what I meant", enter=True)
+    tmux.wait_text("bob", "alice: what I meant")
+    assert "regret" not in tmux.screen("bob")
+    tmux.keys("alice", "C-c")
+    tmux.wait_text("bob", "alice left (quit)")
+    at_shell(tmux, "alice")
 
 
 def test_missing_settings_are_asked_in_order(

@@ -16,10 +16,12 @@ colour, mentions of your name highlighted (and the terminal bell, unless
 ``NO_COLOR`` or ``--no-color`` turns colour off.
 
 Leaving: ``/quit``, Ctrl-D or Ctrl-C say ``bye`` and return; prompt_toolkit
-restores the terminal in every case. Nothing typed is lost by leaving: a
-message the server has not confirmed yet is waited for a moment while
-connected; while it cannot be sent (reconnecting) the client says so and
-leaves only when asked a second time.
+restores the terminal in every case. Ctrl-C works as in a shell: with text
+on the input line it clears the line; on an empty line it leaves. Nothing
+typed is lost by leaving: a message the server has not confirmed yet is
+waited for a moment while connected; while it cannot be sent
+(reconnecting) the client says so and leaves only when asked a second
+time.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.shortcuts import clear, print_formatted_text
@@ -43,7 +46,7 @@ from prompt_toolkit.styles import Style
 from ..protocol import Msg
 from ..sanitize import visible
 from .chat import Chat, Opener, Status
-from .commands import COMMANDS
+from .commands import COMMANDS, KEY_HELP_LINES, ShowHelp, parse_line
 from .connection import Endpoint
 from .render import Fragments, mentions, message_fragments, notice
 from .state import ResumePoint
@@ -198,6 +201,7 @@ class InteractiveClient:
             completer=ChatCompleter(self.chat.roster.names),
             complete_while_typing=False,
             color_depth=self.look.color_depth,
+            key_bindings=_key_bindings(),
         )
 
     async def run(self) -> None:
@@ -241,10 +245,15 @@ class InteractiveClient:
                 if await self._may_leave("Ctrl-D"):
                     return
                 continue
-            except KeyboardInterrupt:
-                return  # Ctrl-C: leave cleanly
+            except KeyboardInterrupt:  # Ctrl-C on an empty line
+                if await self._may_leave("Ctrl-C"):
+                    return
+                continue
             self.view.unread_mentions = 0  # you are typing: you have read them
             if await self.chat.perform(line, self.printer.show):
+                if isinstance(parse_line(line), ShowHelp):
+                    for help_line in KEY_HELP_LINES:
+                        self.printer.show(notice(f"-- {help_line}"))
                 if line.strip():
                     self._warned_pending = False  # a second /quit must follow the warning
             elif await self._may_leave("/quit"):
@@ -308,6 +317,21 @@ class InteractiveClient:
     def _refresh(self) -> None:
         with contextlib.suppress(Exception):  # no app running: nothing to redraw
             self.session.app.invalidate()
+
+
+def _key_bindings() -> KeyBindings:
+    bindings = KeyBindings()
+
+    @bindings.add("c-c")
+    def _interrupt(event: KeyPressEvent) -> None:
+        """As in a shell: clear the line typed; on an empty line, leave."""
+        buffer = event.app.current_buffer
+        if buffer.text:
+            buffer.reset()
+        else:
+            event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    return bindings
 
 
 def _shorten(text: str, limit: int = 30) -> str:
