@@ -267,6 +267,31 @@ def test_missing_settings_are_asked_in_order(
     assert order == sorted(order)
 
 
+def test_with_cert_and_key_no_name_is_asked_and_a_refused_name_is_explained(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """--cert/--key choose the identity: no name question; a --name not granted is explained."""
+    files = pki.client("alice")
+    command = (
+        f"{BIN / 'rtchat'} --host 127.0.0.1 --port {server_process.port} --cn chatserver "
+        f"--cert {files.cert} --key {files.key} --ca {files.ca}"
+    )
+    tmux.new_pane("alice")
+    tmux.type("alice", command, enter=True)
+    screen = tmux.wait_text("alice", "joined as alice")
+    assert "Your name" not in screen
+    assert "was not used" not in screen
+    tmux.keys("alice", "C-d")
+    at_shell(tmux, "alice")
+    tmux.type("alice", "clear", enter=True)
+    tmux.type("alice", f"{command} --name mallory", enter=True)
+    tmux.wait_text(
+        "alice",
+        "the server names you by your certificate, so you are alice here ('mallory' was not used)",
+    )
+    tmux.wait_text("alice", "alice>")
+
+
 def test_hostile_text_leaves_the_screen_intact(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:

@@ -178,8 +178,13 @@ def main(  # click passes every option by keyword
                 host, port = await ask_address(port)
             port = port or await ask_port()
             cn = cn or await ask("Server certificate name (CN)", "chatserver")
-            guess = locations.guess_name(cert=cert, pki=pki, identity=identity)
-            name = name or await ask("Your name", guess)
+            if cert is None and key is None:
+                # The name picks the certificate from --pki or a user folder. With
+                # --cert/--key it is chosen already, and a name would only be a
+                # claim (servers with --names claim; the default names users by
+                # their certificate): not asked, the server grants the CN's name.
+                guess = locations.guess_name(cert=cert, pki=pki, identity=identity)
+                name = name or await ask("Your name", guess)
         if host is None or port is None or cn is None:  # pragma: no cover - checked above
             raise ConfigError("missing --host, --port or --cn")
         if save_profile:

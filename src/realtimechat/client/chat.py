@@ -225,6 +225,7 @@ class Chat:
     ) -> None:
         self.connection = connection
         self.welcome = welcome
+        first = not self.welcomed.is_set()
         self.welcomed.set()
         self.status = Status.CONNECTED
         self.retry_at = None
@@ -232,6 +233,16 @@ class Chat:
         self.roster.welcome(welcome)
         for line in welcome_lines(welcome):
             self.view.notice(line)
+        asked = self.requested_name
+        if first and asked and name_key(asked) != name_key(welcome.name):
+            # Only a server that names users by their certificate (--names cn)
+            # grants another name than the one asked for; say so, once.
+            self.view.notice(
+                notice(
+                    "-- the server names you by your certificate, so you are "
+                    f"{visible(welcome.name)} here ({visible(asked)!r} was not used)"
+                )
+            )
         if since is not None and welcome.last_id < since:
             # The server has fewer messages than we have seen: its history
             # was reset (a new --data, or --ephemeral), so its ids start
