@@ -439,15 +439,22 @@ def test_private_messages_and_ignore(tmux: Tmux, pki: Pki, server_process: Serve
 def test_status_line_counts_users_and_shows_reconnecting(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
-    """The bottom line says how many are online, and 'reconnecting' while the server is away."""
+    """The bottom line says how many are online, and 'reconnecting' while the server is away.
+
+    Offline it shows no count: the last one known would be stale.
+    """
     join_in_pane(tmux, "alice", pki, server_process.port, "alice")
     tmux.wait_text("alice", "| 1 online")
     join_in_pane(tmux, "bob", pki, server_process.port, "bob")
     tmux.wait_text("alice", "| 2 online")
     server_process.stop()
-    tmux.wait_text("alice", "| reconnecting in")
+    status = tmux.wait_text("alice", "| reconnecting in").splitlines()
+    assert not any("online" in line for line in status if "| reconnecting in" in line)
+    tmux.keys("bob", "C-d")
+    at_shell(tmux, "bob")  # bob leaves while the server is away: alice is alone after it
     server_process.start()
     tmux.wait_for("alice", lambda screen: "| connected" in screen, timeout=45)
+    tmux.wait_text("alice", "| 1 online |")
 
 
 def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: ServerProcess) -> None:

@@ -293,10 +293,9 @@ class InteractiveClient:
 
     def _toolbar(self) -> FormattedText:
         chat = self.chat
-        parts: list[tuple[str, str]] = [
-            ("", f" {self.endpoint} as {visible(chat.name or '?')} "),
-            ("", f"| {chat.roster.online} online "),
-        ]
+        parts: list[tuple[str, str]] = [("", f" {self.endpoint} as {visible(chat.name or '?')} ")]
+        if chat.status is Status.CONNECTED:  # offline, the last count would be stale
+            parts.append(("", f"| {chat.roster.online} online "))
         if chat.status is Status.RECONNECTING and chat.retry_at is not None:
             left = max(0.0, chat.retry_at - asyncio.get_running_loop().time())
             parts.append(("class:status-bad", f"| reconnecting in {left:.0f} s "))
