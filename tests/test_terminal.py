@@ -413,6 +413,9 @@ def test_a_mention_rings_the_bell_and_is_highlighted(
         data = raw.read_bytes() if raw.exists() else b""
         time.sleep(0.05)  # polling a file tmux writes, bounded by the deadline
     assert data.count(b"\x07") == 1, "exactly one bell, for the mention"
+    assert "mention(s)" not in tmux.screen("alice")
+    tmux.type("bob", "alice: and coffee?", enter=True)
+    tmux.wait_text("alice", "| 2 mentions")
     tmux.type("alice", "yes", enter=True)
     tmux.wait_for("alice", lambda screen: "mention" not in screen.splitlines()[-1])
 
@@ -434,6 +437,9 @@ def test_private_messages_and_ignore(tmux: Tmux, pki: Pki, server_process: Serve
     carol = tmux.screen("carol")
     assert "just between us" not in carol
     assert "can anyone hear me" not in carol
+    tmux.type("alice", "/msg dave are you there", enter=True)
+    screen = tmux.wait_text("alice", "!! nobody is called 'dave'")
+    assert "no_such_user" not in screen  # the protocol's code is not for people
 
 
 def test_status_line_counts_users_and_shows_reconnecting(

@@ -143,8 +143,10 @@ class Chat:
         name: str | None = None,
         resume: ResumePoint | None = None,
         backoff: Backoff | None = None,
+        error_codes: bool = True,
     ) -> None:
         self._opener = opener
+        self.error_codes = error_codes  # False: the user's own errors without protocol codes
         self.view = view
         self.requested_name = name
         self.resume = resume or ResumePoint(None, "")
@@ -364,12 +366,12 @@ class Chat:
                 # included: a store that failed once may keep failing, and
                 # resending every second would feed it the message forever.
                 self._settle(frame.ref)
-                self.view.notice(_shown(frame))
+                self.view.notice(_shown(frame, codes=self.error_codes))
             case Users():
                 await self._users(frame)
             case _:
                 self._presence(frame)
-                fragments = event_fragments(frame)
+                fragments = event_fragments(frame, codes=self.error_codes)
                 if fragments is not None:
                     self.view.notice(fragments)
 
@@ -453,8 +455,8 @@ def _frame(pending: Pending) -> SendMsg:
     return SendMsg(text=say.text, to=say.to, ref=pending.ref, action=say.action)
 
 
-def _shown(frame: Frame) -> Fragments:
-    fragments = event_fragments(frame)
+def _shown(frame: Frame, *, codes: bool = True) -> Fragments:
+    fragments = event_fragments(frame, codes=codes)
     assert fragments is not None
     return fragments
 

@@ -191,7 +191,7 @@ class InteractiveClient:
         self.look = look or Look()
         self.printer = Printer(self.look)
         self.view = TerminalView(self.printer, self._refresh)
-        self.chat = Chat(opener, self.view, name=name, resume=resume)
+        self.chat = Chat(opener, self.view, name=name, resume=resume, error_codes=False)
         self._warned_pending = False  # told that leaving now loses messages not sent yet
         self.session: PromptSession[str] = PromptSession(
             bottom_toolbar=self._toolbar,
@@ -304,7 +304,9 @@ class InteractiveClient:
         else:
             parts.append(("class:status-bad", f"| {chat.status.value} "))
         if self.view.unread_mentions:
-            parts.append(("class:status-mention", f"| {self.view.unread_mentions} mention(s) "))
+            count = self.view.unread_mentions
+            mentioned = "1 mention" if count == 1 else f"{count} mentions"
+            parts.append(("class:status-mention", f"| {mentioned} "))
         pending: Sequence[str] = [visible(item.say.text) for item in chat.pending.values()]
         if pending:
             shown = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])

@@ -149,7 +149,14 @@ def _gap(frame: Gap) -> Fragments:
     return notice(f"-- missed {frame.missed} message{plural} ({ids})")
 
 
-def _error(frame: Error) -> Fragments:
+# Refusals of what the user typed: the server's message says it all (the
+# terminal client shows it without the code; plain and JSON output keep it).
+USER_ERRORS: Final = frozenset({"no_such_user", "no_such_room", "empty_text"})
+
+
+def _error(frame: Error, *, code: bool = True) -> Fragments:
+    if not code and frame.code in USER_ERRORS:
+        return notice(f"!! {visible(frame.message)}", style="class:error")
     return notice(f"!! {visible(frame.code)}: {visible(frame.message)}", style="class:error")
 
 
@@ -174,15 +181,19 @@ _NOTICES: dict[type[Frame], Callable[[Any], Fragments]] = {
     Leave: _leave,
     Users: _users,
     Gap: _gap,
-    Error: _error,
     Bye: _bye,
 }
 
 
-def event_fragments(frame: Frame, *, me: str | None = None) -> Fragments | None:
-    """What to show for ``frame``, or None for frames not shown (ack, pong, ...)."""
+def event_fragments(frame: Frame, *, me: str | None = None, codes: bool = True) -> Fragments | None:
+    """What to show for ``frame``, or None for frames not shown (ack, pong, ...).
+
+    ``codes``: False leaves the protocol's code out of the user's own errors.
+    """
     if isinstance(frame, Msg):
         return message_fragments(frame, me=me)
+    if isinstance(frame, Error):
+        return _error(frame, code=codes)
     render = _NOTICES.get(type(frame))
     return render(frame) if render is not None else None
 
