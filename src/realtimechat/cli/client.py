@@ -228,6 +228,7 @@ def main(  # click passes every option by keyword
                 ping_interval=ping_interval,
                 pong_timeout=max(ping_interval / 2, 5.0),
                 names_context=names_context,
+                trust=files.ca,
             )
 
         if interactive:
