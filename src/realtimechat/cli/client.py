@@ -81,6 +81,13 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     "own self-signed certificate.",
 )
 @click.option(
+    "--state",
+    type=_FILE,
+    metavar="FILE",
+    help="Where to remember the last message shown per server, to resume there next time.  "
+    "[default: client-state.json in the per-user data folder]",
+)
+@click.option(
     "--plain",
     is_flag=True,
     help="One line per event on stdout, lines from stdin sent as messages; "
@@ -132,6 +139,7 @@ def main(  # click passes every option by keyword
     cert: Path | None,
     key: Path | None,
     ca: Path | None,
+    state: Path | None,
     plain: bool,
     wait: float,
     connect_timeout: float,
@@ -217,7 +225,7 @@ def main(  # click passes every option by keyword
 
         endpoint = Endpoint(host=host, port=port, cn=cn)
         resume = ResumePoint(
-            locations.data_dir() / "client-state.json", resume_key(endpoint, files)
+            state or locations.data_dir() / "client-state.json", resume_key(endpoint, files)
         )
 
         async def opener() -> ServerConnection:
