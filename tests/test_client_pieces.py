@@ -24,6 +24,7 @@ from realtimechat.client.render import (
     mentions,
     message_fragments,
     name_colour,
+    wrap,
 )
 from realtimechat.client.roster import Roster
 from realtimechat.client.servercert import certificate_names
@@ -301,3 +302,10 @@ def test_the_users_own_errors_can_be_shown_without_the_protocol_code() -> None:
     assert shown(refused, codes=True) == "!! no_such_user: nobody is called 'carol'"
     assert shown(refused, codes=False) == "!! nobody is called 'carol'"
     assert shown(internal, codes=False) == "!! internal: the message could not be stored"
+
+
+def test_wrapping_breaks_at_spaces_and_counts_wide_characters() -> None:
+    assert wrap("one two three four", 9) == ["one two", "three", "four"]
+    assert wrap("abcdefghij", 4) == ["abcd", "efgh", "ij"]  # no space: cut at the edge
+    assert wrap("日本語のテキスト", 6) == ["日本語", "のテキ", "スト"]  # two columns each
+    assert wrap("short", 10) == ["short"]

@@ -479,6 +479,36 @@ def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: Ser
     assert screen.count("alice:") == 1, "the paste arrived as one message"
 
 
+def test_a_long_line_wraps_under_the_text(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """A line wider than the terminal continues under its text, not at column 0."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    words = [f"word{n:02}" for n in range(40)]  # 279 columns of text
+    tmux.type("bob", " ".join(words), enter=True)
+    lines = tmux.wait_text("alice", "word39").splitlines()
+    first = next(i for i, line in enumerate(lines) if "bob: word00" in line)
+    indent = lines[first].index("word00")
+    block = [lines[first][indent:]]
+    for line in lines[first + 1 :]:
+        if not line.startswith(" " * indent):
+            break
+        block.append(line[indent:])
+    assert " ".join(block).split() == words, lines
+    assert len(block) >= 3
+    assert all(len(line) < 110 for line in lines)
+    tmux.run("resize-window", "-t", "alice", "-x", "70")
+    tmux.wait_for(
+        "alice", lambda _: int(tmux.run("display", "-p", "-t", "alice", "#{pane_width}")) == 70
+    )
+    tmux.type("bob", "again: " + " ".join(words), enter=True)
+    lines = tmux.wait_text("alice", "bob: again:").splitlines()
+    first = next(i for i, line in enumerate(lines) if "bob: again:" in line)
+    assert lines[first + 1].startswith(" " * indent + "word")
+    assert all(len(line.rstrip()) <= 70 for line in lines[first:])
+
+
 def running(pid: int) -> bool:
     """The process exists and is not a zombie."""
     try:

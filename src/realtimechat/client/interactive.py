@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import run_in_terminal
+from prompt_toolkit.application import get_app_session, run_in_terminal
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
@@ -114,6 +114,14 @@ class Printer:
             FormattedText(text), style=STYLE, end="", color_depth=self.look.color_depth
         )
 
+    @staticmethod
+    def columns() -> int | None:
+        """The terminal's width now (one column spare), or None if unknown."""
+        try:
+            return get_app_session().output.get_size().columns - 1
+        except Exception:  # no terminal to ask: do not wrap
+            return None
+
     def clear(self) -> None:
         self._lines = []
         with contextlib.suppress(RuntimeError):  # no application running: nothing to clear
@@ -134,7 +142,7 @@ class TerminalView:
 
     def message(self, msg: Msg, *, own: bool) -> None:
         me = self.me
-        fragments = message_fragments(msg, me=me, multiline=True)
+        fragments = message_fragments(msg, me=me, multiline=True, columns=self.printer.columns())
         if msg.replay:  # history, set apart from live traffic
             fragments = [(f"{style} class:replay", text) for style, text in fragments]
         elif me is not None and not own and mentions(msg.text, me):
