@@ -52,7 +52,8 @@ run: $(VENV)/.installed $(DEV_PKI)/ca.crt
 	$(BIN)/rtchat-server --host $(HOST) --port $(PORT) --pki $(DEV_PKI) --data $(DEV_PKI)/data
 
 chat: $(VENV)/.installed $(DEV_PKI)/ca.crt
-	$(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name $(NAME)
+	$(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name $(NAME) \
+		--state $(DEV_PKI)/client-state.json
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests

@@ -418,3 +418,36 @@ async def test_the_client_drops_a_message_the_server_could_not_store(
         await chat.leave()
         async with asyncio.timeout(WAIT):
             await running
+
+
+async def welcome_notices(server: ChatServer, pki: Pki, name: str | None) -> list[str]:
+    """What alice's client says on joining ``server`` after asking for ``name``."""
+    view = Recorder()
+    chat = Chat(opener_for(pki.client("alice"), port_of(server)), view, name=name)
+    running = asyncio.create_task(chat.run())
+    try:
+        async with asyncio.timeout(WAIT):
+            await chat.welcomed.wait()
+        return list(view.notices)
+    finally:
+        await chat.leave()
+        async with asyncio.timeout(WAIT):
+            await running
+
+
+async def test_a_name_the_server_did_not_grant_is_explained(
+    server: ChatServer, start_server: ServerFactory, pki: Pki
+) -> None:
+    """--names cn grants the certificate's name: the client says the one asked for was not used."""
+    shown = await welcome_notices(server, pki, "mallory")
+    assert shown[0].endswith("-- joined as alice; 1 online: alice")
+    assert shown[1].endswith(
+        "-- the server names you by your certificate, so you are alice here "
+        "('mallory' was not used)"
+    )
+    for same in (None, "alice", "ALICE"):  # nothing to explain
+        assert not any("was not used" in line for line in await welcome_notices(server, pki, same))
+    claim = await start_server(settings=ServerSettings(names=NamesMode.CLAIM))
+    granted = await welcome_notices(claim, pki, "mallory")
+    assert granted[0].endswith("-- joined as mallory; 1 online: mallory")
+    assert not any("was not used" in line for line in granted)

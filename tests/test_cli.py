@@ -282,6 +282,42 @@ def test_two_clients_see_each_others_messages_and_their_own(
     server.process.stderr.expect(r"joined peer=127\.0\.0\.1:\d+ cn=bob .*name=bob")
 
 
+def test_state_keeps_the_resume_point_where_asked(
+    spawn: Spawn, server: RunningServer, folders: Folders, env: dict[str, str], tmp_path: Path
+) -> None:
+    """--state FILE holds the resume point instead of the per-user data folder."""
+    state = tmp_path / "dev" / "client-state.json"
+    default = Path(env["XDG_DATA_HOME"]) / "rtchat" / "client-state.json"
+    before = default.read_text() if default.exists() else None
+    alice = spawn(*client_args(server.port, "alice", folders), "--state", str(state))
+    alice.stdout.expect(rf"^{CLOCK} -- joined as alice\b")
+    alice.send("remember me")
+    alice.stdout.expect(rf"^{CLOCK} alice: remember me$")
+    alice.end_input()
+    assert alice.wait() == 0
+    saved = json.loads(state.read_text())
+    assert len(saved) == 1
+    assert next(iter(saved.values())) > 0
+    assert (default.read_text() if default.exists() else None) == before
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_chat_keeps_its_state_with_the_development_pki() -> None:
+    """`make chat` resumes from .rtchat-dev/, not the user's own client-state.json."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        ["make", "-n", "chat", "NAME=bob"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    command = done.stdout.replace("\\\n", " ").split("\n")
+    (chat,) = [line for line in command if "/rtchat " in line]
+    assert "--state .rtchat-dev/client-state.json" in " ".join(chat.split())
+
+
 def test_me_double_slash_and_escape_sequences(
     spawn: Spawn, server: RunningServer, folders: Folders
 ) -> None:

@@ -20,14 +20,16 @@ from realtimechat.client.identity import not_a_client_certificate
 from realtimechat.client.render import (
     PALETTE,
     as_text,
+    event_fragments,
     mentions,
     message_fragments,
     name_colour,
+    wrap,
 )
 from realtimechat.client.roster import Roster
 from realtimechat.client.servercert import certificate_names
 from realtimechat.errors import ConfigError
-from realtimechat.protocol import Msg, UserInfo, Users, Welcome
+from realtimechat.protocol import Error, Msg, UserInfo, Users, Welcome
 
 TS = "2026-11-26T08:00:00.000Z"
 
@@ -285,3 +287,25 @@ def test_what_cannot_be_a_users_certificate(
 ) -> None:
     """Only issuing CAs and what OpenSSL's TLS-client purpose check refuses are caught."""
     assert not_a_client_certificate(self_signed("alice", extensions)) == what
+
+
+def test_the_users_own_errors_can_be_shown_without_the_protocol_code() -> None:
+    """The terminal shows the server's words; plain and JSON output keep the code."""
+    refused = Error(code="no_such_user", message="nobody is called 'carol'", ref="r1")
+    internal = Error(code="internal", message="the message could not be stored", ref="r2")
+
+    def shown(frame: Error, *, codes: bool) -> str:
+        fragments = event_fragments(frame, codes=codes)
+        assert fragments is not None
+        return as_text(fragments).split(" ", 1)[1]  # without the time
+
+    assert shown(refused, codes=True) == "!! no_such_user: nobody is called 'carol'"
+    assert shown(refused, codes=False) == "!! nobody is called 'carol'"
+    assert shown(internal, codes=False) == "!! internal: the message could not be stored"
+
+
+def test_wrapping_breaks_at_spaces_and_counts_wide_characters() -> None:
+    assert wrap("one two three four", 9) == ["one two", "three", "four"]
+    assert wrap("abcdefghij", 4) == ["abcd", "efgh", "ij"]  # no space: cut at the edge
+    assert wrap("日本語のテキスト", 6) == ["日本語", "のテキ", "スト"]  # two columns each
+    assert wrap("short", 10) == ["short"]

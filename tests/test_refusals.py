@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,7 @@ from realtimechat.client.servercert import server_certificate_names
 from realtimechat.errors import (
     CannotConnect,
     CertificateRejected,
+    ExitCode,
     ServerNameMismatch,
     ServerNotTrusted,
 )
@@ -19,7 +23,7 @@ from realtimechat.protocol import Bye, Msg, SendMsg
 from realtimechat.server.app import ChatServer
 from realtimechat.tls import ClientFiles, client_context
 
-from .support import Pki, RawPeer, ServerFactory, connect, endpoint, eventually, join, port_of
+from .support import WAIT, Pki, RawPeer, ServerFactory, connect, endpoint, eventually, join, port_of
 
 
 def refusals(log: pytest.LogCaptureFixture) -> list[str]:
@@ -116,6 +120,29 @@ async def test_client_refuses_a_server_from_an_unknown_ca(
     server = await start_server(files=pki.rogue_server())
     with pytest.raises(ServerNotTrusted, match="not trusted"):
         await connect(server, pki.client("alice"))
+
+
+async def test_a_server_from_another_ca_is_explained_with_our_ca_file(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path
+) -> None:
+    """rtchat names the ca.crt it trusts instead of OpenSSL's words, and exits 4."""
+    server = await start_server(files=pki.rogue_server())
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "rtchat"),
+        *("--host", "127.0.0.1", "--port", str(port_of(server)), "--cn", "chatserver"),
+        *("--pki", str(pki.folder.root), "--name", "alice", "--plain"),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)},
+    )
+    async with asyncio.timeout(WAIT):
+        _, err = await process.communicate()
+    assert err.decode().strip() == (
+        f"rtchat: the server's certificate is not signed by the CA in {pki.folder.ca_cert}: "
+        "ask your admin for the server's ca.crt"
+    )
+    assert process.returncode == ExitCode.TLS_FAILED
 
 
 async def test_client_refuses_a_server_whose_name_is_not_cn(server: ChatServer, pki: Pki) -> None:

@@ -162,6 +162,91 @@ def test_ctrl_d_leaves_cleanly(tmux: Tmux, pki: Pki, server_process: ServerProce
     tmux.wait_text("alice", "code=0")
 
 
+def at_shell(tmux: Tmux, pane: str, code: int = 0) -> None:
+    """The client has exited with ``code`` and the shell is back."""
+    tmux.wait_for(pane, lambda screen: screen.rstrip().endswith("$"))
+    tmux.type(pane, "echo code=$?", enter=True)
+    tmux.wait_text(pane, f"code={code}")
+
+
+def test_quit_with_an_unsent_message_warns_and_keeps_it(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """/quit while a message waits for the server: a warning, not a silent loss."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.stop()
+    tmux.wait_text("alice", "reconnecting in")
+    tmux.type("alice", "will this be lost?", enter=True)
+    tmux.wait_text("alice", "sending: will this be lost?")
+    tmux.type("alice", "/quit", enter=True)
+    tmux.wait_text(
+        "alice", "1 message not sent yet (reconnecting): /quit again to leave without it"
+    )
+    assert prompt_line(tmux, "alice", "alice") == "alice>", "the client must still be running"
+    server_process.start()
+    tmux.wait_text("alice", "alice: will this be lost?", timeout=45)
+    tmux.wait_for("alice", lambda screen: "sending:" not in screen)
+    tmux.type("alice", "/quit", enter=True)  # everything confirmed: leave at once
+    at_shell(tmux, "alice")
+
+
+def test_a_second_quit_or_ctrl_d_leaves_without_the_unsent_message(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Asked twice, the client leaves; Ctrl-D and Ctrl-C count as much as /quit."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.stop()
+    tmux.wait_text("alice", "reconnecting in")
+    tmux.type("alice", "gone with the wind", enter=True)
+    tmux.wait_text("alice", "sending: gone with the wind")
+    tmux.keys("alice", "C-c")
+    tmux.wait_text("alice", "1 message not sent yet (reconnecting): Ctrl-C again")
+    tmux.keys("alice", "C-d")
+    at_shell(tmux, "alice")
+
+
+def test_quit_right_after_typing_waits_for_the_echo(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Connected, a last line not yet confirmed: /quit waits a moment for it, then leaves."""
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.process.send_signal(signal.SIGSTOP)  # the echo cannot come yet
+    try:
+        tmux.type("alice", "last words", enter=True)
+        tmux.wait_text("alice", "sending: last words")
+        tmux.type("alice", "/quit", enter=True)
+        time.sleep(0.3)  # /quit is waiting for the echo now
+    finally:
+        server_process.process.send_signal(signal.SIGCONT)
+    tmux.wait_text("bob", "alice: last words")
+    tmux.wait_text("bob", "alice left (quit)")
+    at_shell(tmux, "alice")
+    screen = tmux.screen("alice")
+    assert "alice: last words" in screen, "alice left before her line was confirmed"
+    assert "not sent yet" not in screen
+
+
+def test_ctrl_c_clears_the_line_then_leaves(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """As in a shell: Ctrl-C throws away what is typed; on an empty line it leaves."""
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    tmux.type("alice", "/help", enter=True)
+    tmux.wait_text("alice", "clear the line typed; on an empty line, leave")
+    tmux.type("alice", "a thought I regret")
+    tmux.wait_for("alice", lambda _: prompt_line(tmux, "alice", "alice").endswith("regret"))
+    tmux.keys("alice", "C-c")
+    tmux.wait_for("alice", lambda _: prompt_line(tmux, "alice", "alice") == "alice>")
+    tmux.type("alice", "what I meant", enter=True)
+    tmux.wait_text("bob", "alice: what I meant")
+    assert "regret" not in tmux.screen("bob")
+    tmux.keys("alice", "C-c")
+    tmux.wait_text("bob", "alice left (quit)")
+    at_shell(tmux, "alice")
+
+
 def test_missing_settings_are_asked_in_order(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
@@ -180,6 +265,31 @@ def test_missing_settings_are_asked_in_order(
     screen = tmux.wait_text("alice", "joined as alice")
     order = [screen.index(question) for question, _ in answers]
     assert order == sorted(order)
+
+
+def test_with_cert_and_key_no_name_is_asked_and_a_refused_name_is_explained(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """--cert/--key choose the identity: no name question; a --name not granted is explained."""
+    files = pki.client("alice")
+    command = (
+        f"{BIN / 'rtchat'} --host 127.0.0.1 --port {server_process.port} --cn chatserver "
+        f"--cert {files.cert} --key {files.key} --ca {files.ca}"
+    )
+    tmux.new_pane("alice")
+    tmux.type("alice", command, enter=True)
+    screen = tmux.wait_text("alice", "joined as alice")
+    assert "Your name" not in screen
+    assert "was not used" not in screen
+    tmux.keys("alice", "C-d")
+    at_shell(tmux, "alice")
+    tmux.type("alice", "clear", enter=True)
+    tmux.type("alice", f"{command} --name mallory", enter=True)
+    tmux.wait_text(
+        "alice",
+        "the server names you by your certificate, so you are alice here ('mallory' was not used)",
+    )
+    tmux.wait_text("alice", "alice>")
 
 
 def test_hostile_text_leaves_the_screen_intact(
@@ -303,6 +413,9 @@ def test_a_mention_rings_the_bell_and_is_highlighted(
         data = raw.read_bytes() if raw.exists() else b""
         time.sleep(0.05)  # polling a file tmux writes, bounded by the deadline
     assert data.count(b"\x07") == 1, "exactly one bell, for the mention"
+    assert "mention(s)" not in tmux.screen("alice")
+    tmux.type("bob", "alice: and coffee?", enter=True)
+    tmux.wait_text("alice", "| 2 mentions")
     tmux.type("alice", "yes", enter=True)
     tmux.wait_for("alice", lambda screen: "mention" not in screen.splitlines()[-1])
 
@@ -324,20 +437,30 @@ def test_private_messages_and_ignore(tmux: Tmux, pki: Pki, server_process: Serve
     carol = tmux.screen("carol")
     assert "just between us" not in carol
     assert "can anyone hear me" not in carol
+    tmux.type("alice", "/msg dave are you there", enter=True)
+    screen = tmux.wait_text("alice", "!! nobody is called 'dave'")
+    assert "no_such_user" not in screen  # the protocol's code is not for people
 
 
 def test_status_line_counts_users_and_shows_reconnecting(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
-    """The bottom line says how many are online, and 'reconnecting' while the server is away."""
+    """The bottom line says how many are online, and 'reconnecting' while the server is away.
+
+    Offline it shows no count: the last one known would be stale.
+    """
     join_in_pane(tmux, "alice", pki, server_process.port, "alice")
     tmux.wait_text("alice", "| 1 online")
     join_in_pane(tmux, "bob", pki, server_process.port, "bob")
     tmux.wait_text("alice", "| 2 online")
     server_process.stop()
-    tmux.wait_text("alice", "| reconnecting in")
+    status = tmux.wait_text("alice", "| reconnecting in").splitlines()
+    assert not any("online" in line for line in status if "| reconnecting in" in line)
+    tmux.keys("bob", "C-d")
+    at_shell(tmux, "bob")  # bob leaves while the server is away: alice is alone after it
     server_process.start()
     tmux.wait_for("alice", lambda screen: "| connected" in screen, timeout=45)
+    tmux.wait_text("alice", "| 1 online |")
 
 
 def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: ServerProcess) -> None:
@@ -354,6 +477,36 @@ def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: Ser
     assert lines[first + 2].strip() == "third line"
     assert lines[first + 1].startswith(" ")  # indented under the first line
     assert screen.count("alice:") == 1, "the paste arrived as one message"
+
+
+def test_a_long_line_wraps_under_the_text(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """A line wider than the terminal continues under its text, not at column 0."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    words = [f"word{n:02}" for n in range(40)]  # 279 columns of text
+    tmux.type("bob", " ".join(words), enter=True)
+    lines = tmux.wait_text("alice", "word39").splitlines()
+    first = next(i for i, line in enumerate(lines) if "bob: word00" in line)
+    indent = lines[first].index("word00")
+    block = [lines[first][indent:]]
+    for line in lines[first + 1 :]:
+        if not line.startswith(" " * indent):
+            break
+        block.append(line[indent:])
+    assert " ".join(block).split() == words, lines
+    assert len(block) >= 3
+    assert all(len(line) < 110 for line in lines)
+    tmux.run("resize-window", "-t", "alice", "-x", "70")
+    tmux.wait_for(
+        "alice", lambda _: int(tmux.run("display", "-p", "-t", "alice", "#{pane_width}")) == 70
+    )
+    tmux.type("bob", "again: " + " ".join(words), enter=True)
+    lines = tmux.wait_text("alice", "bob: again:").splitlines()
+    first = next(i for i, line in enumerate(lines) if "bob: again:" in line)
+    assert lines[first + 1].startswith(" " * indent + "word")
+    assert all(len(line.rstrip()) <= 70 for line in lines[first:])
 
 
 def running(pid: int) -> bool:

@@ -81,6 +81,13 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     "own self-signed certificate.",
 )
 @click.option(
+    "--state",
+    type=_FILE,
+    metavar="FILE",
+    help="Where to remember the last message shown per server, to resume there next time.  "
+    "[default: client-state.json in the per-user data folder]",
+)
+@click.option(
     "--plain",
     is_flag=True,
     help="One line per event on stdout, lines from stdin sent as messages; "
@@ -132,6 +139,7 @@ def main(  # click passes every option by keyword
     cert: Path | None,
     key: Path | None,
     ca: Path | None,
+    state: Path | None,
     plain: bool,
     wait: float,
     connect_timeout: float,
@@ -178,8 +186,13 @@ def main(  # click passes every option by keyword
                 host, port = await ask_address(port)
             port = port or await ask_port()
             cn = cn or await ask("Server certificate name (CN)", "chatserver")
-            guess = locations.guess_name(cert=cert, pki=pki, identity=identity)
-            name = name or await ask("Your name", guess)
+            if cert is None and key is None:
+                # The name picks the certificate from --pki or a user folder. With
+                # --cert/--key it is chosen already, and a name would only be a
+                # claim (servers with --names claim; the default names users by
+                # their certificate): not asked, the server grants the CN's name.
+                guess = locations.guess_name(cert=cert, pki=pki, identity=identity)
+                name = name or await ask("Your name", guess)
         if host is None or port is None or cn is None:  # pragma: no cover - checked above
             raise ConfigError("missing --host, --port or --cn")
         if save_profile:
@@ -212,7 +225,7 @@ def main(  # click passes every option by keyword
 
         endpoint = Endpoint(host=host, port=port, cn=cn)
         resume = ResumePoint(
-            locations.data_dir() / "client-state.json", resume_key(endpoint, files)
+            state or locations.data_dir() / "client-state.json", resume_key(endpoint, files)
         )
 
         async def opener() -> ServerConnection:
@@ -223,6 +236,7 @@ def main(  # click passes every option by keyword
                 ping_interval=ping_interval,
                 pong_timeout=max(ping_interval / 2, 5.0),
                 names_context=names_context,
+                trust=files.ca,
             )
 
         if interactive:

@@ -143,8 +143,10 @@ class Chat:
         name: str | None = None,
         resume: ResumePoint | None = None,
         backoff: Backoff | None = None,
+        error_codes: bool = True,
     ) -> None:
         self._opener = opener
+        self.error_codes = error_codes  # False: the user's own errors without protocol codes
         self.view = view
         self.requested_name = name
         self.resume = resume or ResumePoint(None, "")
@@ -225,6 +227,7 @@ class Chat:
     ) -> None:
         self.connection = connection
         self.welcome = welcome
+        first = not self.welcomed.is_set()
         self.welcomed.set()
         self.status = Status.CONNECTED
         self.retry_at = None
@@ -232,6 +235,16 @@ class Chat:
         self.roster.welcome(welcome)
         for line in welcome_lines(welcome):
             self.view.notice(line)
+        asked = self.requested_name
+        if first and asked and name_key(asked) != name_key(welcome.name):
+            # Only a server that names users by their certificate (--names cn)
+            # grants another name than the one asked for; say so, once.
+            self.view.notice(
+                notice(
+                    "-- the server names you by your certificate, so you are "
+                    f"{visible(welcome.name)} here ({visible(asked)!r} was not used)"
+                )
+            )
         if since is not None and welcome.last_id < since:
             # The server has fewer messages than we have seen: its history
             # was reset (a new --data, or --ephemeral), so its ids start
@@ -353,12 +366,12 @@ class Chat:
                 # included: a store that failed once may keep failing, and
                 # resending every second would feed it the message forever.
                 self._settle(frame.ref)
-                self.view.notice(_shown(frame))
+                self.view.notice(_shown(frame, codes=self.error_codes))
             case Users():
                 await self._users(frame)
             case _:
                 self._presence(frame)
-                fragments = event_fragments(frame)
+                fragments = event_fragments(frame, codes=self.error_codes)
                 if fragments is not None:
                     self.view.notice(fragments)
 
@@ -442,8 +455,8 @@ def _frame(pending: Pending) -> SendMsg:
     return SendMsg(text=say.text, to=say.to, ref=pending.ref, action=say.action)
 
 
-def _shown(frame: Frame) -> Fragments:
-    fragments = event_fragments(frame)
+def _shown(frame: Frame, *, codes: bool = True) -> Fragments:
+    fragments = event_fragments(frame, codes=codes)
     assert fragments is not None
     return fragments
 

@@ -26,6 +26,11 @@ HELP_LINES: Final = (
     *(f"{f'{name} {args}'.strip():<16} {text}" for name, (args, text) in COMMANDS.items()),
     f"{'//text':<16} send a line that starts with /",
 )
+# The interactive client's keys, shown after HELP_LINES there.
+KEY_HELP_LINES: Final = (
+    f"{'Ctrl-C':<16} clear the line typed; on an empty line, leave (as /quit)",
+    f"{'Ctrl-D':<16} on an empty line, leave (as /quit)",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import asyncio
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from ..errors import (
@@ -46,6 +47,9 @@ from ..tls import describe_handshake_error, is_name_mismatch, peer_speaks_no_tls
 from .servercert import server_certificate_names
 
 READ_SIZE: Final = 64 * 1024
+# OpenSSL's verify codes for "no certificate we trust signed this chain":
+# X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN and X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY.
+_NOT_OUR_CA: Final = frozenset({19, 20})
 
 # Makes an SSLContext when one is needed (``ServerConnection.open``'s names_context).
 ContextFactory = Callable[[], ssl.SSLContext]
@@ -84,9 +88,13 @@ class Endpoint:
 
 
 async def _connect(
-    endpoint: Endpoint, context: ssl.SSLContext, timeout: float
+    endpoint: Endpoint, context: ssl.SSLContext, timeout: float, trust: Path | None = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """TCP and the TLS handshake; each way it can fail becomes a ClientError."""
+    """TCP and the TLS handshake; each way it can fail becomes a ClientError.
+
+    ``trust`` is the file ``context`` trusts (ca.crt), named when the
+    server's certificate was signed by another CA.
+    """
     try:
         async with asyncio.timeout(timeout):
             return await asyncio.open_connection(
@@ -102,6 +110,11 @@ async def _connect(
             raise ServerNameMismatch(
                 f"the server's certificate is not for {endpoint.cn!r} "
                 f"(--cn must match the certificate's name): {exc.verify_message}"
+            ) from None
+        if trust is not None and exc.verify_code in _NOT_OUR_CA:
+            raise ServerNotTrusted(
+                f"the server's certificate is not signed by the CA in {trust}: "
+                "ask your admin for the server's ca.crt"
             ) from None
         raise ServerNotTrusted(
             f"the server's certificate is not trusted: {exc.verify_message}"
@@ -173,16 +186,19 @@ class ServerConnection:
         ping_interval: float = 30.0,
         pong_timeout: float = 15.0,
         names_context: ContextFactory | None = None,
+        trust: Path | None = None,
     ) -> ServerConnection:
         """Connect and finish the TLS handshake, or raise a ClientError.
 
         ``names_context`` makes a context like ``context`` without the name
         check: when the server's certificate is not for ``endpoint.cn``, one
         more handshake with it reads the names the certificate is for, so
-        the error can say which --cn would do (``servercert``).
+        the error can say which --cn would do (``servercert``). ``trust``,
+        the file ``context`` trusts, is named when another CA signed the
+        server's certificate.
         """
         try:
-            reader, writer = await _connect(endpoint, context, timeout)
+            reader, writer = await _connect(endpoint, context, timeout, trust)
         except ServerNameMismatch:
             names = await _certificate_names(endpoint, names_context, timeout)
             if not names:

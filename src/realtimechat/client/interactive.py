@@ -16,7 +16,12 @@ colour, mentions of your name highlighted (and the terminal bell, unless
 ``NO_COLOR`` or ``--no-color`` turns colour off.
 
 Leaving: ``/quit``, Ctrl-D or Ctrl-C say ``bye`` and return; prompt_toolkit
-restores the terminal in every case.
+restores the terminal in every case. Ctrl-C works as in a shell: with text
+on the input line it clears the line; on an empty line it leaves. Nothing
+typed is lost by leaving: a message the server has not confirmed yet is
+waited for a moment while connected; while it cannot be sent
+(reconnecting) the client says so and leaves only when asked a second
+time.
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import run_in_terminal
+from prompt_toolkit.application import get_app_session, run_in_terminal
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.shortcuts import clear, print_formatted_text
@@ -40,7 +46,7 @@ from prompt_toolkit.styles import Style
 from ..protocol import Msg
 from ..sanitize import visible
 from .chat import Chat, Opener, Status
-from .commands import COMMANDS
+from .commands import COMMANDS, KEY_HELP_LINES, ShowHelp, parse_line
 from .connection import Endpoint
 from .render import Fragments, mentions, message_fragments, notice
 from .state import ResumePoint
@@ -63,6 +69,7 @@ STYLE = Style.from_dict(
     }
 )
 MAX_PENDING_SHOWN = 3
+ECHO_WAIT = 1.5  # leaving while connected: seconds to wait for our last messages' echo
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +114,14 @@ class Printer:
             FormattedText(text), style=STYLE, end="", color_depth=self.look.color_depth
         )
 
+    @staticmethod
+    def columns() -> int | None:
+        """The terminal's width now (one column spare), or None if unknown."""
+        try:
+            return get_app_session().output.get_size().columns - 1
+        except Exception:  # no terminal to ask: do not wrap
+            return None
+
     def clear(self) -> None:
         self._lines = []
         with contextlib.suppress(RuntimeError):  # no application running: nothing to clear
@@ -127,7 +142,7 @@ class TerminalView:
 
     def message(self, msg: Msg, *, own: bool) -> None:
         me = self.me
-        fragments = message_fragments(msg, me=me, multiline=True)
+        fragments = message_fragments(msg, me=me, multiline=True, columns=self.printer.columns())
         if msg.replay:  # history, set apart from live traffic
             fragments = [(f"{style} class:replay", text) for style, text in fragments]
         elif me is not None and not own and mentions(msg.text, me):
@@ -184,7 +199,8 @@ class InteractiveClient:
         self.look = look or Look()
         self.printer = Printer(self.look)
         self.view = TerminalView(self.printer, self._refresh)
-        self.chat = Chat(opener, self.view, name=name, resume=resume)
+        self.chat = Chat(opener, self.view, name=name, resume=resume, error_codes=False)
+        self._warned_pending = False  # told that leaving now loses messages not sent yet
         self.session: PromptSession[str] = PromptSession(
             bottom_toolbar=self._toolbar,
             style=STYLE,
@@ -193,6 +209,7 @@ class InteractiveClient:
             completer=ChatCompleter(self.chat.roster.names),
             complete_while_typing=False,
             color_depth=self.look.color_depth,
+            key_bindings=_key_bindings(),
         )
 
     async def run(self) -> None:
@@ -232,18 +249,61 @@ class InteractiveClient:
         while True:
             try:
                 line = await self.session.prompt_async(prompt)
-            except (EOFError, KeyboardInterrupt):
-                return  # Ctrl-D / Ctrl-C: leave cleanly
+            except EOFError:  # Ctrl-D on an empty line
+                if await self._may_leave("Ctrl-D"):
+                    return
+                continue
+            except KeyboardInterrupt:  # Ctrl-C on an empty line
+                if await self._may_leave("Ctrl-C"):
+                    return
+                continue
             self.view.unread_mentions = 0  # you are typing: you have read them
-            if not await self.chat.perform(line, self.printer.show):
+            if await self.chat.perform(line, self.printer.show):
+                if isinstance(parse_line(line), ShowHelp):
+                    for help_line in KEY_HELP_LINES:
+                        self.printer.show(notice(f"-- {help_line}"))
+                if line.strip():
+                    self._warned_pending = False  # a second /quit must follow the warning
+            elif await self._may_leave("/quit"):
                 return
+
+    async def _may_leave(self, how: str) -> bool:
+        """Whether to leave now, as the user asked with ``how``.
+
+        With every message confirmed by the server: at once. Connected but
+        still waiting for an echo: after it (or ECHO_WAIT at most), so that
+        "type, then /quit" never loses the last line. Still unsent after
+        that: not without a warning first, and a second request.
+        """
+        chat = self.chat
+        if chat.pending and chat.status is Status.CONNECTED:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ECHO_WAIT):
+                    await chat.all_echoed.wait()
+        if not chat.pending or self._warned_pending:
+            return True
+        self._warned_pending = True
+        count = len(chat.pending)
+        what = "1 message" if count == 1 else f"{count} messages"
+        why = (
+            "no answer from the server yet"
+            if chat.status is Status.CONNECTED
+            else chat.status.value
+        )
+        it = "it" if count == 1 else "them"
+        self.printer.show(
+            notice(
+                f"-- {what} not sent yet ({why}): {how} again to leave without {it}",
+                style="class:error",
+            )
+        )
+        return False
 
     def _toolbar(self) -> FormattedText:
         chat = self.chat
-        parts: list[tuple[str, str]] = [
-            ("", f" {self.endpoint} as {visible(chat.name or '?')} "),
-            ("", f"| {chat.roster.online} online "),
-        ]
+        parts: list[tuple[str, str]] = [("", f" {self.endpoint} as {visible(chat.name or '?')} ")]
+        if chat.status is Status.CONNECTED:  # offline, the last count would be stale
+            parts.append(("", f"| {chat.roster.online} online "))
         if chat.status is Status.RECONNECTING and chat.retry_at is not None:
             left = max(0.0, chat.retry_at - asyncio.get_running_loop().time())
             parts.append(("class:status-bad", f"| reconnecting in {left:.0f} s "))
@@ -252,7 +312,9 @@ class InteractiveClient:
         else:
             parts.append(("class:status-bad", f"| {chat.status.value} "))
         if self.view.unread_mentions:
-            parts.append(("class:status-mention", f"| {self.view.unread_mentions} mention(s) "))
+            count = self.view.unread_mentions
+            mentioned = "1 mention" if count == 1 else f"{count} mentions"
+            parts.append(("class:status-mention", f"| {mentioned} "))
         pending: Sequence[str] = [visible(item.say.text) for item in chat.pending.values()]
         if pending:
             shown = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
@@ -264,6 +326,21 @@ class InteractiveClient:
     def _refresh(self) -> None:
         with contextlib.suppress(Exception):  # no app running: nothing to redraw
             self.session.app.invalidate()
+
+
+def _key_bindings() -> KeyBindings:
+    bindings = KeyBindings()
+
+    @bindings.add("c-c")
+    def _interrupt(event: KeyPressEvent) -> None:
+        """As in a shell: clear the line typed; on an empty line, leave."""
+        buffer = event.app.current_buffer
+        if buffer.text:
+            buffer.reset()
+        else:
+            event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    return bindings
 
 
 def _shorten(text: str, limit: int = 30) -> str:

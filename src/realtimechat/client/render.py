@@ -82,17 +82,46 @@ def mentions(text: str, name: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE) is not None
 
 
+MIN_WRAP: Final = 20  # a narrower text column is not worth wrapping for
+
+
 def width(text: str) -> int:
     """Columns ``text`` takes on a terminal (wide East Asian characters take two)."""
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
-def message_fragments(msg: Msg, *, me: str | None = None, multiline: bool = False) -> Fragments:
+def wrap(text: str, room: int) -> list[str]:
+    """``text`` in lines of at most ``room`` columns, broken at spaces where possible."""
+    pieces: list[str] = []
+    while width(text) > room:
+        cut, used = 0, 0
+        for char in text:
+            used += width(char)
+            if used > room:
+                break
+            cut += 1
+        cut = max(cut, 1)
+        space = text.rfind(" ", 0, cut + 1)
+        if space > 0:
+            pieces.append(text[:space])
+            text = text[space + 1 :]
+        else:
+            pieces.append(text[:cut])
+            text = text[cut:]
+    pieces.append(text)
+    return pieces
+
+
+def message_fragments(
+    msg: Msg, *, me: str | None = None, multiline: bool = False, columns: int | None = None
+) -> Fragments:
     """``HH:MM name: text``; ``HH:MM * name text`` for /me; ``a -> b`` when private.
 
     ``me`` marks our own name and mentions of it; ``multiline`` keeps the
     message's line breaks, later lines indented under the first (the
     interactive client), instead of showing them as ``\n`` (plain mode).
+    With ``columns`` (the terminal's width) long lines wrap under the text
+    the same way.
     """
     own = me is not None and name_key(msg.from_) == name_key(me)
     head: Fragments = [("class:time", f"{clock(msg.ts)} ")]
@@ -113,6 +142,8 @@ def message_fragments(msg: Msg, *, me: str | None = None, multiline: bool = Fals
         return [*head, (text_style, visible(msg.text))]
     indent = " " * width("".join(text for _, text in head))
     lines = visible_lines(msg.text)
+    if columns is not None and columns - len(indent) >= MIN_WRAP:
+        lines = [piece for line in lines for piece in wrap(line, columns - len(indent))]
     body: Fragments = [(text_style, lines[0])]
     for line in lines[1:]:
         body += [("", "\n" + indent), (text_style, line)]
@@ -149,7 +180,14 @@ def _gap(frame: Gap) -> Fragments:
     return notice(f"-- missed {frame.missed} message{plural} ({ids})")
 
 
-def _error(frame: Error) -> Fragments:
+# Refusals of what the user typed: the server's message says it all (the
+# terminal client shows it without the code; plain and JSON output keep it).
+USER_ERRORS: Final = frozenset({"no_such_user", "no_such_room", "empty_text"})
+
+
+def _error(frame: Error, *, code: bool = True) -> Fragments:
+    if not code and frame.code in USER_ERRORS:
+        return notice(f"!! {visible(frame.message)}", style="class:error")
     return notice(f"!! {visible(frame.code)}: {visible(frame.message)}", style="class:error")
 
 
@@ -174,15 +212,19 @@ _NOTICES: dict[type[Frame], Callable[[Any], Fragments]] = {
     Leave: _leave,
     Users: _users,
     Gap: _gap,
-    Error: _error,
     Bye: _bye,
 }
 
 
-def event_fragments(frame: Frame, *, me: str | None = None) -> Fragments | None:
-    """What to show for ``frame``, or None for frames not shown (ack, pong, ...)."""
+def event_fragments(frame: Frame, *, me: str | None = None, codes: bool = True) -> Fragments | None:
+    """What to show for ``frame``, or None for frames not shown (ack, pong, ...).
+
+    ``codes``: False leaves the protocol's code out of the user's own errors.
+    """
     if isinstance(frame, Msg):
         return message_fragments(frame, me=me)
+    if isinstance(frame, Error):
+        return _error(frame, code=codes)
     render = _NOTICES.get(type(frame))
     return render(frame) if render is not None else None
 
