@@ -12,13 +12,16 @@ import pytest
 
 from realtimechat.client.chat import Backoff, Chat
 from realtimechat.client.commands import Say
+from realtimechat.protocol import HistoryEnd, Msg, Welcome
 from realtimechat.server.app import ChatServer
-from realtimechat.server.store import SqliteStore
+from realtimechat.server.config import ServerSettings
+from realtimechat.server.store import HistoryPage, MemoryStore, SqliteStore
 
 from .support import (
     WAIT,
     Pki,
     Proxy,
+    RawPeer,
     Recorder,
     ServerFactory,
     ServerProcess,
@@ -27,6 +30,7 @@ from .support import (
     port_of,
 )
 
+HELLO = b'{"type":"hello","v":1}\n'
 FAST = Backoff(first=0.05, most=0.5)  # reconnect quickly: the tests wait on it
 
 
@@ -266,3 +270,47 @@ async def test_private_messages_stay_private_through_resume_and_history(
         assert session.identity is not None
         page = await server.hub.store.after(0, 100, session.identity.key)
         assert ("only for bob" in [m.text for m in page.messages]) is expected
+
+
+class SlowRecentStore(MemoryStore):
+    """A memory store whose 'recent' read waits until told: commits land meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False  # only the read of the replay under test waits
+        self.reading = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage:
+        if self.armed:
+            self.reading.set()
+            await self.go_on.wait()
+        return await super().recent(count, reader, upto)
+
+
+async def test_a_late_joiner_gets_everything_stored_while_its_replay_is_read(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """More messages than --history-lines committed during the replay read: none is lost."""
+    store = SlowRecentStore()
+    server = await start_server(settings=ServerSettings(history_lines=5), store=store)
+    talker = await RawPeer.open(server, pki.client("alice"))
+    await talker.send(HELLO)
+    await talker.until(HistoryEnd)  # alice's own replay is done (nothing stored yet)
+    store.armed = True
+    late = await RawPeer.open(server, pki.client("bob"))
+    await late.send(HELLO)
+    welcome = await late.until(Welcome)
+    async with asyncio.timeout(WAIT):
+        await store.reading.wait()  # bob's replay is being read...
+    await talker.send(b"".join(f'{{"type":"msg","text":"m{n}"}}\n'.encode() for n in range(20)))
+    for _ in range(20):  # ...while alice's 20 messages are stored and delivered
+        await talker.until(Msg)
+    store.go_on.set()
+    seen: list[int] = []
+    while len(seen) < 20:
+        frame = await late.until(Msg)
+        seen.append(frame.id)
+    assert seen == list(range(welcome.last_id + 1, welcome.last_id + 21))
+    talker.close()
+    late.close()

@@ -314,24 +314,33 @@ class Hub:
         carried: no hole and no duplicate between the two.
         """
         session.outbox.hold()
-        self._background(self._replay(session, since), "replay history")
+        # Everything stored after this moment reaches the session live (held
+        # until the replay is out); the replay covers what came before.
+        upto = self.last_id
+        self._background(self._replay(session, since, upto), "replay history")
 
-    async def _replay(self, session: Session, since: int | None) -> None:
+    async def _replay(self, session: Session, since: int | None, upto: int) -> None:
         member = session.member
         assert member is not None
         replayed: list[Msg] = []
         gap = None
         try:
-            replayed, gap = await self._what_to_replay(member.identity.key, since)
+            replayed, gap = await self._what_to_replay(member.identity.key, since, upto)
         finally:  # even if the store failed, live traffic must flow again
             session.outbox.release(
                 [(encode(replace(msg, replay=True)), msg.id) for msg in replayed], gap=gap
             )
             session.outbox.put_control(encode(HistoryEnd(count=len(replayed), more=False)))
 
-    async def _what_to_replay(self, reader: str, since: int | None) -> tuple[list[Msg], Gap | None]:
-        if since is None:  # a late joiner: the last few lines
-            page = await self.store.recent(self.settings.history_lines, reader)
+    async def _what_to_replay(
+        self, reader: str, since: int | None, upto: int
+    ) -> tuple[list[Msg], Gap | None]:
+        if since is None:
+            # A late joiner: the last few lines before its welcome. Not the
+            # last few at the time of the read: had more than that many been
+            # stored meanwhile, those before them would be dropped from the
+            # held live ones as "replayed" without ever being sent.
+            page = await self.store.recent(self.settings.history_lines, reader, upto)
             return page.messages, None
         cap = self.settings.history_page_max
         page = await self.store.after(since, cap, reader)

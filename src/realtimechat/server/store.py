@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Final, Protocol, TypeVar
 
 from ..errors import ConfigError
-from ..protocol import Msg
+from ..protocol import MAX_INTEGER, Msg
 
 REF_DAYS: Final = 7
 SCHEMA_VERSION: Final = 1
@@ -95,7 +95,7 @@ class Store(Protocol):
     async def close(self) -> None: ...
     async def append(self, drafts: Sequence[Draft]) -> list[Stored]: ...
     async def after(self, since: int, limit: int, reader: str) -> HistoryPage: ...
-    async def recent(self, count: int, reader: str) -> HistoryPage: ...
+    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage: ...
     async def names(self) -> dict[str, tuple[str, str]]: ...
     async def own_name(self, key: str, identity: str, name: str) -> None: ...
     async def release_name(self, key: str) -> bool: ...
@@ -165,8 +165,12 @@ class MemoryStore:
         ]
         return HistoryPage(visible[:limit], len(visible) > limit, self._first_kept())
 
-    async def recent(self, count: int, reader: str) -> HistoryPage:
-        visible = [k.msg for k in self._kept if _visible(k.sender, k.recipient, reader)]
+    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage:
+        visible = [
+            k.msg
+            for k in self._kept
+            if _visible(k.sender, k.recipient, reader) and (upto is None or k.msg.id <= upto)
+        ]
         page = visible[-count:] if count > 0 else []
         return HistoryPage(page, False, self._first_kept())
 
@@ -364,12 +368,16 @@ class SqliteStore:
 
         return await self._run(read)
 
-    async def recent(self, count: int, reader: str) -> HistoryPage:
+    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage:
         def read(db: sqlite3.Connection) -> HistoryPage:
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE {_VISIBLE}"  # noqa: S608
+                f"SELECT {_COLUMNS} FROM messages WHERE {_VISIBLE} AND id <= :upto"  # noqa: S608
                 " ORDER BY id DESC LIMIT :count",
-                {"reader": reader, "count": max(count, 0)},
+                {
+                    "reader": reader,
+                    "count": max(count, 0),
+                    "upto": MAX_INTEGER if upto is None else upto,
+                },
             ).fetchall()
             return HistoryPage([_row_message(r) for r in reversed(rows)], False, _first_kept(db))
 
