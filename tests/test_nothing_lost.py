@@ -12,7 +12,7 @@ import pytest
 
 from realtimechat.client.chat import Backoff, Chat
 from realtimechat.client.commands import Say
-from realtimechat.protocol import HistoryEnd, Msg, Welcome
+from realtimechat.protocol import Ack, HistoryEnd, Msg, Welcome
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import ServerSettings
 from realtimechat.server.store import HistoryPage, MemoryStore, SqliteStore
@@ -314,3 +314,45 @@ async def test_a_late_joiner_gets_everything_stored_while_its_replay_is_read(
     assert seen == list(range(welcome.last_id + 1, welcome.last_id + 21))
     talker.close()
     late.close()
+
+
+class GatedReadStore(MemoryStore):
+    """A memory store whose history reads ('after') wait at a gate; counts them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.reading = 0
+        self.most_at_once = 0
+
+    async def after(self, since: int, limit: int, reader: str) -> HistoryPage:
+        self.reading += 1
+        self.most_at_once = max(self.most_at_once, self.reading)
+        try:
+            await self.gate.wait()
+            return await super().after(since, limit, reader)
+        finally:
+            self.reading -= 1
+
+
+async def test_history_requests_are_read_one_at_a_time_per_session(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """Five history requests at once: one store read at a time, all five answered."""
+    store = GatedReadStore()
+    server = await start_server(store=store)
+    asker = await RawPeer.open(server, pki.client("alice"))
+    await asker.send(HELLO)
+    await asker.until(HistoryEnd)
+    await asker.send(b'{"type":"history","since":0}\n' * 5)
+    await eventually(lambda: store.reading == 1)
+    other = await RawPeer.open(server, pki.client("bob"))  # a full round trip elsewhere
+    await other.send(HELLO + b'{"type":"msg","text":"meanwhile","ref":"m"}\n')
+    assert (await other.until(Ack)).ref == "m"  # commits are not stuck behind alice's reads
+    assert store.most_at_once == 1
+    store.gate.set()
+    for _ in range(5):
+        await asker.until(HistoryEnd)
+    assert store.most_at_once == 1
+    asker.close()
+    other.close()

@@ -45,6 +45,10 @@ class RtchatError(Exception):
     exit_code: ExitCode = ExitCode.ERROR
 
 
+class StoreClosed(RtchatError):
+    """The message store was used after it was closed (at shutdown)."""
+
+
 class ConfigError(RtchatError):
     """A bad option value, or a file that is missing or unreadable."""
 

@@ -249,6 +249,9 @@ class ChatServer:
         for task in (self._keepalive, self._watch, self._maintenance):
             if task is not None:
                 task.cancel()
+        for connection in list(self._connections):
+            if connection.session is not None:  # no new requests while we finish
+                connection.session.stop_reading()
         if self._hub is not None:
             # Messages already accepted are stored and acked before anyone is told bye.
             with contextlib.suppress(TimeoutError):

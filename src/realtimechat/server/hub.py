@@ -22,7 +22,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ProtocolError
+from ..errors import ProtocolError, StoreClosed
 from ..names import name_from_cn, name_key, name_problem
 from ..protocol import (
     DEFAULT_ROOM,
@@ -358,7 +358,17 @@ class Hub:
         check_room(request.room, None)
         page_max = self.settings.history_page_max
         limit = min(request.limit or page_max, page_max)
-        self._background(self._history(session, request.since, limit), "answer history")
+        session.history_asked()
+        self._background(self._history_in_turn(session, request.since, limit), "answer history")
+
+    async def _history_in_turn(self, session: Session, since: int, limit: int) -> None:
+        """One store read per session at a time: commits never queue behind a pile of them."""
+        try:
+            async with session.history_turn:
+                if not session.closed and not self._stopping:
+                    await self._history(session, since, limit)
+        finally:
+            session.history_answered()
 
     async def _history(self, session: Session, since: int, limit: int) -> None:
         member = session.member
@@ -381,6 +391,8 @@ class Hub:
         async def guarded() -> None:
             try:
                 await work
+            except StoreClosed:
+                pass  # shutdown closed the store under a read that waited: nobody to answer
             except Exception:
                 self.log.exception("could not %s", what)
 

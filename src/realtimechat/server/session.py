@@ -101,6 +101,11 @@ class Session(asyncio.Protocol):
         self._early: list[bytes] = []  # bytes that arrived before start()
         self._errors = 0
         self._bucket = TokenBucket(rate=hub.limits.rate, burst=hub.limits.burst)
+        # history requests are answered one at a time (each is a store read
+        # that commits queue behind); past one waiting, we stop reading.
+        self.history_turn = asyncio.Lock()
+        self._history_waiting = 0
+        self._reading_paused = False
         self._hello_timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None  # runs while writing is paused
         self._abort_timer: asyncio.TimerHandle | None = None
@@ -221,8 +226,7 @@ class Session(asyncio.Protocol):
         replies) that piles up in memory.
         """
         self.outbox.pause()
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.pause_reading()
+        self._sync_reading()
         if self.state is not State.CLOSED and self._write_timer is None:
             self._write_timer = self.hub.loop.call_later(
                 self.hub.limits.write_timeout, self.end, R_SLOW_CONSUMER
@@ -231,9 +235,35 @@ class Session(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._cancel(self._write_timer)
         self._write_timer = None
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.resume_reading()
         self.outbox.resume()
+        self._sync_reading()
+
+    def history_asked(self) -> None:
+        """A ``history`` request is waiting for its turn (``history_turn``)."""
+        self._history_waiting += 1
+        self._sync_reading()
+
+    def history_answered(self) -> None:
+        self._history_waiting -= 1
+        self._sync_reading()
+
+    def stop_reading(self) -> None:
+        """At shutdown: take no more requests from this peer."""
+        self._history_waiting += 1_000_000  # never "caught up" again
+        self._sync_reading()
+
+    def _sync_reading(self) -> None:
+        """Read from the peer unless it is not reading us or its history requests pile up."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        paused = self.outbox.paused or self._history_waiting > 1
+        if paused != self._reading_paused:
+            self._reading_paused = paused
+            if paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
 
     # ------------------------------------------------------------------
     # Frames

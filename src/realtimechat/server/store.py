@@ -35,7 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final, Protocol, TypeVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreClosed
 from ..protocol import MAX_INTEGER, Msg
 
 REF_DAYS: Final = 7
@@ -275,7 +275,8 @@ class SqliteStore:
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
-            assert self._db is not None, "store not open"
+            if self._db is None:  # closed at shutdown while this waited its turn
+                raise StoreClosed(f"{self.path} is closed")
             return work(self._db)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
