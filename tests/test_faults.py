@@ -177,9 +177,12 @@ async def welcomed(server: ChatServer, pki: Pki, user: str = ATTACKER) -> RawPee
     return attacker
 
 
-async def tcp(server: ChatServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A plain TCP connection to the TLS port."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+async def tcp(
+    server: ChatServer, source: str | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A plain TCP connection to the TLS port (from ``source``, another loopback address)."""
+    local = (source, 0) if source else None
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server), local_addr=local)
     _OPEN.append(writer)
     return reader, writer
 
@@ -575,11 +578,11 @@ async def case_reset_on_connect(server: ChatServer, pki: Pki, tmp_path: Path) ->
 async def case_too_many_handshakes(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
     """Two stalled handshakes fill max_handshakes: a third connection is dropped at once."""
     stalled = []
-    for _ in range(2):
-        _, writer = await tcp(server)
+    for source in ("127.0.0.2", "127.0.0.3"):  # one address may hold only half the slots
+        _, writer = await tcp(server, source)
         writer.write(b"\x16\x03\x01")
         stalled.append(writer)
-    reader, _ = await tcp(server)
+    reader, _ = await tcp(server, "127.0.0.4")
     assert await read_to_end(reader) == b""
     assert refusals() == ["too many handshakes in progress"]
     for writer in stalled:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import shlex
+import socket
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from realtimechat.protocol import Bye, Error, Leave, Msg, SendMsg, Welcome
 from realtimechat.sanitize import visible
 from realtimechat.server.audit import JsonFormatter, log_event, render
 from realtimechat.server.store import MemoryStore
-from realtimechat.tls import ClientFiles
+from realtimechat.tls import ClientFiles, client_context
 
 from .support import (
     WAIT,
@@ -117,6 +118,39 @@ async def test_a_full_server_says_so(start_server: ServerFactory, pki: Pki) -> N
     assert "the server is full" in str(refused.value)
     await first.close()
     await second.close()
+
+
+async def test_one_address_cannot_take_every_handshake_slot(
+    start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """Idle sockets from one address hold at most half the handshake slots; others get in."""
+    server = await start_server(max_handshakes=8)
+    idle = [socket.create_connection(("127.0.0.1", port_of(server))) for _ in range(4)]
+    try:
+        await eventually(lambda: server.connection_count == 4)  # 4 = half of 8: all one gets
+        spare = socket.create_connection(("127.0.0.1", port_of(server)))
+        spare.settimeout(WAIT)
+        assert await asyncio.to_thread(spare.recv, 1) == b""  # closed before TLS
+        spare.close()
+        assert any(
+            'reason="too many handshakes in progress from this address"' in r.getMessage()
+            for r in server_log.records
+        )
+        # Someone from another address still has slots and gets in.
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1",
+            port_of(server),
+            ssl=client_context(pki.client("bob")),
+            server_hostname="chatserver",
+            local_addr=("127.0.0.2", 0),
+        )
+        bob = RawPeer(reader, writer)
+        await bob.send(HELLO)
+        assert (await bob.until(Welcome)).name == "bob"
+        bob.close()
+    finally:
+        for sock in idle:
+            sock.close()
 
 
 async def test_too_many_connections_from_one_address(

@@ -48,7 +48,8 @@ def _target_options(command: F) -> F:
             "--spawn",
             is_flag=True,
             help="Start a throwaway rtchat-server on 127.0.0.1 with a throwaway PKI "
-            "(--ephemeral --rate 0 --max-per-address 100000), stop it at the end, and "
+            "(--ephemeral --rate 0 --max-per-address 100000 --max-handshakes 2048), stop it "
+            "at the end, and "
             "report its CPU % and memory.",
         ),
         click.option(
@@ -129,7 +130,8 @@ def _load_options(clients: int, timeout: str) -> Callable[[F], F]:
                 type=click.IntRange(1, 1000),
                 default=50,
                 show_default=True,
-                help="TLS handshakes in progress at once (over all workers).",
+                help="TLS handshakes in progress at once (over all workers). A server "
+                "lets one address hold half its --max-handshakes (128 of 256 by default).",
             ),
             click.option(
                 "--size",

@@ -89,7 +89,7 @@ class _Accepted(TLSServerProtocol):
             super().connection_lost(exc)
 
     def _ready(self, transport: TLSTransport) -> asyncio.Protocol:
-        self.server.handshake_done()
+        self.server.handshake_done(self)
         session = Session(self.server.hub, self.trust, self.peer)
         session.refuse_with = self.refuse_with
         session.on_closed = lambda: self.server.forget(self)
@@ -102,7 +102,7 @@ class _Accepted(TLSServerProtocol):
         return session
 
     def _refused(self, reason: str) -> None:
-        self.server.handshake_done()
+        self.server.handshake_done(self)
         log_event(self.server.log, logging.WARNING, "refused", peer=self.peer, reason=reason)
         self.server.forget(self)
 
@@ -132,6 +132,7 @@ class ChatServer:
         self._handshaking = 0
         self._connections: set[_Accepted] = set()  # every connection we hold
         self._per_address: Counter[str] = Counter()  # open connections per source IP
+        self._handshaking_from: Counter[str] = Counter()  # handshakes in progress per source IP
         self._keepalive: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._all_closed = asyncio.Event()  # set when the last connection is gone
@@ -281,19 +282,29 @@ class ChatServer:
         """A TCP connection arrived: let it handshake (True), or refuse it now.
 
         Over the handshake cap (or far over the connection cap) it is closed
-        at once: costing a handshake is what such a flood wants. Over the
-        connection cap or the per-address cap it still gets its handshake,
-        so that the client can be told in words (``bye server_full`` or
-        ``bye too_many_connections``) rather than left guessing.
+        at once: costing a handshake is what such a flood wants. So is one
+        address holding more than its share of the handshake slots (idle
+        sockets would otherwise lock everyone else out until they time
+        out), or twice its connection cap. Over the connection cap or the
+        per-address cap it still gets its handshake, so that the client can
+        be told in words (``bye server_full`` or ``bye too_many_connections``)
+        rather than left guessing.
         """
         limits = self.limits
+        address = connection.address
         if len(self._connections) >= self._open_files_limit - OPEN_FILES_RESERVE:
             self._open_files_short(f"{len(self._connections)} connections open")
+        reason = None
         if (
             self._handshaking >= limits.max_handshakes
             or len(self._connections) >= limits.max_connections + limits.max_handshakes
         ):
             reason = "too many handshakes in progress"
+        elif self._handshaking_from[address] >= _handshakes_per_address(limits):
+            reason = "too many handshakes in progress from this address"
+        elif self._per_address[address] >= 2 * limits.max_per_address:
+            reason = "too many connections from this address"
+        if reason is not None:
             log_event(self.log, logging.WARNING, "refused", peer=connection.peer, reason=reason)
             return False
         if len(self._connections) >= limits.max_connections:
@@ -301,12 +312,16 @@ class ChatServer:
         elif self._per_address[connection.address] >= limits.max_per_address:
             connection.refuse_with = R_TOO_MANY_CONNECTIONS
         self._connections.add(connection)
-        self._per_address[connection.address] += 1
+        self._per_address[address] += 1
         self._handshaking += 1
+        self._handshaking_from[address] += 1
         return True
 
-    def handshake_done(self) -> None:
+    def handshake_done(self, connection: _Accepted) -> None:
         self._handshaking -= 1
+        self._handshaking_from[connection.address] -= 1
+        if not self._handshaking_from[connection.address]:
+            del self._handshaking_from[connection.address]
 
     def forget(self, connection: _Accepted) -> None:
         if connection not in self._connections:
@@ -389,6 +404,11 @@ class ChatServer:
             now = loop.time()
             for session in self.hub.sessions:
                 session.ping_or_drop(now)
+
+
+def _handshakes_per_address(limits: Limits) -> int:
+    """How many handshake slots one address may hold: half of them, the rest for others."""
+    return max(1, limits.max_handshakes // 2)
 
 
 def _where(files: ServerFiles) -> str:
