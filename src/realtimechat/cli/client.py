@@ -155,7 +155,9 @@ def main(  # click passes every option by keyword
     name on the server's certificate, your name), then keeps your input line
     intact while messages arrive above it. Type a line to send it. /who lists
     who is online, /me TEXT sends an action, /msg NAME TEXT a private message,
-    /quit (or Ctrl-D) leaves; start a line with // to send a literal /.
+    /quit (or Ctrl-D) leaves; Ctrl-C clears the line, or leaves on an empty
+    one; a message not yet sent is never dropped without asking. Start a line
+    with // to send a literal /.
 
     Settings come from the command line, then the environment, then the
     profile in config.toml (see --profile), then the built-in defaults.
