@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
 import shlex
 import socket
+import ssl
 from pathlib import Path
 
 import pytest
@@ -319,3 +321,50 @@ async def test_a_refused_request_is_not_logged_as_a_protocol_error(
     assert [line for line in lines if "no_such_user" in line] == []
     assert any(line.startswith("protocol_error ") and "missing_field" in line for line in lines)
     carol.close()
+
+
+def _send_then_half_close(port: int, files: ClientFiles, how: str) -> list[dict[str, object]]:
+    """hello and a msg, then close_notify or FIN; read until the server closes. Blocking."""
+    context = client_context(files)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="chatserver")
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
+
+        def pump() -> None:
+            sock.sendall(outgoing.read())
+
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pump()
+                incoming.write(sock.recv(65536))
+        tls.write(HELLO + b'{"type":"msg","text":"last words","ref":"bye-now"}\n')
+        if how == "close_notify":
+            with contextlib.suppress(ssl.SSLWantReadError):
+                tls.unwrap()  # sends our close_notify; we go on reading
+        pump()
+        if how == "FIN":
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while data := sock.recv(65536):
+            incoming.write(data)
+            with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                while chunk := tls.read(65536):
+                    received += chunk
+    return [json.loads(line) for line in received.splitlines()]
+
+
+@pytest.mark.parametrize("how", ["close_notify", "FIN"])
+async def test_a_client_that_stops_sending_still_gets_its_acks(
+    start_server: ServerFactory, pki: Pki, how: str
+) -> None:
+    """msg, then the client's side closes: the ack and the echo still come, then the end."""
+    server = await start_server()
+    frames = await asyncio.to_thread(
+        _send_then_half_close, port_of(server), pki.client("carol"), how
+    )
+    kinds = [frame["type"] for frame in frames]
+    assert {"type": "ack", "ref": "bye-now", "id": 1} in frames, kinds
+    assert kinds[-1] == "msg", kinds  # the echo; then the server closed, no bye needed

@@ -95,6 +95,7 @@ class Hub:
         self._active: dict[Session, Member] = {}  # welcomed sessions, oldest first
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
         self._drafts: list[tuple[Session, Draft]] = []  # accepted, waiting for the next commit
+        self._in_flight: list[tuple[Session, Draft]] = []  # the batch being committed
         self._committing: asyncio.Task[None] | None = None
         self._stopping = False  # set by stop(): no more leave announcements
         self._tasks: set[asyncio.Task[None]] = set()
@@ -240,27 +241,41 @@ class Hub:
         if self._committing is None or self._committing.done():
             self._committing = self.loop.create_task(self._commit(), name="commit")
 
+    def has_pending(self, session: Session) -> bool:
+        """Whether messages of ``session`` wait to be stored, acked and echoed."""
+        return any(s is session for s, _ in self._drafts) or any(
+            s is session for s, _ in self._in_flight
+        )
+
     async def _commit(self) -> None:
         while self._drafts:
             batch, self._drafts = self._drafts, []
+            self._in_flight = batch
             try:
-                results = await self.store.append([draft for _, draft in batch])
-            except Exception:
-                self.log.exception(
-                    "storing %d messages failed; they were not delivered", len(batch)
-                )
-                for session, draft in batch:
-                    session.outbox.put_control(
-                        encode(
-                            Error(
-                                code=E_INTERNAL,
-                                message="the message could not be stored",
-                                ref=draft.ref,
-                            )
+                await self._commit_batch(batch)
+            finally:
+                self._in_flight = []
+            for session in {session for session, _ in batch}:
+                session.commit_done()
+
+    async def _commit_batch(self, batch: list[tuple[Session, Draft]]) -> None:
+        """Store one batch; deliver it, or tell each sender it was not stored."""
+        try:
+            results = await self.store.append([draft for _, draft in batch])
+        except Exception:
+            self.log.exception("storing %d messages failed; they were not delivered", len(batch))
+            for session, draft in batch:
+                session.outbox.put_control(
+                    encode(
+                        Error(
+                            code=E_INTERNAL,
+                            message="the message could not be stored",
+                            ref=draft.ref,
                         )
                     )
-                continue
-            self._deliver(batch, results)
+                )
+            return
+        self._deliver(batch, results)
 
     def _deliver(self, batch: list[tuple[Session, Draft]], results: list[Stored]) -> None:
         """Acks to the senders, then the stored messages to everyone who may see them.

@@ -110,6 +110,8 @@ class Session(asyncio.Protocol):
         self._write_timer: asyncio.TimerHandle | None = None  # runs while writing is paused
         self._abort_timer: asyncio.TimerHandle | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
+        self._drain_timer: asyncio.TimerHandle | None = None
+        self.draining = False  # the peer finished sending; we finish answering
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
         self.refuse_with: str | None = None  # set when a cap was hit: refuse after TLS
 
@@ -205,7 +207,28 @@ class Session(asyncio.Protocol):
                 self.end(R_INTERNAL)
 
     def eof_received(self) -> bool:
-        return False  # the peer is done: close our side too
+        """The peer has finished sending: answer what it sent, then close.
+
+        Messages it sent just before are still being stored; their acks and
+        echoes go out first (bounded by ``shutdown_grace``), so a client that
+        sends and then closes its side still learns what was stored.
+        """
+        if self.state is State.ACTIVE and self.hub.has_pending(self):
+            self.draining = True
+            self._drain_timer = self.hub.loop.call_later(
+                self.hub.limits.shutdown_grace, self._drained
+            )
+        else:
+            self._drained()
+        return True  # end() closes our side, after the outbox is flushed
+
+    def commit_done(self) -> None:
+        """A commit holding this session's messages was delivered (Hub._commit)."""
+        if self.draining and not self.hub.has_pending(self):
+            self._drained()
+
+    def _drained(self) -> None:
+        self.end(R_DISCONNECTED, send_bye=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel(self._abort_timer)
@@ -399,7 +422,7 @@ class Session(asyncio.Protocol):
 
     def _close_state(self) -> None:
         self.state = State.CLOSED
-        for timer in (self._hello_timer, self._write_timer, self._expiry_timer):
+        for timer in (self._hello_timer, self._write_timer, self._expiry_timer, self._drain_timer):
             self._cancel(timer)
 
     @staticmethod

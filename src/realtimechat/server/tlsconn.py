@@ -110,6 +110,7 @@ class TLSServerProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self.closing = False
         self.handshaking = True
+        self._peer_done = False  # the peer has finished sending (close_notify or FIN)
 
     @property
     def raw(self) -> asyncio.Transport:
@@ -133,14 +134,16 @@ class TLSServerProtocol(asyncio.Protocol):
         self._read_plaintext()
 
     def eof_received(self) -> bool:
-        self._incoming.write_eof()
         if self.handshaking:
+            self._incoming.write_eof()
             self._refuse("peer closed the connection during the handshake")
             return False
-        self._read_plaintext()  # a close_notify may be pending in what we have
-        if self._app is not None and not self.closing:
-            return bool(self._app.eof_received())
-        return False
+        # TCP's FIN: the peer sends no more. Everything it sent has been read
+        # (data_received), a close_notify included. The EOF is not fed to
+        # OpenSSL: an EOF without close_notify is a fatal error there, and
+        # it would refuse to encrypt the answers still owed to the peer.
+        self._peer_finished()
+        return not self.closing  # keep our side open while the app still answers
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
@@ -212,23 +215,33 @@ class TLSServerProtocol(asyncio.Protocol):
     def _read_plaintext(self) -> None:
         sslobj = self._sslobj
         assert sslobj is not None
-        while not self.closing:
+        while not self.closing and not self._peer_done:
             try:
                 chunk = sslobj.read(READ_SIZE)
             except ssl.SSLWantReadError:
                 break
-            except ssl.SSLZeroReturnError:  # the peer's close_notify: a clean end
-                self._close_raw()
+            except ssl.SSLZeroReturnError:
+                # close_notify: the peer has finished sending, not necessarily reading.
+                self._peer_finished()
                 break
             except ssl.SSLError:
                 self.abort()  # a corrupt record: nothing more can be read
                 break
             if not chunk:
-                self._close_raw()
+                self._peer_finished()
                 break
             assert self._app is not None
             self._app.data_received(chunk)
         self._flush()  # reading may have produced records to send (key updates)
+
+    def _peer_finished(self) -> None:
+        """The peer sends no more: the app may still answer what it sent, then close."""
+        if self._peer_done:
+            return
+        self._peer_done = True
+        keep_open = self._app is not None and bool(self._app.eof_received())
+        if not keep_open:
+            self.close()
 
     def write_plaintext(self, data: bytes | bytearray | memoryview) -> None:
         if self.closing or self._sslobj is None or not data:
