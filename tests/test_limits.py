@@ -27,7 +27,7 @@ from realtimechat.pki import load_certificate, load_private_key
 from realtimechat.protocol import Bye, Error, Leave, Msg, SendMsg, Welcome
 from realtimechat.sanitize import visible
 from realtimechat.server.audit import JsonFormatter, log_event, render
-from realtimechat.server.store import MemoryStore
+from realtimechat.server.store import HistoryPage, MemoryStore
 from realtimechat.tls import ClientFiles, client_context
 
 from .support import (
@@ -340,7 +340,11 @@ def _send_then_half_close(port: int, files: ClientFiles, how: str) -> list[dict[
             except ssl.SSLWantReadError:
                 pump()
                 incoming.write(sock.recv(65536))
-        tls.write(HELLO + b'{"type":"msg","text":"last words","ref":"bye-now"}\n')
+        tls.write(
+            HELLO
+            + b'{"type":"history","since":0}\n'
+            + b'{"type":"msg","text":"last words","ref":"bye-now"}\n'
+        )
         if how == "close_notify":
             with contextlib.suppress(ssl.SSLWantReadError):
                 tls.unwrap()  # sends our close_notify; we go on reading
@@ -356,15 +360,32 @@ def _send_then_half_close(port: int, files: ClientFiles, how: str) -> list[dict[
     return [json.loads(line) for line in received.splitlines()]
 
 
+class SlowReadStore(MemoryStore):
+    """Replays and history answers take a while: the client's close arrives first."""
+
+    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage:
+        await asyncio.sleep(0.3)
+        return await super().recent(count, reader, upto)
+
+    async def after(self, since: int, limit: int, reader: str) -> HistoryPage:
+        await asyncio.sleep(0.3)
+        return await super().after(since, limit, reader)
+
+
 @pytest.mark.parametrize("how", ["close_notify", "FIN"])
 async def test_a_client_that_stops_sending_still_gets_its_acks(
     start_server: ServerFactory, pki: Pki, how: str
 ) -> None:
-    """msg, then the client's side closes: the ack and the echo still come, then the end."""
-    server = await start_server()
+    """hello, history, msg, then the client's side closes: every answer still comes.
+
+    The replay after welcome, the history reply, the ack and the echo; then
+    the server closes (no bye needed: the client left).
+    """
+    server = await start_server(store=SlowReadStore())
     frames = await asyncio.to_thread(
         _send_then_half_close, port_of(server), pki.client("carol"), how
     )
     kinds = [frame["type"] for frame in frames]
+    assert kinds.count("history_end") == 2, kinds  # the replay's and the history reply's
     assert {"type": "ack", "ref": "bye-now", "id": 1} in frames, kinds
-    assert kinds[-1] == "msg", kinds  # the echo; then the server closed, no bye needed
+    assert any(f["type"] == "msg" and f["text"] == "last words" for f in frames), kinds

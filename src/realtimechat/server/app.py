@@ -95,7 +95,9 @@ class _Accepted(TLSServerProtocol):
         session.on_closed = lambda: self.server.forget(self)
         self.session = session
         session.start(transport)
-        if self.server.trust is not self.trust:
+        if self.server.shutting_down:  # finished its handshake while we stop
+            session.end(R_SHUTDOWN)
+        elif self.server.trust is not self.trust:
             # Reloaded while this handshake ran: the old context verified the
             # certificate, but revocation and expiry follow the new files.
             session.recheck(self.server.trust)
@@ -140,6 +142,7 @@ class ChatServer:
         self.store: Store = store if store is not None else MemoryStore()
         self._maintenance: asyncio.Task[None] | None = None
         self._open_files_limit = 0  # the soft RLIMIT_NOFILE, read at start
+        self.shutting_down = False
         self._open_files_logged_at = -OPEN_FILES_LOG_PERIOD
         self._open_files_unlogged = 0  # times hit since the last line
 
@@ -245,6 +248,7 @@ class ChatServer:
 
     async def shutdown(self) -> None:
         """``bye {reason: shutdown}`` to everyone, flush for a bounded time, close."""
+        self.shutting_down = True
         for server in self._servers:
             server.close()
         for task in (self._keepalive, self._watch, self._maintenance):

@@ -112,10 +112,13 @@ class Hub:
         that alice left while it was the server that went.
         """
         self._stopping = True
-        while self._committing is not None and not self._committing.done():
-            await asyncio.wait({self._committing})
-        if self._tasks:  # name owners being written, replays being read
-            await asyncio.wait(set(self._tasks))
+        while True:  # a task may start a commit and a commit may start tasks
+            if self._committing is not None and not self._committing.done():
+                await asyncio.wait({self._committing})
+            elif self._tasks:  # name owners being written, replays being read
+                await asyncio.wait(set(self._tasks))
+            else:
+                return
 
     # ------------------------------------------------------------------
     # Membership
@@ -256,7 +259,7 @@ class Hub:
             finally:
                 self._in_flight = []
             for session in {session for session, _ in batch}:
-                session.commit_done()
+                session.answered()
 
     async def _commit_batch(self, batch: list[tuple[Session, Draft]]) -> None:
         """Store one batch; deliver it, or tell each sender it was not stored."""
@@ -346,6 +349,7 @@ class Hub:
                 [(encode(replace(msg, replay=True)), msg.id) for msg in replayed], gap=gap
             )
             session.outbox.put_control(encode(HistoryEnd(count=len(replayed), more=False)))
+            session.answered()
 
     async def _what_to_replay(
         self, reader: str, since: int | None, upto: int
@@ -363,7 +367,8 @@ class Hub:
             return page.messages, forgotten(since, page.first_kept, self.store.last_id)
         # More than we replay at once: the latest ones, and a gap for the
         # rest, which the client may fetch with ``history``.
-        latest = [msg for msg in (await self.store.recent(cap, reader)).messages if msg.id > since]
+        page = await self.store.recent(cap, reader, upto)  # upto: as for a late joiner
+        latest = [msg for msg in page.messages if msg.id > since]
         if not latest:  # purged between the two reads
             return [], forgotten(since, 0, self.store.last_id)
         first = latest[0].id

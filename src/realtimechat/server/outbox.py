@@ -178,6 +178,11 @@ class Outbox:
         self.queued_frames = 0
         self._write(data)
 
+    @property
+    def holding(self) -> bool:
+        """Whether live messages are being held back for a replay."""
+        return self._held is not None
+
     def hold(self) -> None:
         """Hold back live messages until ``release`` (a replay is being read)."""
         self._held = []

@@ -209,11 +209,13 @@ class Session(asyncio.Protocol):
     def eof_received(self) -> bool:
         """The peer has finished sending: answer what it sent, then close.
 
-        Messages it sent just before are still being stored; their acks and
-        echoes go out first (bounded by ``shutdown_grace``), so a client that
-        sends and then closes its side still learns what was stored.
+        What it asked for just before is still being worked on: messages
+        being stored (their acks and echoes), the replay after welcome, and
+        history answers. All of it goes out first (bounded by
+        ``shutdown_grace``), so a client that sends and then closes its side
+        still gets everything it is owed.
         """
-        if self.state is State.ACTIVE and self.hub.has_pending(self):
+        if self.state is State.ACTIVE and self._owes_answers():
             self.draining = True
             self._drain_timer = self.hub.loop.call_later(
                 self.hub.limits.shutdown_grace, self._drained
@@ -222,10 +224,13 @@ class Session(asyncio.Protocol):
             self._drained()
         return True  # end() closes our side, after the outbox is flushed
 
-    def commit_done(self) -> None:
-        """A commit holding this session's messages was delivered (Hub._commit)."""
-        if self.draining and not self.hub.has_pending(self):
+    def answered(self) -> None:
+        """Something this session waited for is out: a commit, its replay, a history answer."""
+        if self.draining and not self._owes_answers():
             self._drained()
+
+    def _owes_answers(self) -> bool:
+        return self.hub.has_pending(self) or self.outbox.holding or self._history_waiting > 0
 
     def _drained(self) -> None:
         self.end(R_DISCONNECTED, send_bye=False)
@@ -269,6 +274,7 @@ class Session(asyncio.Protocol):
     def history_answered(self) -> None:
         self._history_waiting -= 1
         self._sync_reading()
+        self.answered()
 
     def stop_reading(self) -> None:
         """At shutdown: take no more requests from this peer."""

@@ -128,6 +128,8 @@ class TLSServerProtocol(asyncio.Protocol):
         self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
 
     def data_received(self, data: bytes) -> None:
+        if self._peer_done:
+            return  # after its close_notify the peer has nothing more to say: not buffered
         self._incoming.write(data)
         if self.handshaking and not self._handshake():
             return
