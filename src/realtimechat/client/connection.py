@@ -14,6 +14,7 @@ arrives within ``pong_timeout`` after that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -311,12 +312,26 @@ class ServerConnection:
                 await self.send(Ping())
                 continue
             except ssl.SSLError as exc:
+                await self._closed_quietly()
                 raise self._lost(before_welcome, describe_handshake_error(exc)) from None
             except ConnectionError as exc:
+                await self._closed_quietly()
                 raise self._lost(before_welcome, exc.strerror or str(exc)) from None
             if not data:
                 raise self._lost(before_welcome, "the server closed the connection")
             return data
+
+    async def _closed_quietly(self) -> None:
+        """Close, and take the error asyncio also left in the stream's 'closed' future.
+
+        Unawaited, that future reports "Future exception was never retrieved"
+        with a traceback when the process exits right after the error (a
+        refused certificate): one clear line must stay the only output.
+        """
+        self._writer.transport.abort()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
 
     def _lost(self, before_welcome: bool, reason: str) -> Exception:
         if before_welcome:
