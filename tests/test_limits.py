@@ -10,6 +10,7 @@ import logging
 import shlex
 import socket
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -360,15 +361,19 @@ def _send_then_half_close(port: int, files: ClientFiles, how: str) -> list[dict[
     return [json.loads(line) for line in received.splitlines()]
 
 
-class SlowReadStore(MemoryStore):
-    """Replays and history answers take a while: the client's close arrives first."""
+class ReadsAfterCloseStore(MemoryStore):
+    """Replays and history answers are read only once the server has seen the client's close."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed: Callable[[], bool] = lambda: False
 
     async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage:
-        await asyncio.sleep(0.3)
+        await eventually(self.closed)
         return await super().recent(count, reader, upto)
 
     async def after(self, since: int, limit: int, reader: str) -> HistoryPage:
-        await asyncio.sleep(0.3)
+        await eventually(self.closed)
         return await super().after(since, limit, reader)
 
 
@@ -381,7 +386,9 @@ async def test_a_client_that_stops_sending_still_gets_its_acks(
     The replay after welcome, the history reply, the ack and the echo; then
     the server closes (no bye needed: the client left).
     """
-    server = await start_server(store=SlowReadStore())
+    store = ReadsAfterCloseStore()
+    server = await start_server(store=store)
+    store.closed = lambda: bool(server.hub.draining)  # the session waits for its answers
     frames = await asyncio.to_thread(
         _send_then_half_close, port_of(server), pki.client("carol"), how
     )

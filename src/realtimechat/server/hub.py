@@ -96,6 +96,10 @@ class Hub:
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
         self._drafts: list[tuple[Session, Draft]] = []  # accepted, waiting for the next commit
         self._in_flight: list[tuple[Session, Draft]] = []  # the batch being committed
+        # Sessions whose peer has finished sending and that wait for their
+        # answers (Session.eof_received): told after each commit. Usually
+        # empty, so the per-commit cost is nil.
+        self.draining: set[Session] = set()
         self._committing: asyncio.Task[None] | None = None
         self._stopping = False  # set by stop(): no more leave announcements
         self._tasks: set[asyncio.Task[None]] = set()
@@ -258,7 +262,7 @@ class Hub:
                 await self._commit_batch(batch)
             finally:
                 self._in_flight = []
-            for session in {session for session, _ in batch}:
+            for session in tuple(self.draining):
                 session.answered()
 
     async def _commit_batch(self, batch: list[tuple[Session, Draft]]) -> None:

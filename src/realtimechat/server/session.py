@@ -105,13 +105,13 @@ class Session(asyncio.Protocol):
         # that commits queue behind); past one waiting, we stop reading.
         self.history_turn = asyncio.Lock()
         self._history_waiting = 0
+        self._reading_stopped = False  # shutdown: no more requests from this peer
         self._reading_paused = False
         self._hello_timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None  # runs while writing is paused
         self._abort_timer: asyncio.TimerHandle | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
-        self.draining = False  # the peer finished sending; we finish answering
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
         self.refuse_with: str | None = None  # set when a cap was hit: refuse after TLS
 
@@ -216,7 +216,7 @@ class Session(asyncio.Protocol):
         still gets everything it is owed.
         """
         if self.state is State.ACTIVE and self._owes_answers():
-            self.draining = True
+            self.hub.draining.add(self)  # told after each commit (Hub._commit)
             self._drain_timer = self.hub.loop.call_later(
                 self.hub.limits.shutdown_grace, self._drained
             )
@@ -226,7 +226,7 @@ class Session(asyncio.Protocol):
 
     def answered(self) -> None:
         """Something this session waited for is out: a commit, its replay, a history answer."""
-        if self.draining and not self._owes_answers():
+        if self in self.hub.draining and not self._owes_answers():
             self._drained()
 
     def _owes_answers(self) -> bool:
@@ -278,7 +278,7 @@ class Session(asyncio.Protocol):
 
     def stop_reading(self) -> None:
         """At shutdown: take no more requests from this peer."""
-        self._history_waiting += 1_000_000  # never "caught up" again
+        self._reading_stopped = True
         self._sync_reading()
 
     def _sync_reading(self) -> None:
@@ -286,7 +286,7 @@ class Session(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        paused = self.outbox.paused or self._history_waiting > 1
+        paused = self._reading_stopped or self.outbox.paused or self._history_waiting > 1
         if paused != self._reading_paused:
             self._reading_paused = paused
             if paused:
@@ -428,6 +428,7 @@ class Session(asyncio.Protocol):
 
     def _close_state(self) -> None:
         self.state = State.CLOSED
+        self.hub.draining.discard(self)
         for timer in (self._hello_timer, self._write_timer, self._expiry_timer, self._drain_timer):
             self._cancel(timer)
 
