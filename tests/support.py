@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import trustme
 
@@ -342,6 +342,27 @@ class Proxy:
 BIN = Path(sys.executable).parent
 
 
+def wait_for_log(process: subprocess.Popen[bytes], log: Path, pattern: str) -> re.Match[str]:
+    """The first match of ``pattern`` in the log file ``process`` writes, once it is there.
+
+    Polls the file (another process writes it), bounded by WAIT and by the
+    process ending; fails the test with the log if the line never comes.
+    """
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        text = log.read_text()
+        found = re.search(pattern, text)
+        if found:
+            return found
+        if process.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise AssertionError(f"no {pattern!r} in the server's log:\n{log.read_text()}")
+
+
+LISTENING: Final = r"listening on 127\.0\.0\.1:(\d+)"
+
+
 class ServerProcess:
     """A real rtchat-server on 127.0.0.1; it can be stopped and started on the same port."""
 
@@ -383,14 +404,7 @@ class ServerProcess:
                 stderr=sink,
                 preexec_fn=self.preexec,  # noqa: PLW1509 - only sets resource limits
             )
-        port = 0
-        deadline = time.monotonic() + WAIT
-        while not port and time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
-            port = int(found.group(1)) if found else 0
-            time.sleep(0.02)  # polling a file another process writes, bounded by the deadline
-        assert port, f"the server did not start:\n{log.read_text()}"
-        self.port = port
+        self.port = int(wait_for_log(process, log, LISTENING).group(1))
         self.process = process
         return process
 

@@ -6,10 +6,9 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from .support import Pki, ServerProcess
+from .support import Pki, ServerProcess, wait_for_log
 
 BIN = Path(sys.executable).parent
 
@@ -37,15 +36,12 @@ def test_the_start_says_where_certificates_and_messages_are(pki: Pki, tmp_path: 
     """The log names the folder the certificates came from and where messages are kept."""
     server = ServerProcess(pki, tmp_path)
     try:
-        log = server.log_text()
-        for _ in range(100):  # the line follows "listening" at once; bounded wait
-            if "certificates from" in log:
-                break
-            time.sleep(0.02)
-            log = server.log_text()
+        line = wait_for_log(server.process, tmp_path / "server-1.log", "certificates from .*")
         root = os.path.abspath(pki.folder.root)
         database = tmp_path / "data" / "messages.db"
-        assert f"certificates from {root}; messages in {database} (SQLite, durability full)" in log
+        assert line.group(0) == (
+            f"certificates from {root}; messages in {database} (SQLite, durability full)"
+        )
     finally:
         server.stop()
 

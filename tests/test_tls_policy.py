@@ -22,7 +22,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +44,16 @@ from realtimechat.tls import (
     server_context,
 )
 
-from .support import WAIT, Pki, RawPeer, ServerFactory, eventually, port_of
+from .support import (
+    LISTENING,
+    WAIT,
+    Pki,
+    RawPeer,
+    ServerFactory,
+    eventually,
+    port_of,
+    wait_for_log,
+)
 
 SSLYZE_VERSION: Final = "6.3.1"
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -151,14 +159,7 @@ def rtchat_server(pki_root: Path, folder: Path) -> Iterator[tuple[int, Path]]:
             stderr=sink,
         )
     try:
-        port = 0
-        deadline = time.monotonic() + WAIT
-        while not port and time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
-            port = int(found.group(1)) if found else 0
-            time.sleep(0.02)  # polling a file another process writes, bounded by the deadline
-        assert port, f"the server did not start:\n{log.read_text()}"
-        yield port, log
+        yield int(wait_for_log(process, log, LISTENING).group(1)), log
     finally:
         process.terminate()
         try:
