@@ -27,10 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from realtimechat.client.connection import ServerConnection
 from realtimechat.errors import CertificateRejected, ConnectionLost, SessionRefused
@@ -38,8 +35,6 @@ from realtimechat.pki import (
     CaFolder,
     init_ca,
     issue_client,
-    load_certificate,
-    load_private_key,
     revoke,
 )
 from realtimechat.protocol import (
@@ -66,6 +61,7 @@ from .support import (
     Pki,
     RawPeer,
     ServerFactory,
+    ca_issued,
     connect,
     endpoint,
     eventually,
@@ -258,51 +254,6 @@ def openssl_self_signed(folder: Path, name: str, cn: str) -> ClientFiles:
         timeout=30,
     )
     return ClientFiles(cert=cert, key=key, ca=Path())
-
-
-def ca_issued(
-    pki: Pki, folder: Path, name: str, cn: str | None, usage: x509.ObjectIdentifier
-) -> ClientFiles:
-    """A certificate from the test CA's key with a chosen CN (None: an O only) and usage."""
-    ca_cert = load_certificate(pki.folder.ca_cert)
-    ca_key = load_private_key(pki.folder.ca_key)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COMMON_NAME, cn)
-                    if cn is not None
-                    else x509.NameAttribute(NameOID.ORGANIZATION_NAME, "no common name")
-                ]
-            )
-        )
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return ClientFiles(cert=cert_path, key=key_path, ca=pki.folder.ca_cert)
 
 
 def pinned_trust(pki: Pki, tmp_path: Path) -> ServerFiles:

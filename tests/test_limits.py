@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 import shlex
@@ -14,17 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from hypothesis import given
 from hypothesis import strategies as st
 
 from realtimechat.client.chat import Backoff, Chat
 from realtimechat.client.commands import Say
 from realtimechat.errors import SessionRefused
-from realtimechat.pki import load_certificate, load_private_key
 from realtimechat.protocol import Bye, Error, Leave, Msg, SendMsg, Welcome
 from realtimechat.sanitize import visible
 from realtimechat.server.audit import JsonFormatter, log_event, render
@@ -38,6 +33,7 @@ from .support import (
     RawPeer,
     Recorder,
     ServerFactory,
+    ca_issued,
     connect,
     eventually,
     join,
@@ -175,46 +171,17 @@ async def test_too_many_connections_from_one_address(
         await client.close()
 
 
-def forged_certificate(pki: Pki, folder: Path, common_name: str) -> ClientFiles:
-    """A client certificate from the test CA with a CN chosen to attack the log."""
-    ca_cert = load_certificate(pki.folder.ca_cert)
-    ca_key = load_private_key(pki.folder.ca_key)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "forged.crt", folder / "forged.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return ClientFiles(cert=cert_path, key=key_path, ca=pki.folder.ca_cert)
-
-
 async def test_a_certificate_cannot_forge_log_lines(
     start_server: ServerFactory, pki: Pki, tmp_path: Path, server_log: pytest.LogCaptureFixture
 ) -> None:
     """A CN holding a newline and a fake event stays one escaped field of one line."""
-    evil = forged_certificate(pki, tmp_path, 'x\nrefused peer=6.6.6.6 reason="fake" cn=admin')
+    evil = ca_issued(
+        pki,
+        tmp_path,
+        "forged",
+        'x\nrefused peer=6.6.6.6 reason="fake" cn=admin',
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+    )
     server = await start_server()
     connection = await connect(server, evil)
     with pytest.raises(SessionRefused):
