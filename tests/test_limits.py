@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from realtimechat.client.chat import Backoff, Chat
 from realtimechat.client.commands import Say
 from realtimechat.errors import SessionRefused
-from realtimechat.protocol import Bye, Error, Leave, Msg, SendMsg, Welcome
+from realtimechat.protocol import Ack, Bye, Error, Leave, Msg, SendMsg, Welcome
 from realtimechat.sanitize import visible
 from realtimechat.server.audit import JsonFormatter, log_event, render
 from realtimechat.server.store import HistoryPage, MemoryStore
@@ -363,3 +363,20 @@ async def test_a_client_that_stops_sending_still_gets_its_acks(
     assert kinds.count("history_end") == 2, kinds  # the replay's and the history reply's
     assert {"type": "ack", "ref": "bye-now", "id": 1} in frames, kinds
     assert any(f["type"] == "msg" and f["text"] == "last words" for f in frames), kinds
+
+
+async def test_bye_right_after_a_message_still_gets_its_ack(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """msg then bye in one write: the ack and the echo come before the server closes."""
+    server = await start_server()
+    alice = await join(server, pki, "alice")
+    carol = await RawPeer.open(server, pki.client("carol"))
+    await carol.send(HELLO + b'{"type":"msg","text":"and goodbye","ref":"last"}\n{"type":"bye"}\n')
+    seen = await carol.closed()
+    assert Ack(ref="last", id=1) in seen
+    assert [frame.text for frame in seen if isinstance(frame, Msg)] == ["and goodbye"]
+    assert not [frame for frame in seen if isinstance(frame, Bye)]  # she left: nothing to say
+    left = await receive_until(alice, Leave)
+    assert (left.name, left.reason) == ("carol", "quit")
+    await alice.close()

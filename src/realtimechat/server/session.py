@@ -112,6 +112,7 @@ class Session(asyncio.Protocol):
         self._abort_timer: asyncio.TimerHandle | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
+        self._finish_reason = R_DISCONNECTED  # why a draining session ends (quit or EOF)
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
         self.refuse_with: str | None = None  # set when a cap was hit: refuse after TLS
 
@@ -192,7 +193,7 @@ class Session(asyncio.Protocol):
         except ProtocolError:
             return  # the decoder already failed; the session is ending
         for event in events:
-            if self.closed:  # an earlier frame ended the session
+            if self.closed or self in self.hub.draining:  # ended, or said bye: nothing more
                 return
             if isinstance(event, ProtocolError):
                 self._protocol_error(event)
@@ -207,22 +208,30 @@ class Session(asyncio.Protocol):
                 self.end(R_INTERNAL)
 
     def eof_received(self) -> bool:
-        """The peer has finished sending: answer what it sent, then close.
+        self._finish(R_DISCONNECTED)
+        return True  # end() closes our side, after the outbox is flushed
+
+    def _finish(self, reason: str) -> None:
+        """The peer has finished sending (EOF, or ``bye``): answer what it sent, then end.
 
         What it asked for just before is still being worked on: messages
         being stored (their acks and echoes), the replay after welcome, and
         history answers. All of it goes out first (bounded by
-        ``shutdown_grace``), so a client that sends and then closes its side
-        still gets everything it is owed.
+        ``shutdown_grace``), so a client that sends and then leaves still
+        gets everything it is owed.
         """
+        if self in self.hub.draining:
+            return  # already finishing (bye, then EOF)
         if self.state is State.ACTIVE and self._owes_answers():
+            self._finish_reason = reason
+            self._reading_stopped = True
+            self._sync_reading()
             self.hub.draining.add(self)  # told after each commit (Hub._commit)
             self._drain_timer = self.hub.loop.call_later(
                 self.hub.limits.shutdown_grace, self._drained
             )
         else:
-            self._drained()
-        return True  # end() closes our side, after the outbox is flushed
+            self.end(reason, send_bye=False)
 
     def answered(self) -> None:
         """Something this session waited for is out: a commit, its replay, a history answer."""
@@ -233,7 +242,7 @@ class Session(asyncio.Protocol):
         return self.hub.has_pending(self) or self.outbox.holding or self._history_waiting > 0
 
     def _drained(self) -> None:
-        self.end(R_DISCONNECTED, send_bye=False)
+        self.end(self._finish_reason, send_bye=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel(self._abort_timer)
@@ -318,7 +327,7 @@ class Session(asyncio.Protocol):
                 if self._spend(None):
                     self.hub.answer_history(self, frame)
             case Bye():
-                self.end(R_QUIT, send_bye=False)
+                self._finish(R_QUIT)
             case _:  # pragma: no cover - the decoder only yields client frames
                 raise AssertionError(f"unexpected frame {frame!r}")
 
