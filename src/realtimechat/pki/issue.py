@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from realtimechat.errors import PKIError
 
+from ..sanitize import visible
 from .build import _build_ca, _build_client, _build_crl, _build_server, _cert_pem
 from .facts import _sans
 from .files import (
@@ -37,7 +38,15 @@ from .index import (
     _revoked_file,
 )
 from .keys import DEFAULT_KEY_TYPE, KeyType, _key_pem, _public_der, generate_key
-from .load import _read, _signed_by, common_name, load_certificate, load_crl, load_private_key
+from .load import (
+    _read,
+    _signed_by,
+    certificate_names,
+    common_name,
+    load_certificate,
+    load_crl,
+    load_private_key,
+)
 from .validity import CA_DAYS, CLIENT_DAYS, SERVER_DAYS, _now, _validity
 
 
@@ -242,34 +251,26 @@ def _renewed_cn(cert_path: Path) -> str:
 
 
 def server_names(cert_path: Path) -> list[str] | None:
-    """The names (subjectAltNames) of the server certificate in ``cert_path``, in order.
+    """The names clients may use as --cn for the server certificate in ``cert_path``.
 
-    None if there is no certificate there; its CN alone if it has no
-    subjectAltName (clients then compare --cn with the CN).
+    None if there is no certificate there (``certificate_names``, made safe
+    to print).
     """
     if not os.path.lexists(cert_path):
         return None
-    cert = load_certificate(cert_path)
-    names = _sans(cert)
-    if names is None:
-        return [common_name(cert)]
-    return [name.split(":", 1)[1] for name in names]
+    return [visible(name) for name in certificate_names(load_certificate(cert_path))]
 
 
 def _current_server_names(cert_path: Path, server_cn: str) -> list[str]:
-    """The SANs of the server certificate being renewed, if it is for ``server_cn``."""
+    """The names of the server certificate being renewed, if it is for ``server_cn``."""
     if not os.path.lexists(cert_path):
         return []
     try:
         old = load_certificate(cert_path)
-        san = old.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (PKIError, x509.ExtensionNotFound, ValueError):
+        names = certificate_names(old)
+    except (PKIError, ValueError):
         return []
-    if common_name(old) != server_cn:
-        return []
-    return [*san.get_values_for_type(x509.DNSName)] + [
-        str(ip) for ip in san.get_values_for_type(x509.IPAddress)
-    ]
+    return names if common_name(old) == server_cn else []
 
 
 def _same_folder(one: Path, other: Path) -> bool:

@@ -133,7 +133,8 @@ def certificate_names(cert: x509.Certificate) -> list[str]:
     dns = [str(name) for name in sans.get_values_for_type(x509.DNSName)] if sans else []
     ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] if sans else []
     cn = common_name(cert)
-    return (dns or ([cn] if cn else [])) + ips
+    names = (dns or ([cn] if cn else [])) + ips
+    return list(dict.fromkeys(names))  # a CN that is also an IP SAN: once
 
 
 def private_key_is_encrypted(path: Path) -> bool:
