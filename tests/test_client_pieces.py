@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -309,3 +312,27 @@ def test_wrapping_breaks_at_spaces_and_counts_wide_characters() -> None:
     assert wrap("abcdefghij", 4) == ["abcd", "efgh", "ij"]  # no space: cut at the edge
     assert wrap("日本語のテキスト", 6) == ["日本語", "のテキ", "スト"]  # two columns each
     assert wrap("short", 10) == ["short"]
+
+
+SAVER = """
+import sys
+from pathlib import Path
+from realtimechat.client.state import ResumePoint
+
+point = ResumePoint(Path(sys.argv[1]), sys.argv[2])
+for last_id in range(1, int(sys.argv[3]) + 1):
+    point.last_id = last_id
+    point.save()
+"""
+
+
+def test_clients_sharing_a_state_file_keep_each_others_resume_points(tmp_path: Path) -> None:
+    """Four processes saving into one file at once: every entry ends at its last value."""
+    state = tmp_path / "client-state.json"
+    saves = 150
+    keys = [f"127.0.0.1:8443/chatserver/user{n}" for n in range(4)]
+    savers = [
+        subprocess.Popen([sys.executable, "-c", SAVER, str(state), key, str(saves)]) for key in keys
+    ]
+    assert [saver.wait(timeout=60) for saver in savers] == [0] * len(keys)
+    assert json.loads(state.read_text()) == dict.fromkeys(keys, saves)

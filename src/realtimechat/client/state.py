@@ -6,15 +6,20 @@ server replays exactly what was missed: nothing twice, nothing lost,
 whether the connection dropped or the client was restarted.
 
 Writes are atomic (temporary file, fsync, rename) and debounced: at most
-one a second while messages arrive, and one at exit.
+one a second while messages arrive, and one at exit. Several clients may
+share the file (``make chat`` runs alice and bob on one), so each write
+reads, updates and replaces it under an exclusive lock on a sibling lock
+file; without it two clients saving at once lost one's resume point.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -63,16 +68,39 @@ class ResumePoint:
             return
         with contextlib.suppress(OSError):  # a read-only home must not stop the chat
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                if not isinstance(data, dict):
-                    data = {}
-            except (OSError, ValueError):
-                data = {}
-            data[self.key] = self.last_id
-            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            with temporary.open("w", encoding="utf-8") as file:
-                json.dump(data, file, indent=1, sort_keys=True)
-                file.flush()
-                os.fsync(file.fileno())
-            temporary.replace(self.path)
+            with _locked(self.path):
+                _write_entry(self.path, self.key, self.last_id)
+
+
+def _write_entry(path: Path, key: str, last_id: int) -> None:
+    """Read the shared file, set one entry, write it back atomically."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            data = {}
+    except (OSError, ValueError):
+        data = {}
+    data[key] = last_id
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    with temporary.open("w", encoding="utf-8") as file:
+        json.dump(data, file, indent=1, sort_keys=True)
+        file.flush()
+        os.fsync(file.fileno())
+    temporary.replace(path)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock shared by every client writing ``path``.
+
+    The lock is on a sibling file, not on ``path`` itself: ``path`` is
+    replaced by a rename on every write, so a lock on it would guard a file
+    nobody reads any more.
+    """
+    lock_path = path.with_name(f".{path.name}.lock")
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
