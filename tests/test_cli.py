@@ -826,10 +826,12 @@ def test_bad_retention_is_refused(text: str) -> None:
         parse_retention(text)
 
 
-def test_revoke_and_sighup_end_a_live_session(
-    tmp_path: Path, env: dict[str, str], spawn: Spawn
+@pytest.mark.parametrize("reload_by", ["sighup", "watching the files"])
+def test_revoke_ends_a_live_session(
+    tmp_path: Path, env: dict[str, str], spawn: Spawn, reload_by: str
 ) -> None:
-    """rtchat-certs revoke + SIGHUP: bob is told he is revoked (exit 5); alice chats on."""
+    """rtchat-certs revoke, then SIGHUP or nothing at all (the server sees crl.pem change):
+    bob is told he is revoked (exit 5); alice chats on."""
     ca = tmp_path / "ca"
     for command in (
         ["init", "--dir", str(ca), "--cn", "chatserver", "--san", "127.0.0.1"],
@@ -848,6 +850,8 @@ def test_revoke_and_sighup_end_a_live_session(
         str(ca),
         "--data",
         str(tmp_path / "data"),
+        "--watch-interval",
+        "0" if reload_by == "sighup" else "0.2",
     )
     running = RunningServer(
         server, int(server.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)").group(1))
@@ -857,7 +861,10 @@ def test_revoke_and_sighup_end_a_live_session(
     alice.stdout.expect(rf"^{CLOCK} -- bob joined$")
     revoked = run([script("rtchat-certs"), "revoke", "bob", "--dir", str(ca)], env)
     assert revoked.returncode == 0, revoked.stderr
-    server.proc.send_signal(signal.SIGHUP)
+    if reload_by == "sighup":
+        server.proc.send_signal(signal.SIGHUP)
+    else:
+        server.stderr.expect(r"certificate files changed on disk: reloading")
     assert bob.wait() == 5
     assert "revoked" in error_line("\n".join(bob.stderr.lines))
     alice.stdout.expect(rf"^{CLOCK} -- bob left \(revoked\)$")

@@ -862,8 +862,9 @@ def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:
         f"unchanged {out / 'server.key'} (private key, mode 0600, already the same)",
         f"replaced {out / 'crl.pem'}",
         "Next: only crl.pem changed: copy it into the server's folder on the server host "
-        f"({_home_relative(locations.app_dir() / 'server')} by default) and reload the server: "
-        "`kill -HUP <pid of rtchat-server>` (no restart needed).",
+        f"({_home_relative(locations.app_dir() / 'server')} by default): the running server "
+        "applies it within seconds (or at once on `kill -HUP <pid of rtchat-server>`; no "
+        "restart needed).",
     ]
     assert (out / "crl.pem").read_bytes() == pki.CaFolder(ca).crl.read_bytes()
 

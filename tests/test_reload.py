@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import pytest
 
 from realtimechat.errors import CertificateRejected
 from realtimechat.protocol import Msg, SendMsg
+from realtimechat.server.config import ServerSettings
 from realtimechat.tls import ServerFiles
 
-from .support import Pki, ServerFactory, connect, join, receive_until
+from .support import Pki, ServerFactory, connect, eventually, join, receive_until
 
 
 def files_with_own_trust(pki: Pki, trust: Path) -> ServerFiles:
@@ -57,3 +59,48 @@ async def test_failed_reload_keeps_the_old_certificates(
     alice = await join(server, pki, "alice")
     assert alice.welcome is not None
     await alice.close()
+
+
+async def test_changed_files_are_reloaded_without_a_signal(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """Watching the files: a broken write fails once (not at every look), the fix is loaded."""
+    trust = tmp_path / "trust.pem"
+    server = await start_server(
+        files=files_with_own_trust(pki, trust), settings=ServerSettings(watch_interval=0.02)
+    )
+
+    def logged(text: str) -> int:
+        return sum(text in r.getMessage() for r in server_log.records)
+
+    trust.write_text("not a certificate\n")
+    await eventually(lambda: logged("TLS reload failed") == 1)
+    assert logged("(read again when they change)") == 1
+    await asyncio.sleep(0.3)  # some fifteen more looks at the same broken file
+    assert logged("TLS reload failed") == 1
+    alice = await join(server, pki, "alice")  # the old trust is still in force
+
+    trust.write_bytes(pki.folder.ca_cert.read_bytes() + pki.rogue.cert_pem.bytes())
+    await eventually(lambda: logged("TLS reloaded") == 1)
+    assert logged("certificate files changed on disk") == 2
+    mallory = await connect(server, pki.rogue_client())
+    assert (await mallory.hello()).name == "mallory"
+    await mallory.send(SendMsg(text="let in without a SIGHUP"))
+    assert (await receive_until(alice, Msg)).text == "let in without a SIGHUP"
+    await alice.close()
+    await mallory.close()
+
+
+async def test_a_sighup_reload_is_not_repeated_by_the_watch(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """Files already reloaded by a signal are not reloaded again when the watch looks."""
+    trust = tmp_path / "trust.pem"
+    server = await start_server(
+        files=files_with_own_trust(pki, trust), settings=ServerSettings(watch_interval=0.02)
+    )
+    trust.write_bytes(pki.folder.ca_cert.read_bytes() + pki.rogue.cert_pem.bytes())
+    server.reload_tls()
+    await asyncio.sleep(0.3)  # some fifteen looks
+    assert not any("changed on disk" in r.getMessage() for r in server_log.records)
+    assert sum("TLS reloaded" in r.getMessage() for r in server_log.records) == 1

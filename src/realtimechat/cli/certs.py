@@ -130,7 +130,8 @@ def main() -> None:
     `server-bundle --out DIR` copies them into a server folder, and
     `server-cert` makes a new server certificate (renewal, another host).
     `revoke` puts a certificate on crl.pem; `crl` re-signs it before its next
-    update. A server applies a new crl.pem when it reloads (SIGHUP).
+    update. A running server applies a changed crl.pem within seconds (or at
+    once on SIGHUP).
     `show FILE` explains any certificate, request or CRL.
 
     Private keys are written with mode 0600 in folders of mode 0700, and
@@ -416,8 +417,9 @@ def revoke(*, which: str, root: Path, reason: pki.RevocationReason, crl_days: in
     NAME means that name's current certificate; SERIAL is hex as `list`
     shows it (colons allowed) or decimal; FINGERPRINT is the SHA-256 or its
     first 16 hex digits. If several certificates match, nothing is revoked
-    and they are listed. A server applies the new crl.pem when it reloads:
-    copy it into the server's folder and send the server SIGHUP.
+    and they are listed. A running server applies the new crl.pem within
+    seconds of it changing in the server's folder (or at once on SIGHUP), and
+    ends the revoked user's session.
     """
     with _pki_errors():
         done = pki.revoke(root, which, reason=reason, crl_days=crl_days)
@@ -433,8 +435,9 @@ def revoke(*, which: str, root: Path, reason: pki.RevocationReason, crl_days: in
 def _crl_next_step(root: Path) -> None:
     click.echo(
         "Next: give each server the new crl.pem (`rtchat-certs server-bundle --dir "
-        f"{_quote(root)} --out DIR --force`, or copy it) and reload it (kill -HUP <pid of "
-        "rtchat-server>): it applies the CRL from then on."
+        f"{_quote(root)} --out DIR --force`, or copy it; a server run on this folder has it "
+        "already): a running server applies it within seconds (or at once on `kill -HUP "
+        "<pid of rtchat-server>`)."
     )
 
 
@@ -445,7 +448,8 @@ def crl(*, root: Path, days: int) -> None:
     """Sign crl.pem again, with a new next update; the revoked list stays the same.
 
     Do this before the next update `list` shows, copy the new crl.pem to
-    each server's folder and reload the server (SIGHUP).
+    each server's folder: a running server applies it within seconds (or
+    at once on SIGHUP).
     """
     with _pki_errors():
         written = pki.renew_crl(root, days=days)
@@ -598,7 +602,7 @@ def server_cert(
     change, it says which, and warns about names that clients may still
     use. The old certificate stays valid until it expires unless you revoke
     it (by serial: `list` shows it). A running server picks up a new
-    certificate when it reloads (SIGHUP).
+    certificate within seconds of the file changing (or at once on SIGHUP).
     """
     cert_path = (out_dir if out_dir is not None else root) / "server.crt"
     before = _server_names(cert_path)
@@ -661,8 +665,8 @@ def server_bundle(*, root: Path, out_dir: Path, force: bool) -> None:
     the server host as ~/.config/rtchat/server (on Linux), where rtchat-server
     looks by default, or run `rtchat-server --pki DIR` there. After a revoke,
     a crl renewal or a new server certificate, run it again with --force
-    (unchanged files are left alone), copy what changed and reload the server
-    (SIGHUP).
+    (unchanged files are left alone) and copy what changed: a running server
+    applies it within seconds (or at once on SIGHUP).
     """
     with _pki_errors():
         written = pki.server_bundle(root, out_dir, force=force)
@@ -683,7 +687,10 @@ def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
     default = locations.app_dir() / "server"  # rtchat-server's first choice without --pki
     here = _same_path(out_dir, default)  # made on the server host, where it is used
     changed = [item.path.name for item in written if item.action != "unchanged"]
-    reload = "reload the server: `kill -HUP <pid of rtchat-server>` (no restart needed)"
+    reload = (
+        "the running server applies it within seconds (or at once on "
+        "`kill -HUP <pid of rtchat-server>`; no restart needed)"
+    )
     if not changed:
         return f"Nothing changed: {out_dir} already matches the CA folder."
     if all(item.action == "wrote" for item in written):
@@ -700,7 +707,7 @@ def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
     what = "only crl.pem changed" if changed == ["crl.pem"] else f"{', '.join(changed)} changed"
     return (
         f"Next: {what}: copy {'it' if len(changed) == 1 else 'them'} into the server's folder "
-        f"on the server host ({_home_relative(default)} by default) and {reload}."
+        f"on the server host ({_home_relative(default)} by default): {reload}."
     )
 
 

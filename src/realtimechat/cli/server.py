@@ -32,9 +32,10 @@ MAX_MOTD_CHARS = 4096
     context_settings={**CONTEXT, "auto_envvar_prefix": "RTCHAT_SERVER"},
     epilog=(
         "Every option can also be set in the environment as RTCHAT_SERVER_<OPTION>, "
-        "for example RTCHAT_SERVER_PORT=8443. Send SIGHUP to reload certificates and "
-        "trust for new connections; SIGINT or SIGTERM to stop (everyone gets "
-        "'bye shutdown'). Closing the terminal it runs in stops it too."
+        "for example RTCHAT_SERVER_PORT=8443. Certificates and trust are reloaded for "
+        "new connections when their files change (--watch-interval) or on SIGHUP; "
+        "SIGINT or SIGTERM stops it (everyone gets 'bye shutdown'), and so does "
+        "closing the terminal it runs in."
     ),
 )
 @click.option(
@@ -69,6 +70,16 @@ MAX_MOTD_CHARS = 4096
     "--crl",
     type=_FILE,
     help="Revoked certificates (PEM CRL from rtchat-certs). [default: crl.pem of the --pki folder]",
+)
+@click.option(
+    "--watch-interval",
+    type=click.FloatRange(0),
+    default=_SETTINGS.watch_interval,
+    show_default=True,
+    metavar="SECONDS",
+    help="Look at the certificate files (certificate, key, CA, CRL) this often and "
+    "reload them when they change, as SIGHUP does: a revoked user's session ends "
+    "within seconds. 0: reload only on SIGHUP.",
 )
 @click.option(
     "--names",
@@ -247,6 +258,7 @@ def main(  # click passes every option by keyword
     key: Path | None,
     ca: Path | None,
     crl: Path | None,
+    watch_interval: float,
     names: str,
     motd: Path | None,
     presence_limit: int,
@@ -319,6 +331,7 @@ def main(  # click passes every option by keyword
                 retention_age=age,
                 retention_count=count,
                 motd=motd_text,
+                watch_interval=watch_interval,
             ),
             store=store,
         )

@@ -426,14 +426,15 @@ def _check_certificate_against(
         info.warnings.append(
             f"it is revoked (on {_when(revoked.revocation_date_utc)}"
             f"{', ' + reason if reason else ''}) by {where / 'crl.pem'}: servers refuse it "
-            "once they have reloaded (SIGHUP)"
+            "once they have reloaded it (within seconds of crl.pem changing, or on SIGHUP)"
         )
         return
     serial = f"{cert.serial_number:x}"
     if any(e.serial == serial and e.status == "revoked" for e in context.entries):
         info.warnings.append(
             f"index.json marks it revoked, but {where / 'crl.pem'} does not list it: "
-            f"run `rtchat-certs crl --dir {shlex.quote(str(where))}` and reload the server"
+            f"run `rtchat-certs crl --dir {shlex.quote(str(where))}` and give the servers "
+            "the new crl.pem"
         )
 
 
@@ -555,7 +556,7 @@ def _describe_crl(
             )
     info.notes.append(
         "the chat server checks it itself (not with OpenSSL's CRL flags) and applies a new one "
-        "when it reloads (SIGHUP)"
+        "within seconds of the file changing (or on SIGHUP)"
     )
     if context is not None:
         info.checked_against = context.root

@@ -50,7 +50,7 @@ def revoke(
     Marks its index entry ``revoked`` with the time and ``reason``, and signs
     a new ``crl.pem`` listing every revoked serial (the CRL is written
     first, so a failure can only leave the index behind, never the CRL).
-    Servers apply it when they reload (SIGHUP).
+    Running servers apply it within seconds of it changing (or on SIGHUP).
     """
     if reason not in REVOCATION_REASONS:
         raise PKIError(f"unknown reason {reason!r} (choose from {', '.join(REVOCATION_REASONS)})")

@@ -8,8 +8,9 @@ does the TLS handshake itself over memory BIOs, so that:
 * a handshake that takes longer than ``Limits.handshake_timeout`` is cut,
   and at most ``Limits.max_handshakes`` run at once;
 * each connection uses the TLS context current when it arrived, so SIGHUP
-  can swap trust anchors and certificates for new connections
-  (``reload_tls``);
+  -- or a change to the certificate files, looked for every
+  ``ServerSettings.watch_interval`` -- can swap trust anchors and
+  certificates for new connections (``reload_tls``);
 * it runs on the default asyncio loop and on uvloop alike, with no 256 KiB
   read buffer per connection (shared/pitfalls.md has the measurements that
   ruled out ``ssl=`` on the listener and ``loop.start_tls``).
@@ -27,6 +28,7 @@ import resource
 import signal
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, cast
 
 from ..tls import ServerFiles
@@ -129,6 +131,7 @@ class ChatServer:
         self.limits = limits or Limits()
         self.settings = settings or ServerSettings()
         self.log = logger or log
+        self._files_seen = _files_on_disk(files)  # before loading: a change meanwhile reloads
         self.trust = Trust.load(files)  # fails early, before listening
         self._servers: list[asyncio.Server] = []
         self._handshaking = 0
@@ -137,6 +140,7 @@ class ChatServer:
         self._handshaking_from: Counter[str] = Counter()  # handshakes in progress per source IP
         self._keepalive: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._file_watch: asyncio.Task[None] | None = None
         self._all_closed = asyncio.Event()  # set when the last connection is gone
         self._hub: Hub | None = None
         self.store: Store = store if store is not None else MemoryStore()
@@ -182,6 +186,8 @@ class ChatServer:
         self._log_warnings()
         self._watch = asyncio.create_task(self._daily_warnings(), name="expiry-warnings")
         self._maintenance = asyncio.create_task(self._purge_periodically(), name="retention")
+        if self.settings.watch_interval > 0:
+            self._file_watch = asyncio.create_task(self._reload_on_change(), name="file-watch")
         where = ", ".join(format_peer(address) for address in self.addresses)
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
         self.log.info("listening on %s (protocol v1, mutual TLS, %s loop)", where, kind)
@@ -200,11 +206,15 @@ class ChatServer:
         (or expired): they get ``bye {reason: revoked|expired}``. If the
         files cannot be loaded, the old state stays and the error is logged.
         """
+        self._files_seen = _files_on_disk(self.files)  # a failure waits for the next change
         try:
             self.trust = Trust.load(self.files)
         except Exception as exc:
             # One line for the operator (a bad file, a wrong key), no traceback.
-            self.log.error("TLS reload failed, keeping the previous certificates: %s", exc)  # noqa: TRY400
+            again = " (read again when they change)" if self.settings.watch_interval > 0 else ""
+            self.log.error(  # noqa: TRY400
+                "TLS reload failed, keeping the previous certificates: %s%s", exc, again
+            )
             return
         self.log.info(
             "TLS reloaded: new connections use the new certificates and trust (%s)",
@@ -251,7 +261,7 @@ class ChatServer:
         self.shutting_down = True
         for server in self._servers:
             server.close()
-        for task in (self._keepalive, self._watch, self._maintenance):
+        for task in (self._keepalive, self._watch, self._maintenance, self._file_watch):
             if task is not None:
                 task.cancel()
         for connection in list(self._connections):
@@ -400,6 +410,22 @@ class ChatServer:
                     self.log.info("retention: removed %d old messages", removed)
             await asyncio.sleep(PURGE_PERIOD)
 
+    async def _reload_on_change(self) -> None:
+        """Reload when the certificate files have changed and then stayed put.
+
+        "Stayed put" -- the same on two looks in a row -- lets a copy or an
+        scp finish before we read; a cert and key replaced a moment apart
+        may still fail once (logged), and the second change reloads again.
+        """
+        previous = self._files_seen
+        while True:
+            await asyncio.sleep(self.settings.watch_interval)
+            current = _files_on_disk(self.files)
+            if current != self._files_seen and current == previous:
+                self.log.info("certificate files changed on disk: reloading")
+                self.reload_tls()
+            previous = current
+
     async def _keepalive_loop(self) -> None:
         loop = asyncio.get_running_loop()
         period = max(0.05, min(self.limits.ping_interval / 2, 5.0))
@@ -408,6 +434,26 @@ class ChatServer:
             now = loop.time()
             for session in self.hub.sessions:
                 session.ping_or_drop(now)
+
+
+# inode, size, mtime and ctime in ns; None: missing. ctime catches a rewrite
+# that keeps the size and has its mtime set back (scp -p, cp -p).
+FileState = tuple[int, int, int, int] | None
+
+
+def _files_on_disk(files: ServerFiles) -> tuple[FileState, ...]:
+    """What the certificate files look like: any rewrite, replace or removal changes it."""
+    return tuple(_file_state(path) for path in (files.cert, files.key, files.ca, files.crl))
+
+
+def _file_state(path: Path | None) -> FileState:
+    if path is None:
+        return None
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
 
 def _handshakes_per_address(limits: Limits) -> int:

@@ -54,3 +54,7 @@ class ServerSettings:
     retention_age: dt.timedelta | None = None  # purge messages older than this
     retention_count: int | None = None  # keep at most this many messages
     motd: str | None = None
+    # Seconds between looks at the certificate files; a change reloads them as
+    # SIGHUP does (0: only SIGHUP). Revoking someone then ends their session
+    # without anyone remembering to signal the server.
+    watch_interval: float = 2.0
