@@ -301,6 +301,39 @@ def test_state_keeps_the_resume_point_where_asked(
     assert (default.read_text() if default.exists() else None) == before
 
 
+def test_a_fresh_join_shows_earlier_messages_and_a_resume_what_was_missed(
+    spawn: Spawn, folders: Folders, tmp_path: Path
+) -> None:
+    """The line after the join replay tells history (fresh) from what we missed (resumed)."""
+    process = spawn(
+        script("rtchat-server"),
+        *("--host", "127.0.0.1", "--port", "0", "--pki", str(folders.ca), "--ephemeral"),
+    )
+    running = RunningServer(
+        process, int(process.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+    )
+    state = ["--state", str(tmp_path / "bob-state.json")]
+    alice = join(spawn, running, folders, "alice")
+    for text in ("one", "two"):
+        alice.send(text)
+        alice.stdout.expect(rf"^{CLOCK} alice: {text}$")
+
+    bob = spawn(*client_args(running.port, "bob", folders), *state)
+    bob.stdout.expect(rf"^{CLOCK} alice: two$")
+    bob.stdout.expect(rf"^{CLOCK} -- 2 earlier messages above$")
+    bob.end_input()
+    assert bob.wait() == 0
+    alice.send("three")
+    alice.stdout.expect(rf"^{CLOCK} alice: three$")
+
+    again = spawn(*client_args(running.port, "bob", folders), *state)
+    again.stdout.expect(rf"^{CLOCK} alice: three$")
+    again.stdout.expect(rf"^{CLOCK} -- 1 missed message above$")
+    again.end_input()
+    assert again.wait() == 0
+    assert not any("alice: two" in line for line in again.stdout.lines)
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_chat_keeps_its_state_with_the_development_pki() -> None:
     """`make chat` resumes from .rtchat-dev/, not the user's own client-state.json."""

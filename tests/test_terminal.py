@@ -113,8 +113,27 @@ def join_in_pane(tmux: Tmux, pane: str, pki: Pki, port: int, name: str) -> None:
 
 
 def prompt_line(tmux: Tmux, pane: str, name: str) -> str:
-    """The input line: the last screen line starting with the prompt."""
-    return [line for line in tmux.lines(pane) if line.startswith(f"{name}>")][-1]
+    """The input line: the last screen line starting with the prompt.
+
+    "" while the client is redrawing (it erases the prompt, prints above it
+    and draws it again): a capture can fall in between, so check with
+    ``wait_for`` or ``lines_with_prompt``.
+    """
+    return _prompt_in(tmux.lines(pane), name)
+
+
+def _prompt_in(lines: list[str], name: str) -> str:
+    return next((line for line in reversed(lines) if line.startswith(f"{name}>")), "")
+
+
+def lines_with_prompt(tmux: Tmux, pane: str, name: str, expected: str) -> list[str]:
+    """The screen's lines, from the first capture whose input line is ``expected``."""
+
+    def stripped(screen: str) -> list[str]:
+        return [line.rstrip() for line in screen.splitlines()]
+
+    screen = tmux.wait_for(pane, lambda shown: _prompt_in(stripped(shown), name) == expected)
+    return stripped(screen)
 
 
 def test_arrivals_show_above_the_line_being_typed(
@@ -130,8 +149,7 @@ def test_arrivals_show_above_the_line_being_typed(
     for n in range(5):
         tmux.type("bob", f"interruption {n}", enter=True)
     tmux.wait_text("alice", "bob: interruption 4")
-    assert prompt_line(tmux, "alice", "alice") == "alice> hello wor"
-    lines = tmux.lines("alice")
+    lines = lines_with_prompt(tmux, "alice", "alice", "alice> hello wor")
     arrival = max(i for i, line in enumerate(lines) if "bob: interruption 4" in line)
     prompt = max(i for i, line in enumerate(lines) if line.startswith("alice>"))
     assert arrival < prompt, "the message must appear above the input line"
@@ -182,7 +200,7 @@ def test_quit_with_an_unsent_message_warns_and_keeps_it(
     tmux.wait_text(
         "alice", "1 message not sent yet (reconnecting): /quit again to leave without it"
     )
-    assert prompt_line(tmux, "alice", "alice") == "alice>", "the client must still be running"
+    lines_with_prompt(tmux, "alice", "alice", "alice>")  # the client is still running
     server_process.start()
     tmux.wait_text("alice", "alice: will this be lost?", timeout=45)
     tmux.wait_for("alice", lambda screen: "sending:" not in screen)
@@ -348,7 +366,7 @@ def test_lost_server_shows_reconnecting_and_recovers(
     server_process.stop()
     tmux.wait_text("alice", "the server ended the session: shutdown; reconnecting in")
     tmux.wait_text("alice", "reconnecting in")
-    assert prompt_line(tmux, "alice", "alice") == "alice> half a thought"
+    lines_with_prompt(tmux, "alice", "alice", "alice> half a thought")
     server_process.start()
     tmux.wait_for("alice", lambda screen: screen.count("joined as alice") == 2, timeout=45)
     tmux.type("alice", ", finished", enter=True)

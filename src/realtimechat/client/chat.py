@@ -164,6 +164,7 @@ class Chat:
         self._shown: set[int] = set()
         self._shown_order: deque[int] = deque()
         self._gaps = GapFiller()
+        self._resumed = False  # this connection's hello carried ``since``
         self._refs = itertools.count(1)
         self._ref_prefix = secrets.token_hex(4)
         self._leaving = asyncio.Event()
@@ -232,6 +233,7 @@ class Chat:
         self.status = Status.CONNECTED
         self.retry_at = None
         self._gaps.connected()
+        self._resumed = bool(since)
         self.roster.welcome(welcome)
         for line in welcome_lines(welcome):
             self.view.notice(line)
@@ -355,7 +357,9 @@ class Chat:
             case HistoryEnd():
                 if self._gaps.in_join_replay and frame.count:
                     plural = "" if frame.count == 1 else "s"
-                    self.view.notice(notice(f"-- {frame.count} earlier message{plural} above"))
+                    # A resume replays what we missed; a fresh join, recent history.
+                    kind = "missed" if self._resumed else "earlier"
+                    self.view.notice(notice(f"-- {frame.count} {kind} message{plural} above"))
                 await self._ask_history(self._gaps.end(more=frame.more))
             case Bye():
                 raise bye_error(frame, before_welcome=False)
