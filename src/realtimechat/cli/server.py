@@ -339,7 +339,6 @@ def main(  # click passes every option by keyword
         fail(PROGRAM, exc if isinstance(exc, ConfigError) else ConfigError(str(exc)))
 
     async def serve() -> None:
-        server.handle_signals()  # before listening: a signal at once is handled, not fatal
         try:
             await server.start()
         except OSError as exc:

@@ -147,7 +147,6 @@ class ChatServer:
         self._maintenance: asyncio.Task[None] | None = None
         self._open_files_limit = 0  # the soft RLIMIT_NOFILE, read at start
         self.shutting_down = False
-        self._stop: asyncio.Event | None = None  # set by SIGINT/SIGTERM (handle_signals)
         self._open_files_logged_at = -OPEN_FILES_LOG_PERIOD
         self._open_files_unlogged = 0  # times hit since the last line
 
@@ -228,17 +227,14 @@ class ChatServer:
             if connection.session is not None:
                 connection.session.recheck(self.trust)
 
-    def handle_signals(self) -> asyncio.Event:
-        """SIGINT/SIGTERM stop the server gracefully; SIGHUP reloads.
+    async def serve_until_signalled(self) -> None:
+        """Run until SIGINT/SIGTERM (then shut down gracefully); SIGHUP reloads.
 
-        Called before ``start``, so that a signal arriving the moment we
-        listen -- a ``kill -HUP`` right after the "listening" line -- is
-        handled, not fatal. A SIGHUP that comes from the terminal closing
-        (not from ``kill -HUP``) stops the server instead, as it would any
-        program run in a terminal.
+        A SIGHUP that comes from the terminal closing (not from ``kill -HUP``)
+        stops the server instead, as it would any program run in a terminal.
         """
         loop = asyncio.get_running_loop()
-        stop = self._stop = asyncio.Event()
+        stop = asyncio.Event()
         terminals = _terminal_fds()
 
         def on_hangup() -> None:
@@ -252,12 +248,6 @@ class ChatServer:
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGHUP, on_hangup)
-        return stop
-
-    async def serve_until_signalled(self) -> None:
-        """Run until SIGINT/SIGTERM (then shut down gracefully); SIGHUP reloads."""
-        stop = self._stop or self.handle_signals()
-        loop = asyncio.get_running_loop()
         try:
             await stop.wait()
             self.log.info("shutting down")
