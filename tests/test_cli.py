@@ -210,14 +210,19 @@ class RunningServer:
     port: int
 
 
-@pytest.fixture
-def server(spawn: Spawn, folders: Folders) -> RunningServer:
-    """``rtchat-server --port 0`` on 127.0.0.1; the port is read from its log line."""
+def start_server(spawn: Spawn, pki: Path, *options: str) -> RunningServer:
+    """``rtchat-server --port 0`` on 127.0.0.1 with ``pki``; the port is read from its log."""
     process = spawn(
-        script("rtchat-server"), "--host", "127.0.0.1", "--port", "0", "--pki", str(folders.ca)
+        script("rtchat-server"), "--host", "127.0.0.1", "--port", "0", "--pki", str(pki), *options
     )
     match = process.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)")
     return RunningServer(process, int(match.group(1)))
+
+
+@pytest.fixture
+def server(spawn: Spawn, folders: Folders) -> RunningServer:
+    """``rtchat-server`` on the module's CA folder (its history in the module's home)."""
+    return start_server(spawn, folders.ca)
 
 
 def client_args(port: int, name: str, folders: Folders, *, cn: str = "chatserver") -> list[str]:
@@ -305,13 +310,7 @@ def test_a_fresh_join_shows_earlier_messages_and_a_resume_what_was_missed(
     spawn: Spawn, folders: Folders, tmp_path: Path
 ) -> None:
     """The line after the join replay tells history (fresh) from what we missed (resumed)."""
-    process = spawn(
-        script("rtchat-server"),
-        *("--host", "127.0.0.1", "--port", "0", "--pki", str(folders.ca), "--ephemeral"),
-    )
-    running = RunningServer(
-        process, int(process.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)").group(1))
-    )
+    running = start_server(spawn, folders.ca, "--ephemeral")
     state = ["--state", str(tmp_path / "bob-state.json")]
     alice = join(spawn, running, folders, "alice")
     for text in ("one", "two"):
@@ -819,19 +818,9 @@ def test_names_release_frees_a_name(
 ) -> None:
     """`rtchat-server names release NAME --data DIR` forgets who owned NAME."""
     data = tmp_path / "data"
-    server = spawn(
-        script("rtchat-server"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--pki",
-        str(folders.ca),
-        "--data",
-        str(data),
-    )
-    port = server.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)").group(1)
-    alice = spawn(*client_args(int(port), "alice", folders))
+    running = start_server(spawn, folders.ca, "--data", str(data))
+    server = running.process
+    alice = spawn(*client_args(running.port, "alice", folders))
     alice.stdout.expect(r"joined as alice")
     alice.end_input()
     assert alice.wait() == 0
@@ -896,22 +885,13 @@ def test_revoke_ends_a_live_session(
     ):
         assert run([script("rtchat-certs"), *command], env).returncode == 0
     here = Folders(ca=ca, rogue=ca)
-    server = spawn(
-        script("rtchat-server"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--pki",
-        str(ca),
-        "--data",
-        str(tmp_path / "data"),
-        "--watch-interval",
-        "0" if reload_by == "sighup" else "0.2",
+    running = start_server(
+        spawn,
+        ca,
+        *("--data", str(tmp_path / "data")),
+        *("--watch-interval", "0" if reload_by == "sighup" else "0.2"),
     )
-    running = RunningServer(
-        server, int(server.stderr.expect(r"listening on 127\.0\.0\.1:(\d+)").group(1))
-    )
+    server = running.process
     alice = join(spawn, running, here, "alice")
     bob = join(spawn, running, here, "bob")
     alice.stdout.expect(rf"^{CLOCK} -- bob joined$")
