@@ -618,6 +618,29 @@ def test_sigterm_says_shutdown_to_every_client(
         assert client.wait() == 0
 
 
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["HUP", "TERM"])
+def test_a_signal_sent_as_soon_as_it_listens_is_handled(
+    spawn: Spawn, folders: Folders, signum: signal.Signals
+) -> None:
+    """SIGHUP or SIGTERM the moment "listening on" shows: a reload, or a clean stop.
+
+    The handlers used to be installed after that line: a script (or a test)
+    that signalled at once killed the server, SIGHUP's default action.
+    """
+    server = spawn(
+        script("rtchat-server"), "--host", "127.0.0.1", "--port", "0", "--pki", str(folders.ca)
+    )
+    server.stderr.expect(r"listening on 127\.0\.0\.1:\d+")
+    server.proc.send_signal(signum)
+    if signum == signal.SIGHUP:
+        server.stderr.expect(r"TLS reloaded")
+        assert server.proc.poll() is None, "SIGHUP means reload, not stop"
+        server.proc.send_signal(signal.SIGTERM)
+    assert server.wait() == 0
+    ending = [line.split(" INFO ")[-1] for line in server.stderr.lines[-2:]]
+    assert ending == ["shutting down", "stopped"], server.stderr.lines
+
+
 def test_server_without_port_and_no_terminal_exits_2(folders: Folders, env: dict[str, str]) -> None:
     """Without --port and with no terminal to ask on, the server exits 2 saying so."""
     done = subprocess.run(

@@ -326,11 +326,16 @@ def main(  # click passes every option by keyword
         fail(PROGRAM, exc if isinstance(exc, ConfigError) else ConfigError(str(exc)))
 
     async def serve() -> None:
-        try:
-            await server.start()
-        except OSError as exc:
-            raise ConfigError(_cannot_listen(port, exc)) from None
-        await server.serve_until_signalled()
+        # Signals are handled before "listening on" is logged: a SIGHUP or
+        # SIGTERM sent as soon as that line shows must not kill the server.
+        with server.handling_signals() as stop:
+            try:
+                await server.start()
+            except OSError as exc:
+                raise ConfigError(_cannot_listen(port, exc)) from None
+            await stop.wait()  # SIGINT or SIGTERM (or the terminal closed)
+        server.log.info("shutting down")  # a second signal now has its default effect
+        await server.shutdown()
 
     run_async(PROGRAM, serve, loop=loop)
 

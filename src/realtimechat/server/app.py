@@ -26,7 +26,7 @@ import os
 import resource
 import signal
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from ..tls import ServerFiles
@@ -217,8 +217,14 @@ class ChatServer:
             if connection.session is not None:
                 connection.session.recheck(self.trust)
 
-    async def serve_until_signalled(self) -> None:
-        """Run until SIGINT/SIGTERM (then shut down gracefully); SIGHUP reloads.
+    @contextlib.contextmanager
+    def handling_signals(self) -> Iterator[asyncio.Event]:
+        """SIGINT and SIGTERM set the event given; SIGHUP reloads. For ``with``, around ``start``.
+
+        The handlers must be in place before ``start`` logs "listening on":
+        whoever waits for that line (a script, a test, rtchat-bench) may
+        signal at once, and the default action of SIGHUP and SIGTERM is to
+        die on the spot.
 
         A SIGHUP that comes from the terminal closing (not from ``kill -HUP``)
         stops the server instead, as it would any program run in a terminal.
@@ -239,12 +245,10 @@ class ChatServer:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGHUP, on_hangup)
         try:
-            await stop.wait()
-            self.log.info("shutting down")
+            yield stop
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
-        await self.shutdown()
 
     async def shutdown(self) -> None:
         """``bye {reason: shutdown}`` to everyone, flush for a bounded time, close."""
