@@ -589,9 +589,9 @@ def test_the_address_question_takes_host_and_port(
 ) -> None:
     """HOST:PORT typed at "Server address" answers the port too: no "Port" question."""
     ask_in_pane(tmux, folders, "--name", "alice")
-    tmux.wait_text("alice", "Server address")
+    tmux.wait_output("alice", "Server address")
     tmux.type("alice", f"127.0.0.1:{server.port}", enter=True)
-    screen = tmux.wait_text("alice", "joined as alice")
+    screen = tmux.wait_output("alice", "joined as alice")
     assert "Port" not in screen
 
 

@@ -81,10 +81,11 @@ async def test_certificate_expiring_mid_session_ends_it(
     start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
     """A certificate valid for a few more seconds: its session ends with bye expired."""
-    now = dt.datetime.now(dt.UTC)
-    issue_client(pki.folder.root, "brief", not_after=now + dt.timedelta(seconds=3))
     server = await start_server()
     alice = await join(server, pki, "alice")
+    # Issued last: its few seconds must cover only its own handshake and hello.
+    now = dt.datetime.now(dt.UTC)
+    issue_client(pki.folder.root, "brief", not_after=now + dt.timedelta(seconds=3))
     brief = await RawPeer.open(server, pki.client("brief"))
     await brief.send(b'{"type":"hello","v":1}\n')
     seen = await brief.closed(timeout=20)

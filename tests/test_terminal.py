@@ -69,6 +69,21 @@ class Tmux:
     def lines(self, name: str) -> list[str]:
         return [line.rstrip() for line in self.screen(name).splitlines()]
 
+    def output(self, name: str) -> str:
+        """The screen without the shell's lines (its prompt and its echo of a command).
+
+        That echo holds paths (the clone's, pytest's temporary folders), which
+        may contain any word: whether a program printed something is decided
+        on what it printed. ``-J`` joins the rows a long echo wraps onto.
+        """
+        screen = self.run("capture-pane", "-p", "-J", "-t", name)
+        return "\n".join(line for line in screen.splitlines() if not line.startswith("$ "))
+
+    def wait_output(self, name: str, text: str, timeout: float = DEADLINE) -> str:
+        """Wait until the program (not the shell's echo) shows ``text``; its output then."""
+        self.wait_for(name, lambda _: text in self.output(name), timeout)
+        return self.output(name)
+
     def title(self, name: str) -> str:
         return self.run("display-message", "-p", "-t", name, "#{pane_title}").strip()
 
@@ -278,9 +293,9 @@ def test_missing_settings_are_asked_in_order(
         ("Your name", "alice"),
     ]
     for question, answer in answers:
-        tmux.wait_text("alice", f"{question}")
+        tmux.wait_output("alice", question)
         tmux.type("alice", answer, enter=True)
-    screen = tmux.wait_text("alice", "joined as alice")
+    screen = tmux.wait_output("alice", "joined as alice")
     order = [screen.index(question) for question, _ in answers]
     assert order == sorted(order)
 
@@ -296,7 +311,7 @@ def test_with_cert_and_key_no_name_is_asked_and_a_refused_name_is_explained(
     )
     tmux.new_pane("alice")
     tmux.type("alice", command, enter=True)
-    screen = tmux.wait_text("alice", "joined as alice")
+    screen = tmux.wait_output("alice", "joined as alice")
     assert "Your name" not in screen
     assert "was not used" not in screen
     tmux.keys("alice", "C-d")
@@ -386,7 +401,7 @@ def test_refusal_is_one_line_and_a_non_zero_exit(
         "--cn chatserver", "--cn someone-else"
     )
     tmux.type("alice", command, enter=True)
-    screen = tmux.wait_text("alice", "rtchat: the server's certificate is not for 'someone-else'")
+    screen = tmux.wait_output("alice", "rtchat: the server's certificate is not for 'someone-else'")
     assert "alice>" not in screen
     tmux.type("alice", "echo code=$?", enter=True)
     tmux.wait_text("alice", "code=4")
