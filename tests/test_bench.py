@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from realtimechat.bench.certs import existing_clients
+from realtimechat.bench.pool import _interrupt_deferred
 from realtimechat.bench.report import Report, ServerFigures, table
 from realtimechat.client.connection import ServerConnection
 from realtimechat.protocol import Msg, SendMsg
@@ -380,6 +383,26 @@ def test_ctrl_c_says_the_spawned_server_was_stopped() -> None:
     assert err == "rtchat-bench: interrupted; the spawned server was stopped\n"
     [server] = [pid for pid, command in children.items() if "rtchat-server" in command]
     assert not Path(f"/proc/{server}").exists()
+
+
+def test_a_ctrl_c_while_a_worker_starts_comes_once_it_has_started() -> None:
+    """SIGINT during a worker's start is held until the start is done, then raised as usual.
+
+    Interrupted while start() wrote the worker its plan, the worker read half
+    of it and printed a traceback (EOFError) after the "interrupted" line.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    started = []
+
+    def start() -> None:
+        with _interrupt_deferred():
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C, in the middle of it
+            started.append("the whole start")
+
+    with pytest.raises(KeyboardInterrupt):
+        start()
+    assert started == ["the whole start"]
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def _kill_leftovers(processes: dict[int, str]) -> None:

@@ -7,9 +7,12 @@ runs at least once a second (progress line, CPU samples).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from time import monotonic_ns
@@ -28,6 +31,22 @@ _CLOSE_WAIT_NS: Final = 5_000_000_000
 _JOIN_TIMEOUT: Final = 2.0
 
 
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold back SIGINT until the block has run, then deliver it as it would have been."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread gets signals (and may set handlers)
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
+
+
 class WorkerPool:
     """Worker processes (``spawn``: a fresh interpreter each), one pipe per worker."""
 
@@ -37,18 +56,25 @@ class WorkerPool:
         self._processes: list[BaseProcess] = []
         self._pipes: list[Connection] = []
         context = multiprocessing.get_context("spawn")
-        for plan in plans:
-            parent, child = context.Pipe()
-            process = context.Process(
-                target=worker_main,
-                args=(plan, child),
-                name=f"rtchat-bench-worker-{plan.worker}",
-                daemon=True,
-            )
-            process.start()
-            child.close()
-            self._processes.append(process)
-            self._pipes.append(parent)
+        try:
+            for plan in plans:
+                parent, child = context.Pipe()
+                process = context.Process(
+                    target=worker_main,
+                    args=(plan, child),
+                    name=f"rtchat-bench-worker-{plan.worker}",
+                    daemon=True,
+                )
+                # start() writes the worker its pickled plan: cut short by a
+                # Ctrl-C, the worker reads half of it and dies with a traceback.
+                with _interrupt_deferred():
+                    process.start()
+                    child.close()
+                    self._processes.append(process)
+                    self._pipes.append(parent)
+        except BaseException:
+            self.close()  # Ctrl-C while starting: the workers started so far stop too
+            raise
 
     def __enter__(self) -> WorkerPool:
         return self
