@@ -427,7 +427,10 @@ class ChatServer:
             current = _files_on_disk(self.files)
             if current != self._files_seen and current == previous:
                 self.log.info("certificate files changed on disk: reloading")
-                self.reload_tls()
+                try:
+                    self.reload_tls()
+                except Exception:  # a bug here must not end the watching for good
+                    self.log.exception("reloading after a change on disk failed")
             previous = current
 
     async def _keepalive_loop(self) -> None:
