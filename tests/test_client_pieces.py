@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import ipaddress
 import json
+import os
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from realtimechat.client.render import (
 )
 from realtimechat.client.roster import Roster
 from realtimechat.client.servercert import certificate_names
+from realtimechat.client.state import ResumePoint
 from realtimechat.errors import ConfigError
 from realtimechat.protocol import Error, Msg, UserInfo, Users, Welcome
 
@@ -336,3 +341,52 @@ def test_clients_sharing_a_state_file_keep_each_others_resume_points(tmp_path: P
     ]
     assert [saver.wait(timeout=60) for saver in savers] == [0] * len(keys)
     assert json.loads(state.read_text()) == dict.fromkeys(keys, saves)
+
+
+def test_a_state_file_where_locks_fail_is_still_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No flock on that filesystem (NFS without a lock daemon): the save goes ahead unlocked.
+
+    The save used to give up, silently, on every write: no resume point was kept.
+    """
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    state = tmp_path / "client-state.json"
+    point = ResumePoint(state, "127.0.0.1:8443/chatserver/alice")
+    point.last_id = 7
+    point.save()
+    assert json.loads(state.read_text()) == {"127.0.0.1:8443/chatserver/alice": 7}
+
+
+def test_a_lock_file_that_cannot_be_opened_does_not_stop_the_saves(tmp_path: Path) -> None:
+    """A lock file we may not open (another user's, here a folder): saved without the lock."""
+    state = tmp_path / "client-state.json"
+    (tmp_path / ".client-state.json.lock").mkdir()
+    point = ResumePoint(state, "k")
+    point.last_id = 3
+    point.save()
+    assert json.loads(state.read_text()) == {"k": 3}
+
+
+def test_a_lock_held_for_good_does_not_hang_the_client(tmp_path: Path) -> None:
+    """Another client stopped (Ctrl-Z) while it held the lock: the save waits a bounded time.
+
+    The save runs on the client's event loop: a lock without a bound froze the chat.
+    """
+    state = tmp_path / "client-state.json"
+    holder = os.open(tmp_path / ".client-state.json.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        point = ResumePoint(state, "k")
+        point.last_id = 5
+        saver = threading.Thread(target=point.save, daemon=True)
+        saver.start()
+        saver.join(timeout=10)
+        assert not saver.is_alive(), "save() still waits for the lock"
+    finally:
+        os.close(holder)
+    assert json.loads(state.read_text()) == {"k": 5}

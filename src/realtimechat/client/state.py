@@ -10,6 +10,8 @@ one a second while messages arrive, and one at exit. Several clients may
 share the file (``make chat`` runs alice and bob on one), so each write
 reads, updates and replaces it under an exclusive lock on a sibling lock
 file; without it two clients saving at once lost one's resume point.
+A lock that cannot be had (no flock there, a held lock that is not let go
+within a second) never stops the save: it is then written without one.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 SAVE_DELAY: Final = 1.0
+LOCK_WAIT: Final = 1.0  # seconds a save waits for another client's lock
+_LOCK_RETRY: Final = 0.01
 
 
 class ResumePoint:
@@ -91,16 +96,45 @@ def _write_entry(path: Path, key: str, last_id: int) -> None:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock shared by every client writing ``path``.
+    """Hold an exclusive lock shared by every client writing ``path``, if one can be had.
 
     The lock is on a sibling file, not on ``path`` itself: ``path`` is
     replaced by a rename on every write, so a lock on it would guard a file
     nobody reads any more.
+
+    The lock only protects the other clients' entries; the save itself must
+    not depend on it. Without it the write goes ahead as before there was a
+    lock: on a filesystem without flock (NFS without a lock daemon), with a
+    lock file we may not open (left by another user), or when its holder
+    has not let go within ``LOCK_WAIT`` (a client stopped mid-save with
+    Ctrl-Z: the save runs on the event loop, which must not wait for good).
     """
     lock_path = path.with_name(f".{path.name}.lock")
-    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        descriptor = -1
+    if descriptor < 0:
+        yield  # unlocked
+        return
+    try:
+        _acquire(descriptor)  # or go on without it
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+def _acquire(descriptor: int) -> bool:
+    """Lock ``descriptor`` exclusively, waiting at most ``LOCK_WAIT``; False if not done."""
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_LOCK_RETRY)  # the holder only reads and writes a small file
+        except OSError:
+            return False  # no flock on this filesystem
+        else:
+            return True
