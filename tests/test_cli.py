@@ -864,6 +864,17 @@ def test_retention_is_an_age_or_a_count(
     assert parsed_count == count
 
 
+@pytest.mark.parametrize("value", ["0.001", "-1", "nan", "inf", "1e9", "often"])
+def test_a_watch_interval_that_is_a_busy_loop_or_no_number_is_refused(
+    value: str, env: dict[str, str]
+) -> None:
+    """--watch-interval is 0 (off) or 0.1 to 86400 s: not a stat() busy loop, not NaN."""
+    done = run([script("rtchat-server"), "--watch-interval", value, "--port", "1"], env)
+    assert done.returncode == 2, done.stderr
+    assert "Invalid value for '--watch-interval'" in done.stderr
+    assert "listening" not in done.stderr
+
+
 @pytest.mark.parametrize("text", ["soon", "-3d", "0", "d"])
 def test_bad_retention_is_refused(text: str) -> None:
     """A retention that is neither an age nor a count is a clear error."""

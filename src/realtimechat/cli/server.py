@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import signal
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 _DEFAULTS = Limits()
 _SETTINGS = ServerSettings()
 MAX_MOTD_CHARS = 4096
+MIN_WATCH_INTERVAL = 0.1  # below this, stat() in a busy loop
+MAX_WATCH_INTERVAL = 86400.0
 
 
 @click.group(
@@ -73,13 +76,14 @@ MAX_MOTD_CHARS = 4096
 )
 @click.option(
     "--watch-interval",
-    type=click.FloatRange(0),
+    type=float,
+    callback=lambda _ctx, _param, value: _watch_interval(value),
     default=_SETTINGS.watch_interval,
     show_default=True,
     metavar="SECONDS",
     help="Look at the certificate files (certificate, key, CA, CRL) this often and "
     "reload them when they change, as SIGHUP does: a revoked user's session ends "
-    "within seconds. 0: reload only on SIGHUP.",
+    "within seconds. 0: reload only on SIGHUP; else 0.1 to 86400.",
 )
 @click.option(
     "--names",
@@ -347,10 +351,22 @@ def main(  # click passes every option by keyword
             except OSError as exc:
                 raise ConfigError(_cannot_listen(port, exc)) from None
             await stop.wait()  # SIGINT or SIGTERM (or the terminal closed)
-        server.log.info("shutting down")  # a second signal now has its default effect
+        # A second SIGINT or SIGTERM now has its default effect (stop at once);
+        # a SIGHUP, a reload we are past caring about, must not kill us mid-goodbye.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        server.log.info("shutting down")
         await server.shutdown()
 
     run_async(PROGRAM, serve, loop=loop)
+
+
+def _watch_interval(value: float) -> float:
+    """0 (off) or a sane period: not a busy loop, not NaN (which would turn it off unseen)."""
+    if value != 0 and not MIN_WATCH_INTERVAL <= value <= MAX_WATCH_INTERVAL:
+        raise click.BadParameter(
+            f"0 (reload only on SIGHUP) or {MIN_WATCH_INTERVAL:g} to {MAX_WATCH_INTERVAL:g} seconds"
+        )
+    return value
 
 
 def _cannot_listen(port: int, exc: OSError) -> str:
