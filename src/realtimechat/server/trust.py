@@ -147,7 +147,7 @@ class Trust:
         if self.ca_certificates and self.revocations is None:
             found.append(
                 "no CRL: certificates revoked by the CA are still let in"
-                " (give --crl, or put the CA's crl.pem beside ca.crt)"
+                " (give --crl FILE with the CA's crl.pem, or --pki with a server folder)"
             )
         next_update = self.revocations.next_update if self.revocations else None
         if next_update is not None:
