@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from realtimechat.client.connection import ServerConnection
 from realtimechat.errors import CertificateRejected
 from realtimechat.protocol import Msg, SendMsg
+from realtimechat.server.app import ChatServer
 from realtimechat.server.config import ServerSettings
 from realtimechat.tls import ServerFiles
 
@@ -20,6 +22,17 @@ def files_with_own_trust(pki: Pki, trust: Path) -> ServerFiles:
     """The test PKI's server files, trusting a copy of its CA that a test may rewrite."""
     shutil.copy(pki.folder.ca_cert, trust)
     return ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust)
+
+
+async def newly_trusted_user_is_heard(
+    server: ChatServer, pki: Pki, listener: ServerConnection, text: str
+) -> None:
+    """mallory, from the CA just added to the trust file, joins and ``listener`` hears her."""
+    mallory = await connect(server, pki.rogue_client())
+    assert (await mallory.hello()).name == "mallory"
+    await mallory.send(SendMsg(text=text))
+    assert (await receive_until(listener, Msg)).text == text
+    await mallory.close()
 
 
 async def test_reload_swaps_trust_for_new_connections_only(
@@ -38,13 +51,8 @@ async def test_reload_swaps_trust_for_new_connections_only(
     server.reload_tls()
     assert any("TLS reloaded" in r.getMessage() for r in server_log.records)
 
-    mallory = await connect(server, pki.rogue_client())
-    welcome = await mallory.hello()
-    assert welcome.name == "mallory"
-    await mallory.send(SendMsg(text="hello from the new CA"))
-    assert (await receive_until(alice, Msg)).text == "hello from the new CA"
+    await newly_trusted_user_is_heard(server, pki, alice, "hello from the new CA")
     await alice.close()
-    await mallory.close()
 
 
 async def test_failed_reload_keeps_the_old_certificates(
@@ -83,12 +91,8 @@ async def test_changed_files_are_reloaded_without_a_signal(
     trust.write_bytes(pki.folder.ca_cert.read_bytes() + pki.rogue.cert_pem.bytes())
     await eventually(lambda: logged("TLS reloaded") == 1)
     assert logged("certificate files changed on disk") == 2
-    mallory = await connect(server, pki.rogue_client())
-    assert (await mallory.hello()).name == "mallory"
-    await mallory.send(SendMsg(text="let in without a SIGHUP"))
-    assert (await receive_until(alice, Msg)).text == "let in without a SIGHUP"
+    await newly_trusted_user_is_heard(server, pki, alice, "let in without a SIGHUP")
     await alice.close()
-    await mallory.close()
 
 
 async def test_a_sighup_reload_is_not_repeated_by_the_watch(
