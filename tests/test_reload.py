@@ -108,3 +108,41 @@ async def test_a_sighup_reload_is_not_repeated_by_the_watch(
     await asyncio.sleep(0.3)  # some fifteen looks
     assert not any("changed on disk" in r.getMessage() for r in server_log.records)
     assert sum("TLS reloaded" in r.getMessage() for r in server_log.records) == 1
+
+
+async def test_files_still_changing_are_not_read_until_they_stay_put(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """A file rewritten between every two looks (a slow copy) is left alone until it settles.
+
+    Deterministic on a loaded machine too: the writer's timers are due
+    before the watch's next look, and one loop runs both in deadline order.
+    """
+    trust = tmp_path / "trust.pem"
+    server = await start_server(
+        files=files_with_own_trust(pki, trust), settings=ServerSettings(watch_interval=0.1)
+    )
+    contents = [
+        pki.folder.ca_cert.read_bytes() + pki.rogue.cert_pem.bytes(),
+        pki.folder.ca_cert.read_bytes() + pki.rogue.cert_pem.bytes() + b"\n",
+    ]
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 0.6  # six looks
+    writes = 0
+    while loop.time() < until:
+        trust.write_bytes(contents[writes % 2])  # a different size at every write
+        writes += 1
+        await asyncio.sleep(0.01)
+    assert not any(
+        "changed on disk" in r.getMessage() or "TLS reload" in r.getMessage()
+        for r in server_log.records
+    )
+
+    def reloaded() -> int:
+        return sum("TLS reloaded" in r.getMessage() for r in server_log.records)
+
+    await eventually(lambda: reloaded() == 1)
+    alice = await join(server, pki, "alice")
+    await newly_trusted_user_is_heard(server, pki, alice, "read once it stayed put")
+    await alice.close()
+    assert reloaded() == 1
