@@ -327,7 +327,7 @@ class ChatServer:
             return False
         if len(self._connections) >= limits.max_connections:
             connection.refuse_with = R_SERVER_FULL
-        elif self._per_address[connection.address] >= limits.max_per_address:
+        elif self._per_address[address] >= limits.max_per_address:
             connection.refuse_with = R_TOO_MANY_CONNECTIONS
         self._connections.add(connection)
         self._per_address[address] += 1

@@ -193,7 +193,7 @@ class Session(asyncio.Protocol):
         except ProtocolError:
             return  # the decoder already failed; the session is ending
         for event in events:
-            if self.closed or self in self.hub.draining:  # ended, or said bye: nothing more
+            if self.closed or self._reading_stopped:  # ended, said bye, or shutting down
                 return
             if isinstance(event, ProtocolError):
                 self._protocol_error(event)
