@@ -28,7 +28,7 @@ import pytest
 from realtimechat.cli.server import parse_retention, read_motd
 from realtimechat.errors import ConfigError
 
-from .test_terminal import Tmux
+from .test_terminal import Tmux, at_shell
 
 BIN = Path(sys.executable).parent
 WAIT = 15.0  # generous bound for anything that should happen "at once"
@@ -624,8 +624,7 @@ def test_a_name_typed_at_the_question_that_no_file_has(
     tmux.wait_text("bob", "Your name [bob]")
     tmux.type("bob", "Bob", enter=True)
     tmux.wait_text("bob", f"rtchat: no certificate for 'Bob' in {identity} (it has: bob;")
-    tmux.type("bob", "echo code=$?", enter=True)
-    tmux.wait_text("bob", "code=1")
+    at_shell(tmux, "bob", 1)
 
 
 # -- the server's life -----------------------------------------------------------

@@ -151,6 +151,13 @@ def lines_with_prompt(tmux: Tmux, pane: str, name: str, expected: str) -> list[s
     return stripped(screen)
 
 
+def at_shell(tmux: Tmux, pane: str, code: int = 0) -> None:
+    """The client has exited with ``code`` and the shell is back."""
+    tmux.wait_for(pane, lambda screen: screen.rstrip().endswith("$"))
+    tmux.type(pane, "echo code=$?", enter=True)
+    tmux.wait_text(pane, f"code={code}")
+
+
 def test_arrivals_show_above_the_line_being_typed(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
@@ -179,9 +186,7 @@ def test_arrivals_show_above_the_line_being_typed(
 
     tmux.type("alice", "/quit", enter=True)
     tmux.wait_text("bob", "alice left (quit)")
-    tmux.wait_for("alice", lambda screen: screen.rstrip().endswith("$"))
-    tmux.type("alice", "echo code=$?", enter=True)
-    tmux.wait_text("alice", "code=0")  # the shell got our exit code, and echoes again
+    at_shell(tmux, "alice")
 
 
 def test_ctrl_d_leaves_cleanly(tmux: Tmux, pki: Pki, server_process: ServerProcess) -> None:
@@ -190,16 +195,7 @@ def test_ctrl_d_leaves_cleanly(tmux: Tmux, pki: Pki, server_process: ServerProce
     join_in_pane(tmux, "alice", pki, server_process.port, "alice")
     tmux.keys("alice", "C-d")
     tmux.wait_text("bob", "alice left (quit)")
-    tmux.wait_for("alice", lambda screen: screen.rstrip().endswith("$"))
-    tmux.type("alice", "echo code=$?", enter=True)
-    tmux.wait_text("alice", "code=0")
-
-
-def at_shell(tmux: Tmux, pane: str, code: int = 0) -> None:
-    """The client has exited with ``code`` and the shell is back."""
-    tmux.wait_for(pane, lambda screen: screen.rstrip().endswith("$"))
-    tmux.type(pane, "echo code=$?", enter=True)
-    tmux.wait_text(pane, f"code={code}")
+    at_shell(tmux, "alice")
 
 
 def test_quit_with_an_unsent_message_warns_and_keeps_it(
@@ -387,9 +383,7 @@ def test_lost_server_shows_reconnecting_and_recovers(
     tmux.type("alice", ", finished", enter=True)
     tmux.wait_text("alice", "alice: half a thought, finished")
     tmux.keys("alice", "C-d")
-    tmux.wait_for("alice", lambda screen: screen.rstrip().endswith("$"))
-    tmux.type("alice", "echo code=$?", enter=True)
-    tmux.wait_text("alice", "code=0")
+    at_shell(tmux, "alice")
 
 
 def test_refusal_is_one_line_and_a_non_zero_exit(
@@ -403,8 +397,7 @@ def test_refusal_is_one_line_and_a_non_zero_exit(
     tmux.type("alice", command, enter=True)
     screen = tmux.wait_output("alice", "rtchat: the server's certificate is not for 'someone-else'")
     assert "alice>" not in screen
-    tmux.type("alice", "echo code=$?", enter=True)
-    tmux.wait_text("alice", "code=4")
+    at_shell(tmux, "alice", 4)
 
 
 def test_tab_completes_names_and_commands(
