@@ -245,7 +245,8 @@ def test_quit_right_after_typing_waits_for_the_echo(
         tmux.type("alice", "last words", enter=True)
         tmux.wait_text("alice", "sending: last words")
         tmux.type("alice", "/quit", enter=True)
-        time.sleep(0.3)  # /quit is waiting for the echo now
+        # The prompt has returned /quit (its toolbar is gone): the client waits for the echo.
+        tmux.wait_for("alice", lambda screen: "sending: last words" not in screen)
     finally:
         server_process.process.send_signal(signal.SIGCONT)
     tmux.wait_text("bob", "alice: last words")
