@@ -198,15 +198,20 @@ def test_ctrl_d_leaves_cleanly(tmux: Tmux, pki: Pki, server_process: ServerProce
     at_shell(tmux, "alice")
 
 
+def typed_while_away(tmux: Tmux, pki: Pki, server_process: ServerProcess, text: str) -> None:
+    """Alice joins, the server goes away, she sends ``text``: it waits, unsent."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.stop()
+    tmux.wait_text("alice", "reconnecting in")
+    tmux.type("alice", text, enter=True)
+    tmux.wait_text("alice", f"sending: {text}")
+
+
 def test_quit_with_an_unsent_message_warns_and_keeps_it(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
     """/quit while a message waits for the server: a warning, not a silent loss."""
-    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
-    server_process.stop()
-    tmux.wait_text("alice", "reconnecting in")
-    tmux.type("alice", "will this be lost?", enter=True)
-    tmux.wait_text("alice", "sending: will this be lost?")
+    typed_while_away(tmux, pki, server_process, "will this be lost?")
     tmux.type("alice", "/quit", enter=True)
     tmux.wait_text(
         "alice", "1 message not sent yet (reconnecting): /quit again to leave without it"
@@ -223,11 +228,7 @@ def test_a_second_quit_or_ctrl_d_leaves_without_the_unsent_message(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
     """Asked twice, the client leaves; Ctrl-D and Ctrl-C count as much as /quit."""
-    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
-    server_process.stop()
-    tmux.wait_text("alice", "reconnecting in")
-    tmux.type("alice", "gone with the wind", enter=True)
-    tmux.wait_text("alice", "sending: gone with the wind")
+    typed_while_away(tmux, pki, server_process, "gone with the wind")
     tmux.keys("alice", "C-c")
     tmux.wait_text("alice", "1 message not sent yet (reconnecting): Ctrl-C again")
     tmux.keys("alice", "C-d")
