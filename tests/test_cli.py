@@ -28,7 +28,7 @@ import pytest
 from realtimechat.cli.server import parse_retention, read_motd
 from realtimechat.errors import ConfigError
 
-from .test_terminal import Tmux
+from .test_terminal import Tmux, at_shell
 
 BIN = Path(sys.executable).parent
 WAIT = 15.0  # generous bound for anything that should happen "at once"
@@ -251,10 +251,10 @@ def join(spawn: Spawn, server: RunningServer, folders: Folders, name: str) -> Sp
     return client
 
 
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run a command to its end with empty stdin."""
+def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run a command to its end with ``stdin`` (empty by default) as its input."""
     return subprocess.run(
-        args, input="", capture_output=True, text=True, env=env, timeout=30, check=False
+        args, input=stdin, capture_output=True, text=True, env=env, timeout=30, check=False
     )
 
 
@@ -539,15 +539,7 @@ def test_host_may_carry_the_port(
     """--host 127.0.0.1:PORT needs no --port; a --port that says otherwise is a usage error."""
     args = client_args(server.port, "alice", folders)
     host_port = [*args[:2], f"127.0.0.1:{server.port}", *args[5:]]  # no --port
-    joined = subprocess.run(
-        host_port,
-        input="port from --host\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        check=False,
-    )
+    joined = run(host_port, env, stdin="port from --host\n")
     assert joined.returncode == 0, joined.stderr
     assert re.search(rf"{CLOCK} alice: port from --host", joined.stdout)
 
@@ -624,8 +616,7 @@ def test_a_name_typed_at_the_question_that_no_file_has(
     tmux.wait_text("bob", "Your name [bob]")
     tmux.type("bob", "Bob", enter=True)
     tmux.wait_text("bob", f"rtchat: no certificate for 'Bob' in {identity} (it has: bob;")
-    tmux.type("bob", "echo code=$?", enter=True)
-    tmux.wait_text("bob", "code=1")
+    at_shell(tmux, "bob", 1)
 
 
 # -- the server's life -----------------------------------------------------------
@@ -659,10 +650,7 @@ def test_a_signal_sent_as_soon_as_it_listens_is_handled(
     The handlers used to be installed after that line: a script (or a test)
     that signalled at once killed the server, SIGHUP's default action.
     """
-    server = spawn(
-        script("rtchat-server"), "--host", "127.0.0.1", "--port", "0", "--pki", str(folders.ca)
-    )
-    server.stderr.expect(r"listening on 127\.0\.0\.1:\d+")
+    server = start_server(spawn, folders.ca).process
     server.proc.send_signal(signum)
     if signum == signal.SIGHUP:
         server.stderr.expect(r"TLS reloaded")

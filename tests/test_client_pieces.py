@@ -23,7 +23,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from realtimechat.client.address import split_host_port
 from realtimechat.client.commands import Clear, Ignore, Say, Unknown, WhoIs, parse_line
 from realtimechat.client.config import load_profile, save_profile
-from realtimechat.client.identity import not_a_client_certificate
 from realtimechat.client.render import (
     PALETTE,
     as_text,
@@ -37,6 +36,7 @@ from realtimechat.client.roster import Roster
 from realtimechat.client.servercert import certificate_names
 from realtimechat.client.state import ResumePoint
 from realtimechat.errors import ConfigError
+from realtimechat.pki import not_a_client_certificate
 from realtimechat.protocol import Error, Msg, UserInfo, Users, Welcome
 
 TS = "2026-11-26T08:00:00.000Z"

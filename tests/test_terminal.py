@@ -151,6 +151,13 @@ def lines_with_prompt(tmux: Tmux, pane: str, name: str, expected: str) -> list[s
     return stripped(screen)
 
 
+def at_shell(tmux: Tmux, pane: str, code: int = 0) -> None:
+    """The client has exited with ``code`` and the shell is back."""
+    tmux.wait_for(pane, lambda screen: screen.rstrip().endswith("$"))
+    tmux.type(pane, "echo code=$?", enter=True)
+    tmux.wait_text(pane, f"code={code}")
+
+
 def test_arrivals_show_above_the_line_being_typed(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
@@ -179,9 +186,7 @@ def test_arrivals_show_above_the_line_being_typed(
 
     tmux.type("alice", "/quit", enter=True)
     tmux.wait_text("bob", "alice left (quit)")
-    tmux.wait_for("alice", lambda screen: screen.rstrip().endswith("$"))
-    tmux.type("alice", "echo code=$?", enter=True)
-    tmux.wait_text("alice", "code=0")  # the shell got our exit code, and echoes again
+    at_shell(tmux, "alice")
 
 
 def test_ctrl_d_leaves_cleanly(tmux: Tmux, pki: Pki, server_process: ServerProcess) -> None:
@@ -190,27 +195,23 @@ def test_ctrl_d_leaves_cleanly(tmux: Tmux, pki: Pki, server_process: ServerProce
     join_in_pane(tmux, "alice", pki, server_process.port, "alice")
     tmux.keys("alice", "C-d")
     tmux.wait_text("bob", "alice left (quit)")
-    tmux.wait_for("alice", lambda screen: screen.rstrip().endswith("$"))
-    tmux.type("alice", "echo code=$?", enter=True)
-    tmux.wait_text("alice", "code=0")
+    at_shell(tmux, "alice")
 
 
-def at_shell(tmux: Tmux, pane: str, code: int = 0) -> None:
-    """The client has exited with ``code`` and the shell is back."""
-    tmux.wait_for(pane, lambda screen: screen.rstrip().endswith("$"))
-    tmux.type(pane, "echo code=$?", enter=True)
-    tmux.wait_text(pane, f"code={code}")
+def typed_while_away(tmux: Tmux, pki: Pki, server_process: ServerProcess, text: str) -> None:
+    """Alice joins, the server goes away, she sends ``text``: it waits, unsent."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.stop()
+    tmux.wait_text("alice", "reconnecting in")
+    tmux.type("alice", text, enter=True)
+    tmux.wait_text("alice", f"sending: {text}")
 
 
 def test_quit_with_an_unsent_message_warns_and_keeps_it(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
     """/quit while a message waits for the server: a warning, not a silent loss."""
-    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
-    server_process.stop()
-    tmux.wait_text("alice", "reconnecting in")
-    tmux.type("alice", "will this be lost?", enter=True)
-    tmux.wait_text("alice", "sending: will this be lost?")
+    typed_while_away(tmux, pki, server_process, "will this be lost?")
     tmux.type("alice", "/quit", enter=True)
     tmux.wait_text(
         "alice", "1 message not sent yet (reconnecting): /quit again to leave without it"
@@ -227,11 +228,7 @@ def test_a_second_quit_or_ctrl_d_leaves_without_the_unsent_message(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
     """Asked twice, the client leaves; Ctrl-D and Ctrl-C count as much as /quit."""
-    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
-    server_process.stop()
-    tmux.wait_text("alice", "reconnecting in")
-    tmux.type("alice", "gone with the wind", enter=True)
-    tmux.wait_text("alice", "sending: gone with the wind")
+    typed_while_away(tmux, pki, server_process, "gone with the wind")
     tmux.keys("alice", "C-c")
     tmux.wait_text("alice", "1 message not sent yet (reconnecting): Ctrl-C again")
     tmux.keys("alice", "C-d")
@@ -249,7 +246,8 @@ def test_quit_right_after_typing_waits_for_the_echo(
         tmux.type("alice", "last words", enter=True)
         tmux.wait_text("alice", "sending: last words")
         tmux.type("alice", "/quit", enter=True)
-        time.sleep(0.3)  # /quit is waiting for the echo now
+        # The prompt has returned /quit (its toolbar is gone): the client waits for the echo.
+        tmux.wait_for("alice", lambda screen: "sending: last words" not in screen)
     finally:
         server_process.process.send_signal(signal.SIGCONT)
     tmux.wait_text("bob", "alice: last words")
@@ -387,9 +385,7 @@ def test_lost_server_shows_reconnecting_and_recovers(
     tmux.type("alice", ", finished", enter=True)
     tmux.wait_text("alice", "alice: half a thought, finished")
     tmux.keys("alice", "C-d")
-    tmux.wait_for("alice", lambda screen: screen.rstrip().endswith("$"))
-    tmux.type("alice", "echo code=$?", enter=True)
-    tmux.wait_text("alice", "code=0")
+    at_shell(tmux, "alice")
 
 
 def test_refusal_is_one_line_and_a_non_zero_exit(
@@ -403,8 +399,7 @@ def test_refusal_is_one_line_and_a_non_zero_exit(
     tmux.type("alice", command, enter=True)
     screen = tmux.wait_output("alice", "rtchat: the server's certificate is not for 'someone-else'")
     assert "alice>" not in screen
-    tmux.type("alice", "echo code=$?", enter=True)
-    tmux.wait_text("alice", "code=4")
+    at_shell(tmux, "alice", 4)
 
 
 def test_tab_completes_names_and_commands(

@@ -5,7 +5,7 @@ at the admin's CA folder, say) is sent, refused by the server's OpenSSL as
 "unsupported certificate purpose", and all the user hears is the alert:
 "the server did not accept our certificate: sslv3 alert unsupported
 certificate", exit 5, as if the server had refused *them*. So the client
-looks first and says what the file is.
+looks first and says what the file is (``pki.not_a_client_certificate``).
 
 Caught: a certificate made to issue others (CA:TRUE with keyCertSign, as
 ``rtchat-certs init`` makes ca.crt: it is nobody's identity), and what
@@ -19,15 +19,9 @@ but carry neither extension, and pass as they pass the server.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
-
-from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..errors import ConfigError, PKIError
-from ..pki import load_certificate
-
-E = TypeVar("E", bound=x509.ExtensionType)
+from ..pki import load_certificate, not_a_client_certificate
 
 _USE_YOURS = "use your own: --identity DIR, --pki DIR --name NAME, or --cert/--key/--ca"
 
@@ -41,28 +35,3 @@ def check_client_certificate(path: Path) -> None:
     what = not_a_client_certificate(cert)
     if what is not None:
         raise ConfigError(f"{path} is {what}, not a client certificate: {_USE_YOURS}")
-
-
-def not_a_client_certificate(cert: x509.Certificate) -> str | None:
-    """What ``cert`` is, when it cannot be a user's certificate; None if it can."""
-    constraints = _extension(cert, x509.BasicConstraints)
-    usage = _extension(cert, x509.KeyUsage)
-    if constraints is not None and constraints.ca and usage is not None and usage.key_cert_sign:
-        return "a CA certificate"
-    ekus = _extension(cert, x509.ExtendedKeyUsage)
-    if ekus is not None and not (
-        {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(ekus)
-    ):
-        if ExtendedKeyUsageOID.SERVER_AUTH in ekus:
-            return "a server certificate (serverAuth, no clientAuth)"
-        return "a certificate without clientAuth in its extended key usage"
-    if usage is not None and not (usage.digital_signature or usage.key_agreement):
-        return "a certificate whose key usage does not allow signing"
-    return None
-
-
-def _extension(cert: x509.Certificate, kind: type[E]) -> E | None:
-    try:
-        return cert.extensions.get_extension_for_class(kind).value
-    except x509.ExtensionNotFound:
-        return None

@@ -30,6 +30,7 @@ from __future__ import annotations
 from .build import REVOCATION_REASONS, RevocationReason
 from .csr import Request, SigningRequest, create_request, read_csr, sign_request
 from .describe import CRL_RENEW_BEFORE, Description, Role, describe_file, list_certificates
+from .facts import not_a_client_certificate
 from .files import CERT_MODE, DIR_MODE, KEY_MODE, Action, Written
 from .folder import MAX_NAME_BYTES, CaFolder, validate_client_name
 from .index import (
@@ -125,6 +126,7 @@ __all__ = [
     "load_crl",
     "load_csr",
     "load_private_key",
+    "not_a_client_certificate",
     "private_key_is_encrypted",
     "public_key_fingerprint",
     "read_csr",

@@ -67,13 +67,44 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
+def _key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+
+
 def _can_sign_certificates(cert: x509.Certificate) -> bool:
     """A CA made to issue: CA:TRUE and a KeyUsage with keyCertSign (what init makes)."""
-    try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return False
-    return _is_ca(cert) and usage.key_cert_sign
+    usage = _key_usage(cert)
+    return usage is not None and _is_ca(cert) and usage.key_cert_sign
+
+
+def _allows(ekus: list[x509.ObjectIdentifier] | None, oid: x509.ObjectIdentifier) -> bool:
+    """Whether an extended key usage allows ``oid`` (no EKU allows everything)."""
+    return ekus is None or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in ekus or oid in ekus
+
+
+def not_a_client_certificate(cert: x509.Certificate) -> str | None:
+    """What ``cert`` is, when it cannot be a user's certificate; None if it can.
+
+    Caught: a CA made to issue (nobody's identity), and what OpenSSL's
+    TLS-client purpose check refuses: an extended key usage without
+    clientAuth (nor anyExtendedKeyUsage), or a key usage with neither
+    digitalSignature nor keyAgreement. Nothing else: ``openssl req -x509``
+    certificates are CA:TRUE without either extension, and pass.
+    """
+    if _can_sign_certificates(cert):
+        return "a CA certificate"
+    ekus = _ekus(cert)
+    if ekus is not None and not _allows(ekus, ExtendedKeyUsageOID.CLIENT_AUTH):
+        if ExtendedKeyUsageOID.SERVER_AUTH in ekus:
+            return "a server certificate (serverAuth, no clientAuth)"
+        return "a certificate without clientAuth in its extended key usage"
+    usage = _key_usage(cert)
+    if usage is not None and not (usage.digital_signature or usage.key_agreement):
+        return "a certificate whose key usage does not allow signing"
+    return None
 
 
 @dataclass(frozen=True)
@@ -111,8 +142,4 @@ class _CertFacts:
 
     def allows(self, oid: x509.ObjectIdentifier) -> bool:
         """Whether its extended key usage allows ``oid`` (no EKU allows everything)."""
-        return (
-            self.ekus is None
-            or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in self.ekus
-            or oid in self.ekus
-        )
+        return _allows(self.ekus, oid)
