@@ -816,6 +816,29 @@ def test_server_cert_says_when_it_drops_names(ca: Path) -> None:
     assert pki.server_names(folder.server_cert) == ["chatserver", "localhost", "127.0.0.1"]
 
 
+def test_server_cert_out_restore_hint_renews_that_folder(ca: Path, tmp_path: Path) -> None:
+    """With --out, the hint's command restores that folder's certificate, not the CA folder's."""
+    host2 = tmp_path / "host2"
+    folder = pki.CaFolder(ca)
+    made = _run(
+        "server-cert", "--dir", str(ca), "--cn", "chat2", "--san", "10.0.0.9", "--out", str(host2)
+    )
+    assert made.exit_code == 0, made.output
+    ca_folders_own = folder.server_cert.read_bytes()
+
+    typo = _run("server-cert", "--dir", str(ca), "--cn", "chat3", "--out", str(host2), "--force")
+
+    assert typo.exit_code == 0, typo.output
+    fix = re.findall(r"`(rtchat-certs [^`]*)`", typo.stderr)
+    assert fix == [
+        f"rtchat-certs server-cert --dir {ca} --out {host2} --cn chat2 --san 10.0.0.9 --force"
+    ]
+    restored = _run(*fix[0].split()[1:])
+    assert restored.exit_code == 0, restored.output
+    assert pki.server_names(host2 / "server.crt") == ["chat2", "10.0.0.9"]
+    assert folder.server_cert.read_bytes() == ca_folders_own
+
+
 def test_server_cert_with_an_added_name_says_so_without_a_warning(ca: Path) -> None:
     """Names only added: the names line shows the change, and nothing is dropped."""
     result = _run(
