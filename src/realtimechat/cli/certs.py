@@ -690,7 +690,7 @@ def _home_relative(path: Path) -> str:
 def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
     """What to do with the server folder now, from what changed in it."""
     default = locations.app_dir() / "server"  # rtchat-server's first choice without --pki
-    here = _same_path(out_dir, default)  # made on the server host, where it is used
+    here = pki.same_folder(out_dir, default)  # made on the server host, where it is used
     changed = [item.path.name for item in written if item.action != "unchanged"]
     reload = (
         "the running server applies it within seconds (or at once on "
@@ -714,13 +714,6 @@ def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
         f"Next: {what}: copy {'it' if len(changed) == 1 else 'them'} into the server's folder "
         f"on the server host ({_home_relative(default)} by default): {reload}."
     )
-
-
-def _same_path(one: Path, other: Path) -> bool:
-    try:
-        return one.resolve() == other.resolve()
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":
