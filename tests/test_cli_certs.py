@@ -884,19 +884,12 @@ def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:
         f"unchanged {out / 'server.crt'} (already the same)",
         f"unchanged {out / 'server.key'} (private key, mode 0600, already the same)",
         f"replaced {out / 'crl.pem'}",
+        # HOME and XDG_CONFIG_HOME are conftest's private_home: ~/.config/rtchat/server.
         "Next: only crl.pem changed: copy it into the server's folder on the server host "
-        f"({_home_relative(locations.app_dir() / 'server')} by default): the running server "
-        "applies it within seconds (or at once on `kill -HUP <pid of rtchat-server>`; no "
-        "restart needed).",
+        "(~/.config/rtchat/server by default): the running server applies it within seconds "
+        "(or at once on `kill -HUP <pid of rtchat-server>`; no restart needed).",
     ]
     assert (out / "crl.pem").read_bytes() == pki.CaFolder(ca).crl.read_bytes()
-
-
-def _home_relative(path: Path) -> str:
-    try:
-        return f"~/{path.relative_to(Path.home())}"
-    except ValueError:
-        return str(path)
 
 
 def test_server_bundle_points_to_the_folder_rtchat_server_uses(tmp_path: Path, ca: Path) -> None:
