@@ -1223,6 +1223,22 @@ def test_request_force_keeps_a_working_key_until_the_new_certificate(
     assert new.serial_number == int(pki.read_index(ca)[-1].serial, 16)
 
 
+def test_show_warns_about_a_key_beside_that_is_not_the_certificates(ca: Path) -> None:
+    """Another key as NAME.key (no NAME.new.key): the plain warning; its own key: none."""
+    pki.issue_client(ca, "alice")
+    pki.issue_client(ca, "bob")
+    folder = pki.CaFolder(ca)
+
+    matching = _run("show", str(folder.client_cert("alice")))
+    shutil.copyfile(folder.client_key("bob"), folder.client_key("alice"))
+    swapped = _run("show", str(folder.client_cert("alice")))
+
+    assert matching.stdout.splitlines()[-1] == "no warnings"
+    assert [line for line in swapped.stdout.splitlines() if line.startswith("warning:")] == [
+        "warning: alice.key beside it is not its key: rtchat and rtchat-server refuse the pair"
+    ]
+
+
 def test_request_force_with_a_passphrase_key_in_use_keeps_it(tmp_path: Path, ca: Path) -> None:
     """A passphrase-protected key cannot be compared: with its certificate beside it, it stays."""
     user = tmp_path / "user"
