@@ -816,6 +816,29 @@ def test_server_cert_says_when_it_drops_names(ca: Path) -> None:
     assert pki.server_names(folder.server_cert) == ["chatserver", "localhost", "127.0.0.1"]
 
 
+def test_server_cert_out_restore_hint_renews_that_folder(ca: Path, tmp_path: Path) -> None:
+    """With --out, the hint's command restores that folder's certificate, not the CA folder's."""
+    host2 = tmp_path / "host2"
+    folder = pki.CaFolder(ca)
+    made = _run(
+        "server-cert", "--dir", str(ca), "--cn", "chat2", "--san", "10.0.0.9", "--out", str(host2)
+    )
+    assert made.exit_code == 0, made.output
+    ca_folders_own = folder.server_cert.read_bytes()
+
+    typo = _run("server-cert", "--dir", str(ca), "--cn", "chat3", "--out", str(host2), "--force")
+
+    assert typo.exit_code == 0, typo.output
+    fix = re.findall(r"`(rtchat-certs [^`]*)`", typo.stderr)
+    assert fix == [
+        f"rtchat-certs server-cert --dir {ca} --out {host2} --cn chat2 --san 10.0.0.9 --force"
+    ]
+    restored = _run(*fix[0].split()[1:])
+    assert restored.exit_code == 0, restored.output
+    assert pki.server_names(host2 / "server.crt") == ["chat2", "10.0.0.9"]
+    assert folder.server_cert.read_bytes() == ca_folders_own
+
+
 def test_server_cert_with_an_added_name_says_so_without_a_warning(ca: Path) -> None:
     """Names only added: the names line shows the change, and nothing is dropped."""
     result = _run(
@@ -861,19 +884,12 @@ def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:
         f"unchanged {out / 'server.crt'} (already the same)",
         f"unchanged {out / 'server.key'} (private key, mode 0600, already the same)",
         f"replaced {out / 'crl.pem'}",
+        # HOME and XDG_CONFIG_HOME are conftest's private_home: ~/.config/rtchat/server.
         "Next: only crl.pem changed: copy it into the server's folder on the server host "
-        f"({_home_relative(locations.app_dir() / 'server')} by default): the running server "
-        "applies it within seconds (or at once on `kill -HUP <pid of rtchat-server>`; no "
-        "restart needed).",
+        "(~/.config/rtchat/server by default): the running server applies it within seconds "
+        "(or at once on `kill -HUP <pid of rtchat-server>`; no restart needed).",
     ]
     assert (out / "crl.pem").read_bytes() == pki.CaFolder(ca).crl.read_bytes()
-
-
-def _home_relative(path: Path) -> str:
-    try:
-        return f"~/{path.relative_to(Path.home())}"
-    except ValueError:
-        return str(path)
 
 
 def test_server_bundle_points_to_the_folder_rtchat_server_uses(tmp_path: Path, ca: Path) -> None:
@@ -1205,6 +1221,22 @@ def test_request_force_keeps_a_working_key_until_the_new_certificate(
     _rtchat_loads(user)
     new = pki.load_certificate(user / "alice.crt")
     assert new.serial_number == int(pki.read_index(ca)[-1].serial, 16)
+
+
+def test_show_warns_about_a_key_beside_that_is_not_the_certificates(ca: Path) -> None:
+    """Another key as NAME.key (no NAME.new.key): the plain warning; its own key: none."""
+    pki.issue_client(ca, "alice")
+    pki.issue_client(ca, "bob")
+    folder = pki.CaFolder(ca)
+
+    matching = _run("show", str(folder.client_cert("alice")))
+    shutil.copyfile(folder.client_key("bob"), folder.client_key("alice"))
+    swapped = _run("show", str(folder.client_cert("alice")))
+
+    assert matching.stdout.splitlines()[-1] == "no warnings"
+    assert [line for line in swapped.stdout.splitlines() if line.startswith("warning:")] == [
+        "warning: alice.key beside it is not its key: rtchat and rtchat-server refuse the pair"
+    ]
 
 
 def test_request_force_with_a_passphrase_key_in_use_keeps_it(tmp_path: Path, ca: Path) -> None:

@@ -147,8 +147,7 @@ def client_files(
         return found
     if name and (default_ca_dir() / "clients" / f"{name}.crt").is_file():
         return _from_ca_folder(default_ca_dir(), name, ca)
-    if _names_in(default):  # certificates, just not the one asked for
-        raise _no_certificate_for(default, name)
+    _refuse_other_certificates(default, name)
     raise ConfigError(
         f"no client certificate in {default}: ask your admin for one (`rtchat-certs request`), "
         "or pass --identity DIR, --pki DIR --name NAME, or --cert/--key/--ca"
@@ -174,8 +173,7 @@ def user_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles:
             f"admin (`rtchat-certs sign {csr.name} --out DIR`) and put the {csr.stem}.crt and "
             "ca.crt you get back in this folder"
         )
-    if _names_in(folder):
-        raise _no_certificate_for(folder, name)
+    _refuse_other_certificates(folder, name)
     raise ConfigError(f"{folder} holds no certificate (NAME.crt, NAME.key and ca.crt)")
 
 
@@ -198,15 +196,21 @@ def _refuse_admin_folders(folder: Path) -> None:
         )
 
 
-def _no_certificate_for(folder: Path, name: str | None) -> ConfigError:
-    """Why a folder holding certificates gave none: not the name asked for, or several."""
-    names = ", ".join(visible(n) for n in _names_in(folder))
+def _refuse_other_certificates(folder: Path, name: str | None) -> None:
+    """Raise ConfigError if ``folder`` holds certificates, just not the one asked for (or several).
+
+    Called once ``folder`` gave no certificate; if it holds none, the caller says so.
+    """
+    held = _names_in(folder)
+    if not held:
+        return
+    names = ", ".join(visible(n) for n in held)
     if name:
-        return ConfigError(
+        raise ConfigError(
             f"no certificate for {visible(name)!r} in {folder} (it has: {names}; "
             "names are matched as the files are named)"
         )
-    return ConfigError(f"{folder} holds certificates for {names}: say whose with --name")
+    raise ConfigError(f"{folder} holds certificates for {names}: say whose with --name")
 
 
 def _names_in(folder: Path) -> list[str]:
@@ -236,9 +240,8 @@ def _from_ca_folder(folder: Path, name: str, ca: Path | None) -> ClientFiles:
         key=folder / "clients" / f"{name}.key",
         ca=ca or folder / "ca.crt",
     )
-    issued = _names_in(folder / "clients")
-    if not files.cert.is_file() and issued:
-        raise _no_certificate_for(folder / "clients", name)
+    if not files.cert.is_file():
+        _refuse_other_certificates(folder / "clients", name)
     for path in (files.cert, files.key, files.ca):
         if not path.is_file():
             raise ConfigError(f"no {path.name} in {path.parent}: is {name!r} issued there?")

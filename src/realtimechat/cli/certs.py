@@ -613,7 +613,7 @@ def server_cert(
         after = pki.server_names(cert_path) or []
     _report(written)
     if before is not None and set(before) != set(after):
-        _names_changed(root, before, after)
+        _names_changed(root, out_dir, before, after)
 
 
 def _server_names(cert_path: Path) -> list[str] | None:
@@ -624,15 +624,20 @@ def _server_names(cert_path: Path) -> list[str] | None:
         return None  # a damaged certificate: replacing it is the point, not an error
 
 
-def _names_changed(root: Path, before: list[str], after: list[str]) -> None:
-    """Say that the replaced certificate's names differ: a dropped name locks clients out."""
+def _names_changed(root: Path, out_dir: Path | None, before: list[str], after: list[str]) -> None:
+    """Say that the replaced certificate's names differ: a dropped name locks clients out.
+
+    The command that restores the old names renews the same certificate: with
+    ``--out``, that of the other server's folder, not the CA folder's.
+    """
     click.echo(f"names: {', '.join(before)} -> {', '.join(after)}")
     dropped = [name for name in before if name not in after]
     if not dropped:
         return
     old_cn, *old_sans = before  # ours list the CN first, and it is a SAN too
+    out = [f"--out {_quote(out_dir)}"] if out_dir is not None else []
     restore = " ".join(
-        [f"rtchat-certs server-cert --dir {_quote(root)} --cn {shlex.quote(old_cn)}"]
+        [f"rtchat-certs server-cert --dir {_quote(root)}", *out, f"--cn {shlex.quote(old_cn)}"]
         + [f"--san {shlex.quote(name)}" for name in old_sans]
         + ["--force"]
     )
@@ -685,7 +690,7 @@ def _home_relative(path: Path) -> str:
 def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
     """What to do with the server folder now, from what changed in it."""
     default = locations.app_dir() / "server"  # rtchat-server's first choice without --pki
-    here = _same_path(out_dir, default)  # made on the server host, where it is used
+    here = pki.same_folder(out_dir, default)  # made on the server host, where it is used
     changed = [item.path.name for item in written if item.action != "unchanged"]
     reload = (
         "the running server applies it within seconds (or at once on "
@@ -709,13 +714,6 @@ def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
         f"Next: {what}: copy {'it' if len(changed) == 1 else 'them'} into the server's folder "
         f"on the server host ({_home_relative(default)} by default): {reload}."
     )
-
-
-def _same_path(one: Path, other: Path) -> bool:
-    try:
-        return one.resolve() == other.resolve()
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from .build import REVOCATION_REASONS, RevocationReason
 from .csr import Request, SigningRequest, create_request, read_csr, sign_request
 from .describe import CRL_RENEW_BEFORE, Description, Role, describe_file, list_certificates
 from .facts import not_a_client_certificate
-from .files import CERT_MODE, DIR_MODE, KEY_MODE, Action, Written
+from .files import CERT_MODE, DIR_MODE, KEY_MODE, Action, Written, same_folder
 from .folder import MAX_NAME_BYTES, CaFolder, validate_client_name
 from .index import (
     INDEX_VERSION,
@@ -134,6 +134,7 @@ __all__ = [
     "renew_crl",
     "replaced_serials",
     "revoke",
+    "same_folder",
     "server_bundle",
     "server_names",
     "short_fingerprint",

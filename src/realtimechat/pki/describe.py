@@ -371,15 +371,15 @@ def _key_beside_warnings(path: Path, cert: x509.Certificate) -> list[str]:
     Keys with a passphrase cannot be compared, so they are left out.
     """
     key, pending = path.with_suffix(".key"), path.with_name(f"{path.stem}{PENDING_KEY_SUFFIX}")
-    if _holds_key_of(pending, cert) and _holds_key_of(key, cert) is False:
+    if _holds_key_of(key, cert) is not False:
+        return []
+    if _holds_key_of(pending, cert):
         return [
             f"{key.name} beside it is not its key, {pending.name} is (a renewal): rtchat "
             f"refuses the pair until you run `mv {shlex.quote(str(pending))} "
             f"{shlex.quote(str(key))}`"
         ]
-    if _holds_key_of(key, cert) is False:
-        return [f"{key.name} beside it is not its key: rtchat and rtchat-server refuse the pair"]
-    return []
+    return [f"{key.name} beside it is not its key: rtchat and rtchat-server refuse the pair"]
 
 
 def _holds_key_of(key_path: Path, cert: x509.Certificate) -> bool | None:

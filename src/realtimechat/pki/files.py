@@ -246,6 +246,14 @@ def _undo_on_error() -> Iterator[list[Path]]:
         raise
 
 
+def same_folder(one: Path, other: Path) -> bool:
+    """Whether two paths name the same place once resolved (False if either cannot be)."""
+    try:
+        return one.resolve() == other.resolve()
+    except OSError:
+        return False
+
+
 def _refuse_existing(paths: Sequence[Path]) -> None:
     """Raise PKIError naming the first of ``paths`` that already exists."""
     for path in paths:

@@ -26,6 +26,7 @@ from .files import (
     _plan,
     _Put,
     _refuse_existing,
+    same_folder,
 )
 from .folder import CaFolder, _check_server_cn, _load_ca, _require_ca_cert
 from .index import (
@@ -195,7 +196,7 @@ def issue_server_certificate(
     """
     folder = CaFolder(Path(root))
     target = Path(out_dir) if out_dir is not None else folder.root
-    separate = out_dir is not None and not _same_folder(target, folder.root)
+    separate = out_dir is not None and not same_folder(target, folder.root)
     key_path, cert_path = target / "server.key", target / "server.crt"
     if server_cn is None:
         server_cn = _renewed_cn(cert_path)
@@ -273,13 +274,6 @@ def _current_server_names(cert_path: Path, server_cn: str) -> list[str]:
     return names if common_name(old) == server_cn else []
 
 
-def _same_folder(one: Path, other: Path) -> bool:
-    try:
-        return one.resolve() == other.resolve()
-    except OSError:
-        return False
-
-
 def _refuse_ca_key_in(target: Path) -> None:
     if os.path.lexists(target / "ca.key"):
         raise PKIError(
@@ -310,7 +304,7 @@ def server_bundle(root: Path, out_dir: Path, *, force: bool = False) -> list[Wri
     folder = CaFolder(Path(root))
     _require_ca_cert(folder)
     out = Path(out_dir)
-    if _same_folder(out, folder.root):
+    if same_folder(out, folder.root):
         raise PKIError(f"{out} is the CA folder itself: give the server folder to make")
     for path in (folder.server_cert, folder.server_key):
         if not os.path.lexists(path):
