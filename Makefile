@@ -1,48 +1,81 @@
 # Two commands from a fresh clone:
-#   make run    set up .venv and a development PKI, then run a server on 127.0.0.1:$(PORT)
-#   make test   set up .venv with the dev tools, then ruff, mypy --strict and pytest
+#   make run    set up .venv from uv.lock and a development PKI, then run a server on 127.0.0.1:$(PORT)
+#   make test   set up .venv from uv.lock, then ruff, mypy --strict and pytest
+#
+# Every environment is installed from a lock: .venv from uv.lock (uv sync
+# --locked refuses a lock that no longer matches pyproject.toml), uv itself
+# and sslyze from requirements/*.txt with hashes. docs/development.md says
+# how to upgrade them.
 PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+SSLYZE := build/sslyze-venv/bin/sslyze
+LATEST := build/venv-latest
+LOWEST := build/venv-lowest
 DEV_PKI := .rtchat-dev
 PORT ?= 8443
 NAME ?= alice
 HOST := 127.0.0.1
+PYTEST_ARGS ?=
 
-.PHONY: run chat test lint types check install dev pki clean help
+# uv uses this machine's Python (never one it downloads) and stays quiet.
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
+
+.PHONY: help run chat test test-fast test-latest test-lowest outdated lock upgrade \
+	lint types sync sslyze pki clean checks
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run [PORT=8443]     run a development server (sets everything up first)"
 	@echo "make chat NAME=alice     join it as alice (or bob)"
-	@echo "make test                ruff, mypy --strict and the test suite"
-	@echo "make clean               remove .venv and the development PKI"
+	@echo "make test                ruff, mypy --strict and the whole test suite, from the lock"
+	@echo "make test-fast           the tests not marked slow (the edit loop; PYTEST_ARGS=... to narrow)"
+	@echo "make test-latest         the whole suite on the newest releases (a throwaway env; the lock stays)"
+	@echo "make test-lowest         the whole suite on the lowest versions pyproject.toml allows"
+	@echo "make outdated            what in the lock has a newer release"
+	@echo "make lock                update uv.lock after editing pyproject.toml (versions kept)"
+	@echo "make upgrade             move uv.lock and requirements/*.txt to the newest releases"
+	@echo "make clean               remove every environment, build/ and the development PKI"
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-
-# Stamps record what was installed, so each target installs only once.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# uv, pinned with hashes, in its own venv: a fresh machine needs only python3.
+$(UV): requirements/uv.txt
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
+		--require-hashes --only-binary :all: -r requirements/uv.txt
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $@ $(VENV)/.installed
+# Cheap when nothing changed (well under a second), so every target runs it
+# and .venv always matches uv.lock.
+sync: $(UV)
+	@$(UV) sync --locked --quiet || { \
+		echo "uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock." >&2; \
+		exit 1; }
 
-install: $(VENV)/.installed
-dev: $(VENV)/.installed-dev
+# sslyze pins an old cryptography, so it lives in its own venv, built before
+# the tests (tests/test_tls_policy.py uses it, and never installs anything).
+$(SSLYZE): requirements/sslyze.txt | $(UV)
+	rm -rf build/sslyze-venv
+	$(UV) venv --quiet build/sslyze-venv
+	$(UV) pip sync --quiet --require-hashes --python build/sslyze-venv/bin/python \
+		requirements/sslyze.txt
+	@touch $@
+
+sslyze: $(SSLYZE)
 
 # A CA, a server certificate for chatserver/localhost/127.0.0.1 and two users.
-$(DEV_PKI)/ca.crt: | $(VENV)/.installed
+$(DEV_PKI)/ca.crt: | sync
 	$(BIN)/rtchat-certs init --dir $(DEV_PKI) --cn chatserver --san localhost --san 127.0.0.1
 	$(BIN)/rtchat-certs issue alice --dir $(DEV_PKI)
 	$(BIN)/rtchat-certs issue bob --dir $(DEV_PKI)
 
 pki: $(DEV_PKI)/ca.crt
 
-run: $(VENV)/.installed $(DEV_PKI)/ca.crt
+run: sync $(DEV_PKI)/ca.crt
 	@echo
 	@echo "Join this server from other terminals with:"
 	@echo "  $(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name alice"
@@ -51,19 +84,63 @@ run: $(VENV)/.installed $(DEV_PKI)/ca.crt
 	@echo
 	$(BIN)/rtchat-server --host $(HOST) --port $(PORT) --pki $(DEV_PKI) --data $(DEV_PKI)/data
 
-chat: $(VENV)/.installed $(DEV_PKI)/ca.crt
+chat: sync $(DEV_PKI)/ca.crt
 	$(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name $(NAME) \
 		--state $(DEV_PKI)/client-state.json
 
-lint: $(VENV)/.installed-dev
+lint: sync
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-types: $(VENV)/.installed-dev
+types: sync
 	$(BIN)/mypy --strict
 
-test: lint types
-	$(BIN)/python -m pytest
+test: sync $(SSLYZE)
+	@$(MAKE) --no-print-directory checks
+
+test-fast: sync
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+
+# The checks of `make test`, on the environment in BIN (the lock's, or a
+# throwaway one of test-latest / test-lowest).
+checks:
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy --strict
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The newest release of everything pyproject.toml allows (--refresh: not an
+# index page cached before the release), in a venv of its own.
+test-latest: $(UV) $(SSLYZE)
+	rm -rf $(LATEST)
+	$(UV) venv --quiet $(LATEST)
+	$(UV) pip install --quiet --refresh --python $(LATEST)/bin/python -e . --group dev
+	$(UV) pip list --python $(LATEST)/bin/python
+	@$(MAKE) --no-print-directory checks BIN=$(LATEST)/bin
+
+# The lowest version of every direct dependency (runtime and dev): proves the
+# floors in pyproject.toml are true.
+test-lowest: $(UV) $(SSLYZE)
+	rm -rf $(LOWEST)
+	$(UV) venv --quiet $(LOWEST)
+	$(UV) pip install --quiet --resolution lowest-direct --python $(LOWEST)/bin/python \
+		-e . --group dev
+	$(UV) pip list --python $(LOWEST)/bin/python
+	@$(MAKE) --no-print-directory checks BIN=$(LOWEST)/bin
+
+outdated: sync
+	$(UV) pip list --outdated --python $(BIN)/python
+
+lock: $(UV)
+	$(UV) lock
+
+upgrade: $(UV)
+	$(UV) lock --upgrade
+	$(UV) pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
+		requirements/uv.in -o requirements/uv.txt
+	$(UV) pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
+		requirements/sslyze.in -o requirements/sslyze.txt
+	@echo "Now: make test test-latest test-lowest, then commit uv.lock and requirements/."
 
 clean:
-	rm -rf $(VENV) $(DEV_PKI)
+	rm -rf $(VENV) $(TOOLS) build $(DEV_PKI)

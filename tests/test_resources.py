@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import resource
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from realtimechat.server.app import highest_accepted
 
 from .support import WAIT, Pki, ServerProcess, opener_for
 
@@ -57,6 +61,7 @@ async def test_emfile_on_accept_does_not_stop_the_server(
         assert server.process.poll() is None, "the server died"
         log = server.log_text()
         assert "Traceback" not in log
+        assert f", {loop} loop, {FD_LIMIT} open files)" in log, "the limit in force is logged"
         lines = [line for line in log.splitlines() if 'limited limit="open files"' in line]
         assert len(lines) <= 10, "one line per 5 s, however many accepts failed"
         assert "times=" in lines[0]
@@ -64,3 +69,55 @@ async def test_emfile_on_accept_does_not_stop_the_server(
         for hog in hogs:
             hog.close()
         server.stop()
+
+
+OPEN_FILES_PROBE = """
+import resource, sys
+from realtimechat.server.app import raise_open_file_limit
+soft, hard = int(sys.argv[1]), int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.RLIM_INFINITY if hard < 0 else hard))
+print(raise_open_file_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+"""
+
+
+def _raise_from(soft: int, hard: int) -> tuple[int, int]:
+    """In a child with these limits (hard -1: unlimited): what raise_open_file_limit returned
+    and the soft limit then in force."""
+    done = subprocess.run(
+        [sys.executable, "-c", OPEN_FILES_PROBE, str(soft), str(hard)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+    if "not allowed" in done.stderr or "PermissionError" in done.stderr:
+        pytest.skip("raising the hard open-file limit needs root (CAP_SYS_RESOURCE)")
+    assert done.returncode == 0, done.stderr
+    returned, in_force = done.stdout.split()
+    return int(returned), int(in_force)
+
+
+def test_the_open_file_limit_is_raised_to_the_hard_limit() -> None:
+    """Soft 256 under a hard 4096: the server raises its soft limit to 4096."""
+    assert _raise_from(256, 4096) == (4096, 4096)
+
+
+def test_an_unlimited_hard_limit_gives_the_most_the_kernel_accepts() -> None:
+    """Hard "unlimited" (as on macOS, which refuses a soft RLIM_INFINITY): the highest the
+    kernel takes, here Linux's fs.nr_open, not the 256 it started with."""
+    kernel_cap = int(Path("/proc/sys/fs/nr_open").read_text())
+    assert _raise_from(256, -1) == (kernel_cap, kernel_cap)
+
+
+@pytest.mark.parametrize(("cap", "start"), [(10240, 256), (1048576, 1024), (257, 256), (256, 256)])
+def test_bisection_finds_the_highest_limit_the_kernel_takes(cap: int, start: int) -> None:
+    """Against a kernel that takes at most ``cap`` (macOS: kern.maxfilesperproc, often 10240;
+    Linux: fs.nr_open), the search from the current limit ends exactly at ``cap``."""
+    tried: list[int] = []
+
+    def kernel_takes(limit: int) -> bool:
+        tried.append(limit)
+        return limit <= cap
+
+    assert highest_accepted(start, 2**31, kernel_takes) == cap
+    assert len(tried) <= 31, "a bisection, not a walk"

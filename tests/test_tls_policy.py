@@ -1,9 +1,10 @@
 """The TLS policy, checked from outside: sslyze against a real server, and legacy clients.
 
 sslyze pins an old ``cryptography``, so it never goes into the project's
-venv: a session fixture builds its own virtualenv under ``build/sslyze-venv``
-(git-ignored) the first time, and every later run reuses it. A failure to
-build it is an error, never a skip: this check must run in CI.
+venv: ``make test`` builds ``build/sslyze-venv`` (git-ignored) from
+requirements/sslyze.txt, pinned with hashes, before the tests start; the
+tests never install anything. A missing sslyze is an error, never a skip:
+this check must run in CI.
 
 What is asserted, and why each fact matters, is in docs/security.md
 ("TLS configuration and findings").
@@ -13,11 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -55,8 +54,11 @@ from .support import (
     wait_for_log,
 )
 
-SSLYZE_VERSION: Final = "6.3.1"
 REPO: Final = Path(__file__).resolve().parents[1]
+# requirements/sslyze.in names the one version; sslyze.txt pins it and its dependencies.
+SSLYZE_VERSION: Final = (
+    (REPO / "requirements" / "sslyze.in").read_text().strip().removeprefix("sslyze==")
+)
 SSLYZE_VENV: Final = REPO / "build" / "sslyze-venv"
 BIN: Final = Path(sys.executable).parent
 
@@ -74,8 +76,6 @@ TLS12_SUITE: Final = re.compile(
 )
 
 # Bounds for every subprocess (seconds).
-VENV_TIMEOUT: Final = 120
-PIP_TIMEOUT: Final = 480
 SSLYZE_TIMEOUT: Final = 180
 STOP_TIMEOUT: Final = 10
 
@@ -92,42 +92,12 @@ def _clean_env() -> dict[str, str]:
     }
 
 
-def _build_sslyze_venv() -> Path:
-    """Create build/sslyze-venv with sslyze pinned, unless a complete one is there."""
-    sslyze = SSLYZE_VENV / "bin" / "sslyze"
-    ready = SSLYZE_VENV / ".rtchat-ready"
-    SSLYZE_VENV.parent.mkdir(parents=True, exist_ok=True)
-    # Several test runs may share the work tree: one builds, the others wait.
-    with (SSLYZE_VENV.parent / "sslyze-venv.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if ready.is_file() and ready.read_text() == SSLYZE_VERSION and sslyze.is_file():
-            return sslyze
-        shutil.rmtree(SSLYZE_VENV, ignore_errors=True)  # half-built or another version
-        env = _clean_env()
-        subprocess.run(
-            [sys.executable, "-m", "venv", str(SSLYZE_VENV)],
-            check=True,
-            timeout=VENV_TIMEOUT,
-            env=env,
-        )
-        subprocess.run(
-            [
-                str(SSLYZE_VENV / "bin" / "python"),
-                *("-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
-                f"sslyze=={SSLYZE_VERSION}",
-            ],
-            check=True,
-            timeout=PIP_TIMEOUT,
-            env=env,
-        )
-        ready.write_text(SSLYZE_VERSION)
-        return sslyze
-
-
 @pytest.fixture(scope="session")
 def sslyze() -> Path:
-    """The sslyze command of build/sslyze-venv, built on first use."""
-    command = _build_sslyze_venv()
+    """The sslyze command of build/sslyze-venv, which ``make test`` builds first."""
+    command = SSLYZE_VENV / "bin" / "sslyze"
+    if not command.is_file():
+        pytest.fail(f"{command} is missing: 'make sslyze' builds it (make test does)")
     shown = subprocess.run(
         [str(command), "--help"],
         capture_output=True,
@@ -272,7 +242,7 @@ def lifespan_days(certificate: Path) -> int:
 # -- the sslyze checks ------------------------------------------------------------------------
 
 # The first test also builds the venv (pip) and runs a scan.
-slow_sslyze = pytest.mark.timeout(PIP_TIMEOUT + 2 * SSLYZE_TIMEOUT)
+slow_sslyze = pytest.mark.timeout(2 * SSLYZE_TIMEOUT)
 
 
 @slow_sslyze

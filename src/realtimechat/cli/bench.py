@@ -17,7 +17,7 @@ from ..bench.report import table
 from ..bench.scenarios import Load, Scenario, Target, run
 from ..bench.wire import MIN_SIZE
 from ..errors import ExitCode, PKIError, RtchatError
-from .common import CONTEXT, LOOPS, fail, loop_factory
+from .common import CONTEXT, LOOPS, fail, loop_factory, version_option
 
 PROGRAM = "rtchat-bench"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -201,6 +201,7 @@ def _window_options(command: F) -> F:
 
 
 @click.group(context_settings=CONTEXT, epilog=EXIT_CODES)
+@version_option(PROGRAM)
 def main() -> None:
     """Put load on a realtimechat server and measure what it does.
 

@@ -19,6 +19,8 @@ from realtimechat.errors import ExitCode, PKIError
 from realtimechat.names import name_from_cn, name_problem
 from realtimechat.sanitize import visible
 
+from .common import version_option
+
 PROG = "rtchat-certs"
 F = TypeVar("F", bound=Callable[..., Any])
 APP_DIR = Path(click.get_app_dir("rtchat"))
@@ -110,6 +112,7 @@ def _days_option(default: int, what: str) -> Callable[[F], F]:
         "max_content_width": 100,
     }
 )
+@version_option("rtchat-certs")
 def main() -> None:
     """Make the certificates a realtimechat server and its users need.
 

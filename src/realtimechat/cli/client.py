@@ -23,7 +23,7 @@ from ..client.plain import Lines, PlainClient, start_stdin_thread
 from ..client.state import ResumePoint
 from ..errors import ConfigError, ExitCode
 from ..tls import ClientFiles, client_context, key_is_encrypted
-from .common import CONTEXT, fail, run_async
+from .common import CONTEXT, fail, run_async, version_option
 
 PROGRAM = "rtchat"
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -127,7 +127,7 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     metavar="NAME",
     help="Save the server and identity options given into config.toml as NAME.",
 )
-@click.version_option(package_name="realtimechat", prog_name=PROGRAM)
+@version_option(PROGRAM)
 def main(  # click passes every option by keyword
     *,
     host: str | None,

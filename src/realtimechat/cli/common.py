@@ -9,9 +9,15 @@ from typing import Any, NoReturn
 
 import click
 
+from .. import __version__
 from ..errors import ConfigError, ExitCode, RtchatError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def version_option(program: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """``--version``: the same words and the one version (realtimechat.__version__) everywhere."""
+    return click.version_option(__version__, prog_name=program, message="%(prog)s %(version)s")
 
 
 def fail(program: str, error: RtchatError | str, code: int | None = None) -> NoReturn:

@@ -18,7 +18,7 @@ from ..server import audit
 from ..server.app import ChatServer
 from ..server.config import Limits, NamesMode, ServerSettings
 from ..server.store import Durability, MemoryStore, SqliteStore
-from .common import CONTEXT, LOOPS, fail, run_async
+from .common import CONTEXT, LOOPS, fail, run_async, version_option
 
 PROGRAM = "rtchat-server"
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -250,7 +250,7 @@ MAX_WATCH_INTERVAL = 86400.0
     default="info",
     show_default=True,
 )
-@click.version_option(package_name="realtimechat", prog_name=PROGRAM)
+@version_option(PROGRAM)
 @click.pass_context
 def main(  # click passes every option by keyword
     ctx: click.Context,

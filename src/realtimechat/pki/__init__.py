@@ -72,6 +72,7 @@ from .load import (
     load_csr,
     load_private_key,
     private_key_is_encrypted,
+    refuse_unusable_key,
 )
 from .revoke import Revocation, renew_crl, revoke
 from .validity import CA_DAYS, CLIENT_DAYS, CLOCK_SKEW, CRL_DAYS, EXPIRING_SOON, SERVER_DAYS
@@ -131,6 +132,7 @@ __all__ = [
     "public_key_fingerprint",
     "read_csr",
     "read_index",
+    "refuse_unusable_key",
     "renew_crl",
     "replaced_serials",
     "revoke",

@@ -51,6 +51,7 @@ from .load import (
     load_csr,
     load_private_key,
     private_key_is_encrypted,
+    refuse_unusable_key,
 )
 from .validity import EXPIRING_SOON, _when
 
@@ -603,6 +604,7 @@ def describe_file(
                 raise PKIError(f"{path} holds a damaged certificate") from exc
             certs = []
         if certs:
+            refuse_unusable_key(certs[0], path)
             info = _describe_certificate(
                 path, certs[0], now=now, context=context, role=role, server_name=server_name
             )

@@ -7,7 +7,7 @@ from typing import Any, Final, Literal, TypeAlias, get_args
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPrivateKeyTypes,
     CertificatePublicKeyTypes,
@@ -77,9 +77,11 @@ def describe_key(public_key: Any) -> str:
         return "Ed25519"
     if isinstance(public_key, ed448.Ed448PublicKey):
         return "Ed448"
-    if isinstance(public_key, dsa.DSAPublicKey):
-        return f"DSA {public_key.key_size} bits"
-    return type(public_key).__name__
+    # Any other type (DSA, say) is described by its class's name, not looked up:
+    # cryptography 51 warns on the mere lookup of dsa.DSAPublicKey.
+    kind = type(public_key).__name__.removesuffix("PublicKey").removesuffix("PrivateKey")
+    size = getattr(public_key, "key_size", None)
+    return f"{kind} {size} bits" if isinstance(size, int) else kind
 
 
 def _key_problem(public_key: Any) -> str | None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
-from cryptography.x509.oid import NameOID
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
 
 from realtimechat.errors import PKIError
+from realtimechat.pki.keys import describe_key
 
 
 def _read(path: Path) -> bytes:
@@ -48,6 +51,31 @@ def _what_else(label: str | None) -> str:
     return f" (it holds a PEM {label})"
 
 
+# Key types that are named, never used. cryptography 51 deprecates DSA and
+# warns on any use of a DSA key, cert.public_key() included; TLS 1.3 cannot
+# sign with one. So a DSA certificate or request is refused where it is read,
+# by its algorithm's OID, before anything asks for its key.
+_UNUSABLE_KEY_TYPES: Final = {PublicKeyAlgorithmOID.DSA: "DSA"}
+USABLE_KEY_TYPES: Final = "RSA, ECDSA, Ed25519 or Ed448"
+
+
+_Signed = TypeVar("_Signed", x509.Certificate, x509.CertificateSigningRequest)
+
+
+def refuse_unusable_key(item: _Signed, path: Path | str) -> _Signed:
+    """``item``, unless its key is of a type realtimechat never uses (DSA): then PKIError."""
+    # A CSR has the attribute too, but cryptography's type stubs omit it.
+    algorithm: x509.ObjectIdentifier = getattr(item, "public_key_algorithm_oid")  # noqa: B009
+    kind = _UNUSABLE_KEY_TYPES.get(algorithm)
+    if kind is not None:
+        what = "request" if isinstance(item, x509.CertificateSigningRequest) else "certificate"
+        raise PKIError(
+            f"{path} holds a {what} for a {kind} key, which realtimechat cannot use"
+            f" (TLS 1.3 cannot sign with it): keys here are {USABLE_KEY_TYPES}"
+        )
+    return item
+
+
 def load_certificates(path: Path) -> list[x509.Certificate]:
     """Load every certificate of the PEM bundle ``path``, in file order (at least one)."""
     data = _read(path)
@@ -59,7 +87,7 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
         ) from exc
     if not certs:
         raise PKIError(f"{path} does not hold a PEM certificate")
-    return certs
+    return [refuse_unusable_key(cert, path) for cert in certs]
 
 
 def load_certificate(path: Path) -> x509.Certificate:
@@ -67,9 +95,10 @@ def load_certificate(path: Path) -> x509.Certificate:
     data = _read(path)
     if b"-----BEGIN" not in data:
         try:
-            return x509.load_der_x509_certificate(data)
+            cert = x509.load_der_x509_certificate(data)
         except ValueError as exc:
             raise PKIError(f"{path} is not a certificate (neither PEM nor DER)") from exc
+        return refuse_unusable_key(cert, path)
     return load_certificates(path)[0]
 
 
@@ -82,9 +111,9 @@ def load_csr(path: Path) -> x509.CertificateSigningRequest:
     label = _pem_label(data)
     try:
         if label is None:
-            return x509.load_der_x509_csr(data)
+            return refuse_unusable_key(x509.load_der_x509_csr(data), path)
         if label in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"):
-            return x509.load_pem_x509_csr(data)
+            return refuse_unusable_key(x509.load_pem_x509_csr(data), path)
     except ValueError as exc:
         damage = "neither PEM nor DER" if label is None else "a damaged CSR"
         raise PKIError(f"{path} is not a certificate signing request ({damage})") from exc
@@ -158,7 +187,11 @@ def load_private_key(
     if encrypted and passphrase is None:
         raise PKIError(f"{path} is encrypted: a passphrase is needed")
     try:
-        key = serialization.load_pem_private_key(data, password=passphrase)
+        # A DSA key warns as it loads (cryptography 51); it is refused just
+        # below, by name, so the warning would only tell the user less than we do.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            key = serialization.load_pem_private_key(data, password=passphrase)
     except TypeError as exc:
         # cryptography raises TypeError both for a missing and for a needless passphrase.
         if passphrase is None:
@@ -177,10 +210,14 @@ def load_private_key(
         rsa.RSAPrivateKey
         | ec.EllipticCurvePrivateKey
         | ed25519.Ed25519PrivateKey
-        | ed448.Ed448PrivateKey
-        | dsa.DSAPrivateKey,
+        | ed448.Ed448PrivateKey,
     ):
-        raise PKIError(f"{path} holds a key that cannot sign ({type(key).__name__})")
+        # DSA can sign, but TLS 1.3 cannot use it and cryptography deprecates it:
+        # it is named here, never looked up (a lookup alone warns).
+        raise PKIError(
+            f"{path} holds a key of type {describe_key(key)}, which realtimechat cannot use:"
+            f" keys here are {USABLE_KEY_TYPES}"
+        )
     return key
 
 
@@ -192,8 +229,7 @@ def _issuer_key(cert: x509.Certificate) -> Any:
         rsa.RSAPublicKey
         | ec.EllipticCurvePublicKey
         | ed25519.Ed25519PublicKey
-        | ed448.Ed448PublicKey
-        | dsa.DSAPublicKey,
+        | ed448.Ed448PublicKey,
     ):
         raise PKIError(f"the key of {common_name(cert)!r} cannot sign")
     return key
@@ -206,8 +242,11 @@ def _signed_by(
     if item.issuer != ca.subject:
         return False
     try:
+        # _issuer_key first: it refuses key types we never use (DSA), which
+        # cryptography would otherwise verify with a deprecation warning.
+        key = _issuer_key(ca)
         if isinstance(item, x509.CertificateRevocationList):
-            return item.is_signature_valid(_issuer_key(ca))
+            return item.is_signature_valid(key)
         item.verify_directly_issued_by(ca)
     except (PKIError, ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False

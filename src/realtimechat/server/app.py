@@ -27,7 +27,7 @@ import os
 import resource
 import signal
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -190,7 +190,12 @@ class ChatServer:
             self._file_watch = asyncio.create_task(self._reload_on_change(), name="file-watch")
         where = ", ".join(format_peer(address) for address in self.addresses)
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
-        self.log.info("listening on %s (protocol v1, mutual TLS, %s loop)", where, kind)
+        self.log.info(
+            "listening on %s (protocol v1, mutual TLS, %s loop, %s open files)",
+            where,
+            kind,
+            self._open_files_limit,
+        )
         self.log.info("%s", self.trust.describe())
         self.log.info("certificates from %s; %s", _where(self.files), self.store.describe())
 
@@ -477,13 +482,47 @@ def _where(files: ServerFiles) -> str:
 
 
 def raise_open_file_limit() -> int:
-    """Raise the soft open-file limit to the hard one (1,024 is common); the result."""
+    """Raise the soft open-file limit as far as the system allows (1,024 is common); the result.
+
+    The hard limit is tried first. Where the hard limit is "unlimited" the
+    kernel still refuses a soft limit over its own cap (macOS refuses
+    RLIM_INFINITY and anything over kern.maxfilesperproc, Linux anything over
+    fs.nr_open), so the highest value it accepts is then found by bisection:
+    a server left at macOS's default 256 would refuse connections past ~250.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with contextlib.suppress(ValueError, OSError):
-        if hard == resource.RLIM_INFINITY or hard > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-    return soft if soft != resource.RLIM_INFINITY else 2**31
+    unlimited = 2**31  # what "unlimited" counts as, for the connection cap
+    ceiling = unlimited if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft >= ceiling:
+        return soft
+    if _set_soft_open_files(hard, hard):
+        return ceiling
+    return highest_accepted(soft, ceiling, lambda limit: _set_soft_open_files(limit, hard))
+
+
+def highest_accepted(accepted: int, refused: int, accepts: Callable[[int], bool]) -> int:
+    """The highest value in [accepted, refused) that ``accepts`` takes, by bisection.
+
+    ``accepted`` is known to be taken and ``refused`` known not to be; each
+    value tried is taken or refused for good (a soft limit set stays set), so
+    the last one taken is the answer.
+    """
+    while refused - accepted > 1:
+        middle = (accepted + refused) // 2
+        if accepts(middle):
+            accepted = middle
+        else:
+            refused = middle
+    return accepted
+
+
+def _set_soft_open_files(soft: int, hard: int) -> bool:
+    """Whether the system took ``soft`` as the soft open-file limit."""
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _terminal_fds() -> list[int]:

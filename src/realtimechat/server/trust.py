@@ -31,7 +31,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import PKIError
-from ..pki import CRL_RENEW_BEFORE, certificate_names, common_name, load_crl
+from ..pki import (
+    CRL_RENEW_BEFORE,
+    certificate_names,
+    common_name,
+    load_crl,
+    refuse_unusable_key,
+)
 from ..tls import ServerFiles, server_context
 from .identity import PeerIdentity
 
@@ -175,7 +181,7 @@ def _read_certificates(path: Path, what: str) -> list[x509.Certificate]:
         certificates = x509.load_pem_x509_certificates(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise PKIError(f"cannot read {what} from {path}: {exc}") from None
-    return certificates
+    return [refuse_unusable_key(certificate, path) for certificate in certificates]
 
 
 def _revocations(path: Path | None, cas: tuple[x509.Certificate, ...]) -> Revocations | None:
