@@ -6,8 +6,12 @@ on stderr and an exit code (``exit_code``) at the edge. ::
     RtchatError                     root: catch this to catch all of ours
     ├── ConfigError                 bad option, missing or unreadable file
     │   └── PKIError                a certificate, key or CA folder problem
-    ├── ProtocolError               a peer sent bytes that break protocol v1
-    │                               (``code`` is the stable wire error code)
+    ├── ProtocolError               a peer's frame is answered with an ``error``
+    │   │                           (``code`` is the stable wire error code)
+    │   ├── ProtocolViolation       the peer broke protocol v1 (counted toward
+    │   │                           the server's error limit)
+    │   └── Refusal                 a well-formed request was refused (not
+    │                               counted: a typo in /msg is no misbehaviour)
     └── ClientError                 the client could not (keep) chatting
         ├── CannotConnect           TCP connect failed or timed out
         ├── ServerNotTrusted        the server's certificate chain failed
@@ -18,7 +22,7 @@ on stderr and an exit code (``exit_code``) at the edge. ::
         ├── ConnectionLost          the connection ended after welcome
         └── MessagesNotDelivered    some of our messages never came back
 
-Exit codes are part of the CLI contract (docs/cli.md).
+Exit codes are part of the CLI contract (README.md, "Exit codes").
 """
 
 from __future__ import annotations
@@ -58,12 +62,14 @@ class PKIError(ConfigError):
 
 
 class ProtocolError(RtchatError):
-    """A peer sent something that breaks protocol v1.
+    """A peer's frame that is answered with an ``error`` frame.
 
-    ``code`` is the stable error code sent in an ``error`` frame
-    (docs/protocol.md lists them); ``fatal`` says whether the connection
-    cannot continue (the framing itself is broken); ``ref`` is the ``ref``
-    of the ``msg`` it concerns, when one could be read.
+    ``code`` is the stable error code sent in the ``error`` frame
+    (``protocol.ErrorCode``; docs/protocol.md 12.1 lists them); ``fatal``
+    says whether the connection cannot continue (the framing itself is
+    broken); ``ref`` is the ``ref`` of the ``msg`` it concerns, when one
+    could be read. Raise one of the two subclasses: which one it is decides
+    whether it counts as misbehaviour.
     """
 
     def __init__(
@@ -76,7 +82,15 @@ class ProtocolError(RtchatError):
         self.ref = ref
 
     def __repr__(self) -> str:
-        return f"ProtocolError({self.code!r}, {self.message!r}, fatal={self.fatal})"
+        return f"{type(self).__name__}({self.code!r}, {self.message!r}, fatal={self.fatal})"
+
+
+class ProtocolViolation(ProtocolError):
+    """The peer broke protocol v1: bad framing, JSON, fields, or frame order."""
+
+
+class Refusal(ProtocolError):
+    """A well-formed request was refused: no such user or room, rate limited, ..."""
 
 
 class ClientError(RtchatError):

@@ -26,9 +26,10 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Final, TypeVar, Union
 
-from .errors import ProtocolError
+from .errors import ProtocolError, ProtocolViolation, Refusal
 
 PROTOCOL_VERSION: Final = 1
 MAX_LINE_BYTES: Final = 64 * 1024
@@ -40,38 +41,71 @@ MAX_CURSOR_CHARS: Final = 256
 ACTIONS: Final = frozenset({"me"})
 MAX_INTEGER: Final = 2**63 - 1  # ids and counts fit a signed 64-bit integer (SQLite, most JSON)
 
-# Stable error codes (docs/protocol.md, "Errors"). Clients switch on these.
-E_FRAME_TOO_LONG: Final = "frame_too_long"
-E_BAD_UTF8: Final = "bad_utf8"
-E_BAD_JSON: Final = "bad_json"
-E_BAD_FRAME: Final = "bad_frame"
-E_UNKNOWN_TYPE: Final = "unknown_type"
-E_BAD_FIELD: Final = "bad_field"
-E_MISSING_FIELD: Final = "missing_field"
-E_HELLO_REQUIRED: Final = "hello_required"
-E_DUPLICATE_HELLO: Final = "duplicate_hello"
-E_UNSUPPORTED_VERSION: Final = "unsupported_version"
-E_BAD_NAME: Final = "bad_name"
-E_NAME_TAKEN: Final = "name_taken"
-E_NO_SUCH_ROOM: Final = "no_such_room"
-E_NO_SUCH_USER: Final = "no_such_user"
-E_EMPTY_TEXT: Final = "empty_text"
-E_INTERNAL: Final = "internal"
-E_RATE_LIMITED: Final = "rate_limited"
 
-# Errors that mean the peer broke the protocol (as opposed to refusals of a
-# well-formed request, like no_such_user): a server counts these.
-MALFORMED: Final = frozenset(
+class ErrorCode(StrEnum):
+    """The stable ``error.code`` values (docs/protocol.md 12.1). Clients switch on these.
+
+    Which ones count as the peer's misbehaviour is not a property of the
+    code but of the exception that carries it (``ProtocolViolation`` or
+    ``Refusal``, in errors.py).
+    """
+
+    FRAME_TOO_LONG = "frame_too_long"
+    BAD_UTF8 = "bad_utf8"
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    BAD_FIELD = "bad_field"
+    MISSING_FIELD = "missing_field"
+    HELLO_REQUIRED = "hello_required"
+    DUPLICATE_HELLO = "duplicate_hello"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    BAD_NAME = "bad_name"
+    NAME_TAKEN = "name_taken"
+    NO_SUCH_ROOM = "no_such_room"
+    NO_SUCH_USER = "no_such_user"
+    EMPTY_TEXT = "empty_text"
+    INTERNAL = "internal"
+    RATE_LIMITED = "rate_limited"
+
+
+class ByeReason(StrEnum):
+    """The server's ``bye.reason``, which is also the ``leave.reason`` the others see
+    (docs/protocol.md 12.2)."""
+
+    QUIT = "quit"
+    DISCONNECTED = "disconnected"
+    HELLO_TIMEOUT = "hello_timeout"
+    TIMEOUT = "timeout"
+    SLOW_CONSUMER = "slow_consumer"
+    PROTOCOL_ERROR = "protocol_error"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    BAD_NAME = "bad_name"
+    NAME_TAKEN = "name_taken"
+    INTERNAL_ERROR = "internal_error"
+    SHUTDOWN = "shutdown"
+    FLOODING = "flooding"
+    SERVER_FULL = "server_full"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+# A refused hello ends the session with its error code as the bye reason (5.2).
+HELLO_REFUSALS: Final[Mapping[str, ByeReason]] = {
+    ErrorCode.UNSUPPORTED_VERSION: ByeReason.UNSUPPORTED_VERSION,
+    ErrorCode.BAD_NAME: ByeReason.BAD_NAME,
+    ErrorCode.NAME_TAKEN: ByeReason.NAME_TAKEN,
+}
+
+# After these a client cannot get in by trying again (docs/protocol.md 12.2).
+PERMANENT_BYE_REASONS: Final = frozenset(
     {
-        E_FRAME_TOO_LONG,
-        E_BAD_UTF8,
-        E_BAD_JSON,
-        E_BAD_FRAME,
-        E_UNKNOWN_TYPE,
-        E_BAD_FIELD,
-        E_MISSING_FIELD,
-        E_HELLO_REQUIRED,
-        E_DUPLICATE_HELLO,
+        ByeReason.REVOKED,
+        ByeReason.EXPIRED,
+        ByeReason.NAME_TAKEN,
+        ByeReason.BAD_NAME,
+        ByeReason.UNSUPPORTED_VERSION,
     }
 )
 
@@ -376,16 +410,18 @@ def parse_json_line(line: bytes) -> dict[str, Any]:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProtocolError(E_BAD_UTF8, f"frame is not valid UTF-8 (byte {exc.start})") from None
+        raise ProtocolViolation(
+            ErrorCode.BAD_UTF8, f"frame is not valid UTF-8 (byte {exc.start})"
+        ) from None
     try:
         obj = _json_decoder.decode(text)
     except RecursionError:
         # json raises RecursionError, not ValueError, on deep nesting.
-        raise ProtocolError(E_BAD_JSON, "frame is nested too deeply") from None
+        raise ProtocolViolation(ErrorCode.BAD_JSON, "frame is nested too deeply") from None
     except ValueError as exc:
-        raise ProtocolError(E_BAD_JSON, f"frame is not valid JSON: {exc}") from None
+        raise ProtocolViolation(ErrorCode.BAD_JSON, f"frame is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise ProtocolError(E_BAD_JSON, "frame must be a JSON object")
+        raise ProtocolViolation(ErrorCode.BAD_JSON, "frame must be a JSON object")
     return obj
 
 
@@ -434,7 +470,8 @@ def _check_scalar(spec: _FieldSpec, value: Any) -> Scalar:
         raise _field_error(spec, "must be a finite number")  # 1e400 parses as inf
     if isinstance(value, int) and not _fits_a_double(value):
         raise _field_error(spec, "must be a finite number")  # what 1e400 would be
-    return value
+    number: int | float = value  # mypy < 2 keeps the narrowed value typed Any
+    return number
 
 
 def _fits_a_double(value: int) -> bool:
@@ -464,7 +501,7 @@ _CHECKS: Final[dict[type | str, Callable[[_FieldSpec, Any], Any]]] = {
 
 
 def _field_error(spec: _FieldSpec, what: str) -> ProtocolError:
-    return ProtocolError(E_BAD_FIELD, f"field {spec.wire!r} {what}")
+    return ProtocolViolation(ErrorCode.BAD_FIELD, f"field {spec.wire!r} {what}")
 
 
 _F = TypeVar("_F")
@@ -476,7 +513,7 @@ def _build(cls: type[_F], obj: Mapping[str, Any]) -> _F:
         value = obj.get(spec.wire)
         if value is None:  # absent, or JSON null: both mean "not given"
             if spec.required:
-                raise ProtocolError(E_MISSING_FIELD, f"field {spec.wire!r} is required")
+                raise ProtocolViolation(ErrorCode.MISSING_FIELD, f"field {spec.wire!r} is required")
             continue
         kwargs[spec.attr] = _CHECKS[spec.kind](spec, value)
     return cls(**kwargs)
@@ -486,21 +523,27 @@ def _check_semantics(frame: Frame) -> None:
     """Rules beyond types that every peer must keep (docs/protocol.md)."""
     if isinstance(frame, SendMsg):
         if frame.ref is not None and not 0 < len(frame.ref) <= MAX_REF_CHARS:
-            raise ProtocolError(E_BAD_FIELD, f"field 'ref' must be 1-{MAX_REF_CHARS} characters")
+            raise ProtocolViolation(
+                ErrorCode.BAD_FIELD, f"field 'ref' must be 1-{MAX_REF_CHARS} characters"
+            )
         if frame.action is not None and frame.action not in ACTIONS:
-            raise ProtocolError(E_BAD_FIELD, f"unknown action {frame.action!r}", ref=frame.ref)
+            raise ProtocolViolation(
+                ErrorCode.BAD_FIELD, f"unknown action {frame.action!r}", ref=frame.ref
+            )
     if isinstance(frame, HistoryRequest) and frame.limit is not None and frame.limit < 1:
-        raise ProtocolError(E_BAD_FIELD, "field 'limit' must be at least 1")
+        raise ProtocolViolation(ErrorCode.BAD_FIELD, "field 'limit' must be at least 1")
     room = getattr(frame, "room", None)
     if room is not None and not 0 < len(room) <= MAX_ROOM_CHARS:
-        raise ProtocolError(E_BAD_FIELD, f"field 'room' must be 1-{MAX_ROOM_CHARS} characters")
+        raise ProtocolViolation(
+            ErrorCode.BAD_FIELD, f"field 'room' must be 1-{MAX_ROOM_CHARS} characters"
+        )
     cursor = getattr(frame, "cursor", None)
     if cursor is not None and len(cursor) > MAX_CURSOR_CHARS:
-        raise ProtocolError(E_BAD_FIELD, "field 'cursor' is too long")
+        raise ProtocolViolation(ErrorCode.BAD_FIELD, "field 'cursor' is too long")
     # Last, as in protocol.md's table: every bad_field comes before empty_text
     # (which, unlike bad_field, does not count toward the error limit).
     if isinstance(frame, SendMsg) and _is_blank(frame.text):
-        raise ProtocolError(E_EMPTY_TEXT, "message text is empty", ref=frame.ref)
+        raise Refusal(ErrorCode.EMPTY_TEXT, "message text is empty", ref=frame.ref)
 
 
 # Controls, format characters (zero-width, bidi) and separators. Not Cn:
@@ -532,11 +575,11 @@ def parse_frame(obj: Mapping[str, Any], frame_types: Mapping[str, type[Frame]]) 
     """
     frame_type = obj.get("type")
     if not isinstance(frame_type, str):
-        raise ProtocolError(E_BAD_FRAME, "frame has no string 'type'")
+        raise ProtocolViolation(ErrorCode.BAD_FRAME, "frame has no string 'type'")
     cls = frame_types.get(frame_type)
     if cls is None:
         printable = frame_type[:32].encode("ascii", "backslashreplace").decode("ascii")
-        raise ProtocolError(E_UNKNOWN_TYPE, f"unknown frame type {printable!r}")
+        raise ProtocolViolation(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {printable!r}")
     try:
         frame = _build(cls, obj)
         _check_semantics(frame)
@@ -632,8 +675,8 @@ class FrameDecoder:
 
     def _fail(self, events: list[Frame | ProtocolError]) -> list[Frame | ProtocolError]:
         self._buffer.clear()
-        self._failed = ProtocolError(
-            E_FRAME_TOO_LONG, f"frame longer than {self.max_line} bytes", fatal=True
+        self._failed = ProtocolViolation(
+            ErrorCode.FRAME_TOO_LONG, f"frame longer than {self.max_line} bytes", fatal=True
         )
         events.append(self._failed)
         return events

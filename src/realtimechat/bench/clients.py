@@ -39,11 +39,11 @@ from ..errors import (
     SessionRefused,
 )
 from ..protocol import (
-    E_RATE_LIMITED,
     PROTOCOL_VERSION,
     SERVER_FRAME_TYPES,
     Bye,
     Error,
+    ErrorCode,
     Frame,
     Gap,
     Hello,
@@ -307,7 +307,7 @@ class BenchClient(asyncio.BufferedProtocol):
     def _error(self, frame: Error, now: int) -> None:
         if not self.welcomed:
             self._refused(frame.code, f"the server refused us: {visible(frame.message)}")
-        elif frame.code == E_RATE_LIMITED:
+        elif frame.code == ErrorCode.RATE_LIMITED:
             self._rate_limited(frame, now)
         else:
             self.tally.error(frame.code, f"error {frame.code}: {visible(frame.message)}")

@@ -31,11 +31,12 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
+from ..protocol import ByeReason
 from ..tls import ServerFiles
 from .audit import log_event
 from .config import Limits, ServerSettings
 from .hub import Hub
-from .session import R_SERVER_FULL, R_SHUTDOWN, R_TOO_MANY_CONNECTIONS, Session
+from .session import Session
 from .store import MemoryStore, Store
 from .tlsconn import TLSServerProtocol, TLSTransport
 from .trust import Trust
@@ -98,7 +99,7 @@ class _Accepted(TLSServerProtocol):
         self.session = session
         session.start(transport)
         if self.server.shutting_down:  # finished its handshake while we stop
-            session.end(R_SHUTDOWN)
+            session.end(ByeReason.SHUTDOWN)
         elif self.server.trust is not self.trust:
             # Reloaded while this handshake ran: the old context verified the
             # certificate, but revocation and expiry follow the new files.
@@ -283,7 +284,7 @@ class ChatServer:
                     await self._hub.stop()
         for connection in list(self._connections):
             if connection.session is not None:
-                connection.session.end(R_SHUTDOWN)
+                connection.session.end(ByeReason.SHUTDOWN)
             elif connection.handshaking:
                 connection.abort()
         if self._connections:
@@ -331,9 +332,9 @@ class ChatServer:
             log_event(self.log, logging.WARNING, "refused", peer=connection.peer, reason=reason)
             return False
         if len(self._connections) >= limits.max_connections:
-            connection.refuse_with = R_SERVER_FULL
+            connection.refuse_with = ByeReason.SERVER_FULL
         elif self._per_address[address] >= limits.max_per_address:
-            connection.refuse_with = R_TOO_MANY_CONNECTIONS
+            connection.refuse_with = ByeReason.TOO_MANY_CONNECTIONS
         self._connections.add(connection)
         self._per_address[address] += 1
         self._handshaking += 1

@@ -22,17 +22,13 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ProtocolError, StoreClosed
+from ..errors import Refusal, StoreClosed
 from ..names import name_from_cn, name_key, name_problem
 from ..protocol import (
     DEFAULT_ROOM,
-    E_BAD_NAME,
-    E_INTERNAL,
-    E_NAME_TAKEN,
-    E_NO_SUCH_ROOM,
-    E_NO_SUCH_USER,
     Ack,
     Error,
+    ErrorCode,
     Gap,
     HistoryEnd,
     HistoryRequest,
@@ -95,11 +91,6 @@ class Hub:
         self._active: dict[Session, Member] = {}  # welcomed sessions, oldest first
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
         self._drafts: list[tuple[Session, Draft]] = []  # accepted, waiting for the next commit
-        self._in_flight: list[tuple[Session, Draft]] = []  # the batch being committed
-        # Sessions whose peer has finished sending and that wait for their
-        # answers (Session.eof_received): told after each commit. Usually
-        # empty, so the per-commit cost is nil.
-        self.draining: set[Session] = set()
         self._committing: asyncio.Task[None] | None = None
         self._stopping = False  # set by stop(): no more leave announcements
         self._tasks: set[asyncio.Task[None]] = set()
@@ -154,17 +145,18 @@ class Hub:
             name = name_from_cn(identity.cn)
             problem = name_problem(name)
             if problem is not None:
-                raise ProtocolError(
-                    E_BAD_NAME, f"certificate CN {identity.cn!r} is not a usable name: {problem}"
+                raise Refusal(
+                    ErrorCode.BAD_NAME,
+                    f"certificate CN {identity.cn!r} is not a usable name: {problem}",
                 )
         else:
             name = unicodedata.normalize("NFKC", requested)
             problem = name_problem(name)
             if problem is not None:
-                raise ProtocolError(E_BAD_NAME, problem)
+                raise Refusal(ErrorCode.BAD_NAME, problem)
         owner = self._owners.get(name_key(name))
         if owner is not None and owner[0] != identity.key:
-            raise ProtocolError(E_NAME_TAKEN, f"the name {name!r} belongs to someone else")
+            raise Refusal(ErrorCode.NAME_TAKEN, f"the name {name!r} belongs to someone else")
         return name
 
     def admit(self, session: Session, name: str) -> Member:
@@ -232,7 +224,9 @@ class Hub:
         if frame.to is not None:
             owner = self._owners.get(name_key(frame.to))
             if owner is None:
-                raise ProtocolError(E_NO_SUCH_USER, f"nobody is called {frame.to!r}", ref=frame.ref)
+                raise Refusal(
+                    ErrorCode.NO_SUCH_USER, f"nobody is called {frame.to!r}", ref=frame.ref
+                )
             recipient, to_name = owner
         draft = Draft(
             sender=member.identity.key,
@@ -245,25 +239,18 @@ class Hub:
             action=frame.action,
         )
         self._drafts.append((session, draft))
+        session.owe()  # its ack and echo (or error), answered once the batch is done
         if self._committing is None or self._committing.done():
             self._committing = self.loop.create_task(self._commit(), name="commit")
-
-    def has_pending(self, session: Session) -> bool:
-        """Whether messages of ``session`` wait to be stored, acked and echoed."""
-        return any(s is session for s, _ in self._drafts) or any(
-            s is session for s, _ in self._in_flight
-        )
 
     async def _commit(self) -> None:
         while self._drafts:
             batch, self._drafts = self._drafts, []
-            self._in_flight = batch
             try:
                 await self._commit_batch(batch)
             finally:
-                self._in_flight = []
-            for session in tuple(self.draining):
-                session.answered()
+                for session, _ in batch:
+                    session.answered()
 
     async def _commit_batch(self, batch: list[tuple[Session, Draft]]) -> None:
         """Store one batch; deliver it, or tell each sender it was not stored."""
@@ -275,7 +262,7 @@ class Hub:
                 session.outbox.put_control(
                     encode(
                         Error(
-                            code=E_INTERNAL,
+                            code=ErrorCode.INTERNAL,
                             message="the message could not be stored",
                             ref=draft.ref,
                         )
@@ -336,6 +323,7 @@ class Hub:
         carried: no hole and no duplicate between the two.
         """
         session.outbox.hold()
+        session.owe()  # the replay: answered when it is out (_replay)
         # Everything stored after this moment reaches the session live (held
         # until the replay is out); the replay covers what came before.
         upto = self.last_id
@@ -460,6 +448,8 @@ def forgotten(since: int, first_kept: int, last_id: int) -> Gap | None:
 def check_room(room: str | None, ref: str | None) -> None:
     """This server serves only the lobby (docs/protocol.md, "Rooms")."""
     if room is not None and room != DEFAULT_ROOM:
-        raise ProtocolError(
-            E_NO_SUCH_ROOM, f"no room {room!r}: this server has only {DEFAULT_ROOM!r}", ref=ref
+        raise Refusal(
+            ErrorCode.NO_SUCH_ROOM,
+            f"no room {room!r}: this server has only {DEFAULT_ROOM!r}",
+            ref=ref,
         )

@@ -1,0 +1,6 @@
+"""Protocol v1's rules as state machines, with no I/O (h11 and websockets style).
+
+``server`` is the server's side of one connection; ``ratelimit`` its
+token bucket. The asyncio code in ``server/session.py`` is a thin adapter
+that feeds bytes and time in and writes what comes out.
+"""

@@ -1,0 +1,408 @@
+"""The server's side of one connection, sans I/O: protocol v1's session rules in one place.
+
+In the style of h11 and websockets: ``server/session.py`` feeds this
+machine the bytes it receives (``receive_data``, with the loop's time),
+pulls ``events`` one at a time and writes what ``data_to_send`` returns.
+Nothing here touches a socket, an event loop, a timer or the hub, so every
+rule of docs/protocol.md 5, 11 and 12 is checked by a unit test in
+microseconds (tests/unit/test_server_machine.py).
+
+What the machine owns:
+
+* the frame order: which frame is accepted in which state (``_TRANSITIONS``,
+  docs/protocol.md 5.1 and 5.2);
+* errors: a ``ProtocolViolation`` counts toward ``max_errors``, a
+  ``Refusal`` does not; a fatal one, or the last one allowed, ends the
+  session with ``bye protocol_error`` (12.1);
+* refused hellos end the session with their code as the reason (5.2);
+* the rate limit and ``bye flooding`` (12.3);
+* keepalive: ``ping`` after ``ping_interval`` of silence, ``bye timeout``
+  after ``idle_timeout`` (11);
+* "answer what you owe, then close": after ``bye`` or EOF the session
+  reads nothing more, but the answers it owes (acks and echoes of
+  messages being stored, the replay, history replies) still go out before
+  it closes (9.1). The application says what it owes with ``owe`` and
+  ``answered``; the machine says when the session may close.
+
+States::
+
+    AWAIT_HELLO --hello--> DECIDING --accept()--> ACTIVE --bye/EOF--> FINISHING
+        |                     \\--refuse()--> CLOSED        \\             | all answered
+        |                                                  \\---------> CLOSED
+        \\--- close(reason), from any state, and any fatal error ---> CLOSED
+
+In DECIDING the application chooses the name (the hub knows who owns
+which): it must call ``accept`` or ``refuse`` before it asks for the next
+event, which is why events are pulled one at a time, as in h11.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from ..errors import ProtocolError, ProtocolViolation, Refusal
+from ..protocol import (
+    HELLO_REFUSALS,
+    PROTOCOL_VERSION,
+    Bye,
+    ByeReason,
+    Error,
+    ErrorCode,
+    Frame,
+    FrameDecoder,
+    Hello,
+    HistoryRequest,
+    Ping,
+    Pong,
+    SendMsg,
+    Welcome,
+    Who,
+    encode,
+)
+from .ratelimit import TokenBucket
+
+
+class LocalProtocolError(Exception):
+    """The application used the machine wrongly (h11's name): a bug here, not the peer's."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The limits one connection is held to (``server.config.Limits`` carries the values)."""
+
+    max_line_bytes: int
+    max_errors: int
+    rate: float  # requests a second; 0: unlimited
+    burst: int
+    flood_limit: int
+    ping_interval: float
+    idle_timeout: float
+
+
+class State(enum.Enum):
+    AWAIT_HELLO = "await_hello"
+    DECIDING = "deciding"  # a hello is in; the application picks the name
+    ACTIVE = "active"
+    FINISHING = "finishing"  # the peer is done sending; answers still owed
+    CLOSED = "closed"
+
+
+# -- events the application gets ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HelloReceived:
+    """A ``hello`` of the right version: call ``accept`` or ``refuse`` next."""
+
+    hello: Hello
+
+
+Request = SendMsg | Who | HistoryRequest
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived:
+    """A request to carry out (state and rate limit already checked)."""
+
+    frame: Request
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSent:
+    """A frame was answered with ``error`` and the session goes on (for the log).
+
+    A ``ProtocolViolation`` is the peer's misbehaviour; a ``Refusal`` (an
+    empty text) is routine.
+    """
+
+    error: ProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimited:
+    """The first request refused in a row of them (one log line per episode)."""
+
+    rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class Finishing:
+    """The peer has finished sending; stop reading it and wait for ``Closed``."""
+
+    reason: ByeReason
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The session is over: close the connection after ``data_to_send``.
+
+    ``welcomed`` says whether it had been (only then do the others hear it
+    left); ``bye_sent`` whether a ``bye`` is among the data to send.
+    """
+
+    reason: str
+    welcomed: bool
+    bye_sent: bool
+
+
+Event = HelloReceived | RequestReceived | ErrorSent | RateLimited | Finishing | Closed
+
+
+# -- the rules, as data ---------------------------------------------------------------
+
+
+class _Act(enum.Enum):
+    HELLO = "hello"
+    DUPLICATE_HELLO = "duplicate_hello"
+    HELLO_REQUIRED = "hello_required"
+    REQUEST = "request"
+    PONG = "pong"  # answer a ping
+    ALIVE = "alive"  # a pong: nothing to do (receiving already counts)
+    FINISH = "finish"  # the peer's bye
+
+
+_REQUESTS: Final = (SendMsg, Who, HistoryRequest)
+
+# What each frame does in each state that reads frames (docs/protocol.md 5.1, 5.2).
+_TRANSITIONS: Final[Mapping[State, Mapping[type[Frame], _Act]]] = {
+    State.AWAIT_HELLO: {
+        Hello: _Act.HELLO,
+        **dict.fromkeys(_REQUESTS, _Act.HELLO_REQUIRED),
+        Ping: _Act.PONG,
+        Pong: _Act.ALIVE,
+        Bye: _Act.FINISH,
+    },
+    State.ACTIVE: {
+        Hello: _Act.DUPLICATE_HELLO,
+        **dict.fromkeys(_REQUESTS, _Act.REQUEST),
+        Ping: _Act.PONG,
+        Pong: _Act.ALIVE,
+        Bye: _Act.FINISH,
+    },
+}
+
+
+class ServerProtocol:
+    """The server's side of one client connection, from the end of the TLS handshake."""
+
+    def __init__(self, rules: Rules, now: float) -> None:
+        self.rules = rules
+        self.state = State.AWAIT_HELLO
+        self.errors = 0  # violations so far; never decreases (12.1)
+        self.last_received = now
+        self.welcomed = False
+        self._decoder = FrameDecoder.for_server(rules.max_line_bytes)
+        self._received: deque[Frame | ProtocolError] = deque()
+        self._events: deque[Event] = deque()
+        self._outgoing: list[bytes] = []
+        self._bucket = TokenBucket(rate=rules.rate, burst=rules.burst)
+        self._pinged = False  # a ping is out and nothing came back since
+        self._owed = 0
+        self.finish_reason = ByeReason.DISCONNECTED  # why a finishing session ends
+
+    def __repr__(self) -> str:
+        return f"<ServerProtocol {self.state.value} errors={self.errors} owed={self._owed}>"
+
+    @property
+    def reading(self) -> bool:
+        """Whether frames from the peer are still taken (not after bye, EOF or close)."""
+        return self.state in _TRANSITIONS or self.state is State.DECIDING
+
+    # -- input --------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Bytes from the peer, at ``now`` (every byte is a sign of life, valid or not)."""
+        if not self.reading:
+            return
+        self.last_received = now
+        self._pinged = False
+        self._received.extend(self._decoder.feed(data))
+
+    def receive_eof(self) -> None:
+        """The peer has closed its side: answer what it is owed, then close."""
+        if self.reading:
+            self._finish(ByeReason.DISCONNECTED)
+
+    def next_event(self, now: float) -> Event | None:
+        """The next thing the application must act on, or None until more data comes."""
+        if self.state is State.DECIDING:
+            raise LocalProtocolError("accept() or refuse() the hello before the next event")
+        while not self._events and self._received and self.reading:
+            self._handle(self._received.popleft(), now)
+        return self._events.popleft() if self._events else None
+
+    # -- the application's answers --------------------------------------------------
+
+    def accept(self, welcome: Welcome) -> None:
+        """The hello is accepted under ``welcome.name``: the session is ACTIVE."""
+        self._expect(State.DECIDING, "accept")
+        self.state = State.ACTIVE
+        self.welcomed = True
+        self._send(welcome)
+
+    def refuse(self, error: ProtocolError) -> Closed | None:
+        """The application refuses what the last event asked for, with ``error``.
+
+        A refused hello ends the session, with the code as the reason (5.2);
+        a refused request (no such user, say) is answered and forgotten.
+        """
+        if self.state is State.CLOSED:
+            return None
+        if self.state is State.DECIDING:
+            reason = HELLO_REFUSALS.get(error.code)
+            if reason is None:
+                raise LocalProtocolError(f"a hello cannot be refused with {error.code!r}")
+            self._send_error(error)
+            return self._close(reason, welcomed=False, send_bye=True)
+        self._send_error(error)
+        return None
+
+    def fail(self) -> Closed | None:
+        """An unexpected fault while handling this session's frame: ``error internal``, end."""
+        if self.state is State.CLOSED:
+            return None
+        self._send(Error(code=ErrorCode.INTERNAL, message="internal error"))
+        return self.close(ByeReason.INTERNAL_ERROR)
+
+    def owe(self) -> None:
+        """The session is owed one more answer (a message's ack and echo, a replay, a reply)."""
+        self._owed += 1
+
+    def answered(self) -> Closed | None:
+        """One owed answer is out; a finishing session with none left closes now."""
+        self._owed -= 1
+        if self.state is State.FINISHING and self._owed <= 0:
+            return self.close(self.finish_reason, send_bye=False)
+        return None
+
+    @property
+    def owes_answers(self) -> bool:
+        return self._owed > 0
+
+    def close(self, reason: str, *, send_bye: bool = True) -> Closed | None:
+        """End the session for ``reason`` (our decision); None if it is already over."""
+        if self.state is State.CLOSED:
+            return None
+        return self._close(reason, welcomed=self.welcomed, send_bye=send_bye)
+
+    def tick(self, now: float) -> Closed | None:
+        """Keepalive (11): ping a silent ACTIVE session once; end one silent too long."""
+        if self.state is not State.ACTIVE:
+            return None
+        silent = now - self.last_received
+        if silent >= self.rules.idle_timeout:
+            return self.close(ByeReason.TIMEOUT)
+        if silent >= self.rules.ping_interval and not self._pinged:
+            self._pinged = True
+            self._send(Ping(t=round(now, 3)))
+        return None
+
+    def data_to_send(self) -> list[bytes]:
+        """The frames the machine has to send, in order, each once."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    # -- inside -------------------------------------------------------------------
+
+    def _handle(self, item: Frame | ProtocolError, now: float) -> None:
+        if isinstance(item, ProtocolError):
+            self._error(item)
+            return
+        act = _TRANSITIONS[self.state][type(item)]
+        match act:
+            case _Act.HELLO:
+                assert isinstance(item, Hello)
+                self._hello(item)
+            case _Act.REQUEST:
+                assert isinstance(item, SendMsg | Who | HistoryRequest)
+                if self._spend(item, now):
+                    self._events.append(RequestReceived(item))
+            case _Act.HELLO_REQUIRED:
+                ref = item.ref if isinstance(item, SendMsg) else None
+                self._error(
+                    ProtocolViolation(ErrorCode.HELLO_REQUIRED, "send hello first", ref=ref)
+                )
+            case _Act.DUPLICATE_HELLO:
+                self._error(
+                    ProtocolViolation(ErrorCode.DUPLICATE_HELLO, "hello was already accepted")
+                )
+            case _Act.PONG:
+                assert isinstance(item, Ping)
+                self._send(Pong(t=item.t))
+            case _Act.ALIVE:
+                pass
+            case _Act.FINISH:
+                self._finish(ByeReason.QUIT)
+
+    def _hello(self, hello: Hello) -> None:
+        if hello.v != PROTOCOL_VERSION:
+            self._send_error(
+                Refusal(
+                    ErrorCode.UNSUPPORTED_VERSION,
+                    f"this server speaks protocol v{PROTOCOL_VERSION}, not v{hello.v}",
+                )
+            )
+            self._events.append(self._close_now(ByeReason.UNSUPPORTED_VERSION))
+            return
+        self.state = State.DECIDING
+        self._events.append(HelloReceived(hello))
+
+    def _spend(self, frame: Request, now: float) -> bool:
+        """Take a token for a request; False (the peer told) when there is none (12.3)."""
+        bucket = self._bucket
+        if bucket.take(now):
+            return True
+        if bucket.refused_in_a_row == 1:
+            self._events.append(RateLimited(bucket.rate))
+        ref = frame.ref if isinstance(frame, SendMsg) else None
+        message = f"slow down: at most {bucket.rate:g} requests a second"
+        self._send_error(Refusal(ErrorCode.RATE_LIMITED, message, ref=ref))
+        if bucket.refused_in_a_row >= self.rules.flood_limit:
+            self._events.append(self._close_now(ByeReason.FLOODING))
+        return False
+
+    def _error(self, error: ProtocolError) -> None:
+        """Answer an invalid frame; count a violation; past the limit, end the session."""
+        self._send_error(error)
+        if isinstance(error, ProtocolViolation):
+            self.errors += 1
+            if error.fatal or self.errors >= self.rules.max_errors:
+                self._events.append(self._close_now(ByeReason.PROTOCOL_ERROR))
+                return
+        self._events.append(ErrorSent(error))
+
+    def _finish(self, reason: ByeReason) -> None:
+        """The peer is done sending (bye, EOF): close now, or once every answer is out."""
+        self._received.clear()
+        if self.state is State.ACTIVE and self._owed > 0:
+            self.state = State.FINISHING
+            self.finish_reason = reason
+            self._events.append(Finishing(reason))
+            return
+        self._events.append(self._close_now(reason, send_bye=False))
+
+    def _close_now(self, reason: str, *, send_bye: bool = True) -> Closed:
+        closed = self.close(reason, send_bye=send_bye)
+        assert closed is not None
+        return closed
+
+    def _close(self, reason: str, *, welcomed: bool, send_bye: bool) -> Closed:
+        self.state = State.CLOSED
+        self._received.clear()
+        if send_bye:
+            self._send(Bye(reason=reason))
+        return Closed(reason=reason, welcomed=welcomed, bye_sent=send_bye)
+
+    def _send_error(self, error: ProtocolError) -> None:
+        self._send(Error(code=error.code, message=error.message, ref=error.ref))
+
+    def _send(self, frame: Frame) -> None:
+        self._outgoing.append(encode(frame))
+
+    def _expect(self, state: State, what: str) -> None:
+        if self.state is not state:
+            raise LocalProtocolError(f"{what}() in state {self.state.value}")
