@@ -130,7 +130,7 @@ def test_hello_is_handed_over_and_accepted_into_active() -> None:
     assert (event.hello.name, event.hello.since) == ("Carol", 7)
     assert peer.machine.state is State.DECIDING
     peer.machine.accept(WELCOME)
-    assert peer.machine.state is State.ACTIVE
+    assert peer.machine.state is State.ACTIVE  # type: ignore[comparison-overlap]
     assert peer.sent() == [WELCOME]
 
 
@@ -379,7 +379,7 @@ def test_bye_with_answers_owed_waits_for_them_then_closes_quietly() -> None:
     peer = Peer().welcomed()
     peer.machine.owe()  # the replay after welcome
     events = peer.send(b'{"type":"msg","text":"last","ref":"l"}\n{"type":"bye"}\n{"type":"who"}\n')
-    assert events == [RequestReceived(SendMsg(text="last", ref="l")), Finishing("quit")]
+    assert events == [RequestReceived(SendMsg(text="last", ref="l")), Finishing(ByeReason.QUIT)]
     peer.machine.owe()  # the message, being stored
     assert not peer.machine.reading
     assert peer.send(b'{"type":"who"}\n') == []
@@ -400,7 +400,7 @@ def test_eof_with_answers_owed_finishes_as_disconnected() -> None:
     peer = Peer().welcomed()
     peer.machine.owe()
     peer.machine.receive_eof()
-    assert peer.events() == [Finishing("disconnected")]
+    assert peer.events() == [Finishing(ByeReason.DISCONNECTED)]
     assert peer.machine.answered() == Closed(reason="disconnected", welcomed=True, bye_sent=False)
 
 
