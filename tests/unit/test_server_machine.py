@@ -16,6 +16,7 @@ import pytest
 from realtimechat.errors import ProtocolViolation, Refusal
 from realtimechat.protocol import (
     Bye,
+    ByeReason,
     Error,
     ErrorCode,
     Frame,
