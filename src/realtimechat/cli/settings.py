@@ -69,13 +69,8 @@ def _as_field(field: dataclasses.Field[Any], value: object) -> object:
 
 
 def _click_option(field: dataclasses.Field[Any], spec: Option) -> Callable[[F], F]:
+    """The click option of one field: its name, type, default and help, all from the field."""
     default = field.default
-    shown = default.value if isinstance(default, StrEnum) else default
-    help_text = spec.help
-    callback = None
-    if spec.off is not None:
-        help_text += f" 0: {spec.off}; else {_number(spec.low)} to {_number(spec.high)}."
-        callback = _zero_or_in_range(spec)
     return click.option(
         option_name(field),
         field.name,
@@ -84,11 +79,11 @@ def _click_option(field: dataclasses.Field[Any], spec: Option) -> Callable[[F], 
             if isinstance(default, StrEnum)
             else _number_type(default, spec)
         ),
-        default=shown,
+        default=default.value if isinstance(default, StrEnum) else default,
         show_default=True,
         metavar=spec.metavar,
-        help=help_text,
-        callback=callback,
+        help=spec.help if spec.off is None else f"{spec.help} 0: {spec.off}; else {_span(spec)}.",
+        callback=None if spec.off is None else _zero_or_in_range(spec),
     )
 
 
@@ -106,13 +101,11 @@ def _zero_or_in_range(spec: Option) -> Callable[[click.Context, click.Parameter,
     assert spec.low is not None
     assert spec.high is not None
     low, high = spec.low, spec.high
+    refusal = f"0 ({spec.off}) or {_span(spec)}{_UNIT_WORDS.get(spec.unit, '')}"
 
     def check(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
         if value != 0 and not low <= value <= high:  # NaN fails every comparison
-            raise click.BadParameter(
-                f"0 ({spec.off}) or {_number(low)} to {_number(high)}"
-                f"{_UNIT_WORDS.get(spec.unit, '')}"
-            )
+            raise click.BadParameter(refusal)
         return value
 
     return check
@@ -126,6 +119,6 @@ def _whole(bound: float | None) -> int | None:
     return int(bound)
 
 
-def _number(value: float | None) -> str:
-    """0.1 as 0.1, 86400.0 as 86400: as a user would type it."""
-    return f"{value:g}"
+def _span(spec: Option) -> str:
+    """``0.1 to 86400``: the bounds as a user would type them (86400.0 without its .0)."""
+    return f"{spec.low:g} to {spec.high:g}"
