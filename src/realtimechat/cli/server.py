@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .. import locations
 from ..errors import ConfigError
 from ..names import name_key
-from ..protocol import MAX_LINE_BYTES
 from ..server import audit
 from ..server.app import ChatServer
-from ..server.config import Limits, NamesMode, ServerSettings
+from ..server.config import Limits, ServerSettings
 from ..server.store import Durability, MemoryStore, SqliteStore
 from .common import CONTEXT, LOOPS, fail, run_async, version_option
+from .settings import from_options, settings_options
 
 PROGRAM = "rtchat-server"
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _DIR = click.Path(file_okay=False, path_type=Path)
-_DEFAULTS = Limits()
-_SETTINGS = ServerSettings()
 MAX_MOTD_CHARS = 4096
-MIN_WATCH_INTERVAL = 0.1  # below this, stat() in a busy loop
-MAX_WATCH_INTERVAL = 86400.0
 
 
 @click.group(
@@ -74,44 +73,11 @@ MAX_WATCH_INTERVAL = 86400.0
     type=_FILE,
     help="Revoked certificates (PEM CRL from rtchat-certs). [default: crl.pem of the --pki folder]",
 )
-@click.option(
-    "--watch-interval",
-    type=float,
-    callback=lambda _ctx, _param, value: _watch_interval(value),
-    default=_SETTINGS.watch_interval,
-    show_default=True,
-    metavar="SECONDS",
-    help="Look at the certificate files (certificate, key, CA, CRL) this often and "
-    "reload them when they change, as SIGHUP does: a revoked user's session ends "
-    "within seconds. 0: reload only on SIGHUP; else 0.1 to 86400.",
-)
-@click.option(
-    "--names",
-    type=click.Choice([mode.value for mode in NamesMode]),
-    default=NamesMode.CN.value,
-    show_default=True,
-    help="cn: a user's name is their certificate's CN (nobody can pose as "
-    "anyone). claim: users pick names, each kept by the first identity "
-    "that used it.",
-)
+@settings_options(ServerSettings)
 @click.option(
     "--motd",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A file whose text every user sees on joining.",
-)
-@click.option(
-    "--presence-limit",
-    type=click.IntRange(0),
-    default=_SETTINGS.presence_limit,
-    show_default=True,
-    help="Above this many users, joins and leaves are not announced to everyone.",
-)
-@click.option(
-    "--history-lines",
-    type=click.IntRange(0, 1000),
-    default=_SETTINGS.history_lines,
-    show_default=True,
-    help="Messages shown to someone joining fresh (a reconnecting client gets all it missed).",
 )
 @click.option(
     "--data",
@@ -139,97 +105,7 @@ MAX_WATCH_INTERVAL = 86400.0
     help="Forget old messages: an age such as 30d or 12h, or a number of messages to keep.  "
     "[default: keep everything]",
 )
-@click.option(
-    "--max-line-bytes",
-    type=click.IntRange(256, MAX_LINE_BYTES),
-    default=_DEFAULTS.max_line_bytes,
-    show_default=True,
-    help="Longest frame a client may send (protocol v1 allows at most 64 KiB).",
-)
-@click.option(
-    "--handshake-timeout",
-    type=click.FloatRange(0.1),
-    default=_DEFAULTS.handshake_timeout,
-    show_default=True,
-    help="Seconds a TLS handshake may take.",
-)
-@click.option(
-    "--hello-timeout",
-    type=click.FloatRange(0.1),
-    default=_DEFAULTS.hello_timeout,
-    show_default=True,
-    help="Seconds between the handshake and 'hello'.",
-)
-@click.option(
-    "--max-handshakes",
-    type=click.IntRange(1),
-    default=_DEFAULTS.max_handshakes,
-    show_default=True,
-    help="TLS handshakes in progress at once.",
-)
-@click.option(
-    "--max-connections",
-    type=click.IntRange(1),
-    default=_DEFAULTS.max_connections,
-    show_default=True,
-    help="Connections in total.",
-)
-@click.option(
-    "--queue-frames",
-    type=click.IntRange(1),
-    default=_DEFAULTS.queue_frames,
-    show_default=True,
-    help="Frames queued for one slow client before its messages are dropped (it gets a 'gap').",
-)
-@click.option(
-    "--queue-bytes",
-    type=click.IntRange(1024),
-    default=_DEFAULTS.queue_bytes,
-    show_default=True,
-    help="Bytes queued for one slow client, likewise.",
-)
-@click.option(
-    "--write-timeout",
-    type=click.FloatRange(0.1),
-    default=_DEFAULTS.write_timeout,
-    show_default=True,
-    help="Seconds a client may leave us unable to write before it is disconnected (slow_consumer).",
-)
-@click.option(
-    "--ping-interval",
-    type=click.FloatRange(0.1),
-    default=_DEFAULTS.ping_interval,
-    show_default=True,
-    help="Ping a client silent this many seconds.",
-)
-@click.option(
-    "--idle-timeout",
-    type=click.FloatRange(0.1),
-    default=_DEFAULTS.idle_timeout,
-    show_default=True,
-    help="Disconnect a client silent this many seconds.",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(0),
-    default=_DEFAULTS.rate,
-    show_default=True,
-    help="Requests (messages, who, history) a client may make per second; 0 for no limit.",
-)
-@click.option(
-    "--burst",
-    type=click.IntRange(1),
-    default=_DEFAULTS.burst,
-    show_default=True,
-    help="Requests a client may make at once before --rate applies.",
-)
-@click.option(
-    "--max-per-address",
-    type=click.IntRange(1),
-    default=_DEFAULTS.max_per_address,
-    show_default=True,
-    help="Connections from one IP address.",
-)
+@settings_options(Limits)
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
@@ -254,6 +130,7 @@ MAX_WATCH_INTERVAL = 86400.0
 @click.pass_context
 def main(  # click passes every option by keyword
     ctx: click.Context,
+    /,  # or mypy sees that **fields could hold a "ctx" too
     *,
     hosts: tuple[str, ...],
     port: int | None,
@@ -262,31 +139,15 @@ def main(  # click passes every option by keyword
     key: Path | None,
     ca: Path | None,
     crl: Path | None,
-    watch_interval: float,
-    names: str,
     motd: Path | None,
-    presence_limit: int,
-    history_lines: int,
     data: Path | None,
     ephemeral: bool,
     durability: str,
     retention: str | None,
-    max_line_bytes: int,
-    handshake_timeout: float,
-    hello_timeout: float,
-    max_handshakes: int,
-    max_connections: int,
-    queue_frames: int,
-    queue_bytes: int,
-    write_timeout: float,
-    ping_interval: float,
-    idle_timeout: float,
-    rate: float,
-    burst: int,
-    max_per_address: int,
     log_format: str,
     loop: str,
     log_level: str,
+    **fields: Any,  # the option fields of ServerSettings and Limits
 ) -> None:
     """Run a realtimechat server.
 
@@ -313,29 +174,9 @@ def main(  # click passes every option by keyword
             files,
             hosts=hosts or None,
             port=port,
-            limits=Limits(
-                max_line_bytes=max_line_bytes,
-                handshake_timeout=handshake_timeout,
-                hello_timeout=hello_timeout,
-                max_handshakes=max_handshakes,
-                max_connections=max_connections,
-                queue_frames=queue_frames,
-                queue_bytes=queue_bytes,
-                write_timeout=write_timeout,
-                ping_interval=ping_interval,
-                idle_timeout=max(idle_timeout, ping_interval),
-                rate=rate,
-                burst=burst,
-                max_per_address=max_per_address,
-            ),
-            settings=ServerSettings(
-                names=NamesMode(names),
-                presence_limit=presence_limit,
-                history_lines=history_lines,
-                retention_age=age,
-                retention_count=count,
-                motd=motd_text,
-                watch_interval=watch_interval,
+            limits=server_limits(fields),
+            settings=from_options(
+                ServerSettings, fields, retention_age=age, retention_count=count, motd=motd_text
             ),
             store=store,
         )
@@ -360,13 +201,14 @@ def main(  # click passes every option by keyword
     run_async(PROGRAM, serve, loop=loop)
 
 
-def _watch_interval(value: float) -> float:
-    """0 (off) or a sane period: not a busy loop, not NaN (which would turn it off unseen)."""
-    if value != 0 and not MIN_WATCH_INTERVAL <= value <= MAX_WATCH_INTERVAL:
-        raise click.BadParameter(
-            f"0 (reload only on SIGHUP) or {MIN_WATCH_INTERVAL:g} to {MAX_WATCH_INTERVAL:g} seconds"
-        )
-    return value
+def server_limits(fields: Mapping[str, object]) -> Limits:
+    """The Limits the options give, with --idle-timeout raised to --ping-interval if lower.
+
+    A client is pinged only once silent for the ping interval: with a shorter
+    idle timeout it would be dropped before it had the chance to answer one.
+    """
+    limits = from_options(Limits, fields)
+    return dataclasses.replace(limits, idle_timeout=max(limits.idle_timeout, limits.ping_interval))
 
 
 def _cannot_listen(port: int, exc: OSError) -> str:

@@ -1,15 +1,70 @@
 """Server settings: every limit in one place, with its default.
 
-docs/operations.md has the same table for operators; keep them in step.
+A field that ``rtchat-server`` takes on its command line says so once, with
+:func:`option`: its help text, unit and allowed range sit beside its default,
+and cli/settings.py makes the click option from them (the option is the
+field's name with dashes: ``max_line_bytes`` is ``--max-line-bytes`` and
+RTCHAT_SERVER_MAX_LINE_BYTES). tests/test_settings.py checks the tables of
+docs/operations.md against these fields.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from ..protocol import MAX_LINE_BYTES
+
+T = TypeVar("T")
+
+OPTION = "option"  # the key of a field's Option in its metadata
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """How one setting is given on the command line; its type and default are the field's.
+
+    An int or float field takes a number from ``low`` to ``high`` (either may
+    be open); a StrEnum field takes one of its values.
+    """
+
+    help: str
+    unit: str = ""  # "s", "/s" or "bytes"; "" for a count (docs/operations.md writes it)
+    low: float | None = None
+    high: float | None = None
+    # A float field may also be 0, outside low..high, which does this. click's
+    # FloatRange cannot say so, and lets NaN through: such a field is checked
+    # by cli/settings.py itself.
+    off: str | None = None
+    metavar: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.off is not None and (self.low is None or self.high is None):
+            raise ValueError("a setting that 0 turns off needs both bounds")
+
+
+def option(
+    default: T,
+    help: str,
+    *,
+    unit: str = "",
+    low: float | None = None,
+    high: float | None = None,
+    off: str | None = None,
+    metavar: str | None = None,
+) -> T:
+    """A dataclass field with ``default`` that is also an option of ``rtchat-server``."""
+    spec = Option(help, unit=unit, low=low, high=high, off=off, metavar=metavar)
+    return dataclasses.field(default=default, metadata={OPTION: spec})
+
+
+def option_of(field: dataclasses.Field[object]) -> Option | None:
+    """The field's command-line option, or None for a fixed setting."""
+    spec = field.metadata.get(OPTION)
+    return spec if isinstance(spec, Option) else None
 
 
 class NamesMode(StrEnum):
@@ -21,40 +76,99 @@ class NamesMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Bounds that keep one peer from costing the others anything."""
+    """Bounds that keep one peer from costing the others anything.
 
-    max_line_bytes: int = MAX_LINE_BYTES
-    handshake_timeout: float = 10.0  # TLS handshake must finish within this
-    hello_timeout: float = 10.0  # after TLS, ``hello`` must arrive within this
-    max_handshakes: int = 256  # connections still in the TLS handshake
-    max_connections: int = 20_000  # connections in total (handshaking or not)
-    queue_frames: int = 4096  # per-session outbound queue, in frames ...
-    queue_bytes: int = 4 * 1024 * 1024  # ... and in bytes
-    write_timeout: float = 30.0  # a write blocked this long ends the session
-    ping_interval: float = 30.0  # ping a peer silent for this long
-    idle_timeout: float = 75.0  # drop a peer silent for this long
+    The options appear in ``rtchat-server --help`` in the order of the fields.
+    """
+
+    max_line_bytes: int = option(
+        MAX_LINE_BYTES,
+        "Longest frame a client may send (protocol v1 allows at most 64 KiB).",
+        unit="bytes",
+        low=256,
+        high=MAX_LINE_BYTES,
+    )
+    handshake_timeout: float = option(10.0, "Seconds a TLS handshake may take.", unit="s", low=0.1)
+    hello_timeout: float = option(  # after TLS, ``hello`` must arrive within this
+        10.0, "Seconds between the handshake and 'hello'.", unit="s", low=0.1
+    )
+    max_handshakes: int = option(256, "TLS handshakes in progress at once.", low=1)
+    max_connections: int = option(20_000, "Connections in total.", low=1)  # handshaking or not
+    queue_frames: int = option(  # per-session outbound queue, in frames ...
+        4096,
+        "Frames queued for one slow client before its messages are dropped (it gets a 'gap').",
+        low=1,
+    )
+    queue_bytes: int = option(  # ... and in bytes
+        4 * 1024 * 1024,
+        "Bytes queued for one slow client, likewise.",
+        unit="bytes",
+        low=1024,
+    )
+    write_timeout: float = option(  # a write blocked this long ends the session
+        30.0,
+        "Seconds a client may leave us unable to write before it is disconnected (slow_consumer).",
+        unit="s",
+        low=0.1,
+    )
+    ping_interval: float = option(
+        30.0, "Ping a client silent this many seconds.", unit="s", low=0.1
+    )
+    idle_timeout: float = option(
+        75.0, "Disconnect a client silent this many seconds.", unit="s", low=0.1
+    )
     max_errors: int = 20  # protocol errors before the session is ended
-    rate: float = 20.0  # requests (msg, who, history) per second per session; 0: no limit
-    burst: int = 60  # requests a session may make at once before the rate applies
+    rate: float = option(  # per session
+        20.0,
+        "Requests (messages, who, history) a client may make per second; 0 for no limit.",
+        unit="/s",
+        low=0,
+    )
+    burst: int = option(60, "Requests a client may make at once before --rate applies.", low=1)
     flood_limit: int = 200  # refused requests in a row before the session is ended
-    max_per_address: int = 64  # connections from one IP address
+    max_per_address: int = option(64, "Connections from one IP address.", low=1)
     shutdown_grace: float = 3.0  # time to flush ``bye`` to everyone at shutdown
 
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
-    """Behaviour that is not a resource limit."""
+    """Behaviour that is not a resource limit.
 
-    names: NamesMode = NamesMode.CN
-    presence_limit: int = 200  # above this many users, no join/leave to everyone
-    who_page_size: int = 100  # entries per ``users`` page
-    welcome_users: int = 20  # entries of that first page carried in ``welcome``
-    history_lines: int = 50  # messages replayed to a late joiner (hello without since)
-    history_page_max: int = 500  # most messages one ``history`` reply or resume carries
-    retention_age: dt.timedelta | None = None  # purge messages older than this
-    retention_count: int | None = None  # keep at most this many messages
-    motd: str | None = None
+    The options appear in ``rtchat-server --help`` in the order of the fields:
+    watch_interval first, beside the certificate options it is about.
+    """
+
     # Seconds between looks at the certificate files; a change reloads them as
     # SIGHUP does (0: only SIGHUP). Revoking someone then ends their session
     # without anyone remembering to signal the server.
-    watch_interval: float = 2.0
+    watch_interval: float = option(
+        2.0,
+        "Look at the certificate files (certificate, key, CA, CRL) this often and "
+        "reload them when they change, as SIGHUP does: a revoked user's session ends "
+        "within seconds.",
+        unit="s",
+        low=0.1,  # below this, stat() in a busy loop
+        high=86400.0,
+        off="reload only on SIGHUP",
+        metavar="SECONDS",
+    )
+    names: NamesMode = option(  # noqa: RUF009 - returns a field(), as field() itself does
+        NamesMode.CN,
+        "cn: a user's name is their certificate's CN (nobody can pose as anyone). "
+        "claim: users pick names, each kept by the first identity that used it.",
+    )
+    presence_limit: int = option(  # above this many users, no join/leave to everyone
+        200, "Above this many users, joins and leaves are not announced to everyone.", low=0
+    )
+    who_page_size: int = 100  # entries per ``users`` page
+    welcome_users: int = 20  # entries of that first page carried in ``welcome``
+    history_lines: int = option(  # messages replayed to a late joiner (hello without since)
+        50,
+        "Messages shown to someone joining fresh (a reconnecting client gets all it missed).",
+        low=0,
+        high=1000,
+    )
+    history_page_max: int = 500  # most messages one ``history`` reply or resume carries
+    retention_age: dt.timedelta | None = None  # purge messages older than this (--retention)
+    retention_count: int | None = None  # keep at most this many messages (--retention)
+    motd: str | None = None  # the text of the --motd file
