@@ -146,6 +146,29 @@ def test_a_value_out_of_range_is_a_usage_error(name: str, value: str) -> None:
     assert refused.value.format_message().startswith(f"Invalid value for '{name}': ")
 
 
+def float_options() -> list[str]:
+    return [
+        option_name(field)
+        for cls in CLASSES
+        for field, spec in options_of(cls)
+        if isinstance(field.default, float) and spec.off is None
+    ]
+
+
+@pytest.mark.parametrize("name", float_options())
+def test_a_float_option_refuses_what_is_no_number(name: str) -> None:
+    """nan passes every range check (it compares false) and would turn a limit off: refused,
+    and so is inf (caught by the range where the option has an upper bound)."""
+    with pytest.raises(click.BadParameter) as refused:
+        parsed([name, "nan"])
+    assert refused.value.format_message() == (
+        f"Invalid value for '{name}': 'nan' is not a finite number."
+    )
+    with pytest.raises(click.BadParameter) as refused:
+        parsed([name, "inf"])
+    assert refused.value.format_message().startswith(f"Invalid value for '{name}': ")
+
+
 @pytest.mark.parametrize(
     ("args", "environment", "message"),
     [

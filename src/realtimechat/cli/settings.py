@@ -10,6 +10,7 @@ field name; nothing copies them one by one.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -87,13 +88,30 @@ def _click_option(field: dataclasses.Field[Any], spec: Option) -> Callable[[F], 
     )
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange, refusing nan and inf.
+
+    NaN compares false with everything, so it passes any range check, and
+    ``--idle-timeout nan`` would turn the idle timeout off unseen; inf is
+    no number a limit should be either.
+    """
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 def _number_type(default: object, spec: Option) -> click.IntRange | click.FloatRange | type[float]:
     """The range click checks; a plain float when 0 is allowed apart (our callback checks it)."""
     if spec.off is not None:
         return float
     if isinstance(default, int):
         return click.IntRange(_whole(spec.low), _whole(spec.high))
-    return click.FloatRange(spec.low, spec.high)
+    return FiniteFloatRange(spec.low, spec.high)
 
 
 def _zero_or_in_range(spec: Option) -> Callable[[click.Context, click.Parameter, float], float]:
