@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from realtimechat.errors import ConfigError
-from realtimechat.protocol import Msg, SendMsg
+from realtimechat.protocol import Bye, Error, Msg, SendMsg
+from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.server.store import Draft, MemoryStore, SqliteStore, Store
 
-from .support import Pki, ServerFactory, connect, join, receive_n, receive_until
+from .support import Pki, RawPeer, ServerFactory, connect, join, receive_n, receive_until
 
 TS = "2026-11-26T08:00:00.000Z"
 StoreMaker = Callable[[], Awaitable[Store]]
@@ -188,6 +189,60 @@ async def test_claims_survive_a_restart(
     assert again.welcome is not None
     assert again.welcome.name == "Wonder"
     await again.close()
+
+
+class SlowNames(MemoryStore):
+    """A store that takes its time to record a name owner, or fails to."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        super().__init__()
+        self.fail = fail
+
+    async def own_name(self, key: str, identity: str, name: str) -> None:
+        await asyncio.sleep(0.05)  # longer than a welcome takes to reach the client
+        if self.fail:
+            raise OSError("disk full")
+        await super().own_name(key, identity, name)
+
+
+async def test_a_welcome_means_the_new_name_is_recorded(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """The owner of a new name is in the store before its first welcome goes out.
+
+    It used to be written in the background after the welcome, so a stop or a
+    kill right after it could free the name for someone else.
+    """
+    store = SlowNames()
+    server = await start_server(store=store)
+    alice = await join(server, pki, "alice")
+    assert (await store.names()).get("alice") == (alice_key(server), "alice")
+    await alice.close()
+
+
+def alice_key(server: ChatServer) -> str:
+    """The identity key of the one session on ``server``."""
+    (session,) = server.hub.sessions
+    assert session.identity is not None
+    return session.identity.key
+
+
+async def test_a_name_that_cannot_be_recorded_is_not_given(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """own_name fails: error internal, bye internal_error, and the name stays free for others."""
+    store = SlowNames(fail=True)
+    server = await start_server(store=store, settings=ServerSettings(names=NamesMode.CLAIM))
+    carol = await RawPeer.open(server, pki.client("carol"))
+    await carol.send(b'{"type":"hello","v":1}\n')
+    seen = await carol.closed()
+    assert seen == [Error(code="internal", message="internal error"), Bye(reason="internal_error")]
+    assert await store.names() == {}
+    store.fail = False
+    bob = await join(server, pki, "bob", name="carol")  # free: carol never got it
+    assert bob.welcome is not None
+    assert bob.welcome.name == "carol"
+    await bob.close()
 
 
 async def test_private_message_waits_for_an_offline_recipient(

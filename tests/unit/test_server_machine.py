@@ -435,3 +435,18 @@ def test_requests_are_handed_over_in_the_order_they_came() -> None:
         RequestReceived(Who(cursor="b")),
         RequestReceived(HistoryRequest(since=2)),
     ]
+
+
+def test_eof_behind_a_hello_being_decided_waits_for_the_frames_before_it() -> None:
+    """hello, msg, EOF while the name is still being decided: after accept() the msg is
+    handed over first, then the session finishes (the msg's answer is still owed)."""
+    peer = Peer()
+    peer.machine.receive_data(HELLO + b'{"type":"msg","text":"last","ref":"l"}\n', peer.now)
+    assert isinstance(peer.machine.next_event(peer.now), HelloReceived)
+    peer.machine.receive_eof()  # arrives while the application decides
+    peer.machine.accept(WELCOME)
+    assert peer.machine.next_event(peer.now) == RequestReceived(SendMsg(text="last", ref="l"))
+    peer.machine.owe()
+    assert peer.machine.next_event(peer.now) == Finishing(ByeReason.DISCONNECTED)
+    assert peer.machine.next_event(peer.now) is None
+    assert peer.machine.answered() == Closed(reason="disconnected", welcomed=True, bye_sent=False)

@@ -155,6 +155,13 @@ Event = HelloReceived | RequestReceived | ErrorSent | RateLimited | Finishing | 
 # -- the rules, as data ---------------------------------------------------------------
 
 
+class _EndOfInput:
+    """The peer's EOF, in line behind the frames that came before it."""
+
+
+_EOF: Final = _EndOfInput()
+
+
 class _Act(enum.Enum):
     HELLO = "hello"
     DUPLICATE_HELLO = "duplicate_hello"
@@ -196,7 +203,7 @@ class ServerProtocol:
         self.last_received = now
         self.welcomed = False
         self._decoder = FrameDecoder.for_server(rules.max_line_bytes)
-        self._received: deque[Frame | ProtocolError] = deque()
+        self._received: deque[Frame | ProtocolError | _EndOfInput] = deque()
         self._events: deque[Event] = deque()
         self._outgoing: list[bytes] = []
         self._bucket = TokenBucket(rate=rules.rate, burst=rules.burst)
@@ -220,12 +227,17 @@ class ServerProtocol:
             return
         self.last_received = now
         self._pinged = False
-        self._received.extend(self._decoder.feed(data))
+        try:
+            items = self._decoder.feed(data)
+        except ProtocolError:
+            return  # the framing broke before: its error is already in line, and ends this
+        self._received.extend(items)
 
     def receive_eof(self) -> None:
-        """The peer has closed its side: answer what it is owed, then close."""
+        """The peer has closed its side: after the frames before it, answer what it is owed,
+        then close. (Frames still waiting, behind a hello being decided, come first.)"""
         if self.reading:
-            self._finish(ByeReason.DISCONNECTED)
+            self._received.append(_EOF)
 
     def next_event(self, now: float) -> Event | None:
         """The next thing the application must act on, or None until more data comes."""
@@ -308,7 +320,10 @@ class ServerProtocol:
 
     # -- inside -------------------------------------------------------------------
 
-    def _handle(self, item: Frame | ProtocolError, now: float) -> None:
+    def _handle(self, item: Frame | ProtocolError | _EndOfInput, now: float) -> None:
+        if isinstance(item, _EndOfInput):
+            self._finish(ByeReason.DISCONNECTED)
+            return
         if isinstance(item, ProtocolError):
             self._error(item)
             return

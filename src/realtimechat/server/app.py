@@ -36,7 +36,7 @@ from ..tls import ServerFiles
 from .audit import log_event
 from .config import Limits, ServerSettings
 from .hub import Hub
-from .session import Session
+from .session import Session, SessionContext
 from .store import MemoryStore, Store
 from .tlsconn import TLSServerProtocol, TLSTransport
 from .trust import Trust
@@ -93,7 +93,7 @@ class _Accepted(TLSServerProtocol):
 
     def _ready(self, transport: TLSTransport) -> asyncio.Protocol:
         self.server.handshake_done(self)
-        session = Session(self.server.hub, self.trust, self.peer)
+        session = Session(self.server.session_context, self.server.hub, self.trust, self.peer)
         session.refuse_with = self.refuse_with
         session.on_closed = lambda: self.server.forget(self)
         self.session = session
@@ -143,7 +143,8 @@ class ChatServer:
         self._watch: asyncio.Task[None] | None = None
         self._file_watch: asyncio.Task[None] | None = None
         self._all_closed = asyncio.Event()  # set when the last connection is gone
-        self._hub: Hub | None = None
+        self._hub: Hub[Session] | None = None
+        self._session_context: SessionContext | None = None
         self.store: Store = store if store is not None else MemoryStore()
         self._maintenance: asyncio.Task[None] | None = None
         self._open_files_limit = 0  # the soft RLIMIT_NOFILE, read at start
@@ -152,9 +153,14 @@ class ChatServer:
         self._open_files_unlogged = 0  # times hit since the last line
 
     @property
-    def hub(self) -> Hub:
+    def hub(self) -> Hub[Session]:
         assert self._hub is not None, "server not started"
         return self._hub
+
+    @property
+    def session_context(self) -> SessionContext:
+        assert self._session_context is not None, "server not started"
+        return self._session_context
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -171,7 +177,8 @@ class ChatServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await self.store.open()
-        self._hub = Hub(loop, self.limits, self.settings, self.log, self.store)
+        self._hub = Hub(loop, self.limits, self.settings, self.log, store=self.store)
+        self._session_context = SessionContext.of(self._hub)
         await self._hub.start()
         self._open_files_limit = raise_open_file_limit()
         loop.set_exception_handler(self._loop_exception)

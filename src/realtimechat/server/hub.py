@@ -2,8 +2,15 @@
 
 One hub per server process. It serves a single room, the lobby; every
 frame that names another room is refused with ``no_such_room``. Sessions
-call into the hub; the hub writes only through sessions' outboxes (see
-``outbox`` for the fan-out policy) and never blocks.
+call into the hub; the hub knows sessions only as ``Peer``s (what it needs
+of one: its identity, its outbox, what it is owed), writes only through
+their outboxes (see ``outbox`` for the fan-out policy) and never blocks.
+
+Messages go one way: a session's ``msg`` is accepted here (``publish``),
+stored with its batch by the ``Committer`` through the ``Engine``
+(``engine.py``), acked to its sender, and delivered to everyone who may
+see it when the engine reports it stored (``_deliver``). The engine is
+the boundary where one server becomes many.
 
 Presence is per *name*, not per connection: ``join`` goes out when a
 name's first session arrives and ``leave`` when its last one goes, so a
@@ -18,9 +25,9 @@ import asyncio
 import bisect
 import logging
 import unicodedata
-from collections.abc import Coroutine
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import Refusal, StoreClosed
 from ..names import name_from_cn, name_key, name_problem
@@ -30,8 +37,6 @@ from ..protocol import (
     Error,
     ErrorCode,
     Gap,
-    HistoryEnd,
-    HistoryRequest,
     Join,
     Leave,
     Msg,
@@ -43,16 +48,34 @@ from ..protocol import (
     now_ts,
 )
 from .config import Limits, NamesMode, ServerSettings
+from .engine import Engine, Entry, LocalEngine
 from .identity import PeerIdentity
-from .outbox import FlushScheduler, Run
+from .outbox import FlushScheduler, Outbox, Run
 from .store import Draft, HistoryPage, MemoryStore, Store, Stored
 
 # A run of messages fanned out as one piece is cut at about this size, so
 # that a slow reader loses little when one does not fit its queue.
 RUN_BYTES = 64 * 1024
 
-if TYPE_CHECKING:
-    from .session import Session
+
+class Peer(Protocol):
+    """What the hub needs of a session (``server.session.Session`` is the one there is)."""
+
+    identity: PeerIdentity | None
+    member: Member | None
+    outbox: Outbox
+
+    @property
+    def closed(self) -> bool: ...
+
+    def owe(self) -> None:
+        """One more answer is owed to this peer (a message's ack and echo, say)."""
+
+    def answered(self) -> None:
+        """One owed answer is out."""
+
+
+P = TypeVar("P", bound=Peer)
 
 
 @dataclass(slots=True, eq=False)
@@ -63,14 +86,65 @@ class Member:
     key: str  # name_key(name)
     identity: PeerIdentity
     online_since: str
-    sessions: list[Session] = field(default_factory=list)
+    sessions: list[Peer] = field(default_factory=list)
 
     def info(self) -> UserInfo:
         return UserInfo(name=self.name, fp=self.identity.short_fp, online_since=self.online_since)
 
 
-class Hub:
-    """Membership, names, fan-out and history for the lobby."""
+class Committer:
+    """Group commit: accepted messages are published in batches, one batch at a time.
+
+    Messages accepted while a batch is being stored wait for the next one:
+    one store transaction per batch, batches in order, so ids increase in
+    the order everyone receives them. When a batch is done (stored or
+    failed), ``settle`` gets each sender and its result, in order.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        loop: asyncio.AbstractEventLoop,
+        log: logging.Logger,
+        settle: Callable[[list[tuple[Peer, Draft]], list[Stored] | None], None],
+    ) -> None:
+        self._engine = engine
+        self._loop = loop
+        self._log = log
+        self._settle = settle
+        self._drafts: list[tuple[Peer, Draft]] = []  # accepted, waiting for the next commit
+        self._committing: asyncio.Task[None] | None = None
+
+    def add(self, sender: Peer, draft: Draft) -> None:
+        self._drafts.append((sender, draft))
+        if self._committing is None or self._committing.done():
+            self._committing = self._loop.create_task(self._commit(), name="commit")
+
+    @property
+    def busy(self) -> bool:
+        return self._committing is not None and not self._committing.done()
+
+    async def finish(self) -> None:
+        """Wait until everything accepted so far is committed and settled."""
+        while self.busy:
+            assert self._committing is not None
+            await asyncio.wait({self._committing})
+
+    async def _commit(self) -> None:
+        while self._drafts:
+            batch, self._drafts = self._drafts, []
+            results: list[Stored] | None = None
+            try:
+                results = await self._engine.publish([draft for _, draft in batch])
+            except Exception:
+                self._log.exception(
+                    "storing %d messages failed; they were not delivered", len(batch)
+                )
+            self._settle(batch, results)
+
+
+class Hub(Generic[P]):
+    """Membership, names, fan-out and history for the lobby, among peers of type ``P``."""
 
     def __init__(
         self,
@@ -78,39 +152,47 @@ class Hub:
         limits: Limits,
         settings: ServerSettings,
         log: logging.Logger,
+        *,
         store: Store | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.loop = loop
         self.limits = limits
         self.settings = settings
         self.log = log
-        self.store: Store = store if store is not None else MemoryStore()
+        self.engine: Engine = (
+            engine
+            if engine is not None
+            else LocalEngine(store if store is not None else MemoryStore(), loop)
+        )
+        self.store: Store = self.engine.store
         self.scheduler = FlushScheduler(loop)
         self._members: dict[str, Member] = {}
         self._sorted_keys: list[str] = []  # the keys of _members, in order (for who)
-        self._active: dict[Session, Member] = {}  # welcomed sessions, oldest first
+        self._active: dict[P, Member] = {}  # welcomed sessions, oldest first
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
-        self._drafts: list[tuple[Session, Draft]] = []  # accepted, waiting for the next commit
-        self._committing: asyncio.Task[None] | None = None
-        self._stopping = False  # set by stop(): no more leave announcements
+        self._committer = Committer(self.engine, loop, log, self._settle)
+        self._awaiting_echo: dict[int, Peer] = {}  # id -> the session that sent it, until echoed
+        self.stopping = False  # set by stop(): no more leave announcements, no more reads
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Load what the store remembers (name owners)."""
+        """Load what the store remembers (name owners); follow what the engine stores."""
         self._owners = await self.store.names()
+        self.engine.follow(self._deliver)
 
     async def stop(self) -> None:
-        """Finish the commits and store writes in flight: nothing accepted is lost.
+        """Finish the commits and store reads in flight: nothing accepted is lost.
 
         From here on nobody is announced as leaving: everyone is about to get
         ``bye shutdown``, and "alice left (shutdown)" would tell the others
         that alice left while it was the server that went.
         """
-        self._stopping = True
+        self.stopping = True
         while True:  # a task may start a commit and a commit may start tasks
-            if self._committing is not None and not self._committing.done():
-                await asyncio.wait({self._committing})
-            elif self._tasks:  # name owners being written, replays being read
+            if self._committer.busy:
+                await self._committer.finish()
+            elif self._tasks:  # replays being read, names being claimed
                 await asyncio.wait(set(self._tasks))
             else:
                 return
@@ -119,7 +201,7 @@ class Hub:
     # Membership
 
     @property
-    def sessions(self) -> list[Session]:
+    def sessions(self) -> list[P]:
         """Every welcomed session, oldest first."""
         return list(self._active)
 
@@ -130,10 +212,10 @@ class Hub:
 
     @property
     def last_id(self) -> int:
-        return self.store.last_id
+        return self.engine.last_id
 
     def choose_name(self, identity: PeerIdentity, requested: str | None) -> str:
-        """The name a new session of ``identity`` gets, or ProtocolError.
+        """The name a new session of ``identity`` gets, or a Refusal.
 
         A name belongs to the first identity that used it, in both modes,
         for as long as the store remembers (``rtchat-server names release``
@@ -159,12 +241,40 @@ class Hub:
             raise Refusal(ErrorCode.NAME_TAKEN, f"the name {name!r} belongs to someone else")
         return name
 
-    def admit(self, session: Session, name: str) -> Member:
-        """Add a welcomed session under ``name`` (from ``choose_name``)."""
+    def unclaimed(self, identity: PeerIdentity, name: str) -> list[str]:
+        """The names a session of ``identity`` welcomed as ``name`` would make its own.
+
+        Its name and its certificate's CN: each one nobody owns yet. They are
+        reserved here at once (so no second identity can take them meanwhile)
+        and must be written with ``claim`` before the session is welcomed.
+        """
+        names = []
+        for candidate in dict.fromkeys((name_from_cn(identity.cn), name)):
+            key = name_key(candidate)
+            if key not in self._owners:
+                self._owners[key] = (identity.key, candidate)
+                names.append(candidate)
+        return names
+
+    async def claim(self, identity: PeerIdentity, names: list[str]) -> None:
+        """Make ``names`` (from ``unclaimed``) ``identity``'s for good, durably.
+
+        If the write fails the reservation is dropped and the error raised:
+        a name that was never recorded must not stay anyone's.
+        """
+        try:
+            for name in names:
+                await self.engine.claim_name(name_key(name), identity.key, name)
+        except BaseException:
+            for name in names:
+                if self._owners.get(name_key(name)) == (identity.key, name):
+                    del self._owners[name_key(name)]
+            raise
+
+    def admit(self, session: P, name: str) -> Member:
+        """Add a welcomed session under ``name`` (chosen, and claimed where it was new)."""
         identity = session.identity
         assert identity is not None
-        self._own(name_from_cn(identity.cn), identity.key)
-        self._own(name, identity.key)
         key = name_key(name)
         member = self._members.get(key)
         first_session = member is None
@@ -178,13 +288,7 @@ class Hub:
             self._broadcast_control(encode(Join(name=name, ts=now_ts())), skip=member)
         return member
 
-    def _own(self, name: str, identity: str) -> None:
-        key = name_key(name)
-        if key not in self._owners:
-            self._owners[key] = (identity, name)
-            self._background(self.store.own_name(key, identity, name), "remember a name")
-
-    def remove(self, session: Session, reason: str) -> None:
+    def remove(self, session: P, reason: str) -> None:
         """Forget a session; the last one of a name sends ``leave``."""
         member = self._active.pop(session, None)
         if member is None:
@@ -195,7 +299,7 @@ class Hub:
         announce = self._presence_on()  # counted with the leaver, as its join was
         del self._members[member.key]
         del self._sorted_keys[bisect.bisect_left(self._sorted_keys, member.key)]
-        if announce and not self._stopping:
+        if announce and not self.stopping:
             leave = Leave(name=member.name, ts=now_ts(), reason=reason)
             self._broadcast_control(encode(leave), skip=member)
 
@@ -208,15 +312,10 @@ class Hub:
                 session.outbox.put_control(data)
 
     # ------------------------------------------------------------------
-    # Messages: accept now, store in the next group commit, then deliver
+    # Messages: accept now, store in the next group commit, ack, deliver
 
-    def publish(self, session: Session, frame: SendMsg) -> None:
-        """Accept one message from ``session``; it is acked and fanned out once stored.
-
-        Messages accepted while a commit is in flight wait for the next
-        one: one transaction per batch (group commit), batches in order, so
-        ids increase in the order everyone receives them.
-        """
+    def publish(self, session: Peer, frame: SendMsg) -> None:
+        """Accept one message from ``session``; it is acked and delivered once stored."""
         member = session.member
         assert member is not None
         check_room(frame.room, frame.ref)
@@ -238,63 +337,59 @@ class Hub:
             recipient=recipient,
             action=frame.action,
         )
-        self._drafts.append((session, draft))
-        session.owe()  # its ack and echo (or error), answered once the batch is done
-        if self._committing is None or self._committing.done():
-            self._committing = self.loop.create_task(self._commit(), name="commit")
+        session.owe()  # its ack and echo (or error): answered when its batch is settled
+        self._committer.add(session, draft)
 
-    async def _commit(self) -> None:
-        while self._drafts:
-            batch, self._drafts = self._drafts, []
-            try:
-                await self._commit_batch(batch)
-            finally:
-                for session, _ in batch:
-                    session.answered()
+    def _settle(self, batch: list[tuple[Peer, Draft]], results: list[Stored] | None) -> None:
+        """A batch is done: each sender gets its ack (or, if nothing was stored, an error).
 
-    async def _commit_batch(self, batch: list[tuple[Session, Draft]]) -> None:
-        """Store one batch; deliver it, or tell each sender it was not stored."""
-        try:
-            results = await self.store.append([draft for _, draft in batch])
-        except Exception:
-            self.log.exception("storing %d messages failed; they were not delivered", len(batch))
-            for session, draft in batch:
-                session.outbox.put_control(
-                    encode(
-                        Error(
-                            code=ErrorCode.INTERNAL,
-                            message="the message could not be stored",
-                            ref=draft.ref,
-                        )
-                    )
+        The echoes follow from the engine (``_deliver``), after these acks;
+        a sender is owed its echo until then (a client that sends and leaves
+        gets both before the connection closes).
+        """
+        for index, (session, draft) in enumerate(batch):
+            if results is None:
+                error = Error(
+                    code=ErrorCode.INTERNAL,
+                    message="the message could not be stored",
+                    ref=draft.ref,
                 )
-            return
-        self._deliver(batch, results)
+                session.outbox.put_control(encode(error))
+                session.answered()
+                continue
+            result = results[index]
+            if draft.ref is not None:
+                session.outbox.put_control(encode(Ack(ref=draft.ref, id=result.id)))
+            if result.msg is None:  # a resend of a stored message: no echo will come
+                session.answered()
+            else:
+                self._awaiting_echo[result.msg.id] = session
 
-    def _deliver(self, batch: list[tuple[Session, Draft]], results: list[Stored]) -> None:
-        """Acks to the senders, then the stored messages to everyone who may see them.
+    def _deliver(self, entries: Sequence[Entry]) -> None:
+        """Stored messages, in id order, to every session that may see each.
 
         Consecutive public messages go to every session as one run (one
         append each, not one per message); a private message goes on its
-        own, to its two parties, in its place in the order.
+        own, to the sessions of its two parties, in its place in the order.
         """
         run: list[Msg] = []
-        for (session, draft), result in zip(batch, results, strict=True):
-            if draft.ref is not None:
-                session.outbox.put_control(encode(Ack(ref=draft.ref, id=result.id)))
-            msg = result.msg
-            if msg is None:
-                continue  # a resend of a message stored before: acked again, never shown twice
-            if draft.recipient is None:
-                run.append(msg)
+        for entry in entries:
+            if entry.recipient is None:
+                run.append(entry.msg)
                 continue
             self._fan_out(run)
             run = []
-            data = encode(msg)
+            data = encode(entry.msg)
+            parties = (entry.sender, entry.recipient)
             for target, member in self._active.items():
-                if member.identity.key in (draft.sender, draft.recipient):
-                    target.outbox.put_msg(data, msg.id)
+                if member.identity.key in parties:
+                    target.outbox.put_msg(data, entry.msg.id)
         self._fan_out(run)
+        if self._awaiting_echo:  # our own senders: their echo is out
+            for entry in entries:
+                sender = self._awaiting_echo.pop(entry.msg.id, None)
+                if sender is not None:
+                    sender.answered()
 
     def _fan_out(self, messages: list[Msg]) -> None:
         """Public messages to every session, in runs of at most RUN_BYTES."""
@@ -313,39 +408,12 @@ class Hub:
             start = end
 
     # ------------------------------------------------------------------
-    # History: on join, on resume, on request
+    # History: what a session's replay and its history requests read
 
-    def replay_on_join(self, session: Session, since: int | None) -> None:
-        """After ``welcome``: what was said before (recent lines, or all after ``since``).
-
-        Live messages for this session are held back while the store is
-        read and released after the replay, minus any the replay already
-        carried: no hole and no duplicate between the two.
-        """
-        session.outbox.hold()
-        session.owe()  # the replay: answered when it is out (_replay)
-        # Everything stored after this moment reaches the session live (held
-        # until the replay is out); the replay covers what came before.
-        upto = self.last_id
-        self._background(self._replay(session, since, upto), "replay history")
-
-    async def _replay(self, session: Session, since: int | None, upto: int) -> None:
-        member = session.member
-        assert member is not None
-        replayed: list[Msg] = []
-        gap = None
-        try:
-            replayed, gap = await self._what_to_replay(member.identity.key, since, upto)
-        finally:  # even if the store failed, live traffic must flow again
-            session.outbox.release(
-                [(encode(replace(msg, replay=True)), msg.id) for msg in replayed], gap=gap
-            )
-            session.outbox.put_control(encode(HistoryEnd(count=len(replayed), more=False)))
-            session.answered()
-
-    async def _what_to_replay(
+    async def what_to_replay(
         self, reader: str, since: int | None, upto: int
     ) -> tuple[list[Msg], Gap | None]:
+        """After ``welcome``: what was said up to ``upto`` (recent lines, or all after since)."""
         if since is None:
             # A late joiner: the last few lines before its welcome. Not the
             # last few at the time of the read: had more than that many been
@@ -356,50 +424,28 @@ class Hub:
         cap = self.settings.history_page_max
         page = await self.store.after(since, cap, reader)
         if not page.more:
-            return page.messages, forgotten(since, page.first_kept, self.store.last_id)
+            return page.messages, forgotten(since, page.first_kept, self.last_id)
         # More than we replay at once: the latest ones, and a gap for the
         # rest, which the client may fetch with ``history``.
         page = await self.store.recent(cap, reader, upto)  # upto: as for a late joiner
         latest = [msg for msg in page.messages if msg.id > since]
         if not latest:  # purged between the two reads
-            return [], forgotten(since, 0, self.store.last_id)
+            return [], forgotten(since, 0, self.last_id)
         first = latest[0].id
         return latest, Gap(from_id=since + 1, to_id=first - 1, missed=first - 1 - since)
 
-    def answer_history(self, session: Session, request: HistoryRequest) -> None:
-        check_room(request.room, None)
+    async def history(self, reader: str, since: int, limit: int) -> tuple[HistoryPage, Gap | None]:
+        """One page of what ``reader`` may see after ``since``, and a gap for what is gone."""
+        page = await self.store.after(since, limit, reader)
+        return page, forgotten(since, page.first_kept, self.last_id)
+
+    def history_limit(self, requested: int | None) -> int:
         page_max = self.settings.history_page_max
-        limit = min(request.limit or page_max, page_max)
-        session.history_asked()
-        self._background(self._history_in_turn(session, request.since, limit), "answer history")
+        return min(requested or page_max, page_max)
 
-    async def _history_in_turn(self, session: Session, since: int, limit: int) -> None:
-        """One store read per session at a time: commits never queue behind a pile of them."""
-        try:
-            async with session.history_turn:
-                if not session.closed and not self._stopping:
-                    await self._history(session, since, limit)
-        finally:
-            session.history_answered()
+    def background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``work`` as a task the hub waits for at stop; its failure is logged, not lost."""
 
-    async def _history(self, session: Session, since: int, limit: int) -> None:
-        member = session.member
-        assert member is not None
-        page = HistoryPage([], False, 0)
-        try:
-            page = await self.store.after(since, limit, member.identity.key)
-            gap = forgotten(since, page.first_kept, self.store.last_id)
-            if gap is not None:
-                session.outbox.put_control(encode(gap))
-            for msg in page.messages:
-                # Not held back by a replay in progress: this reply ends with
-                # its own history_end and must carry everything it counts.
-                session.outbox.put_msg(encode(replace(msg, replay=True)), msg.id, hold=False)
-        finally:  # even if the store failed, the request gets its end
-            end = HistoryEnd(count=len(page.messages), more=page.more)
-            session.outbox.put_control(encode(end))
-
-    def _background(self, work: Coroutine[Any, Any, None], what: str) -> None:
         async def guarded() -> None:
             try:
                 await work
@@ -428,7 +474,7 @@ class Hub:
         next_cursor = page[-1] if start + size < len(keys) else None
         return Users(users=tuple(self._members[key].info() for key in page), next=next_cursor)
 
-    def answer_who(self, session: Session, request: Who) -> None:
+    def answer_who(self, session: Peer, request: Who) -> None:
         check_room(request.room, None)
         session.outbox.put_control(encode(self.users_page(request.cursor)))
 

@@ -21,16 +21,20 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from ..errors import ProtocolError, ProtocolViolation
 from ..protocol import (
     PROTOCOL_VERSION,
     ByeReason,
     Hello,
+    HistoryEnd,
     HistoryRequest,
+    Msg,
     SendMsg,
     Welcome,
     Who,
+    encode,
 )
 from ..sansio.server import (
     Closed,
@@ -46,10 +50,11 @@ from ..sansio.server import (
     State,
 )
 from .audit import log_event
-from .config import Limits
-from .hub import Hub, Member
+from .config import Limits, ServerSettings
+from .hub import Hub, Member, check_room
 from .identity import PeerIdentity
-from .outbox import Outbox
+from .outbox import FlushScheduler, Outbox
+from .store import HistoryPage
 from .trust import Trust
 
 
@@ -66,22 +71,41 @@ def connection_rules(limits: Limits) -> Rules:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What every session of one server shares; each session is given it, not the hub's."""
+
+    loop: asyncio.AbstractEventLoop
+    limits: Limits
+    settings: ServerSettings
+    log: logging.Logger
+    scheduler: FlushScheduler
+    rules: Rules
+
+    @classmethod
+    def of(cls, hub: Hub[Session]) -> SessionContext:
+        return cls(
+            hub.loop, hub.limits, hub.settings, hub.log, hub.scheduler, connection_rules(hub.limits)
+        )
+
+
 class Session(asyncio.Protocol):
     """One mutual-TLS client connection speaking protocol v1."""
 
-    def __init__(self, hub: Hub, trust: Trust, peer: str) -> None:
+    def __init__(self, context: SessionContext, hub: Hub[Session], trust: Trust, peer: str) -> None:
+        self.context = context
         self.hub = hub
         self.peer = peer
         self._trust = trust  # as it was when this connection's handshake began
         self.started = False  # start() has run: the TLS handshake is done
         self.identity: PeerIdentity | None = None
         self.member: Member | None = None
-        self.machine = ServerProtocol(connection_rules(hub.limits), hub.loop.time())
+        self.machine = ServerProtocol(context.rules, context.loop.time())
         self.outbox = Outbox(
             self._write,
-            hub.scheduler,
-            max_frames=hub.limits.queue_frames,
-            max_bytes=hub.limits.queue_bytes,
+            context.scheduler,
+            max_frames=context.limits.queue_frames,
+            max_bytes=context.limits.queue_bytes,
         )
         self._transport: asyncio.Transport | None = None
         self._early: list[bytes] = []  # bytes that arrived before start()
@@ -96,6 +120,7 @@ class Session(asyncio.Protocol):
         self._abort_timer: asyncio.TimerHandle | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
+        self._deciding: asyncio.Task[None] | None = None  # the hello's new names being written
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
         self.refuse_with: str | None = None  # set when a cap was hit: refuse after TLS
 
@@ -130,16 +155,16 @@ class Session(asyncio.Protocol):
             self._refuse_unseen(transport, f"unreadable certificate: {exc}")
             return
         self.started = True
-        self.machine.last_received = self.hub.loop.time()
+        self.machine.last_received = self.context.loop.time()
         refusal = self.refuse_with or self._trust.refusal(self.identity)
         if refusal is not None:  # say why in words, so the client need not guess
             self._log("refused", reason=refusal)
             self.end(refusal, log=False)
             return
-        self._hello_timer = self.hub.loop.call_later(
-            self.hub.limits.hello_timeout, self.end, ByeReason.HELLO_TIMEOUT
+        self._hello_timer = self.context.loop.call_later(
+            self.context.limits.hello_timeout, self.end, ByeReason.HELLO_TIMEOUT
         )
-        self._expiry_timer = self.hub.loop.call_later(
+        self._expiry_timer = self.context.loop.call_later(
             max(0.0, (self.identity.not_after - dt.datetime.now(dt.UTC)).total_seconds()),
             self.end,
             ByeReason.EXPIRED,
@@ -150,7 +175,7 @@ class Session(asyncio.Protocol):
 
     def _refuse_unseen(self, transport: asyncio.Transport, reason: str) -> None:
         """Drop a connection whose peer we cannot even name."""
-        log_event(self.hub.log, logging.WARNING, "refused", peer=self.peer, reason=reason)
+        log_event(self.context.log, logging.WARNING, "refused", peer=self.peer, reason=reason)
         transport.abort()
         self.machine.close(ByeReason.DISCONNECTED, send_bye=False)
 
@@ -161,7 +186,7 @@ class Session(asyncio.Protocol):
             return
         if self.closed or self._reading_stopped:
             return
-        self.machine.receive_data(data, self.hub.loop.time())
+        self.machine.receive_data(data, self.context.loop.time())
         self._pump()
 
     def eof_received(self) -> bool:
@@ -170,9 +195,16 @@ class Session(asyncio.Protocol):
         return True  # the machine's Closed closes our side, after the outbox is flushed
 
     def _pump(self) -> None:
-        """Act on every event the machine has, in order, writing what it says as we go."""
+        """Act on every event the machine has, in order, writing what it says as we go.
+
+        Not while a hello's names are being written: the frames after it are
+        judged once it is accepted (``_claim_then_welcome`` pumps again).
+        """
         machine = self.machine
-        while (event := machine.next_event(self.hub.loop.time())) is not None:
+        while self._deciding is None:
+            event = machine.next_event(self.context.loop.time())
+            if event is None:
+                break
             self._flush_machine()  # its answers to this frame come before ours
             try:
                 self._on_event(event)
@@ -231,8 +263,8 @@ class Session(asyncio.Protocol):
         self.outbox.pause()
         self._sync_reading()
         if not self.closed and self._write_timer is None:
-            self._write_timer = self.hub.loop.call_later(
-                self.hub.limits.write_timeout, self.end, ByeReason.SLOW_CONSUMER
+            self._write_timer = self.context.loop.call_later(
+                self.context.limits.write_timeout, self.end, ByeReason.SLOW_CONSUMER
             )
 
     def resume_writing(self) -> None:
@@ -268,8 +300,8 @@ class Session(asyncio.Protocol):
         """The peer sent ``bye`` or EOF but is still owed answers: wait for them, a while."""
         self._reading_stopped = True
         self._sync_reading()
-        self._drain_timer = self.hub.loop.call_later(
-            self.hub.limits.shutdown_grace, self._stop_waiting
+        self._drain_timer = self.context.loop.call_later(
+            self.context.limits.shutdown_grace, self._stop_waiting
         )
 
     def _stop_waiting(self) -> None:
@@ -285,7 +317,12 @@ class Session(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        paused = self._reading_stopped or self.outbox.paused or self._history_waiting > 1
+        paused = (
+            self._reading_stopped
+            or self.outbox.paused
+            or self._history_waiting > 1
+            or self._deciding is not None  # until the hello is decided, frames wait
+        )
         if paused != self._reading_paused:
             self._reading_paused = paused
             if paused:
@@ -303,15 +340,47 @@ class Session(asyncio.Protocol):
             case Who():
                 self.hub.answer_who(self, frame)
             case HistoryRequest():
-                self.hub.answer_history(self, frame)
+                self._history(frame)
 
     def _hello(self, hello: Hello) -> None:
+        """Choose the name; if it (or the CN) is new, record it durably first; then welcome.
+
+        The name is reserved at once, so nobody else can take it while it is
+        written; frames that arrive meanwhile wait in the machine.
+        """
         assert self.identity is not None
         name = self.hub.choose_name(self.identity, hello.name)
+        new_names = self.hub.unclaimed(self.identity, name)
+        if not new_names:
+            self._welcome(hello, name)
+            return
+        self._deciding = self.context.loop.create_task(
+            self._claim_then_welcome(hello, name, new_names)
+        )
+        self._sync_reading()
+
+    async def _claim_then_welcome(self, hello: Hello, name: str, new_names: list[str]) -> None:
+        assert self.identity is not None
+        try:
+            await self.hub.claim(self.identity, new_names)
+        except Exception:
+            self._log("internal_error", level=logging.ERROR, exc_info=True)
+            self._apply(self.machine.fail())
+            self._flush_machine()
+            return
+        finally:
+            self._deciding = None
+            self._sync_reading()
+        if self.closed:  # hello timeout, shutdown or the peer gone while we wrote
+            return
+        self._welcome(hello, name)
+        self._pump()  # what the peer sent after its hello
+
+    def _welcome(self, hello: Hello, name: str) -> None:
         self._cancel(self._hello_timer)
         self._hello_timer = None
         self.member = self.hub.admit(self, name)
-        users = self.hub.users_page(None, self.hub.settings.welcome_users)
+        users = self.hub.users_page(None, self.context.settings.welcome_users)
         welcome = Welcome(
             v=PROTOCOL_VERSION,
             name=name,
@@ -319,12 +388,71 @@ class Session(asyncio.Protocol):
             users_online=self.hub.users_online,
             users=users.users,
             users_next=users.next,
-            motd=self.hub.settings.motd,
+            motd=self.context.settings.motd,
         )
         self.machine.accept(welcome)
         self._flush_machine()
-        self.hub.replay_on_join(self, hello.since)
+        self._replay(hello.since)
         self._log("joined", name=name)
+
+    # ------------------------------------------------------------------
+    # History: the replay after welcome, and history requests, one at a time
+
+    def _replay(self, since: int | None) -> None:
+        """After ``welcome``: what was said before (recent lines, or all after ``since``).
+
+        Live messages for this session are held back while the store is
+        read and released after the replay, minus any the replay already
+        carried: no hole and no duplicate between the two.
+        """
+        self.outbox.hold()
+        self.owe()  # answered once the replay is out
+        # Everything stored after this moment reaches us live (held until
+        # the replay is out); the replay covers what came before.
+        upto = self.hub.last_id
+        self.hub.background(self._replay_from(since, upto), "replay history")
+
+    async def _replay_from(self, since: int | None, upto: int) -> None:
+        assert self.identity is not None
+        replayed: list[Msg] = []
+        gap = None
+        try:
+            replayed, gap = await self.hub.what_to_replay(self.identity.key, since, upto)
+        finally:  # even if the store failed, live traffic must flow again
+            self.outbox.release(
+                [(encode(replace(msg, replay=True)), msg.id) for msg in replayed], gap=gap
+            )
+            self.outbox.put_control(encode(HistoryEnd(count=len(replayed), more=False)))
+            self.answered()
+
+    def _history(self, request: HistoryRequest) -> None:
+        check_room(request.room, None)
+        limit = self.hub.history_limit(request.limit)
+        self.history_asked()
+        self.hub.background(self._history_in_turn(request.since, limit), "answer history")
+
+    async def _history_in_turn(self, since: int, limit: int) -> None:
+        """One store read per session at a time: commits never queue behind a pile of them."""
+        try:
+            async with self.history_turn:
+                if not self.closed and not self.hub.stopping:
+                    await self._history_page(since, limit)
+        finally:
+            self.history_answered()
+
+    async def _history_page(self, since: int, limit: int) -> None:
+        assert self.identity is not None
+        page = HistoryPage([], False, 0)
+        try:
+            page, gap = await self.hub.history(self.identity.key, since, limit)
+            if gap is not None:
+                self.outbox.put_control(encode(gap))
+            for msg in page.messages:
+                # Not held back by a replay in progress: this reply ends with
+                # its own history_end and must carry everything it counts.
+                self.outbox.put_msg(encode(replace(msg, replay=True)), msg.id, hold=False)
+        finally:  # even if the store failed, the request gets its end
+            self.outbox.put_control(encode(HistoryEnd(count=len(page.messages), more=page.more)))
 
     # ------------------------------------------------------------------
     # Ending
@@ -346,8 +474,8 @@ class Session(asyncio.Protocol):
             transport.close()
             # close() waits for the peer to take what is buffered; a peer
             # that never reads would hold the connection forever.
-            self._abort_timer = self.hub.loop.call_later(
-                self.hub.limits.shutdown_grace, transport.abort
+            self._abort_timer = self.context.loop.call_later(
+                self.context.limits.shutdown_grace, transport.abort
             )
         if self.started:
             self._forget(closed.reason, log=log)
@@ -395,7 +523,7 @@ class Session(asyncio.Protocol):
     ) -> None:
         identity = self.identity
         log_event(
-            self.hub.log,
+            self.context.log,
             level,
             event,
             exc_info=exc_info,

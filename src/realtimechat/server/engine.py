@@ -1,0 +1,101 @@
+"""The engine boundary: where a message gets its id, is kept, and comes back to be delivered.
+
+The hub never stores a message and then delivers it itself: it hands a
+batch to the engine (``publish``), which assigns ids and stores it
+durably, and it delivers what the engine reports as stored (``follow``).
+On one server the two are the same process (``LocalEngine``: a ``Store``
+and a call back on the event loop); on several (the Redis issue) an engine
+that keeps one log for all of them reports every server's messages, in
+the log's order, to each. The hub and the sessions do not change between
+the two; docs/design.md ("The engine boundary") says what each side
+promises. Name ownership goes through the engine too (``claim_name``),
+durably, before a session is welcomed under a new name.
+
+Presence (who is online) is still the hub's own, in memory: the Redis
+issue extends this boundary with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..protocol import Msg
+from .store import Draft, Store, Stored
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored message as it is delivered: the frame, and whose it is to see."""
+
+    msg: Msg
+    sender: str  # identity key
+    recipient: str | None  # identity key of a private message's recipient; None: public
+
+
+Follower = Callable[[Sequence[Entry]], None]
+
+
+class Engine(Protocol):
+    """What the hub needs of whatever keeps the conversation.
+
+    * ``publish`` returns once the batch is stored durably, one result per
+      draft, in order (a resend of a stored ``ref`` gets the first id).
+    * Every message stored, by this server or another, is handed to the
+      follower exactly once, in id order, and only after ``publish`` has
+      returned to the caller that stored it: so the caller's ``ack`` goes
+      out before the echo (docs/protocol.md 6.2).
+    * ``last_id``: every id up to it has been handed to the follower or is
+      about to be, so a session that is welcomed now gets the messages up
+      to it from history and the later ones live (docs/protocol.md 8.3).
+    """
+
+    store: Store
+
+    @property
+    def last_id(self) -> int: ...
+
+    def follow(self, follower: Follower) -> None: ...
+
+    async def publish(self, drafts: Sequence[Draft]) -> list[Stored]: ...
+
+    async def claim_name(self, key: str, identity: str, name: str) -> None: ...
+
+
+class LocalEngine:
+    """One server: the store assigns ids; the follower is called on the event loop."""
+
+    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+        self.store = store
+        self._loop = loop
+        self._follower: Follower = _nobody
+
+    @property
+    def last_id(self) -> int:
+        return self.store.last_id
+
+    def follow(self, follower: Follower) -> None:
+        self._follower = follower
+
+    async def publish(self, drafts: Sequence[Draft]) -> list[Stored]:
+        results = await self.store.append(drafts)
+        entries = [
+            Entry(result.msg, draft.sender, draft.recipient)
+            for draft, result in zip(drafts, results, strict=True)
+            if result.msg is not None  # a resend: acked again, never delivered twice
+        ]
+        if entries:
+            # Called soon, not now: our caller queues its acks first. The call
+            # is queued before our caller resumes anything else, so whoever
+            # waits for the commit to finish sees its delivery done too.
+            self._loop.call_soon(self._follower, entries)
+        return results
+
+    async def claim_name(self, key: str, identity: str, name: str) -> None:
+        await self.store.own_name(key, identity, name)
+
+
+def _nobody(entries: Sequence[Entry]) -> None:
+    """The follower before the hub follows: nothing is published before then."""
