@@ -418,7 +418,6 @@ def alices_text(line: str, mode: str) -> str | None:
     return found.group(1) if found else None
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 13: no single sender yet")
 def test_plain_lines_piped_past_the_rate_limit_arrive_in_order(
     spawn: Spawn, folders: Folders
 ) -> None:
@@ -427,7 +426,6 @@ def test_plain_lines_piped_past_the_rate_limit_arrive_in_order(
     assert seen == NUMBERED, " ".join(seen)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 13: no single sender yet")
 def test_json_lines_piped_past_the_rate_limit_arrive_in_order(
     spawn: Spawn, folders: Folders
 ) -> None:

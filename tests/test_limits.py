@@ -88,7 +88,6 @@ async def test_every_refusal_is_told_and_the_last_one_is_followed_by_bye(
     assert seen[-1] == Bye(reason="flooding")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 13: no single sender yet")
 async def test_the_bundled_client_slows_down_instead_of_losing_messages(
     start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:

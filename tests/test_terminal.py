@@ -508,7 +508,6 @@ def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: Ser
     assert screen.count("alice:") == 1, "the paste arrived as one message"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 13: no single sender yet")
 def test_lines_pasted_past_the_rate_limit_arrive_in_order(
     tmux: Tmux, pki: Pki, tmp_path: Path
 ) -> None:
