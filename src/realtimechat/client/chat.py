@@ -36,7 +36,7 @@ import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
-from typing import Final, Protocol
+from typing import Final, NoReturn, Protocol
 
 from ..errors import (
     CannotConnect,
@@ -255,7 +255,7 @@ class Chat:
         self._sender.connected()
         await self._exchange(connection)
 
-    async def _exchange(self, connection: ServerConnection) -> None:
+    async def _exchange(self, connection: ServerConnection) -> NoReturn:
         """Receive frames and send messages until either side fails; raise why.
 
         Two tasks, ended together: a send that fails ends the session as a
