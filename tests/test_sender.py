@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtimechat.client.commands import Say
@@ -193,6 +193,7 @@ STEPS = st.lists(
 )
 
 
+@settings(deadline=None)  # pure and fast: only a loaded machine could miss a deadline
 @given(STEPS)
 def test_whatever_the_server_answers_it_stores_our_messages_in_the_order_typed(
     steps: list[str],
