@@ -8,7 +8,7 @@ Nothing is lost and nothing is shown twice:
 * Every message we send carries a unique ``ref`` and stays *pending* until
   the server echoes it back. One sender per connection sends them in the
   order typed, one at a time, and resends one refused for the rate limit
-  before anything newer (``sender.Sender`` holds the rules). Pending
+  before anything newer (``sansio.sender.Sender`` holds the rules). Pending
   messages -- including those typed while disconnected -- are sent again,
   in order, after each reconnect. The server stores a ``ref`` once and
   acks a resend with the first id.
@@ -65,6 +65,7 @@ from ..protocol import (
     encode,
 )
 from ..sanitize import visible
+from ..sansio.sender import RATE_RETRY_DELAY, Pending, Sender
 from .commands import (
     HELP_LINES,
     AskWho,
@@ -81,7 +82,6 @@ from .connection import PERMANENT_BYE_REASONS, ServerConnection, bye_error
 from .gaps import GapFiller
 from .render import Fragments, event_fragments, notice, welcome_lines
 from .roster import Roster
-from .sender import RATE_RETRY_DELAY, Pending, Sender
 from .state import ResumePoint
 
 SHOWN_IDS_KEPT: Final = 10_000
@@ -341,15 +341,16 @@ class Chat:
 
         A message too large for the server is not sent (and we say so).
         """
-        pending = Pending(f"{self._ref_prefix}-{next(self._refs)}", say)
-        size = len(encode(_frame(pending))) - 1
+        ref = f"{self._ref_prefix}-{next(self._refs)}"
+        frame = SendMsg(text=say.text, to=say.to, ref=ref, action=say.action)
+        size = len(encode(frame)) - 1
         if size > MAX_LINE_BYTES:
             limit = f"the server takes {MAX_LINE_BYTES:,}"
             self.view.notice(
                 notice(f"!! not sent: the message is {size:,} bytes, {limit}", style="class:error")
             )
             return None
-        self._sender.add(pending)
+        pending = self._sender.add(frame)
         self.all_echoed.clear()
         self.view.changed()
         self._sender_woken.set()
@@ -366,7 +367,7 @@ class Chat:
             self._sender_woken.clear()
             pending = self._sender.next(loop.time())
             if pending is not None:
-                await connection.send(_frame(pending))
+                await connection.send(pending.frame)
                 continue
             resend_at = self._sender.resend_at  # a refused message waits until then
             with contextlib.suppress(TimeoutError):
@@ -464,11 +465,6 @@ class Chat:
     async def _ask_history(self, since: int | None) -> None:
         if since is not None:
             await self._send_if_connected(HistoryRequest(since=since, limit=FILL_PAGE))
-
-
-def _frame(pending: Pending) -> SendMsg:
-    say = pending.say
-    return SendMsg(text=say.text, to=say.to, ref=pending.ref, action=say.action)
 
 
 def _shown(frame: Frame, *, codes: bool = True) -> Fragments:

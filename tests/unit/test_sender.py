@@ -1,21 +1,28 @@
-"""The client's sender without I/O: which message goes next, and when each is done with."""
+"""The client's sans-I/O sender: which message goes next, and when each is done with.
+
+Each test tells a ``Sender`` what the user typed and what the server
+answered, with the time as a number, and checks what it would send: no
+loop, no sockets, no sleeps.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtimechat.client.commands import Say
-from realtimechat.client.sender import Pending, Sender
+from realtimechat.protocol import SendMsg
+from realtimechat.sansio.sender import Sender
+from realtimechat.sansio.server import LocalProtocolError
 
 DELAY = 1.0
 
 
 def typed(sender: Sender, *refs: str) -> None:
     for ref in refs:
-        sender.add(Pending(ref, Say(f"text of {ref}")))
+        sender.add(SendMsg(text=f"text of {ref}", ref=ref))
 
 
 def sent(sender: Sender, now: float = 0.0) -> str | None:
@@ -39,16 +46,31 @@ def test_messages_go_one_at_a_time_in_the_order_typed() -> None:
     assert list(sender.pending) == ["a", "b", "c"]  # all still waiting for their echoes
 
 
+def test_a_message_without_a_ref_of_its_own_is_refused() -> None:
+    """A resend is harmless only under its own ref (6.3): none, or one pending, is a bug."""
+    sender = Sender(DELAY)
+    typed(sender, "a")
+    with pytest.raises(LocalProtocolError):
+        sender.add(SendMsg(text="no ref"))
+    with pytest.raises(LocalProtocolError):
+        sender.add(SendMsg(text="again", ref="a"))
+    assert list(sender.pending) == ["a"]
+
+
 def test_a_rate_limited_message_goes_again_first_after_the_delay() -> None:
     """rate_limited: the same message again, after retry_delay, before anything typed later."""
     sender = Sender(DELAY)
     typed(sender, "a", "b")
-    assert sent(sender, 10.0) == "a"
+    first = sender.next(10.0)
+    assert first is not None
+    assert first.ref == "a"
     assert sender.refused("a", "rate_limited", 10.0) is None  # never dropped
     typed(sender, "c")
     assert sender.resend_at == 10.0 + DELAY
     assert sent(sender, 10.5) is None  # neither a nor anything newer before the delay
-    assert sent(sender, 11.0) == "a"
+    again = sender.next(11.0)
+    assert again is not None
+    assert again.frame == first.frame  # the same frame: the same ref
     assert sender.resend_at is None
     assert sender.refused("a", "rate_limited", 11.0) is None  # refused again: wait again
     assert sent(sender, 11.9) is None

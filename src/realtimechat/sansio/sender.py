@@ -1,8 +1,10 @@
-"""Which of our messages goes to the server next, and when each is done with.
+"""The client's outgoing messages, sans I/O: which goes next, and when each is done with.
 
-Sans-I/O: ``Chat`` tells it what the user typed and what the server
-answered, writes the message it hands out, and passes the time in as
-``now`` (the event loop's clock). It never sleeps and never writes.
+In the style of h11: ``client/chat.py`` tells this machine what the user
+typed (``add``) and what the server answered (``acked``, ``echoed``,
+``refused``), passes the loop's time in as ``now``, and writes the message
+``next`` hands out. Nothing here sleeps or writes, so every rule below is
+checked in microseconds (tests/unit/test_sender.py).
 
 The rules (docs/protocol.md 9.5 and 12.3):
 
@@ -36,11 +38,11 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Final
 
-from .commands import Say
+from ..protocol import ErrorCode, SendMsg
+from .server import LocalProtocolError
 
 RATE_RETRY_DELAY: Final = 1.0  # after `rate_limited`, seconds before sending that message again
 EARLY_ECHOES_KEPT: Final = 10_000  # own message ids seen before their ack (or with none coming)
-RATE_LIMITED: Final = "rate_limited"
 
 
 @dataclass(slots=True)
@@ -48,7 +50,7 @@ class Pending:
     """One of our messages the server has not both acked and echoed yet."""
 
     ref: str
-    say: Say
+    frame: SendMsg  # sent as it is every time: the same ref makes a resend harmless
     msg_id: int | None = None  # known once acked
 
 
@@ -69,10 +71,15 @@ class Sender:
         """The message sent and not answered yet, if any."""
         return None if self._in_flight is None else self.pending.get(self._in_flight)
 
-    def add(self, pending: Pending) -> None:
+    def add(self, frame: SendMsg) -> Pending:
         """The user typed a message: it goes after every one typed before."""
+        if frame.ref is None or frame.ref in self.pending:
+            # Without a ref of its own a resend could be stored twice (6.3).
+            raise LocalProtocolError(f"a message needs a ref no pending one has: {frame.ref!r}")
+        pending = Pending(frame.ref, frame)
         self.pending[pending.ref] = pending
         self._owed.append(pending.ref)
+        return pending
 
     def connected(self) -> None:
         """A new connection: nothing is in flight and every pending message is owed again."""
@@ -123,7 +130,7 @@ class Sender:
 
     def refused(self, ref: str, code: str, now: float) -> Pending | None:
         """``error {code, ref}`` arrived; returns the message if it is dropped for good."""
-        if code == RATE_LIMITED:
+        if code == ErrorCode.RATE_LIMITED:
             if ref == self._in_flight:
                 self._in_flight = None
                 self._owed.appendleft(ref)  # first in line again: nothing newer goes before it
