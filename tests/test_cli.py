@@ -377,6 +377,63 @@ def test_me_double_slash_and_escape_sequences(
         assert b"\\x1b[2J" in client.stdout.raw
 
 
+# -- in order under the rate limit (issue 13) ---------------------------------------
+
+# Faster than the server's --rate: 500 lines a second against 50 requests.
+PIPE_PACE = 0.002
+ORDER_SERVER = ("--ephemeral", "--rate", "50", "--burst", "50", "--history-lines", "200")
+NUMBERED = [str(n) for n in range(1, 101)]
+
+
+def pipe_past_the_rate_limit(spawn: Spawn, folders: Folders, mode: str) -> list[str]:
+    """Pipe NUMBERED into ``rtchat MODE`` as alice; the texts a later joiner sees, in order.
+
+    The lines are written at a steady pace once alice has joined, as a
+    producer such as ``tail -f`` writes them: the pace is the workload (lines
+    keep coming while a refused one waits to be resent), not a
+    synchronisation. The server must have refused some of them.
+    """
+    running = start_server(spawn, folders.ca, *ORDER_SERVER)
+    alice = spawn(*client_args(running.port, "alice", folders), mode, "--wait", "60")
+    alice.stdout.expect("joined as alice")
+    for line in NUMBERED:
+        alice.send(line)
+        time.sleep(PIPE_PACE)
+    alice.end_input()
+    assert alice.wait(timeout=90) == 0, alice.stderr.lines  # every line echoed
+    running.process.stderr.expect(r" limited .*limit=rate")  # the limit did bite
+    witness = spawn(*client_args(running.port, "bob", folders), mode)
+    witness.stdout.expect(f"-- {len(NUMBERED)} earlier messages above")  # the replay's end
+    witness.end_input()
+    assert witness.wait() == 0, witness.stderr.lines
+    return [text for line in witness.stdout.lines if (text := alices_text(line, mode))]
+
+
+def alices_text(line: str, mode: str) -> str | None:
+    """The text of one of alice's messages on an output line of ``mode``, else None."""
+    if mode == "--json":
+        event = json.loads(line)
+        return event["text"] if event["event"] == "msg" and event["from"] == "alice" else None
+    found = re.fullmatch(rf"{CLOCK} alice: (.*)", line)
+    return found.group(1) if found else None
+
+
+def test_plain_lines_piped_past_the_rate_limit_arrive_in_order(
+    spawn: Spawn, folders: Folders
+) -> None:
+    """--plain: 100 lines piped faster than --rate are stored once each, in the order piped."""
+    seen = pipe_past_the_rate_limit(spawn, folders, "--plain")
+    assert seen == NUMBERED, " ".join(seen)
+
+
+def test_json_lines_piped_past_the_rate_limit_arrive_in_order(
+    spawn: Spawn, folders: Folders
+) -> None:
+    """--json: 100 lines piped faster than --rate are stored once each, in the order piped."""
+    seen = pipe_past_the_rate_limit(spawn, folders, "--json")
+    assert seen == NUMBERED, " ".join(seen)
+
+
 # -- refusals --------------------------------------------------------------------
 
 

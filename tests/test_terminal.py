@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -505,6 +506,38 @@ def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: Ser
     assert lines[first + 2].strip() == "third line"
     assert lines[first + 1].startswith(" ")  # indented under the first line
     assert screen.count("alice:") == 1, "the paste arrived as one message"
+
+
+def test_lines_pasted_past_the_rate_limit_arrive_in_order(
+    tmux: Tmux, pki: Pki, tmp_path: Path
+) -> None:
+    """100 lines pasted without bracketed paste, past the rate limit: bob sees them in order.
+
+    Issue 13's reproduction: the terminal feeds the paste in line by line,
+    so lines keep coming while one the server refused waits to be resent.
+    A burst and rate of 20 are bitten by any paste faster than 30 lines a
+    second, and let the rest through within seconds.
+    """
+    server = ServerProcess(pki, tmp_path, extra=["--rate", "20", "--burst", "20"])
+    try:
+        join_in_pane(tmux, "bob", pki, server.port, "bob")
+        join_in_pane(tmux, "alice", pki, server.port, "alice")
+        numbered = [str(n) for n in range(1, 101)]
+        tmux.run("set-buffer", "-b", "lines", "\n".join(numbered) + "\n")
+        tmux.run("paste-buffer", "-b", "lines", "-t", "alice")  # no -p: each line ends in Enter
+        tmux.wait_for("bob", lambda _: len(alices_numbers(tmux, "bob")) == len(numbered), 60)
+        tmux.wait_for("alice", lambda screen: "sending:" not in screen)
+        assert " limited " in server.log_text()  # the limit did bite
+        seen = alices_numbers(tmux, "bob")
+        assert seen == numbered, " ".join(seen)
+    finally:
+        server.stop()
+
+
+def alices_numbers(tmux: Tmux, pane: str) -> list[str]:
+    """The numbers alice sent, as ``pane`` shows them from the top of its scrollback."""
+    screen = tmux.run("capture-pane", "-p", "-J", "-S", "-", "-t", pane)
+    return [found.group(1) for found in re.finditer(r" alice: (\d+)$", screen, re.MULTILINE)]
 
 
 def test_a_long_line_wraps_under_the_text(

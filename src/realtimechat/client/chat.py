@@ -6,9 +6,12 @@ backoff and jitter, and resumes with ``hello {since: last id shown}``.
 Nothing is lost and nothing is shown twice:
 
 * Every message we send carries a unique ``ref`` and stays *pending* until
-  the server echoes it back; pending messages -- including those typed
-  while disconnected -- are sent again, in order, after each reconnect.
-  The server stores a ``ref`` once and acks a resend with the first id.
+  the server echoes it back. One sender per connection sends them in the
+  order typed, one at a time, and resends one refused for the rate limit
+  before anything newer (``sansio.sender.Sender`` holds the rules). Pending
+  messages -- including those typed while disconnected -- are sent again,
+  in order, after each reconnect. The server stores a ``ref`` once and
+  acks a resend with the first id.
 * Every message shown is remembered by id; an id is never shown twice,
   whether it comes live, replayed after a resume, or from a gap fill.
 * A ``gap`` (we read too slowly, or history was cut) is filled with
@@ -30,11 +33,10 @@ import contextlib
 import itertools
 import random
 import secrets
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
-from typing import Final, Protocol
+from typing import Final, NoReturn, Protocol
 
 from ..errors import (
     CannotConnect,
@@ -63,6 +65,7 @@ from ..protocol import (
     encode,
 )
 from ..sanitize import visible
+from ..sansio.sender import RATE_RETRY_DELAY, Pending, Sender
 from .commands import (
     HELP_LINES,
     AskWho,
@@ -83,7 +86,6 @@ from .state import ResumePoint
 
 SHOWN_IDS_KEPT: Final = 10_000
 FILL_PAGE: Final = 100  # small pages: a slow reader gets a fill through in rounds
-RATE_RETRY_DELAY: Final = 1.0  # after `rate_limited`, seconds before sending again
 CERTIFICATE_RETRIES: Final = 3  # EOF before welcome after we were welcome before
 _REFUSED_CODES: Final = frozenset({"name_taken", "bad_name", "unsupported_version"})
 
@@ -104,15 +106,6 @@ class Status(Enum):
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     CLOSED = "closed"
-
-
-@dataclass(slots=True)
-class Pending:
-    """One of our messages the server has not echoed yet."""
-
-    ref: str
-    say: Say
-    msg_id: int | None = None  # known once acked
 
 
 class Backoff:
@@ -144,6 +137,7 @@ class Chat:
         resume: ResumePoint | None = None,
         backoff: Backoff | None = None,
         error_codes: bool = True,
+        retry_delay: float = RATE_RETRY_DELAY,
     ) -> None:
         self._opener = opener
         self.error_codes = error_codes  # False: the user's own errors without protocol codes
@@ -155,12 +149,11 @@ class Chat:
         self.retry_at: float | None = None  # loop time of the next attempt
         self.welcome: Welcome | None = None
         self.connection: ServerConnection | None = None
-        self.pending: OrderedDict[str, Pending] = OrderedDict()
+        self._sender = Sender(retry_delay)
+        self._sender_woken = asyncio.Event()  # the sender may have something to send now
         self.all_echoed = asyncio.Event()
         self.all_echoed.set()
         self.welcomed = asyncio.Event()  # set at the first welcome
-        self._by_id: dict[int, str] = {}
-        self._early_echoes: OrderedDict[int, None] = OrderedDict()
         self._shown: set[int] = set()
         self._shown_order: deque[int] = deque()
         self._gaps = GapFiller()
@@ -170,12 +163,15 @@ class Chat:
         self._leaving = asyncio.Event()
         self.roster = Roster()
         self.ignored: set[str] = set()  # name keys hidden by /ignore
-        self._refused: list[str] = []  # refs the server refused for the rate limit
-        self._retrying: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str | None:
         return self.welcome.name if self.welcome is not None else None
+
+    @property
+    def pending(self) -> Mapping[str, Pending]:
+        """Our messages not yet both acked and echoed, in the order typed."""
+        return self._sender.pending
 
     # ------------------------------------------------------------------
     # Running
@@ -256,8 +252,32 @@ class Chat:
             self._shown_order.clear()
             self.resume.restart(welcome.last_id)
         self.view.changed()
-        for pending in list(self.pending.values()):  # in the order they were typed
-            await connection.send(_frame(pending))
+        self._sender.connected()
+        await self._exchange(connection)
+
+    async def _exchange(self, connection: ServerConnection) -> NoReturn:
+        """Receive frames and send messages until either side fails; raise why.
+
+        Two tasks, ended together: a send that fails ends the session as a
+        receive does, and a fault in either surfaces instead of leaving the
+        other running alone.
+        """
+        tasks = [
+            asyncio.create_task(self._receive_frames(connection), name="receiver"),
+            asyncio.create_task(self._send_messages(connection), name="sender"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:  # the receiver's reason first: it knows why a connection ended
+            if task in done:
+                task.result()
+        raise AssertionError("the receiver and the sender run until they fail")
+
+    async def _receive_frames(self, connection: ServerConnection) -> None:
         while True:
             frame = await connection.receive()
             await self._observe(frame)
@@ -317,23 +337,42 @@ class Chat:
             show(notice(f"-- showing {visible(command.name)} again"))
 
     async def say(self, say: Say) -> Pending | None:
-        """Send a message now, or as soon as we are connected again.
+        """Queue a message: it goes after every one typed before, now or once connected.
 
         A message too large for the server is not sent (and we say so).
         """
-        pending = Pending(f"{self._ref_prefix}-{next(self._refs)}", say)
-        size = len(encode(_frame(pending))) - 1
+        ref = f"{self._ref_prefix}-{next(self._refs)}"
+        frame = SendMsg(text=say.text, to=say.to, ref=ref, action=say.action)
+        size = len(encode(frame)) - 1
         if size > MAX_LINE_BYTES:
             limit = f"the server takes {MAX_LINE_BYTES:,}"
             self.view.notice(
                 notice(f"!! not sent: the message is {size:,} bytes, {limit}", style="class:error")
             )
             return None
-        self.pending[pending.ref] = pending
+        pending = self._sender.add(frame)
         self.all_echoed.clear()
         self.view.changed()
-        await self._send_if_connected(_frame(pending))
+        self._sender_woken.set()
         return pending
+
+    async def _send_messages(self, connection: ServerConnection) -> None:
+        """The connection's one sender of messages: ``Sender`` says which, and when.
+
+        Runs for as long as the session; the receiver feeds the ``Sender``
+        the server's answers and wakes this up. ConnectionLost ends it.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            self._sender_woken.clear()
+            pending = self._sender.next(loop.time())
+            if pending is not None:
+                await connection.send(pending.frame)
+                continue
+            resend_at = self._sender.resend_at  # a refused message waits until then
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(resend_at):
+                    await self._sender_woken.wait()
 
     async def _send_if_connected(self, frame: Frame) -> None:
         connection = self.connection
@@ -350,7 +389,7 @@ class Chat:
             case Msg():
                 self._message(frame)
             case Ack():
-                self._ack(frame)
+                self._sender_changed(self._sender.acked(frame.ref, frame.id))
             case Gap():
                 self.view.notice(_shown(frame))
                 await self._ask_history(self._gaps.gap(frame.from_id, frame.to_id))
@@ -363,14 +402,16 @@ class Chat:
                 await self._ask_history(self._gaps.end(more=frame.more))
             case Bye():
                 raise bye_error(frame, before_welcome=False)
-            case Error(code="rate_limited", ref=str(ref)) if ref in self.pending:
-                self._retry_later(ref)  # the only refusal that passes: we sent too fast
-            case Error() if frame.ref is not None and frame.ref in self.pending:
-                # Any other refusal is final (docs/protocol.md 9.2), `internal`
-                # included: a store that failed once may keep failing, and
-                # resending every second would feed it the message forever.
-                self._settle(frame.ref)
-                self.view.notice(_shown(frame, codes=self.error_codes))
+            case Error(ref=str(ref)) if ref in self.pending:
+                # Only rate_limited is resent (we sent too fast). Any other
+                # refusal is final (docs/protocol.md 9.2), `internal` included:
+                # a store that failed once may keep failing, and resending
+                # every second would feed it the message forever.
+                now = asyncio.get_running_loop().time()
+                dropped = self._sender.refused(ref, frame.code, now)
+                self._sender_changed(dropped)
+                if dropped is not None:
+                    self.view.notice(_shown(frame, codes=self.error_codes))
             case Users():
                 await self._users(frame)
             case _:
@@ -399,13 +440,7 @@ class Chat:
     def _message(self, msg: Msg) -> None:
         self._gaps.received(msg.id, replay=msg.replay)
         if msg.from_ == self.name:
-            ref = self._by_id.pop(msg.id, None)
-            if ref is not None:
-                self._settle(ref)
-            else:  # the echo before its ack, or a message from another device of ours
-                self._early_echoes[msg.id] = None
-                if len(self._early_echoes) > SHOWN_IDS_KEPT:
-                    self._early_echoes.popitem(last=False)
+            self._sender_changed(self._sender.echoed(msg.id))
         if msg.id in self._shown:
             return  # already on screen: never twice
         self._shown.add(msg.id)
@@ -418,33 +453,11 @@ class Chat:
             return  # counted as seen, never shown
         self.view.message(msg, own=msg.from_ == self.name)
 
-    def _ack(self, ack: Ack) -> None:
-        if ack.id in self._early_echoes:
-            del self._early_echoes[ack.id]
-            self._settle(ack.ref)
-        elif ack.ref in self.pending:
-            self.pending[ack.ref].msg_id = ack.id
-            self._by_id[ack.id] = ack.ref
-
-    def _retry_later(self, ref: str) -> None:
-        """The server asked us to slow down: send it again, in order, a little later."""
-        self._refused.append(ref)
-        if self._retrying is None or self._retrying.done():
-            self._retrying = asyncio.create_task(self._resend_refused())
-
-    async def _resend_refused(self) -> None:
-        while self._refused:
-            await asyncio.sleep(RATE_RETRY_DELAY)
-            refs, self._refused = self._refused, []
-            for ref in refs:
-                pending = self.pending.get(ref)
-                if pending is not None:
-                    await self._send_if_connected(_frame(pending))
-
-    def _settle(self, ref: str) -> None:
-        pending = self.pending.pop(ref, None)
-        if pending is not None and pending.msg_id is not None:
-            self._by_id.pop(pending.msg_id, None)
+    def _sender_changed(self, settled: Pending | None) -> None:
+        """After the server answered: the sender may go on; a settled message leaves the list."""
+        self._sender_woken.set()
+        if settled is None:
+            return
         if not self.pending:
             self.all_echoed.set()
         self.view.changed()
@@ -452,11 +465,6 @@ class Chat:
     async def _ask_history(self, since: int | None) -> None:
         if since is not None:
             await self._send_if_connected(HistoryRequest(since=since, limit=FILL_PAGE))
-
-
-def _frame(pending: Pending) -> SendMsg:
-    say = pending.say
-    return SendMsg(text=say.text, to=say.to, ref=pending.ref, action=say.action)
 
 
 def _shown(frame: Frame, *, codes: bool = True) -> Fragments:

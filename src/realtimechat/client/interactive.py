@@ -315,7 +315,7 @@ class InteractiveClient:
             count = self.view.unread_mentions
             mentioned = "1 mention" if count == 1 else f"{count} mentions"
             parts.append(("class:status-mention", f"| {mentioned} "))
-        pending: Sequence[str] = [visible(item.say.text) for item in chat.pending.values()]
+        pending: Sequence[str] = [visible(item.frame.text) for item in chat.pending.values()]
         if pending:
             shown = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
             extra = len(pending) - MAX_PENDING_SHOWN

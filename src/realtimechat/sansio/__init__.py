@@ -3,4 +3,7 @@
 ``server`` is the server's side of one connection; ``ratelimit`` its
 token bucket. The asyncio code in ``server/session.py`` is a thin adapter
 that feeds bytes and time in and writes what comes out.
+
+``sender`` is the client's outgoing messages: in the order typed, one at a
+time, a refused one resent first. ``client/chat.py`` runs it.
 """
