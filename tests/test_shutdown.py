@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from realtimechat.protocol import Bye, Join, Leave
+import asyncio
 
-from .support import Pki, RawPeer, ServerFactory
+from realtimechat.protocol import Bye, Join, Leave
+from realtimechat.server.app import ChatServer
+
+from .support import TEST_LIMITS, WAIT, Pki, RawPeer, ServerFactory
 
 
 async def test_shutdown_says_bye_and_announces_nobody_leaving(
@@ -31,3 +34,26 @@ async def receive_until_joined(peer: RawPeer, name: str) -> None:
         frame = await peer.until(Join)
         if frame.name == name:
             return
+
+
+class BrokenKeepalive(ChatServer):
+    """A server whose keepalive loop fails the way an unforeseen bug would."""
+
+    async def _keepalive_loop(self) -> None:
+        await asyncio.sleep(0)
+        raise RuntimeError("a bug in keepalive")
+
+
+async def test_a_failing_background_loop_surfaces(pki: Pki) -> None:
+    """A loop that raises: the others are cancelled, the failure is logged and ``failed`` set."""
+    server = BrokenKeepalive(pki.server, hosts=["127.0.0.1"], port=0, limits=TEST_LIMITS)
+    await server.start()
+    try:
+        async with asyncio.timeout(WAIT):
+            await server.failed.wait()
+        assert isinstance(server.failure, ExceptionGroup)
+        assert [repr(error) for error in server.failure.exceptions] == [
+            "RuntimeError('a bug in keepalive')"
+        ]
+    finally:
+        await server.shutdown()

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import errno
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .. import locations
-from ..errors import ConfigError
+from ..errors import ConfigError, RtchatError
 from ..names import name_key
 from ..server import audit
 from ..server.app import ChatServer
@@ -191,14 +192,29 @@ def main(  # click passes every option by keyword
                 await server.start()
             except OSError as exc:
                 raise ConfigError(_cannot_listen(port, exc)) from None
-            await stop.wait()  # SIGINT or SIGTERM (or the terminal closed)
+            # SIGINT or SIGTERM (or the terminal closed), or a background loop failed.
+            await _first(stop.wait(), server.failed.wait())
         # A second SIGINT or SIGTERM now has its default effect (stop at once);
         # a SIGHUP, a reload we are past caring about, must not kill us mid-goodbye.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         server.log.info("shutting down")
         await server.shutdown()
+        if server.failure is not None:
+            raise RtchatError(
+                f"stopped: a background loop failed ({server.failure!r}); see the log"
+            )
 
     run_async(PROGRAM, serve, loop=loop)
+
+
+async def _first(*waits: Coroutine[Any, Any, object]) -> None:
+    """Wait until the first of ``waits`` is done; cancel the others."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def server_limits(fields: Mapping[str, object]) -> Limits:

@@ -139,14 +139,15 @@ class ChatServer:
         self._connections: set[_Accepted] = set()  # every connection we hold
         self._per_address: Counter[str] = Counter()  # open connections per source IP
         self._handshaking_from: Counter[str] = Counter()  # handshakes in progress per source IP
-        self._keepalive: asyncio.Task[None] | None = None
-        self._watch: asyncio.Task[None] | None = None
-        self._file_watch: asyncio.Task[None] | None = None
+        self._background: asyncio.Task[None] | None = None  # the loops' TaskGroup (_run_loops)
+        # Set if a background loop failed: the server is then not whole, and
+        # rtchat-server stops with an error (``failure`` says what it was).
+        self.failed = asyncio.Event()
+        self.failure: BaseException | None = None
         self._all_closed = asyncio.Event()  # set when the last connection is gone
         self._hub: Hub[Session] | None = None
         self._session_context: SessionContext | None = None
         self.store: Store = store if store is not None else MemoryStore()
-        self._maintenance: asyncio.Task[None] | None = None
         self._open_files_limit = 0  # the soft RLIMIT_NOFILE, read at start
         self.shutting_down = False
         self._open_files_logged_at = -OPEN_FILES_LOG_PERIOD
@@ -190,12 +191,8 @@ class ChatServer:
             backlog=1024,
         )
         self._servers.append(server)
-        self._keepalive = asyncio.create_task(self._keepalive_loop(), name="keepalive")
         self._log_warnings()
-        self._watch = asyncio.create_task(self._daily_warnings(), name="expiry-warnings")
-        self._maintenance = asyncio.create_task(self._purge_periodically(), name="retention")
-        if self.settings.watch_interval > 0:
-            self._file_watch = asyncio.create_task(self._reload_on_change(), name="file-watch")
+        self._background = asyncio.create_task(self._run_loops(), name="background")
         where = ", ".join(format_peer(address) for address in self.addresses)
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
         self.log.info(
@@ -278,9 +275,10 @@ class ChatServer:
         self.shutting_down = True
         for server in self._servers:
             server.close()
-        for task in (self._keepalive, self._watch, self._maintenance, self._file_watch):
-            if task is not None:
-                task.cancel()
+        if self._background is not None:
+            self._background.cancel()  # the TaskGroup cancels every loop
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
         for connection in list(self._connections):
             if connection.session is not None:  # no new requests while we finish
                 connection.session.stop_reading()
@@ -445,6 +443,28 @@ class ChatServer:
                 except Exception:  # a bug here must not end the watching for good
                     self.log.exception("reloading after a change on disk failed")
             previous = current
+
+    async def _run_loops(self) -> None:
+        """Every background loop, in one TaskGroup: keepalive, expiry warnings, retention,
+        the file watch.
+
+        Each loop handles the failures it expects. One that fails anyway
+        takes the others down with it (TaskGroup) and the failure surfaces:
+        logged with its traceback, and ``failed`` set, on which rtchat-server
+        stops with an error rather than run on without keepalive or
+        retention, unseen.
+        """
+        try:
+            async with asyncio.TaskGroup() as loops:
+                loops.create_task(self._keepalive_loop(), name="keepalive")
+                loops.create_task(self._daily_warnings(), name="expiry-warnings")
+                loops.create_task(self._purge_periodically(), name="retention")
+                if self.settings.watch_interval > 0:
+                    loops.create_task(self._reload_on_change(), name="file-watch")
+        except Exception as failure:  # an ExceptionGroup of what failed
+            self.failure = failure
+            self.log.critical("a background loop failed", exc_info=failure)
+            self.failed.set()
 
     async def _keepalive_loop(self) -> None:
         loop = asyncio.get_running_loop()
