@@ -34,7 +34,7 @@ help:
 	@echo "make run [PORT=8443]     run a development server (sets everything up first)"
 	@echo "make chat NAME=alice     join it as alice (or bob)"
 	@echo "make test                ruff, mypy --strict and the whole test suite, from the lock"
-	@echo "make test-fast           the tests not marked slow (the edit loop; PYTEST_ARGS=... to narrow)"
+	@echo "make test-fast           unit and integration tests: the edit loop (PYTEST_ARGS=... to narrow)"
 	@echo "make test-latest         the whole suite on the newest releases (a throwaway env; the lock stays)"
 	@echo "make test-lowest         the whole suite on the lowest versions pyproject.toml allows"
 	@echo "make outdated            what in the lock has a newer release"
@@ -99,8 +99,10 @@ types: sync
 test: sync $(SSLYZE)
 	@$(MAKE) --no-print-directory checks
 
+# The edit loop: unit and integration tests (no subprocesses, tmux, bench or
+# sslyze), on as many workers as there are cores.
 test-fast: sync
-	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not system and not slow" -q $(PYTEST_ARGS)
 
 # The checks of `make test`, on the environment in BIN (the lock's, or a
 # throwaway one of test-latest / test-lowest).

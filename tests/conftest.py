@@ -20,6 +20,24 @@ from realtimechat.tls import ServerFiles
 
 from .support import TEST_LIMITS, USERS, Pki, ServerFactory, limits_with
 
+# The tiers of the suite, one folder each: make test-fast runs all but system
+# (and slow) tests. A test in one folder that needs another tier says so with
+# the marker (an integration file's one test that kills a server process).
+TIERS = ("unit", "integration", "system")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the tier of its folder, unless it names its tier itself."""
+    for item in items:
+        if any(item.get_closest_marker(tier) is not None for tier in TIERS):
+            continue
+        tier = item.path.parent.name
+        if tier not in TIERS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test lives in tests/unit, tests/integration or tests/system"
+            )
+        item.add_marker(tier)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

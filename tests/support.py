@@ -345,6 +345,7 @@ class Proxy:
 
 
 BIN = Path(sys.executable).parent
+REPO: Final = Path(__file__).resolve().parent.parent  # the repository: tests/ is in it
 
 
 def wait_for_log(process: subprocess.Popen[bytes], log: Path, pattern: str) -> re.Match[str]:

@@ -27,7 +27,7 @@ from realtimechat.protocol import Msg, SendMsg
 from realtimechat.server.app import ChatServer
 from realtimechat.tls import ClientFiles, ServerFiles
 
-from .support import WAIT, ServerFactory, connect, eventually, receive_until
+from ..support import WAIT, ServerFactory, connect, eventually, receive_until
 
 BIN = Path(sys.executable).parent
 SEED_CERTS = {"server": "chatserver", "alice": "alice", "bob": "bob", "mallory": "mallory"}

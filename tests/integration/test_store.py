@@ -16,7 +16,7 @@ from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.server.store import Draft, MemoryStore, SqliteStore, Store
 
-from .support import Pki, RawPeer, ServerFactory, connect, join, receive_n, receive_until
+from ..support import Pki, RawPeer, ServerFactory, connect, join, receive_n, receive_until
 
 TS = "2026-11-26T08:00:00.000Z"
 StoreMaker = Callable[[], Awaitable[Store]]

@@ -27,7 +27,7 @@ from realtimechat.server.audit import JsonFormatter, log_event, render
 from realtimechat.server.store import HistoryPage, MemoryStore
 from realtimechat.tls import ClientFiles, client_context
 
-from .support import (
+from ..support import (
     WAIT,
     Pki,
     Proxy,

@@ -29,7 +29,7 @@ from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.server.store import Draft, MemoryStore, Stored
 
-from .support import (
+from ..support import (
     WAIT,
     Pki,
     RawPeer,

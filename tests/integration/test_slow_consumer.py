@@ -11,7 +11,7 @@ from realtimechat.server.app import ChatServer
 from realtimechat.server.session import Session
 from realtimechat.tls import client_context
 
-from .support import (
+from ..support import (
     Pki,
     RawPeer,
     ServerFactory,

@@ -14,7 +14,6 @@ import os
 import re
 import typing
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import click
@@ -24,7 +23,9 @@ from realtimechat.cli.server import PROGRAM, main, server_limits
 from realtimechat.cli.settings import from_options, option_name, options_of
 from realtimechat.server.config import Limits, Option, ServerSettings, option_of
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
+from ..support import REPO
+
+DOC = REPO / "docs" / "operations.md"
 CLASSES: tuple[type[Any], ...] = (Limits, ServerSettings)
 OPTION_FIELDS = [
     pytest.param(cls, field, spec, id=option_name(field))

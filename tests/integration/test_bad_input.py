@@ -11,7 +11,7 @@ import pytest
 from realtimechat.protocol import Bye, Error, Leave, Msg, SendMsg
 from realtimechat.server.app import ChatServer
 
-from .support import Pki, RawPeer, ServerFactory, eventually, join, receive_until
+from ..support import Pki, RawPeer, ServerFactory, eventually, join, receive_until
 
 HELLO = b'{"type":"hello","v":1}\n'
 

@@ -17,7 +17,7 @@ from realtimechat.server.app import ChatServer
 from realtimechat.server.config import ServerSettings
 from realtimechat.server.store import HistoryPage, MemoryStore, SqliteStore
 
-from .support import (
+from ..support import (
     WAIT,
     Pki,
     Proxy,
@@ -80,6 +80,7 @@ def exactly_once(texts: list[str], expected: list[str]) -> None:
     assert not twice, f"shown more than once: {twice[:5]}"
 
 
+@pytest.mark.system  # a real rtchat-server process, killed and started again
 async def test_kill_9_mid_burst_loses_nothing_and_shows_nothing_twice(
     pki: Pki, tmp_path: Path, running: Running
 ) -> None:

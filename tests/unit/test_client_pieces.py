@@ -331,6 +331,7 @@ for last_id in range(1, int(sys.argv[3]) + 1):
 """
 
 
+@pytest.mark.slow  # four processes saving 150 times each
 def test_clients_sharing_a_state_file_keep_each_others_resume_points(tmp_path: Path) -> None:
     """Four processes saving into one file at once: every entry ends at its last value."""
     state = tmp_path / "client-state.json"

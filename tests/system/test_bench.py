@@ -29,7 +29,7 @@ from realtimechat.client.connection import ServerConnection
 from realtimechat.protocol import Msg, SendMsg
 from realtimechat.server.app import ChatServer
 
-from .support import WAIT, Pki, ServerFactory, join, port_of
+from ..support import WAIT, Pki, ServerFactory, join, port_of
 
 BENCH = str(Path(sys.executable).parent / "rtchat-bench")
 RUN_TIMEOUT = 60.0  # bound on one run of the tool (each run asks for a few seconds)

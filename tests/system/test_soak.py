@@ -19,7 +19,7 @@ import pytest
 from realtimechat.protocol import FrameDecoder, Msg, Ping, Pong, SendMsg, encode
 from realtimechat.tls import client_context
 
-from .support import Pki, ServerProcess
+from ..support import Pki, ServerProcess
 
 CLIENTS = 500
 SOAK_SECONDS = 60.0

@@ -7,7 +7,7 @@ import asyncio
 from realtimechat.protocol import Bye, Join, Leave
 from realtimechat.server.app import ChatServer
 
-from .support import TEST_LIMITS, WAIT, Pki, RawPeer, ServerFactory
+from ..support import TEST_LIMITS, WAIT, Pki, RawPeer, ServerFactory
 
 
 async def test_shutdown_says_bye_and_announces_nobody_leaving(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .support import Pki, ServerProcess, wait_for_log
+from ..support import Pki, ServerProcess, wait_for_log
 
 BIN = Path(sys.executable).parent
 

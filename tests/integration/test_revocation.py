@@ -31,7 +31,7 @@ from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.server.trust import Trust
 from realtimechat.tls import ClientFiles, ServerFiles, client_context
 
-from .support import (
+from ..support import (
     Pki,
     RawPeer,
     ServerFactory,

@@ -43,8 +43,9 @@ from realtimechat.tls import (
     server_context,
 )
 
-from .support import (
+from ..support import (
     LISTENING,
+    REPO,
     WAIT,
     Pki,
     RawPeer,
@@ -54,7 +55,6 @@ from .support import (
     wait_for_log,
 )
 
-REPO: Final = Path(__file__).resolve().parents[1]
 # requirements/sslyze.in names the one version; sslyze.txt pins it and its dependencies.
 SSLYZE_VERSION: Final = (
     (REPO / "requirements" / "sslyze.in").read_text().strip().removeprefix("sslyze==")

@@ -15,7 +15,7 @@ from realtimechat.server.app import ChatServer
 from realtimechat.server.config import ServerSettings
 from realtimechat.tls import ServerFiles
 
-from .support import Pki, ServerFactory, connect, eventually, join, receive_until
+from ..support import Pki, ServerFactory, connect, eventually, join, receive_until
 
 
 def files_with_own_trust(pki: Pki, trust: Path) -> ServerFiles:

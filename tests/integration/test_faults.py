@@ -56,7 +56,7 @@ from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.server.store import Draft, Durability, MemoryStore, SqliteStore, Store, Stored
 from realtimechat.tls import ClientFiles, ServerFiles, client_context
 
-from .support import (
+from ..support import (
     WAIT,
     Pki,
     RawPeer,

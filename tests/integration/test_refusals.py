@@ -23,7 +23,17 @@ from realtimechat.protocol import Bye, Msg, SendMsg
 from realtimechat.server.app import ChatServer
 from realtimechat.tls import ClientFiles, client_context
 
-from .support import WAIT, Pki, RawPeer, ServerFactory, connect, endpoint, eventually, join, port_of
+from ..support import (
+    WAIT,
+    Pki,
+    RawPeer,
+    ServerFactory,
+    connect,
+    endpoint,
+    eventually,
+    join,
+    port_of,
+)
 
 
 def refusals(log: pytest.LogCaptureFixture) -> list[str]:

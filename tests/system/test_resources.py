@@ -13,7 +13,7 @@ import pytest
 
 from realtimechat.server.app import highest_accepted
 
-from .support import WAIT, Pki, ServerProcess, opener_for
+from ..support import WAIT, Pki, ServerProcess, opener_for
 
 FD_LIMIT = 64
 

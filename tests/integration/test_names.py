@@ -12,7 +12,7 @@ from realtimechat.errors import SessionRefused
 from realtimechat.names import name_from_cn, name_key, name_problem
 from realtimechat.tls import ClientFiles, ServerFiles
 
-from .support import Pki, ServerFactory, connect, join
+from ..support import Pki, ServerFactory, connect, join
 
 
 @pytest.mark.parametrize("name", ["alice", "Zoë", "李雷", "o'brien", "x" * 32, "bob_2"])

@@ -16,7 +16,7 @@ import pytest
 
 from realtimechat.pki import CaFolder
 
-from .support import Pki, ServerProcess
+from ..support import Pki, ServerProcess
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 

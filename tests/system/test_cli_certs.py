@@ -22,6 +22,8 @@ from realtimechat import locations, pki, tls
 from realtimechat.cli.certs import main
 from realtimechat.errors import ExitCode, PKIError
 
+from ..support import REPO
+
 SCRIPT = Path(sys.executable).parent / "rtchat-certs"
 FINGERPRINT_LINE = re.compile(r"^public key SHA-256: ((?:[0-9a-f]{4} ){15}[0-9a-f]{4})$")
 
@@ -1271,7 +1273,7 @@ def test_request_force_without_a_working_certificate_replaces_in_place(tmp_path:
 
 # --------------------------------------------------------------------------- what the docs say
 
-DOCS = Path(__file__).resolve().parent.parent
+DOCS = REPO
 SUBCOMMANDS = ("init", "issue", "request", "sign", "revoke", "crl", "list", "show", "server-")
 
 

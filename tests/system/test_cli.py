@@ -28,6 +28,7 @@ import pytest
 from realtimechat.cli.server import parse_retention, read_motd
 from realtimechat.errors import ConfigError
 
+from ..support import REPO
 from .test_terminal import Tmux, at_shell
 
 BIN = Path(sys.executable).parent
@@ -336,7 +337,7 @@ def test_a_fresh_join_shows_earlier_messages_and_a_resume_what_was_missed(
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_chat_keeps_its_state_with_the_development_pki() -> None:
     """`make chat` resumes from .rtchat-dev/, not the user's own client-state.json."""
-    root = Path(__file__).resolve().parent.parent
+    root = REPO
     done = subprocess.run(
         ["make", "-n", "chat", "NAME=bob"],
         cwd=root,

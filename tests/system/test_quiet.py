@@ -22,7 +22,7 @@ from realtimechat import __version__
 from realtimechat.errors import PKIError
 from realtimechat.pki import load_private_key
 
-from .support import LISTENING, wait_for_log
+from ..support import LISTENING, wait_for_log
 
 BIN = Path(sys.executable).parent
 COMMANDS = ("rtchat", "rtchat-server", "rtchat-certs", "rtchat-bench")
