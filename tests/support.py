@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -476,3 +478,23 @@ def ca_issued(
         )
     )
     return ClientFiles(cert=cert_path, key=key_path, ca=pki.folder.ca_cert)
+
+
+def seed_style(folder: Path, name: str, cn: str | None = None, ca: Path = Path()) -> ClientFiles:
+    """A self-signed certificate made as the seed's recipe makes them (``openssl req
+    -x509``), with an EC key for speed: the kind a server pins. ``ca``: what the client
+    trusts (unset: the test names it)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec"),
+            *("-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"),
+            *("-subj", f"/CN={cn or name}", "-out", str(cert), "-keyout", str(key)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return ClientFiles(cert=cert, key=key, ca=ca)

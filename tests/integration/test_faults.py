@@ -15,11 +15,9 @@ import datetime as dt
 import logging
 import os
 import random
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +66,7 @@ from ..support import (
     join,
     port_of,
     receive_until,
+    seed_style,
 )
 
 TALKER, WITNESS, ATTACKER = "dave", "erin", "carol"
@@ -238,29 +237,11 @@ async def hello_over(opening: Awaitable[ServerConnection]) -> None:
 # -- certificates made for a case -------------------------------------------------
 
 
-def openssl_self_signed(folder: Path, name: str, cn: str) -> ClientFiles:
-    """The seed's recipe (``openssl req -x509``), with an EC key for speed."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "ec"),
-            *("-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"),
-            *("-subj", f"/CN={cn}", "-out", str(cert), "-keyout", str(key)),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return ClientFiles(cert=cert, key=key, ca=Path())
-
-
 def pinned_trust(pki: Pki, tmp_path: Path) -> ServerFiles:
     """Trust the test CA plus two pinned self-signed certificates: 'pat' and a 'dave'."""
     pins = [
-        openssl_self_signed(tmp_path, "pat", "pat").cert,
-        openssl_self_signed(tmp_path, "impostor", TALKER).cert,
+        seed_style(tmp_path, "pat").cert,
+        seed_style(tmp_path, "impostor", TALKER).cert,
     ]
     trust = tmp_path / "trust.pem"
     trust.write_bytes(b"".join(path.read_bytes() for path in [pki.folder.ca_cert, *pins]))
@@ -442,7 +423,7 @@ async def case_self_signed_pinned(server: ChatServer, pki: Pki, tmp_path: Path) 
 
 async def case_self_signed_unpinned(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
     """The same recipe, not in the server's bundle, is refused at the handshake."""
-    made = openssl_self_signed(tmp_path, "stranger", "stranger")
+    made = seed_style(tmp_path, "stranger")
     files = ClientFiles(cert=made.cert, key=made.key, ca=pki.folder.ca_cert)
     await refused_at_handshake(server, files)
     await refusal_logged("self-signed certificate")

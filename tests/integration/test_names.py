@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ from realtimechat.errors import SessionRefused
 from realtimechat.names import name_from_cn, name_key, name_problem
 from realtimechat.tls import ClientFiles, ServerFiles
 
-from ..support import Pki, ServerFactory, connect, join
+from ..support import Pki, ServerFactory, connect, join, seed_style
 
 
 @pytest.mark.parametrize("name", ["alice", "Zoë", "李雷", "o'brien", "x" * 32, "bob_2"])
@@ -56,33 +54,7 @@ def test_cn_spaces_become_underscores() -> None:
 @pytest.fixture
 def pinned_alice(tmp_path: Path, pki: Pki) -> ClientFiles:
     """A self-signed certificate whose CN is also 'alice' (another person's key)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "pinned.crt", tmp_path / "pinned.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=alice",
-            "-out",
-            str(cert),
-            "-keyout",
-            str(key),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return ClientFiles(cert=cert, key=key, ca=pki.folder.ca_cert)
+    return seed_style(tmp_path, "pinned", "alice", ca=pki.folder.ca_cert)
 
 
 async def test_a_name_stays_with_its_first_identity_even_offline(

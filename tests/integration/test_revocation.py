@@ -41,40 +41,10 @@ from ..support import (
     join,
     port_of,
     receive_until,
+    seed_style,
 )
 
 BIN = Path(sys.executable).parent
-
-
-def self_signed(folder: Path, name: str) -> ClientFiles:
-    """A pinned-style certificate, made the way the seed made them (but EC, for speed)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            f"/CN={name}",
-            "-out",
-            str(cert),
-            "-keyout",
-            str(key),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return ClientFiles(cert=cert, key=key, ca=Path())
 
 
 async def test_certificate_expiring_mid_session_ends_it(
@@ -101,7 +71,7 @@ async def test_pinned_certificate_removed_from_the_bundle_is_revoked_live(
     start_server: ServerFactory, pki: Pki, tmp_path: Path
 ) -> None:
     """Reload without a pinned certificate ends its session (revoked) and refuses it after."""
-    pinned = self_signed(tmp_path, "pat")
+    pinned = seed_style(tmp_path, "pat")
     pinned = ClientFiles(cert=pinned.cert, key=pinned.key, ca=pki.folder.ca_cert)
     trust = tmp_path / "trust.pem"
     trust.write_bytes(pki.folder.ca_cert.read_bytes() + pinned.cert.read_bytes())
