@@ -26,7 +26,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: help run chat test test-fast test-latest test-lowest outdated lock upgrade \
+.PHONY: help run chat test test-fast test-latest test-lowest test-python outdated lock upgrade \
 	lint types sync sslyze pki clean checks
 .DEFAULT_GOAL := help
 
@@ -37,6 +37,7 @@ help:
 	@echo "make test-fast           unit and integration tests: the edit loop (PYTEST_ARGS=... to narrow)"
 	@echo "make test-latest         the whole suite on the newest releases (a throwaway env; the lock stays)"
 	@echo "make test-lowest         the whole suite on the lowest versions pyproject.toml allows"
+	@echo "make test-python PY=...  the whole suite on another Python (PY=/path/to/python3.13), from the lock"
 	@echo "make outdated            what in the lock has a newer release"
 	@echo "make lock                update uv.lock after editing pyproject.toml (versions kept)"
 	@echo "make upgrade             move uv.lock and requirements/*.txt to the newest releases"
@@ -133,6 +134,18 @@ test-lowest: sync $(SSLYZE)
 	$(UV) pip list --python $(LOWEST)/bin/python
 	@$(MAKE) --no-print-directory checks BIN=$(LOWEST)/bin \
 		MYPY_ARGS="--python-executable $(BIN)/python --cache-dir $(LOWEST)/mypy-cache"
+
+# The whole suite on another Python (PY=/path/to/python3.13), installed from
+# the same lock (it is universal) into build/venv-<its X.Y>. ruff and mypy
+# --strict are left to `make test`: their results do not depend on the Python
+# they run on.
+test-python: $(UV) $(SSLYZE)
+	@test -n "$(PY)" || { echo "Usage: make test-python PY=/path/to/python3.13" >&2; exit 2; }
+	@version=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') && \
+	env=build/venv-$$version && \
+	echo "$$env: uv.lock on $$($(PY) -V)" && \
+	UV_PROJECT_ENVIRONMENT=$$env $(UV) sync --locked --quiet --python $(PY) && \
+	$$env/bin/python -m pytest $(PYTEST_ARGS)
 
 outdated: sync
 	$(UV) pip list --outdated --python $(BIN)/python

@@ -19,13 +19,17 @@ was an escape sequence is still readable as text; it just does nothing.
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from typing import Final
 
-# Every Unicode format character (category Cf) as of the Unicode 14 tables
-# of Python 3.11, as code point ranges: computing them at import would cost
-# 0.1 s at every start. tests/test_sanitize.py checks the table against the
-# running Python's own tables.
-FORMAT_RANGES: Final = (
+_Ranges = tuple[tuple[int, int], ...]
+
+# Every Unicode format character (category Cf), as code point ranges, for
+# the Unicode versions of the Pythons we support. Computing them costs
+# 0.15-0.2 s at every start, so they are written out. tests/test_sanitize.py
+# checks the table in use against the running Python's own tables.
+_UNICODE_14_FORMAT: Final[_Ranges] = (
     (0x00AD, 0x00AD),
     (0x0600, 0x0605),
     (0x061C, 0x061C),
@@ -48,10 +52,73 @@ FORMAT_RANGES: Final = (
     (0xE0001, 0xE0001),
     (0xE0020, 0xE007F),
 )
-_FORMAT_CLASS: Final = "".join(
-    re.escape(chr(first)) + ("-" + re.escape(chr(last)) if last > first else "")
-    for first, last in FORMAT_RANGES
+# Unicode 15.0 adds the Egyptian hieroglyph format controls U+13439-U+1343F;
+# 15.1 adds no format character.
+_UNICODE_15_FORMAT: Final[_Ranges] = (
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
 )
+_KNOWN_FORMAT_RANGES: Final[dict[str, _Ranges]] = {
+    "14.0.0": _UNICODE_14_FORMAT,  # Python 3.11
+    "15.0.0": _UNICODE_15_FORMAT,  # Python 3.12
+    "15.1.0": _UNICODE_15_FORMAT,  # Python 3.13
+}
+
+
+def _computed_format_ranges() -> _Ranges:
+    """The Cf ranges of this Python's ``unicodedata``, the slow way."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(code)) != "Cf":
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return tuple(ranges)
+
+
+def _format_ranges(unicode_version: str) -> _Ranges:
+    """The Cf ranges of this Python, whose Unicode is ``unicode_version``.
+
+    Written out for a version we know; computed otherwise, as a newer
+    Unicode may add format characters: such a Python pays for it once, at
+    import, rather than escaping too little. (The version is an argument
+    so that a test can name one we do not know.)
+    """
+    known = _KNOWN_FORMAT_RANGES.get(unicode_version)
+    return known if known is not None else _computed_format_ranges()
+
+
+def _character_class(ranges: _Ranges) -> str:
+    """The inside of a regex ``[...]`` matching every code point of ``ranges``."""
+    return "".join(
+        re.escape(chr(first)) + ("-" + re.escape(chr(last)) if last > first else "")
+        for first, last in ranges
+    )
+
+
+FORMAT_RANGES: Final = _format_ranges(unicodedata.unidata_version)
+_FORMAT_CLASS: Final = _character_class(FORMAT_RANGES)
 _UNSAFE: Final = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_FORMAT_CLASS}]")
 _NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ async def test_kill_9_mid_burst_loses_nothing_and_shows_nothing_twice(
         assert any("reconnecting" in line for line in bob_saw.notices)
     finally:
         server.stop()
-    with sqlite3.connect(tmp_path / "data" / "messages.db") as db:
+    with closing(sqlite3.connect(tmp_path / "data" / "messages.db")) as db:
         stored = [text for (text,) in db.execute("SELECT text FROM messages ORDER BY id")]
     exactly_once(stored, burst)
     assert stored == burst, "stored in the order typed, across the kill"

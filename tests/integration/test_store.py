@@ -6,7 +6,9 @@ import asyncio
 import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,6 +130,30 @@ async def test_corrupt_store_refuses_to_open(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot use the message store"):
         await store.open()
     await store.close()
+
+
+async def test_a_refused_store_closes_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that refuses to open closes the connection it made (Python 3.13 warns otherwise)."""
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording_connect(database: Path, **kwargs: Any) -> sqlite3.Connection:
+        # Any thread: the store connects in its executor, the test looks from here.
+        opened.append(connect(database, check_same_thread=False, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(sqlite3, "connect", recording_connect)
+    path = tmp_path / "messages.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    store = SqliteStore(path)
+    with pytest.raises(ConfigError, match="cannot use the message store"):
+        await store.open()
+    await store.close()
+    assert len(opened) == 1
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")
 
 
 async def test_store_in_a_file_where_a_folder_should_be_refuses(tmp_path: Path) -> None:
@@ -275,6 +301,6 @@ def test_sqlite_file_is_a_real_database(tmp_path: Path) -> None:
         await store.close()
 
     asyncio.run(write())
-    with sqlite3.connect(tmp_path / "m.db") as db:
+    with closing(sqlite3.connect(tmp_path / "m.db")) as db:
         assert db.execute("SELECT text FROM messages").fetchall() == [("inspect me",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from realtimechat import sanitize
 from realtimechat.sanitize import FORMAT_RANGES, visible, visible_lines
 
 # Nothing in the output may be any of these: escape, bell, every other C0
@@ -88,12 +89,32 @@ def test_property_decoded_bytes_are_safe_too(data: bytes) -> None:
     assert not FORBIDDEN.search(visible(data.decode("utf-8", "surrogateescape")))
 
 
-def test_format_table_matches_this_pythons_unicode_tables() -> None:
-    """FORMAT_RANGES lists exactly the Cf characters this Python knows."""
-    table = {code for first, last in FORMAT_RANGES for code in range(first, last + 1)}
-    known = {
+def _this_pythons_format_characters() -> set[int]:
+    return {
         code
         for code in range(sys.maxunicode + 1)
         if not 0xD800 <= code <= 0xDFFF and unicodedata.category(chr(code)) == "Cf"
     }
-    assert table == known
+
+
+def test_format_table_matches_this_pythons_unicode_tables() -> None:
+    """FORMAT_RANGES lists exactly the Cf characters this Python knows."""
+    table = {code for first, last in FORMAT_RANGES for code in range(first, last + 1)}
+    assert table == _this_pythons_format_characters()
+
+
+def test_an_unknown_unicode_version_gets_its_table_computed() -> None:
+    """For a Unicode version it has no table of, the module computes this Python's own."""
+    computed = sanitize._format_ranges("99.0.0")
+    table = {code for first, last in computed for code in range(first, last + 1)}
+    assert table == _this_pythons_format_characters()
+    assert computed == FORMAT_RANGES  # the same ranges, merged the same way
+
+
+def test_egyptian_format_controls_are_escaped_where_python_knows_them() -> None:
+    """U+13439-U+1343F (Unicode 15) are escaped on every Python that calls them Cf."""
+    text = "".join(chr(code) for code in range(0x13439, 0x13440))
+    if unicodedata.category(text[0]) == "Cf":
+        assert visible(text) == "".join(f"\\U{code:08x}" for code in range(0x13439, 0x13440))
+    else:
+        assert visible(text) == text  # unassigned before Unicode 15: printed as they are

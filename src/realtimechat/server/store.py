@@ -287,6 +287,7 @@ class SqliteStore:
         self._db, self.last_id = await loop.run_in_executor(self._executor, self._connect)
 
     def _connect(self) -> tuple[sqlite3.Connection, int]:
+        db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             db = sqlite3.connect(self.path, isolation_level=None)
@@ -303,6 +304,8 @@ class SqliteStore:
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
             row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
         except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                db.close()  # not left to the garbage collector (Python 3.13 warns then)
             raise ConfigError(f"cannot use the message store {self.path}: {exc}") from None
         return db, (row[0] if row else 0)
 
