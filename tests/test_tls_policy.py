@@ -12,6 +12,7 @@ What is asserted, and why each fact matters, is in docs/security.md
 
 from __future__ import annotations
 
+import _ssl
 import asyncio
 import contextlib
 import json
@@ -30,14 +31,13 @@ from typing import Any, Final
 import pytest
 from cryptography import x509
 
+from realtimechat import sslctx
 from realtimechat.pki import init_ca, issue_client
 from realtimechat.protocol import Hello, Welcome
 from realtimechat.server.app import ChatServer
 from realtimechat.tls import (
-    _SSL_CTRL_GET_SESS_CACHE_MODE,
     KEY_EXCHANGE_GROUPS,
     ClientFiles,
-    _ctx_control,
     _set_groups,
     client_context,
     server_context,
@@ -46,6 +46,7 @@ from realtimechat.tls import (
 from .support import (
     LISTENING,
     WAIT,
+    MemoryTLS,
     Pki,
     RawPeer,
     ServerFactory,
@@ -239,6 +240,11 @@ def lifespan_days(certificate: Path) -> int:
     return (cert.not_valid_after_utc - cert.not_valid_before_utc).days
 
 
+needs_libssl = pytest.mark.skipif(
+    getattr(_ssl, "__file__", None) is None,
+    reason="_ssl is built into this interpreter: no separate _ssl library for ctypes to load",
+)
+
 # -- the sslyze checks ------------------------------------------------------------------------
 
 # The first test also builds the venv (pip) and runs a scan.
@@ -332,19 +338,56 @@ def test_only_the_chosen_key_exchange_groups_are_accepted(scan: Scan) -> None:
     assert {"X448", "secp384r1", "secp521r1"} <= rejected
 
 
+@needs_libssl
 def test_groups_are_set_through_openssl_itself() -> None:
-    """The ctypes call reaches this context's SSL_CTX and refuses a bad list (no fallback hides)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    assert _set_groups(context, "X25519:P-256")
-    assert not _set_groups(context, "no-such-group")
+    """The groups reach the context's own SSL_CTX; a bad list is refused (no fallback hides)."""
+    context, native = sslctx.create(ssl.PROTOCOL_TLS_SERVER)
+    assert isinstance(native, sslctx.NativeContext)
+    assert _set_groups(context, native, "X25519:P-256")
+    assert not _set_groups(context, native, "no-such-group")
 
 
-def test_the_session_cache_is_turned_off(pki: Pki) -> None:
-    """The ctypes call took effect: no fallback to a resumable TLS 1.2 session ID hides."""
-    context = server_context(pki.server)
-    assert _ctx_control(context, _SSL_CTRL_GET_SESS_CACHE_MODE, 0, None) == 0
-    assert context.num_tickets == 1  # the one bare TLS 1.3 ticket (tls._refuse_resumption)
-    assert context.options & ssl.OP_NO_TICKET
+@pytest.mark.parametrize(
+    ("client_group", "accepted"),
+    [("X25519", True), ("prime256v1", True), ("X448", False), ("secp384r1", False)],
+)
+def test_the_server_context_accepts_only_its_groups(
+    pki: Pki, client_group: str, accepted: bool
+) -> None:
+    """In memory, without sslyze: a client offering only one group connects iff it is ours."""
+    client = client_context(pki.client("alice"))
+    client.set_ecdh_curve(client_group)
+    pair = MemoryTLS.joining(server_context(pki.server), client)
+    if accepted:
+        pair.handshake()
+        assert pair.server.version() == "TLSv1.3"
+    else:
+        with pytest.raises(ssl.SSLError, match=r"NO_SUITABLE_KEY_SHARE|HANDSHAKE_FAILURE"):
+            pair.handshake()
+
+
+@needs_libssl
+@pytest.mark.parametrize("cache_off", [True, False], ids=["server_context", "control"])
+def test_the_session_cache_is_turned_off(pki: Pki, cache_off: bool) -> None:
+    """server_context keeps no TLS 1.2 session that ended with close_notify (a control does).
+
+    ``session_stats()["number"]`` is OpenSSL's count of sessions in the
+    context's cache: what a client could resume by session ID.
+    """
+    server = server_context(pki.server)
+    if not cache_off:
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(pki.server.cert, pki.server.key)
+        server.options |= ssl.OP_NO_TICKET
+    client = client_context(pki.client("alice"))
+    client.maximum_version = ssl.TLSVersion.TLSv1_2
+    pair = MemoryTLS.joining(server, client)
+    pair.handshake()
+    pair.close()
+    assert server.session_stats()["number"] == (0 if cache_off else 1)
+    if cache_off:
+        assert server.num_tickets == 1  # the one bare TLS 1.3 ticket (tls._refuse_resumption)
+        assert server.options & ssl.OP_NO_TICKET
 
 
 @slow_sslyze
