@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from realtimechat import sslctx
 from realtimechat.client.chat import Opener
 from realtimechat.client.connection import Endpoint, ServerConnection
 from realtimechat.client.render import Fragments, as_text
@@ -83,6 +85,26 @@ class Pki:
 
 
 # -- TLS in memory -------------------------------------------------------------
+
+
+def _why_no_ssl_ctx() -> str | None:
+    """Why tls.py cannot reach a context's SSL_CTX on this interpreter (sslctx.py), or None."""
+    native = sslctx.create(ssl.PROTOCOL_TLS_SERVER)[1]
+    return native if isinstance(native, str) else None
+
+
+# None where every TLS setting is made as docs/security.md says; else the
+# reason why two fall back (groups before Python 3.15, the session cache).
+NO_SSL_CTX: Final = _why_no_ssl_ctx()
+# Tests of what only a reachable SSL_CTX gives (where _ssl is built into the
+# interpreter there is no separate _ssl library for ctypes to load).
+needs_ssl_ctx = pytest.mark.skipif(NO_SSL_CTX is not None, reason=f"no SSL_CTX: {NO_SSL_CTX}")
+# The groups the server accepts: P-256 alone where they cannot be set.
+ACCEPTED_GROUPS: Final = (
+    {"X25519", "secp256r1"}
+    if NO_SSL_CTX is None or hasattr(ssl.SSLContext, "set_groups")
+    else {"secp256r1"}
+)
 
 
 @dataclass

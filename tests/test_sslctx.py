@@ -8,7 +8,6 @@ subprocess, so a crash shows as exit -11 instead of killing pytest.
 
 from __future__ import annotations
 
-import _ssl
 import ctypes
 import signal
 import ssl
@@ -22,7 +21,7 @@ import pytest
 from realtimechat import sslctx, tls
 from realtimechat.sslctx import NativeContext, ssl_ctx_address
 
-from .support import MemoryTLS, Pki
+from .support import MemoryTLS, Pki, needs_ssl_ctx
 
 POINTER: Final = ctypes.sizeof(ctypes.c_void_p)
 HEADER: Final = object.__basicsize__
@@ -33,11 +32,6 @@ SESS_CACHE_SERVER: Final = 2
 # of free-threaded and trace-refs builds, 32), and past the object's end.
 WRONG_HEADERS: Final = sorted(
     {0, POINTER, HEADER - POINTER, HEADER + POINTER, 32, 48, 4096} - {HEADER}
-)
-
-needs_libssl = pytest.mark.skipif(
-    getattr(_ssl, "__file__", None) is None,
-    reason="_ssl is built into this interpreter: no separate _ssl library for ctypes to load",
 )
 
 
@@ -52,7 +46,7 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@needs_libssl
+@needs_ssl_ctx
 def test_the_ssl_ctx_is_proven_on_this_interpreter() -> None:
     """On this build the context's SSL_CTX is found, and answers as a fresh context does."""
     context, native = sslctx.create(ssl.PROTOCOL_TLS_SERVER)
@@ -61,7 +55,7 @@ def test_the_ssl_ctx_is_proven_on_this_interpreter() -> None:
     assert context.protocol is ssl.PROTOCOL_TLS_SERVER
 
 
-@needs_libssl
+@needs_ssl_ctx
 def test_every_context_gets_its_own_ssl_ctx() -> None:
     """Two contexts are proven to two different SSL_CTX, each its own."""
     first, first_native = sslctx.create(ssl.PROTOCOL_TLS_SERVER)
@@ -73,7 +67,7 @@ def test_every_context_gets_its_own_ssl_ctx() -> None:
     assert ssl_ctx_address(second, [second_native.address]) == second_native.address
 
 
-@needs_libssl
+@needs_ssl_ctx
 @pytest.mark.parametrize("header", WRONG_HEADERS)
 def test_a_wrong_header_size_is_rejected(header: int) -> None:
     """The word at any offset but the interpreter's header size is refused, before any use."""
@@ -93,6 +87,7 @@ def test_a_word_openssl_did_not_report_is_rejected() -> None:
     assert ssl_ctx_address(context, [word + 1, word - 1]) is None
 
 
+@needs_ssl_ctx
 def test_the_wrong_word_would_have_crashed() -> None:
     """Control: handing OpenSSL the reference count as an SSL_CTX* kills the process (SIGSEGV).
 
@@ -115,7 +110,7 @@ def test_the_wrong_word_would_have_crashed() -> None:
     assert "survived" not in done.stdout
 
 
-@needs_libssl
+@needs_ssl_ctx
 def test_a_wrong_header_size_cannot_crash_the_process(pki: Pki) -> None:
     """With every wrong header size forced, contexts are built, fall back, and nothing crashes."""
     done = run_python(
