@@ -43,8 +43,9 @@ from typing import Any, Final
 _CRYPTO_EX_INDEX_SSL_CTX: Final = 1
 _POINTER: Final = ctypes.sizeof(ctypes.c_void_p)
 
-# void CRYPTO_EX_new(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-# (1.1.1 declares it int; the caller ignores the value either way).
+# crypto.h (OpenSSL 1.1.1 and 3.x): void CRYPTO_EX_new(void *parent, void *ptr,
+# CRYPTO_EX_DATA *ad, int idx, long argl, void *argp). ``parent`` is the new
+# SSL_CTX; ``argl`` is what we registered, here the window's number.
 _ExNew = ctypes.CFUNCTYPE(
     None,
     ctypes.c_void_p,
@@ -117,7 +118,9 @@ class _LibSSL:
             context = ssl.SSLContext(protocol)
         finally:
             if index >= 0:
-                # Later contexts no longer call back (OpenSSL keeps the slot, a no-op).
+                # Nothing calls back into Python after this: a callback into a
+                # finalizing interpreter could crash it. OpenSSL keeps the slot
+                # as a no-op, one per context built (a few per server process).
                 self._free_index(_CRYPTO_EX_INDEX_SSL_CTX, index)
             del self._births[window]
         return context, births if index >= 0 else []
