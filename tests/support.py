@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import re
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from realtimechat import sslctx
 from realtimechat.client.chat import Opener
 from realtimechat.client.connection import Endpoint, ServerConnection
 from realtimechat.client.render import Fragments, as_text
@@ -81,6 +83,100 @@ class Pki:
             issued.cert_chain_pems[0].write_to_path(str(cert))
             issued.private_key_pem.write_to_path(str(key))
         return ServerFiles(cert=cert, key=key, ca=self.folder.ca_cert)
+
+
+# -- TLS in memory -------------------------------------------------------------
+
+
+def _why_no_ssl_ctx() -> str | None:
+    """Why tls.py cannot reach a context's SSL_CTX on this interpreter (sslctx.py), or None."""
+    native = sslctx.create(ssl.PROTOCOL_TLS_SERVER)[1]
+    return native if isinstance(native, str) else None
+
+
+# None where every TLS setting is made as docs/security.md says; else the
+# reason why two fall back (groups before Python 3.15, the session cache).
+NO_SSL_CTX: Final = _why_no_ssl_ctx()
+# Tests of what only a reachable SSL_CTX gives (where _ssl is built into the
+# interpreter there is no separate _ssl library for ctypes to load).
+needs_ssl_ctx = pytest.mark.skipif(NO_SSL_CTX is not None, reason=f"no SSL_CTX: {NO_SSL_CTX}")
+# The groups the server accepts: P-256 alone where they cannot be set.
+ACCEPTED_GROUPS: Final = (
+    {"X25519", "secp256r1"}
+    if NO_SSL_CTX is None or hasattr(ssl.SSLContext, "set_groups")
+    else {"secp256r1"}
+)
+
+
+@dataclass
+class MemoryTLS:
+    """A server and a client ``SSLObject`` joined through memory BIOs: no sockets, no loop."""
+
+    server: ssl.SSLObject
+    client: ssl.SSLObject
+    to_server: ssl.MemoryBIO
+    from_server: ssl.MemoryBIO
+    to_client: ssl.MemoryBIO
+    from_client: ssl.MemoryBIO
+
+    @classmethod
+    def joining(
+        cls,
+        server: ssl.SSLContext,
+        client: ssl.SSLContext,
+        *,
+        session: ssl.SSLSession | None = None,
+    ) -> MemoryTLS:
+        to_server, from_server = ssl.MemoryBIO(), ssl.MemoryBIO()
+        to_client, from_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+        return cls(
+            server=server.wrap_bio(to_server, from_server, server_side=True),
+            client=client.wrap_bio(
+                to_client, from_client, server_hostname="chatserver", session=session
+            ),
+            to_server=to_server,
+            from_server=from_server,
+            to_client=to_client,
+            from_client=from_client,
+        )
+
+    def pump(self) -> bool:
+        """Carry what each side wrote to the other; True if anything moved."""
+        moved = False
+        if self.from_client.pending:
+            self.to_server.write(self.from_client.read())
+            moved = True
+        if self.from_server.pending:
+            self.to_client.write(self.from_server.read())
+            moved = True
+        return moved
+
+    def handshake(self) -> None:
+        """Run both handshakes to completion (raising what either side raises)."""
+        done: set[str] = set()
+        for _ in range(20):
+            for name, side in (("client", self.client), ("server", self.server)):
+                if name in done:
+                    continue
+                try:
+                    side.do_handshake()
+                    done.add(name)
+                except ssl.SSLWantReadError:
+                    pass
+            if not self.pump() and len(done) == 2:
+                return
+        raise AssertionError(f"the handshake did not complete (done: {sorted(done)})")
+
+    def close(self) -> None:
+        """close_notify from the client, answered by the server's."""
+        with contextlib.suppress(ssl.SSLWantReadError):
+            self.client.unwrap()
+        self.pump()
+        with contextlib.suppress(ssl.SSLZeroReturnError):
+            self.server.read(1)
+        self.server.unwrap()
+        self.pump()
+        self.client.unwrap()
 
 
 # -- servers -------------------------------------------------------------------

@@ -26,15 +26,17 @@ Policy (docs/security.md explains each choice):
 
 from __future__ import annotations
 
-import _ssl
-import ctypes
+import logging
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from . import sslctx
 from .errors import ConfigError, PKIError
+from .sslctx import NativeContext
 
 # ECDHE + AEAD for TLS 1.2. TLS 1.3 suites are configured separately by
 # OpenSSL and are all AEAD.
@@ -43,19 +45,18 @@ TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
 # Key-exchange groups, for TLS 1.2 and 1.3 alike: X25519 first, P-256 as
 # well. OpenSSL's default list also offers X448 and P-521, which fail
 # Mozilla's "intermediate" profile. Why both, measured on OpenSSL 3.0
-# (docs/security.md has the table):
+# (docs/security.md has the tables):
 # * X25519 is what most clients send their first key share for; a server
 #   without it answers with a HelloRetryRequest, an extra round trip, and
-#   P-256 key exchange costs more CPU. Offering it took mutual-TLS
-#   handshakes from about 600/s to 700/s in the shared bench's S3.
+#   P-256 key exchange costs more CPU (docs/security.md: handshakes/s).
 # * P-256 must stay: in TLS 1.2 the group list also decides which ECDSA
 #   certificates are usable, so without P-256 a P-256 certificate
 #   (rtchat-certs' default key) fails TLS 1.2 outright (WRONG_CURVE); and it
 #   is the one group every TLS 1.3 peer must implement (RFC 8446 9.1).
-# Python 3.11 has no set_groups(): set_ecdh_curve() keeps exactly one group.
-# So _set_groups() calls OpenSSL's SSL_CTX_set1_groups_list itself (through
-# ctypes, on the SSL_CTX of the context, checked before it is used); if that
-# is not possible it falls back to P-256 alone, which is correct, just slower.
+# Python 3.15 has set_groups(). Before it, set_ecdh_curve() keeps exactly one
+# group, so _set_groups() calls OpenSSL's SSL_CTX_set1_groups_list on the
+# context's SSL_CTX, reached only where that is proven safe (sslctx.py); where
+# it is not, the context falls back to P-256 alone: correct, just slower.
 KEY_EXCHANGE_GROUPS: Final = "X25519:P-256"
 FALLBACK_GROUP: Final = "prime256v1"
 
@@ -66,41 +67,56 @@ _SSL_CTRL_GET_SESS_CACHE_MODE: Final = 45
 _SSL_CTRL_SET_GROUPS_LIST: Final = 92
 _SSL_SESS_CACHE_OFF: Final = 0
 
-
-def _ctx_control(
-    context: ssl.SSLContext, command: int, larg: int, parg: bytes | None
-) -> int | None:
-    """SSL_CTX_ctrl on ``context``'s own SSL_CTX; None if that cannot be done safely."""
-    try:
-        library = ctypes.CDLL(_ssl.__file__)  # the libssl this Python's ssl module uses
-        get_options = library.SSL_CTX_get_options
-        control = library.SSL_CTX_ctrl
-    except (OSError, AttributeError):
-        return None
-    get_options.restype = ctypes.c_uint64
-    get_options.argtypes = [ctypes.c_void_p]
-    control.restype = ctypes.c_long
-    control.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_char_p]
-    # CPython's SSLContext object starts with its SSL_CTX pointer, right after
-    # the object header. Use it only if it answers like this very context.
-    header = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
-    pointer = ctypes.c_void_p.from_address(id(context) + header).value
-    if not pointer or get_options(pointer) != context.options:
-        return None
-    result: int = control(pointer, command, larg, parg)
-    return result
+log = logging.getLogger("realtimechat.tls")
 
 
-def _set_groups(context: ssl.SSLContext, groups: str) -> bool:
-    """SSL_CTX_set1_groups_list(context, groups); False if it cannot be done safely."""
-    return _ctx_control(context, _SSL_CTRL_SET_GROUPS_LIST, 0, groups.encode("ascii")) == 1
+class _OncePerProcess:
+    """A warning logged the first time it applies, and never again in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._logged = False
+
+    def warn(self, message: str, *args: object) -> None:
+        with self._lock:
+            if self._logged:
+                return
+            self._logged = True
+        log.warning(message, *args)
 
 
-def _turn_off_session_cache(context: ssl.SSLContext) -> bool:
-    """SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF); False if not done."""
-    _ctx_control(context, _SSL_CTRL_SET_SESS_CACHE_MODE, _SSL_SESS_CACHE_OFF, None)
-    mode = _ctx_control(context, _SSL_CTRL_GET_SESS_CACHE_MODE, 0, None)
-    return mode == _SSL_SESS_CACHE_OFF
+_NATIVE_FALLBACK: Final = _OncePerProcess()
+
+
+def _fall_back(native: NativeContext | str, what: str) -> None:
+    """Say, once per process, that a setting fell back and why (``native`` is the reason)."""
+    _NATIVE_FALLBACK.warn(
+        "TLS: %s (%s; this warning is logged once, docs/security.md has what falls back)",
+        what,
+        native,
+    )
+
+
+def _set_groups(context: ssl.SSLContext, native: NativeContext | str, groups: str) -> bool:
+    """Offer and accept exactly ``groups`` (OpenSSL's list syntax); False if not done."""
+    set_groups = getattr(context, "set_groups", None)  # Python 3.15+
+    if set_groups is not None:
+        try:
+            set_groups(groups)
+        except (ssl.SSLError, ValueError):
+            return False
+        return True
+    if isinstance(native, str):
+        return False
+    return native.control(_SSL_CTRL_SET_GROUPS_LIST, 0, groups.encode("ascii")) == 1
+
+
+def _turn_off_session_cache(native: NativeContext | str) -> bool:
+    """SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); False if not done."""
+    if isinstance(native, str):
+        return False
+    native.control(_SSL_CTRL_SET_SESS_CACHE_MODE, _SSL_SESS_CACHE_OFF, None)
+    return native.control(_SSL_CTRL_GET_SESS_CACHE_MODE, 0, None) == _SSL_SESS_CACHE_OFF
 
 
 # OpenSSL verify result for a name that does not match (X509_V_ERR_HOSTNAME_MISMATCH).
@@ -129,11 +145,12 @@ class ClientFiles:
     ca: Path
 
 
-def _apply_policy(context: ssl.SSLContext) -> None:
+def _apply_policy(context: ssl.SSLContext, native: NativeContext | str) -> None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(TLS12_CIPHERS)
-    if not _set_groups(context, KEY_EXCHANGE_GROUPS):
+    if not _set_groups(context, native, KEY_EXCHANGE_GROUPS):
         context.set_ecdh_curve(FALLBACK_GROUP)
+        _fall_back(native, f"key exchange on {FALLBACK_GROUP} only, not {KEY_EXCHANGE_GROUPS}")
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     context.verify_mode = ssl.CERT_REQUIRED
     context.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
@@ -184,7 +201,7 @@ def key_is_encrypted(path: Path) -> bool:
     return b"ENCRYPTED" in head
 
 
-def _refuse_resumption(context: ssl.SSLContext) -> None:
+def _refuse_resumption(context: ssl.SSLContext, native: NativeContext | str) -> None:
     """No session is ever resumed: every connection is a full handshake.
 
     Why: no client of ours resumes, and the server would keep sessions it
@@ -206,11 +223,15 @@ def _refuse_resumption(context: ssl.SSLContext) -> None:
       generator used 66 % of a core instead of 40 %, and its S2 p99 grew
       by a quarter (docs/performance.md).
 
-    Where the cache cannot be turned off (see ``_ctx_control``), TLS 1.2
-    session IDs stay resumable, and no ticket is sent that could resume too.
+    Where the cache cannot be turned off (no proven SSL_CTX, sslctx.py), TLS
+    1.2 session IDs stay resumable, and no ticket is sent that could resume too.
     """
     context.options |= ssl.OP_NO_TICKET
-    context.num_tickets = 1 if _turn_off_session_cache(context) else 0
+    if _turn_off_session_cache(native):
+        context.num_tickets = 1
+    else:
+        context.num_tickets = 0
+        _fall_back(native, "the session cache stays on: TLS 1.2 session IDs can resume")
 
 
 def server_context(files: ServerFiles) -> ssl.SSLContext:
@@ -219,11 +240,11 @@ def server_context(files: ServerFiles) -> ssl.SSLContext:
     ``files.ca`` is a CA certificate or a PEM bundle of trusted (possibly
     self-signed) client certificates.
     """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    _apply_policy(context)
+    context, native = sslctx.create(ssl.PROTOCOL_TLS_SERVER)
+    _apply_policy(context, native)
     # Among the allowed suites, the server's order wins over the client's.
     context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
-    _refuse_resumption(context)
+    _refuse_resumption(context, native)
     _load_chain(context, files.cert, files.key, None)
     _load_trust(context, files.ca)
     return context
@@ -238,8 +259,8 @@ def client_context(
     when connecting; it is matched against the certificate's SANs, or its
     subject CN when it has no SAN (certificates made by ``openssl req``).
     """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    _apply_policy(context)
+    context, native = sslctx.create(ssl.PROTOCOL_TLS_CLIENT)
+    _apply_policy(context, native)
     context.check_hostname = True
     context.hostname_checks_common_name = True
     _load_trust(context, files.ca)

@@ -30,27 +30,30 @@ from typing import Any, Final
 import pytest
 from cryptography import x509
 
+from realtimechat import sslctx
 from realtimechat.pki import init_ca, issue_client
 from realtimechat.protocol import Hello, Welcome
 from realtimechat.server.app import ChatServer
 from realtimechat.tls import (
-    _SSL_CTRL_GET_SESS_CACHE_MODE,
     KEY_EXCHANGE_GROUPS,
     ClientFiles,
-    _ctx_control,
     _set_groups,
     client_context,
     server_context,
 )
 
 from ..support import (
+    ACCEPTED_GROUPS,
     LISTENING,
+    NO_SSL_CTX,
     REPO,
     WAIT,
+    MemoryTLS,
     Pki,
     RawPeer,
     ServerFactory,
     eventually,
+    needs_ssl_ctx,
     port_of,
     wait_for_log,
 )
@@ -324,27 +327,68 @@ def test_tls_1_2_offers_only_ecdhe_with_aead(scan: Scan) -> None:
 
 @slow_sslyze
 def test_only_the_chosen_key_exchange_groups_are_accepted(scan: Scan) -> None:
-    """The server accepts exactly X25519 and P-256 (KEY_EXCHANGE_GROUPS)."""
+    """The server accepts exactly X25519 and P-256 (KEY_EXCHANGE_GROUPS), or P-256 on a fallback."""
     assert KEY_EXCHANGE_GROUPS == "X25519:P-256"  # sslyze calls P-256 secp256r1
     outcome = scan.command("elliptic_curves")
-    assert {curve["name"] for curve in outcome["supported_curves"]} == {"X25519", "secp256r1"}
+    assert {curve["name"] for curve in outcome["supported_curves"]} == ACCEPTED_GROUPS
     rejected = {curve["name"] for curve in outcome["rejected_curves"]}
     assert {"X448", "secp384r1", "secp521r1"} <= rejected
 
 
+@needs_ssl_ctx
 def test_groups_are_set_through_openssl_itself() -> None:
-    """The ctypes call reaches this context's SSL_CTX and refuses a bad list (no fallback hides)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    assert _set_groups(context, "X25519:P-256")
-    assert not _set_groups(context, "no-such-group")
+    """The groups reach the context's own SSL_CTX; a bad list is refused (no fallback hides)."""
+    context, native = sslctx.create(ssl.PROTOCOL_TLS_SERVER)
+    assert isinstance(native, sslctx.NativeContext)
+    assert _set_groups(context, native, "X25519:P-256")
+    assert not _set_groups(context, native, "no-such-group")
 
 
-def test_the_session_cache_is_turned_off(pki: Pki) -> None:
-    """The ctypes call took effect: no fallback to a resumable TLS 1.2 session ID hides."""
-    context = server_context(pki.server)
-    assert _ctx_control(context, _SSL_CTRL_GET_SESS_CACHE_MODE, 0, None) == 0
-    assert context.num_tickets == 1  # the one bare TLS 1.3 ticket (tls._refuse_resumption)
-    assert context.options & ssl.OP_NO_TICKET
+@needs_ssl_ctx
+@pytest.mark.parametrize(
+    ("client_group", "accepted"),
+    [("X25519", True), ("prime256v1", True), ("X448", False), ("secp384r1", False)],
+)
+def test_the_server_context_accepts_only_its_groups(
+    pki: Pki, client_group: str, accepted: bool
+) -> None:
+    """In memory, without sslyze: a client offering only one group connects iff it is ours."""
+    files = pki.client("alice")
+    client, native = sslctx.create(ssl.PROTOCOL_TLS_CLIENT)
+    assert _set_groups(client, native, client_group)  # 3.11.2 set_ecdh_curve refuses X25519
+    client.load_verify_locations(files.ca)
+    client.load_cert_chain(files.cert, files.key)
+    pair = MemoryTLS.joining(server_context(pki.server), client)
+    if accepted:
+        pair.handshake()
+        assert pair.server.version() == "TLSv1.3"
+    else:
+        with pytest.raises(ssl.SSLError, match=r"NO_SUITABLE_KEY_SHARE|HANDSHAKE_FAILURE"):
+            pair.handshake()
+
+
+@needs_ssl_ctx
+@pytest.mark.parametrize("cache_off", [True, False], ids=["server_context", "control"])
+def test_the_session_cache_is_turned_off(pki: Pki, cache_off: bool) -> None:
+    """server_context keeps no TLS 1.2 session that ended with close_notify (a control does).
+
+    ``session_stats()["number"]`` is OpenSSL's count of sessions in the
+    context's cache: what a client could resume by session ID.
+    """
+    server = server_context(pki.server)
+    if not cache_off:
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(pki.server.cert, pki.server.key)
+        server.options |= ssl.OP_NO_TICKET
+    client = client_context(pki.client("alice"))
+    client.maximum_version = ssl.TLSVersion.TLSv1_2
+    pair = MemoryTLS.joining(server, client)
+    pair.handshake()
+    pair.close()
+    assert server.session_stats()["number"] == (0 if cache_off else 1)
+    if cache_off:
+        assert server.num_tickets == 1  # the one bare TLS 1.3 ticket (tls._refuse_resumption)
+        assert server.options & ssl.OP_NO_TICKET
 
 
 @slow_sslyze
@@ -585,6 +629,8 @@ def test_sessions_are_never_resumed(
     Over TLS 1.3 the client does get one session ticket (tls.py says why it
     is sent), but the server keeps no session it could resume from.
     """
+    if NO_SSL_CTX is not None and version is ssl.TLSVersion.TLSv1_2:
+        pytest.skip(f"the session cache cannot be turned off here, TLS 1.2 resumes: {NO_SSL_CTX}")
     port, _ = cli_server
     context = client_context(pki.client("dave"))
     context.minimum_version = context.maximum_version = version
@@ -592,7 +638,9 @@ def test_sessions_are_never_resumed(
     session = first.session
     first.close()
     assert session is not None
-    assert session.has_ticket is (version is ssl.TLSVersion.TLSv1_3)
+    # The bare TLS 1.3 ticket is sent only where the cache is off (tls._refuse_resumption).
+    expected_ticket = version is ssl.TLSVersion.TLSv1_3 and NO_SSL_CTX is None
+    assert session.has_ticket is expected_ticket
     again = talk_until_closed(context, port, session)
     try:
         assert again.session_reused is False

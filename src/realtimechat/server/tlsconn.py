@@ -63,10 +63,10 @@ class TLSTransport(asyncio.Transport):
         return self._protocol.extra_info(name, default)
 
     def pause_reading(self) -> None:
-        self._protocol.raw.pause_reading()
+        self._protocol.pause_reading()
 
     def resume_reading(self) -> None:
-        self._protocol.raw.resume_reading()
+        self._protocol.resume_reading()
 
     def is_reading(self) -> bool:
         return self._protocol.raw.is_reading()
@@ -108,9 +108,12 @@ class TLSServerProtocol(asyncio.Protocol):
         self._raw: asyncio.Transport | None = None
         self._app: asyncio.Protocol | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._grace: asyncio.TimerHandle | None = None  # aborts a close that does not finish
         self.closing = False
         self.handshaking = True
         self._peer_done = False  # the peer has finished sending (close_notify or FIN)
+        self._paused = False  # the app paused reading: no plaintext is delivered
+        self._error: Exception | None = None  # why we aborted, for the app's connection_lost
 
     @property
     def raw(self) -> asyncio.Transport:
@@ -128,8 +131,10 @@ class TLSServerProtocol(asyncio.Protocol):
         self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
 
     def data_received(self, data: bytes) -> None:
-        if self._peer_done:
-            return  # after its close_notify the peer has nothing more to say: not buffered
+        if self._peer_done or self.closing:
+            # After its close_notify the peer has nothing more to say; after
+            # ours (or a refusal, or the timeout) we listen no more. Not buffered.
+            return
         self._incoming.write(data)
         if self.handshaking and not self._handshake():
             return
@@ -149,6 +154,9 @@ class TLSServerProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
+        if self._grace is not None:
+            self._grace.cancel()  # nothing left to abort; do not hold the connection 5 s more
+            self._grace = None
         self.closing = True
         if self.handshaking:
             self.handshaking = False
@@ -159,7 +167,7 @@ class TLSServerProtocol(asyncio.Protocol):
             )
             return
         if self._app is not None:
-            self._app.connection_lost(exc)
+            self._app.connection_lost(exc or self._error)
 
     def pause_writing(self) -> None:
         if self._app is not None:
@@ -203,7 +211,9 @@ class TLSServerProtocol(asyncio.Protocol):
         self._timer = None
         if self.handshaking:
             self.handshaking = False
-            self.raw.abort()
+            # closing: bytes that were already on their way must not finish
+            # the handshake inside a read, with no app to give them to.
+            self.abort()
             self._on_refused("handshake timed out")
 
     def _cancel_timer(self) -> None:
@@ -217,7 +227,9 @@ class TLSServerProtocol(asyncio.Protocol):
     def _read_plaintext(self) -> None:
         sslobj = self._sslobj
         assert sslobj is not None
-        while not self.closing and not self._peer_done:
+        # One raw read can hold many records: stop as soon as the app pauses
+        # (resume_reading delivers the rest, which OpenSSL keeps meanwhile).
+        while not self.closing and not self._peer_done and not self._paused:
             try:
                 chunk = sslobj.read(READ_SIZE)
             except ssl.SSLWantReadError:
@@ -226,8 +238,8 @@ class TLSServerProtocol(asyncio.Protocol):
                 # close_notify: the peer has finished sending, not necessarily reading.
                 self._peer_finished()
                 break
-            except ssl.SSLError:
-                self.abort()  # a corrupt record: nothing more can be read
+            except ssl.SSLError as exc:
+                self._fail(exc)  # a corrupt record: nothing more can be read
                 break
             if not chunk:
                 self._peer_finished()
@@ -245,13 +257,32 @@ class TLSServerProtocol(asyncio.Protocol):
         if not keep_open:
             self.close()
 
+    def pause_reading(self) -> None:
+        self._paused = True
+        self.raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        self.raw.resume_reading()
+        if not self.handshaking and not self.closing:
+            # What arrived before the pause may be waiting in OpenSSL, and the
+            # peer may send nothing more to wake us: deliver it, but not from
+            # inside the app's own call.
+            asyncio.get_running_loop().call_soon(self._read_plaintext)
+
     def write_plaintext(self, data: bytes | bytearray | memoryview) -> None:
         if self.closing or self._sslobj is None or not data:
             return
         view = memoryview(data)
-        while view:
-            written = self._sslobj.write(view)
-            view = view[written:]
+        try:
+            while view:
+                written = self._sslobj.write(view)
+                view = view[written:]
+        except ssl.SSLError as exc:
+            # Like asyncio's transports: a broken connection is reported by
+            # connection_lost, never raised at the writer.
+            self._fail(exc)
+            return
         self._flush()
 
     def _flush(self) -> None:
@@ -277,6 +308,11 @@ class TLSServerProtocol(asyncio.Protocol):
         if self._raw is not None:
             self._raw.abort()
 
+    def _fail(self, exc: Exception) -> None:
+        """TLS is broken (OpenSSL raised): cut the connection, and tell the app why when it goes."""
+        self._error = exc
+        self.abort()
+
     def _close_raw(self) -> None:
         self.closing = True
         raw = self._raw
@@ -284,7 +320,7 @@ class TLSServerProtocol(asyncio.Protocol):
             raw.close()
             # close() waits for the peer to take what is buffered; one that
             # never reads must not keep the connection forever.
-            asyncio.get_running_loop().call_later(_CLOSE_GRACE, raw.abort)
+            self._grace = asyncio.get_running_loop().call_later(_CLOSE_GRACE, raw.abort)
 
     def extra_info(self, name: str, default: Any = None) -> Any:
         if name == "ssl_object":
