@@ -27,7 +27,7 @@ _Ranges = tuple[tuple[int, int], ...]
 
 # Every Unicode format character (category Cf), as code point ranges, for
 # the Unicode versions of the Pythons we support. Computing them costs
-# 0.15-0.2 s at every start, so they are written out. tests/test_sanitize.py
+# 0.15-0.2 s at every start, so they are written out. tests/unit/test_sanitize.py
 # checks the table in use against the running Python's own tables.
 _UNICODE_14_FORMAT: Final[_Ranges] = (
     (0x00AD, 0x00AD),
@@ -52,30 +52,10 @@ _UNICODE_14_FORMAT: Final[_Ranges] = (
     (0xE0001, 0xE0001),
     (0xE0020, 0xE007F),
 )
-# Unicode 15.0 adds the Egyptian hieroglyph format controls U+13439-U+1343F;
-# 15.1 adds no format character.
-_UNICODE_15_FORMAT: Final[_Ranges] = (
-    (0x00AD, 0x00AD),
-    (0x0600, 0x0605),
-    (0x061C, 0x061C),
-    (0x06DD, 0x06DD),
-    (0x070F, 0x070F),
-    (0x0890, 0x0891),
-    (0x08E2, 0x08E2),
-    (0x180E, 0x180E),
-    (0x200B, 0x200F),
-    (0x202A, 0x202E),
-    (0x2060, 0x2064),
-    (0x2066, 0x206F),
-    (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB),
-    (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD),
-    (0x13430, 0x1343F),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0001, 0xE0001),
-    (0xE0020, 0xE007F),
+# Unicode 15.0 adds the Egyptian hieroglyph format controls U+13439-U+1343F
+# (extending U+13430-U+13438); 15.1 adds no format character.
+_UNICODE_15_FORMAT: Final[_Ranges] = tuple(
+    (first, 0x1343F if first == 0x13430 else last) for first, last in _UNICODE_14_FORMAT
 )
 _KNOWN_FORMAT_RANGES: Final[dict[str, _Ranges]] = {
     "14.0.0": _UNICODE_14_FORMAT,  # Python 3.11
