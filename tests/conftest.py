@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 import trustme
 
 from realtimechat.pki import CaFolder, init_ca, issue_client
-from realtimechat.server.app import ChatServer
+from realtimechat.server.app import ChatServer, utc_now
 from realtimechat.server.config import Limits, ServerSettings
 from realtimechat.server.store import Store
 from realtimechat.tls import ServerFiles
@@ -92,6 +92,7 @@ async def start_server(pki: Pki) -> AsyncIterator[ServerFactory]:
         settings: ServerSettings | None = None,
         files: ServerFiles | None = None,
         store: Store | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
         **limit_overrides: Any,
     ) -> ChatServer:
         server = ChatServer(
@@ -101,6 +102,7 @@ async def start_server(pki: Pki) -> AsyncIterator[ServerFactory]:
             limits=limits_with(limits, **limit_overrides),
             settings=settings or ServerSettings(),
             store=store,
+            clock=clock,
         )
         await server.start()
         started.append(server)

@@ -50,12 +50,17 @@ BIN = Path(sys.executable).parent
 async def test_certificate_expiring_mid_session_ends_it(
     start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
-    """A certificate valid for a few more seconds: its session ends with bye expired."""
-    server = await start_server()
+    """A certificate that expires during the session: it ends with bye expired.
+
+    The server's clock runs an hour ahead, less a moment: a certificate valid
+    for an hour passes the handshake (OpenSSL's clock) and expires for the
+    session a moment later, with no test waiting for seconds of real time.
+    """
+    ahead = dt.timedelta(hours=1) - dt.timedelta(seconds=0.3)
+    server = await start_server(clock=lambda: dt.datetime.now(dt.UTC) + ahead)
     alice = await join(server, pki, "alice")
-    # Issued last: its few seconds must cover only its own handshake and hello.
     now = dt.datetime.now(dt.UTC)
-    issue_client(pki.folder.root, "brief", not_after=now + dt.timedelta(seconds=3))
+    issue_client(pki.folder.root, "brief", not_after=now + dt.timedelta(hours=1))
     brief = await RawPeer.open(server, pki.client("brief"))
     await brief.send(b'{"type":"hello","v":1}\n')
     seen = await brief.closed(timeout=20)

@@ -382,7 +382,7 @@ def test_a_lock_held_for_good_does_not_hang_the_client(tmp_path: Path) -> None:
     holder = os.open(tmp_path / ".client-state.json.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)
-        point = ResumePoint(state, "k")
+        point = ResumePoint(state, "k", lock_wait=0.05)
         point.last_id = 5
         saver = threading.Thread(target=point.save, daemon=True)
         saver.start()

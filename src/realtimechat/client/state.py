@@ -34,9 +34,10 @@ _LOCK_RETRY: Final = 0.01
 class ResumePoint:
     """The last id shown for one server and identity, kept in a shared file."""
 
-    def __init__(self, path: Path | None, key: str) -> None:
+    def __init__(self, path: Path | None, key: str, *, lock_wait: float = LOCK_WAIT) -> None:
         self.path = path
         self.key = key
+        self.lock_wait = lock_wait  # how long a save waits for another client's lock
         self.last_id = self._load()
         self._save_handle: asyncio.TimerHandle | None = None
 
@@ -73,7 +74,7 @@ class ResumePoint:
             return
         with contextlib.suppress(OSError):  # a read-only home must not stop the chat
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with _locked(self.path):
+            with _locked(self.path, self.lock_wait):
                 _write_entry(self.path, self.key, self.last_id)
 
 
@@ -95,7 +96,7 @@ def _write_entry(path: Path, key: str, last_id: int) -> None:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, wait: float) -> Iterator[None]:
     """Hold an exclusive lock shared by every client writing ``path``, if one can be had.
 
     The lock is on a sibling file, not on ``path`` itself: ``path`` is
@@ -106,7 +107,7 @@ def _locked(path: Path) -> Iterator[None]:
     not depend on it. Without it the write goes ahead as before there was a
     lock: on a filesystem without flock (NFS without a lock daemon), with a
     lock file we may not open (left by another user), or when its holder
-    has not let go within ``LOCK_WAIT`` (a client stopped mid-save with
+    has not let go within ``wait`` seconds (a client stopped mid-save with
     Ctrl-Z: the save runs on the event loop, which must not wait for good).
     """
     lock_path = path.with_name(f".{path.name}.lock")
@@ -118,15 +119,15 @@ def _locked(path: Path) -> Iterator[None]:
         yield  # unlocked
         return
     try:
-        _acquire(descriptor)  # or go on without it
+        _acquire(descriptor, wait)  # or go on without it
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
 
 
-def _acquire(descriptor: int) -> bool:
-    """Lock ``descriptor`` exclusively, waiting at most ``LOCK_WAIT``; False if not done."""
-    deadline = time.monotonic() + LOCK_WAIT
+def _acquire(descriptor: int, wait: float) -> bool:
+    """Lock ``descriptor`` exclusively, waiting at most ``wait`` seconds; False if not done."""
+    deadline = time.monotonic() + wait
     while True:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

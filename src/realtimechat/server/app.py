@@ -112,6 +112,11 @@ class _Accepted(TLSServerProtocol):
         self.server.forget(self)
 
 
+def utc_now() -> dt.datetime:
+    """The wall clock, in UTC (a test gives a server another)."""
+    return dt.datetime.now(dt.UTC)
+
+
 class ChatServer:
     """A running chat server: listeners, TLS state, the hub and its sessions."""
 
@@ -125,8 +130,10 @@ class ChatServer:
         settings: ServerSettings | None = None,
         logger: logging.Logger | None = None,
         store: Store | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.files = files
+        self.clock = clock  # the wall clock certificates' lifetimes are measured by
         self.hosts = list(hosts) if hosts else None
         self.port = port
         self.limits = limits or Limits()
@@ -179,7 +186,7 @@ class ChatServer:
         loop = asyncio.get_running_loop()
         await self.store.open()
         self._hub = Hub(loop, self.limits, self.settings, self.log, store=self.store)
-        self._session_context = SessionContext.of(self._hub)
+        self._session_context = SessionContext.of(self._hub, self.clock)
         await self._hub.start()
         self._open_files_limit = raise_open_file_limit()
         loop.set_exception_handler(self._loop_exception)

@@ -81,11 +81,18 @@ class SessionContext:
     log: logging.Logger
     scheduler: FlushScheduler
     rules: Rules
+    clock: Callable[[], dt.datetime]  # the wall clock: when a certificate expires
 
     @classmethod
-    def of(cls, hub: Hub[Session]) -> SessionContext:
+    def of(cls, hub: Hub[Session], clock: Callable[[], dt.datetime]) -> SessionContext:
         return cls(
-            hub.loop, hub.limits, hub.settings, hub.log, hub.scheduler, connection_rules(hub.limits)
+            hub.loop,
+            hub.limits,
+            hub.settings,
+            hub.log,
+            hub.scheduler,
+            connection_rules(hub.limits),
+            clock,
         )
 
 
@@ -165,7 +172,7 @@ class Session(asyncio.Protocol):
             self.context.limits.hello_timeout, self.end, ByeReason.HELLO_TIMEOUT
         )
         self._expiry_timer = self.context.loop.call_later(
-            max(0.0, (self.identity.not_after - dt.datetime.now(dt.UTC)).total_seconds()),
+            max(0.0, (self.identity.not_after - self.context.clock()).total_seconds()),
             self.end,
             ByeReason.EXPIRED,
         )
