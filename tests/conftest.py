@@ -20,10 +20,12 @@ from realtimechat.tls import ServerFiles
 
 from .support import TEST_LIMITS, USERS, Pki, ServerFactory, limits_with
 
-# The tiers of the suite, one folder each: make test-fast runs all but system
-# (and slow) tests. A test in one folder that needs another tier says so with
-# the marker (an integration file's one test that kills a server process).
+# The tiers of the suite, one folder each (with subfolders: tests/unit/pki is
+# unit): make test-fast runs all but system (and slow) tests. A test in one
+# folder that needs another tier says so with the marker (an integration
+# file's one test that kills a server process).
 TIERS = ("unit", "integration", "system")
+TESTS = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,12 +33,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(item.get_closest_marker(tier) is not None for tier in TIERS):
             continue
-        tier = item.path.parent.name
+        tier = _tier_of(item.path)
         if tier not in TIERS:
             raise pytest.UsageError(
                 f"{item.nodeid}: a test lives in tests/unit, tests/integration or tests/system"
             )
         item.add_marker(tier)
+
+
+def _tier_of(path: Path) -> str:
+    """The folder right under tests/ that holds ``path`` ("" if none does)."""
+    folders = path.relative_to(TESTS).parent.parts if path.is_relative_to(TESTS) else ()
+    return folders[0] if folders else ""
 
 
 @pytest.fixture(scope="session", autouse=True)
