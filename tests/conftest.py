@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,27 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     )
     rogue_dir = tmp_path_factory.mktemp("rogue")
     return Pki(folder=CaFolder(root), rogue=trustme.CA(), rogue_dir=rogue_dir)
+
+
+@pytest.fixture
+def ca_root(tmp_path: Path) -> Path:
+    """A CA folder made by init_ca for "chatserver" with localhost and loopback SANs.
+
+    A fresh one per test, for the tests of realtimechat.pki (tests/unit/pki,
+    tests/integration/test_pki_handshakes.py), which change their CA.
+    """
+    root = tmp_path / "ca"
+    init_ca(root, "chatserver", ("localhost", "127.0.0.1", "::1"))
+    return root
+
+
+@pytest.fixture
+def openssl() -> str:
+    """The openssl command line tool, which checks our certificates independently."""
+    path = shutil.which("openssl")
+    if path is None:
+        pytest.skip("openssl is not installed")
+    return path
 
 
 @pytest.fixture

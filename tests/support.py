@@ -9,6 +9,7 @@ import datetime as dt
 import re
 import shutil
 import ssl
+import stat
 import subprocess
 import sys
 import time
@@ -526,6 +527,45 @@ class ServerProcess:
         """kill -9: no shutdown, no flush, no goodbye."""
         self.process.kill()
         self.process.wait(timeout=10)
+
+
+# -- looking at certificates and their files ------------------------------------------
+
+
+def openssl_verify(
+    openssl: str, root: Path, cert: Path, purpose: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `openssl verify -x509_strict` on ``cert`` against the CA of ``root``."""
+    ca_cert = str(CaFolder(root).ca_cert)
+    return subprocess.run(
+        [
+            openssl,
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            purpose,
+            *extra,
+            "-CAfile",
+            ca_cert,
+            str(cert),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+def mode_of(path: Path) -> int:
+    """The permission bits of ``path`` itself (a symlink is not followed)."""
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def cn_of(cert: x509.Certificate) -> str:
+    """The subject CN of ``cert``, read without realtimechat.pki."""
+    value = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert isinstance(value, str)
+    return value
 
 
 # -- certificates the tools would never make ---------------------------------------------
