@@ -243,7 +243,7 @@ class ServerConnection:
         SessionRefused after a ``bye`` for a permanent reason.
         """
         event = await self._next_event()
-        assert isinstance(event, FrameReceived), event  # only one welcome comes
+        assert isinstance(event, FrameReceived), event  # the welcome was hello()'s
         return event.frame
 
     def abort(self) -> None:
