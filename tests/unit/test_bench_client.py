@@ -2,7 +2,7 @@
 
 A ``BenchClient`` is an asyncio protocol: these tests play the transport
 and hand it bytes as the loop would, with no server and no TLS.
-tests/test_bench.py runs the same paths against a real server.
+tests/system/test_bench.py runs the same paths against a real server.
 """
 
 from __future__ import annotations

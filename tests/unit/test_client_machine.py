@@ -4,9 +4,9 @@ Each test feeds a ``ClientProtocol`` what a server would send (and the
 time) and checks the events it hands the application, the frames it would
 write, and the error each ending means. The rules rtchat and rtchat-bench
 once each kept a copy of (before ``welcome``, ``bye``, EOF, keepalive) are
-checked here in microseconds; tests/test_refusals.py, test_limits.py and
-test_cli.py keep what needs a real server (TLS alerts, the server's own
-limits, exit codes of the real commands).
+checked here in microseconds. What needs a real server stays with one:
+TLS alerts and the server's limits (tests/integration/test_refusals.py,
+test_limits.py), the real commands' exit codes (tests/system/test_cli.py).
 """
 
 from __future__ import annotations

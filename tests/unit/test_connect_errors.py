@@ -1,8 +1,8 @@
 """One meaning for every failed connect: rtchat's ``connect_error`` and the bench's use of it.
 
 The errors here are made by hand, as OpenSSL and the kernel would raise
-them; tests/test_refusals.py and tests/test_bench.py check that real
-handshakes raise them, and the exit codes of the real commands.
+them; tests/integration/test_refusals.py and tests/system/test_bench.py
+check that real handshakes raise them, and the real commands' exit codes.
 """
 
 from __future__ import annotations
