@@ -28,6 +28,7 @@ from time import monotonic_ns
 from typing import Final, cast
 
 from ..client.connection import Endpoint
+from ..client.connection import connect_error as client_connect_error
 from ..errors import (
     CannotConnect,
     CertificateRejected,
@@ -39,23 +40,29 @@ from ..errors import (
     SessionRefused,
 )
 from ..protocol import (
-    PROTOCOL_VERSION,
     SERVER_FRAME_TYPES,
     Bye,
+    ByeReason,
     Error,
     ErrorCode,
     Frame,
     Gap,
-    Hello,
     HistoryEnd,
     Ping,
     Pong,
-    Welcome,
     decode_line,
     encode,
 )
 from ..sanitize import visible
-from ..tls import describe_handshake_error, is_name_mismatch, peer_speaks_no_tls
+from ..sansio.client import (
+    ClientProtocol,
+    Ending,
+    FrameReceived,
+    Refused,
+    Unreadable,
+    Welcomed,
+    error_for,
+)
 from .errors import ConnectTimedOut
 from .messages import ErrorKey
 from .wire import MSG_PREFIX, Marker
@@ -69,11 +76,11 @@ NEVER: Final = 2**63 - 1
 #: the bytes out before the loop reads anything else (one thread, one loop).
 _READ_BUFFER: Final = memoryview(bytearray(256 * 1024))
 #: What to do about a refusal whose cause is one of the server's limits (bye reasons).
-REFUSAL_HINTS: Final = {
-    "too_many_connections": "the server allows a limited number of connections from one "
+REFUSAL_HINTS: Final[dict[str, str]] = {
+    ByeReason.TOO_MANY_CONNECTIONS: "the server allows a limited number of connections from one "
     "address (rtchat-server --max-per-address, default 64): raise it on the server, or use "
     "fewer --clients",
-    "server_full": "the server allows a limited number of connections in all "
+    ByeReason.SERVER_FULL: "the server allows a limited number of connections in all "
     "(rtchat-server --max-connections, default 20,000) and holds that many: raise it on the "
     "server, or use fewer --clients",
 }
@@ -151,9 +158,16 @@ class Tally:
 
 
 class BenchClient(asyncio.BufferedProtocol):
-    """One mutual-TLS connection: says hello, counts marked messages, sends on demand."""
+    """One mutual-TLS connection: says hello, counts marked messages, sends on demand.
 
-    def __init__(self, index: int, name: str | None, tally: Tally, marker: Marker) -> None:
+    Until ``welcome`` the client machine (``sansio.client``) has the rules,
+    as in rtchat: hello, refusals, pings. After it, this class reads on its
+    own, the cheap way (module docstring).
+    """
+
+    def __init__(
+        self, index: int, name: str | None, tally: Tally, marker: Marker, *, server: str
+    ) -> None:
         self.index = index
         self.sender = b"%d" % index
         self.name = name
@@ -163,7 +177,7 @@ class BenchClient(asyncio.BufferedProtocol):
         self.t_start = monotonic_ns()
         self.t_tls = 0
         self.t_ready = 0
-        self.welcomed = False
+        self.machine = ClientProtocol(server, self.t_start / 1e9)
         self.live = False  # the replay after welcome is over: count from here on
         self.closed = False
         self.closing = False  # we close it on purpose: not an error
@@ -188,7 +202,7 @@ class BenchClient(asyncio.BufferedProtocol):
         """TLS is up: remember when, and say hello."""
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.t_tls = monotonic_ns()
-        self.transport.write(encode(Hello(v=PROTOCOL_VERSION, name=self.name)))
+        self.transport.write(self.machine.hello(self.name))
 
     def get_buffer(self, sizehint: int) -> memoryview:
         """The process's shared read buffer (see ``_READ_BUFFER``)."""
@@ -206,7 +220,7 @@ class BenchClient(asyncio.BufferedProtocol):
             self._tail = buffer
             if len(buffer) > MAX_LINE:
                 self._broken(
-                    "frame_too_long", f"the server sent a line longer than {MAX_LINE} bytes"
+                    ErrorCode.FRAME_TOO_LONG, f"the server sent a line longer than {MAX_LINE} bytes"
                 )
             return
         self._tail = buffer[cut:]
@@ -258,6 +272,10 @@ class BenchClient(asyncio.BufferedProtocol):
 
     # -- receiving -------------------------------------------------------------------
 
+    @property
+    def welcomed(self) -> bool:
+        return self.machine.welcomed
+
     def _count(self, data: bytes, now: int) -> None:
         """Count this run's markers in ``data`` (complete ``msg`` lines)."""
         found = self.marker.find(data)
@@ -275,19 +293,50 @@ class BenchClient(asyncio.BufferedProtocol):
 
     def _frame_line(self, line: bytes, now: int) -> None:
         """Decode one line that is not a live ``msg`` and act on it."""
+        if not self.welcomed:
+            self._before_welcome(line, now)
+            return
         try:
             frame = decode_line(line.removesuffix(b"\r"), SERVER_FRAME_TYPES)
         except ProtocolError as exc:
-            self.tally.error(exc.code, f"unreadable frame from the server ({exc.code})")
+            self._unreadable(exc)
             return
         self._frame(frame, now)
 
+    def _before_welcome(self, line: bytes, now: int) -> None:
+        """One line before ``welcome``, through the client machine (its pongs written)."""
+        machine = self.machine
+        machine.receive_data(line + b"\n", now / 1e9)
+        while (event := machine.next_event()) is not None:
+            match event:
+                case Welcomed():
+                    self.t_ready = now
+                case FrameReceived():  # after welcome: the tool's, as for the next lines
+                    self._frame(event.frame, now)
+                case Unreadable(error=error):
+                    self._unreadable(error)
+                case _:
+                    self._ended(event)
+        for data in machine.data_to_send():
+            self.write(data)
+
+    def _ended(self, ending: Ending) -> None:
+        """The server refused us before ``welcome``: rtchat's error, the tool's words for a bye."""
+        if not isinstance(ending, Refused) or not ending.bye:
+            self._fail(error_for(ending))
+            return
+        reason = visible(ending.reason)
+        hint = REFUSAL_HINTS.get(reason)
+        message = f"the server said bye before welcome: {reason}"
+        self._fail(SessionRefused(reason, f"{message}; {hint}" if hint else message))
+
+    def _unreadable(self, error: ProtocolError) -> None:
+        self.tally.error(error.code, f"unreadable frame from the server ({error.code})")
+
     def _frame(self, frame: Frame, now: int) -> None:
-        if isinstance(frame, Welcome):
-            self.welcomed = True
-            self.t_ready = now
-        elif isinstance(frame, HistoryEnd):
-            if self.welcomed and not self.live:
+        """A frame after ``welcome`` (its replay or live) that is not a counted ``msg``."""
+        if isinstance(frame, HistoryEnd):
+            if not self.live:
                 self.live = True
                 if not self.ready.done():
                     self.ready.set_result(None)
@@ -305,20 +354,14 @@ class BenchClient(asyncio.BufferedProtocol):
             self.tally.error("gap", "gap: the server dropped messages for a slow reader")
 
     def _error(self, frame: Error, now: int) -> None:
-        if not self.welcomed:
-            self._refused(frame.code, f"the server refused us: {visible(frame.message)}")
-        elif frame.code == ErrorCode.RATE_LIMITED:
+        if frame.code == ErrorCode.RATE_LIMITED:
             self._rate_limited(frame, now)
         else:
             self.tally.error(frame.code, f"error {frame.code}: {visible(frame.message)}")
 
     def _bye(self, frame: Bye) -> None:
         reason = visible(frame.reason or "no reason given")
-        if not self.welcomed:
-            hint = REFUSAL_HINTS.get(reason)
-            message = f"the server said bye before welcome: {reason}"
-            self._refused(reason, f"{message}; {hint}" if hint else message)
-        elif reason == "flooding":
+        if reason == ByeReason.FLOODING:
             self.tally.error(reason, f"bye {reason}: {FLOODING}; {self.tally.rate_advice}")
         else:
             self.tally.error(reason, f"bye {reason}")
@@ -343,9 +386,9 @@ class BenchClient(asyncio.BufferedProtocol):
         if self.in_flight <= self.wake_at:
             self.room.set()
 
-    def _refused(self, code: str, message: str) -> None:
+    def _fail(self, error: ClientError) -> None:
         if not self.ready.done():
-            self.ready.set_exception(SessionRefused(code, message))
+            self.ready.set_exception(error)
 
     def _broken(self, code: str, message: str) -> None:
         self.tally.error(code, message)
@@ -429,41 +472,19 @@ async def open_client(
 
 
 def connect_error(exc: Exception, endpoint: Endpoint, timeout: float) -> ClientError:
-    """What a failed connect means for the user, as one of the client's errors."""
-    if isinstance(exc, ssl.SSLError):
-        return _tls_error(exc, endpoint)
+    """What a failed connect means for the user: rtchat's words (``client.connection``).
+
+    But for a timeout: here it covers the welcome and the replay too.
+    """
     if isinstance(exc, TimeoutError):
         return ConnectTimedOut(f"cannot connect to {endpoint}: no welcome within {timeout:g} s")
-    reason: str
-    if isinstance(exc, ConnectionRefusedError):
-        reason = "connection refused (is the server running?)"
-    elif isinstance(exc, OSError):
-        reason = exc.strerror or str(exc)
-    else:
-        reason = repr(exc)
-    return CannotConnect(f"cannot connect to {endpoint}: {reason}")
+    if isinstance(exc, OSError):  # ssl.SSLError included
+        return client_connect_error(exc, endpoint)
+    return CannotConnect(f"cannot connect to {endpoint}: {exc!r}")
 
 
-def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> ClientError:
-    """A failed TLS handshake: not a TLS server at all, the server's certificate, or ours."""
-    if peer_speaks_no_tls(exc):  # worded as the rtchat client words it
-        return CannotConnect(
-            f"cannot connect to {endpoint}: the server did not answer in TLS "
-            f"(is {endpoint.port} the chat server's port?)"
-        )
-    if not isinstance(exc, ssl.SSLCertVerificationError):
-        return CertificateRejected(
-            f"TLS handshake with {endpoint} failed: {describe_handshake_error(exc)}"
-        )
-    if is_name_mismatch(exc):
-        return ServerNameMismatch(
-            f"the server's certificate is not for {endpoint.cn!r} (--cn must match the "
-            f"certificate's name): {exc.verify_message}"
-        )
-    return ServerNotTrusted(f"the server's certificate is not trusted: {exc.verify_message}")
-
-
-#: The machine code of each connect failure, by the error's class (see ``failure_code``).
+#: The machine code of each connect failure, by the class of the error ``connect_error`` or
+#: the client machine made of it (see ``failure_code``).
 _FAILURE_CODES: Final[dict[type[ClientError], str]] = {
     ConnectTimedOut: "connect_timeout",
     CannotConnect: "cannot_connect",

@@ -193,7 +193,7 @@ class Worker:
         """A client asking for its certificate's name (existing certificates: the server's pick)."""
         certs = self.plan.certs
         name = f"{certs.prefix}{index}" if isinstance(certs, IssueFrom) else None
-        return BenchClient(index, name, self.tally, self.marker)
+        return BenchClient(index, name, self.tally, self.marker, server=str(self.plan.endpoint))
 
     async def _open(self, index: int) -> BenchClient:
         plan = self.plan

@@ -48,8 +48,8 @@ from ..errors import (
 from ..names import name_key
 from ..protocol import (
     MAX_LINE_BYTES,
+    PERMANENT_BYE_REASONS,
     Ack,
-    Bye,
     Error,
     Frame,
     Gap,
@@ -78,7 +78,7 @@ from .commands import (
     WhoIs,
     parse_line,
 )
-from .connection import PERMANENT_BYE_REASONS, ServerConnection, bye_error
+from .connection import ServerConnection
 from .gaps import GapFiller
 from .render import Fragments, event_fragments, notice, welcome_lines
 from .roster import Roster
@@ -87,7 +87,6 @@ from .state import ResumePoint
 SHOWN_IDS_KEPT: Final = 10_000
 FILL_PAGE: Final = 100  # small pages: a slow reader gets a fill through in rounds
 CERTIFICATE_RETRIES: Final = 3  # EOF before welcome after we were welcome before
-_REFUSED_CODES: Final = frozenset({"name_taken", "bad_name", "unsupported_version"})
 
 Opener = Callable[[], Awaitable[ServerConnection]]
 
@@ -400,8 +399,6 @@ class Chat:
                     kind = "missed" if self._resumed else "earlier"
                     self.view.notice(notice(f"-- {frame.count} {kind} message{plural} above"))
                 await self._ask_history(self._gaps.end(more=frame.more))
-            case Bye():
-                raise bye_error(frame, before_welcome=False)
             case Error(ref=str(ref)) if ref in self.pending:
                 # Only rate_limited is resent (we sent too fast). Any other
                 # refusal is final (docs/protocol.md 9.2), `internal` included:
@@ -481,5 +478,7 @@ def _retryable(exc: ClientError, certificate_failures: int) -> bool:
         # A server killed mid-handshake looks the same as one refusing us.
         return certificate_failures <= CERTIFICATE_RETRIES
     if isinstance(exc, SessionRefused):
-        return exc.reason not in PERMANENT_BYE_REASONS | _REFUSED_CODES
+        # A refused hello ends with a bye of its code as the reason (5.2):
+        # the permanent reasons cover those codes too.
+        return exc.reason not in PERMANENT_BYE_REASONS
     return False  # the server's certificate changed, or is not for --cn: never retry

@@ -1,14 +1,15 @@
 """A client's connection to a server: connect, say hello, exchange frames.
 
-The client counts itself connected only when ``welcome`` arrives. With
-TLS 1.3 the client's side of the handshake completes before the server
-has checked our certificate, and a server that refuses it just closes the
-connection: so EOF before ``welcome`` means "the server did not accept
-our certificate" (shared/pitfalls.md), and is reported as such.
-
-Keepalive: ``receive`` pings a server that has been silent for
-``ping_interval`` and declares the connection dead if nothing at all
-arrives within ``pong_timeout`` after that.
+Connecting (TCP and TLS) is here, and so is ``connect_error``, what each
+way a connect fails means (rtchat-bench uses it too). Everything after the
+handshake follows ``sansio.client.ClientProtocol``: the client counts
+itself connected only when ``welcome`` arrives, and EOF before it means
+"the server did not accept our certificate" (with TLS 1.3 a server refuses
+our certificate after our side of the handshake is done: shared/pitfalls.md).
+``ServerConnection`` is its adapter: it reads and writes, and keeps the
+time for its keepalive (a ``ping`` after ``ping_interval`` of server
+silence; the connection is dead when nothing at all arrives within
+``pong_timeout`` after that).
 """
 
 from __future__ import annotations
@@ -24,26 +25,23 @@ from typing import Final
 from ..errors import (
     CannotConnect,
     CertificateRejected,
+    ClientError,
     ConnectionLost,
-    ProtocolError,
     RtchatError,
     ServerNameMismatch,
     ServerNotTrusted,
     SessionRefused,
 )
-from ..protocol import (
-    PROTOCOL_VERSION,
-    Bye,
-    Error,
-    Frame,
-    FrameDecoder,
-    Hello,
-    Ping,
-    Pong,
-    Welcome,
-    encode,
+from ..protocol import Bye, Frame, Welcome, encode
+from ..sansio.client import (
+    ClientProtocol,
+    FrameReceived,
+    Lost,
+    Refused,
+    Rejected,
+    Welcomed,
+    error_for,
 )
-from ..sanitize import visible
 from ..tls import describe_handshake_error, is_name_mismatch, peer_speaks_no_tls
 from .servercert import server_certificate_names
 
@@ -54,25 +52,6 @@ _NOT_OUR_CA: Final = frozenset({19, 20})
 
 # Makes an SSLContext when one is needed (``ServerConnection.open``'s names_context).
 ContextFactory = Callable[[], ssl.SSLContext]
-
-# Reasons in a server's ``bye`` after which reconnecting cannot help.
-PERMANENT_BYE_REASONS: Final = frozenset({"revoked", "expired", "name_taken", "bad_name"})
-_BYE_EXPLAINED: Final = {
-    "revoked": "your certificate has been revoked: ask your admin for a new one",
-    "expired": "your certificate has expired: ask your admin for a new one",
-    "server_full": "the server is full: try again later",
-    "too_many_connections": "too many connections from your address: close some and try again",
-    "flooding": "the server disconnected us for sending too much too fast",
-}
-
-
-def bye_error(frame: Bye, *, before_welcome: bool) -> SessionRefused | ConnectionLost:
-    """The error a server's ``bye`` means for us: final (refused) or not (lost)."""
-    reason = frame.reason or "no reason given"
-    message = _BYE_EXPLAINED.get(reason, f"the server ended the session: {visible(reason)}")
-    if before_welcome or reason in PERMANENT_BYE_REASONS:
-        return SessionRefused(reason, message)
-    return ConnectionLost(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +70,7 @@ class Endpoint:
 async def _connect(
     endpoint: Endpoint, context: ssl.SSLContext, timeout: float, trust: Path | None = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """TCP and the TLS handshake; each way it can fail becomes a ClientError.
-
-    ``trust`` is the file ``context`` trusts (ca.crt), named when the
-    server's certificate was signed by another CA.
-    """
+    """TCP and the TLS handshake; each way it can fail becomes a ClientError (``connect_error``)."""
     try:
         async with asyncio.timeout(timeout):
             return await asyncio.open_connection(
@@ -106,38 +81,50 @@ async def _connect(
                 ssl_handshake_timeout=timeout,
                 limit=READ_SIZE,
             )
-    except ssl.SSLCertVerificationError as exc:
-        if is_name_mismatch(exc):
-            raise ServerNameMismatch(
-                f"the server's certificate is not for {endpoint.cn!r} "
-                f"(--cn must match the certificate's name): {exc.verify_message}"
-            ) from None
-        if trust is not None and exc.verify_code in _NOT_OUR_CA:
-            raise ServerNotTrusted(
-                f"the server's certificate is not signed by the CA in {trust}: "
-                "ask your admin for the server's ca.crt"
-            ) from None
-        raise ServerNotTrusted(
-            f"the server's certificate is not trusted: {exc.verify_message}"
-        ) from None
-    except ssl.SSLError as exc:
-        if peer_speaks_no_tls(exc):
-            raise CannotConnect(
-                f"cannot connect to {endpoint}: the server did not answer in TLS "
-                f"(is {endpoint.port} the chat server's port?)"
-            ) from None
-        raise CertificateRejected(
-            f"TLS handshake with {endpoint} failed: {describe_handshake_error(exc)}"
-        ) from None
-    except TimeoutError:
-        raise CannotConnect(f"cannot connect to {endpoint}: timed out") from None
-    except ConnectionRefusedError:
-        raise CannotConnect(
-            f"cannot connect to {endpoint}: connection refused (is the server running?)"
-        ) from None
-    except OSError as exc:
+    except OSError as exc:  # TimeoutError and ssl.SSLError are OSErrors too
+        raise connect_error(exc, endpoint, trust) from None
+
+
+def connect_error(exc: OSError, endpoint: Endpoint, trust: Path | None = None) -> ClientError:
+    """What a failed connect (TCP or the TLS handshake) means, for rtchat and rtchat-bench alike.
+
+    ``trust`` is the file the context trusts (ca.crt), named when the
+    server's certificate was signed by another CA.
+    """
+    if isinstance(exc, ssl.SSLError):
+        return _tls_error(exc, endpoint, trust)
+    reason: str
+    if isinstance(exc, TimeoutError):
+        reason = "timed out"
+    elif isinstance(exc, ConnectionRefusedError):
+        reason = "connection refused (is the server running?)"
+    else:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        raise CannotConnect(f"cannot connect to {endpoint}: {reason}") from None
+    return CannotConnect(f"cannot connect to {endpoint}: {reason}")
+
+
+def _tls_error(exc: ssl.SSLError, endpoint: Endpoint, trust: Path | None) -> ClientError:
+    """A failed TLS handshake: not a TLS server at all, the server's certificate, or ours."""
+    if peer_speaks_no_tls(exc):
+        return CannotConnect(
+            f"cannot connect to {endpoint}: the server did not answer in TLS "
+            f"(is {endpoint.port} the chat server's port?)"
+        )
+    if not isinstance(exc, ssl.SSLCertVerificationError):
+        return CertificateRejected(
+            f"TLS handshake with {endpoint} failed: {describe_handshake_error(exc)}"
+        )
+    if is_name_mismatch(exc):
+        return ServerNameMismatch(
+            f"the server's certificate is not for {endpoint.cn!r} "
+            f"(--cn must match the certificate's name): {exc.verify_message}"
+        )
+    if trust is not None and exc.verify_code in _NOT_OUR_CA:
+        return ServerNotTrusted(
+            f"the server's certificate is not signed by the CA in {trust}: "
+            "ask your admin for the server's ca.crt"
+        )
+    return ServerNotTrusted(f"the server's certificate is not trusted: {exc.verify_message}")
 
 
 async def _certificate_names(
@@ -156,7 +143,11 @@ async def _certificate_names(
 
 
 class ServerConnection:
-    """One TLS connection to a chat server, speaking protocol v1."""
+    """One TLS connection to a chat server, speaking protocol v1.
+
+    The rules are ``sansio.client.ClientProtocol``'s; this class reads,
+    writes and keeps the time for it.
+    """
 
     def __init__(
         self,
@@ -170,12 +161,18 @@ class ServerConnection:
         self.endpoint = endpoint
         self._reader = reader
         self._writer = writer
-        self._decoder = FrameDecoder.for_client()
-        self._pending: list[Frame | ProtocolError] = []
-        self.ping_interval = ping_interval
-        self.pong_timeout = pong_timeout
+        self._protocol = ClientProtocol(
+            str(endpoint),
+            asyncio.get_running_loop().time(),
+            ping_interval=ping_interval,
+            pong_timeout=pong_timeout,
+        )
         self.welcome: Welcome | None = None
-        self.protocol_errors = 0  # frames from the server we could not read
+
+    @property
+    def protocol_errors(self) -> int:
+        """Frames from the server we could not read (and skipped)."""
+        return self._protocol.protocol_errors
 
     @classmethod
     async def open(
@@ -220,9 +217,9 @@ class ServerConnection:
         A refused connection is closed before the error propagates.
         """
         try:
-            await self.send(Hello(v=PROTOCOL_VERSION, name=name, since=since))
+            await self._write(self._protocol.hello(name, since))
             async with asyncio.timeout(timeout):
-                self.welcome = await self._await_welcome()
+                event = await self._next_event()
         except TimeoutError:
             self._writer.transport.abort()
             raise SessionRefused(
@@ -231,39 +228,23 @@ class ServerConnection:
         except BaseException:
             self._writer.transport.abort()
             raise
+        assert isinstance(event, Welcomed), event  # before welcome the machine hands over nothing
+        self.welcome = event.welcome
         return self.welcome
-
-    async def _await_welcome(self) -> Welcome:
-        while True:
-            frame = await self._next_frame(before_welcome=True)
-            if isinstance(frame, Welcome):
-                return frame
-            if isinstance(frame, Error):
-                raise SessionRefused(frame.code, f"the server refused us: {visible(frame.message)}")
-            if isinstance(frame, Bye):
-                raise bye_error(frame, before_welcome=True)
-            if isinstance(frame, Ping):
-                await self.send(Pong(t=frame.t))
 
     async def send(self, frame: Frame) -> None:
         """Send one frame; ConnectionLost if the connection is gone."""
-        try:
-            self._writer.write(encode(frame))
-            await self._writer.drain()
-        except (ConnectionError, ssl.SSLError, RuntimeError) as exc:
-            raise ConnectionLost(f"connection to {self.endpoint} lost: {exc}") from None
+        await self._write(encode(frame))
 
     async def receive(self) -> Frame:
-        """The next frame from the server (answering its pings on the way).
+        """The next frame from the server (its pings answered on the way, never a ``bye``).
 
-        Raises ConnectionLost when the connection ends or goes silent.
+        Raises ConnectionLost when the connection ends or goes silent, and
+        SessionRefused after a ``bye`` for a permanent reason.
         """
-        while True:
-            frame = await self._next_frame(before_welcome=False)
-            if isinstance(frame, Ping):
-                await self.send(Pong(t=frame.t))
-                continue
-            return frame
+        event = await self._next_event()
+        assert isinstance(event, FrameReceived), event  # the welcome was hello()'s
+        return event.frame
 
     def abort(self) -> None:
         """Drop the connection at once (it is dead or we are done with it)."""
@@ -282,44 +263,52 @@ class ServerConnection:
 
     # ------------------------------------------------------------------
 
-    async def _next_frame(self, *, before_welcome: bool) -> Frame:
+    async def _next_event(self) -> Welcomed | FrameReceived:
+        """Read until the machine has something for us; raise the error an ending means."""
+        protocol = self._protocol
+        loop = asyncio.get_running_loop()
         while True:
-            while not self._pending:
-                data = await self._read_with_keepalive(before_welcome)
-                self._pending.extend(self._decoder.feed(data))
-            event = self._pending.pop(0)
-            if not isinstance(event, ProtocolError):
+            event = protocol.next_event()
+            await self._write(b"".join(protocol.data_to_send()))  # pongs, our ping
+            if isinstance(event, Welcomed | FrameReceived):
                 return event
-            if event.fatal:
-                raise ConnectionLost(f"unreadable data from the server: {event.message}")
-            # A newer server may send frames or values we do not know:
-            # skip them rather than give up the session.
-            self.protocol_errors += 1
+            if event is None and protocol.ending is not None:
+                event = protocol.ending  # it ended before: the same error again
+            if isinstance(event, Refused | Rejected | Lost):
+                raise error_for(event)
+            if event is None:
+                await self._read(protocol, loop)
+            # Unreadable: skipped (counted in protocol_errors)
 
-    async def _read_with_keepalive(self, before_welcome: bool) -> bytes:
-        pinged = False
-        while True:
-            wait = self.pong_timeout if pinged else self.ping_interval
-            try:
-                async with asyncio.timeout(wait):
-                    data = await self._reader.read(READ_SIZE)
-            except TimeoutError:
-                if pinged:
-                    raise ConnectionLost(
-                        f"the server at {self.endpoint} stopped answering"
-                    ) from None
-                pinged = True
-                await self.send(Ping())
-                continue
-            except ssl.SSLError as exc:
-                await self._closed_quietly()
-                raise self._lost(before_welcome, describe_handshake_error(exc)) from None
-            except ConnectionError as exc:
-                await self._closed_quietly()
-                raise self._lost(before_welcome, exc.strerror or str(exc)) from None
-            if not data:
-                raise self._lost(before_welcome, "the server closed the connection")
-            return data
+    async def _read(self, protocol: ClientProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        """One read into the machine: data, the end of the stream, or silence until its deadline."""
+        try:
+            async with asyncio.timeout_at(protocol.deadline):
+                data = await self._reader.read(READ_SIZE)
+        except TimeoutError:
+            protocol.tick(loop.time())
+            return
+        except ssl.SSLError as exc:
+            await self._closed_quietly()
+            protocol.receive_eof(describe_handshake_error(exc))
+            return
+        except ConnectionError as exc:
+            await self._closed_quietly()
+            protocol.receive_eof(exc.strerror or str(exc))
+            return
+        if data:
+            protocol.receive_data(data, loop.time())
+        else:
+            protocol.receive_eof()
+
+    async def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+        except (ConnectionError, ssl.SSLError, RuntimeError) as exc:
+            raise ConnectionLost(f"connection to {self.endpoint} lost: {exc}") from None
 
     async def _closed_quietly(self) -> None:
         """Close, and take the error asyncio also left in the stream's 'closed' future.
@@ -332,11 +321,3 @@ class ServerConnection:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
                 await self._writer.wait_closed()
-
-    def _lost(self, before_welcome: bool, reason: str) -> Exception:
-        if before_welcome:
-            # With TLS 1.3 our side of the handshake is done before the server
-            # has checked our certificate: its alert (or, from servers that
-            # send none, a closed connection) is how a refusal shows.
-            return CertificateRejected(f"the server did not accept our certificate: {reason}")
-        return ConnectionLost(f"connection to {self.endpoint} lost: {reason}")

@@ -24,6 +24,7 @@ from ..names import name_key
 from ..protocol import (
     Bye,
     Error,
+    ErrorCode,
     Frame,
     Gap,
     Join,
@@ -182,7 +183,9 @@ def _gap(frame: Gap) -> Fragments:
 
 # Refusals of what the user typed: the server's message says it all (the
 # terminal client shows it without the code; plain and JSON output keep it).
-USER_ERRORS: Final = frozenset({"no_such_user", "no_such_room", "empty_text"})
+USER_ERRORS: Final = frozenset(
+    {ErrorCode.NO_SUCH_USER, ErrorCode.NO_SUCH_ROOM, ErrorCode.EMPTY_TEXT}
+)
 
 
 def _error(frame: Error, *, code: bool = True) -> Fragments:
