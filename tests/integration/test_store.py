@@ -291,16 +291,14 @@ async def test_private_message_waits_for_an_offline_recipient(
         await client.close()
 
 
-def test_sqlite_file_is_a_real_database(tmp_path: Path) -> None:
+async def test_sqlite_file_is_a_real_database(tmp_path: Path) -> None:
     """What the store writes is plain SQLite, readable by anyone with the file."""
-
-    async def write() -> None:
-        store = SqliteStore(tmp_path / "m.db")
-        await store.open()
-        await store.append([draft("inspect me")])
-        await store.close()
-
-    asyncio.run(write())
+    # Awaited in the test's own loop: an asyncio.run() of its own here left
+    # pytest-asyncio (0.26 and 1.0 at least) making a loop it never closed for the next test.
+    store = SqliteStore(tmp_path / "m.db")
+    await store.open()
+    await store.append([draft("inspect me")])
+    await store.close()
     with closing(sqlite3.connect(tmp_path / "m.db")) as db:
         assert db.execute("SELECT text FROM messages").fetchall() == [("inspect me",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
