@@ -575,48 +575,6 @@ async def case_partial_hello_then_silence(server: ChatServer, pki: Pki, tmp_path
     assert await attacker.closed() == [Bye(reason="hello_timeout")]
 
 
-async def case_msg_before_hello(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
-    """A msg before hello gets hello_required with its ref, and is not delivered."""
-    attacker = await peer(server, pki.client(ATTACKER))
-    await answered(attacker, b'{"type":"msg","text":"early","ref":"e1"}\n', "hello_required", "e1")
-
-
-async def case_who_and_history_before_hello(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
-    """who and history before hello both get hello_required, without a ref."""
-    attacker = await peer(server, pki.client(ATTACKER))
-    await answered(attacker, b'{"type":"who"}\n', "hello_required")
-    await answered(attacker, b'{"type":"history","since":0}\n', "hello_required")
-
-
-async def case_duplicate_hello(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
-    """A second hello gets duplicate_hello and the session goes on unchanged."""
-    attacker = await welcomed(server, pki)
-    await answered(attacker, b'{"type":"hello","v":7}\n', "duplicate_hello")
-    assert sessions_named(server, ATTACKER) == 1
-
-
-async def case_unsupported_version(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
-    """hello v2 gets unsupported_version, then bye, then the connection closes."""
-    attacker = await peer(server, pki.client(ATTACKER))
-    await hello_refused(attacker, "unsupported_version", b'{"type":"hello","v":2}\n')
-
-
-async def case_hello_with_negative_since(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
-    """hello with since -1 is bad_field; the session still waits for a good hello."""
-    attacker = await peer(server, pki.client(ATTACKER))
-    await answered(attacker, b'{"type":"hello","v":1,"since":-1}\n', "bad_field")
-    await attacker.send(HELLO)
-    assert (await attacker.until(Welcome)).name == ATTACKER
-
-
-async def case_hello_with_fractional_version(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
-    """hello with v 1.0 is bad_field (integers have no fraction), not a new version."""
-    attacker = await peer(server, pki.client(ATTACKER))
-    await answered(attacker, b'{"type":"hello","v":1.0}\n', "bad_field")
-    await attacker.send(HELLO)
-    await attacker.until(Welcome)
-
-
 async def case_claimed_name_invalid(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
     """Under --names claim, a name with a space gets bad_name and bye bad_name."""
     attacker = await peer(server, pki.client(ATTACKER))
@@ -1297,12 +1255,6 @@ CASES: list[Case] = [
     Case(case_hello_never_sent),
     Case(case_pings_do_not_delay_the_hello_timeout),
     Case(case_partial_hello_then_silence),
-    Case(case_msg_before_hello),
-    Case(case_who_and_history_before_hello),
-    Case(case_duplicate_hello),
-    Case(case_unsupported_version),
-    Case(case_hello_with_negative_since),
-    Case(case_hello_with_fractional_version),
     Case(case_claimed_name_invalid, claim=True),
     Case(case_claimed_name_of_another, claim=True),
     Case(case_claimed_name_with_a_zero_width_joiner, claim=True),

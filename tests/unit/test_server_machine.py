@@ -101,8 +101,9 @@ def errors(frames: list[Frame]) -> list[tuple[str, str | None]]:
 def test_msg_before_hello_is_hello_required_with_its_ref() -> None:
     """A msg before hello: error hello_required carrying the msg's ref; still awaiting hello.
 
-    The same case in tests/test_faults.py (case_msg_before_hello) needs a TLS
-    server, a talker and a witness; the rule itself is checked here.
+    This case was once tests/integration/test_faults.py's case_msg_before_hello:
+    a TLS server, an attacker, a talker and a witness, about a second. The rule
+    is the machine's, and is checked here in microseconds.
     """
     peer = Peer()
     events = peer.send(b'{"type":"msg","text":"early","ref":"r1"}\n')
@@ -187,6 +188,15 @@ def test_a_malformed_hello_leaves_the_session_waiting_for_a_good_one() -> None:
     peer.send(b'{"type":"hello","v":1,"since":-1}\n')
     assert errors(peer.sent()) == [("bad_field", None)]
     assert peer.machine.state is State.AWAIT_HELLO
+    peer.send(HELLO)
+    assert peer.sent() == [WELCOME]
+
+
+def test_a_hello_whose_version_has_a_fraction_is_a_bad_field_not_a_version() -> None:
+    """hello with v 1.0: bad_field (integers have no fraction), still AWAIT_HELLO."""
+    peer = Peer()
+    peer.send(b'{"type":"hello","v":1.0}\n')
+    assert errors(peer.sent()) == [("bad_field", None)]
     peer.send(HELLO)
     assert peer.sent() == [WELCOME]
 
