@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from realtimechat.protocol import Bye, Join, Leave
 
 from .support import Pki, RawPeer, ServerFactory
 
 
+@pytest.mark.protocol("12.2")
 async def test_shutdown_says_bye_and_announces_nobody_leaving(
     start_server: ServerFactory, pki: Pki
 ) -> None:
