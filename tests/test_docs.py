@@ -262,3 +262,49 @@ def test_no_marked_section_is_left_off_the_held_list() -> None:
     listed = set(held_sections())
     marked = {section for _, named in protocol_marks() for section in named}
     assert sorted(marked - listed) == []
+
+
+# -- citations in the code and the docs ---------------------------------------------------
+
+CITING = [*sorted(PACKAGE.rglob("*.py")), *sorted(TESTS.rglob("*.py")), *DOCS]
+SECTION_CITATION = re.compile(r"protocol\.md,? (\d+(?:\.\d+)*)\b")
+TITLE_CITATION = re.compile(r"\b([\w-]+\.md),? \(?\"([^\"]+)\"")
+
+
+def doc_named(name: str) -> Path | None:
+    """``protocol.md`` or ``README.md``: the file of the docs with that name."""
+    return next((doc for doc in DOCS if doc.name == name), None)
+
+
+def test_every_cited_section_of_protocol_md_exists() -> None:
+    """ "docs/protocol.md 6.2" in a comment or a doc names a numbered heading."""
+    sections = numbered_sections()
+    unknown = []
+    for path in CITING:
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        unknown += [
+            f"{shown(path)}: protocol.md {cited}"
+            for cited in SECTION_CITATION.findall(text)
+            if cited not in sections
+        ]
+    assert unknown == []
+
+
+def titles(doc: Path) -> set[str]:
+    """The headings of ``doc`` as cited: without code marks, with or without their number."""
+    plain = [INLINE_CODE.sub(r"\2", heading) for heading in headings(doc)]
+    return {*plain, *(SECTION.sub("", heading) for heading in plain)}
+
+
+def test_every_cited_heading_exists() -> None:
+    """design.md, "Client" (or README.md ("Exit codes")) names a heading of that file."""
+    unknown = []
+    for path in CITING:
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        for name, title in TITLE_CITATION.findall(text):
+            doc = doc_named(name)
+            if doc is None:
+                unknown.append(f"{shown(path)}: {name} is not one of the docs")
+            elif title not in titles(doc):
+                unknown.append(f'{shown(path)}: {name}, "{title}" is no heading there')
+    assert unknown == []

@@ -1,4 +1,4 @@
-"""The seed's hand-made certificates keep working (design.md, "Certificates").
+"""The seed's hand-made certificates keep working (docs/certificates.md, 9).
 
 Made exactly as the seed's README says, with the real ``openssl`` binary:
 ``openssl req -newkey rsa:4096 -x509 -sha256 -days 365 -nodes``. The server

@@ -4,7 +4,8 @@ The client counts itself connected only when ``welcome`` arrives. With
 TLS 1.3 the client's side of the handshake completes before the server
 has checked our certificate, and a server that refuses it just closes the
 connection: so EOF before ``welcome`` means "the server did not accept
-our certificate" (shared/pitfalls.md), and is reported as such.
+our certificate" (measured in the development environment's shared notes,
+../shared/pitfalls.md, outside this repository), and is reported as such.
 
 Keepalive: ``receive`` pings a server that has been silent for
 ``ping_interval`` and declares the connection dead if nothing at all

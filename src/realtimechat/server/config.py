@@ -68,7 +68,7 @@ def option_of(field: dataclasses.Field[object]) -> Option | None:
 
 
 class NamesMode(StrEnum):
-    """How a session's chat name is chosen (design.md, "Names")."""
+    """How a session's chat name is chosen (docs/protocol.md 5.3)."""
 
     CN = "cn"  # the name is the certificate's CN: nobody can pose as anyone
     CLAIM = "claim"  # users pick names, each owned by the identity that first used it
