@@ -268,7 +268,7 @@ class Gap(Frame):
 
 @dataclass(frozen=True, slots=True)
 class HistoryEnd(Frame):
-    """Ends the reply to one ``history`` request (an addition to design.md)."""
+    """Ends the reply to one ``history`` request (an addition: docs/protocol.md 4.2)."""
 
     TYPE: ClassVar[str] = "history_end"
     count: int

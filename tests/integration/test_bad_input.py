@@ -40,6 +40,7 @@ async def witnesses_still_chat(server: ChatServer, pki: Pki, text: str) -> None:
         (b'{"type":"ping","t":1e400}\n', "bad_field"),
     ],
 )
+@pytest.mark.protocol("3", "12.1")
 async def test_bad_frames_get_an_error_and_the_session_goes_on(
     server: ChatServer, pki: Pki, payload: bytes, code: str
 ) -> None:
@@ -57,6 +58,7 @@ async def test_bad_frames_get_an_error_and_the_session_goes_on(
     carol.close()
 
 
+@pytest.mark.protocol("5.1", "12.1")
 async def test_msg_before_hello_is_an_error(server: ChatServer, pki: Pki) -> None:
     """Saying something before hello gets hello_required, not a broadcast."""
     carol = await RawPeer.open(server, pki.client("carol"))
@@ -66,6 +68,7 @@ async def test_msg_before_hello_is_an_error(server: ChatServer, pki: Pki) -> Non
     carol.close()
 
 
+@pytest.mark.protocol("5.2", "12.2")
 async def test_unsupported_version_is_refused(server: ChatServer, pki: Pki) -> None:
     """hello with v=2 gets unsupported_version and the session ends."""
     carol = await RawPeer.open(server, pki.client("carol"))
@@ -76,6 +79,7 @@ async def test_unsupported_version_is_refused(server: ChatServer, pki: Pki) -> N
     assert seen[-1] == Bye(reason="unsupported_version")
 
 
+@pytest.mark.protocol("2", "12.1")
 async def test_oversized_line_in_pieces_closes_only_that_session(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -97,6 +101,7 @@ async def test_oversized_line_in_pieces_closes_only_that_session(
     await alice.close()
 
 
+@pytest.mark.protocol("12.1")
 async def test_too_many_errors_end_the_session(start_server: ServerFactory, pki: Pki) -> None:
     """A peer that keeps sending garbage is disconnected after max_errors errors."""
     server = await start_server(max_errors=5)
@@ -108,6 +113,7 @@ async def test_too_many_errors_end_the_session(start_server: ServerFactory, pki:
 
 
 @pytest.mark.parametrize("how", ["close", "reset"])
+@pytest.mark.protocol("12.2")
 async def test_peer_vanishing_mid_frame_is_a_plain_leave(
     server: ChatServer, pki: Pki, how: str
 ) -> None:
@@ -127,6 +133,7 @@ async def test_peer_vanishing_mid_frame_is_a_plain_leave(
     await alice.close()
 
 
+@pytest.mark.protocol("8.4")
 async def test_no_message_text_reaches_the_log(
     server: ChatServer, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -137,6 +144,7 @@ async def test_no_message_text_reaches_the_log(
     assert not any("secret-words-123" in r.getMessage() for r in server_log.records)
 
 
+@pytest.mark.protocol("12.1")
 async def test_refused_requests_do_not_count_as_misbehaviour(
     start_server: ServerFactory, pki: Pki
 ) -> None:

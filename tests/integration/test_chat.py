@@ -45,6 +45,7 @@ from ..support import (
 )
 
 
+@pytest.mark.protocol("6.1")
 async def test_three_clients_see_every_message_in_the_same_order(
     server: ChatServer, pki: Pki
 ) -> None:
@@ -70,6 +71,7 @@ async def test_three_clients_see_every_message_in_the_same_order(
         await client.close()
 
 
+@pytest.mark.protocol("6.2")
 async def test_sender_gets_ack_then_its_echo_with_id_and_ts(server: ChatServer, pki: Pki) -> None:
     """A msg with a ref is acked with its id, and the echo carries that id and a ts."""
     alice = await join(server, pki, "alice")
@@ -83,6 +85,7 @@ async def test_sender_gets_ack_then_its_echo_with_id_and_ts(server: ChatServer, 
     await alice.close()
 
 
+@pytest.mark.protocol("6.3", "9.1")
 async def test_a_resent_ref_is_acked_again_but_not_shown_twice(
     server: ChatServer, pki: Pki
 ) -> None:
@@ -101,6 +104,7 @@ async def test_a_resent_ref_is_acked_again_but_not_shown_twice(
     await bob.close()
 
 
+@pytest.mark.protocol("7.2")
 async def test_join_and_leave_are_announced_to_the_others(server: ChatServer, pki: Pki) -> None:
     """Others see join when a name arrives and leave with a reason when it goes."""
     alice = await join(server, pki, "alice")
@@ -113,6 +117,7 @@ async def test_join_and_leave_are_announced_to_the_others(server: ChatServer, pk
     await alice.close()
 
 
+@pytest.mark.protocol("4.2", "7.1")
 async def test_welcome_lists_who_is_online(server: ChatServer, pki: Pki) -> None:
     """welcome counts distinct names online and carries the first page of users."""
     alice = await join(server, pki, "alice")
@@ -126,6 +131,7 @@ async def test_welcome_lists_who_is_online(server: ChatServer, pki: Pki) -> None
     await bob.close()
 
 
+@pytest.mark.protocol("7.1", "7.2")
 async def test_one_identity_may_have_several_sessions(server: ChatServer, pki: Pki) -> None:
     """Two devices of alice both get messages; the second does not announce a join."""
     laptop = await join(server, pki, "alice")
@@ -148,6 +154,7 @@ async def test_one_identity_may_have_several_sessions(server: ChatServer, pki: P
     await bob.close()
 
 
+@pytest.mark.protocol("5.3")
 async def test_cn_mode_grants_the_certificate_name(server: ChatServer, pki: Pki) -> None:
     """Under --names cn a requested name is not an error: welcome says the CN."""
     alice = await join(server, pki, "alice", name="bob")
@@ -156,6 +163,7 @@ async def test_cn_mode_grants_the_certificate_name(server: ChatServer, pki: Pki)
     await alice.close()
 
 
+@pytest.mark.protocol("5.3", "12.1")
 async def test_claim_mode_lets_users_pick_free_names(start_server: ServerFactory, pki: Pki) -> None:
     """Under --names claim a name is granted, kept by its first identity, refused to others."""
     server = await start_server(settings=ServerSettings(names=NamesMode.CLAIM))
@@ -181,6 +189,7 @@ async def test_claim_mode_lets_users_pick_free_names(start_server: ServerFactory
     await again.close()
 
 
+@pytest.mark.protocol("7.3")
 async def test_who_is_paged(start_server: ServerFactory, pki: Pki) -> None:
     """who answers in pages of who_page_size, and next leads to the rest."""
     server = await start_server(settings=ServerSettings(who_page_size=2))
@@ -204,6 +213,7 @@ async def test_who_is_paged(start_server: ServerFactory, pki: Pki) -> None:
         await client.close()
 
 
+@pytest.mark.protocol("7.2")
 async def test_presence_stops_above_the_limit(start_server: ServerFactory, pki: Pki) -> None:
     """Above presence_limit users, join/leave are no longer sent to everyone."""
     server = await start_server(settings=ServerSettings(presence_limit=2))
@@ -219,6 +229,7 @@ async def test_presence_stops_above_the_limit(start_server: ServerFactory, pki: 
         await client.close()
 
 
+@pytest.mark.protocol("6.4", "12.1")
 async def test_private_message_reaches_only_the_two_parties(server: ChatServer, pki: Pki) -> None:
     """A msg with 'to' goes to the recipient and the sender, nobody else."""
     alice = await join(server, pki, "alice")
@@ -239,6 +250,7 @@ async def test_private_message_reaches_only_the_two_parties(server: ChatServer, 
         await client.close()
 
 
+@pytest.mark.protocol("6.5")
 async def test_another_room_is_refused_with_the_ref(server: ChatServer, pki: Pki) -> None:
     """This server serves only the lobby: msg to another room gets no_such_room."""
     alice = await join(server, pki, "alice")
@@ -250,6 +262,7 @@ async def test_another_room_is_refused_with_the_ref(server: ChatServer, pki: Pki
     await alice.close()
 
 
+@pytest.mark.protocol("8.1", "8.3")
 async def test_history_and_resume_replay_what_was_missed(server: ChatServer, pki: Pki) -> None:
     """history returns stored messages after 'since'; hello{since} replays them first."""
     alice = await join(server, pki, "alice")
@@ -270,6 +283,7 @@ async def test_history_and_resume_replay_what_was_missed(server: ChatServer, pki
     await bob.close()
 
 
+@pytest.mark.protocol("4.1")
 async def test_ping_is_answered_with_the_same_t(server: ChatServer, pki: Pki) -> None:
     """The server answers ping with pong carrying the same t, before and after hello."""
     peer = await RawPeer.open(server, pki.client("alice"))
@@ -280,6 +294,7 @@ async def test_ping_is_answered_with_the_same_t(server: ChatServer, pki: Pki) ->
     peer.close()
 
 
+@pytest.mark.protocol("11")
 async def test_server_pings_an_idle_client_and_drops_a_silent_one(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -305,6 +320,7 @@ async def test_a_session_ending_leaves_no_trace_in_the_hub(server: ChatServer, p
     await eventually(lambda: server.hub.users_online == 0 and not server.hub.sessions)
 
 
+@pytest.mark.protocol("7.2")
 async def test_presence_is_symmetric_at_the_limit(start_server: ServerFactory, pki: Pki) -> None:
     """A user whose join was not announced (over the limit) has no leave announced either."""
     server = await start_server(settings=ServerSettings(presence_limit=2))
@@ -319,6 +335,7 @@ async def test_presence_is_symmetric_at_the_limit(start_server: ServerFactory, p
     await alice.close()
 
 
+@pytest.mark.protocol("8.3", "8.4", "9.3")
 async def test_resume_beyond_kept_history_starts_with_a_gap(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -340,6 +357,7 @@ async def test_resume_beyond_kept_history_starts_with_a_gap(
     await bob.close()
 
 
+@pytest.mark.protocol("6.3")
 async def test_a_resend_is_acked_even_if_its_recipient_left(server: ChatServer, pki: Pki) -> None:
     """De-duplication comes first: a resent private message is acked, not refused."""
     alice = await join(server, pki, "alice")
@@ -354,6 +372,7 @@ async def test_a_resend_is_acked_even_if_its_recipient_left(server: ChatServer, 
     await alice.close()
 
 
+@pytest.mark.protocol("6.5")
 async def test_who_and_history_for_another_room_are_refused(server: ChatServer, pki: Pki) -> None:
     """Only the lobby exists: who and history naming another room get no_such_room."""
     alice = await join(server, pki, "alice")
@@ -364,6 +383,7 @@ async def test_who_and_history_for_another_room_are_refused(server: ChatServer, 
     await alice.close()
 
 
+@pytest.mark.protocol("4.2")
 async def test_motd_rides_in_welcome(start_server: ServerFactory, pki: Pki) -> None:
     """The message of the day reaches every joining user in welcome."""
     server = await start_server(settings=ServerSettings(motd="be kind"))
@@ -388,6 +408,7 @@ class FailingDiskStore(MemoryStore):
         return await super().append(drafts)
 
 
+@pytest.mark.protocol("6.2", "9.2")
 async def test_the_client_drops_a_message_the_server_could_not_store(
     start_server: ServerFactory, pki: Pki
 ) -> None:

@@ -1218,6 +1218,7 @@ class Case:
     claim: bool = False
     files: Callable[[Pki, Path], ServerFiles] | None = None
     store: Callable[[Path], Store] | None = None  # default: the memory store
+    marks: tuple[pytest.MarkDecorator, ...] = ()  # protocol(...): the rules the case holds
 
     @property
     def id(self) -> str:
@@ -1233,7 +1234,7 @@ CASES: list[Case] = [
     Case(case_revoked_certificate, files=second_ca_trust),
     Case(case_server_auth_only_certificate),
     Case(case_server_certificate_as_client),
-    Case(case_cn_that_is_not_a_name),
+    Case(case_cn_that_is_not_a_name, marks=(pytest.mark.protocol("5.3"),)),
     Case(case_cn_with_a_bidi_override),
     Case(case_certificate_without_a_cn),
     Case(case_self_signed_pinned, files=pinned_trust),
@@ -1252,8 +1253,8 @@ CASES: list[Case] = [
     Case(case_tls_record_corrupted),
     Case(case_connect_tls_then_close),
     # session lifecycle
-    Case(case_hello_never_sent),
-    Case(case_pings_do_not_delay_the_hello_timeout),
+    Case(case_hello_never_sent, marks=(pytest.mark.protocol("5.1", "12.2"),)),
+    Case(case_pings_do_not_delay_the_hello_timeout, marks=(pytest.mark.protocol("5.1"),)),
     Case(case_partial_hello_then_silence),
     Case(case_claimed_name_invalid, claim=True),
     Case(case_claimed_name_of_another, claim=True),
@@ -1298,14 +1299,14 @@ CASES: list[Case] = [
     Case(case_private_to_nobody),
     Case(case_forged_from),
     Case(case_terminal_escapes_pass_through),
-    Case(case_history_with_a_huge_limit),
+    Case(case_history_with_a_huge_limit, marks=(pytest.mark.protocol("8.1"),)),
     Case(case_who_with_an_overlong_cursor),
     Case(case_ping_with_1e400),
-    Case(case_another_identitys_ref),
-    Case(case_resent_ref),
-    Case(case_errors_before_hello_count_after_it),
+    Case(case_another_identitys_ref, marks=(pytest.mark.protocol("6.3"),)),
+    Case(case_resent_ref, marks=(pytest.mark.protocol("6.3"),)),
+    Case(case_errors_before_hello_count_after_it, marks=(pytest.mark.protocol("12.1"),)),
     Case(case_history_since_beyond_sqlite, store=sqlite_store),
-    Case(case_hello_since_beyond_sqlite, store=sqlite_store),
+    Case(case_hello_since_beyond_sqlite, store=sqlite_store, marks=(pytest.mark.protocol("8.3"),)),
     Case(case_nul_characters_stored, store=sqlite_store),
     # load
     Case(case_flood, limits={"rate": 400, "burst": 20, "flood_limit": 50}),
@@ -1318,7 +1319,7 @@ CASES: list[Case] = [
     Case(case_too_many_from_one_address, limits={"max_per_address": 4}),
     Case(case_a_thousand_pings),
     Case(case_pings_are_never_rate_limited, limits={"rate": 400, "burst": 20}),
-    Case(case_history_amplification),
+    Case(case_history_amplification, marks=(pytest.mark.protocol("8.1"),)),
     Case(case_many_tiny_frames_in_one_write),
     Case(
         case_two_bursts_of_big_messages,
@@ -1437,7 +1438,9 @@ async def fresh_client_is_welcome(server: ChatServer, pki: Pki) -> None:
     await newcomer.close()
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+@pytest.mark.parametrize(
+    "case", [pytest.param(case, id=case.id, marks=case.marks) for case in CASES]
+)
 async def test_fault_harms_no_one_else(
     case: Case, start_server: ServerFactory, pki: Pki, tmp_path: Path, log_tap: LogTap
 ) -> None:

@@ -47,6 +47,7 @@ HELLO = b'{"type":"hello","v":1}\n'
 PASTE_PACE = 0.002  # seconds between the lines of a paste: faster than the rate limit allows
 
 
+@pytest.mark.protocol("12.3")
 async def test_a_flood_is_refused_then_disconnected_and_harms_no_one(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -74,6 +75,7 @@ async def test_a_flood_is_refused_then_disconnected_and_harms_no_one(
     await alice.close()
 
 
+@pytest.mark.protocol("12.3")
 async def test_every_refusal_is_told_and_the_last_one_is_followed_by_bye(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -88,6 +90,7 @@ async def test_every_refusal_is_told_and_the_last_one_is_followed_by_bye(
     assert seen[-1] == Bye(reason="flooding")
 
 
+@pytest.mark.protocol("9.2", "12.3")
 async def test_the_bundled_client_slows_down_instead_of_losing_messages(
     start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -114,6 +117,7 @@ async def test_the_bundled_client_slows_down_instead_of_losing_messages(
     await running
 
 
+@pytest.mark.protocol("1", "12.2")
 async def test_a_full_server_says_so(start_server: ServerFactory, pki: Pki) -> None:
     """Over max_connections, a newcomer is told 'server_full' in words, not left hanging."""
     server = await start_server(max_connections=2)
@@ -128,6 +132,7 @@ async def test_a_full_server_says_so(start_server: ServerFactory, pki: Pki) -> N
     await second.close()
 
 
+@pytest.mark.protocol("1")
 async def test_one_address_cannot_take_every_handshake_slot(
     start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -161,6 +166,7 @@ async def test_one_address_cannot_take_every_handshake_slot(
             sock.close()
 
 
+@pytest.mark.protocol("1", "12.2")
 async def test_too_many_connections_from_one_address(
     start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -256,6 +262,7 @@ def test_json_log_lines_are_objects_with_the_event_fields() -> None:
     assert data["level"] == "warning"
 
 
+@pytest.mark.protocol("9.2")
 async def test_a_server_whose_history_was_reset_is_not_mistaken_for_old_ids(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -354,6 +361,7 @@ class ReadsAfterCloseStore(MemoryStore):
 
 
 @pytest.mark.parametrize("how", ["close_notify", "FIN"])
+@pytest.mark.protocol("4.1")
 async def test_a_client_that_stops_sending_still_gets_its_acks(
     start_server: ServerFactory, pki: Pki, how: str
 ) -> None:
@@ -376,6 +384,7 @@ async def test_a_client_that_stops_sending_still_gets_its_acks(
     assert any(f["type"] == "msg" and f["text"] == "last words" for f in frames), kinds
 
 
+@pytest.mark.protocol("4.1")
 async def test_bye_right_after_a_message_still_gets_its_ack(
     start_server: ServerFactory, pki: Pki
 ) -> None:

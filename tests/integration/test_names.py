@@ -14,6 +14,7 @@ from ..support import Pki, ServerFactory, connect, join, seed_style
 
 
 @pytest.mark.parametrize("name", ["alice", "Zoë", "李雷", "o'brien", "x" * 32, "bob_2"])
+@pytest.mark.protocol("5.3")
 def test_valid_names(name: str) -> None:
     """Letters of any script, digits and punctuation make names."""
     assert name_problem(name) is None
@@ -31,6 +32,7 @@ def test_valid_names(name: str) -> None:
         ("\ue000private", "invisible"),
     ],
 )
+@pytest.mark.protocol("5.3")
 def test_invalid_names_say_why(name: str, why: str) -> None:
     """Each rejected name comes with a reason a person can act on."""
     problem = name_problem(name)
@@ -38,6 +40,7 @@ def test_invalid_names_say_why(name: str, why: str) -> None:
     assert why in problem
 
 
+@pytest.mark.protocol("5.3")
 def test_names_compare_after_nfkc_and_casefold() -> None:
     """Case and compatibility forms do not make a different name."""
     assert name_key("Alice") == name_key("ALICE") == name_key("\uff21lice")
@@ -45,6 +48,7 @@ def test_names_compare_after_nfkc_and_casefold() -> None:
     assert name_key("alice") != name_key("alicia")
 
 
+@pytest.mark.protocol("5.3")
 def test_cn_spaces_become_underscores() -> None:
     """A CN typed at openssl's prompt with spaces still makes a usable name."""
     assert name_from_cn("Alice  Smith") == "Alice_Smith"
@@ -57,6 +61,7 @@ def pinned_alice(tmp_path: Path, pki: Pki) -> ClientFiles:
     return seed_style(tmp_path, "pinned", "alice", ca=pki.folder.ca_cert)
 
 
+@pytest.mark.protocol("5.3")
 async def test_a_name_stays_with_its_first_identity_even_offline(
     start_server: ServerFactory, pki: Pki, pinned_alice: ClientFiles, tmp_path: Path
 ) -> None:

@@ -81,6 +81,7 @@ def exactly_once(texts: list[str], expected: list[str]) -> None:
     assert not twice, f"shown more than once: {twice[:5]}"
 
 
+@pytest.mark.protocol("9.1", "9.2", "9.4")
 @pytest.mark.system  # a real rtchat-server process, killed and started again
 async def test_kill_9_mid_burst_loses_nothing_and_shows_nothing_twice(
     pki: Pki, tmp_path: Path, running: Running
@@ -116,6 +117,7 @@ async def test_kill_9_mid_burst_loses_nothing_and_shows_nothing_twice(
     assert stored == burst, "stored in the order typed, across the kill"
 
 
+@pytest.mark.protocol("6.3", "9.1")
 async def test_link_cut_between_store_and_ack_stores_the_resend_once(
     start_server: ServerFactory, pki: Pki, tmp_path: Path, running: Running
 ) -> None:
@@ -149,6 +151,7 @@ async def test_link_cut_between_store_and_ack_stores_the_resend_once(
         await proxy.close()
 
 
+@pytest.mark.protocol("9.2")
 async def test_silent_link_is_noticed_by_missing_pongs(
     start_server: ServerFactory, pki: Pki, running: Running
 ) -> None:
@@ -169,6 +172,7 @@ async def test_silent_link_is_noticed_by_missing_pongs(
         await proxy.close()
 
 
+@pytest.mark.protocol("8.3", "9.2")
 async def test_resume_boundary_has_no_hole_and_no_duplicate(
     start_server: ServerFactory, pki: Pki, running: Running
 ) -> None:
@@ -207,6 +211,7 @@ async def test_resume_boundary_has_no_hole_and_no_duplicate(
         await proxy.close()
 
 
+@pytest.mark.protocol("9.2", "9.3")
 async def test_slow_reader_fills_its_gap_and_shows_everything(
     start_server: ServerFactory, pki: Pki, running: Running
 ) -> None:
@@ -239,6 +244,7 @@ async def test_slow_reader_fills_its_gap_and_shows_everything(
         await proxy.close()
 
 
+@pytest.mark.protocol("6.4", "8.2")
 async def test_private_messages_stay_private_through_resume_and_history(
     start_server: ServerFactory, pki: Pki, running: Running
 ) -> None:
@@ -291,6 +297,7 @@ class SlowRecentStore(MemoryStore):
         return await super().recent(count, reader, upto)
 
 
+@pytest.mark.protocol("8.3")
 async def test_a_late_joiner_gets_everything_stored_while_its_replay_is_read(
     start_server: ServerFactory, pki: Pki
 ) -> None:

@@ -44,6 +44,7 @@ def context_without_certificate(pki: Pki) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(pki.folder.ca_cert))
 
 
+@pytest.mark.protocol("1")
 async def test_no_client_certificate_is_refused_and_logged(
     server: ChatServer, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -57,6 +58,7 @@ async def test_no_client_certificate_is_refused_and_logged(
     assert "no client certificate" in line
 
 
+@pytest.mark.protocol("1")
 async def test_certificate_from_another_ca_is_refused_and_logged(
     server: ChatServer, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -69,6 +71,7 @@ async def test_certificate_from_another_ca_is_refused_and_logged(
     assert "certificate verify failed: unable to get local issuer certificate" in line
 
 
+@pytest.mark.protocol("1")
 async def test_expired_certificate_is_refused_and_logged(
     server: ChatServer, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -80,6 +83,7 @@ async def test_expired_certificate_is_refused_and_logged(
     assert "certificate has expired" in refusals(server_log)[0]
 
 
+@pytest.mark.protocol("1")
 async def test_unfinished_handshake_is_closed_after_the_timeout(
     start_server: ServerFactory, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -94,6 +98,7 @@ async def test_unfinished_handshake_is_closed_after_the_timeout(
     assert "handshake timed out" in refusals(server_log)[0]
 
 
+@pytest.mark.protocol("1")
 async def test_plaintext_to_the_tls_port_is_refused_and_logged(
     server: ChatServer, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -107,6 +112,7 @@ async def test_plaintext_to_the_tls_port_is_refused_and_logged(
     assert "not a TLS handshake" in refusals(server_log)[0]
 
 
+@pytest.mark.protocol("5.1", "12.2")
 async def test_peer_that_never_says_hello_is_closed(
     start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -155,6 +161,7 @@ async def test_a_server_from_another_ca_is_explained_with_our_ca_file(
     assert process.returncode == ExitCode.TLS_FAILED
 
 
+@pytest.mark.protocol("1")
 async def test_client_refuses_a_server_whose_name_is_not_cn(server: ChatServer, pki: Pki) -> None:
     """A trusted certificate for another name fails the --cn check."""
     with pytest.raises(ServerNameMismatch, match="not for 'otherserver'"):

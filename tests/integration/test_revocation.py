@@ -47,6 +47,7 @@ from ..support import (
 BIN = Path(sys.executable).parent
 
 
+@pytest.mark.protocol("1", "12.2")
 async def test_certificate_expiring_mid_session_ends_it(
     start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -72,6 +73,7 @@ async def test_certificate_expiring_mid_session_ends_it(
     await alice.close()
 
 
+@pytest.mark.protocol("1", "12.2")
 async def test_pinned_certificate_removed_from_the_bundle_is_revoked_live(
     start_server: ServerFactory, pki: Pki, tmp_path: Path
 ) -> None:
@@ -110,6 +112,7 @@ def fresh_ca(folder: Path, *users: str, key_type: KeyType = "ec-p256") -> Pki:
     return Pki(folder=CaFolder(root), rogue=trustme.CA(), rogue_dir=folder)
 
 
+@pytest.mark.protocol("1", "12.2")
 async def test_revoked_user_is_ended_live_and_refused_after(
     start_server: ServerFactory, tmp_path: Path, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -142,6 +145,7 @@ async def test_revoked_user_is_ended_live_and_refused_after(
     await alice.close()
 
 
+@pytest.mark.protocol("1")
 async def test_a_reload_ends_a_session_that_has_not_said_hello_yet(
     start_server: ServerFactory, tmp_path: Path
 ) -> None:
@@ -159,6 +163,7 @@ async def test_a_reload_ends_a_session_that_has_not_said_hello_yet(
     assert not [frame for frame in seen if isinstance(frame, Welcome)]
 
 
+@pytest.mark.protocol("1")
 async def test_a_handshake_under_way_during_a_reload_meets_the_new_revocations(
     start_server: ServerFactory, tmp_path: Path
 ) -> None:
@@ -177,6 +182,7 @@ async def test_a_handshake_under_way_during_a_reload_meets_the_new_revocations(
     assert not [frame for frame in seen if isinstance(frame, Welcome)]
 
 
+@pytest.mark.protocol("1", "5.3")
 async def test_renewed_certificate_keeps_its_name(
     start_server: ServerFactory, tmp_path: Path
 ) -> None:

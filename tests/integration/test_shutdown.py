@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from realtimechat.protocol import Bye, Join, Leave
 from realtimechat.server.app import ChatServer
 
 from ..support import TEST_LIMITS, WAIT, Pki, RawPeer, ServerFactory
 
 
+@pytest.mark.protocol("12.2")
 async def test_shutdown_says_bye_and_announces_nobody_leaving(
     start_server: ServerFactory, pki: Pki
 ) -> None:

@@ -6,6 +6,8 @@ import asyncio
 import socket
 import ssl
 
+import pytest
+
 from realtimechat.protocol import Gap, Leave, Msg, SendMsg, Welcome
 from realtimechat.server.app import ChatServer
 from realtimechat.server.session import Session
@@ -43,6 +45,7 @@ def session_of(server: ChatServer, name: str) -> Session:
     return next(session for session in server.hub.sessions if session.name == name)
 
 
+@pytest.mark.protocol("9.3", "10")
 async def test_slow_reader_gets_a_gap_and_the_others_get_everything(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -96,6 +99,7 @@ async def test_slow_reader_gets_a_gap_and_the_others_get_everything(
     await bob.close()
 
 
+@pytest.mark.protocol("10", "12.2")
 async def test_reader_blocked_past_the_write_timeout_is_disconnected(
     start_server: ServerFactory, pki: Pki
 ) -> None:

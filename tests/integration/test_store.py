@@ -48,6 +48,7 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         await store.close()
 
 
+@pytest.mark.protocol("6.1", "6.3")
 async def test_ids_increase_and_a_resent_ref_is_stored_once(make_store: StoreMaker) -> None:
     """append gives increasing ids; the same (sender, ref) again yields the first id."""
     store = await make_store()
@@ -59,6 +60,7 @@ async def test_ids_increase_and_a_resent_ref_is_stored_once(make_store: StoreMak
     assert store.last_id == 3
 
 
+@pytest.mark.protocol("8.2")
 async def test_private_messages_are_visible_to_their_two_identities(make_store: StoreMaker) -> None:
     """after/recent show a private message to sender and recipient identities only."""
     store = await make_store()
@@ -83,6 +85,7 @@ async def test_after_pages_and_says_when_there_is_more(make_store: StoreMaker) -
     assert [m.text for m in (await store.recent(2, "id:alice")).messages] == ["m3", "m4"]
 
 
+@pytest.mark.protocol("6.1", "8.4")
 async def test_purge_by_count_and_age(make_store: StoreMaker) -> None:
     """Retention removes the oldest messages; ids are not reused afterwards."""
     store = await make_store()
@@ -98,6 +101,7 @@ async def test_purge_by_count_and_age(make_store: StoreMaker) -> None:
     assert again.msg.id == 6
 
 
+@pytest.mark.protocol("6.1", "6.3", "9.4")
 async def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
     """Ids, refs and name owners survive closing and reopening the file."""
     path = tmp_path / "data" / "messages.db"
@@ -122,6 +126,7 @@ async def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
     assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
 
 
+@pytest.mark.protocol("8.4")
 async def test_corrupt_store_refuses_to_open(tmp_path: Path) -> None:
     """A file that is not a database is a clear ConfigError, never silence."""
     path = tmp_path / "messages.db"
@@ -156,6 +161,7 @@ async def test_a_refused_store_closes_its_database(
         opened[0].execute("SELECT 1")
 
 
+@pytest.mark.protocol("8.4")
 async def test_store_in_a_file_where_a_folder_should_be_refuses(tmp_path: Path) -> None:
     """--data pointing below a regular file cannot be created: ConfigError."""
     blocker = tmp_path / "blocker"
@@ -169,6 +175,7 @@ async def test_store_in_a_file_where_a_folder_should_be_refuses(tmp_path: Path) 
 # -- through the server -------------------------------------------------------------
 
 
+@pytest.mark.protocol("6.1", "8.3", "9.4")
 async def test_restart_on_the_same_data_continues_ids_and_resumes(
     start_server: ServerFactory, pki: Pki, tmp_path: Path
 ) -> None:
@@ -197,6 +204,7 @@ async def test_restart_on_the_same_data_continues_ids_and_resumes(
     await bob.close()
 
 
+@pytest.mark.protocol("5.3", "9.4")
 async def test_claims_survive_a_restart(
     start_server: ServerFactory, pki: Pki, tmp_path: Path
 ) -> None:
@@ -231,6 +239,7 @@ class SlowNames(MemoryStore):
         await super().own_name(key, identity, name)
 
 
+@pytest.mark.protocol("5.3")
 async def test_a_welcome_means_the_new_name_is_recorded(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -253,6 +262,7 @@ def alice_key(server: ChatServer) -> str:
     return session.identity.key
 
 
+@pytest.mark.protocol("5.3", "12.1")
 async def test_a_name_that_cannot_be_recorded_is_not_given(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -271,6 +281,7 @@ async def test_a_name_that_cannot_be_recorded_is_not_given(
     await bob.close()
 
 
+@pytest.mark.protocol("6.4", "8.3")
 async def test_private_message_waits_for_an_offline_recipient(
     start_server: ServerFactory, pki: Pki
 ) -> None:
@@ -291,6 +302,7 @@ async def test_private_message_waits_for_an_offline_recipient(
         await client.close()
 
 
+@pytest.mark.protocol("8.4")
 async def test_sqlite_file_is_a_real_database(tmp_path: Path) -> None:
     """What the store writes is plain SQLite, readable by anyone with the file."""
     # Awaited in the test's own loop: an asyncio.run() of its own here left

@@ -419,6 +419,7 @@ def alices_text(line: str, mode: str) -> str | None:
     return found.group(1) if found else None
 
 
+@pytest.mark.protocol("9.2", "12.3")
 def test_plain_lines_piped_past_the_rate_limit_arrive_in_order(
     spawn: Spawn, folders: Folders
 ) -> None:
@@ -427,6 +428,7 @@ def test_plain_lines_piped_past_the_rate_limit_arrive_in_order(
     assert seen == NUMBERED, " ".join(seen)
 
 
+@pytest.mark.protocol("9.2", "12.3")
 def test_json_lines_piped_past_the_rate_limit_arrive_in_order(
     spawn: Spawn, folders: Folders
 ) -> None:
@@ -680,6 +682,7 @@ def test_a_name_typed_at_the_question_that_no_file_has(
 # -- the server's life -----------------------------------------------------------
 
 
+@pytest.mark.protocol("9.2", "12.2")
 def test_sigterm_says_shutdown_to_every_client(
     spawn: Spawn, server: RunningServer, folders: Folders
 ) -> None:
@@ -822,6 +825,7 @@ def test_the_seeds_commands_find_certificates_in_the_config_folder(
         server.stop()
 
 
+@pytest.mark.protocol("4.2")
 def test_blank_motd_is_no_motd(tmp_path: Path) -> None:
     """An empty --motd file sends no motd at all rather than an empty one."""
     motd = tmp_path / "motd.txt"
@@ -829,6 +833,7 @@ def test_blank_motd_is_no_motd(tmp_path: Path) -> None:
     assert read_motd(motd) is None
 
 
+@pytest.mark.protocol("8.4")
 def test_corrupt_data_folder_stops_the_server_with_a_clear_message(
     tmp_path: Path, folders: Folders, env: dict[str, str]
 ) -> None:
@@ -859,6 +864,7 @@ def test_corrupt_data_folder_stops_the_server_with_a_clear_message(
     assert "listening" not in done.stderr
 
 
+@pytest.mark.protocol("5.3")
 def test_names_release_frees_a_name(
     tmp_path: Path, folders: Folders, env: dict[str, str], spawn: Spawn
 ) -> None:
@@ -929,6 +935,7 @@ def test_bad_retention_is_refused(text: str) -> None:
 
 
 @pytest.mark.parametrize("reload_by", ["sighup", "watching the files"])
+@pytest.mark.protocol("1", "12.2")
 def test_revoke_ends_a_live_session(
     tmp_path: Path, env: dict[str, str], spawn: Spawn, reload_by: str
 ) -> None:

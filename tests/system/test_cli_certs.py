@@ -1293,7 +1293,7 @@ def _documented_commands(path: Path) -> list[str]:
     return commands
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/certificates.md"])
+@pytest.mark.parametrize("doc", ["README.md", "docs/usage.md", "docs/certificates.md"])
 def test_documented_rtchat_certs_commands_parse(doc: str) -> None:
     """Each rtchat-certs command the docs show is complete: no missing option, no unknown one.
 

@@ -1,4 +1,4 @@
-"""The seed's hand-made certificates keep working (design.md, "Certificates").
+"""The seed's hand-made certificates keep working (docs/certificates.md, 9).
 
 Made exactly as the seed's README says, with the real ``openssl`` binary:
 ``openssl req -newkey rsa:4096 -x509 -sha256 -days 365 -nodes``. The server
@@ -118,6 +118,7 @@ def refusals(log: pytest.LogCaptureFixture) -> list[str]:
 # -- in process ------------------------------------------------------------------
 
 
+@pytest.mark.protocol("1", "6.3")
 async def test_seed_clients_join_and_exchange_a_message(
     start_server: ServerFactory, seed: SeedCerts
 ) -> None:
@@ -138,6 +139,7 @@ async def test_seed_clients_join_and_exchange_a_message(
     await bob.close()
 
 
+@pytest.mark.protocol("1")
 async def test_a_pinned_certificate_is_identified_by_its_fingerprint(
     start_server: ServerFactory, seed: SeedCerts
 ) -> None:
@@ -159,6 +161,7 @@ async def test_a_pinned_certificate_is_identified_by_its_fingerprint(
     await bob.close()
 
 
+@pytest.mark.protocol("1")
 async def test_an_unlisted_self_signed_client_is_refused(
     start_server: ServerFactory, seed: SeedCerts, server_log: pytest.LogCaptureFixture
 ) -> None:
@@ -173,6 +176,7 @@ async def test_an_unlisted_self_signed_client_is_refused(
     assert server.hub.sessions == []
 
 
+@pytest.mark.protocol("1")
 async def test_the_server_certificate_is_checked_against_cn(
     start_server: ServerFactory, seed: SeedCerts
 ) -> None:

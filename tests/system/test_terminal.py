@@ -371,6 +371,7 @@ def test_pending_until_echoed_then_shown_as_ours(
     assert "\x1b[1" in own_line.split("alice")[0], "our own name is drawn in bold"
 
 
+@pytest.mark.protocol("9.2")
 def test_lost_server_shows_reconnecting_and_recovers(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
@@ -508,6 +509,7 @@ def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: Ser
     assert screen.count("alice:") == 1, "the paste arrived as one message"
 
 
+@pytest.mark.protocol("9.2", "12.3")
 def test_lines_pasted_past_the_rate_limit_arrive_in_order(
     tmux: Tmux, pki: Pki, tmp_path: Path
 ) -> None:

@@ -297,6 +297,7 @@ def test_scan_presented_the_client_certificate(scan: Scan) -> None:
         "tls_1_1_cipher_suites",
     ],
 )
+@pytest.mark.protocol("1")
 def test_no_ssl_or_tls_below_1_2(scan: Scan, command: str) -> None:
     """SSL 2/3 and TLS 1.0/1.1 are not offered: sslyze has no suite accepted."""
     outcome = scan.command(command)
@@ -305,6 +306,7 @@ def test_no_ssl_or_tls_below_1_2(scan: Scan, command: str) -> None:
 
 
 @slow_sslyze
+@pytest.mark.protocol("1")
 def test_tls_1_3_is_supported_with_aead_suites(scan: Scan) -> None:
     """TLS 1.3 is offered, with the three AEAD suites."""
     outcome = scan.command("tls_1_3_cipher_suites")
@@ -314,6 +316,7 @@ def test_tls_1_3_is_supported_with_aead_suites(scan: Scan) -> None:
 
 
 @slow_sslyze
+@pytest.mark.protocol("1")
 def test_tls_1_2_offers_only_ecdhe_with_aead(scan: Scan) -> None:
     """TLS 1.2 accepts only ECDHE with AES-GCM or ChaCha20-Poly1305, on X25519 or P-256."""
     outcome = scan.command("tls_1_2_cipher_suites")
@@ -420,6 +423,7 @@ def test_no_known_tls_vulnerabilities(scan: Scan) -> None:
 
 
 @pytest.mark.parametrize("side", ["server", "client"])
+@pytest.mark.protocol("1")
 def test_contexts_carry_the_policy_flags(pki: Pki, side: str) -> None:
     """Both contexts pin no compression and no renegotiation, which the wire cannot show here."""
     # OpenSSL 3.0 refuses client-initiated renegotiation unless asked to, and

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from realtimechat.client.gaps import GapFiller
+
+pytestmark = pytest.mark.protocol("9.2")
 
 
 def after_join() -> GapFiller:

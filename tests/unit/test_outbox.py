@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from realtimechat.protocol import Gap, encode
 from realtimechat.server.outbox import FlushScheduler, Outbox
 
@@ -21,6 +23,7 @@ async def settle() -> None:
     await asyncio.sleep(0)  # let the scheduled flush run once
 
 
+@pytest.mark.protocol("10")
 async def test_everything_pending_goes_out_in_one_write() -> None:
     """Frames queued in one loop iteration leave in a single write."""
     writes: list[bytes] = []
@@ -35,6 +38,7 @@ async def test_everything_pending_goes_out_in_one_write() -> None:
     assert [f["type"] for f in frames(writes)] == ["msg"] * 10 + ["pong"]
 
 
+@pytest.mark.protocol("10")
 async def test_full_queue_drops_only_msgs_and_reports_the_gap_in_order() -> None:
     """Over the bound, msgs are dropped; a gap with their ids comes before what follows."""
     writes: list[bytes] = []
@@ -54,6 +58,7 @@ async def test_full_queue_drops_only_msgs_and_reports_the_gap_in_order() -> None
     assert out[4]["type"] == "bye"
 
 
+@pytest.mark.protocol("10")
 async def test_byte_bound_counts_bytes() -> None:
     """The byte bound drops a msg that would not fit even when frames are few."""
     writes: list[bytes] = []
@@ -73,6 +78,7 @@ async def test_byte_bound_counts_bytes() -> None:
     assert [f["type"] for f in out] == ["msg", "msg", "gap"]
 
 
+@pytest.mark.protocol("10")
 async def test_out_of_order_drops_make_separate_gaps() -> None:
     """A dropped replay older than a dropped live msg gets its own gap, ranges stay true."""
     writes: list[bytes] = []

@@ -89,17 +89,20 @@ def one_error(line: bytes | str) -> ProtocolError:
 
 
 @pytest.mark.parametrize("frame", CLIENT_EXAMPLES, ids=repr)
+@pytest.mark.protocol("4.1")
 def test_client_frames_round_trip(frame: Frame) -> None:
     """Every client frame survives encode then decode unchanged."""
     assert decode_line(encode(frame).rstrip(b"\n"), CLIENT_FRAME_TYPES) == frame
 
 
 @pytest.mark.parametrize("frame", SERVER_EXAMPLES, ids=repr)
+@pytest.mark.protocol("4.2")
 def test_server_frames_round_trip(frame: Frame) -> None:
     """Every server frame survives encode then decode unchanged."""
     assert decode_line(encode(frame).rstrip(b"\n"), SERVER_FRAME_TYPES) == frame
 
 
+@pytest.mark.protocol("2")
 def test_encoding_is_one_compact_line_with_wire_names() -> None:
     """A frame is one line, ``from_`` is ``from``, unset optional fields are absent."""
     data = encode(Msg(id=5, ts=TS, from_="alice", text="a\nb"))
@@ -122,6 +125,7 @@ def test_decoder_one_byte_at_a_time_matches_all_at_once() -> None:
     assert pieces[-1].code == "bad_json"
 
 
+@pytest.mark.protocol("2", "12.1")
 def test_oversized_line_is_fatal_even_when_it_arrives_in_pieces() -> None:
     """A line over the limit fails as soon as the limit is crossed, without its newline."""
     decoder = FrameDecoder.for_server(max_line=100)
@@ -140,6 +144,7 @@ def test_oversized_line_is_fatal_even_when_it_arrives_in_pieces() -> None:
         decoder.feed(b'"}\n')
 
 
+@pytest.mark.protocol("2")
 def test_frames_before_an_oversized_line_are_still_returned() -> None:
     """Valid frames in the same read as an oversized line are not lost."""
     decoder = FrameDecoder.for_server(max_line=50)
@@ -149,6 +154,7 @@ def test_frames_before_an_oversized_line_are_still_returned() -> None:
     assert events[1].code == "frame_too_long"
 
 
+@pytest.mark.protocol("2")
 def test_line_exactly_at_the_limit_is_accepted() -> None:
     """The limit counts bytes before the newline, and the limit itself is allowed."""
     line = encode(SendMsg(text="a")).rstrip(b"\n")
@@ -159,6 +165,7 @@ def test_line_exactly_at_the_limit_is_accepted() -> None:
     assert isinstance(over[0], ProtocolError)
 
 
+@pytest.mark.protocol("2")
 def test_blank_lines_and_crlf_are_tolerated() -> None:
     """Empty and whitespace-only lines are skipped; a CR before LF is ignored."""
     assert server_decode(b'\n  \r\n{"type":"ping"}\r\n\n') == [Ping()]
@@ -214,6 +221,7 @@ DEEP: Final = 30_000
         ('{"type":"who","cursor":"' + "c" * 300 + '"}', "bad_field"),
     ],
 )
+@pytest.mark.protocol("3", "4.1", "6.6", "12.1")
 def test_invalid_frames_get_stable_error_codes(line: str | bytes, code: str) -> None:
     """Each kind of bad frame maps to its documented error code and is not fatal."""
     error = one_error(line)
@@ -221,6 +229,7 @@ def test_invalid_frames_get_stable_error_codes(line: str | bytes, code: str) -> 
     assert not error.fatal
 
 
+@pytest.mark.protocol("2")
 def test_decoder_goes_on_after_an_invalid_frame() -> None:
     """A bad line is reported and the next good line still decodes."""
     events = server_decode(b'{"type":"msg","text":5}\n{"type":"ping"}\n')
@@ -228,6 +237,7 @@ def test_decoder_goes_on_after_an_invalid_frame() -> None:
     assert events[1] == Ping()
 
 
+@pytest.mark.protocol("3", "12.1")
 def test_errors_about_a_message_carry_its_ref() -> None:
     """A msg that fails validation still names its ref, so the client can match it."""
     assert one_error('{"type":"msg","text":5,"ref":"r-9"}').ref == "r-9"
@@ -235,12 +245,14 @@ def test_errors_about_a_message_carry_its_ref() -> None:
     assert one_error('{"type":"msg","text":5,"ref":7}').ref is None
 
 
+@pytest.mark.protocol("3")
 def test_unknown_fields_are_ignored_and_null_means_absent() -> None:
     """Forward compatibility: extra fields vanish, ``null`` optional fields are unset."""
     (frame,) = server_decode(b'{"type":"msg","text":"hi","colour":"red","to":null}\n')
     assert frame == SendMsg(text="hi")
 
 
+@pytest.mark.protocol("3")
 def test_timestamps_are_rfc3339_utc() -> None:
     """``format_ts`` writes UTC with a Z; ``parse_ts`` reads it back, rejects junk."""
     moment = parse_ts(TS)
@@ -319,6 +331,7 @@ def test_property_arbitrary_bytes_raise_nothing_but_protocol_errors(data: bytes,
                 return
 
 
+@pytest.mark.protocol("3")
 def test_characters_newer_than_our_unicode_tables_are_text() -> None:
     """An emoji this Python does not know yet (unassigned here) is not 'empty'."""
     (frame,) = server_decode('{"type":"msg","text":"\U0001fae9"}\n'.encode())

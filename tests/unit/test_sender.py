@@ -17,6 +17,8 @@ from realtimechat.protocol import SendMsg
 from realtimechat.sansio.sender import Sender
 from realtimechat.sansio.server import LocalProtocolError
 
+pytestmark = pytest.mark.protocol("9.2", "12.3")
+
 DELAY = 1.0
 
 

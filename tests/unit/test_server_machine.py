@@ -3,7 +3,7 @@
 Each test feeds bytes (and the time) to a ``ServerProtocol`` and checks the
 events it hands the application and the frames it would send. The cases
 that once needed a TLS server, an attacker, a talker and a witness
-(tests/test_faults.py) and need no concurrency are checked here in
+(tests/integration/test_faults.py) and need no concurrency are checked here in
 microseconds; the witness table keeps what needs a real server.
 """
 
@@ -98,6 +98,7 @@ def errors(frames: list[Frame]) -> list[tuple[str, str | None]]:
 # -- hello and frame order (docs/protocol.md 5.1, 5.2) ------------------------------------
 
 
+@pytest.mark.protocol("5.1", "12.1")
 def test_msg_before_hello_is_hello_required_with_its_ref() -> None:
     """A msg before hello: error hello_required carrying the msg's ref; still awaiting hello.
 
@@ -114,6 +115,7 @@ def test_msg_before_hello_is_hello_required_with_its_ref() -> None:
 
 
 @pytest.mark.parametrize("frame", [b'{"type":"who"}\n', b'{"type":"history","since":0}\n'])
+@pytest.mark.protocol("5.1")
 def test_who_and_history_before_hello_are_hello_required(frame: bytes) -> None:
     """who or history before hello: hello_required without a ref; the session goes on."""
     peer = Peer()
@@ -153,6 +155,7 @@ def test_frames_after_a_hello_are_judged_after_the_decision() -> None:
     assert events[1] == RequestReceived(Who())
 
 
+@pytest.mark.protocol("5.2", "12.1")
 def test_duplicate_hello_is_an_error_and_the_session_goes_on() -> None:
     """A second hello: duplicate_hello (whatever its v); still ACTIVE."""
     peer = Peer().welcomed()
@@ -161,6 +164,7 @@ def test_duplicate_hello_is_an_error_and_the_session_goes_on() -> None:
     assert peer.machine.state is State.ACTIVE
 
 
+@pytest.mark.protocol("5.2")
 def test_unsupported_version_is_refused_with_its_own_bye() -> None:
     """hello v2: error unsupported_version, then bye with that reason; never welcomed."""
     peer = Peer()
@@ -172,6 +176,7 @@ def test_unsupported_version_is_refused_with_its_own_bye() -> None:
 
 
 @pytest.mark.parametrize("code", [ErrorCode.NAME_TAKEN, ErrorCode.BAD_NAME])
+@pytest.mark.protocol("5.2")
 def test_a_hello_refused_by_the_application_ends_with_the_code_as_reason(code: str) -> None:
     """refuse() on a hello (the name is someone else's): error, then bye with the same code."""
     peer = Peer()
@@ -182,6 +187,7 @@ def test_a_hello_refused_by_the_application_ends_with_the_code_as_reason(code: s
     assert peer.sent() == [Error(code=code, message="no"), Bye(reason=code)]
 
 
+@pytest.mark.protocol("5.2")
 def test_a_malformed_hello_leaves_the_session_waiting_for_a_good_one() -> None:
     """hello with since -1: bad_field, still AWAIT_HELLO; a correct hello then works."""
     peer = Peer()
@@ -192,6 +198,7 @@ def test_a_malformed_hello_leaves_the_session_waiting_for_a_good_one() -> None:
     assert peer.sent() == [WELCOME]
 
 
+@pytest.mark.protocol("3", "5.2")
 def test_a_hello_whose_version_has_a_fraction_is_a_bad_field_not_a_version() -> None:
     """hello with v 1.0: bad_field (integers have no fraction), still AWAIT_HELLO."""
     peer = Peer()
@@ -201,6 +208,7 @@ def test_a_hello_whose_version_has_a_fraction_is_a_bad_field_not_a_version() -> 
     assert peer.sent() == [WELCOME]
 
 
+@pytest.mark.protocol("5.1")
 def test_bye_before_hello_closes_without_a_word() -> None:
     """bye in AWAIT_HELLO: the connection closes, nothing is sent."""
     peer = Peer()
@@ -208,6 +216,7 @@ def test_bye_before_hello_closes_without_a_word() -> None:
     assert peer.sent() == []
 
 
+@pytest.mark.protocol("4.1", "5.1")
 def test_pings_are_answered_before_and_after_hello_and_pongs_need_nothing() -> None:
     """ping: pong with the same t, in both states; pong: nothing at all."""
     peer = Peer()
@@ -221,6 +230,7 @@ def test_pings_are_answered_before_and_after_hello_and_pongs_need_nothing() -> N
 # -- errors and the error limit (12.1) ----------------------------------------------------
 
 
+@pytest.mark.protocol("12.1")
 def test_violations_count_and_the_last_allowed_one_ends_the_session() -> None:
     """max_errors violations: each answered; the last one is followed by bye protocol_error."""
     peer = Peer().welcomed()
@@ -232,6 +242,7 @@ def test_violations_count_and_the_last_allowed_one_ends_the_session() -> None:
     assert events[-1] == Closed(reason="protocol_error", welcomed=True, bye_sent=True)
 
 
+@pytest.mark.protocol("12.1")
 def test_violations_before_hello_count_too() -> None:
     """The count covers the whole session: 3 before hello and 2 after end it (limit 5)."""
     peer = Peer()
@@ -243,6 +254,7 @@ def test_violations_before_hello_count_too() -> None:
     assert events[-1].reason == "protocol_error"
 
 
+@pytest.mark.protocol("12.1")
 def test_refusals_do_not_count_toward_the_error_limit() -> None:
     """Ten empty texts (a refusal, not misbehaviour): ten errors, the session goes on."""
     peer = Peer().welcomed()
@@ -253,6 +265,7 @@ def test_refusals_do_not_count_toward_the_error_limit() -> None:
     assert peer.machine.state is State.ACTIVE
 
 
+@pytest.mark.protocol("2", "12.1")
 def test_an_oversized_line_ends_the_session_at_once() -> None:
     """A line over max_line_bytes, before its newline even comes: frame_too_long, bye."""
     peer = Peer().welcomed()
@@ -265,6 +278,7 @@ def test_an_oversized_line_ends_the_session_at_once() -> None:
     assert peer.send(b'"}\n') == []  # nothing after the close is read
 
 
+@pytest.mark.protocol("12.1")
 def test_the_application_refusing_a_request_does_not_count() -> None:
     """refuse() of a request (no such user): its error with the ref; no count; goes on."""
     peer = Peer().welcomed()
@@ -275,6 +289,7 @@ def test_the_application_refusing_a_request_does_not_count() -> None:
     assert peer.machine.errors == 0
 
 
+@pytest.mark.protocol("12.1", "12.2")
 def test_a_fault_in_the_application_ends_the_session_with_internal_error() -> None:
     """fail(): error internal, then bye internal_error."""
     peer = Peer().welcomed()
@@ -313,6 +328,7 @@ def test_feeding_a_byte_at_a_time_gives_what_feeding_all_at_once_does() -> None:
 # -- the rate limit (12.3) ---------------------------------------------------------------
 
 
+@pytest.mark.protocol("12.3")
 def test_requests_past_the_burst_are_refused_and_one_log_event_per_episode() -> None:
     """burst 2: the third request is rate_limited (with its ref); one RateLimited per episode."""
     peer = Peer(replace(RULES, rate=1, burst=2)).welcomed()
@@ -327,6 +343,7 @@ def test_requests_past_the_burst_are_refused_and_one_log_event_per_episode() -> 
     assert event == RequestReceived(SendMsg(text="3", ref="c"))
 
 
+@pytest.mark.protocol("12.3")
 def test_flooding_past_the_flood_limit_ends_the_session() -> None:
     """flood_limit refusals in a row: the last refusal's error, then bye flooding."""
     peer = Peer(replace(RULES, rate=1, burst=1)).welcomed()
@@ -338,6 +355,7 @@ def test_flooding_past_the_flood_limit_ends_the_session() -> None:
     assert sent[-1] == Bye(reason="flooding")
 
 
+@pytest.mark.protocol("12.3")
 def test_ping_pong_hello_and_bye_are_never_rate_limited() -> None:
     """With no tokens left, pings are still answered."""
     peer = Peer(replace(RULES, rate=1, burst=1)).welcomed()
@@ -349,6 +367,7 @@ def test_ping_pong_hello_and_bye_are_never_rate_limited() -> None:
 # -- keepalive (11) ------------------------------------------------------------------------
 
 
+@pytest.mark.protocol("11")
 def test_a_silent_session_gets_one_ping_then_is_ended_for_timeout() -> None:
     """Silent for ping_interval: one ping (not two); for idle_timeout: bye timeout."""
     peer = Peer().welcomed()
@@ -363,6 +382,7 @@ def test_a_silent_session_gets_one_ping_then_is_ended_for_timeout() -> None:
     assert peer.sent() == [Bye(reason="timeout")]
 
 
+@pytest.mark.protocol("11")
 def test_anything_received_is_a_sign_of_life_even_an_invalid_frame() -> None:
     """An invalid line resets the silence, and a later silence gets a new ping."""
     peer = Peer().welcomed()
@@ -375,6 +395,7 @@ def test_anything_received_is_a_sign_of_life_even_an_invalid_frame() -> None:
     assert peer.sent() == [Ping(t=1120.0)]
 
 
+@pytest.mark.protocol("11")
 def test_sessions_waiting_for_hello_are_not_pinged() -> None:
     """Before hello the hello timeout applies (the application's timer), not keepalive."""
     peer = Peer()
@@ -385,6 +406,7 @@ def test_sessions_waiting_for_hello_are_not_pinged() -> None:
 # -- answer what you owe, then close (9.1) ---------------------------------------------------
 
 
+@pytest.mark.protocol("4.1")
 def test_bye_with_answers_owed_waits_for_them_then_closes_quietly() -> None:
     """msg then bye: Finishing; nothing more is read; the last answer closes it (no bye)."""
     peer = Peer().welcomed()
@@ -399,6 +421,7 @@ def test_bye_with_answers_owed_waits_for_them_then_closes_quietly() -> None:
     assert peer.sent() == []
 
 
+@pytest.mark.protocol("4.1")
 def test_eof_with_nothing_owed_closes_at_once_as_disconnected() -> None:
     """EOF, nothing owed: Closed disconnected, no bye."""
     peer = Peer().welcomed()
@@ -406,6 +429,7 @@ def test_eof_with_nothing_owed_closes_at_once_as_disconnected() -> None:
     assert peer.events() == [Closed(reason="disconnected", welcomed=True, bye_sent=False)]
 
 
+@pytest.mark.protocol("4.1")
 def test_eof_with_answers_owed_finishes_as_disconnected() -> None:
     """EOF while a history reply is owed: Finishing, then Closed disconnected once it is out."""
     peer = Peer().welcomed()

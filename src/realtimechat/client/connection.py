@@ -5,7 +5,9 @@ way a connect fails means (rtchat-bench uses it too). Everything after the
 handshake follows ``sansio.client.ClientProtocol``: the client counts
 itself connected only when ``welcome`` arrives, and EOF before it means
 "the server did not accept our certificate" (with TLS 1.3 a server refuses
-our certificate after our side of the handshake is done: shared/pitfalls.md).
+our certificate after our side of the handshake is done: measured in the
+development environment's shared notes, ../shared/pitfalls.md, outside this
+repository).
 ``ServerConnection`` is its adapter: it reads and writes, and keeps the
 time for its keepalive (a ``ping`` after ``ping_interval`` of server
 silence; the connection is dead when nothing at all arrives within

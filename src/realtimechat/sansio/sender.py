@@ -6,7 +6,7 @@ typed (``add``) and what the server answered (``acked``, ``echoed``,
 ``next`` hands out. Nothing here sleeps or writes, so every rule below is
 checked in microseconds (tests/unit/test_sender.py).
 
-The rules (docs/protocol.md 9.5 and 12.3):
+The rules (docs/design.md, "Client"; docs/protocol.md 12.3):
 
 * Messages go out in the order they were typed, **one at a time**: the
   next leaves only once the server has answered the one before, with its

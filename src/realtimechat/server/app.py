@@ -12,7 +12,8 @@ does the TLS handshake itself over memory BIOs, so that:
   ``ServerSettings.watch_interval`` -- can swap trust anchors and
   certificates for new connections (``reload_tls``);
 * it runs on the default asyncio loop and on uvloop alike, with no 256 KiB
-  read buffer per connection (shared/pitfalls.md has the measurements that
+  read buffer per connection (the development environment's shared notes,
+  ../shared/pitfalls.md, outside this repository, have the measurements that
   ruled out ``ssl=`` on the listener and ``loop.start_tls``).
 """
 

@@ -4,7 +4,7 @@ A field that ``rtchat-server`` takes on its command line says so once, with
 :func:`option`: its help text, unit and allowed range sit beside its default,
 and cli/settings.py makes the click option from them (the option is the
 field's name with dashes: ``max_line_bytes`` is ``--max-line-bytes`` and
-RTCHAT_SERVER_MAX_LINE_BYTES). tests/test_settings.py checks the tables of
+RTCHAT_SERVER_MAX_LINE_BYTES). tests/unit/test_settings.py checks the tables of
 docs/operations.md against these fields.
 """
 
@@ -68,7 +68,7 @@ def option_of(field: dataclasses.Field[object]) -> Option | None:
 
 
 class NamesMode(StrEnum):
-    """How a session's chat name is chosen (design.md, "Names")."""
+    """How a session's chat name is chosen (docs/protocol.md 5.3)."""
 
     CN = "cn"  # the name is the certificate's CN: nobody can pose as anyone
     CLAIM = "claim"  # users pick names, each owned by the identity that first used it

@@ -7,9 +7,10 @@ On one server the two are the same process (``LocalEngine``: a ``Store``
 and a call back on the event loop); on several (the Redis issue) an engine
 that keeps one log for all of them reports every server's messages, in
 the log's order, to each. The hub and the sessions do not change between
-the two; docs/design.md ("The engine boundary") says what each side
-promises. Name ownership goes through the engine too (``claim_name``),
-durably, before a session is welcomed under a new name.
+the two; docs/design.md ("The server core: one way through, and the engine
+boundary") says what each side promises. Name ownership goes through the
+engine too (``claim_name``), durably, before a session is welcomed under a
+new name.
 
 Presence (who is online) is still the hub's own, in memory: the Redis
 issue extends this boundary with it.

@@ -1,6 +1,6 @@
 """Who a peer is, read from the certificate it proved it holds.
 
-Identity rules (design.md, "Shape"; ``Trust.identify`` applies them):
+Identity rules (docs/protocol.md 1, "Identity"; ``Trust.identify`` applies them):
 
 * A certificate found in the trust file itself (a pinned certificate, such
   as the seed's self-signed ``openssl req -x509`` ones) is identified by its

@@ -10,7 +10,8 @@ Fan-out policy -- what happens to a message on its way to each member:
   iteration; it then writes **everything pending in one
   ``transport.write``**. However many messages arrived in one iteration,
   each client costs one TLS record batch and one ``send``: the number of
-  writes, not JSON, is what costs (shared/bench/RESULTS.md).
+  writes, not JSON, is what costs (the shared benchmark harness, outside
+  this repository: docs/performance.md).
 * Each outbox is bounded in frames (``Limits.queue_frames``) and bytes
   (``Limits.queue_bytes``). It only fills while its transport has asked us
   to stop writing (``pause_writing``: the peer is not reading fast enough

@@ -1,7 +1,8 @@
 """Server-side TLS on a plain TCP transport, done here with ``ssl.MemoryBIO``.
 
 Why not asyncio's own TLS layer (``ssl=`` on the listener, or
-``loop.start_tls``)? Measured on this stack (shared/pitfalls.md):
+``loop.start_tls``)? Measured on this stack (in the development environment's
+shared notes, ../shared/pitfalls.md, outside this repository):
 
 * with ``ssl=``, a refused handshake never reaches the application, so it
   cannot be logged with its reason and address;
