@@ -208,11 +208,13 @@ class Session(asyncio.Protocol):
         judged once it is accepted (``_claim_then_welcome`` pumps again).
         """
         machine = self.machine
+        now = self.context.loop.time()
         while self._deciding is None:
-            event = machine.next_event(self.context.loop.time())
+            event = machine.next_event(now)
             if event is None:
                 break
-            self._flush_machine()  # its answers to this frame come before ours
+            if machine.has_data_to_send:  # its answers to this frame come before ours
+                self._flush_machine()
             try:
                 self._on_event(event)
             except ProtocolError as exc:  # a request the hub refused (no such user, say)
@@ -221,8 +223,8 @@ class Session(asyncio.Protocol):
             except Exception:
                 self._log("internal_error", level=logging.ERROR, exc_info=True)
                 self._apply(machine.fail())
+        if machine.has_data_to_send:  # pongs, and what the last events said
             self._flush_machine()
-        self._flush_machine()  # answers that needed nothing of us: pongs
 
     def _on_event(self, event: Event) -> None:
         match event:
@@ -289,8 +291,9 @@ class Session(asyncio.Protocol):
 
     def answered(self) -> None:
         """One owed answer is out; a session whose peer has finished may close now."""
-        self._apply(self.machine.answered())
-        self._flush_machine()
+        closed = self.machine.answered()
+        if closed is not None:
+            self._closed(closed)
 
     def history_asked(self) -> None:
         """A ``history`` request is waiting for its turn (``history_turn``)."""
