@@ -67,6 +67,9 @@ class ErrorCode(StrEnum):
     EMPTY_TEXT = "empty_text"
     INTERNAL = "internal"
     RATE_LIMITED = "rate_limited"
+    NOT_A_MEMBER = "not_a_member"
+    TOO_MANY_ROOMS = "too_many_rooms"
+    TOPIC_TOO_LONG = "topic_too_long"
 
 
 class ByeReason(StrEnum):
@@ -89,6 +92,15 @@ class ByeReason(StrEnum):
     TOO_MANY_CONNECTIONS = "too_many_connections"
     REVOKED = "revoked"
     EXPIRED = "expired"
+
+
+class PartReason(StrEnum):
+    """Why a member left a room: ``parted.reason`` to its sessions, ``leave.reason`` (with
+    ``room``) to the room's other members (docs/protocol.md 6.5)."""
+
+    PART = "part"  # it sent ``part`` (its own sessions get ``parted`` without a reason)
+    NOT_ALLOWED = "not_allowed"  # the room file, or its certificate, no longer lets it in
+    REVOKED = "revoked"  # its certificate was revoked: it loses every room
 
 
 # A refused hello ends the session with its error code as the bye reason (5.2).
@@ -130,6 +142,17 @@ class UserInfo:
     name: str
     fp: str
     online_since: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """One entry of ``room_list`` (and of ``welcome.rooms``)."""
+
+    name: str
+    members: int  # identities that are members, online or not
+    topic: str | None = None
+    member: bool = False  # the reader is a member
+    may_join: bool = False  # the reader may join (a member may always part)
 
 
 # Frames both sides send -------------------------------------------------
@@ -195,6 +218,39 @@ class HistoryRequest(Frame):
     room: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class JoinRoom(Frame):
+    """Become a member of a room (``join`` on the wire, from a client)."""
+
+    TYPE: ClassVar[str] = "join"
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartRoom(Frame):
+    """Stop being a member of a room (``part`` on the wire)."""
+
+    TYPE: ClassVar[str] = "part"
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRooms(Frame):
+    """Ask for the room list, a page at a time (``rooms`` on the wire)."""
+
+    TYPE: ClassVar[str] = "rooms"
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetTopic(Frame):
+    """Set a room's topic; an empty ``text`` clears it (``topic`` on the wire, from a client)."""
+
+    TYPE: ClassVar[str] = "topic"
+    room: str
+    text: str
+
+
 # Server to client ---------------------------------------------------------
 
 
@@ -208,6 +264,7 @@ class Welcome(Frame):
     users: tuple[UserInfo, ...] | None = None
     users_next: str | None = None
     motd: str | None = None
+    rooms: tuple[RoomInfo, ...] | None = None  # the rooms this identity is a member of
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +334,46 @@ class HistoryEnd(Frame):
 
 
 @dataclass(frozen=True, slots=True)
+class Joined(Frame):
+    """This identity is now a member of ``room``; its recent history follows."""
+
+    TYPE: ClassVar[str] = "joined"
+    room: str
+    members: int
+    last_id: int
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parted(Frame):
+    """This identity is no longer a member of ``room`` (``reason``: not by its own ``part``)."""
+
+    TYPE: ClassVar[str] = "parted"
+    room: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomList(Frame):
+    """One page of the rooms the reader may see (the answer to ``rooms``)."""
+
+    TYPE: ClassVar[str] = "room_list"
+    rooms: tuple[RoomInfo, ...]
+    next: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic(Frame):
+    """A room's topic was set (``text`` empty: cleared) by ``name`` at ``ts``."""
+
+    TYPE: ClassVar[str] = "topic"
+    room: str
+    text: str
+    name: str
+    ts: str
+
+
+@dataclass(frozen=True, slots=True)
 class Error(Frame):
     TYPE: ClassVar[str] = "error"
     code: str
@@ -284,24 +381,58 @@ class Error(Frame):
     ref: str | None = None
 
 
-ClientFrame = Hello | SendMsg | Who | HistoryRequest | Ping | Pong | Bye
+ClientFrame = (
+    Hello
+    | SendMsg
+    | Who
+    | HistoryRequest
+    | JoinRoom
+    | PartRoom
+    | ListRooms
+    | SetTopic
+    | Ping
+    | Pong
+    | Bye
+)
 ServerFrame = (
-    Welcome | Msg | Ack | Join | Leave | Users | Gap | HistoryEnd | Error | Ping | Pong | Bye
+    Welcome
+    | Msg
+    | Ack
+    | Join
+    | Leave
+    | Users
+    | Gap
+    | HistoryEnd
+    | Error
+    | Ping
+    | Pong
+    | Bye
+    | Joined
+    | Parted
+    | RoomList
+    | Topic
 )
 
 CLIENT_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
-    cls.TYPE: cls for cls in (Hello, SendMsg, Who, HistoryRequest, Ping, Pong, Bye)
+    cls.TYPE: cls
+    for cls in (
+        *(Hello, SendMsg, Who, HistoryRequest, Ping, Pong, Bye),
+        *(JoinRoom, PartRoom, ListRooms, SetTopic),
+    )
 }
 SERVER_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
     cls.TYPE: cls
-    for cls in (Welcome, Msg, Ack, Join, Leave, Users, Gap, HistoryEnd, Error, Ping, Pong, Bye)
+    for cls in (
+        *(Welcome, Msg, Ack, Join, Leave, Users, Gap, HistoryEnd, Error, Ping, Pong, Bye),
+        *(Joined, Parted, RoomList, Topic),
+    )
 }
 
 
 # --------------------------------------------------------------------------
 # Schema derived from the dataclasses
 
-_KIND_USERS: Final = "users"
+_KIND_ENTRIES: Final = "entries"
 _KIND_SCALAR: Final = "scalar"
 
 
@@ -312,6 +443,7 @@ class _FieldSpec:
     kind: type | str  # str, int, bool, or one of the _KIND_* markers
     required: bool
     omit_default: Any  # encode() leaves the field out when it equals this
+    entry: type | None = None  # for _KIND_ENTRIES: the class of each entry (UserInfo, RoomInfo)
 
 
 def _field_specs(cls: type) -> tuple[_FieldSpec, ...]:
@@ -323,10 +455,12 @@ def _field_specs(cls: type) -> tuple[_FieldSpec, ...]:
         args = set(typing.get_args(hint)) if _is_union(hint) else {hint}
         args.discard(type(None))
         kind: type | str
+        entry = None
         if args == {str, int, float}:
             kind = _KIND_SCALAR
         elif len(args) == 1 and typing.get_origin(next(iter(args))) is tuple:
-            kind = _KIND_USERS
+            kind = _KIND_ENTRIES
+            entry = typing.get_args(next(iter(args)))[0]
         else:
             (only,) = args
             kind = only
@@ -338,6 +472,7 @@ def _field_specs(cls: type) -> tuple[_FieldSpec, ...]:
                 kind=kind,
                 required=not has_default,
                 omit_default=field.default if has_default else dataclasses.MISSING,
+                entry=entry,
             )
         )
     return tuple(specs)
@@ -349,7 +484,7 @@ def _is_union(hint: object) -> bool:
 
 _SPECS: Final[dict[type, tuple[_FieldSpec, ...]]] = {
     cls: _field_specs(cls)
-    for cls in {*CLIENT_FRAME_TYPES.values(), *SERVER_FRAME_TYPES.values(), UserInfo}
+    for cls in {*CLIENT_FRAME_TYPES.values(), *SERVER_FRAME_TYPES.values(), UserInfo, RoomInfo}
 }
 
 
@@ -359,15 +494,15 @@ _SPECS: Final[dict[type, tuple[_FieldSpec, ...]]] = {
 _json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def frame_to_dict(frame: Frame | UserInfo) -> dict[str, Any]:
+def frame_to_dict(frame: Frame | UserInfo | RoomInfo) -> dict[str, Any]:
     """The JSON object for ``frame``, optional fields left out when unset."""
     out: dict[str, Any] = {"type": frame.TYPE} if isinstance(frame, Frame) else {}
     for spec in _SPECS[type(frame)]:
         value = getattr(frame, spec.attr)
         if value is spec.omit_default:  # None, or False for ``replay``
             continue
-        if spec.kind == _KIND_USERS:
-            value = [frame_to_dict(user) for user in value]
+        if spec.kind == _KIND_ENTRIES:
+            value = [frame_to_dict(entry) for entry in value]
         out[spec.wire] = value
     return out
 
@@ -483,12 +618,13 @@ def _fits_a_double(value: int) -> bool:
     return True
 
 
-def _check_users(spec: _FieldSpec, value: Any) -> tuple[UserInfo, ...]:
+def _check_entries(spec: _FieldSpec, value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list):
         raise _field_error(spec, "must be a list")
     if not all(isinstance(item, dict) for item in value):
         raise _field_error(spec, "entries must be objects")
-    return tuple(_build(UserInfo, item) for item in value)
+    assert spec.entry is not None
+    return tuple(_build(spec.entry, item) for item in value)
 
 
 _CHECKS: Final[dict[type | str, Callable[[_FieldSpec, Any], Any]]] = {
@@ -496,7 +632,7 @@ _CHECKS: Final[dict[type | str, Callable[[_FieldSpec, Any], Any]]] = {
     int: _check_int,
     bool: _check_bool,
     _KIND_SCALAR: _check_scalar,
-    _KIND_USERS: _check_users,
+    _KIND_ENTRIES: _check_entries,
 }
 
 
@@ -529,6 +665,10 @@ def _check_semantics(frame: Frame) -> None:
         if frame.action is not None and frame.action not in ACTIONS:
             raise ProtocolViolation(
                 ErrorCode.BAD_FIELD, f"unknown action {frame.action!r}", ref=frame.ref
+            )
+        if frame.to is not None and frame.room not in (None, DEFAULT_ROOM):
+            raise ProtocolViolation(
+                ErrorCode.BAD_FIELD, "a private message ('to') has no room", ref=frame.ref
             )
     if isinstance(frame, HistoryRequest) and frame.limit is not None and frame.limit < 1:
         raise ProtocolViolation(ErrorCode.BAD_FIELD, "field 'limit' must be at least 1")

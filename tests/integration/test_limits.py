@@ -24,7 +24,7 @@ from realtimechat.protocol import Ack, Bye, Error, Leave, Msg, SendMsg, Welcome
 from realtimechat.sanitize import visible
 from realtimechat.sansio.server import State
 from realtimechat.server.audit import JsonFormatter, log_event, render
-from realtimechat.server.store import HistoryPage, MemoryStore
+from realtimechat.server.store import LOBBY, HistoryPage, MemoryStore, Scope
 from realtimechat.tls import ClientFiles, client_context
 
 from ..support import (
@@ -351,13 +351,15 @@ class ReadsAfterCloseStore(MemoryStore):
         super().__init__()
         self.closed: Callable[[], bool] = lambda: False
 
-    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage:
+    async def recent(
+        self, count: int, reader: str, upto: int | None = None, scope: Scope = LOBBY
+    ) -> HistoryPage:
         await eventually(self.closed)
-        return await super().recent(count, reader, upto)
+        return await super().recent(count, reader, upto, scope)
 
-    async def after(self, since: int, limit: int, reader: str) -> HistoryPage:
+    async def after(self, since: int, limit: int, reader: str, scope: Scope = LOBBY) -> HistoryPage:
         await eventually(self.closed)
-        return await super().after(since, limit, reader)
+        return await super().after(since, limit, reader, scope)
 
 
 @pytest.mark.parametrize("how", ["close_notify", "FIN"])

@@ -16,7 +16,7 @@ from realtimechat.client.commands import Say
 from realtimechat.protocol import Ack, HistoryEnd, Msg, Welcome
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import ServerSettings
-from realtimechat.server.store import HistoryPage, MemoryStore, SqliteStore
+from realtimechat.server.store import LOBBY, HistoryPage, MemoryStore, Scope, SqliteStore
 
 from ..support import (
     WAIT,
@@ -290,11 +290,13 @@ class SlowRecentStore(MemoryStore):
         self.reading = asyncio.Event()
         self.go_on = asyncio.Event()
 
-    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage:
+    async def recent(
+        self, count: int, reader: str, upto: int | None = None, scope: Scope = LOBBY
+    ) -> HistoryPage:
         if self.armed:
             self.reading.set()
             await self.go_on.wait()
-        return await super().recent(count, reader, upto)
+        return await super().recent(count, reader, upto, scope)
 
 
 @pytest.mark.protocol("8.3")
@@ -335,12 +337,12 @@ class GatedReadStore(MemoryStore):
         self.reading = 0
         self.most_at_once = 0
 
-    async def after(self, since: int, limit: int, reader: str) -> HistoryPage:
+    async def after(self, since: int, limit: int, reader: str, scope: Scope = LOBBY) -> HistoryPage:
         self.reading += 1
         self.most_at_once = max(self.most_at_once, self.reading)
         try:
             await self.gate.wait()
-            return await super().after(since, limit, reader)
+            return await super().after(since, limit, reader, scope)
         finally:
             self.reading -= 1
 

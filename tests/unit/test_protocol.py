@@ -24,11 +24,20 @@ from realtimechat.protocol import (
     HistoryEnd,
     HistoryRequest,
     Join,
+    Joined,
+    JoinRoom,
     Leave,
+    ListRooms,
     Msg,
+    Parted,
+    PartRoom,
     Ping,
     Pong,
+    RoomInfo,
+    RoomList,
     SendMsg,
+    SetTopic,
+    Topic,
     UserInfo,
     Users,
     Welcome,
@@ -41,6 +50,7 @@ from realtimechat.protocol import (
 
 TS = "2026-11-26T08:00:00.000Z"
 ALICE = UserInfo(name="alice", fp="0123456789abcdef", online_since=TS)
+OPS = RoomInfo(name="#ops", members=2, topic="on call", member=True, may_join=True)
 
 CLIENT_EXAMPLES: list[Frame] = [
     Hello(v=1),
@@ -51,6 +61,12 @@ CLIENT_EXAMPLES: list[Frame] = [
     Who(room="lobby", cursor="bob"),
     HistoryRequest(since=0),
     HistoryRequest(since=10, limit=50, room="lobby"),
+    JoinRoom(room="#ops"),
+    PartRoom(room="#ops"),
+    ListRooms(),
+    ListRooms(cursor="#dev"),
+    SetTopic(room="#ops", text="on call: bob"),
+    SetTopic(room="#ops", text=""),
     Ping(),
     Ping(t=12.5),
     Pong(t="abc"),
@@ -71,6 +87,19 @@ SERVER_EXAMPLES: list[Frame] = [
     Gap(from_id=3, to_id=9, missed=5),
     HistoryEnd(count=2, more=False),
     Error(code="bad_json", message="nope", ref="r-2"),
+    Welcome(v=1, name="alice", last_id=7, users_online=1, rooms=(OPS,)),
+    Joined(room="#ops", members=3, last_id=40, topic="on call: bob"),
+    Joined(room="#dev", members=1, last_id=0),
+    Parted(room="#ops"),
+    Parted(room="#ops", reason="not_allowed"),
+    RoomList(rooms=(OPS, RoomInfo(name="#dev", members=0, may_join=True)), next="#dev"),
+    RoomList(rooms=()),
+    Topic(room="#ops", text="", name="alice", ts=TS),
+    Msg(id=3, ts=TS, from_="alice", text="in ops", room="#ops"),
+    Join(name="bob", ts=TS, room="#ops"),
+    Leave(name="bob", ts=TS, reason="part", room="#ops"),
+    Users(users=(ALICE,), room="#ops"),
+    HistoryEnd(count=0, more=False, room="#ops"),
     Bye(reason="shutdown"),
     Ping(t=1),
     Pong(),
@@ -278,7 +307,7 @@ send_msgs = st.builds(
     ref=st.none() | st.text(min_size=1, max_size=128),
     action=st.none() | st.just("me"),
     room=st.none() | st.text(min_size=1, max_size=64),
-)
+).filter(lambda msg: msg.to is None or msg.room in (None, "lobby"))  # a private one has no room
 msgs = st.builds(
     Msg,
     id=ids,
@@ -336,3 +365,29 @@ def test_characters_newer_than_our_unicode_tables_are_text() -> None:
     """An emoji this Python does not know yet (unassigned here) is not 'empty'."""
     (frame,) = server_decode('{"type":"msg","text":"\U0001fae9"}\n'.encode())
     assert frame == SendMsg(text="\U0001fae9")
+
+
+@pytest.mark.protocol("6.5.3")
+def test_a_private_message_naming_a_room_is_bad_field() -> None:
+    """``to`` with a room other than the lobby is bad_field, with the msg's ref."""
+    error = one_error('{"type":"msg","text":"x","to":"bob","room":"#ops","ref":"r"}')
+    assert (error.code, error.ref) == ("bad_field", "r")
+    (ok,) = server_decode(b'{"type":"msg","text":"x","to":"bob","room":"lobby"}\n')
+    assert isinstance(ok, SendMsg)
+
+
+@pytest.mark.protocol("4.1")
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ('{"type":"join"}', "missing_field"),
+        ('{"type":"join","room":""}', "bad_field"),
+        ('{"type":"part","room":7}', "bad_field"),
+        ('{"type":"topic","room":"#ops"}', "missing_field"),
+        ('{"type":"rooms","cursor":"' + "c" * 257 + '"}', "bad_field"),
+        ('{"type":"join","room":"#' + "x" * 64 + '"}', "bad_field"),
+    ],
+)
+def test_room_frames_are_checked_like_the_others(line: str, code: str) -> None:
+    """join, part, topic and rooms: required fields, types and the room's 64 characters."""
+    assert one_error(line).code == code

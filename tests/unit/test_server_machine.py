@@ -22,9 +22,12 @@ from realtimechat.protocol import (
     Frame,
     FrameDecoder,
     HistoryRequest,
+    JoinRoom,
+    ListRooms,
     Ping,
     Pong,
     SendMsg,
+    SetTopic,
     Welcome,
     Who,
 )
@@ -114,10 +117,20 @@ def test_msg_before_hello_is_hello_required_with_its_ref() -> None:
     assert peer.machine.errors == 1
 
 
-@pytest.mark.parametrize("frame", [b'{"type":"who"}\n', b'{"type":"history","since":0}\n'])
-@pytest.mark.protocol("5.1")
-def test_who_and_history_before_hello_are_hello_required(frame: bytes) -> None:
-    """who or history before hello: hello_required without a ref; the session goes on."""
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b'{"type":"who"}\n',
+        b'{"type":"history","since":0}\n',
+        b'{"type":"join","room":"#ops"}\n',
+        b'{"type":"part","room":"#ops"}\n',
+        b'{"type":"rooms"}\n',
+        b'{"type":"topic","room":"#ops","text":"x"}\n',
+    ],
+)
+@pytest.mark.protocol("5.1", "6.5.2")
+def test_who_history_and_room_requests_before_hello_are_hello_required(frame: bytes) -> None:
+    """who, history, join, part, rooms or topic before hello: hello_required; it goes on."""
     peer = Peer()
     peer.send(frame)
     assert errors(peer.sent()) == [("hello_required", None)]
@@ -341,6 +354,23 @@ def test_requests_past_the_burst_are_refused_and_one_log_event_per_episode() -> 
     peer.now += 1.0  # one token back
     (event,) = peer.send(b'{"type":"msg","text":"3","ref":"c"}\n')
     assert event == RequestReceived(SendMsg(text="3", ref="c"))
+
+
+@pytest.mark.protocol("12.3", "6.5.2")
+def test_room_requests_are_handed_over_and_cost_a_token() -> None:
+    """join, part, rooms and topic are requests: handed over in order, each a token."""
+    peer = Peer(replace(RULES, rate=1, burst=3)).welcomed()
+    events = peer.send(
+        b'{"type":"join","room":"#ops"}\n{"type":"topic","room":"#ops","text":"hi"}\n'
+        b'{"type":"rooms"}\n{"type":"part","room":"#ops"}\n'
+    )
+    assert events[:3] == [
+        RequestReceived(JoinRoom(room="#ops")),
+        RequestReceived(SetTopic(room="#ops", text="hi")),
+        RequestReceived(ListRooms()),
+    ]
+    assert type(events[3]) is RateLimited
+    assert errors(peer.sent()) == [("rate_limited", None)]
 
 
 @pytest.mark.protocol("12.3")

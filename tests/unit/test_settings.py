@@ -71,10 +71,12 @@ def test_the_option_names_stay_what_users_know() -> None:
     assert [opt for param in main.params for opt in param.opts] == [
         *("--host", "--port", "--pki", "--cert", "--key", "--ca", "--crl"),
         *("--watch-interval", "--names", "--presence-limit", "--history-lines"),
-        *("--motd", "--data", "--ephemeral", "--durability", "--retention"),
+        *("--motd", "--rooms", "--no-room-create"),
+        *("--data", "--ephemeral", "--durability", "--retention"),
         *("--max-line-bytes", "--handshake-timeout", "--hello-timeout", "--max-handshakes"),
         *("--max-connections", "--queue-frames", "--queue-bytes", "--write-timeout"),
         *("--ping-interval", "--idle-timeout", "--rate", "--burst", "--max-per-address"),
+        *("--max-rooms", "--max-rooms-per-identity", "--max-topic-chars"),
         *("--log-format", "--loop", "--log-level", "--version"),
     ]
 

@@ -81,6 +81,19 @@ MAX_MOTD_CHARS = 4096
     help="A file whose text every user sees on joining.",
 )
 @click.option(
+    "--rooms",
+    "rooms_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="FILE",
+    help="A TOML file of rooms and who may enter each (names, group:NAME, *): private "
+    "rooms. Reloaded on SIGHUP and when it changes, as the certificates are.",
+)
+@click.option(
+    "--no-room-create",
+    is_flag=True,
+    help="Only the rooms of --rooms exist: a join never creates a room.",
+)
+@click.option(
     "--data",
     type=_DIR,
     metavar="DIR",
@@ -141,6 +154,8 @@ def main(  # click passes every option by keyword
     ca: Path | None,
     crl: Path | None,
     motd: Path | None,
+    rooms_file: Path | None,
+    no_room_create: bool,
     data: Path | None,
     ephemeral: bool,
     durability: str,
@@ -177,7 +192,13 @@ def main(  # click passes every option by keyword
             port=port,
             limits=server_limits(fields),
             settings=from_options(
-                ServerSettings, fields, retention_age=age, retention_count=count, motd=motd_text
+                ServerSettings,
+                fields,
+                retention_age=age,
+                retention_count=count,
+                motd=motd_text,
+                rooms_file=rooms_file,
+                room_create=not no_room_create,
             ),
             store=store,
         )

@@ -56,9 +56,13 @@ from ..protocol import (
     FrameDecoder,
     Hello,
     HistoryRequest,
+    JoinRoom,
+    ListRooms,
+    PartRoom,
     Ping,
     Pong,
     SendMsg,
+    SetTopic,
     Welcome,
     Who,
     encode,
@@ -103,7 +107,7 @@ class HelloReceived:
     hello: Hello
 
 
-Request = SendMsg | Who | HistoryRequest
+Request = SendMsg | Who | HistoryRequest | JoinRoom | PartRoom | ListRooms | SetTopic
 
 
 @dataclass(slots=True)
@@ -174,7 +178,8 @@ class _Act(enum.Enum):
     FINISH = "finish"  # the peer's bye
 
 
-_REQUESTS: Final = (SendMsg, Who, HistoryRequest)
+# Every request costs a token of the rate limit (12.3) and needs a welcome first.
+_REQUESTS: Final = (SendMsg, Who, HistoryRequest, JoinRoom, PartRoom, ListRooms, SetTopic)
 
 # What each frame does in each state that reads frames (docs/protocol.md 5.1, 5.2).
 _TRANSITIONS: Final[Mapping[State, Mapping[type[Frame], _Act]]] = {
@@ -350,7 +355,7 @@ class ServerProtocol:
         assert self._table is not None  # events are pulled only in a state that reads
         act = self._table[type(item)]
         if act is _Act.REQUEST:  # the common case first
-            assert isinstance(item, SendMsg | Who | HistoryRequest)
+            assert isinstance(item, _REQUESTS)
             if self._spend(item, now):
                 self._events.append(RequestReceived(item))
             return

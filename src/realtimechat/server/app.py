@@ -32,11 +32,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
+from ..errors import ConfigError
 from ..protocol import ByeReason
 from ..tls import ServerFiles
 from .audit import log_event
 from .config import Limits, ServerSettings
 from .hub import Hub
+from .roomfile import RoomFile
 from .session import Session, SessionContext
 from .store import MemoryStore, Store
 from .tlsconn import TLSServerProtocol, TLSTransport
@@ -140,8 +142,9 @@ class ChatServer:
         self.limits = limits or Limits()
         self.settings = settings or ServerSettings()
         self.log = logger or log
-        self._files_seen = _files_on_disk(files)  # before loading: a change meanwhile reloads
+        self._files_seen = self._files_on_disk()  # before loading: a change meanwhile reloads
         self.trust = Trust.load(files)  # fails early, before listening
+        self.room_file = self._load_room_file()  # likewise
         self._servers: list[asyncio.Server] = []
         self._handshaking = 0
         self._connections: set[_Accepted] = set()  # every connection we hold
@@ -188,7 +191,7 @@ class ChatServer:
         await self.store.open()
         self._hub = Hub(loop, self.limits, self.settings, self.log, store=self.store)
         self._session_context = SessionContext.of(self._hub, self.clock)
-        await self._hub.start()
+        await self._hub.start(self.room_file)
         self._open_files_limit = raise_open_file_limit()
         loop.set_exception_handler(self._loop_exception)
         server = await loop.create_server(
@@ -211,11 +214,43 @@ class ChatServer:
         )
         self.log.info("%s", self.trust.describe())
         self.log.info("certificates from %s; %s", _where(self.files), self.store.describe())
+        if self.settings.rooms_file is not None:
+            self.log.info("%s", self.room_file.describe())
 
     @property
     def connection_count(self) -> int:
         """Connections admitted and not yet closed: handshaking or in a session."""
         return len(self._connections)
+
+    def reload(self) -> None:
+        """SIGHUP, or a watched file changed: the certificate files, then the room file."""
+        self.reload_tls()
+        self.reload_rooms()
+
+    def _load_room_file(self) -> RoomFile:
+        path = self.settings.rooms_file
+        return RoomFile() if path is None else RoomFile.load(path, self.limits.max_topic_chars)
+
+    def reload_rooms(self) -> None:
+        """Use the room file as it is now; part the members its doors no longer let in.
+
+        If it cannot be read, the previous rules stay and the error is logged.
+        """
+        self._files_seen = self._files_on_disk()
+        if self.settings.rooms_file is None:
+            return
+        try:
+            room_file = self._load_room_file()
+        except ConfigError as exc:
+            again = " (read again when it changes)" if self.settings.watch_interval > 0 else ""
+            self.log.error(  # noqa: TRY400 - one line for the operator, no traceback
+                "room file reload failed, keeping the previous rooms: %s%s", exc, again
+            )
+            return
+        self.room_file = room_file
+        self.log.info("rooms reloaded: %s", room_file.describe())
+        if self._hub is not None:
+            self._hub.apply_room_file(room_file)
 
     def reload_tls(self) -> None:
         """Use freshly loaded certificates, trust and CRL for new connections.
@@ -224,7 +259,7 @@ class ChatServer:
         (or expired): they get ``bye {reason: revoked|expired}``. If the
         files cannot be loaded, the old state stays and the error is logged.
         """
-        self._files_seen = _files_on_disk(self.files)  # a failure waits for the next change
+        self._files_seen = self._files_on_disk()  # a failure waits for the next change
         try:
             self.trust = Trust.load(self.files)
         except Exception as exc:
@@ -267,7 +302,7 @@ class ChatServer:
                 self.log.info("the terminal closed")
                 stop.set()
                 return
-            self.reload_tls()
+            self.reload()
 
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -433,8 +468,25 @@ class ChatServer:
                     self.log.info("retention: removed %d old messages", removed)
             await asyncio.sleep(PURGE_PERIOD)
 
+    def _reload_changed(self, current: tuple[FileState, ...]) -> None:
+        """Reload what changed: the certificate files (the last entry is the room file's)."""
+        tls, rooms = current[:-1] != self._files_seen[:-1], current[-1] != self._files_seen[-1]
+        try:
+            if tls:
+                self.log.info("certificate files changed on disk: reloading")
+                self.reload_tls()
+            if rooms:
+                self.log.info("room file changed on disk: reloading")
+                self.reload_rooms()
+        except Exception:  # a bug here must not end the watching for good
+            self.log.exception("reloading after a change on disk failed")
+
+    def _files_on_disk(self) -> tuple[FileState, ...]:
+        """What the watched files look like: the certificate files and the room file."""
+        return (*_files_on_disk(self.files), _file_state(self.settings.rooms_file))
+
     async def _reload_on_change(self) -> None:
-        """Reload when the certificate files have changed and then stayed put.
+        """Reload when the certificate (or room) files have changed and then stayed put.
 
         "Stayed put" -- the same on two looks in a row -- lets a copy or an
         scp finish before we read; a cert and key replaced a moment apart
@@ -443,13 +495,9 @@ class ChatServer:
         previous = self._files_seen
         while True:
             await asyncio.sleep(self.settings.watch_interval)
-            current = _files_on_disk(self.files)
+            current = self._files_on_disk()
             if current != self._files_seen and current == previous:
-                self.log.info("certificate files changed on disk: reloading")
-                try:
-                    self.reload_tls()
-                except Exception:  # a bug here must not end the watching for good
-                    self.log.exception("reloading after a change on disk failed")
+                self._reload_changed(current)
             previous = current
 
     async def _run_loops(self) -> None:

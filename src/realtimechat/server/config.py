@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 
 from ..protocol import MAX_LINE_BYTES
@@ -127,6 +128,13 @@ class Limits:
     burst: int = option(60, "Requests a client may make at once before --rate applies.", low=1)
     flood_limit: int = 200  # refused requests in a row before the session is ended
     max_per_address: int = option(64, "Connections from one IP address.", low=1)
+    max_rooms: int = option(  # created by a first join, or named in the room file
+        1000, "Rooms on this server; a join that would create one more is refused.", low=1
+    )
+    max_rooms_per_identity: int = option(
+        50, "Rooms one user (certificate identity) may be a member of at once.", low=1
+    )
+    max_topic_chars: int = option(200, "Longest room topic, in characters.", low=1, high=4096)
     shutdown_grace: float = 3.0  # time to flush ``bye`` to everyone at shutdown
 
 
@@ -172,3 +180,5 @@ class ServerSettings:
     retention_age: dt.timedelta | None = None  # purge messages older than this (--retention)
     retention_count: int | None = None  # keep at most this many messages (--retention)
     motd: str | None = None  # the text of the --motd file
+    rooms_file: Path | None = None  # --rooms: private rooms, and who may enter them
+    room_create: bool = True  # --no-room-create: only the room file's rooms exist

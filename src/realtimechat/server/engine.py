@@ -10,10 +10,15 @@ messages, in the log's order, to each. The hub and the sessions do not
 change between the two; docs/design.md ("The server core: one way through,
 and the engine boundary") says what each side promises. Name ownership goes
 through the engine too (``claim_name``), durably, before a session is
-welcomed under a new name.
+welcomed under a new name, and so do rooms: a message carries its room to
+the follower, and memberships and topics are written through the engine
+(``join_room``, ``part_room``, ``set_topic``) before anyone is told, so
+that an engine shared by several servers can carry them.
 
-Presence (who is online) is still the hub's own, in memory: the Redis issue
-extends this boundary with it.
+Presence (who is online) and which sessions of this server receive which
+room are still the hub's own, in memory: the Redis issue extends this
+boundary with presence, and with telling every server of a membership or
+topic another one wrote.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..protocol import Msg
-from .store import Draft, Store, Stored
+from .store import Draft, RoomRecord, Store, Stored
 
 
 @dataclass(slots=True)  # one per message: not frozen, whose __init__ costs more
@@ -34,6 +39,7 @@ class Entry:
     msg: Msg
     sender: str  # identity key
     recipient: str | None  # identity key of a private message's recipient; None: public
+    room: str | None = None  # the room's name; None: the lobby (or a private message)
 
 
 Follower = Callable[[Sequence[Entry]], None]
@@ -66,6 +72,12 @@ class Engine(Protocol):
 
     async def claim_name(self, key: str, identity: str, name: str) -> None: ...
 
+    async def join_room(self, room: RoomRecord, identity: str) -> None: ...
+
+    async def part_room(self, key: str, identity: str) -> bool: ...
+
+    async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None: ...
+
 
 class LocalEngine:
     """One server: the store assigns ids; the follower is called on the event loop."""
@@ -86,7 +98,7 @@ class LocalEngine:
         results = await self.store.append(drafts)
         stored(results)  # the acks are queued first...
         entries = [
-            Entry(result.msg, draft.sender, draft.recipient)
+            Entry(result.msg, draft.sender, draft.recipient, draft.room)
             for draft, result in zip(drafts, results, strict=True)
             if result.msg is not None  # a resend: acked again, never delivered twice
         ]
@@ -97,6 +109,16 @@ class LocalEngine:
 
     async def claim_name(self, key: str, identity: str, name: str) -> None:
         await self.store.own_name(key, identity, name)
+
+    async def join_room(self, room: RoomRecord, identity: str) -> None:
+        """Membership (and a new room) stored: commits and reads keep their one order."""
+        await self.store.join_room(room, identity)
+
+    async def part_room(self, key: str, identity: str) -> bool:
+        return await self.store.part_room(key, identity)
+
+    async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
+        await self.store.set_topic(key, topic, by, ts)
 
 
 def _nobody(entries: Sequence[Entry]) -> None:

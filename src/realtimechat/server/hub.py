@@ -1,10 +1,12 @@
-"""The hub: who is online, under which name, and who gets which frame.
+"""The hub: who is online, under which name, in which rooms, and who gets which frame.
 
-One hub per server process. It serves a single room, the lobby; every
-frame that names another room is refused with ``no_such_room``. Sessions
+One hub per server process. Every session is in the lobby; rooms
+(``#ops``) have members, identities rather than connections, kept in the
+store through the engine (``rooms.RoomDirectory`` holds the rules). Sessions
 call into the hub; the hub knows sessions only as ``Peer``s (what it needs
-of one: its identity, its outbox, what it is owed), writes only through
-their outboxes (see ``outbox`` for the fan-out policy) and never blocks.
+of one: its identity, its outbox, what it is owed, how to take a room's
+history), writes only through their outboxes (see ``outbox`` for the
+fan-out policy) and never blocks.
 
 Messages go one way: a session's ``msg`` is accepted here (``publish``),
 stored with its batch by the ``Committer`` through the ``Engine``
@@ -12,11 +14,18 @@ stored with its batch by the ``Committer`` through the ``Engine``
 see it when the engine reports it stored (``_deliver``). The engine is
 the boundary where one server becomes many.
 
+Fan-out costs work only where a message goes: a lobby message goes to
+every session, a room's message to the sessions receiving that room
+(``Room.sessions``), a private one to the sessions of its two identities
+(``_sessions_of``); nothing scans every session to find a room's members.
+
 Presence is per *name*, not per connection: ``join`` goes out when a
 name's first session arrives and ``leave`` when its last one goes, so a
 second device does not announce itself. Above ``presence_limit`` members,
 ``join``/``leave`` are not sent at all (in a room of N, they would cost N
-frames each: N^2 in all); ``who`` still answers, one page at a time.
+frames each: N^2 in all); ``who`` still answers, one page at a time. In a
+room, ``join`` and ``leave`` (with ``room``) mean a membership began or
+ended, not that someone came online.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import asyncio
 import bisect
 import logging
 import unicodedata
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -38,9 +47,16 @@ from ..protocol import (
     ErrorCode,
     Gap,
     Join,
+    JoinRoom,
     Leave,
+    ListRooms,
     Msg,
+    PartReason,
+    PartRoom,
+    RoomInfo,
     SendMsg,
+    SetTopic,
+    Topic,
     UserInfo,
     Users,
     Who,
@@ -51,7 +67,9 @@ from .config import Limits, NamesMode, ServerSettings
 from .engine import Engine, Entry, LocalEngine
 from .identity import PeerIdentity
 from .outbox import FlushScheduler, Outbox, Run
-from .store import Draft, HistoryPage, MemoryStore, Store, Stored
+from .roomfile import RoomFile
+from .rooms import Caller, Room, RoomDirectory
+from .store import LOBBY, Draft, HistoryPage, MemoryStore, Scope, Store, Stored
 
 # A run of messages fanned out as one piece is cut at about this size, so
 # that a slow reader loses little when one does not fit its queue.
@@ -73,6 +91,17 @@ class Peer(Protocol):
 
     def answered(self) -> None:
         """One owed answer is out."""
+
+    def enter_room(self, room: Room) -> None:
+        """Its identity is a member of ``room`` now: start receiving it, after its history.
+
+        The session calls ``Hub.receive_room`` when its live messages are held
+        back (``Outbox.hold``), then sends ``joined``, the history and the
+        held messages: no hole, no duplicate (docs/protocol.md 6.5).
+        """
+
+    def leave_room(self, room: Room, reason: str | None) -> None:
+        """Its identity is no longer a member of ``room`` (it gets ``parted``)."""
 
 
 P = TypeVar("P", bound=Peer)
@@ -153,7 +182,7 @@ class Committer:
 
 
 class Hub(Generic[P]):
-    """Membership, names, fan-out and history for the lobby, among peers of type ``P``."""
+    """Membership, names, rooms, fan-out and history, among peers of type ``P``."""
 
     def __init__(
         self,
@@ -178,16 +207,20 @@ class Hub(Generic[P]):
         self.scheduler = FlushScheduler(loop)
         self._members: dict[str, Member] = {}
         self._sorted_keys: list[str] = []  # the keys of _members, in order (for who)
-        self._active: dict[P, Member] = {}  # welcomed sessions, oldest first
+        self._active: dict[P, Member] = {}  # welcomed sessions, oldest first: the lobby
+        self._sessions_of: dict[str, list[P]] = {}  # identity key -> its welcomed sessions
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
+        self.rooms = RoomDirectory(limits, settings)
         self._committer = Committer(self.engine, loop, log, self._settle)
         self._awaiting_echo: dict[int, Peer] = {}  # id -> the session that sent it, until echoed
         self.stopping = False  # set by stop(): no more leave announcements, no more reads
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> None:
-        """Load what the store remembers (name owners); follow what the engine stores."""
+    async def start(self, room_file: RoomFile | None = None) -> None:
+        """Load what the store remembers (name owners, rooms); follow what the engine stores."""
         self._owners = await self.store.names()
+        records, members = await self.store.rooms()
+        self.rooms.load(records, members, room_file or RoomFile())
         self.engine.follow(self._deliver)
 
     async def stop(self) -> None:
@@ -293,6 +326,7 @@ class Hub(Generic[P]):
             bisect.insort(self._sorted_keys, key)
         member.sessions.append(session)
         self._active[session] = member
+        self._sessions_of.setdefault(identity.key, []).append(session)
         if first_session and self._presence_on():
             self._broadcast_control(encode(Join(name=name, ts=now_ts())), skip=member)
         return member
@@ -302,6 +336,13 @@ class Hub(Generic[P]):
         member = self._active.pop(session, None)
         if member is None:
             return
+        identity = member.identity.key
+        for room in self.rooms.rooms_of(identity):
+            room.sessions.pop(session, None)
+        others = self._sessions_of[identity]
+        others.remove(session)
+        if not others:
+            del self._sessions_of[identity]
         member.sessions.remove(session)
         if member.sessions:
             return
@@ -327,7 +368,7 @@ class Hub(Generic[P]):
         """Accept one message from ``session``; it is acked and delivered once stored."""
         member = session.member
         assert member is not None
-        check_room(frame.room, frame.ref)
+        room = self.rooms.resolve(frame.room, self.caller(member.identity), frame.ref)
         to_name = recipient = None
         if frame.to is not None:
             owner = self._owners.get(name_key(frame.to))
@@ -345,6 +386,7 @@ class Hub(Generic[P]):
             to_name=to_name,
             recipient=recipient,
             action=frame.action,
+            room=room.name if room is not None else None,
         )
         session.owe()  # its ack and echo (or error): answered when its batch is settled
         self._committer.add(session, draft)
@@ -377,31 +419,52 @@ class Hub(Generic[P]):
     def _deliver(self, entries: Sequence[Entry]) -> None:
         """Stored messages, in id order, to every session that may see each.
 
-        Consecutive public messages go to every session as one run (one
-        append each, not one per message); a private message goes on its
-        own, to the sessions of its two parties, in its place in the order.
+        Consecutive public messages of one room (the lobby is one) go to each
+        of its sessions as one run: one append each, not one per message. A
+        change of room, or a private message (to the sessions of its two
+        parties), ends the run, so every session gets its messages in id
+        order.
         """
         run: list[Msg] = []
+        room: str | None = None  # the room of ``run`` (None: the lobby)
         for entry in entries:
             if entry.recipient is None:
+                if entry.room != room:
+                    self._fan_out(run, room)
+                    run, room = [], entry.room
                 run.append(entry.msg)
                 continue
-            self._fan_out(run)
+            self._fan_out(run, room)
             run = []
             data = encode(entry.msg)
-            parties = (entry.sender, entry.recipient)
-            for target, member in self._active.items():
-                if member.identity.key in parties:
-                    target.outbox.put_msg(data, entry.msg.id)
-        self._fan_out(run)
+            for target in self._parties(entry.sender, entry.recipient):
+                target.outbox.put_msg(data, entry.msg.id)
+        self._fan_out(run, room)
         if self._awaiting_echo:  # our own senders: their echo is out
             for entry in entries:
                 sender = self._awaiting_echo.pop(entry.msg.id, None)
                 if sender is not None:
                     sender.answered()
 
-    def _fan_out(self, messages: list[Msg]) -> None:
-        """Public messages to every session, in runs of at most RUN_BYTES."""
+    def _parties(self, sender: str, recipient: str) -> list[P]:
+        """The sessions of a private message's two identities (once each: to oneself too)."""
+        targets = list(self._sessions_of.get(sender, ()))
+        if recipient != sender:
+            targets += self._sessions_of.get(recipient, ())
+        return targets
+
+    def _fan_out(self, messages: list[Msg], room_name: str | None) -> None:
+        """Public messages of one room to its sessions, in runs of at most RUN_BYTES."""
+        if not messages:
+            return
+        targets: Iterable[Peer]
+        if room_name is None:
+            targets = self._active
+        else:
+            room = self.rooms.by_name(room_name)
+            if room is None:  # gone from this server's picture: nobody here receives it
+                return
+            targets = room.sessions
         start = 0
         while start < len(messages):
             frames: list[bytes] = []
@@ -412,7 +475,7 @@ class Hub(Generic[P]):
                 size += len(frames[-1])
                 end += 1
             run = Run(b"".join(frames), messages[start].id, messages[end - 1].id, end - start)
-            for target in self._active:
+            for target in targets:
                 target.outbox.put_run(run)
             start = end
 
@@ -420,7 +483,7 @@ class Hub(Generic[P]):
     # History: what a session's replay and its history requests read
 
     async def what_to_replay(
-        self, reader: str, since: int | None, upto: int
+        self, reader: str, since: int | None, upto: int, scope: Scope = LOBBY
     ) -> tuple[list[Msg], Gap | None]:
         """After ``welcome``: what was said up to ``upto`` (recent lines, or all after since)."""
         if since is None:
@@ -428,25 +491,55 @@ class Hub(Generic[P]):
             # last few at the time of the read: had more than that many been
             # stored meanwhile, those before them would be dropped from the
             # held live ones as "replayed" without ever being sent.
-            page = await self.store.recent(self.settings.history_lines, reader, upto)
+            page = await self.store.recent(self.settings.history_lines, reader, upto, scope)
             return page.messages, None
         cap = self.settings.history_page_max
-        page = await self.store.after(since, cap, reader)
+        page = await self.store.after(since, cap, reader, scope)
         if not page.more:
             return page.messages, forgotten(since, page.first_kept, self.last_id)
         # More than we replay at once: the latest ones, and a gap for the
         # rest, which the client may fetch with ``history``.
-        page = await self.store.recent(cap, reader, upto)  # upto: as for a late joiner
+        page = await self.store.recent(cap, reader, upto, scope)  # upto: as for a late joiner
         latest = [msg for msg in page.messages if msg.id > since]
         if not latest:  # purged between the two reads
             return [], forgotten(since, 0, self.last_id)
         first = latest[0].id
         return latest, Gap(from_id=since + 1, to_id=first - 1, missed=first - 1 - since)
 
-    async def history(self, reader: str, since: int, limit: int) -> tuple[HistoryPage, Gap | None]:
+    async def room_history(self, reader: str, room: Room, upto: int) -> list[Msg]:
+        """After ``joined``: the room's last history lines up to ``upto``."""
+        scope = Scope(lobby=False, rooms=frozenset({room.name}))
+        page = await self.store.recent(self.settings.history_lines, reader, upto, scope)
+        return page.messages
+
+    async def history(
+        self, reader: str, since: int, limit: int, scope: Scope = LOBBY
+    ) -> tuple[HistoryPage, Gap | None]:
         """One page of what ``reader`` may see after ``since``, and a gap for what is gone."""
-        page = await self.store.after(since, limit, reader)
+        page = await self.store.after(since, limit, reader, scope)
         return page, forgotten(since, page.first_kept, self.last_id)
+
+    def history_scope(self, session: Peer, room: str | None) -> tuple[Scope, str | None]:
+        """What a ``history`` naming ``room`` reads, and the room its end names.
+
+        No room: everything the identity may see (the lobby, its private
+        messages, every room it is in), so that one ``since`` covers it all;
+        ``lobby``: the lobby and its private messages; a room: that room.
+        """
+        member = session.member
+        assert member is not None
+        if room is None:
+            return self.scope_of(member.identity.key), None
+        found = self.rooms.resolve(room, self.caller(member.identity))
+        if found is None:
+            return LOBBY, DEFAULT_ROOM
+        return Scope(lobby=False, rooms=frozenset({found.name})), found.name
+
+    def scope_of(self, identity: str, rooms: Iterable[Room] | None = None) -> Scope:
+        """The lobby, private messages and ``rooms`` (default: every room of ``identity``)."""
+        if rooms is None:
+            rooms = self.rooms.rooms_of(identity)
+        return Scope(lobby=True, rooms=frozenset(room.name for room in rooms))
 
     def history_limit(self, requested: int | None) -> int:
         page_max = self.settings.history_page_max
@@ -484,8 +577,214 @@ class Hub(Generic[P]):
         return Users(users=tuple(self._members[key].info() for key in page), next=next_cursor)
 
     def answer_who(self, session: Peer, request: Who) -> None:
-        check_room(request.room, None)
-        session.outbox.put_control(encode(self.users_page(request.cursor)))
+        member = session.member
+        assert member is not None
+        room = self.rooms.resolve(request.room, self.caller(member.identity))
+        if room is None:
+            page = self.users_page(request.cursor)
+        else:
+            page = self.room_users_page(room, request.cursor)
+        session.outbox.put_control(encode(page))
+
+    def room_users_page(self, room: Room, cursor: str | None) -> Users:
+        """One page of the names online in ``room`` (sessions receiving it), in name order."""
+        online: dict[str, Member] = {}
+        for target in room.sessions:
+            member = target.member
+            if member is not None:
+                online[member.key] = member
+        keys = sorted(online)
+        start = 0 if cursor is None else bisect.bisect_right(keys, cursor)
+        size = self.settings.who_page_size
+        page = keys[start : start + size]
+        next_cursor = page[-1] if start + size < len(keys) else None
+        users = tuple(online[key].info() for key in page)
+        return Users(users=users, next=next_cursor, room=room.name)
+
+    # ------------------------------------------------------------------
+    # Rooms: join, part, topic, the list
+
+    def caller(self, identity: PeerIdentity) -> Caller:
+        """``identity`` as the room rules see it: every certificate of it in use, what it owns."""
+        sessions = self._sessions_of.get(identity.key, ())
+        certificates = tuple(
+            dict.fromkeys([identity, *(s.identity for s in sessions if s.identity is not None)])
+        )
+        key = identity.key
+        owners = self._owners
+        return Caller(key, certificates, lambda name: owners.get(name, ("",))[0] == key)
+
+    def welcome_rooms(self, session: P) -> list[Room]:
+        """The rooms a session being welcomed is in, after parting those its door now refuses.
+
+        A member's groups are known only from a certificate in use, so a
+        member the room file no longer admits is parted when it next comes.
+        """
+        identity = session.identity
+        assert identity is not None
+        caller = self.caller(identity)
+        rooms = []
+        for room in self.rooms.rooms_of(identity.key):
+            if caller.may_enter(room):
+                rooms.append(room)
+            else:
+                self.force_part(identity.key, room, PartReason.NOT_ALLOWED)
+        return rooms
+
+    def room_infos(self, rooms: Iterable[Room]) -> tuple[RoomInfo, ...] | None:
+        """``welcome.rooms``: None (left out) when there are none, as before rooms."""
+        infos = tuple(self.rooms.info(room, member=True, may_join=True) for room in rooms)
+        return infos or None
+
+    def receive_room(self, session: P, room: Room) -> bool:
+        """``session`` gets ``room``'s messages from now on; False if it is no member now."""
+        member = session.member
+        if member is None or not self.rooms.member_of(member.identity.key, room):
+            return False
+        room.sessions[session] = None
+        return True
+
+    def plan_join(self, session: Peer, request: JoinRoom) -> Room | None:
+        """The room ``request`` enters (reserved), or None if already a member; or a Refusal."""
+        member = session.member
+        assert member is not None
+        caller = self.caller(member.identity)
+        room = self.rooms.plan_join(request.room, caller)
+        if self.rooms.member_of(caller.key, room):
+            return None
+        return room
+
+    async def join(self, session: Peer, room: Room) -> None:
+        """Write the membership through the engine, then tell the room and every session of it.
+
+        Others in the room get ``join {room}``; each session of the joining
+        identity (other devices too) takes the room's history and then its
+        live messages (``Peer.enter_room``).
+        """
+        member = session.member
+        assert member is not None
+        identity = member.identity.key
+        try:
+            await self.engine.join_room(room.record(), identity)
+        except BaseException:
+            self.rooms.abandon(room, identity)
+            raise
+        if not self.rooms.joined(room, identity):
+            return  # another session of it joined meanwhile: that one told everyone
+        if len(room.members) <= self.settings.presence_limit:
+            join = encode(Join(name=member.name, ts=now_ts(), room=room.name))
+            self._room_control(room, join, skip=identity)
+        for target in self._sessions_of.get(identity, ()):
+            target.enter_room(room)
+
+    def check_part(self, session: Peer, request: PartRoom) -> Room:
+        """The room ``request`` parts, or a Refusal (no such room, not a member)."""
+        member = session.member
+        assert member is not None
+        room = self.rooms.resolve(request.room, self.caller(member.identity))
+        if room is None:
+            raise Refusal(ErrorCode.NO_SUCH_ROOM, "everyone is in the lobby: it cannot be parted")
+        return room
+
+    async def part(self, session: Peer, room: Room) -> None:
+        """Write the end of a membership, then tell every session of it and the room."""
+        member = session.member
+        assert member is not None
+        identity = member.identity.key
+        gone = await self.engine.part_room(room.key, identity)
+        self._parted(identity, member.name, room, PartReason.PART, gone=gone)
+
+    def force_part(
+        self, identity: str, room: Room, reason: PartReason, name: str | None = None
+    ) -> None:
+        """Part ``identity`` from ``room`` at once (a door closed, a certificate revoked).
+
+        It is told and the room is told now (as ``name``, by default the name
+        of its first session); the store is written after (a failure is
+        logged, and the member is checked again when it comes).
+        """
+        if name is None:
+            sessions = self._sessions_of.get(identity, ())
+            member = sessions[0].member if sessions else None
+            name = member.name if member is not None else None
+        if not self._parted(identity, name, room, reason):
+            return
+
+        async def write() -> None:
+            if await self.engine.part_room(room.key, identity):
+                self.rooms.gone(room)
+
+        self.background(write(), f"part {room.name} for good")
+
+    def _parted(
+        self, identity: str, name: str | None, room: Room, reason: PartReason, *, gone: bool = False
+    ) -> bool:
+        if not self.rooms.parted(room, identity, gone=gone):
+            return False
+        own = None if reason is PartReason.PART else reason
+        for target in self._sessions_of.get(identity, ()):
+            room.sessions.pop(target, None)
+            target.leave_room(room, own)
+        if name is not None and len(room.members) + 1 <= self.settings.presence_limit:
+            leave = encode(Leave(name=name, ts=now_ts(), reason=reason, room=room.name))
+            self._room_control(room, leave, skip=identity)
+        return True
+
+    def part_all(self, identity: str, reason: PartReason, name: str) -> None:
+        """Every room of ``identity`` (its certificate revoked: it loses them all)."""
+        for room in self.rooms.rooms_of(identity):
+            self.force_part(identity, room, reason, name)
+
+    def check_access(self) -> None:
+        """After the room file was reloaded (or certificates changed): part who may not stay.
+
+        Only identities online are checked: a member's groups come from its
+        certificate. An offline one is checked when it next comes.
+        """
+        for identity, sessions in list(self._sessions_of.items()):
+            first = sessions[0].identity
+            if first is None:
+                continue
+            caller = self.caller(first)
+            for room in self.rooms.rooms_of(identity):
+                if not caller.may_enter(room):
+                    self.force_part(identity, room, PartReason.NOT_ALLOWED)
+
+    def apply_room_file(self, room_file: RoomFile) -> None:
+        """A reloaded room file: its rooms and doors, then part who may no longer stay."""
+        self.rooms.apply_file(room_file)
+        self.check_access()
+
+    def check_topic(self, session: Peer, request: SetTopic) -> Room:
+        member = session.member
+        assert member is not None
+        return self.rooms.check_topic(request.room, request.text, self.caller(member.identity))
+
+    async def set_topic(self, session: Peer, room: Room, text: str) -> None:
+        """Write the topic, then tell every session of the room (the setter's too)."""
+        member = session.member
+        assert member is not None
+        ts = now_ts()
+        topic = text or None
+        await self.engine.set_topic(room.key, topic, member.name, ts)
+        room.topic, room.topic_by, room.topic_ts = topic, member.name, ts
+        frame = encode(Topic(room=room.name, text=text, name=member.name, ts=ts))
+        self._room_control(room, frame)
+
+    def answer_rooms(self, session: Peer, request: ListRooms) -> None:
+        member = session.member
+        assert member is not None
+        page = self.rooms.page(
+            self.caller(member.identity), request.cursor, self.settings.who_page_size
+        )
+        session.outbox.put_control(encode(page))
+
+    def _room_control(self, room: Room, data: bytes, *, skip: str | None = None) -> None:
+        """A control frame to every session receiving ``room`` (not ``skip``'s sessions)."""
+        for target in room.sessions:
+            member = target.member
+            if member is None or member.identity.key != skip:
+                target.outbox.put_control(data)
 
 
 def forgotten(since: int, first_kept: int, last_id: int) -> Gap | None:
@@ -498,13 +797,3 @@ def forgotten(since: int, first_kept: int, last_id: int) -> Gap | None:
     if oldest <= since + 1:
         return None
     return Gap(from_id=since + 1, to_id=oldest - 1, missed=oldest - 1 - since)
-
-
-def check_room(room: str | None, ref: str | None) -> None:
-    """This server serves only the lobby (docs/protocol.md, "Rooms")."""
-    if room is not None and room != DEFAULT_ROOM:
-        raise Refusal(
-            ErrorCode.NO_SUCH_ROOM,
-            f"no room {room!r}: this server has only {DEFAULT_ROOM!r}",
-            ref=ref,
-        )

@@ -7,11 +7,16 @@ Identity rules (docs/protocol.md 1, "Identity"; ``Trust.identify`` applies them)
   SHA-256 fingerprint: nothing else vouches for it.
 * A certificate issued by a trusted CA is identified by issuer and subject
   CN, so a renewed certificate (new key, new serial) is the same user.
+
+Groups (``urn:rtchat:group:NAME`` in the subjectAltName, pki/groups.py) are
+taken only from a CA-issued certificate: the CA vouches for them. A pinned
+certificate is vouched for as a whole by whoever pinned it, and its holder
+wrote its SANs: it carries no group (a room file names such a user by name).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -26,6 +31,7 @@ class PeerIdentity:
     issuer: str  # RFC 4514 name of the issuer
     not_after: datetime
     pinned: bool
+    groups: frozenset[str] = field(default=frozenset())  # group keys (rooms.group_key)
 
     @property
     def short_fp(self) -> str:

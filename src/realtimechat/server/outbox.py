@@ -188,8 +188,14 @@ class Outbox:
         """Hold back live messages until ``release`` (a replay is being read)."""
         self._held = []
 
-    def release(self, replay: list[tuple[bytes, int]], *, gap: Gap | None = None) -> None:
-        """Queue ``gap``, the replayed messages, then the held live ones not in the replay."""
+    def release(
+        self, replay: list[tuple[bytes, int]], *, gap: Gap | None = None, end: bytes | None = None
+    ) -> None:
+        """Queue ``gap``, the replayed messages, ``end``, then the held live ones not replayed.
+
+        ``end`` (a control frame: a room's ``history_end``) comes between the
+        replay and the live messages that follow it.
+        """
         held, self._held = self._held or [], None
         if gap is not None:
             self.put_control(encode(gap))
@@ -197,6 +203,8 @@ class Outbox:
         for data, msg_id in replay:
             self.put_msg(data, msg_id)
             last = msg_id
+        if end is not None:
+            self.put_control(end)
         for run in held:
             if run.last > last:  # a run both stored before the read and held is sent once
                 self.put_run(run)

@@ -20,18 +20,30 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..errors import ProtocolError, ProtocolViolation
+from ..names import name_from_cn
 from ..protocol import (
     PROTOCOL_VERSION,
     ByeReason,
+    Error,
+    ErrorCode,
     Hello,
     HistoryEnd,
     HistoryRequest,
+    Joined,
+    JoinRoom,
+    ListRooms,
     Msg,
+    Parted,
+    PartReason,
+    PartRoom,
     SendMsg,
+    SetTopic,
     Welcome,
     Who,
     encode,
@@ -51,11 +63,14 @@ from ..sansio.server import (
 )
 from .audit import log_event
 from .config import Limits, ServerSettings
-from .hub import Hub, Member, check_room
+from .hub import Hub, Member
 from .identity import PeerIdentity
 from .outbox import FlushScheduler, Outbox
-from .store import HistoryPage
-from .trust import Trust
+from .rooms import Room
+from .store import HistoryPage, Scope
+from .trust import REVOKED, Trust
+
+Work = Coroutine[Any, Any, None]
 
 
 def connection_rules(limits: Limits) -> Rules:
@@ -96,6 +111,45 @@ class SessionContext:
         )
 
 
+class Holds:
+    """Reads that hold a session's live messages back, one at a time, in the order asked.
+
+    The replay after ``welcome`` and the history of each room the session
+    starts receiving both hold its live messages (``Outbox.hold``, which has
+    one level) while the store is read. Each begins with a step that runs at
+    once, in one go -- hold, start receiving, note the last id -- so that
+    nothing slips between them, and goes on with a coroutine; the next one
+    begins when that ends.
+    """
+
+    def __init__(self, run: Callable[[Work, str], None]) -> None:
+        self._run = run  # Hub.background: a stop waits for every read
+        self._waiting: deque[tuple[Callable[[], Work | None], str]] = deque()
+        self._busy = False
+
+    def add(self, begin: Callable[[], Work | None], what: str) -> None:
+        """Queue a read: ``begin`` holds and returns what to await (None: nothing to read)."""
+        self._waiting.append((begin, what))
+        if not self._busy:
+            self._next()
+
+    def _next(self) -> None:
+        while self._waiting:
+            begin, what = self._waiting.popleft()
+            work = begin()
+            if work is not None:
+                self._busy = True
+                self._run(self._then_next(work), what)
+                return
+        self._busy = False
+
+    async def _then_next(self, work: Work) -> None:
+        try:
+            await work
+        finally:
+            self._next()
+
+
 class Session(asyncio.Protocol):
     """One mutual-TLS client connection speaking protocol v1."""
 
@@ -127,7 +181,10 @@ class Session(asyncio.Protocol):
         self._abort_timer: asyncio.TimerHandle | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
-        self._deciding = False  # the hello's new names are being written
+        # A hello's new names, or a room change, are being written: the frames
+        # after it wait, as they depend on it (a msg to the room just joined).
+        self._deciding = False
+        self._holds = Holds(hub.background)
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
         self.refuse_with: str | None = None  # set when a cap was hit: refuse after TLS
 
@@ -351,6 +408,96 @@ class Session(asyncio.Protocol):
                 self.hub.answer_who(self, frame)
             case HistoryRequest():
                 self._history(frame)
+            case JoinRoom():
+                self._join(frame)
+            case PartRoom():
+                room = self.hub.check_part(self, frame)
+                self._write_then_go_on(self.hub.part(self, room), "part a room")
+            case SetTopic():
+                room = self.hub.check_topic(self, frame)
+                self._write_then_go_on(self.hub.set_topic(self, room, frame.text), "set a topic")
+            case ListRooms():
+                self.hub.answer_rooms(self, frame)
+
+    def _join(self, request: JoinRoom) -> None:
+        room = self.hub.plan_join(self, request)
+        if room is not None:
+            self._write_then_go_on(self.hub.join(self, room), "join a room")
+            return
+        # Already a member: joined again, with nothing to replay (its
+        # messages have been coming, or are about to, after their history).
+        found = self.hub.check_part(self, PartRoom(room=request.room))
+        self.outbox.put_control(encode(self._joined(found, self.hub.last_id)))
+        self.outbox.put_control(encode(HistoryEnd(count=0, more=False, room=found.name)))
+
+    def _write_then_go_on(self, write: Work, what: str) -> None:
+        """Carry out a write through the engine; this session's next frames wait for it."""
+        self._deciding = True
+        self.owe()
+        self.hub.background(self._written(write, what), what)
+        self._sync_reading()
+
+    async def _written(self, write: Work, what: str) -> None:
+        try:
+            await write
+        except Exception:
+            # As a batch that fails to store (protocol.md 6.2): said, and the session goes on.
+            self._log("internal_error", level=logging.ERROR, exc_info=True, during=what)
+            self.outbox.put_control(
+                encode(Error(code=ErrorCode.INTERNAL, message=f"could not {what}"))
+            )
+        finally:
+            self._deciding = False
+            self._sync_reading()
+            self.answered()
+        if not self.closed:
+            self._pump()  # what the peer sent after it
+
+    # ------------------------------------------------------------------
+    # Rooms: what the hub tells a session of its identity's memberships
+
+    def enter_room(self, room: Room) -> None:
+        """Its identity joined ``room``: ``joined``, the room's history, then its live messages."""
+        if self.closed:
+            return
+        self.owe()  # answered once the history is out
+        self._holds.add(lambda: self._begin_room(room), "send a room's history")
+
+    def _begin_room(self, room: Room) -> Work | None:
+        assert self.identity is not None
+        if self.closed or not self.hub.rooms.member_of(self.identity.key, room):
+            self.answered()  # parted (or gone) before its turn came
+            return None
+        self.outbox.hold()
+        self.hub.receive_room(self, room)
+        upto = self.hub.last_id  # later messages come live, held until the history is out
+        self.outbox.put_control(encode(self._joined(room, upto)))
+        self._log("room_joined", name=self.name, room=room.name)
+        return self._room_history(room, upto)
+
+    def _joined(self, room: Room, upto: int) -> Joined:
+        return Joined(
+            room=room.name, members=len(room.members), last_id=upto, topic=room.shown_topic
+        )
+
+    async def _room_history(self, room: Room, upto: int) -> None:
+        assert self.identity is not None
+        replayed: list[Msg] = []
+        try:
+            replayed = await self.hub.room_history(self.identity.key, room, upto)
+        finally:  # even if the store failed, live traffic must flow again
+            self.outbox.release(
+                [(encode(replace(msg, replay=True)), msg.id) for msg in replayed],
+                end=encode(HistoryEnd(count=len(replayed), more=False, room=room.name)),
+            )
+            self.answered()
+
+    def leave_room(self, room: Room, reason: str | None) -> None:
+        """Its identity is no longer in ``room`` (the hub stopped sending it): ``parted``."""
+        if self.closed:
+            return
+        self.outbox.put_control(encode(Parted(room=room.name, reason=reason)))
+        self._log("room_parted", name=self.name, room=room.name, reason=reason or PartReason.PART)
 
     def _hello(self, hello: Hello) -> None:
         """Choose the name; if it (or the CN) is new, record it durably first; then welcome.
@@ -391,6 +538,7 @@ class Session(asyncio.Protocol):
         self._cancel(self._hello_timer)
         self._hello_timer = None
         self.member = self.hub.admit(self, name)
+        rooms = self.hub.welcome_rooms(self)
         users = self.hub.users_page(None, self.context.settings.welcome_users)
         welcome = Welcome(
             v=PROTOCOL_VERSION,
@@ -400,35 +548,43 @@ class Session(asyncio.Protocol):
             users=users.users,
             users_next=users.next,
             motd=self.context.settings.motd,
+            rooms=self.hub.room_infos(rooms),
         )
         self.machine.accept(welcome)
         self._flush_machine()
-        self._replay(hello.since)
+        self._replay(hello.since, rooms)
         self._log("joined", name=name)
 
     # ------------------------------------------------------------------
     # History: the replay after welcome, and history requests, one at a time
 
-    def _replay(self, since: int | None) -> None:
-        """After ``welcome``: what was said before (recent lines, or all after ``since``).
+    def _replay(self, since: int | None, rooms: list[Room]) -> None:
+        """After ``welcome``: what was said before (recent lines, or all after ``since``),
+        in the lobby, the identity's private messages and every room it is in.
 
         Live messages for this session are held back while the store is
         read and released after the replay, minus any the replay already
-        carried: no hole and no duplicate between the two.
+        carried: no hole and no duplicate between the two. Nothing else
+        holds yet, so this begins at once, with the welcome.
         """
-        self.outbox.hold()
         self.owe()  # answered once the replay is out
+        self._holds.add(lambda: self._begin_replay(since, rooms), "replay history")
+
+    def _begin_replay(self, since: int | None, rooms: list[Room]) -> Work:
+        assert self.identity is not None
+        self.outbox.hold()
+        receiving = [room for room in rooms if self.hub.receive_room(self, room)]
         # Everything stored after this moment reaches us live (held until
         # the replay is out); the replay covers what came before.
         upto = self.hub.last_id
-        self.hub.background(self._replay_from(since, upto), "replay history")
+        return self._replay_from(since, upto, self.hub.scope_of(self.identity.key, receiving))
 
-    async def _replay_from(self, since: int | None, upto: int) -> None:
+    async def _replay_from(self, since: int | None, upto: int, scope: Scope) -> None:
         assert self.identity is not None
         replayed: list[Msg] = []
         gap = None
         try:
-            replayed, gap = await self.hub.what_to_replay(self.identity.key, since, upto)
+            replayed, gap = await self.hub.what_to_replay(self.identity.key, since, upto, scope)
         finally:  # even if the store failed, live traffic must flow again
             self.outbox.release(
                 [(encode(replace(msg, replay=True)), msg.id) for msg in replayed], gap=gap
@@ -437,25 +593,29 @@ class Session(asyncio.Protocol):
             self.answered()
 
     def _history(self, request: HistoryRequest) -> None:
-        check_room(request.room, None)
+        scope, room = self.hub.history_scope(self, request.room)
         limit = self.hub.history_limit(request.limit)
         self.history_asked()
-        self.hub.background(self._history_in_turn(request.since, limit), "answer history")
+        self.hub.background(
+            self._history_in_turn(request.since, limit, scope, room), "answer history"
+        )
 
-    async def _history_in_turn(self, since: int, limit: int) -> None:
+    async def _history_in_turn(
+        self, since: int, limit: int, scope: Scope, room: str | None
+    ) -> None:
         """One store read per session at a time: commits never queue behind a pile of them."""
         try:
             async with self.history_turn:
                 if not self.closed and not self.hub.stopping:
-                    await self._history_page(since, limit)
+                    await self._history_page(since, limit, scope, room)
         finally:
             self.history_answered()
 
-    async def _history_page(self, since: int, limit: int) -> None:
+    async def _history_page(self, since: int, limit: int, scope: Scope, room: str | None) -> None:
         assert self.identity is not None
         page = HistoryPage([], False, 0)
         try:
-            page, gap = await self.hub.history(self.identity.key, since, limit)
+            page, gap = await self.hub.history(self.identity.key, since, limit, scope)
             if gap is not None:
                 self.outbox.put_control(encode(gap))
             for msg in page.messages:
@@ -463,7 +623,8 @@ class Session(asyncio.Protocol):
                 # its own history_end and must carry everything it counts.
                 self.outbox.put_msg(encode(replace(msg, replay=True)), msg.id, hold=False)
         finally:  # even if the store failed, the request gets its end
-            self.outbox.put_control(encode(HistoryEnd(count=len(page.messages), more=page.more)))
+            end = HistoryEnd(count=len(page.messages), more=page.more, room=room)
+            self.outbox.put_control(encode(end))
 
     # ------------------------------------------------------------------
     # Ending
@@ -496,8 +657,12 @@ class Session(asyncio.Protocol):
         if self.identity is None or self.closed:
             return
         refusal = trust.refusal(self.identity)
-        if refusal is not None:
-            self.end(refusal)
+        if refusal is None:
+            return
+        if refusal == REVOKED:  # a revoked certificate loses every room, at once
+            name = self.name or name_from_cn(self.identity.cn)
+            self.hub.part_all(self.identity.key, PartReason.REVOKED, name)
+        self.end(refusal)
 
     def ping_or_drop(self, now: float) -> None:
         """Keepalive, called periodically by the server for every session."""

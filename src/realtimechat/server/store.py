@@ -1,4 +1,4 @@
-"""What the server remembers: messages, seen ``ref``s and name owners.
+"""What the server remembers: messages, seen ``ref``s, name owners, rooms and their members.
 
 ``Store`` is the interface the hub uses; it can be implemented by an
 embedded store (``SqliteStore``, what ``rtchat-server`` uses by default,
@@ -18,6 +18,12 @@ Guarantees every store gives:
 * Private messages are visible only to the sender's and recipient's
   identities (not names: a name released and claimed again does not open
   anyone's old private messages).
+* A read covers a ``Scope``: the lobby (with the reader's private
+  messages) and the rooms named, all in one id order. Which rooms a reader
+  may read is the hub's decision, not the store's.
+* Rooms and memberships are kept as they are written (``join_room``,
+  ``part_room``, ``set_topic``); a room with neither members nor messages
+  is deleted when its last member parts.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from ..errors import ConfigError, StoreClosed
 from ..protocol import MAX_INTEGER, Msg
 
 REF_DAYS: Final = 7
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: rooms (a room column, the rooms and members tables)
 T = TypeVar("T")
 
 
@@ -55,6 +61,7 @@ class Draft:
     to_name: str | None = None
     recipient: str | None = None  # identity key of ``to_name``
     action: str | None = None
+    room: str | None = None  # the room's name; None: the lobby (or a private message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,32 @@ class HistoryPage:
     first_kept: int  # lowest id still stored (0 when nothing is stored)
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which messages a read covers: the lobby, with the reader's private messages, and rooms.
+
+    Rooms are named as shown (a room keeps the name it was created with for
+    as long as it has messages, so its name finds all of them).
+    """
+
+    lobby: bool = True
+    rooms: frozenset[str] = frozenset()
+
+
+LOBBY: Final = Scope()
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    """A room as stored: its key (folded name), its name as created, its topic."""
+
+    key: str
+    name: str
+    topic: str | None = None
+    topic_by: str | None = None  # the name that set it
+    topic_ts: str | None = None
+
+
 class Durability(StrEnum):
     FULL = "full"  # survives power loss (fsync at each commit)
     NORMAL = "normal"  # survives a killed process; the last commits may be lost on power loss
@@ -94,17 +127,37 @@ class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def append(self, drafts: Sequence[Draft]) -> list[Stored]: ...
-    async def after(self, since: int, limit: int, reader: str) -> HistoryPage: ...
-    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage: ...
+    async def after(
+        self, since: int, limit: int, reader: str, scope: Scope = LOBBY
+    ) -> HistoryPage: ...
+    async def recent(
+        self, count: int, reader: str, upto: int | None = None, scope: Scope = LOBBY
+    ) -> HistoryPage: ...
     async def names(self) -> dict[str, tuple[str, str]]: ...
     async def own_name(self, key: str, identity: str, name: str) -> None: ...
     async def release_name(self, key: str) -> bool: ...
+    async def rooms(self) -> tuple[list[RoomRecord], list[tuple[str, str]]]:
+        """Every room, and every membership as (room key, identity key)."""
+        ...
+
+    async def join_room(self, room: RoomRecord, identity: str) -> None:
+        """Make ``identity`` a member of ``room``, creating the room if it is new."""
+        ...
+
+    async def part_room(self, key: str, identity: str) -> bool:
+        """End a membership; True if the room went with it (no members, no messages left)."""
+        ...
+
+    async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None: ...
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int: ...
     def describe(self) -> str: ...
 
 
-def _visible(sender: str, recipient: str | None, reader: str) -> bool:
-    return recipient is None or reader in (sender, recipient)
+def _visible(kept: _Kept, reader: str, scope: Scope) -> bool:
+    room = kept.msg.room
+    if room is not None:
+        return room in scope.rooms
+    return scope.lobby and (kept.recipient is None or reader in (kept.sender, kept.recipient))
 
 
 # --------------------------------------------------------------------------
@@ -128,6 +181,8 @@ class MemoryStore:
         self._refs: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._refs_kept = max(capacity, 1) * 2
         self._names: dict[str, tuple[str, str]] = {}
+        self._rooms: dict[str, RoomRecord] = {}
+        self._members: dict[str, set[str]] = {}  # room key -> identity keys
         self.last_id = 0
 
     async def open(self) -> None:
@@ -157,19 +212,17 @@ class MemoryStore:
             out.append(Stored(msg))
         return out
 
-    async def after(self, since: int, limit: int, reader: str) -> HistoryPage:
-        visible = [
-            k.msg
-            for k in self._kept
-            if k.msg.id > since and _visible(k.sender, k.recipient, reader)
-        ]
+    async def after(self, since: int, limit: int, reader: str, scope: Scope = LOBBY) -> HistoryPage:
+        visible = [k.msg for k in self._kept if k.msg.id > since and _visible(k, reader, scope)]
         return HistoryPage(visible[:limit], len(visible) > limit, self._first_kept())
 
-    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage:
+    async def recent(
+        self, count: int, reader: str, upto: int | None = None, scope: Scope = LOBBY
+    ) -> HistoryPage:
         visible = [
             k.msg
             for k in self._kept
-            if _visible(k.sender, k.recipient, reader) and (upto is None or k.msg.id <= upto)
+            if _visible(k, reader, scope) and (upto is None or k.msg.id <= upto)
         ]
         page = visible[-count:] if count > 0 else []
         return HistoryPage(page, False, self._first_kept())
@@ -185,6 +238,29 @@ class MemoryStore:
 
     async def release_name(self, key: str) -> bool:
         return self._names.pop(key, None) is not None
+
+    async def rooms(self) -> tuple[list[RoomRecord], list[tuple[str, str]]]:
+        members = [(key, identity) for key, ids in self._members.items() for identity in ids]
+        return list(self._rooms.values()), members
+
+    async def join_room(self, room: RoomRecord, identity: str) -> None:
+        self._rooms.setdefault(room.key, room)
+        self._members.setdefault(room.key, set()).add(identity)
+
+    async def part_room(self, key: str, identity: str) -> bool:
+        members = self._members.get(key, set())
+        members.discard(identity)
+        room = self._rooms.get(key)
+        if members or room is None or any(k.msg.room == room.name for k in self._kept):
+            return False
+        del self._rooms[key]
+        self._members.pop(key, None)
+        return True
+
+    async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
+        room = self._rooms.get(key)
+        if room is not None:
+            self._rooms[key] = RoomRecord(room.key, room.name, topic, by, ts)
 
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
         before = len(self._kept)
@@ -205,6 +281,7 @@ def _message(msg_id: int, draft: Draft) -> Msg:
         text=draft.text,
         to=draft.to_name,
         action=draft.action,
+        room=draft.room,
     )
 
 
@@ -225,7 +302,8 @@ CREATE TABLE IF NOT EXISTS messages (
     text TEXT NOT NULL,
     to_name TEXT,
     recipient TEXT,
-    action TEXT
+    action TEXT,
+    room TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_private ON messages (recipient, id)
     WHERE recipient IS NOT NULL;
@@ -242,15 +320,43 @@ CREATE TABLE IF NOT EXISTS names (
     name TEXT NOT NULL
 ) WITHOUT ROWID;
 """
-_COLUMNS: Final = "id, ts, from_name, text, to_name, action"
-_VISIBLE: Final = "(recipient IS NULL OR recipient = :reader OR sender = :reader)"
+# What schema 2 added besides messages.room, for a new file and an upgraded one alike.
+_ROOMS_SCHEMA: Final = """
+CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id) WHERE room IS NOT NULL;
+CREATE TABLE IF NOT EXISTS rooms (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    topic TEXT,
+    topic_by TEXT,
+    topic_ts TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS members (
+    room TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    PRIMARY KEY (room, identity)
+) WITHOUT ROWID;
+"""
+_COLUMNS: Final = "id, ts, from_name, text, to_name, action, room"
+# The lobby: public messages without a room, and the reader's private messages.
+_LOBBY: Final = "(room IS NULL AND (recipient IS NULL OR recipient = :reader OR sender = :reader))"
 
-Row = tuple[int, str, str, str, str | None, str | None]
+Row = tuple[int, str, str, str, str | None, str | None, str | None]
 
 
 def _row_message(row: Row) -> Msg:
-    msg_id, ts, from_name, text, to_name, action = row
-    return Msg(id=msg_id, ts=ts, from_=from_name, text=text, to=to_name, action=action)
+    msg_id, ts, from_name, text, to_name, action, room = row
+    return Msg(id=msg_id, ts=ts, from_=from_name, text=text, to=to_name, action=action, room=room)
+
+
+def _scope_clause(scope: Scope, params: dict[str, object]) -> str:
+    """The WHERE clause of ``scope``, its room names added to ``params`` (:room0, ...)."""
+    parts = [_LOBBY] if scope.lobby else []
+    if scope.rooms:
+        names = sorted(scope.rooms)
+        params.update({f"room{index}": name for index, name in enumerate(names)})
+        placeholders = ", ".join(f":room{index}" for index in range(len(names)))
+        parts.append(f"room IN ({placeholders})")
+    return "(" + " OR ".join(parts) + ")" if parts else "0"
 
 
 class SqliteStore:
@@ -299,9 +405,12 @@ class SqliteStore:
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
             db.executescript(_SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            version = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
-            if int(version) != SCHEMA_VERSION:
+            version = int(db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
+            if version == 1:
+                _upgrade_to_rooms(db)
+            elif version != SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
+            db.executescript(_ROOMS_SCHEMA)
             row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
         except (sqlite3.Error, OSError) as exc:
             if db is not None:
@@ -337,8 +446,9 @@ class SqliteStore:
                         out.append(Stored(None, row[0]))
                         continue
                 cursor = db.execute(
-                    "INSERT INTO messages (ts, sender, from_name, text, to_name, recipient, action)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages"
+                    " (ts, sender, from_name, text, to_name, recipient, action, room)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         draft.ts,
                         draft.sender,
@@ -347,6 +457,7 @@ class SqliteStore:
                         draft.to_name,
                         draft.recipient,
                         draft.action,
+                        draft.room,
                     ),
                 )
                 msg_id = cursor.lastrowid
@@ -359,12 +470,14 @@ class SqliteStore:
                 out.append(Stored(_message(msg_id, draft)))
         return out
 
-    async def after(self, since: int, limit: int, reader: str) -> HistoryPage:
+    async def after(self, since: int, limit: int, reader: str, scope: Scope = LOBBY) -> HistoryPage:
         def read(db: sqlite3.Connection) -> HistoryPage:
+            params: dict[str, object] = {"since": since, "reader": reader, "limit": limit + 1}
+            visible = _scope_clause(scope, params)
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE id > :since AND {_VISIBLE}"  # noqa: S608
+                f"SELECT {_COLUMNS} FROM messages WHERE id > :since AND {visible}"  # noqa: S608
                 " ORDER BY id LIMIT :limit",
-                {"since": since, "reader": reader, "limit": limit + 1},
+                params,
             ).fetchall()
             return HistoryPage(
                 [_row_message(r) for r in rows[:limit]], len(rows) > limit, _first_kept(db)
@@ -372,16 +485,20 @@ class SqliteStore:
 
         return await self._run(read)
 
-    async def recent(self, count: int, reader: str, upto: int | None = None) -> HistoryPage:
+    async def recent(
+        self, count: int, reader: str, upto: int | None = None, scope: Scope = LOBBY
+    ) -> HistoryPage:
         def read(db: sqlite3.Connection) -> HistoryPage:
+            params: dict[str, object] = {
+                "reader": reader,
+                "count": max(count, 0),
+                "upto": MAX_INTEGER if upto is None else upto,
+            }
+            visible = _scope_clause(scope, params)
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE {_VISIBLE} AND id <= :upto"  # noqa: S608
+                f"SELECT {_COLUMNS} FROM messages WHERE {visible} AND id <= :upto"  # noqa: S608
                 " ORDER BY id DESC LIMIT :count",
-                {
-                    "reader": reader,
-                    "count": max(count, 0),
-                    "upto": MAX_INTEGER if upto is None else upto,
-                },
+                params,
             ).fetchall()
             return HistoryPage([_row_message(r) for r in reversed(rows)], False, _first_kept(db))
 
@@ -404,6 +521,44 @@ class SqliteStore:
         cursor = await self._run(lambda db: db.execute("DELETE FROM names WHERE key = ?", (key,)))
         return cursor.rowcount > 0
 
+    async def rooms(self) -> tuple[list[RoomRecord], list[tuple[str, str]]]:
+        def read(db: sqlite3.Connection) -> tuple[list[RoomRecord], list[tuple[str, str]]]:
+            rooms = [
+                RoomRecord(*row)
+                for row in db.execute("SELECT key, name, topic, topic_by, topic_ts FROM rooms")
+            ]
+            members = db.execute("SELECT room, identity FROM members").fetchall()
+            return rooms, [(room, identity) for room, identity in members]
+
+        return await self._run(read)
+
+    async def join_room(self, room: RoomRecord, identity: str) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "INSERT OR IGNORE INTO rooms VALUES (?, ?, ?, ?, ?)",
+                    (room.key, room.name, room.topic, room.topic_by, room.topic_ts),
+                )
+                db.execute("INSERT OR IGNORE INTO members VALUES (?, ?)", (room.key, identity))
+
+        await self._run(write)
+
+    async def part_room(self, key: str, identity: str) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                db.execute("DELETE FROM members WHERE room = ? AND identity = ?", (key, identity))
+                return _drop_if_empty(db, key)
+
+        return await self._run(write)
+
+    async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE rooms SET topic = ?, topic_by = ?, topic_ts = ? WHERE key = ?",
+                (topic, by, ts, key),
+            )
+        )
+
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
         def purge(db: sqlite3.Connection) -> int:
             removed = 0
@@ -422,6 +577,24 @@ class SqliteStore:
             return removed
 
         return await self._run(purge)
+
+
+def _drop_if_empty(db: sqlite3.Connection, key: str) -> bool:
+    """Delete room ``key`` if it has neither members nor messages; whether it went."""
+    cursor = db.execute(
+        "DELETE FROM rooms WHERE key = :key"
+        " AND NOT EXISTS (SELECT 1 FROM members WHERE room = :key)"
+        " AND NOT EXISTS (SELECT 1 FROM messages WHERE room = rooms.name)",
+        {"key": key},
+    )
+    return cursor.rowcount > 0
+
+
+def _upgrade_to_rooms(db: sqlite3.Connection) -> None:
+    """Schema 1 to 2: messages get a room (NULL: the lobby, as every one so far)."""
+    with _transaction(db):
+        db.execute("ALTER TABLE messages ADD COLUMN room TEXT")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
 
 def _first_kept(db: sqlite3.Connection) -> int:

@@ -38,6 +38,8 @@ from ..pki import (
     load_crl,
     refuse_unusable_key,
 )
+from ..pki.groups import groups_of
+from ..rooms import group_key
 from ..tls import ServerFiles, server_context
 from .identity import PeerIdentity
 
@@ -107,6 +109,8 @@ class Trust:
             issuer=issuer,
             not_after=certificate.not_valid_after_utc,
             pinned=pinned,
+            # Only a CA vouches for groups: a pinned certificate's SANs are its holder's word.
+            groups=frozenset() if pinned else frozenset(map(group_key, groups_of(certificate))),
         )
 
     def refusal(self, identity: PeerIdentity, now: dt.datetime | None = None) -> str | None:
