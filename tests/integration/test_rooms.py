@@ -300,8 +300,8 @@ async def test_a_resume_replays_every_room_after_since_in_one_order(
     bob.abort()
     sent = []
     for n in range(4):
-        for room in ("#a", None, "#b", "#c"):
-            sent.append((await said(alice, f"{room} {n}", room)).id)
+        for where in ("#a", None, "#b", "#c"):
+            sent.append((await said(alice, f"{where} {n}", where)).id)
     await alice.send(SendMsg(text="psst", to="bob", ref="p"))
     sent.append((await receive_until(alice, Msg)).id)
     bob = await come(server, "bob", since=since)
