@@ -378,7 +378,9 @@ def test_console_list_shows_every_status(tmp_path: Path, ca: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT", "AFTER", "STATUS"]
+    assert lines[0].split() == [
+        *("NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT", "AFTER", "GROUPS", "STATUS")
+    ]
     rows = lines[1:6]
     statuses = ["valid", "valid", "expiring soon", "expired", "revoked"]
     for row, entry, status in zip(rows, entries, statuses, strict=True):
@@ -1403,7 +1405,9 @@ def test_list_marks_certificates_a_renewal_replaced(ca: Path, tmp_path: Path) ->
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT", "AFTER", "STATUS"]
+    assert lines[0].split() == [
+        *("NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT", "AFTER", "GROUPS", "STATUS")
+    ]
     statuses = [
         "valid, replaced",  # chatserver, renewed last
         "expiring soon, replaced",  # alice's first
@@ -1476,3 +1480,34 @@ def test_signing_a_renewal_into_the_users_own_folder_says_why_not(ca: Path, tmp_
         "and moves alice.new.key to alice.key together"
     )
     _rtchat_loads(user)
+
+
+@pytest.mark.protocol("6.5.7")
+def test_groups_are_written_by_issue_and_sign_and_shown_by_show_and_list(
+    tmp_path: Path, ca: Path
+) -> None:
+    """issue --group and sign --group write SAN URIs; show and list print the groups."""
+    issued = _run("issue", "bob", "--dir", str(ca), "--group", "ops", "--group", "dev")
+    assert issued.exit_code == 0, issued.stderr
+    assert "groups: ops, dev" in issued.stdout
+    cert = pki.load_certificate(pki.CaFolder(ca).client_cert("bob"))
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [
+        "urn:rtchat:group:ops",
+        "urn:rtchat:group:dev",
+    ]
+    user = tmp_path / "user"
+    requested = _run("request", "carol", "--out", str(user))
+    assert requested.exit_code == 0, requested.stderr
+    signed = _run("sign", str(user / "carol.csr"), "--dir", str(ca), "--group", "ops", "--yes")
+    assert signed.exit_code == 0, signed.stderr
+    shown = _run("show", str(pki.CaFolder(ca).client_cert("carol")))
+    assert re.search(r"^  groups +ops$", shown.stdout, re.MULTILINE), shown.stdout
+    listed = _run("list", "--dir", str(ca))
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+    assert "ops,dev" in rows["bob"]
+    assert "ops" in rows["carol"]
+    bad = _run("issue", "dave", "--dir", str(ca), "--group", "on call")
+    assert bad.exit_code != 0
+    assert "group name" in bad.stderr
+    assert not pki.CaFolder(ca).client_cert("dave").exists()

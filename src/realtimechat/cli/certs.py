@@ -186,13 +186,32 @@ def init(
     _report(written)
 
 
+_group_option = click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="GROUP",
+    help="A chat group the certificate carries (repeat for several): rooms whose room file "
+    "allows group:GROUP let its holder in.",
+)
+
+
 @main.command()
 @click.argument("name")
 @_dir_option
 @_key_type_option
 @_days_option(pki.CLIENT_DAYS, "the certificate is valid")
+@_group_option
 @_force_option
-def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int, force: bool) -> None:
+def issue(
+    *,
+    name: str,
+    root: Path,
+    key_type: pki.KeyType,
+    days: int,
+    groups: tuple[str, ...],
+    force: bool,
+) -> None:
     """Issue a certificate and key for the user NAME (their CN) into clients/.
 
     NAME is 1-64 characters without '/', '\\', control characters or a
@@ -202,12 +221,22 @@ def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int, force: boo
     NAME that already has a certificate that is not revoked, and existing
     files, unless --force. Hand the user
     clients/NAME.crt, clients/NAME.key and ca.crt. (`request` and `sign`
-    keep the user's key on the user's machine instead.)
+    keep the user's key on the user's machine instead.) --group ops writes
+    the group into the certificate (a SAN urn:rtchat:group:ops); to change
+    a user's groups, issue again with --force and revoke the old one.
     """
     with _pki_errors():
-        written = pki.issue_client(root, name, key_type=key_type, days=days, force=force)
+        written = pki.issue_client(
+            root, name, key_type=key_type, days=days, force=force, groups=groups
+        )
     _report(written)
     _say_chat_name(name)
+    _say_groups(groups)
+
+
+def _say_groups(groups: tuple[str, ...]) -> None:
+    if groups:
+        click.echo(f"groups: {', '.join(visible(group) for group in groups)}")
 
 
 def _say_chat_name(name: str) -> None:
@@ -327,6 +356,7 @@ def _renewal_next_step(made: pki.Request, in_use: Path) -> None:
     "(their folder is complete with them).",
 )
 @_days_option(pki.CLIENT_DAYS, "the certificate is valid")
+@_group_option
 @click.option(
     "--yes",
     "-y",
@@ -341,6 +371,7 @@ def sign(
     root: Path,
     out_dir: Path | None,
     days: int,
+    groups: tuple[str, ...],
     assume_yes: bool,
     force: bool,
 ) -> None:
@@ -348,8 +379,8 @@ def sign(
 
     Shows the name (CN) and the public key fingerprint the request carries
     and asks before signing (unless --yes): compare the fingerprint with the
-    one the user reads to you. The certificate has CN=NAME and clientAuth
-    only, whatever else the request asks for. Writes clients/NAME.crt, and
+    one the user reads to you. The certificate has CN=NAME, clientAuth and
+    the --group groups you give, whatever else the request asks for. Writes clients/NAME.crt, and
     with --out, NAME.crt and ca.crt to send back. Refuses a NAME that is
     another user's chat name (Bob when bob has a certificate that is not
     revoked), and a NAME that already has a certificate that is not revoked,
@@ -364,6 +395,8 @@ def sign(
         click.echo(f"  chat name           {visible(name_from_cn(checked.name))} (spaces become _)")
     click.echo(f"  key                 {checked.key}")
     click.echo(f"  public key SHA-256  {pki.format_fingerprint(checked.fingerprint)}")
+    if groups:
+        click.echo(f"  groups              {', '.join(visible(group) for group in groups)}")
     if checked.requested:
         click.echo(
             f"  asks for            {', '.join(checked.requested)} (ignored: the certificate "
@@ -386,7 +419,7 @@ def sign(
 
     with _pki_errors():
         written = pki.sign_request(
-            root, checked, days=days, out_dir=out_dir, force=force, confirm=confirm
+            root, checked, days=days, out_dir=out_dir, force=force, confirm=confirm, groups=groups
         )
     _report(written)
     sent = out_dir if out_dir is not None else pki.CaFolder(root).clients_dir
@@ -463,7 +496,7 @@ def crl(*, root: Path, days: int) -> None:
 @main.command("list")
 @_dir_option
 def list_command(*, root: Path) -> None:
-    """List every certificate the CA issued: name, serial, fingerprint, expiry, status.
+    """List every certificate the CA issued: name, serial, fingerprint, expiry, groups, status.
 
     Status is valid, expiring soon (within 30 days), expired or revoked;
     ", replaced" marks a certificate that still works but has a newer one of
@@ -478,7 +511,7 @@ def list_command(*, root: Path) -> None:
     if not rows:
         click.echo(f"no certificates recorded in {folder.index}")
     else:
-        table = [("NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT AFTER", "STATUS")]
+        table = [("NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT AFTER", "GROUPS", "STATUS")]
         table += [
             (
                 visible(entry.name),
@@ -486,6 +519,7 @@ def list_command(*, root: Path) -> None:
                 entry.serial,
                 entry.fingerprint[:16],
                 entry.not_after_utc.strftime("%Y-%m-%d %H:%M UTC"),
+                ",".join(visible(group) for group in entry.groups) or "-",
                 f"{status}, replaced" if entry.serial in replaced else status,
             )
             for entry, status in rows

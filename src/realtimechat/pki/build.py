@@ -19,6 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from realtimechat.errors import PKIError
 
 from .folder import MAX_NAME_BYTES
+from .groups import group_uris
 from .keys import PrivateKey, _signature_hash
 from .validity import CLOCK_SKEW, CRL_DAYS, _check_days
 
@@ -205,6 +206,7 @@ def _build_client(
     ca_key: CertificateIssuerPrivateKeyTypes,
     not_before: dt.datetime,
     not_after: dt.datetime,
+    groups: Sequence[str] = (),
 ) -> x509.Certificate:
     builder = (
         _builder(_name(name), ca_cert.subject, public_key, not_before, not_after, ca=False)
@@ -212,6 +214,10 @@ def _build_client(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(_key_usage(digital_signature=True), critical=True)
     )
+    if groups:  # chat groups, as SAN URIs (pki/groups.py says why there)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(group_uris(groups)), critical=False
+        )
     return builder.sign(ca_key, _signature_hash(ca_key))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -28,6 +28,7 @@ from .files import (
     _Put,
 )
 from .folder import CaFolder, _load_ca, validate_client_name
+from .groups import group_names
 from .index import (
     IndexEntry,
     _live_entries,
@@ -228,11 +229,13 @@ def sign_request(
     out_dir: Path | None = None,
     force: bool = False,
     confirm: Callable[[SigningRequest], bool] | None = None,
+    groups: Sequence[str] = (),
 ) -> list[Written]:
     """Issue the client certificate ``request`` asks for, from the CA folder ``root``.
 
-    The certificate has CN=NAME from the CSR's subject, clientAuth, and none
-    of the extensions the CSR asks for. Writes ``clients/NAME.crt`` (never a
+    The certificate has CN=NAME from the CSR's subject, clientAuth, the
+    chat ``groups`` the admin gives here (never any the CSR asks for), and
+    none of the extensions the CSR asks for. Writes ``clients/NAME.crt`` (never a
     key: the user keeps theirs) and, with ``out_dir``, ``NAME.crt`` and
     ``ca.crt`` there, to complete the user's folder.
 
@@ -244,6 +247,7 @@ def sign_request(
     False, nothing is signed (PKIError).
     """
     folder = CaFolder(Path(root))
+    groups = group_names(groups)
     ca_cert, ca_key = _load_ca(folder)
     plan = _plan_signing(folder, ca_cert, request, out_dir, force=force)
     start, end = _validity(days, None, None)
@@ -258,6 +262,7 @@ def sign_request(
         ca_key=ca_key,
         not_before=start,
         not_after=end,
+        groups=groups,
     )
     pem = _cert_pem(cert)
     replaceable = plan.replaceable
@@ -268,7 +273,8 @@ def sign_request(
         puts.append(_plan(plan.out / f"{name}.crt", pem, CERT_MODE, force=force))
         puts.append(plan.ca_put)
         folders.append(plan.out)
-    puts.append(_plan_index_append(folder.index, IndexEntry.for_certificate(cert, name, "client")))
+    entry = IndexEntry.for_certificate(cert, name, "client", groups=groups)
+    puts.append(_plan_index_append(folder.index, entry))
     stale = [plan.stale_key] if plan.stale_key is not None else []
     return _carry_out(puts, folders, removals=stale)
 

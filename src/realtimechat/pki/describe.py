@@ -24,6 +24,7 @@ from .build import _reason_of
 from .csr import PENDING_KEY_SUFFIX
 from .facts import _CertFacts, _eku_text, _ekus, _extension_label, _is_ca, _sans, _text
 from .folder import CaFolder, _require_ca_cert, validate_client_name
+from .groups import groups_of
 from .index import (
     IndexEntry,
     Status,
@@ -210,12 +211,23 @@ def _certificate_fields(facts: _CertFacts) -> list[tuple[str, str]]:
         ("serial", f"{cert.serial_number:x}"),
         ("valid", f"{_when(cert.not_valid_before_utc)} to {_when(cert.not_valid_after_utc)}"),
         ("key", describe_key(cert.public_key())),
-        ("SANs", ", ".join(facts.sans) if facts.sans else "none"),
+        ("SANs", ", ".join(facts.sans) if facts.sans else _no_sans(cert)),
+        *_group_field(cert),
         ("EKUs", _eku_text(facts.ekus)),
         ("CA", _ca_text(facts)),
         ("SHA-256", fingerprint_sha256(cert)),
         ("public key SHA-256", format_fingerprint(public_key_fingerprint(cert))),
     ]
+
+
+def _no_sans(cert: x509.Certificate) -> str:
+    return "none but its groups" if groups_of(cert) else "none"
+
+
+def _group_field(cert: x509.Certificate) -> list[tuple[str, str]]:
+    """``groups``, when the certificate carries any (as urn:rtchat:group: SAN URIs)."""
+    groups = groups_of(cert)
+    return [("groups", ", ".join(visible(group) for group in groups))] if groups else []
 
 
 def _ca_text(facts: _CertFacts) -> str:
@@ -306,6 +318,15 @@ def _client_checks(facts: _CertFacts, info: Description) -> None:
         f"as a client certificate, its holder's chat name is "
         f"{visible(name_from_cn(facts.cn))!r} (the CN, under --names cn)"
     )
+    groups = groups_of(facts.cert)
+    if groups and facts.self_signed:
+        info.notes.append(
+            "the server ignores the groups of a certificate it pins (no CA vouches for "
+            "them): name this user in the room file instead"
+        )
+    elif groups:
+        listed = ", ".join(f"group:{visible(group)}" for group in groups)
+        info.notes.append(f"it enters the rooms whose room file allows {listed}")
 
 
 def _server_checks(facts: _CertFacts, info: Description, server_name: str | None) -> None:

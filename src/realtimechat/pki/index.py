@@ -49,9 +49,12 @@ class IndexEntry:
     status: str = "valid"
     revoked_at: str | None = None  # RFC 3339, UTC
     reason: str | None = None  # one of REVOCATION_REASONS
+    groups: tuple[str, ...] = ()  # chat groups written into a client certificate
 
     @classmethod
-    def for_certificate(cls, cert: x509.Certificate, name: str, kind: CertKind) -> IndexEntry:
+    def for_certificate(
+        cls, cert: x509.Certificate, name: str, kind: CertKind, *, groups: Sequence[str] = ()
+    ) -> IndexEntry:
         """The entry of a certificate that was just issued."""
         return cls(
             name=name,
@@ -59,6 +62,7 @@ class IndexEntry:
             fingerprint=fingerprint_sha256(cert),
             not_after=_rfc3339(cert.not_valid_after_utc),
             kind=kind,
+            groups=tuple(groups),
         )
 
     @property
@@ -71,9 +75,9 @@ class IndexEntry:
         """``not_after`` as an aware datetime."""
         return dt.datetime.fromisoformat(self.not_after)
 
-    def to_json(self) -> dict[str, str]:
-        """The entry as a JSON object (revocation fields only once revoked)."""
-        obj = {
+    def to_json(self) -> dict[str, Any]:
+        """The entry as a JSON object (revocation fields only once revoked, groups if any)."""
+        obj: dict[str, Any] = {
             "name": self.name,
             "serial": self.serial,
             "fingerprint": self.fingerprint,
@@ -85,6 +89,8 @@ class IndexEntry:
             obj["revoked_at"] = self.revoked_at
         if self.reason is not None:
             obj["reason"] = self.reason
+        if self.groups:
+            obj["groups"] = list(self.groups)
         return obj
 
     @classmethod
@@ -103,7 +109,10 @@ class IndexEntry:
             raise TypeError("revoked_at and reason must be strings")
         if revoked_at is not None:
             dt.datetime.fromisoformat(revoked_at)
-        return cls(**fields, revoked_at=revoked_at, reason=reason)
+        groups = obj.get("groups", [])
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise TypeError("groups must be a list of strings")
+        return cls(**fields, revoked_at=revoked_at, reason=reason, groups=tuple(groups))
 
 
 def certificate_status(entry: IndexEntry, now: dt.datetime | None = None) -> Status:

@@ -29,6 +29,7 @@ from .files import (
     same_folder,
 )
 from .folder import CaFolder, _check_server_cn, _load_ca, _require_ca_cert
+from .groups import group_names
 from .index import (
     IndexEntry,
     _index_bytes,
@@ -122,11 +123,13 @@ def issue_client(
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
     force: bool = False,
+    groups: Sequence[str] = (),
 ) -> list[Written]:
     """Issue a client certificate and key for ``name`` from the CA folder ``root``.
 
-    Writes ``clients/NAME.key`` and ``clients/NAME.crt`` (CN=NAME, clientAuth)
-    and records the certificate in ``index.json``. Validity runs from
+    Writes ``clients/NAME.key`` and ``clients/NAME.crt`` (CN=NAME, clientAuth,
+    and each of ``groups`` as a SAN ``urn:rtchat:group:GROUP``) and records
+    the certificate, with its groups, in ``index.json``. Validity runs from
     ``not_before`` (default: now minus :data:`CLOCK_SKEW`) to ``not_after``
     (default: now plus ``days``); both must be timezone-aware.
 
@@ -139,6 +142,7 @@ def issue_client(
     """
     folder = CaFolder(Path(root))
     key_path, cert_path = folder.client_key(name), folder.client_cert(name)
+    groups = group_names(groups)  # a bad group fails now, before any file is written
     ca_cert, ca_key = _load_ca(folder)
     _load_index_raw(folder.index)  # a damaged index fails now, before any file is written
     _refuse_name_clash(folder.root, name)  # even with force: --force renews the same user
@@ -158,14 +162,16 @@ def issue_client(
         ca_key=ca_key,
         not_before=start,
         not_after=end,
+        groups=groups,
     )
     note = "the previous certificate was revoked" if replaceable and not force else ""
+    entry = IndexEntry.for_certificate(cert, name, "client", groups=groups)
     puts = [
         _plan(key_path, _key_pem(key), KEY_MODE, force=force, replaceable=replaceable, note=note),
         _plan(
             cert_path, _cert_pem(cert), CERT_MODE, force=force, replaceable=replaceable, note=note
         ),
-        _plan_index_append(folder.index, IndexEntry.for_certificate(cert, name, "client")),
+        _plan_index_append(folder.index, entry),
     ]
     return _carry_out(puts, [folder.clients_dir])
 

@@ -368,7 +368,9 @@ class Hub(Generic[P]):
         """Accept one message from ``session``; it is acked and delivered once stored."""
         member = session.member
         assert member is not None
-        room = self.rooms.resolve(frame.room, self.caller(member.identity), frame.ref)
+        room = None  # the lobby, the common case: no room rules to look up
+        if frame.room is not None and frame.room != DEFAULT_ROOM:
+            room = self.rooms.resolve(frame.room, self.caller(member.identity), frame.ref)
         to_name = recipient = None
         if frame.to is not None:
             owner = self._owners.get(name_key(frame.to))
