@@ -105,7 +105,7 @@ def rewrite(path: Path, text: str) -> None:
 
 
 async def until(connection: ServerConnection, kind: type[Frame]) -> list[Frame]:
-    seen = []
+    seen: list[Frame] = []
     async with asyncio.timeout(WAIT):
         while not seen or not isinstance(seen[-1], kind):
             seen.append(await connection.receive())
