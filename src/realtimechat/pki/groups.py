@@ -6,7 +6,8 @@ OU in the subject: a SAN URI in our own ``urn:rtchat:`` namespace cannot be
 mistaken for anything else a CA already writes (a company CA's
 ``OU=Sales`` is not a chat group), a certificate may carry any number of
 them, and the subject -- where the CN the chat name comes from lives --
-stays as it was. docs/certificates.md, "Groups", has the whole argument.
+stays as it was. docs/certificates.md, "Groups: the door of a private
+room", has the whole argument.
 
 Only the CA that issues a certificate writes its groups: ``issue --group``
 and ``sign --group``. ``sign`` never copies groups from a request, so a

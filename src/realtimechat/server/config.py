@@ -151,9 +151,9 @@ class ServerSettings:
     # without anyone remembering to signal the server.
     watch_interval: float = option(
         2.0,
-        "Look at the certificate files (certificate, key, CA, CRL) this often and "
-        "reload them when they change, as SIGHUP does: a revoked user's session ends "
-        "within seconds.",
+        "Look at the certificate files (certificate, key, CA, CRL) and the --rooms file "
+        "this often and reload them when they change, as SIGHUP does: a revoked user's "
+        "session ends within seconds.",
         unit="s",
         low=0.1,  # below this, stat() in a busy loop
         high=86400.0,
