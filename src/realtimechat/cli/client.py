@@ -22,6 +22,8 @@ from ..client.interactive import InteractiveClient, Look, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
 from ..client.state import ResumePoint
 from ..errors import ConfigError, ExitCode
+from ..protocol import DEFAULT_ROOM
+from ..rooms import room_problem
 from ..tls import ClientFiles, client_context, key_is_encrypted
 from .common import CONTEXT, fail, run_async, version_option
 
@@ -120,6 +122,13 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     is_flag=True,
     help="Like --plain, but every event is one JSON object per line (for bots).",
 )
+@click.option(
+    "--room",
+    metavar="#ROOM",
+    callback=lambda ctx, param, value: _room_option(value),
+    help="The room to type into (and, with --plain, to send every line to); joined if you "
+    "are not in it yet. Default: the lobby.",
+)
 @click.option("--no-color", is_flag=True, help="No colours (NO_COLOR in the environment too).")
 @click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on a mention.")
 @click.option(
@@ -145,6 +154,7 @@ def main(  # click passes every option by keyword
     connect_timeout: float,
     ping_interval: float,
     as_json: bool,
+    room: str | None,
     no_color: bool,
     no_bell: bool,
     save_profile: str | None,
@@ -243,16 +253,28 @@ def main(  # click passes every option by keyword
 
         if interactive:
             look = Look.from_options(no_color=no_color, no_bell=no_bell)
-            await InteractiveClient(opener, endpoint, name=name, resume=resume, look=look).run()
+            await InteractiveClient(
+                opener, endpoint, name=name, resume=resume, look=look, room=room
+            ).run()
             return
         lines: Lines = asyncio.Queue()
         start_stdin_thread(asyncio.get_running_loop(), lines)
         plain_client = PlainClient(
-            opener, sys.stdout, wait=wait, name=name, resume=resume, as_json=as_json
+            opener, sys.stdout, wait=wait, name=name, resume=resume, as_json=as_json, room=room
         )
         await plain_client.run(lines)
 
     run_async(PROGRAM, chat)
+
+
+def _room_option(value: str | None) -> str | None:
+    """--room: a room name (checked before anything connects), or None for the lobby."""
+    if value is None or value == DEFAULT_ROOM:
+        return None
+    problem = room_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="--room")
+    return value
 
 
 def _use_profile(ctx: click.Context, profile: str | None) -> None:

@@ -17,6 +17,10 @@ Nothing is lost and nothing is shown twice:
 * A ``gap`` (we read too slowly, or history was cut) is filled with
   ``history`` requests (``gaps.GapFiller``); what they bring is shown as
   earlier messages.
+* Rooms are the server's to remember (the identity's memberships come in
+  every ``welcome``); the client keeps which one its lines go to and what
+  is unread in the others (``rooms.Rooms``). ``--room`` is joined after a
+  welcome that does not list it, before any message is sent.
 
 A permanent refusal (certificate rejected, revoked, expired, name taken)
 is never retried. On the first connection every failure is final, so a
@@ -56,9 +60,17 @@ from ..protocol import (
     HistoryEnd,
     HistoryRequest,
     Join,
+    Joined,
+    JoinRoom,
     Leave,
+    ListRooms,
     Msg,
+    Parted,
+    PartRoom,
+    RoomList,
     SendMsg,
+    SetTopic,
+    Topic,
     Users,
     Welcome,
     Who,
@@ -70,17 +82,23 @@ from .commands import (
     HELP_LINES,
     AskWho,
     Clear,
+    GoTo,
     Ignore,
+    JoinRoomCmd,
+    ListRoomsCmd,
+    PartRoomCmd,
     Quit,
     Say,
     ShowHelp,
+    TopicCmd,
     Unknown,
     WhoIs,
     parse_line,
 )
 from .connection import ServerConnection
 from .gaps import GapFiller
-from .render import Fragments, event_fragments, notice, welcome_lines
+from .render import Fragments, event_fragments, notice, room_list_lines, welcome_lines
+from .rooms import Rooms
 from .roster import Roster
 from .state import ResumePoint
 
@@ -137,6 +155,7 @@ class Chat:
         backoff: Backoff | None = None,
         error_codes: bool = True,
         retry_delay: float = RATE_RETRY_DELAY,
+        room: str | None = None,
     ) -> None:
         self._opener = opener
         self.error_codes = error_codes  # False: the user's own errors without protocol codes
@@ -161,6 +180,7 @@ class Chat:
         self._ref_prefix = secrets.token_hex(4)
         self._leaving = asyncio.Event()
         self.roster = Roster()
+        self.rooms = Rooms(wanted=room)
         self.ignored: set[str] = set()  # name keys hidden by /ignore
 
     @property
@@ -232,6 +252,9 @@ class Chat:
         self.roster.welcome(welcome)
         for line in welcome_lines(welcome):
             self.view.notice(line)
+        to_join = self.rooms.welcome(welcome.rooms)
+        if to_join is not None:  # --room: before any pending message goes, which may be for it
+            await connection.send(JoinRoom(room=to_join))
         asked = self.requested_name
         if first and asked and name_key(asked) != name_key(welcome.name):
             # Only a server that names users by their certificate (--names cn)
@@ -315,6 +338,8 @@ class Chat:
                 await self._send_if_connected(Who())
             case Ignore():
                 self._ignore(command, show)
+            case JoinRoomCmd() | PartRoomCmd() | GoTo() | ListRoomsCmd() | TopicCmd():
+                await self._room_command(command, show)
             case Clear():
                 self.view.clear()
             case ShowHelp():
@@ -325,6 +350,55 @@ class Chat:
             case Quit():
                 return False
         return True
+
+    async def _room_command(
+        self,
+        command: JoinRoomCmd | PartRoomCmd | GoTo | ListRoomsCmd | TopicCmd,
+        show: Callable[[Fragments], None],
+    ) -> None:
+        """/join, /part, /go, /rooms, /topic: asked of the server, or the room typed into."""
+        rooms = self.rooms
+        match command:
+            case JoinRoomCmd(room):
+                if rooms.get(room) is not None:
+                    rooms.go(room)
+                    self.view.changed()
+                    return
+                rooms.asked(room)
+                await self._ask(JoinRoom(room=room), show)
+            case PartRoomCmd(room):
+                target = room or rooms.current_name
+                if target is None:
+                    show(notice("-- you are in the lobby: /part #ROOM", style="class:error"))
+                    return
+                await self._ask(PartRoom(room=target), show)
+            case GoTo(room):
+                problem = rooms.go(room)
+                if problem is not None:
+                    show(notice(f"-- {problem}", style="class:error"))
+                self.view.changed()
+            case ListRoomsCmd():
+                await self._ask(ListRooms(), show)
+            case TopicCmd(text):
+                self._topic(text, show)
+                if text is not None and rooms.current_name is not None:
+                    await self._ask(SetTopic(room=rooms.current_name, text=text), show)
+
+    def _topic(self, text: str | None, show: Callable[[Fragments], None]) -> None:
+        """/topic without text: the topic of the room typed into (the lobby has none)."""
+        state = self.rooms.get(self.rooms.current_name)
+        if state is None:
+            show(notice("-- the lobby has no topic: /go #ROOM first", style="class:error"))
+        elif text is None:
+            topic = visible(state.topic) if state.topic else "(none)"
+            show(notice(f"-- topic of {visible(state.name)}: {topic}"))
+
+    async def _ask(self, frame: Frame, show: Callable[[Fragments], None]) -> None:
+        """A room request: sent now, or refused for being offline (it is not kept)."""
+        if self.connection is None:
+            show(notice("-- not connected: try again once connected", style="class:error"))
+            return
+        await self._send_if_connected(frame)
 
     def _ignore(self, command: Ignore, show: Callable[[Fragments], None]) -> None:
         key = name_key(command.name)
@@ -341,7 +415,8 @@ class Chat:
         A message too large for the server is not sent (and we say so).
         """
         ref = f"{self._ref_prefix}-{next(self._refs)}"
-        frame = SendMsg(text=say.text, to=say.to, ref=ref, action=say.action)
+        room = None if say.to is not None else self.rooms.current_name  # private: no room
+        frame = SendMsg(text=say.text, to=say.to, ref=ref, action=say.action, room=room)
         size = len(encode(frame)) - 1
         if size > MAX_LINE_BYTES:
             limit = f"the server takes {MAX_LINE_BYTES:,}"
@@ -393,12 +468,7 @@ class Chat:
                 self.view.notice(_shown(frame))
                 await self._ask_history(self._gaps.gap(frame.from_id, frame.to_id))
             case HistoryEnd():
-                if self._gaps.in_join_replay and frame.count:
-                    plural = "" if frame.count == 1 else "s"
-                    # A resume replays what we missed; a fresh join, recent history.
-                    kind = "missed" if self._resumed else "earlier"
-                    self.view.notice(notice(f"-- {frame.count} {kind} message{plural} above"))
-                await self._ask_history(self._gaps.end(more=frame.more))
+                await self._history_end(frame)
             case Error(ref=str(ref)) if ref in self.pending:
                 # Only rate_limited is resent (we sent too fast). Any other
                 # refusal is final (docs/protocol.md 9.2), `internal` included:
@@ -411,11 +481,33 @@ class Chat:
                     self.view.notice(_shown(frame, codes=self.error_codes))
             case Users():
                 await self._users(frame)
+            case RoomList():
+                self.rooms.listed(frame)
+                for line in room_list_lines(frame):
+                    self.view.notice(line)
+            case Joined() | Parted() | Topic():
+                self._room_event(frame)
             case _:
                 self._presence(frame)
                 fragments = event_fragments(frame, codes=self.error_codes)
                 if fragments is not None:
                     self.view.notice(fragments)
+
+    async def _history_end(self, frame: HistoryEnd) -> None:
+        plural = "" if frame.count == 1 else "s"
+        if frame.room is not None:
+            # A room's history after ``joined``: not an answer to our own
+            # history requests, which never name a room.
+            self.rooms.history_ended(frame.room)
+            if frame.count:
+                text = f"-- {frame.count} earlier message{plural} of {visible(frame.room)} above"
+                self.view.notice(notice(text))
+            return
+        if self._gaps.in_join_replay and frame.count:
+            # A resume replays what we missed; a fresh join, recent history.
+            kind = "missed" if self._resumed else "earlier"
+            self.view.notice(notice(f"-- {frame.count} {kind} message{plural} above"))
+        await self._ask_history(self._gaps.end(more=frame.more))
 
     async def _users(self, page: Users) -> None:
         step = self.roster.users(page)
@@ -426,13 +518,30 @@ class Chat:
         elif step.answer is not None:
             self.view.notice(notice(step.answer))
 
+    def _room_event(self, frame: Joined | Parted | Topic) -> None:
+        """The identity's rooms changed: noted, said, and the prompt redrawn."""
+        match frame:
+            case Joined():
+                self.rooms.joined(frame)
+            case Parted():
+                if self.rooms.parted(frame):
+                    self.view.notice(notice("-- you type into the lobby now"))
+            case Topic():
+                self.rooms.topic(frame)
+        self.view.notice(_shown(frame))
+        self.view.changed()
+
     def _presence(self, frame: Frame) -> None:
-        if isinstance(frame, Join):
+        if isinstance(frame, Join | Leave) and frame.room is not None:
+            self.rooms.members_changed(frame.room, 1 if isinstance(frame, Join) else -1)
+            self.roster.spoke(frame.name)
+        elif isinstance(frame, Join):
             self.roster.joined(frame.name)
-            self.view.changed()
         elif isinstance(frame, Leave):
             self.roster.left()
-            self.view.changed()
+        else:
+            return
+        self.view.changed()
 
     def _message(self, msg: Msg) -> None:
         self._gaps.received(msg.id, replay=msg.replay)
@@ -448,7 +557,9 @@ class Chat:
         self.roster.spoke(msg.from_)
         if name_key(msg.from_) in self.ignored:
             return  # counted as seen, never shown
-        self.view.message(msg, own=msg.from_ == self.name)
+        own = msg.from_ == self.name
+        self.rooms.message(msg, own=own)
+        self.view.message(msg, own=own)
 
     def _sender_changed(self, settled: Pending | None) -> None:
         """After the server answered: the sender may go on; a settled message leaves the list."""

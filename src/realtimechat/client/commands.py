@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from ..protocol import DEFAULT_ROOM
+from ..rooms import room_problem
+
 # Every command: what it takes and what it does. Also what Tab completes.
 COMMANDS: Final = {
     "/help": ("", "this list"),
@@ -17,6 +20,11 @@ COMMANDS: Final = {
     "/whois": ("NAME", "NAME's certificate fingerprint and since when NAME is online"),
     "/me": ("TEXT", "an action: * alice waves"),
     "/msg": ("NAME TEXT", "a private message (kept for NAME if offline)"),
+    "/join": ("#ROOM", "join a room (made if new) and type into it"),
+    "/part": ("[#ROOM]", "leave a room (this one if none is named)"),
+    "/go": ("#ROOM|lobby", "type into another room (Alt-Left/Right, Ctrl-P/N)"),
+    "/rooms": ("", "the rooms you may join"),
+    "/topic": ("[TEXT]", "this room's topic; with TEXT, set it (--clear clears)"),
     "/ignore": ("NAME", "hide NAME's messages (on this client only)"),
     "/unignore": ("NAME", "show them again"),
     "/clear": ("", "clear the screen"),
@@ -28,6 +36,7 @@ HELP_LINES: Final = (
 )
 # The interactive client's keys, shown after HELP_LINES there.
 KEY_HELP_LINES: Final = (
+    f"{'Alt-Left/Right':<16} type into the previous/next room (Ctrl-P/Ctrl-N too)",
     f"{'Ctrl-C':<16} clear the line typed; on an empty line, leave (as /quit)",
     f"{'Ctrl-D':<16} on an empty line, leave (as /quit)",
 )
@@ -59,6 +68,31 @@ class Ignore:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinRoomCmd:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartRoomCmd:
+    room: str | None = None  # None: the room typed into
+
+
+@dataclass(frozen=True, slots=True)
+class GoTo:
+    room: str | None  # None: the lobby
+
+
+@dataclass(frozen=True, slots=True)
+class ListRoomsCmd:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCmd:
+    text: str | None = None  # None: show it; "": clear it
+
+
+@dataclass(frozen=True, slots=True)
 class Clear:
     pass
 
@@ -80,7 +114,21 @@ class Unknown:
     problem: str
 
 
-Command = Say | AskWho | WhoIs | Ignore | Clear | Quit | ShowHelp | Unknown
+Command = (
+    Say
+    | AskWho
+    | WhoIs
+    | Ignore
+    | Clear
+    | Quit
+    | ShowHelp
+    | Unknown
+    | JoinRoomCmd
+    | PartRoomCmd
+    | GoTo
+    | ListRoomsCmd
+    | TopicCmd
+)
 
 _SIMPLE: Final[dict[str, Command]] = {
     "quit": Quit(),
@@ -90,6 +138,7 @@ _SIMPLE: Final[dict[str, Command]] = {
     "help": ShowHelp(),
     "?": ShowHelp(),
     "clear": Clear(),
+    "rooms": ListRoomsCmd(),
 }
 
 
@@ -125,9 +174,48 @@ def _one_name(command: str, make: Callable[[str], Command]) -> Callable[[str], C
     return parse
 
 
+def _room_argument(command: str, rest: str) -> str | Unknown:
+    """The room a command names, or why it is no room name (before anything is sent)."""
+    room = rest.strip()
+    if not room or " " in room:
+        return Unknown(f"usage: /{command} #ROOM")
+    problem = room_problem(room)
+    return Unknown(problem) if problem is not None else room
+
+
+def _join(rest: str) -> Command:
+    room = _room_argument("join", rest)
+    return room if isinstance(room, Unknown) else JoinRoomCmd(room)
+
+
+def _part(rest: str) -> Command:
+    if not rest.strip():
+        return PartRoomCmd()
+    room = _room_argument("part", rest)
+    return room if isinstance(room, Unknown) else PartRoomCmd(room)
+
+
+def _go(rest: str) -> Command:
+    if rest.strip().lower() == DEFAULT_ROOM:
+        return GoTo(None)
+    room = _room_argument("go", rest)
+    return room if isinstance(room, Unknown) else GoTo(room)
+
+
+def _topic(rest: str) -> Command:
+    text = rest.strip()
+    if not text:
+        return TopicCmd()
+    return TopicCmd("" if text == "--clear" else text)
+
+
 _WITH_ARGUMENTS: Final[dict[str, Callable[[str], Command]]] = {
     "me": _me,
     "msg": _msg,
+    "join": _join,
+    "part": _part,
+    "go": _go,
+    "topic": _topic,
     "whois": _one_name("whois", WhoIs),
     "ignore": _one_name("ignore", Ignore),
     "unignore": _one_name("unignore", lambda name: Ignore(name, ignore=False)),

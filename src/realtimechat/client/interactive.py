@@ -2,7 +2,7 @@
 
 prompt_toolkit owns the bottom of the screen: the input line and, under
 it, a status line (server, your name, who is online, the connection,
-unread mentions, messages still on their way). Everything that arrives is
+unread mentions, unread messages per room, messages still on their way). Everything that arrives is
 printed *above* that area with ``print_formatted_text``, which erases the
 prompt, prints, and redraws it with what you were typing exactly as it
 was: the line being typed is never broken, moved or lost. Arrivals within
@@ -14,6 +14,12 @@ block sent as one message (bracketed paste), each name in its own stable
 colour, mentions of your name highlighted (and the terminal bell, unless
 ``--no-bell``), private messages marked, notices and history dimmed.
 ``NO_COLOR`` or ``--no-color`` turns colour off.
+
+Rooms: the prompt names the room you type into (``alice #ops>``); a line
+of another room (or of the lobby, while you type into a room) is tagged
+``[#ops]`` and counted as unread in the status line until you go there
+(``/go #ops``, Alt-Left/Alt-Right, Ctrl-P/Ctrl-N). Tab completes room
+names after ``#``.
 
 Leaving: ``/quit``, Ctrl-D or Ctrl-C say ``bye`` and return; prompt_toolkit
 restores the terminal in every case. Ctrl-C works as in a shell: with text
@@ -66,6 +72,9 @@ STYLE = Style.from_dict(
         "status-mention": "bold ansiyellow",
         "pending": "italic #aaaaaa",
         "replay": "#808080 noitalic",
+        "room": "ansicyan",
+        "prompt-room": "bold ansicyan",
+        "status-unread": "bold",
     }
 )
 MAX_PENDING_SHOWN = 3
@@ -134,15 +143,23 @@ class Printer:
 class TerminalView:
     """Shows a chat above the prompt; counts the mentions not yet answered."""
 
-    def __init__(self, printer: Printer, refresh: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        printer: Printer,
+        refresh: Callable[[], None],
+        tag: Callable[[Msg], str | None] = lambda msg: None,
+    ) -> None:
         self.printer = printer
         self.refresh = refresh
+        self.tag = tag  # the room shown on a line not of the room typed into
         self.me: str | None = None
         self.unread_mentions = 0
 
     def message(self, msg: Msg, *, own: bool) -> None:
         me = self.me
-        fragments = message_fragments(msg, me=me, multiline=True, columns=self.printer.columns())
+        fragments = message_fragments(
+            msg, me=me, multiline=True, columns=self.printer.columns(), tag=self.tag(msg)
+        )
         if msg.replay:  # history, set apart from live traffic
             fragments = [(f"{style} class:replay", text) for style, text in fragments]
         elif me is not None and not own and mentions(msg.text, me):
@@ -163,16 +180,24 @@ class TerminalView:
 
 
 class ChatCompleter(Completer):
-    """Tab: ``/commands`` at the start of a line, names anywhere."""
+    """Tab: ``/commands`` at the start of a line, ``#rooms`` after a ``#``, names anywhere."""
 
-    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+    def __init__(
+        self,
+        names: Callable[[], Iterable[str]],
+        rooms: Callable[[], Iterable[str]] = lambda: (),
+    ) -> None:
         self.names = names
+        self.rooms = rooms
 
     def get_completions(self, document: Document, event: CompleteEvent) -> Iterable[Completion]:
         before = document.text_before_cursor
         word = before.split(" ")[-1]
         if before.startswith("/") and " " not in before:
             candidates: Iterable[str] = COMMANDS
+            suffix = " "
+        elif word.startswith("#"):
+            candidates = (visible(room) for room in self.rooms())
             suffix = " "
         else:
             candidates = (visible(name) for name in self.names())
@@ -194,23 +219,41 @@ class InteractiveClient:
         name: str | None = None,
         resume: ResumePoint | None = None,
         look: Look | None = None,
+        room: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.look = look or Look()
         self.printer = Printer(self.look)
-        self.view = TerminalView(self.printer, self._refresh)
-        self.chat = Chat(opener, self.view, name=name, resume=resume, error_codes=False)
+        self.view = TerminalView(self.printer, self._refresh, tag=self._tag)
+        self.chat = Chat(opener, self.view, name=name, resume=resume, error_codes=False, room=room)
         self._warned_pending = False  # told that leaving now loses messages not sent yet
         self.session: PromptSession[str] = PromptSession(
             bottom_toolbar=self._toolbar,
             style=STYLE,
             erase_when_done=True,
             refresh_interval=0.5,  # the "reconnecting in N s" countdown
-            completer=ChatCompleter(self.chat.roster.names),
+            completer=ChatCompleter(self.chat.roster.names, self.chat.rooms.completions),
             complete_while_typing=False,
             color_depth=self.look.color_depth,
-            key_bindings=_key_bindings(),
+            key_bindings=_key_bindings(self._switch_room),
         )
+
+    def _tag(self, msg: Msg) -> str | None:
+        return self.chat.rooms.tag(msg)
+
+    def _switch_room(self, step: int) -> None:
+        """Alt-Left/Alt-Right, Ctrl-P/Ctrl-N: the previous or next room to type into."""
+        self.chat.rooms.cycle(step)
+        self._refresh()
+
+    def _prompt(self) -> FormattedText:
+        """``alice> `` in the lobby, ``alice #ops> `` in a room (read at every redraw)."""
+        parts: list[tuple[str, str]] = [("class:prompt", visible(self.chat.name or ""))]
+        room = self.chat.rooms.current_name
+        if room is not None:
+            parts.append(("class:prompt-room", f" {visible(room)}"))
+        parts.append(("class:prompt", "> "))
+        return FormattedText(parts)
 
     async def run(self) -> None:
         """Chat until the user leaves (return) or the chat cannot go on (raise)."""
@@ -245,10 +288,9 @@ class InteractiveClient:
             running.result()  # raises why the chat ended, if it did not end by our leaving
 
     async def _type(self) -> None:
-        prompt = FormattedText([("class:prompt", f"{visible(self.chat.name or '')}> ")])
         while True:
             try:
-                line = await self.session.prompt_async(prompt)
+                line = await self.session.prompt_async(self._prompt)
             except EOFError:  # Ctrl-D on an empty line
                 if await self._may_leave("Ctrl-D"):
                     return
@@ -315,6 +357,10 @@ class InteractiveClient:
             count = self.view.unread_mentions
             mentioned = "1 mention" if count == 1 else f"{count} mentions"
             parts.append(("class:status-mention", f"| {mentioned} "))
+        unread = chat.rooms.unread()
+        if unread:
+            counts = " · ".join(f"{visible(room)} {count}" for room, count in unread)
+            parts.append(("class:status-unread", f"| {counts} "))
         pending: Sequence[str] = [visible(item.frame.text) for item in chat.pending.values()]
         if pending:
             shown = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
@@ -328,8 +374,20 @@ class InteractiveClient:
             self.session.app.invalidate()
 
 
-def _key_bindings() -> KeyBindings:
+def _key_bindings(switch_room: Callable[[int], None]) -> KeyBindings:
     bindings = KeyBindings()
+
+    @bindings.add("escape", "left")  # Alt-Left: terminals send ESC then the arrow
+    @bindings.add("c-p")
+    def _previous_room(event: KeyPressEvent) -> None:
+        """Type into the previous room (the lobby comes first)."""
+        switch_room(-1)
+
+    @bindings.add("escape", "right")
+    @bindings.add("c-n")
+    def _next_room(event: KeyPressEvent) -> None:
+        """Type into the next room."""
+        switch_room(1)
 
     @bindings.add("c-c")
     def _interrupt(event: KeyPressEvent) -> None:

@@ -46,7 +46,7 @@ def start_stdin_thread(loop: asyncio.AbstractEventLoop, lines: Lines) -> threadi
 
 
 class PlainView:
-    """Every event as one line, flushed at once."""
+    """Every event as one line, flushed at once; a room's line starts ``HH:MM [#ops]``."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -56,7 +56,7 @@ class PlainView:
         self.out.flush()
 
     def message(self, msg: Msg, *, own: bool) -> None:
-        self.emit(message_fragments(msg))
+        self.emit(message_fragments(msg, tag=msg.room))
 
     def notice(self, fragments: Fragments) -> None:
         self.emit(fragments)
@@ -72,8 +72,9 @@ class JsonView(PlainView):
     """``--json``: every event as one JSON object per line, for bots.
 
     Messages are ``{"event": "msg", "id", "ts", "from", "text", ...}`` with
-    the text exactly as sent (JSON escapes make it safe); everything else is
-    ``{"event": "notice", "text"}`` with the text as plain mode shows it.
+    the text exactly as sent (JSON escapes make it safe), and ``"room"`` for
+    a room's message; everything else is ``{"event": "notice", "text"}``
+    with the text as plain mode shows it.
     """
 
     def emit(self, fragments: Fragments) -> None:
@@ -102,9 +103,10 @@ class PlainClient:
         name: str | None = None,
         resume: ResumePoint | None = None,
         as_json: bool = False,
+        room: str | None = None,
     ) -> None:
         self.view = JsonView(out) if as_json else PlainView(out)
-        self.chat = Chat(opener, self.view, name=name, resume=resume)
+        self.chat = Chat(opener, self.view, name=name, resume=resume, room=room)
         self.wait = wait
 
     async def run(self, lines: Lines) -> None:

@@ -28,8 +28,13 @@ from ..protocol import (
     Frame,
     Gap,
     Join,
+    Joined,
     Leave,
     Msg,
+    Parted,
+    RoomInfo,
+    RoomList,
+    Topic,
     Users,
     Welcome,
     parse_ts,
@@ -114,11 +119,18 @@ def wrap(text: str, room: int) -> list[str]:
 
 
 def message_fragments(
-    msg: Msg, *, me: str | None = None, multiline: bool = False, columns: int | None = None
+    msg: Msg,
+    *,
+    me: str | None = None,
+    multiline: bool = False,
+    columns: int | None = None,
+    tag: str | None = None,
 ) -> Fragments:
     """``HH:MM name: text``; ``HH:MM * name text`` for /me; ``a -> b`` when private.
 
-    ``me`` marks our own name and mentions of it; ``multiline`` keeps the
+    ``tag`` (a room's name) comes after the time, as ``[#ops]``: the room
+    of a line that is not the room typed into (plain mode: every room's
+    line). ``me`` marks our own name and mentions of it; ``multiline`` keeps the
     message's line breaks, later lines indented under the first (the
     interactive client), instead of showing them as ``\n`` (plain mode).
     With ``columns`` (the terminal's width) long lines wrap under the text
@@ -126,6 +138,8 @@ def message_fragments(
     """
     own = me is not None and name_key(msg.from_) == name_key(me)
     head: Fragments = [("class:time", f"{clock(msg.ts)} ")]
+    if tag is not None:
+        head.append(("class:room", f"[{visible(tag)}] "))
     if msg.action == "me":
         head.append(("class:text", "* "))
     head.append(
@@ -163,16 +177,64 @@ def notice(text: str, *, ts: str | None = None, style: str = "class:notice") -> 
 
 
 def _join(frame: Join) -> Fragments:
-    return notice(f"-- {visible(frame.name)} joined", ts=frame.ts)
+    where = f" {visible(frame.room)}" if frame.room is not None else ""
+    return notice(f"-- {visible(frame.name)} joined{where}", ts=frame.ts)
 
 
 def _leave(frame: Leave) -> Fragments:
     reason = f" ({visible(frame.reason)})" if frame.reason else ""
-    return notice(f"-- {visible(frame.name)} left{reason}", ts=frame.ts)
+    where = f" {visible(frame.room)}" if frame.room is not None else ""
+    return notice(f"-- {visible(frame.name)} left{where}{reason}", ts=frame.ts)
 
 
 def _users(frame: Users) -> Fragments:
-    return notice(f"-- online: {user_list(frame)}")
+    where = f" in {visible(frame.room)}" if frame.room is not None else ""
+    return notice(f"-- online{where}: {user_list(frame)}")
+
+
+def _joined(frame: Joined) -> Fragments:
+    members = "1 member" if frame.members == 1 else f"{frame.members} members"
+    topic = f"; topic: {visible(frame.topic)}" if frame.topic else ""
+    return notice(f"-- you are in {visible(frame.room)} ({members}){topic}")
+
+
+# Why the server parted us (docs/protocol.md 6.5.7), in words.
+_PARTED: Final = {
+    "not_allowed": "the room file no longer lets you in",
+    "revoked": "your certificate was revoked",
+}
+
+
+def _parted(frame: Parted) -> Fragments:
+    if frame.reason is None:
+        return notice(f"-- you left {visible(frame.room)}")
+    why = _PARTED.get(frame.reason, visible(frame.reason))
+    return notice(f"-- you are no longer in {visible(frame.room)}: {why}", style="class:error")
+
+
+def _topic(frame: Topic) -> Fragments:
+    room, name = visible(frame.room), visible(frame.name)
+    if not frame.text:
+        return notice(f"-- {name} cleared the topic of {room}", ts=frame.ts)
+    return notice(f"-- {name} set the topic of {room}: {visible(frame.text)}", ts=frame.ts)
+
+
+def room_line(info: RoomInfo) -> str:
+    """One room of ``/rooms``: name, members, whether we are in it or may join, topic."""
+    members = "1 member" if info.members == 1 else f"{info.members} members"
+    state = "you are in it" if info.member else ("open to you" if info.may_join else "")
+    parts = [visible(info.name), members, state, visible(info.topic) if info.topic else ""]
+    return "-- " + " · ".join(part for part in parts if part)
+
+
+def room_list_lines(frame: RoomList) -> list[Fragments]:
+    """``/rooms``: a line per room (and one saying there is more)."""
+    if not frame.rooms:
+        return [notice("-- no rooms yet: /join #name makes one")]
+    lines = [notice(room_line(info)) for info in frame.rooms]
+    if frame.next:
+        lines.append(notice("-- ... and more: /rooms again shows the next page"))
+    return lines
 
 
 def _gap(frame: Gap) -> Fragments:
@@ -184,7 +246,14 @@ def _gap(frame: Gap) -> Fragments:
 # Refusals of what the user typed: the server's message says it all (the
 # terminal client shows it without the code; plain and JSON output keep it).
 USER_ERRORS: Final = frozenset(
-    {ErrorCode.NO_SUCH_USER, ErrorCode.NO_SUCH_ROOM, ErrorCode.EMPTY_TEXT}
+    {
+        ErrorCode.NO_SUCH_USER,
+        ErrorCode.NO_SUCH_ROOM,
+        ErrorCode.EMPTY_TEXT,
+        ErrorCode.NOT_A_MEMBER,
+        ErrorCode.TOO_MANY_ROOMS,
+        ErrorCode.TOPIC_TOO_LONG,
+    }
 )
 
 
@@ -207,6 +276,9 @@ def welcome_lines(frame: Welcome) -> list[Fragments]:
     ]
     if frame.motd:
         lines.append(notice(f"-- motd: {visible(frame.motd)}"))
+    if frame.rooms:
+        rooms = ", ".join(visible(info.name) for info in frame.rooms)
+        lines.append(notice(f"-- your rooms: {rooms}"))
     return lines
 
 
@@ -216,6 +288,9 @@ _NOTICES: dict[type[Frame], Callable[[Any], Fragments]] = {
     Users: _users,
     Gap: _gap,
     Bye: _bye,
+    Joined: _joined,
+    Parted: _parted,
+    Topic: _topic,
 }
 
 
