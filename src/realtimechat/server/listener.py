@@ -53,11 +53,11 @@ def listening_sockets(hosts: Iterable[str] | None, port: int, backlog: int) -> l
             infos[(family, address)] = None
     sockets: list[socket.socket] = []
     try:
-        for family, address in infos:
-            sock = socket.socket(family, socket.SOCK_STREAM)
+        for kind, address in infos:
+            sock = socket.socket(kind, socket.SOCK_STREAM)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
+            if kind == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:
                 sock.bind(address)
