@@ -75,6 +75,7 @@ def test_the_option_names_stay_what_users_know() -> None:
         *("--max-line-bytes", "--handshake-timeout", "--hello-timeout", "--max-handshakes"),
         *("--max-connections", "--queue-frames", "--queue-bytes", "--write-timeout"),
         *("--ping-interval", "--idle-timeout", "--rate", "--burst", "--max-per-address"),
+        "--max-names-per-identity",
         *("--log-format", "--loop", "--log-level", "--version"),
     ]
 

@@ -127,6 +127,12 @@ class Limits:
     burst: int = option(60, "Requests a client may make at once before --rate applies.", low=1)
     flood_limit: int = 200  # refused requests in a row before the session is ended
     max_per_address: int = option(64, "Connections from one IP address.", low=1)
+    max_names_per_identity: int = option(  # claim mode: against squatting others' names
+        3,
+        "Names one identity may own under --names claim, its certificate CN's name included; "
+        "a claim beyond it is refused (name_taken).",
+        low=1,
+    )
     shutdown_grace: float = 3.0  # time to flush ``bye`` to everyone at shutdown
 
 
