@@ -13,6 +13,8 @@ adds ``replay`` for history.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 import unicodedata
 import zlib
@@ -100,26 +102,29 @@ def width(text: str) -> int:
 def _cuts(text: str, first: int, rest: int) -> list[tuple[int, int]]:
     """Where ``text`` is cut into lines of ``first`` columns, then ``rest``: (start, end) pairs.
 
-    Lines break at the last space that fits (the space itself is dropped),
-    else at the edge. A line always takes one character at least.
+    Lines break at the last space that fits (the space itself is dropped; a
+    line's leading spaces are no break), else at the edge. A line always
+    takes one character at least. Linear in the length of ``text``: a 64 KiB
+    message must not stall the client.
     """
+    sizes = [width(char) for char in text]
+    left = sum(sizes)  # columns from start to the end
     cuts: list[tuple[int, int]] = []
     start, room = 0, first
-    while width(text[start:]) > room:
+    while left > room:
         end, used = start, 0
-        while end < len(text) and used + width(text[end]) <= room:
-            used += width(text[end])
+        while end < len(text) and used + sizes[end] <= room:
+            used += sizes[end]
             end += 1
         end = max(end, start + 1)
-        lead = len(text[start:]) - len(text[start:].lstrip(" "))  # an indent is no break
-        space = text.rfind(" ", start + lead + 1, end + 1)
-        if space > start:
-            cuts.append((start, space))
-            start = space + 1
-        else:
-            cuts.append((start, end))
-            start = end
-        room = rest
+        lead = start
+        while lead < end and text[lead] == " ":
+            lead += 1
+        space = text.rfind(" ", lead + 1, end + 1)
+        after = space + 1 if space > start else end
+        cuts.append((start, space if space > start else end))
+        left -= sum(sizes[start:after])
+        start, room = after, rest
     cuts.append((start, len(text)))
     return cuts
 
@@ -172,13 +177,10 @@ def _lines(fragments: Fragments) -> list[list[tuple[str, str]]]:
 
 def _grouped(chars: list[tuple[str, str]]) -> Fragments:
     """(style, character) pairs back into fragments, one per run of a style."""
-    out: Fragments = []
-    for style, char in chars:
-        if out and out[-1][0] == style:
-            out[-1] = (style, out[-1][1] + char)
-        else:
-            out.append((style, char))
-    return out
+    return [
+        (style, "".join(char for _, char in run))
+        for style, run in itertools.groupby(chars, key=operator.itemgetter(0))
+    ]
 
 
 def message_fragments(
