@@ -174,8 +174,11 @@ def check_name(name: str) -> NameProblem | None:
     if not name:
         return NameProblem("a name cannot be empty")
     normal = unicodedata.normalize("NFKC", name)
-    for char in normal:
-        problem = _character_problem(char)
+    # Each character as typed, named as typed (U+3164, not U+1160, its NFKC);
+    # then the whole NFKC form, which composition may change.
+    pairs = [(char, typed) for typed in name for char in unicodedata.normalize("NFKC", typed)]
+    for char, typed in [*pairs, *((char, char) for char in normal)]:
+        problem = _character_problem(char, typed)
         if problem is not None:
             return NameProblem(problem)
     if unicodedata.category(normal[0])[0] not in "LN":
@@ -194,7 +197,8 @@ def name_problem(name: str) -> str | None:
     return problem.reason if problem is not None else None
 
 
-def _character_problem(char: str) -> str | None:
+def _character_problem(char: str, typed: str) -> str | None:
+    """Why ``char`` (NFKC of ``typed``, or part of it) cannot be in a name; None if it can."""
     category = unicodedata.category(char)
     what = None
     if category.startswith("Z"):
@@ -208,8 +212,8 @@ def _character_problem(char: str) -> str | None:
     elif category == "Me":
         what = "a name cannot contain enclosing marks"
     elif not scripts_of(char):
-        return f"a name cannot use this script ({_u(char)}): UTS #31's recommended scripts only"
-    return f"{what} ({_u(char)})" if what is not None else None
+        return f"a name cannot use this script ({_u(typed)}): UTS #31's recommended scripts only"
+    return f"{what} ({_u(typed)})" if what is not None else None
 
 
 def _marks_problem(normal: str) -> str | None:
