@@ -31,6 +31,7 @@ holds none of that.
 from __future__ import annotations
 
 import bisect
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,6 +44,7 @@ MAX_NAME_CHARS: Final = 32
 NAME_PUNCTUATION: Final = "_-.'"
 #: UTS #39 5.4: more combining marks than this in a row is refused.
 MAX_MARKS_IN_A_ROW: Final = 4
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.'-]*")
 
 # Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties.txt) is
 #   Other_Default_Ignorable_Code_Point + Cf + Variation_Selector
@@ -138,14 +140,25 @@ def _in(code: int, ranges: tuple[tuple[int, int], ...]) -> bool:
     return any(first <= code <= last for first, last in ranges)
 
 
+def _codes(*lists: tuple[tuple[int, int], ...]) -> frozenset[int]:
+    return frozenset(
+        code for ranges in lists for first, last in ranges for code in range(first, last + 1)
+    )
+
+
+_IGNORABLE_CODES: Final = _codes(_OTHER_DEFAULT_IGNORABLE, _VARIATION_SELECTORS)
+_VISIBLE_FORMAT_CODES: Final = _codes(_VISIBLE_FORMAT)
+
+
 def default_ignorable(char: str) -> bool:
     """Whether ``char`` is a Default_Ignorable_Code_Point: shown as nothing at all."""
     code = ord(char)
-    if _in(code, _OTHER_DEFAULT_IGNORABLE) or _in(code, _VARIATION_SELECTORS):
+    if code in _IGNORABLE_CODES:
         return True
-    return unicodedata.category(char) == "Cf" and not _in(code, _VISIBLE_FORMAT)
+    return unicodedata.category(char) == "Cf" and code not in _VISIBLE_FORMAT_CODES
 
 
+@lru_cache(maxsize=8192)
 def scripts_of(char: str) -> frozenset[str]:
     """``char``'s Script_Extensions among the scripts names may use (empty: another script).
 
@@ -169,8 +182,15 @@ def _u(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" {name}" if name else "")
 
 
+@lru_cache(maxsize=4096)  # the client asks for every name it shows
 def check_name(name: str) -> NameProblem | None:
     """Why ``name`` cannot be a chat name under the profile, or None if it can."""
+    if len(name) <= MAX_NAME_CHARS and _PLAIN_NAME.fullmatch(name):
+        return None  # ASCII letters (Latin), digits and _ - . ': the common case, quickly
+    return _check(name)
+
+
+def _check(name: str) -> NameProblem | None:
     if not name:
         return NameProblem("a name cannot be empty")
     normal = unicodedata.normalize("NFKC", name)
@@ -272,13 +292,18 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
+_TO_PROTOTYPES: Final[dict[int, str | None]] = {
+    **{ord(source): target for source, target in PROTOTYPES.items()},
+    **dict.fromkeys(_IGNORABLE_CODES),  # None: removed
+}
+
+
 def skeleton(text: str) -> str:
     """The UTS #39 skeleton of ``text``: NFD, default-ignorables out, prototypes, NFD again."""
     decomposed = unicodedata.normalize("NFD", text)
-    mapped = "".join(
-        PROTOTYPES.get(char, char) for char in decomposed if not default_ignorable(char)
-    )
-    return unicodedata.normalize("NFD", mapped)
+    if not decomposed.isascii():  # format characters are default-ignorable too
+        decomposed = "".join(char for char in decomposed if not default_ignorable(char))
+    return unicodedata.normalize("NFD", decomposed.translate(_TO_PROTOTYPES))
 
 
 @lru_cache(maxsize=4096)
