@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import math
 import os
@@ -753,6 +754,57 @@ async def case_claimed_name_with_a_zero_width_joiner(
     )
 
 
+async def case_claimed_look_alikes_of_the_talker(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """Issue 16, finding 4: names that showed as another user's, claimed while dave talks.
+
+    Invisible characters that are not Cf or Z* (U+034F, a variation selector,
+    a Hangul filler), a braille blank making a fake private-message head, a
+    Cyrillic a: bad_name. dave spelt in Cyrillic alone (U+0501 U+0430 U+0475
+    U+0435) is one script, but its skeleton is dave's: name_taken.
+    """
+    for forged in ("dave\u034f", "dave\ufe0f", "\u3164dave", "d\u0430ve"):
+        attacker = await peer(server, pki.client(ATTACKER))
+        await hello_refused(attacker, "bad_name", _claim(forged))
+    attacker = await peer(server, pki.client(ATTACKER))
+    await hello_refused(attacker, "bad_name", _claim("dave\u2800->\u2800erin"))
+    for forged in ("\u0501\u0430\u0475\u0435", "DAVE", "DAV\u0415"):
+        attacker = await peer(server, pki.client(ATTACKER))
+        code = "bad_name" if forged.endswith("\u0415") else "name_taken"
+        await hello_refused(attacker, code, _claim(forged))
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_cn_that_looks_like_the_talker(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A CA-issued certificate for dave in Cyrillic letters, while dave talks: name_taken."""
+    cyrillic = "\u0501\u0430\u0475\u0435"
+    files = ca_issued(pki, tmp_path, "cdave", cyrillic, ExtendedKeyUsageOID.CLIENT_AUTH)
+    attacker = await peer(server, files)
+    await hello_refused(attacker, "name_taken")
+    files = ca_issued(pki, tmp_path, "vsdave", "dave\ufe0f", ExtendedKeyUsageOID.CLIENT_AUTH)
+    attacker = await peer(server, files)
+    await hello_refused(attacker, "bad_name")
+
+
+async def case_claims_past_the_limit(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """One identity claims names in a loop (it once took 300 in 2.2 s): past its limit of 3
+    (carol, its CN's, and two more), name_taken, and the names of others stay free."""
+    for name in ("squat1", "squat2"):
+        attacker = await peer(server, pki.client(ATTACKER))
+        await attacker.send(_claim(name))
+        assert (await attacker.until(Welcome)).name == name
+        attacker.close()
+    for name in ("squat3", "alice", "frank"):
+        attacker = await peer(server, pki.client(ATTACKER))
+        await hello_refused(attacker, "name_taken", _claim(name))
+    assert members(server) == [TALKER, WITNESS]  # and fresh_client_is_welcome takes alice
+
+
+def _claim(name: str) -> bytes:
+    return json.dumps({"type": "hello", "v": 1, "name": name}).encode() + b"\n"
+
+
 # Framing
 
 
@@ -1421,6 +1473,9 @@ CASES: list[Case] = [
     Case(case_claimed_name_invalid, claim=True),
     Case(case_claimed_name_of_another, claim=True),
     Case(case_claimed_name_with_a_zero_width_joiner, claim=True),
+    Case(case_claimed_look_alikes_of_the_talker, claim=True, marks=(pytest.mark.protocol("5.3"),)),
+    Case(case_cn_that_looks_like_the_talker, marks=(pytest.mark.protocol("5.3"),)),
+    Case(case_claims_past_the_limit, claim=True, marks=(pytest.mark.protocol("5.3"),)),
     # framing
     Case(case_oversized_line_in_pieces, limits={"max_line_bytes": 4096}),
     Case(case_frames_before_an_oversized_line, limits={"max_line_bytes": 4096}),

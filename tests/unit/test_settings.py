@@ -77,6 +77,7 @@ def test_the_option_names_stay_what_users_know() -> None:
         *("--queue-frames", "--queue-bytes", "--write-timeout"),
         *("--ping-interval", "--idle-timeout", "--rate", "--burst", "--max-per-address"),
         *("--max-per-identity", "--ipv4-prefix", "--ipv6-prefix"),
+        "--max-names-per-identity",
         *("--log-format", "--loop", "--log-level", "--version"),
     ]
 

@@ -155,6 +155,12 @@ class Limits:
     ipv6_prefix: int = option(
         64, "Leading bits of an IPv6 address that make one source.", low=16, high=128
     )
+    max_names_per_identity: int = option(  # claim mode: against squatting others' names
+        3,
+        "Names one identity may own under --names claim, its certificate CN's name included; "
+        "a claim beyond it is refused (name_taken).",
+        low=1,
+    )
     # Refusals of one source and reason: one line per interval, the rest counted
     # (server/refusals.py), for this many sources; past them, one count per reason.
     refusal_log_interval: float = 10.0
