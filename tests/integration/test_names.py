@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from realtimechat.errors import SessionRefused
 from realtimechat.names import name_from_cn, name_key, name_problem
+from realtimechat.server.config import NamesMode, ServerSettings
+from realtimechat.server.store import MemoryStore
 from realtimechat.tls import ClientFiles, ServerFiles
 
-from ..support import Pki, ServerFactory, connect, join, seed_style
+from ..support import Pki, ServerFactory, ca_issued, connect, join, seed_style
 
 
 @pytest.mark.parametrize("name", ["alice", "Zoë", "李雷", "o'brien", "x" * 32, "bob_2"])
@@ -81,3 +85,104 @@ async def test_a_name_stays_with_its_first_identity_even_offline(
     assert again.welcome is not None
     assert again.welcome.name == "alice"
     await again.close()
+
+
+CLAIM = ServerSettings(names=NamesMode.CLAIM)
+CYRILLIC_DAVE = "\u0501\u0430\u0475\u0435"  # dave in Cyrillic letters: one script
+
+
+async def refused(server_files: ClientFiles, server: object, name: str | None = None) -> str:
+    """The reason and message a hello (asking for ``name``) is refused with."""
+    connection = await connect(server, server_files)  # type: ignore[arg-type]
+    with pytest.raises(SessionRefused) as refusal:
+        await connection.hello(name)
+    return f"{refusal.value.reason}: {refusal.value}"
+
+
+@pytest.mark.protocol("5.3")
+async def test_a_certificate_whose_cn_looks_like_an_owned_name_gets_name_taken(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path
+) -> None:
+    """CN mode: a CA-issued CYRILLIC_DAVE (valid: one script) looks like dave, who owns his."""
+    server = await start_server()
+    dave = await join(server, pki, "dave")
+    impostor = ca_issued(pki, tmp_path, "ddave", CYRILLIC_DAVE, ExtendedKeyUsageOID.CLIENT_AUTH)
+    why = await refused(impostor, server)
+    assert why.startswith("name_taken: ")
+    assert "looks like 'dave'" in why
+    invisible = ca_issued(pki, tmp_path, "cgj", "dave\u034f", ExtendedKeyUsageOID.CLIENT_AUTH)
+    assert (await refused(invisible, server)).startswith("bad_name: ")
+    await dave.close()
+
+
+@pytest.mark.protocol("5.3")
+async def test_a_claim_that_looks_like_an_owned_name_gets_name_taken(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """Claim mode: aIice (capital I), a1ice and rnary-style forgeries of an owned name."""
+    server = await start_server(settings=CLAIM)
+    alice = await join(server, pki, "alice")
+    for forged in ("aIice", "a1ice", "ALlCE"):
+        why = await refused(pki.client("bob"), server, forged)
+        assert why.startswith("name_taken: "), why
+    for invalid in ("\u0430lice", "alice\ufe0f", "alice\u2800->\u2800bob"):
+        assert (await refused(pki.client("bob"), server, invalid)).startswith("bad_name: ")
+    bob = await join(server, pki, "bob", name="alicia")  # different enough
+    assert bob.welcome is not None
+    assert bob.welcome.name == "alicia"
+    await bob.close()
+    await alice.close()
+
+
+@pytest.mark.protocol("5.3")
+async def test_claims_stop_at_the_per_identity_limit(start_server: ServerFactory, pki: Pki) -> None:
+    """Claim mode: one identity owns at most --max-names-per-identity names, its CN's included.
+
+    Before the limit one identity claimed 300 names in 2.2 s, squatting the
+    names of users who had not joined yet (and their private messages).
+    """
+    server = await start_server(settings=CLAIM, max_names_per_identity=3)
+    for name in ("carol2", "carol3"):  # with carol (the CN's name): three
+        session = await join(server, pki, "carol", name=name)
+        await session.close()
+    why = await refused(pki.client("carol"), server, "bob")
+    assert why.startswith("name_taken: ")
+    assert "you own 3 names already (carol, carol2, carol3)" in why
+    assert "at most 3" in why
+    again = await join(server, pki, "carol", name="carol3")  # her own: always
+    assert again.welcome is not None
+    await again.close()
+    bob = await join(server, pki, "bob")  # nobody squatted bob
+    assert bob.welcome is not None
+    assert bob.welcome.name == "bob"
+    await bob.close()
+
+
+@pytest.mark.protocol("5.3")
+async def test_names_owned_before_the_profile_are_grandfathered(
+    start_server: ServerFactory, pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An owned name the profile now refuses stays its owner's (logged at start); nobody else
+    can take it or one that looks like it."""
+    store = MemoryStore()
+    probe = await start_server(settings=CLAIM)
+    carol = await join(probe, pki, "carol")
+    carol_key = next(s.identity.key for s in probe.hub.sessions if s.identity is not None)
+    await carol.close()
+    await store.own_name(name_key("dave\u034f"), carol_key, "dave\u034f")
+    caplog.set_level(logging.WARNING, logger="realtimechat.server")
+    server = await start_server(settings=CLAIM, store=store)
+    assert any(
+        "name_grandfathered" in record.getMessage() and "U+034F" in record.getMessage()
+        for record in caplog.records
+    )
+    again = await join(server, pki, "carol", name="dave\u034f")
+    assert again.welcome is not None
+    assert again.welcome.name == "dave\u034f"
+    await again.close()
+    dave = await join(server, pki, "dave")  # it shows as dave\u034f: it passes for nobody
+    assert dave.welcome is not None
+    assert dave.welcome.name == "dave"
+    await dave.close()
+    why = await refused(pki.client("erin"), server, "DAVE\u034f")  # nobody else gets it
+    assert why.startswith("bad_name: ")

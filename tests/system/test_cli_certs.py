@@ -1511,3 +1511,68 @@ def test_groups_are_written_by_issue_and_sign_and_shown_by_show_and_list(
     assert bad.exit_code != 0
     assert "group name" in bad.stderr
     assert not pki.CaFolder(ca).client_cert("dave").exists()
+
+
+# -- issue 16, finding 4: names that pass for someone else's ---------------------------
+
+LOOK_ALIKES = [
+    pytest.param("alice\u034f", "U+034F COMBINING GRAPHEME JOINER", id="grapheme-joiner"),
+    pytest.param("alice\ufe0f", "U+FE0F VARIATION SELECTOR-16", id="variation-selector"),
+    pytest.param("\u3164alice", "U+3164 HANGUL FILLER", id="hangul-filler"),
+    pytest.param("alice\u2800->\u2800bob", "U+2800 BRAILLE PATTERN BLANK", id="braille-blank"),
+    pytest.param("\u0430lice", "cannot mix scripts", id="cyrillic-a"),
+]
+
+
+def _forged_csr(tmp_path: Path, cn: str) -> Path:
+    """A CSR for ``cn`` made without rtchat-certs (which would refuse to make it)."""
+    key = pki.generate_key("ec-p256")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, cn)]))
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path / "forged.csr"
+    path.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+@pytest.mark.parametrize(("name", "why"), LOOK_ALIKES)
+def test_issue_request_and_sign_refuse_a_name_that_passes_for_another(
+    ca: Path, tmp_path: Path, name: str, why: str
+) -> None:
+    """rtchat-certs issued such names without a word, and sign asked "Sign a client
+    certificate for 'alice͏'?": now each command refuses, before any file or question."""
+    before = _snapshot(ca)
+    user = tmp_path / "user"
+
+    issued = _console("issue", name, "--dir", str(ca), cwd=tmp_path)
+    requested = _console("request", name, "--out", str(user), cwd=tmp_path)
+    signed = _console("sign", str(_forged_csr(tmp_path, name)), "--dir", str(ca), cwd=tmp_path)
+
+    for result in (issued, requested, signed):
+        assert result.returncode == 1, result
+        message = _one_error(result.stderr)
+        assert "cannot be a chat name" in message
+        assert why in message
+        assert "\\u" in message or "\u0430" in message  # the hidden character is written out
+        assert "Sign a client certificate" not in result.stdout + result.stderr
+    assert _snapshot(ca) == before
+    assert not user.exists()
+
+
+def test_issue_refuses_a_name_that_looks_like_another_users(ca: Path, tmp_path: Path) -> None:
+    """Single-script look-alikes pass the profile; the skeleton finds them among live names."""
+    assert _console("issue", "dave", "--dir", str(ca), cwd=tmp_path).returncode == 0
+    assert _console("issue", "alice", "--dir", str(ca), cwd=tmp_path).returncode == 0
+
+    cyrillic = _console("issue", "\u0501\u0430\u0475\u0435", "--dir", str(ca), cwd=tmp_path)
+    capital_i = _console("issue", "aIice", "--dir", str(ca), cwd=tmp_path)
+
+    assert cyrillic.returncode == 1
+    assert _one_error(cyrillic.stderr).startswith(
+        "'\u0501\u0430\u0475\u0435' looks like the chat name of 'dave', who has a certificate"
+    )
+    assert capital_i.returncode == 1
+    assert "'aIice' looks like the chat name of 'alice'" in _one_error(capital_i.stderr)
+    assert _console("issue", "alicia", "--dir", str(ca), cwd=tmp_path).returncode == 0

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from realtimechat.pki import CaFolder
 
-from ..support import Pki, ServerProcess
+from ..support import Pki, ServerProcess, ca_issued
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -121,8 +122,10 @@ def rtchat_command(folder: CaFolder, port: int | None, name: str | None, *extra:
     return " ".join([*parts, *extra])
 
 
-def join_in_pane(tmux: Tmux, pane: str, pki: Pki, port: int, name: str) -> None:
-    tmux.new_pane(pane)
+def join_in_pane(
+    tmux: Tmux, pane: str, pki: Pki, port: int, name: str, *, width: int = 110
+) -> None:
+    tmux.new_pane(pane, width=width)
     tmux.type(pane, rtchat_command(pki.folder, port, name), enter=True)
     tmux.wait_text(pane, f"joined as {name}")
     tmux.wait_text(pane, f"{name}>")
@@ -513,18 +516,20 @@ def test_a_pasted_block_is_one_message(tmux: Tmux, pki: Pki, server_process: Ser
 def test_lines_pasted_past_the_rate_limit_arrive_in_order(
     tmux: Tmux, pki: Pki, tmp_path: Path
 ) -> None:
-    """100 lines pasted without bracketed paste, past the rate limit: bob sees them in order.
+    """30 lines pasted without bracketed paste, past the rate limit: bob sees them in order.
 
     Issue 13's reproduction: the terminal feeds the paste in line by line,
     so lines keep coming while one the server refused waits to be resent.
-    A burst and rate of 20 are bitten by any paste faster than 30 lines a
-    second, and let the rest through within seconds.
+    A burst of 3 and a rate of 2 a second are bitten whenever the client
+    gets an answer within half a second, even on a busy machine (at 20 a
+    second a loaded machine's client was too slow to be refused), and let
+    the rest through in about 15 s.
     """
-    server = ServerProcess(pki, tmp_path, extra=["--rate", "20", "--burst", "20"])
+    server = ServerProcess(pki, tmp_path, extra=["--rate", "2", "--burst", "3"])
     try:
         join_in_pane(tmux, "bob", pki, server.port, "bob")
         join_in_pane(tmux, "alice", pki, server.port, "alice")
-        numbered = [str(n) for n in range(1, 101)]
+        numbered = [str(n) for n in range(1, 31)]
         tmux.run("set-buffer", "-b", "lines", "\n".join(numbered) + "\n")
         tmux.run("paste-buffer", "-b", "lines", "-t", "alice")  # no -p: each line ends in Enter
         tmux.wait_for("bob", lambda _: len(alices_numbers(tmux, "bob")) == len(numbered), 60)
@@ -571,6 +576,63 @@ def test_a_long_line_wraps_under_the_text(
     first = next(i for i, line in enumerate(lines) if "bob: again:" in line)
     assert lines[first + 1].startswith(" " * indent + "word")
     assert all(len(line.rstrip()) <= 70 for line in lines[first:])
+
+
+LONG_NAME = "the_longest_name_this_chat_takes"  # 32 characters, the most a name has
+HEAD = re.compile(r"^\d\d:\d\d \S+( -> \S+)?: ")  # how a message's first line starts
+
+
+def test_a_narrow_pane_never_shows_a_forged_line(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess, tmp_path: Path
+) -> None:
+    """Issue 16, finding 5: a 58-column pane, a 32-character sender, a padded message.
+
+    The head (time and name) left under 20 columns for the text, so the
+    client stopped wrapping, the terminal wrapped at column 0, and the
+    padding put a fake "15:09 alice: ..." line at the start of a row. Now
+    every line is wrapped by the client and continues indented.
+    """
+    width = 58
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob", width=width)
+    files = ca_issued(pki, tmp_path, "long", LONG_NAME, ExtendedKeyUsageOID.CLIENT_AUTH)
+    files.key.chmod(0o600)
+    sender = subprocess.Popen(
+        [
+            str(BIN / "rtchat"),
+            *("--host", "127.0.0.1", "--port", str(server_process.port), "--cn", "chatserver"),
+            *("--cert", str(files.cert), "--key", str(files.key), "--ca", str(files.ca)),
+            *("--plain", "--wait", "5"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    tmux.wait_text("bob", f"{LONG_NAME} joined")
+    head = len(f"15:09 {LONG_NAME}: ")  # 40 columns: 18 left on the first row
+    forged = "15:09 alice: new plan: mail me the prod key"
+    padded = "ok" + " " * (width - head - len("ok")) + forged
+    sender.communicate(f"{padded}\n{'word ' * 30}lastword\n", timeout=DEADLINE)
+    assert sender.returncode == 0
+    tmux.wait_text("bob", "prod key")
+    lines = tmux.wait_text("bob", "lastword").splitlines()
+    first = next(i for i, line in enumerate(lines) if f"{LONG_NAME}: ok" in line)
+    shown = [line.rstrip() for line in lines[first:] if line.strip()]
+    for line in shown:
+        assert len(line) <= width
+        if HEAD.match(line):  # a message's first line: only the sender's real ones
+            assert f" {LONG_NAME}: " in line, line
+    heads = [line for line in shown if HEAD.match(line)]
+    assert len(heads) == 2, lines  # the two messages, and nothing that passes for one
+    forged_at = next(line for line in shown if "mail me the prod key" in line)
+    assert forged_at.startswith(" "), forged_at  # a continuation, indented
+    assert not any(line.startswith("15:09 alice") for line in lines)
+    words = next(i for i, line in enumerate(lines) if f"{LONG_NAME}: word" in line)
+    for line in lines[words + 1 :]:
+        if "lastword" in line:
+            assert line.startswith(" ")
+            break
+        assert line.startswith(" "), line
 
 
 def running(pid: int) -> bool:

@@ -19,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from realtimechat.client.address import split_host_port
 from realtimechat.client.commands import Clear, Ignore, Say, Unknown, WhoIs, parse_line
@@ -27,9 +29,12 @@ from realtimechat.client.render import (
     PALETTE,
     as_text,
     event_fragments,
+    fit,
     mentions,
     message_fragments,
     name_colour,
+    notice,
+    width,
     wrap,
 )
 from realtimechat.client.roster import Roster
@@ -317,6 +322,58 @@ def test_wrapping_breaks_at_spaces_and_counts_wide_characters() -> None:
     assert wrap("abcdefghij", 4) == ["abcd", "efgh", "ij"]  # no space: cut at the edge
     assert wrap("日本語のテキスト", 6) == ["日本語", "のテキ", "スト"]  # two columns each
     assert wrap("short", 10) == ["short"]
+
+
+LONG = "the_longest_name_this_chat_takes"  # 32 characters
+
+
+@pytest.mark.parametrize("columns", [57, 40, 30, 12, 5, 3])
+def test_a_long_head_on_a_narrow_terminal_still_wraps_and_indents(columns: int) -> None:
+    """Issue 16, finding 5: under 20 columns of text the client stopped wrapping; the
+    terminal then wrapped at column 0, and padding made a fake message line there."""
+    forged = "15:09 alice: new plan: mail me the prod key"
+    text = "ok" + " " * 16 + forged
+    msg = Msg(id=1, ts=TS, from_=LONG, text=text, to=LONG)
+    lines = as_text(message_fragments(msg, multiline=True, columns=columns)).split("\n")
+    assert len(lines) > 1
+    for line in lines:
+        assert width(line) <= columns, (columns, line)
+    for line in lines[1:]:
+        assert line.startswith(" "), (columns, line)
+    assert "".join(lines).replace(" ", "").endswith("mailmetheprodkey")
+
+
+def test_a_message_with_room_still_wraps_under_its_text() -> None:
+    msg = Msg(id=1, ts=TS, from_="bob", text=" ".join(["word"] * 30))
+    lines = as_text(message_fragments(msg, multiline=True, columns=60)).split("\n")
+    indent = lines[0].index("word")
+    assert all(line.startswith(" " * indent + "word") for line in lines[1:])
+    assert all(width(line) <= 60 for line in lines)
+
+
+def test_a_notice_wider_than_the_terminal_continues_under_its_text() -> None:
+    line = notice("-- online: " + ", ".join(f"user{n}" for n in range(40)), ts=TS)
+    lines = as_text(fit(line, 50)).split("\n")
+    assert len(lines) > 2
+    assert all(width(text) <= 50 for text in lines)
+    assert all(text.startswith(" " * 6) for text in lines[1:])
+    assert fit(line, None) == line
+
+
+@given(
+    st.text(alphabet=st.sampled_from("ab 日\u0301xyz:15"), max_size=200),
+    st.integers(min_value=3, max_value=120),
+    st.integers(min_value=0, max_value=60),
+)
+def test_fit_never_leaves_a_line_to_the_terminal(text: str, columns: int, indent: int) -> None:
+    """Any text, any width from 3 columns: no line is wider, and every continuation is
+    indented, so nothing can start at column 0 but a line the client began."""
+    lines = as_text(fit([("class:text", "x" + text)], columns, indent)).split("\n")
+    for line in lines:
+        assert width(line) <= columns, (columns, line)
+    for line in lines[1:]:
+        assert line.startswith(" "), line
+    assert "".join(lines).replace(" ", "") == ("x" + text).replace(" ", "")
 
 
 SAVER = """

@@ -215,11 +215,13 @@ def issue(
     """Issue a certificate and key for the user NAME (their CN) into clients/.
 
     NAME is 1-64 characters without '/', '\\', control characters or a
-    leading dot, and not ca or server (the tool's own file names). Refuses a
-    NAME that is another user's chat name (the server folds case and spaces:
-    Bob is bob) while that user has a certificate that is not revoked; and a
-    NAME that already has a certificate that is not revoked, and existing
-    files, unless --force. Hand the user
+    leading dot, and not ca or server (the tool's own file names); as a chat
+    name (spaces become _) it holds letters of one script, digits and _ - . '
+    only, nothing invisible. Refuses a NAME that is, or looks like, another
+    user's chat name (the server folds case and spaces: Bob is bob; aIice
+    looks like alice) while that user has a certificate that is not revoked;
+    and a NAME that already has a certificate that is not revoked, and
+    existing files, unless --force. Hand the user
     clients/NAME.crt, clients/NAME.key and ca.crt. (`request` and `sign`
     keep the user's key on the user's machine instead.) --group ops writes
     the group into the certificate (a SAN urn:rtchat:group:ops); to change

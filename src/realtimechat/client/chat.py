@@ -49,7 +49,7 @@ from ..errors import (
     ConnectionLost,
     SessionRefused,
 )
-from ..names import name_key
+from ..names import name_key, shown
 from ..protocol import (
     MAX_LINE_BYTES,
     PERMANENT_BYE_REASONS,
@@ -262,7 +262,7 @@ class Chat:
             self.view.notice(
                 notice(
                     "-- the server names you by your certificate, so you are "
-                    f"{visible(welcome.name)} here ({visible(asked)!r} was not used)"
+                    f"{shown(welcome.name)} here ('{shown(asked)}' was not used)"
                 )
             )
         if since is not None and welcome.last_id < since:
@@ -404,10 +404,10 @@ class Chat:
         key = name_key(command.name)
         if command.ignore:
             self.ignored.add(key)
-            show(notice(f"-- ignoring {visible(command.name)} (on this client; /unignore to undo)"))
+            show(notice(f"-- ignoring {shown(command.name)} (on this client; /unignore to undo)"))
         else:
             self.ignored.discard(key)
-            show(notice(f"-- showing {visible(command.name)} again"))
+            show(notice(f"-- showing {shown(command.name)} again"))
 
     async def say(self, say: Say) -> Pending | None:
         """Queue a message: it goes after every one typed before, now or once connected.

@@ -49,12 +49,13 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.shortcuts import clear, print_formatted_text
 from prompt_toolkit.styles import Style
 
+from ..names import shown
 from ..protocol import Msg
 from ..sanitize import visible
 from .chat import Chat, Opener, Status
 from .commands import COMMANDS, KEY_HELP_LINES, ShowHelp, parse_line
 from .connection import Endpoint
-from .render import Fragments, mentions, message_fragments, notice
+from .render import Fragments, fit, mentions, message_fragments, notice
 from .state import ResumePoint
 
 STYLE = Style.from_dict(
@@ -116,16 +117,21 @@ class Printer:
         lines, self._lines = self._lines, []
         if not lines:
             return
+        columns = self.columns()
         text: Fragments = []
-        for line in lines:
-            text += [*line, ("", "\n")]
+        for line in lines:  # a message fits already; a notice may not (fit)
+            text += [*fit(line, columns), ("", "\n")]
         print_formatted_text(
             FormattedText(text), style=STYLE, end="", color_depth=self.look.color_depth
         )
 
     @staticmethod
     def columns() -> int | None:
-        """The terminal's width now (one column spare), or None if unknown."""
+        """The terminal's width now (one column spare), or None if unknown.
+
+        Every line printed fits it (``render.fit``): the terminal never
+        wraps one itself, at any width.
+        """
         try:
             return get_app_session().output.get_size().columns - 1
         except Exception:  # no terminal to ask: do not wrap
@@ -200,7 +206,7 @@ class ChatCompleter(Completer):
             candidates = (visible(room) for room in self.rooms())
             suffix = " "
         else:
-            candidates = (visible(name) for name in self.names())
+            candidates = (shown(name) for name in self.names())
             # A name at the start of a line is addressed to: "bob: "
             suffix = ": " if before == word else " "
         for candidate in candidates:
@@ -248,7 +254,7 @@ class InteractiveClient:
 
     def _prompt(self) -> FormattedText:
         """``alice> `` in the lobby, ``alice #ops> `` in a room (read at every redraw)."""
-        parts: list[tuple[str, str]] = [("class:prompt", visible(self.chat.name or ""))]
+        parts: list[tuple[str, str]] = [("class:prompt", shown(self.chat.name or ""))]
         room = self.chat.rooms.current_name
         if room is not None:
             parts.append(("class:prompt-room", f" {visible(room)}"))
@@ -343,7 +349,7 @@ class InteractiveClient:
 
     def _toolbar(self) -> FormattedText:
         chat = self.chat
-        parts: list[tuple[str, str]] = [("", f" {self.endpoint} as {visible(chat.name or '?')} ")]
+        parts: list[tuple[str, str]] = [("", f" {self.endpoint} as {shown(chat.name or '?')} ")]
         if chat.status is Status.CONNECTED:  # offline, the last count would be stale
             parts.append(("", f"| {chat.roster.online} online "))
         if chat.status is Status.RECONNECTING and chat.retry_at is not None:
@@ -363,10 +369,10 @@ class InteractiveClient:
             parts.append(("class:status-unread", f"| {counts} "))
         pending: Sequence[str] = [visible(item.frame.text) for item in chat.pending.values()]
         if pending:
-            shown = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
+            listed = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
             extra = len(pending) - MAX_PENDING_SHOWN
             more = f" (+{extra})" if extra > 0 else ""
-            parts.append(("class:pending", f"| sending: {shown}{more}"))
+            parts.append(("class:pending", f"| sending: {listed}{more}"))
         return FormattedText(parts)
 
     def _refresh(self) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import threading
 from typing import TextIO
@@ -22,7 +23,7 @@ from typing import TextIO
 from ..errors import MessagesNotDelivered
 from ..protocol import Msg, frame_to_dict
 from .chat import Chat, Opener
-from .render import Fragments, as_text, message_fragments
+from .render import Fragments, as_text, fit, message_fragments
 from .state import ResumePoint
 
 Lines = asyncio.Queue[str | None]  # None marks the end of input
@@ -45,14 +46,29 @@ def start_stdin_thread(loop: asyncio.AbstractEventLoop, lines: Lines) -> threadi
     return thread
 
 
+def terminal_columns(out: TextIO) -> int | None:
+    """The width of the terminal ``out`` writes to (one column spare), or None if none."""
+    try:
+        if not out.isatty():
+            return None
+        return os.get_terminal_size(out.fileno()).columns - 1
+    except (OSError, ValueError):
+        return None
+
+
 class PlainView:
-    """Every event as one line, flushed at once; a room's line starts ``HH:MM [#ops]``."""
+    """Every event as one line, flushed at once; a room's line starts ``HH:MM [#ops]``.
+
+    On a terminal a line wider than it continues indented (``render.fit``),
+    so the terminal never wraps one to column 0; into a pipe or a file
+    every event stays one line.
+    """
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
     def emit(self, fragments: Fragments) -> None:
-        self.out.write(as_text(fragments) + "\n")
+        self.out.write(as_text(fit(fragments, terminal_columns(self.out))) + "\n")
         self.out.flush()
 
     def message(self, msg: Msg, *, own: bool) -> None:

@@ -13,6 +13,8 @@ adds ``replay`` for history.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 import unicodedata
 import zlib
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
-from ..names import name_key
+from ..names import name_key, shown
 from ..protocol import (
     Bye,
     Error,
@@ -88,34 +90,102 @@ def mentions(text: str, name: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE) is not None
 
 
-MIN_WRAP: Final = 20  # a narrower text column is not worth wrapping for
+MIN_WRAP: Final = 20  # text under the head at least this wide, or continue under the clock
+CLOCK_INDENT: Final = 6  # "HH:MM ": where a notice's text, or a narrow message's, continues
 
 
 def width(text: str) -> int:
-    """Columns ``text`` takes on a terminal (wide East Asian characters take two)."""
+    """Columns ``text`` takes on a terminal (wide East Asian characters take two).
+
+    Never less than a terminal gives it: a combining mark counts one column
+    where a terminal gives it none, so a line is at worst a little shorter
+    than it could be, never longer.
+    """
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _cuts(text: str, first: int, rest: int) -> list[tuple[int, int]]:
+    """Where ``text`` is cut into lines of ``first`` columns, then ``rest``: (start, end) pairs.
+
+    Lines break at the last space that fits (the space itself is dropped; a
+    line's leading spaces are no break), else at the edge. A line always
+    takes one character at least. Linear in the length of ``text``: a 64 KiB
+    message must not stall the client.
+    """
+    sizes = [width(char) for char in text]
+    left = sum(sizes)  # columns from start to the end
+    cuts: list[tuple[int, int]] = []
+    start, room = 0, first
+    while left > room:
+        end, used = start, 0
+        while end < len(text) and used + sizes[end] <= room:
+            used += sizes[end]
+            end += 1
+        end = max(end, start + 1)
+        lead = start
+        while lead < end and text[lead] == " ":
+            lead += 1
+        space = text.rfind(" ", lead + 1, end + 1)
+        after = space + 1 if space > start else end
+        cuts.append((start, space if space > start else end))
+        left -= sum(sizes[start:after])
+        start, room = after, rest
+    cuts.append((start, len(text)))
+    return cuts
 
 
 def wrap(text: str, room: int) -> list[str]:
     """``text`` in lines of at most ``room`` columns, broken at spaces where possible."""
-    pieces: list[str] = []
-    while width(text) > room:
-        cut, used = 0, 0
+    return [text[start:end] for start, end in _cuts(text, room, room)]
+
+
+def fit(fragments: Fragments, columns: int | None, indent: int = CLOCK_INDENT) -> Fragments:
+    """``fragments`` with every line at most ``columns`` wide, at any width.
+
+    A longer line continues on the next, after ``indent`` spaces (fewer on a
+    very narrow terminal, never none): the terminal never wraps a line
+    itself, so no part of one can start at column 0 and pass for a line of
+    its own (a padded message showing a fake ``15:09 alice: ...``). Lines
+    already short enough are left as they are; None (no terminal) changes
+    nothing.
+    """
+    if columns is None:
+        return fragments
+    columns = max(columns, 2)
+    indent = max(1, min(indent, columns // 2))
+    out: Fragments = []
+    for number, line in enumerate(_lines(fragments)):
+        if number:
+            out.append(("", "\n"))
+        text = "".join(char for _, char in line)
+        if width(text) <= columns:
+            out += _grouped(line)
+            continue
+        for index, (start, end) in enumerate(_cuts(text, columns, columns - indent)):
+            if index:
+                out += [("", "\n" + " " * indent)]
+            out += _grouped(line[start:end])
+    return out
+
+
+def _lines(fragments: Fragments) -> list[list[tuple[str, str]]]:
+    """The (style, character) pairs of each line of ``fragments``."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    for style, text in fragments:
         for char in text:
-            used += width(char)
-            if used > room:
-                break
-            cut += 1
-        cut = max(cut, 1)
-        space = text.rfind(" ", 0, cut + 1)
-        if space > 0:
-            pieces.append(text[:space])
-            text = text[space + 1 :]
-        else:
-            pieces.append(text[:cut])
-            text = text[cut:]
-    pieces.append(text)
-    return pieces
+            if char == "\n":
+                lines.append([])
+            else:
+                lines[-1].append((style, char))
+    return lines
+
+
+def _grouped(chars: list[tuple[str, str]]) -> Fragments:
+    """(style, character) pairs back into fragments, one per run of a style."""
+    return [
+        (style, "".join(char for _, char in run))
+        for style, run in itertools.groupby(chars, key=operator.itemgetter(0))
+    ]
 
 
 def message_fragments(
@@ -133,8 +203,9 @@ def message_fragments(
     line). ``me`` marks our own name and mentions of it; ``multiline`` keeps the
     message's line breaks, later lines indented under the first (the
     interactive client), instead of showing them as ``\n`` (plain mode).
-    With ``columns`` (the terminal's width) long lines wrap under the text
-    the same way.
+    With ``columns`` (the terminal's width) every line fits it: long lines
+    continue indented under the text, or under the clock when the head
+    (time and names) leaves less than MIN_WRAP columns for it (``fit``).
     """
     own = me is not None and name_key(msg.from_) == name_key(me)
     head: Fragments = [("class:time", f"{clock(msg.ts)} ")]
@@ -142,11 +213,9 @@ def message_fragments(
         head.append(("class:room", f"[{visible(tag)}] "))
     if msg.action == "me":
         head.append(("class:text", "* "))
-    head.append(
-        ("class:own" if own else f"class:name {name_colour(msg.from_)}", visible(msg.from_))
-    )
+    head.append(("class:own" if own else f"class:name {name_colour(msg.from_)}", shown(msg.from_)))
     if msg.to is not None:
-        head.append(("class:private", f" -> {visible(msg.to)}"))
+        head.append(("class:private", f" -> {shown(msg.to)}"))
     head.append(("class:text", " " if msg.action == "me" else ": "))
     text_style = "class:text"
     if msg.to is not None:
@@ -155,18 +224,19 @@ def message_fragments(
         text_style += " class:mention"
     if not multiline:
         return [*head, (text_style, visible(msg.text))]
-    indent = " " * width("".join(text for _, text in head))
+    head_width = width(as_text(head))
+    indent = head_width
+    if columns is not None and columns - head_width < MIN_WRAP:
+        indent = max(1, min(CLOCK_INDENT, max(columns, 2) // 2))
     lines = visible_lines(msg.text)
-    if columns is not None and columns - len(indent) >= MIN_WRAP:
-        lines = [piece for line in lines for piece in wrap(line, columns - len(indent))]
     body: Fragments = [(text_style, lines[0])]
     for line in lines[1:]:
-        body += [("", "\n" + indent), (text_style, line)]
-    return head + body
+        body += [("", "\n" + " " * indent), (text_style, line)]
+    return fit(head + body, columns, indent)
 
 
 def user_list(users: Users | Welcome) -> str:
-    names = ", ".join(visible(user.name) for user in users.users or ())
+    names = ", ".join(shown(user.name) for user in users.users or ())
     more = users.next if isinstance(users, Users) else users.users_next
     return names + (", ... (/who for more)" if more else "")
 
@@ -178,13 +248,13 @@ def notice(text: str, *, ts: str | None = None, style: str = "class:notice") -> 
 
 def _join(frame: Join) -> Fragments:
     where = f" {visible(frame.room)}" if frame.room is not None else ""
-    return notice(f"-- {visible(frame.name)} joined{where}", ts=frame.ts)
+    return notice(f"-- {shown(frame.name)} joined{where}", ts=frame.ts)
 
 
 def _leave(frame: Leave) -> Fragments:
     reason = f" ({visible(frame.reason)})" if frame.reason else ""
     where = f" {visible(frame.room)}" if frame.room is not None else ""
-    return notice(f"-- {visible(frame.name)} left{where}{reason}", ts=frame.ts)
+    return notice(f"-- {shown(frame.name)} left{where}{reason}", ts=frame.ts)
 
 
 def _users(frame: Users) -> Fragments:
@@ -213,7 +283,7 @@ def _parted(frame: Parted) -> Fragments:
 
 
 def _topic(frame: Topic) -> Fragments:
-    room, name = visible(frame.room), visible(frame.name)
+    room, name = visible(frame.room), shown(frame.name)
     if not frame.text:
         return notice(f"-- {name} cleared the topic of {room}", ts=frame.ts)
     return notice(f"-- {name} set the topic of {room}: {visible(frame.text)}", ts=frame.ts)
@@ -270,9 +340,7 @@ def _bye(frame: Bye) -> Fragments:
 def welcome_lines(frame: Welcome) -> list[Fragments]:
     """Who we are and who is here; then the message of the day, if any."""
     lines = [
-        notice(
-            f"-- joined as {visible(frame.name)}; {frame.users_online} online: {user_list(frame)}"
-        )
+        notice(f"-- joined as {shown(frame.name)}; {frame.users_online} online: {user_list(frame)}")
     ]
     if frame.motd:
         lines.append(notice(f"-- motd: {visible(frame.motd)}"))

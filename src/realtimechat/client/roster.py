@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..names import name_key
+from ..names import name_key, shown
 from ..protocol import UserInfo, Users, Welcome
 from ..sanitize import visible
 from .render import clock
@@ -69,7 +69,7 @@ class Roster:
             return WhoisStep(ask_after=page.next)
         self._whois = None
         if found is None:
-            return WhoisStep(answer=f"-- {visible(wanted)} is not online")
+            return WhoisStep(answer=f"-- {shown(wanted)} is not online")
         return WhoisStep(answer=_describe(found))
 
     def _learn(self, names: Iterable[str]) -> None:
@@ -79,6 +79,6 @@ class Roster:
 
 def _describe(user: UserInfo) -> str:
     return (
-        f"-- {visible(user.name)}: certificate fingerprint {visible(user.fp)}, "
+        f"-- {shown(user.name)}: certificate fingerprint {visible(user.fp)}, "
         f"online since {clock(user.online_since)}"
     )

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from realtimechat.errors import PKIError
-from realtimechat.names import name_from_cn, name_problem
+from realtimechat.names import name_from_cn, name_key, name_problem
 from realtimechat.sanitize import visible
 
 from .build import _reason_of
@@ -517,8 +517,10 @@ def _describe_csr(
         live = _live_entries(context.entries, cn)
         clash = _name_clash(context.entries, cn)
         if clash is not None:
+            same = name_key(name_from_cn(clash.name)) == name_key(name_from_cn(cn))
+            how = "is the same chat name as" if same else "looks like the chat name of"
             info.warnings.append(
-                f"{visible(cn)!r} is the same chat name as {visible(clash.name)!r}, who has a "
+                f"{visible(cn)!r} {how} {visible(clash.name)!r}, who has a "
                 f"certificate that is not revoked in {context.root} (serial {clash.serial}): "
                 "sign refuses it unless that one is revoked first"
             )

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 from realtimechat.errors import PKIError
-from realtimechat.names import name_key
+from realtimechat.names import check_name, name_from_cn, name_key, shown
 
 from .keys import _public_der
 from .load import load_certificate, load_private_key
@@ -88,7 +88,9 @@ def validate_client_name(name: str) -> str:
     A name is 1-64 characters and at most 64 bytes in UTF-8 (the X.509 limit
     for a commonName), has no ``/``, ``\\``, control or invisible characters,
     no surrounding spaces, does not start with a dot (so it is never ``.``,
-    ``..`` or a hidden file) and is not one of :data:`RESERVED_NAMES`.
+    ``..`` or a hidden file), is not one of :data:`RESERVED_NAMES`, and
+    makes a chat name of the name profile, or one that is only too long
+    (``_reject_lookalike``).
     """
     if not name:
         raise PKIError("a client name cannot be empty")
@@ -105,7 +107,28 @@ def validate_client_name(name: str) -> str:
         raise PKIError(f"client name {name!r} cannot start or end with a space")
     _reject_invisible(name, "client name")
     _reject_reserved(name)
+    _reject_lookalike(name)
     return name
+
+
+def _reject_lookalike(name: str) -> None:
+    """Raise PKIError if ``name``'s chat name breaks the name profile (names.check_name).
+
+    Spaces become ``_`` as the server makes them; what is left must be
+    letters and digits of one script and ``_ - . '``, with nothing
+    invisible, or the certificate could carry a name that passes for
+    someone else's (``alice`` with U+034F, or with a Cyrillic a, U+0430).
+    A name that is only too long (33 to 64 characters) is no chat name
+    either, but cannot pass for anyone: rtchat-certs issues it with a
+    warning, for servers under --names claim.
+    """
+    chat = name_from_cn(name)
+    problem = check_name(chat)
+    if problem is not None and not problem.too_long:
+        raise PKIError(
+            f"client name '{shown(chat)}' cannot be a chat name: {problem.reason}; "
+            "a name that could pass for someone else's is never issued"
+        )
 
 
 def _reject_reserved(name: str) -> None:

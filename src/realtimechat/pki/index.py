@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, get_args
 from cryptography import x509
 
 from realtimechat.errors import PKIError
-from realtimechat.names import name_from_cn, name_key
+from realtimechat.names import name_from_cn, name_key, names_look_alike
 from realtimechat.sanitize import visible
 
 from .files import CERT_MODE, Action, _Put
@@ -217,35 +217,35 @@ def _chat_key(name: str) -> str:
 
 
 def _name_clash(entries: Sequence[IndexEntry], name: str) -> IndexEntry | None:
-    """Another user's live client certificate whose chat name is the same as ``name``'s.
+    """Another user's live client certificate whose chat name is, or looks like, ``name``'s.
 
     The server folds names (``Bob`` is ``bob``, ``bob smith`` is ``bob_smith``)
-    and gives a name to the first identity that uses it, so such a certificate
-    would be refused at join with ``name_taken``.
+    and gives a name to the first identity that uses it, or one that looks
+    like it (a shared confusable skeleton: Cyrillic ``\u0441\u043e\u0440`` and
+    Latin ``cop``), so such a certificate would be refused at join with
+    ``name_taken``.
     """
     key = _chat_key(name)
-    return next(
-        (
-            e
-            for e in entries
-            if e.kind == "client"
-            and e.status != "revoked"
-            and e.name != name
-            and _chat_key(e.name) == key
-        ),
-        None,
-    )
+    live = [e for e in entries if e.kind == "client" and e.status != "revoked" and e.name != name]
+    same = next((e for e in live if _chat_key(e.name) == key), None)
+    if same is not None:
+        return same
+    chat = name_from_cn(name)
+    return next((e for e in live if names_look_alike(name_from_cn(e.name), chat)), None)
 
 
 def _refuse_name_clash(root: Path, name: str) -> None:
-    """Raise PKIError if ``name`` folds to the chat name of another user's live certificate."""
+    """Raise PKIError if ``name`` folds to (or looks like) the chat name of another user's live
+    certificate."""
     entries = read_index(root)
     other = _name_clash(entries, name)
     if other is None:
         return
     theirs = _live_entries(entries, other.name)
+    same = _chat_key(other.name) == _chat_key(name)
+    how = "is the same chat name as" if same else "looks like the chat name of"
     raise PKIError(
-        f"{name!r} is the same chat name as {other.name!r}, who has a certificate that is not "
+        f"{name!r} {how} {other.name!r}, who has a certificate that is not "
         f"revoked ({_serial_and_end(other)}): the server would refuse {name!r} as name_taken; "
         f"pick another name, or revoke {other.name!r} first ({_revoke_commands(root, theirs)}; "
         f"if {other.name!r} has joined, also run `rtchat-server names release "

@@ -34,12 +34,13 @@ import asyncio
 import bisect
 import logging
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import Refusal, StoreClosed
-from ..names import name_from_cn, name_key, name_problem
+from ..names import lookalike_keys, name_from_cn, name_key, name_problem, shown
 from ..protocol import (
     DEFAULT_ROOM,
     Ack,
@@ -63,6 +64,7 @@ from ..protocol import (
     encode,
     now_ts,
 )
+from .audit import log_event
 from .config import Limits, NamesMode, ServerSettings
 from .engine import Engine, Entry, LocalEngine
 from .identity import PeerIdentity
@@ -211,6 +213,10 @@ class Hub(Generic[P]):
         self._sessions_of: dict[str, list[P]] = {}  # identity key -> its welcomed sessions
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
         self.rooms = RoomDirectory(limits, settings)
+        # Each skeleton of an owned name (names.lookalike_keys) -> its first owner, and
+        # how many names each identity owns: both follow _owners (_own, _disown).
+        self._looks: dict[str, tuple[str, str]] = {}
+        self._owned: Counter[str] = Counter()
         self._committer = Committer(self.engine, loop, log, self._settle)
         self._awaiting_echo: dict[int, Peer] = {}  # id -> the session that sent it, until echoed
         self.stopping = False  # set by stop(): no more leave announcements, no more reads
@@ -218,10 +224,59 @@ class Hub(Generic[P]):
 
     async def start(self, room_file: RoomFile | None = None) -> None:
         """Load what the store remembers (name owners, rooms); follow what the engine stores."""
-        self._owners = await self.store.names()
+        self._owners = {}
+        for key, (identity, name) in (await self.store.names()).items():
+            self._own(key, identity, name, loading=True)
         records, members = await self.store.rooms()
         self.rooms.load(records, members, room_file or RoomFile())
         self.engine.follow(self._deliver)
+
+    def _own(self, key: str, identity: str, name: str, *, loading: bool = False) -> None:
+        """Record ``identity`` as the owner of ``name`` (whose key is ``key``).
+
+        Names owned before the name profile (docs/protocol.md 5.3) that it
+        refuses, or that look like another identity's, stay their owners'
+        (grandfathered): each is logged at start, its owner may still use
+        it, and nobody else can take it. One the profile refuses blocks no
+        look-alike: clients show it escaped (``alice\\u034f``), so it passes
+        for no valid name, and the valid ``alice`` stays free for its
+        rightful holder. ``rtchat-server names release`` frees one.
+        """
+        self._owners[key] = (identity, name)
+        self._owned[identity] += 1
+        problem = name_problem(name)
+        if problem is not None:  # grandfathered: shown escaped, so it passes for no valid name
+            if loading:
+                self._grandfathered(name, identity, problem)
+            return
+        firsts = [self._looks.setdefault(look, (identity, name)) for look in lookalike_keys(name)]
+        other = next((first for first in firsts if first[0] != identity), None)
+        if loading and other is not None:
+            self._grandfathered(name, identity, f"looks like {other[1]!r} of another identity")
+
+    def _disown(self, key: str, identity: str, name: str) -> None:
+        """Undo ``_own`` for a reservation whose write failed."""
+        if self._owners.get(key) != (identity, name):
+            return
+        del self._owners[key]
+        self._owned[identity] -= 1
+        for look in lookalike_keys(name):
+            if self._looks.get(look) == (identity, name):
+                del self._looks[look]
+
+    def _grandfathered(self, name: str, identity: str, why: str) -> None:
+        escaped = shown(name)  # U+034F and its like are invisible in a log too
+        log_event(
+            self.log, logging.WARNING, "name_grandfathered", name=escaped, owner=identity, why=why
+        )
+
+    def _lookalike_owner(self, identity: PeerIdentity, name: str) -> tuple[str, str] | None:
+        """Another identity's owned name that ``name`` looks like (a shared skeleton), if any."""
+        for look in lookalike_keys(name):
+            owner = self._looks.get(look)
+            if owner is not None and owner[0] != identity.key:
+                return owner
+        return None
 
     async def stop(self) -> None:
         """Finish the commits and store reads in flight: nothing accepted is lost.
@@ -263,39 +318,80 @@ class Hub(Generic[P]):
         for as long as the store remembers (``rtchat-server names release``
         frees one); so does the name of every certificate CN seen. Nobody
         else can take it, online or not: not a pinned certificate that
-        happens to carry the same CN, not a claim.
+        happens to carry the same CN, not a claim, and not a name that only
+        looks like it (a shared confusable skeleton: ``alice`` with a
+        Cyrillic a, U+0430, or ``aIice`` with a capital I). A name the profile refuses
+        is ``bad_name``, unless its identity owned it before the profile
+        (grandfathered, see ``_own``). In claim mode an identity owns at
+        most ``limits.max_names_per_identity`` names.
         """
         if self.settings.names is NamesMode.CN or not requested:
             name = name_from_cn(identity.cn)
-            problem = name_problem(name)
-            if problem is not None:
-                raise Refusal(
-                    ErrorCode.BAD_NAME,
-                    f"certificate CN {identity.cn!r} is not a usable name: {problem}",
-                )
+            why = f"certificate CN {identity.cn!r} is not a usable name: "
         else:
             name = unicodedata.normalize("NFKC", requested)
-            problem = name_problem(name)
-            if problem is not None:
-                raise Refusal(ErrorCode.BAD_NAME, problem)
+            why = ""
         owner = self._owners.get(name_key(name))
-        if owner is not None and owner[0] != identity.key:
+        if owner is not None and owner[0] == identity.key:
+            return name  # its own, even if owned before the profile refused it
+        problem = name_problem(name)
+        if problem is not None:
+            raise Refusal(ErrorCode.BAD_NAME, why + problem)
+        if owner is not None:
             raise Refusal(ErrorCode.NAME_TAKEN, f"the name {name!r} belongs to someone else")
+        lookalike = self._lookalike_owner(identity, name)
+        if lookalike is not None:
+            raise Refusal(
+                ErrorCode.NAME_TAKEN,
+                f"the name {name!r} looks like {lookalike[1]!r}, which belongs to someone else",
+            )
+        if self.settings.names is NamesMode.CLAIM:
+            self._check_claim_limit(identity, name)
         return name
+
+    def _check_claim_limit(self, identity: PeerIdentity, name: str) -> None:
+        """Refuse a claim that would make ``identity`` own more names than the limit."""
+        limit = self.limits.max_names_per_identity
+        owned = self._owned[identity.key]
+        if owned + len(self._new_names(identity, name)) <= limit:
+            return
+        mine = sorted(n for i, n in self._owners.values() if i == identity.key)
+        raise Refusal(
+            ErrorCode.NAME_TAKEN,
+            f"you own {owned} names already ({', '.join(mine)}), and this server lets one "
+            f"identity own at most {limit}: join under one of them, or ask the operator "
+            "to release one (rtchat-server names release)",
+        )
+
+    def _new_names(self, identity: PeerIdentity, name: str) -> list[str]:
+        """The names a session of ``identity`` welcomed as ``name`` would newly own.
+
+        ``name`` (already chosen) and its certificate CN's name, when that
+        is a valid name nobody owns and that looks like no other identity's.
+        """
+        names = []
+        for candidate in dict.fromkeys((name_from_cn(identity.cn), name)):
+            if name_key(candidate) in self._owners:
+                continue
+            if candidate != name and (
+                name_problem(candidate) is not None
+                or self._lookalike_owner(identity, candidate) is not None
+            ):
+                continue
+            names.append(candidate)
+        return names
 
     def unclaimed(self, identity: PeerIdentity, name: str) -> list[str]:
         """The names a session of ``identity`` welcomed as ``name`` would make its own.
 
-        Its name and its certificate's CN: each one nobody owns yet. They are
-        reserved here at once (so no second identity can take them meanwhile)
-        and must be written with ``claim`` before the session is welcomed.
+        Its name and its certificate's CN (``_new_names``). They are
+        reserved here at once (so no second identity can take them, or a
+        name that looks like them, meanwhile) and must be written with
+        ``claim`` before the session is welcomed.
         """
-        names = []
-        for candidate in dict.fromkeys((name_from_cn(identity.cn), name)):
-            key = name_key(candidate)
-            if key not in self._owners:
-                self._owners[key] = (identity.key, candidate)
-                names.append(candidate)
+        names = self._new_names(identity, name)
+        for candidate in names:
+            self._own(name_key(candidate), identity.key, candidate)
         return names
 
     async def claim(self, identity: PeerIdentity, names: list[str]) -> None:
@@ -309,8 +405,7 @@ class Hub(Generic[P]):
                 await self.engine.claim_name(name_key(name), identity.key, name)
         except BaseException:
             for name in names:
-                if self._owners.get(name_key(name)) == (identity.key, name):
-                    del self._owners[name_key(name)]
+                self._disown(name_key(name), identity.key, name)
             raise
 
     def admit(self, session: P, name: str) -> Member:

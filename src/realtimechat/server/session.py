@@ -187,6 +187,8 @@ class Session(asyncio.Protocol):
         self._holds = Holds(hub.background)
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
         self.refuse_with: str | None = None  # set when a cap was hit: refuse after TLS
+        # The server's per-identity cap: counts this session, or says why not.
+        self.admit_identity: Callable[[PeerIdentity], str | None] | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.peer} {self.machine.state.value}>"
@@ -221,6 +223,9 @@ class Session(asyncio.Protocol):
         self.started = True
         self.machine.last_received = self.context.loop.time()
         refusal = self.refuse_with or self._trust.refusal(self.identity)
+        if refusal is None and self.admit_identity is not None:
+            refusal = self.admit_identity(self.identity)
+        self.admit_identity = None  # asked once; it holds the server's connection
         if refusal is not None:  # say why in words, so the client need not guess
             self._log("refused", reason=refusal)
             self.end(refusal, log=False)
