@@ -26,6 +26,7 @@ from realtimechat.bench.certs import existing_clients
 from realtimechat.bench.pool import _interrupt_deferred
 from realtimechat.bench.report import Report, ServerFigures, table
 from realtimechat.client.connection import ServerConnection
+from realtimechat.pki import load_certificate
 from realtimechat.protocol import Msg, SendMsg
 from realtimechat.server.app import ChatServer
 
@@ -523,3 +524,39 @@ def test_the_table_never_rounds_a_shortfall_up_to_one() -> None:
     )
     assert table_cells(table(report))["delivered/expected"] == "0.9999"
     assert not report.complete
+
+
+@pytest.mark.protocol("6.5")
+def test_rooms_on_a_spawned_server_counts_each_room_apart() -> None:
+    """rooms: 12 clients in 3 rooms; each message reaches the 4 members of its room, exactly."""
+    result = bench(
+        *("rooms", "--spawn", "--clients", "12", "--rooms", "3", "--rate", "5"),
+        *SHORT,
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["scenario"], report["rooms"], report["connected"]) == ("rooms", 3, 12)
+    assert report["sent"] > 0
+    assert report["expected"] == 4 * report["sent"]
+    assert report["delivered"] == report["expected"]
+    assert report["errors"] == 0
+
+
+@pytest.mark.protocol("6.5")
+async def test_rooms_runs_again_with_other_rooms_part_the_old_ones(
+    server: ChatServer, pki: Pki
+) -> None:
+    """A second run over the same identities in other rooms parts the old ones: still exact."""
+    target = ("--ca-dir", str(pki.folder.root), "--port", str(port_of(server)))
+    for rooms in ("2", "3"):
+        out = await _run_bench(
+            *("rooms", *target, "--clients", "6", "--rooms", rooms, "--rate", "5"),
+            *("--workers", "1", *SHORT, "--json"),
+        )
+        report = json.loads(out)
+        assert report["delivered"] == report["expected"] == 6 // int(rooms) * report["sent"]
+    subject = load_certificate(pki.folder.ca_cert).subject.rfc4514_string()
+    for index, room in ((0, "#bench0"), (4, "#bench1")):  # bench4 was in #bench0 before
+        rooms_of = server.hub.rooms.rooms_of(f"ca:{subject}/bench{index}")
+        assert [r.name for r in rooms_of] == [room]

@@ -1,7 +1,9 @@
 """One benchmark connection: an ``asyncio.BufferedProtocol`` over mutual TLS that counts cheaply.
 
-Until the replay after ``welcome`` has ended (``history_end``), every line
-is decoded with the project's protocol code. From then on a block of
+Until the replay after ``welcome`` has ended (``history_end``) -- and, for
+a client of the rooms scenario, until it has joined its room and that
+room's history has ended too -- every line is decoded with the project's
+protocol code. From then on a block of
 complete lines that holds only ``msg`` frames is counted by scanning its
 raw bytes for this run's markers (``wire.Marker``), and anything else
 (``ping``, ``error``, ``gap``, ``bye``, presence) is decoded line by line.
@@ -48,6 +50,8 @@ from ..protocol import (
     Frame,
     Gap,
     HistoryEnd,
+    JoinRoom,
+    PartRoom,
     Ping,
     Pong,
     decode_line,
@@ -105,6 +109,7 @@ RATE_ADVICE: Final[dict[str, str]] = {
     "fanout": f"{_LIMITS}, and fanout publishers send as fast as they can: {_RAISE}; "
     "--spawn lifts them",
     "broadcast": f"{_LIMITS}: {_RAISE}; --spawn lifts them",
+    "rooms": f"{_LIMITS}: {_RAISE}, or lower this tool's --rate; --spawn lifts them",
 }
 
 
@@ -125,8 +130,8 @@ class Tally:
         self.rate_advice = RATE_ADVICE["broadcast"]  # the worker sets its scenario's
         self.stalls = 0
         self.lost = 0
-        self.expected = NEVER  # per client, once the senders have stopped
-        self.pending = 0  # live clients still short of ``expected``
+        self.draining = False  # the senders have stopped: each client knows what it expects
+        self.pending = 0  # live clients still short of what they expect
         self.all_in = asyncio.Event()
 
     def record(self, found: list[tuple[bytes, bytes]], now: int) -> None:
@@ -169,11 +174,20 @@ class BenchClient(asyncio.BufferedProtocol):
     """
 
     def __init__(
-        self, index: int, name: str | None, tally: Tally, marker: Marker, *, server: str
+        self,
+        index: int,
+        name: str | None,
+        tally: Tally,
+        marker: Marker,
+        *,
+        server: str,
+        room: str | None = None,
     ) -> None:
         self.index = index
         self.sender = b"%d" % index
         self.name = name
+        self.chat_room = room  # the rooms scenario: the one room it joins, sends to and hears
+        self.stale_rooms: list[str] = []  # rooms its identity is in from an earlier run
         self.tally = tally
         self.marker = marker
         self.transport: asyncio.Transport | None = None
@@ -187,8 +201,10 @@ class BenchClient(asyncio.BufferedProtocol):
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tail = b""
         self.received = 0
-        self.done = False  # received everything expected (see Tally.expected)
+        self.expected = NEVER  # set by the drain: what it should have received by the end
+        self.done = False  # received everything expected
         self.sent = 0
+        self.refused = 0  # of ``sent``, refused by the server (rate_limited)
         self.sent_in_window = 0
         self.publisher = False
         self.in_flight = 0
@@ -258,7 +274,7 @@ class BenchClient(asyncio.BufferedProtocol):
         elif not self.closing:
             self.tally.lost += 1
             self.tally.error("connection_lost", f"connection lost: {exc or 'closed by the server'}")
-        if self.live and not self.done and self.tally.expected != NEVER:
+        if self.live and not self.done and self.tally.draining:
             self.done = True  # draining: it will get nothing more
             self.tally.finished_one()
         self.room.set()
@@ -290,7 +306,7 @@ class BenchClient(asyncio.BufferedProtocol):
             own = sum(1 for sender, _ in found if sender == self.sender)
             if own:
                 self._free(own)
-        if not self.done and self.received >= self.tally.expected:
+        if not self.done and self.received >= self.expected:
             self.done = True
             self.tally.finished_one()
 
@@ -312,8 +328,11 @@ class BenchClient(asyncio.BufferedProtocol):
         machine.receive_data(line + b"\n", now / 1e9)
         while (event := machine.next_event()) is not None:
             match event:
-                case Welcomed():
+                case Welcomed(welcome=welcome):
                     self.t_ready = now
+                    self.stale_rooms = [
+                        info.name for info in welcome.rooms or () if info.name != self.chat_room
+                    ]
                 case FrameReceived():  # after welcome: the tool's, as for the next lines
                     self._frame(event.frame, now)
                 case Unreadable(error=error):
@@ -340,9 +359,7 @@ class BenchClient(asyncio.BufferedProtocol):
         """A frame after ``welcome`` (its replay or live) that is not a counted ``msg``."""
         if isinstance(frame, HistoryEnd):
             if not self.live:
-                self.live = True
-                if not self.ready.done():
-                    self.ready.set_result(None)
+                self._replay_ended(frame)
         elif isinstance(frame, Ping):
             self.write(encode(Pong(t=frame.t)))
         elif isinstance(frame, Pong):
@@ -355,6 +372,24 @@ class BenchClient(asyncio.BufferedProtocol):
         elif isinstance(frame, Gap):
             self.tally.gap_missed += frame.missed
             self.tally.error("gap", "gap: the server dropped messages for a slow reader")
+
+    def _replay_ended(self, frame: HistoryEnd) -> None:
+        """Live from here: after the welcome's replay, or (rooms) after its room's history.
+
+        A client of the rooms scenario first joins its room, and parts any
+        other its identity is in from an earlier run (their messages would
+        count as deliveries nobody expected).
+        """
+        if self.chat_room is not None and frame.room is None:
+            for stale in self.stale_rooms:
+                self.write(encode(PartRoom(room=stale)))
+            self.write(encode(JoinRoom(room=self.chat_room)))
+            return
+        if frame.room != self.chat_room:
+            return  # not the history we wait for
+        self.live = True
+        if not self.ready.done():
+            self.ready.set_result(None)
 
     def _error(self, frame: Error, now: int) -> None:
         if frame.code == ErrorCode.RATE_LIMITED:
@@ -376,6 +411,7 @@ class BenchClient(asyncio.BufferedProtocol):
         ``rate_limited`` is exactly one refused message of this connection.
         """
         self.tally.refusal(now)
+        self.refused += 1
         self.refused_at = now
         self.tally.error(
             frame.code, f"error {frame.code}: {visible(frame.message)}; {self.tally.rate_advice}"
@@ -418,7 +454,7 @@ class BenchClient(asyncio.BufferedProtocol):
         A message that could not be written (the server is closing the
         connection) is not counted as sent: nobody could expect it.
         """
-        if not self.write(self.marker.line(self.sender, timestamp)):
+        if not self.write(self.marker.line(self.sender, timestamp, self.chat_room)):
             return
         self.sent += 1
         self.in_flight += 1

@@ -53,15 +53,20 @@ class Start:
     settle_until: int
     publishers: int = 0  # fanout: clients 0 .. publishers-1 publish
     window: int = 0  # fanout: messages in flight per publisher
-    rate: float = 0.0  # rate: messages per second per client
+    rate: float = 0.0  # rate: messages per second per client (rooms too)
 
 
 @dataclass(frozen=True, slots=True)
 class Drain:
-    """Wait (at most ``timeout`` s) until every live client received ``expected`` messages."""
+    """Wait (at most ``timeout`` s) until every live client received ``expected`` messages.
+
+    ``by_room`` (the rooms scenario): a client of room ``n`` expects
+    ``by_room[n]`` instead, the messages accepted from its room's members.
+    """
 
     expected: int
     timeout: float
+    by_room: dict[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,7 @@ class Sent:
     in_window: int
     refused: int = 0
     refused_in_window: int = 0
+    accepted_by_room: dict[int, int] = field(default_factory=dict)  # rooms: room -> accepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,7 @@ class Outcome:
     latency_max_ns: int | None
     latency_capped: bool
     errors: dict[ErrorKey, int] = field(default_factory=dict)
+    expected: int = 0  # what this worker's clients that got in were to receive, together
     gap_missed: int = 0
     stalls: int = 0
     lost: int = 0

@@ -54,6 +54,7 @@ class Report:
     publishers: int | None = None
     window: int | None = None
     rate_per_client: float | None = None
+    rooms: int | None = None  # rooms: how many the clients were spread over
     sent: int = 0  # messages written, accepted or not
     accepted: int = 0  # sent minus refused: what every client should receive
     refused: int = 0  # refused by the server (rate_limited): expected nowhere
@@ -291,8 +292,11 @@ def notes(report: Report) -> list[str]:
 
 
 def _what_was_sent(report: Report) -> str:
-    """Where ``expected`` comes from: each accepted message goes to every connected client."""
+    """Where ``expected`` comes from: each accepted message goes to every connected client
+    (rooms: to every connected member of its room)."""
     each = f"each to {report.connected:,} client{'s' if report.connected != 1 else ''}"
+    if report.rooms:
+        each = f"each to the members of its room ({report.rooms:,} rooms)"
     if not report.refused:
         return f"{report.sent:,} sent, {each}"
     return (

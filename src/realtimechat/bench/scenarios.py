@@ -1,10 +1,12 @@
-"""The three scenarios, run by the coordinating process.
+"""The four scenarios, run by the coordinating process.
 
 ``fanout``: every client receives; clients 0 .. P-1 publish, each keeping
 ``window`` messages in flight (its own echoes free the room), one message
 per write. ``rate``: every client sends R messages a second on a fixed
-schedule, stamped with the scheduled time. ``connect``: open N connections
-with C handshakes at a time, then one broadcast that must reach all of them.
+schedule, stamped with the scheduled time. ``rooms``: the same, with client
+``i`` in room ``#bench{i % rooms}``: it joins it, sends to it and receives
+only its messages. ``connect``: open N connections with C handshakes at a
+time, then one broadcast that must reach all of them.
 
 A run: start the server (``--spawn``), start the workers, issue or load
 certificates, connect client 0 alone (a target that is not there fails
@@ -47,7 +49,7 @@ from .spawn import SERVER_CN, CpuMeter, SpawnedServer, make_pki, rss_kib
 from .wire import new_run_id
 from .worker import WorkerPlan
 
-Scenario = Literal["fanout", "rate", "connect"]
+Scenario = Literal["fanout", "rate", "rooms", "connect"]
 _START_DELAY_NS: Final = 300_000_000  # from the order to send until t0: every worker has it
 
 
@@ -77,6 +79,7 @@ class Load:
     publishers: int = 5
     window: int = 64
     rate: float = 10.0
+    rooms: int = 0  # rooms: the number of rooms the clients are spread over
     warmup: float = 2.0
     duration: float = 10.0
     drain: float = 10.0
@@ -207,6 +210,7 @@ def make_plans(
             connect_timeout=load.connect_timeout,
             deadline=deadline,
             loop_factory=load.loop_factory,
+            rooms=load.rooms if load.scenario == "rooms" else 0,
         )
         for worker in range(workers)
     ]
@@ -328,6 +332,8 @@ class _Session:
             report.publishers, report.window = min(load.publishers, load.clients), load.window
         else:
             report.rate_per_client = load.rate
+        if load.scenario == "rooms":
+            report.rooms = load.rooms
         in_window = self._send_and_drain(report, start)
         report.msgs_in_per_s = round(in_window / load.duration, 1)
         report.deliveries_per_s = round(report.delivered_in_window / load.duration, 1)
@@ -348,7 +354,13 @@ class _Session:
         report.sent_in_window = sum(item.in_window for item in sent)
         self.watch.phase = lambda now: "draining"
         left = max(0.0, (start.settle_until - monotonic_ns()) / 1e9)
-        outcomes = self.pool.ask(Drain(report.accepted, left), Outcome, self.watch)
+        by_room = None
+        if self.load.scenario == "rooms":  # each room hears only its members
+            by_room = Counter[int]()
+            for item in sent:
+                by_room.update(item.accepted_by_room)
+        drain = Drain(report.accepted, left, dict(by_room) if by_room is not None else None)
+        outcomes = self.pool.ask(drain, Outcome, self.watch)
         self._count(report, outcomes, report.accepted)
         return report.sent_in_window - sum(item.refused_in_window for item in sent)
 
@@ -383,7 +395,11 @@ class _Session:
         report.delivered_in_window = sum(item.delivered_in_window for item in outcomes)
         report.clients_complete = sum(item.complete for item in outcomes)
         report.clients_alive = sum(item.live for item in outcomes)
-        report.expected = per_client * report.connected
+        report.expected = (
+            sum(item.expected for item in outcomes)
+            if report.scenario == "rooms"
+            else per_client * report.connected
+        )
         report.delivered_ratio = report.delivered / report.expected if report.expected else None
         histogram: Counter[int] = Counter()
         for item in outcomes:

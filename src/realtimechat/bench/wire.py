@@ -33,13 +33,13 @@ def new_run_id() -> str:
 class Marker:
     """Builds the messages of one run and finds them in received bytes."""
 
-    __slots__ = ("_pad", "_post", "_pre", "pattern", "run_id", "size")
+    __slots__ = ("_pad", "_post", "_pre", "_rooms", "pattern", "run_id", "size")
 
     def __init__(self, run_id: str, size: int) -> None:
         self.run_id = run_id
         self.size = size
-        line = encode(SendMsg(text=_PLACEHOLDER))
-        self._pre, self._post = line.split(_PLACEHOLDER.encode("ascii"))
+        self._pre, self._post = _frame_around(None)
+        self._rooms: dict[str, tuple[bytes, bytes]] = {}  # room -> its frame around the text
         self._pad = b"x" * size
         token = re.escape(run_id.encode("ascii"))
         self.pattern = re.compile(rb"~" + token + rb"\|(\d+)\|(\d+)\|")
@@ -49,13 +49,25 @@ class Marker:
         head = b"~%s|%s|%d|" % (self.run_id.encode("ascii"), sender, timestamp)
         return head + self._pad[len(head) :]
 
-    def line(self, sender: bytes, timestamp: int) -> bytes:
-        """The whole ``msg`` frame (one line) carrying ``text(sender, timestamp)``."""
-        return self._pre + self.text(sender, timestamp) + self._post
+    def line(self, sender: bytes, timestamp: int, room: str | None = None) -> bytes:
+        """The whole ``msg`` frame (one line) carrying ``text(sender, timestamp)``, to ``room``."""
+        if room is None:
+            return self._pre + self.text(sender, timestamp) + self._post
+        around = self._rooms.get(room)
+        if around is None:
+            around = self._rooms[room] = _frame_around(room)
+        return around[0] + self.text(sender, timestamp) + around[1]
 
     def find(self, data: bytes) -> list[tuple[bytes, bytes]]:
         """Every marker of this run in ``data``, as (sender, timestamp) digit strings."""
         return self.pattern.findall(data)
+
+
+def _frame_around(room: str | None) -> tuple[bytes, bytes]:
+    """The bytes of a ``msg`` frame (to ``room``) before and after its text."""
+    line = encode(SendMsg(text=_PLACEHOLDER, room=room))
+    before, after = line.split(_PLACEHOLDER.encode("ascii"))
+    return before, after
 
 
 def latency_bucket(nanoseconds: int) -> int:

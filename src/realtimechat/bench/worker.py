@@ -70,6 +70,7 @@ class WorkerPlan:
     connect_timeout: float
     deadline: int  # monotonic ns: past this, give up
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None  # None: asyncio's
+    rooms: int = 0  # the rooms scenario: client i is in room i % rooms (0: the lobby)
 
 
 def worker_main(plan: WorkerPlan, pipe: Connection) -> None:
@@ -193,7 +194,10 @@ class Worker:
         """A client asking for its certificate's name (existing certificates: the server's pick)."""
         certs = self.plan.certs
         name = f"{certs.prefix}{index}" if isinstance(certs, IssueFrom) else None
-        return BenchClient(index, name, self.tally, self.marker, server=str(self.plan.endpoint))
+        room = room_name(index % self.plan.rooms) if self.plan.rooms else None
+        return BenchClient(
+            index, name, self.tally, self.marker, server=str(self.plan.endpoint), room=room
+        )
 
     async def _open(self, index: int) -> BenchClient:
         plan = self.plan
@@ -245,7 +249,7 @@ class Worker:
     async def _start(self, command: Start) -> Sent:
         """Send on the scenario's schedule until ``t_end``, then say how much was sent."""
         self.tally.w0, self.tally.w1 = command.w0, command.w1
-        self.tally.rate_advice = RATE_ADVICE[command.kind]
+        self.tally.rate_advice = RATE_ADVICE["rooms" if self.plan.rooms else command.kind]
         live = [client for client in self.clients.values() if not client.closed]
         senders = []
         if command.kind == "fanout":
@@ -266,11 +270,16 @@ class Worker:
         await asyncio.gather(*senders)
         await sleep_until(command.t_end)
         await self._settle(command.settle_until)
+        accepted: Counter[int] = Counter()
+        if self.plan.rooms:
+            for client in self.clients.values():
+                accepted[client.index % self.plan.rooms] += client.sent - client.refused
         return Sent(
             sent=sum(client.sent for client in self.clients.values()),
             in_window=sum(client.sent_in_window for client in self.clients.values()),
             refused=self.tally.refused,
             refused_in_window=self.tally.refused_in_window,
+            accepted_by_room=dict(accepted),
         )
 
     async def _settle(self, until: int) -> None:
@@ -288,10 +297,13 @@ class Worker:
     async def _drain(self, command: Drain) -> Outcome:
         """Wait until every live client has ``expected`` messages (or the timeout), then report."""
         tally = self.tally
-        tally.expected = command.expected
+        tally.draining = True
         tally.pending = 0
         for client in self.clients.values():
-            if client.closed or client.received >= command.expected:
+            client.expected = command.expected
+            if command.by_room is not None:
+                client.expected = command.by_room.get(client.index % self.plan.rooms, 0)
+            if client.closed or client.received >= client.expected:
                 client.done = True
             else:
                 tally.pending += 1
@@ -309,17 +321,23 @@ class Worker:
             delivered=tally.delivered,
             delivered_in_window=tally.delivered_in_window,
             complete=sum(
-                1 for client in self.clients.values() if client.received >= command.expected
+                1 for client in self.clients.values() if client.received >= client.expected
             ),
             live=sum(1 for client in self.clients.values() if not client.closed),
             latency_histogram=dict(histogram),
             latency_max_ns=max(tally.latencies) if tally.latencies else None,
             latency_capped=tally.capped,
             errors=dict(errors),
+            expected=sum(client.expected for client in self.clients.values()),
             gap_missed=tally.gap_missed,
             stalls=tally.stalls,
             lost=tally.lost,
         )
+
+
+def room_name(room: int) -> str:
+    """The name of room ``room`` of the rooms scenario (the same from run to run)."""
+    return f"#bench{room}"
 
 
 def _timing(client: BenchClient) -> tuple[int, int, int]:

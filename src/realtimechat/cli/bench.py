@@ -208,6 +208,8 @@ def main() -> None:
       fanout    every client receives; P publishers send as fast as a window
                 of in-flight messages allows (their own echoes free it)
       rate      every client sends R messages a second on a fixed schedule
+      rooms     as rate, with the clients spread over N rooms: each joins one,
+                talks there and hears only its room
       connect   open N mutual-TLS connections, C handshakes at a time
 
     Point it at a server with --host/--port/--cn and --ca-dir (a CA folder to
@@ -239,6 +241,7 @@ def _run(scenario: Scenario, options: dict[str, Any]) -> None:
         publishers=options.get("publishers", 0),
         window=options.get("window", 1),
         rate=options.get("rate", 1.0),
+        rooms=options.get("rooms", 0),
         warmup=warmup,
         duration=duration,
         drain=drain,
@@ -250,6 +253,8 @@ def _run(scenario: Scenario, options: dict[str, Any]) -> None:
         raise click.UsageError(
             f"--publishers ({load.publishers}) is more than --clients ({clients})"
         )
+    if scenario == "rooms" and load.rooms > load.clients:
+        raise click.UsageError(f"--rooms ({load.rooms}) is more than --clients ({clients})")
     try:
         report = run(target, load, ProgressLine(sys.stderr))
     except RtchatError as exc:
@@ -361,6 +366,36 @@ def rate(**options: Any) -> None:
     as fewer messages (no coordinated omission).
     """
     _run("rate", options)
+
+
+@main.command(epilog=f"{LATENCY_NOTE} {EXIT_CODES}")
+@_target_options
+@_load_options(clients=1000, timeout=TIMEOUT_SENDING)
+@_window_options
+@click.option(
+    "--rooms",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="Rooms the clients are spread over: client i is in #bench<i mod ROOMS>.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.1, 10_000),
+    default=1.0,
+    show_default=True,
+    help="Messages per second each client sends, to its room.",
+)
+def rooms(**options: Any) -> None:
+    """Rooms: every client joins one of --rooms rooms and sends --rate a second there.
+
+    Each message reaches only the members of its room (1,000 clients in 100
+    rooms: 10 each), so deliveries/s is --clients x --rate x the room size.
+    A client whose identity is in other rooms (from an earlier run with
+    other --rooms) parts them first. Otherwise as `rate`: a fixed schedule,
+    latency from the scheduled time.
+    """
+    _run("rooms", options)
 
 
 @main.command(epilog=EXIT_CODES)
