@@ -117,6 +117,53 @@ async def test_kill_9_mid_burst_loses_nothing_and_shows_nothing_twice(
     assert stored == burst, "stored in the order typed, across the kill"
 
 
+@pytest.mark.protocol("6.5.6", "9.1", "9.2", "9.4")
+@pytest.mark.system  # a real rtchat-server process, killed and started again
+async def test_kill_9_while_three_rooms_talk_loses_nothing_and_keeps_the_rooms(
+    pki: Pki, tmp_path: Path, running: Running
+) -> None:
+    """kill -9 while three clients talk in three rooms; restart on the same data: every
+    message once, in its room, in order, on every member's screen; memberships back."""
+    members = {"#a": ("alice", "bob", "carol"), "#b": ("alice", "bob"), "#c": ("bob", "carol")}
+    talks = {"alice": "#a", "bob": "#b", "carol": "#c"}  # each talks in one room
+    lines = {room: [f"{room} {user} {n}" for n in range(60)] for user, room in talks.items()}
+
+    def rooms_of(user: str) -> list[str]:
+        return [room for room, users in members.items() if user in users]
+
+    server = ServerProcess(pki, tmp_path)
+    try:
+        chats = {user: chat_for(pki, user, server.port) for user in talks}
+        for chat, _ in chats.values():
+            running.start(chat)
+            await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+        for user, (chat, _) in chats.items():
+            for room in rooms_of(user):
+                await chat.perform(f"/join {room}", lambda fragments: None)
+            await until(lambda chat=chat, user=user: chat.rooms.names == rooms_of(user))
+            await chat.perform(f"/go {talks[user]}", lambda fragments: None)
+        for n in range(60):
+            for user, room in talks.items():
+                await chats[user][0].say(Say(lines[room][n]))
+            if n == 20:
+                server.kill()  # mid-talk: some stored, some in flight, the rest typed while down
+            if n == 40:
+                server.start()  # same port, same --data
+            await asyncio.sleep(0)
+        for chat, _ in chats.values():
+            await until(lambda chat=chat: chat.all_echoed.is_set() and not chat.pending)
+        for user, (chat, saw) in chats.items():
+            expected = {line for room in rooms_of(user) for line in lines[room]}
+            await until(lambda saw=saw, expected=expected: expected <= set(saw.texts()))
+            for room in members:
+                shown_in_room = [msg.text for msg in saw.messages if msg.room == room]
+                assert shown_in_room == (lines[room] if room in rooms_of(user) else []), room
+            assert chat.rooms.names == rooms_of(user), "memberships back after the restart"
+        assert any("reconnecting" in line for line in chats["bob"][1].notices)
+    finally:
+        server.stop()
+
+
 @pytest.mark.protocol("6.3", "9.1")
 async def test_link_cut_between_store_and_ack_stores_the_resend_once(
     start_server: ServerFactory, pki: Pki, tmp_path: Path, running: Running

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from realtimechat.client.connection import ServerConnection
+from realtimechat.client.connection import Endpoint, ServerConnection
 from realtimechat.errors import SessionRefused
 from realtimechat.pki import CaFolder, issue_client, load_certificate, revoke
 from realtimechat.pki.groups import GROUP_URN
@@ -35,7 +36,15 @@ from realtimechat.server.config import ServerSettings
 from realtimechat.server.store import MemoryStore
 from realtimechat.tls import ClientFiles, ServerFiles, client_context
 
-from ..support import WAIT, ServerFactory, endpoint, eventually, receive_until
+from ..support import (
+    WAIT,
+    Pki,
+    ServerFactory,
+    ServerProcess,
+    endpoint,
+    eventually,
+    receive_until,
+)
 
 pytestmark = pytest.mark.protocol("6.5", "6.5.7")
 
@@ -244,3 +253,32 @@ def self_signed_with_group(folder: Path, cn: str, group: str, ca: Path) -> Clien
         )
     )
     return ClientFiles(cert=cert_path, key=key_path, ca=ca)
+
+
+@pytest.mark.system  # a real rtchat-server process, signalled
+async def test_sighup_reloads_the_room_file(pki: Pki, tmp_path: Path) -> None:
+    """With no file watch, SIGHUP alone applies a changed room file: bob is parted."""
+    rooms = tmp_path / "rooms.toml"
+    rewrite(rooms, '[rooms."#ops"]\nallow = ["alice", "bob"]\n')
+    server = ServerProcess(
+        pki, tmp_path, extra=["--rooms", str(rooms), "--watch-interval", "0", "--no-room-create"]
+    )
+    bob = await ServerConnection.open(
+        Endpoint(host="127.0.0.1", port=server.port, cn="chatserver"),
+        client_context(pki.client("bob")),
+        timeout=WAIT,
+    )
+    try:
+        await bob.hello()
+        await bob.send(JoinRoom(room="#new"))
+        assert (await receive_until(bob, Error)).code == "no_such_room"
+        await bob.send(JoinRoom(room="#ops"))
+        await receive_until(bob, Joined)
+        rewrite(rooms, '[rooms."#ops"]\nallow = ["alice"]\n')
+        server.process.send_signal(signal.SIGHUP)
+        parted = await receive_until(bob, Parted)
+        assert (parted.room, parted.reason) == ("#ops", "not_allowed")
+        assert "rooms reloaded: 1 rooms" in server.log_text()
+    finally:
+        await bob.close()
+        server.stop()

@@ -677,3 +677,51 @@ def test_server_reloads_on_kill_hup_and_stops_when_its_terminal_closes(
     text = log.read_text()
     assert "the terminal closed" in text
     assert text.rstrip().endswith("stopped"), text
+
+
+def room_prompt(tmux: Tmux, pane: str, name: str) -> str:
+    """The input line when it may name a room (``alice #ops> ...``), as ``prompt_line``."""
+    pattern = re.compile(rf"^{re.escape(name)}( #\S+)?>")
+    return next((line for line in reversed(tmux.lines(pane)) if pattern.match(line)), "")
+
+
+@pytest.mark.protocol("6.5")
+def test_two_rooms_unread_counts_switching_tags_and_tab(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """The prompt names the room; another room's lines are tagged and counted until visited;
+    /go, Alt-Left/Right and Ctrl-N switch; Tab completes a room name."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    for pane in ("alice", "bob"):
+        for room in ("#ops", "#dev"):
+            tmux.type(pane, f"/join {room}", enter=True)
+            tmux.wait_for(pane, lambda _, p=pane, r=room: room_prompt(tmux, p, p) == f"{p} {r}>")
+    tmux.type("bob", "/go #ops", enter=True)
+    tmux.wait_for("bob", lambda _: room_prompt(tmux, "bob", "bob") == "bob #ops>")
+    for text in ("deploy at five", "rollback plan ready"):
+        tmux.type("bob", text, enter=True)
+    tmux.keys("bob", "C-n")  # #ops -> the lobby (after #ops comes the lobby again)
+    tmux.wait_for("bob", lambda _: room_prompt(tmux, "bob", "bob") == "bob>")
+    tmux.keys("bob", "C-n")  # the lobby -> #dev
+    tmux.wait_for("bob", lambda _: room_prompt(tmux, "bob", "bob") == "bob #dev>")
+    tmux.type("bob", "build is green", enter=True)
+
+    screen = tmux.wait_text("alice", "bob: build is green")  # alice types into #dev
+    assert re.search(r"\[#ops\] bob: deploy at five", screen), screen
+    assert re.search(r"\[#ops\] bob: rollback plan ready", screen), screen
+    assert "[#dev]" not in screen  # lines of the room typed into are not tagged
+    tmux.wait_text("alice", "| #ops 2")
+
+    tmux.type("alice", "/go #o")
+    tmux.keys("alice", "Tab")
+    tmux.wait_for("alice", lambda _: room_prompt(tmux, "alice", "alice") == "alice #dev> /go #ops")
+    tmux.keys("alice", "Enter")
+    tmux.wait_for("alice", lambda _: room_prompt(tmux, "alice", "alice") == "alice #ops>")
+    tmux.wait_for("alice", lambda screen: "| #ops 2" not in screen)
+    tmux.type("alice", "on it", enter=True)
+    tmux.wait_text("bob", "[#ops] alice: on it")
+    tmux.keys("alice", "M-Left")  # #ops -> #dev
+    tmux.wait_for("alice", lambda _: room_prompt(tmux, "alice", "alice") == "alice #dev>")
+    tmux.keys("alice", "M-Right")
+    tmux.wait_for("alice", lambda _: room_prompt(tmux, "alice", "alice") == "alice #ops>")
