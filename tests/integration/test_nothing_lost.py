@@ -7,6 +7,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,7 @@ async def test_kill_9_while_three_rooms_talk_loses_nothing_and_keeps_the_rooms(
         for user, (chat, _) in chats.items():
             for room in rooms_of(user):
                 await chat.perform(f"/join {room}", lambda fragments: None)
-            await until(lambda chat=chat, user=user: chat.rooms.names == rooms_of(user))
+            await until(partial(in_rooms, chat, rooms_of(user)))
             await chat.perform(f"/go {talks[user]}", lambda fragments: None)
         for n in range(60):
             for user, room in talks.items():
@@ -151,10 +152,10 @@ async def test_kill_9_while_three_rooms_talk_loses_nothing_and_keeps_the_rooms(
                 server.start()  # same port, same --data
             await asyncio.sleep(0)
         for chat, _ in chats.values():
-            await until(lambda chat=chat: chat.all_echoed.is_set() and not chat.pending)
+            await until(partial(all_echoed, chat))
         for user, (chat, saw) in chats.items():
             expected = {line for room in rooms_of(user) for line in lines[room]}
-            await until(lambda saw=saw, expected=expected: expected <= set(saw.texts()))
+            await until(partial(shows_all, saw, expected))
             for room in members:
                 shown_in_room = [msg.text for msg in saw.messages if msg.room == room]
                 assert shown_in_room == (lines[room] if room in rooms_of(user) else []), room
@@ -162,6 +163,18 @@ async def test_kill_9_while_three_rooms_talk_loses_nothing_and_keeps_the_rooms(
         assert any("reconnecting" in line for line in chats["bob"][1].notices)
     finally:
         server.stop()
+
+
+def in_rooms(chat: Chat, rooms: list[str]) -> bool:
+    return chat.rooms.names == rooms
+
+
+def all_echoed(chat: Chat) -> bool:
+    return chat.all_echoed.is_set() and not chat.pending
+
+
+def shows_all(view: Recorder, texts: set[str]) -> bool:
+    return texts <= set(view.texts())
 
 
 @pytest.mark.protocol("6.3", "9.1")

@@ -679,6 +679,11 @@ def test_server_reloads_on_kill_hup_and_stops_when_its_terminal_closes(
     assert text.rstrip().endswith("stopped"), text
 
 
+def wait_prompt(tmux: Tmux, pane: str, expected: str) -> None:
+    """Wait until the input line of ``pane`` (its user named as the pane) is ``expected``."""
+    tmux.wait_for(pane, lambda _: room_prompt(tmux, pane, pane) == expected)
+
+
 def room_prompt(tmux: Tmux, pane: str, name: str) -> str:
     """The input line when it may name a room (``alice #ops> ...``), as ``prompt_line``."""
     pattern = re.compile(rf"^{re.escape(name)}( #\S+)?>")
@@ -696,7 +701,7 @@ def test_two_rooms_unread_counts_switching_tags_and_tab(
     for pane in ("alice", "bob"):
         for room in ("#ops", "#dev"):
             tmux.type(pane, f"/join {room}", enter=True)
-            tmux.wait_for(pane, lambda _, p=pane, r=room: room_prompt(tmux, p, p) == f"{p} {r}>")
+            wait_prompt(tmux, pane, f"{pane} {room}>")
     tmux.type("bob", "/go #ops", enter=True)
     tmux.wait_for("bob", lambda _: room_prompt(tmux, "bob", "bob") == "bob #ops>")
     for text in ("deploy at five", "rollback plan ready"):
