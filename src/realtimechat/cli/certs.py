@@ -196,7 +196,8 @@ def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int, force: boo
     """Issue a certificate and key for the user NAME (their CN) into clients/.
 
     NAME is 1-64 characters without '/', '\\', control characters or a
-    leading dot, and not ca or server (the tool's own file names). Refuses a
+    leading dot, and not ca or server (the tool's own file names), nor an IP
+    address, localhost or a name of the server's certificate. Refuses a
     NAME that is another user's chat name (the server folds case and spaces:
     Bob is bob) while that user has a certificate that is not revoked; and a
     NAME that already has a certificate that is not revoked, and existing
