@@ -89,6 +89,7 @@ class ByeReason(StrEnum):
     TOO_MANY_CONNECTIONS = "too_many_connections"
     REVOKED = "revoked"
     EXPIRED = "expired"
+    UNTRUSTED = "untrusted"
 
 
 # A refused hello ends the session with its error code as the bye reason (5.2).
@@ -103,6 +104,7 @@ PERMANENT_BYE_REASONS: Final = frozenset(
     {
         ByeReason.REVOKED,
         ByeReason.EXPIRED,
+        ByeReason.UNTRUSTED,
         ByeReason.NAME_TAKEN,
         ByeReason.BAD_NAME,
         ByeReason.UNSUPPORTED_VERSION,
