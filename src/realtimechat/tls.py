@@ -308,15 +308,8 @@ def describe_handshake_error(exc: BaseException, context: ssl.SSLContext | None 
     """
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {exc.verify_message}"
-    if (
-        isinstance(exc, ssl.SSLError)
-        and exc.reason == "UNSUPPORTED_PROTOCOL"
-        and context is not None
-        and context.minimum_version == ssl.TLSVersion.TLSv1_3
-    ):
-        return "TLS version too old (1.3 required)"
     if isinstance(exc, ssl.SSLError):
-        return _describe_ssl_reason(exc)
+        return _describe_ssl_reason(exc, context)
     if isinstance(exc, ConnectionAbortedError | TimeoutError):
         return "handshake timed out"
     if isinstance(exc, ConnectionResetError | BrokenPipeError | EOFError):
@@ -354,8 +347,14 @@ _SSL_REASONS: Final = {
 }
 
 
-def _describe_ssl_reason(exc: ssl.SSLError) -> str:
+def _describe_ssl_reason(exc: ssl.SSLError, context: ssl.SSLContext | None = None) -> str:
     reason = exc.reason or ""
+    if (
+        reason == "UNSUPPORTED_PROTOCOL"
+        and context is not None
+        and context.minimum_version == ssl.TLSVersion.TLSv1_3
+    ):
+        return "TLS version too old (1.3 required)"
     known = _SSL_REASONS.get(reason)
     if known is not None:
         return known

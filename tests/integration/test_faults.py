@@ -497,9 +497,7 @@ async def case_pinned_user_mints_an_identity(server: ChatServer, pki: Pki, tmp_p
     await pinned_user_mints(server, pki, tmp_path)
 
 
-async def case_bundled_user_mints_an_identity(
-    server: ChatServer, pki: Pki, tmp_path: Path
-) -> None:
+async def case_bundled_user_mints_an_identity(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
     """Finding 1 as it was found: users pinned in the one --ca file, read as pins now."""
     await pinned_user_mints(server, pki, tmp_path)
 
@@ -552,9 +550,7 @@ async def old_tls(server: ChatServer, pki: Pki, version: ssl.TLSVersion) -> None
     assert members(server) == [TALKER, WITNESS]
 
 
-async def case_tls_1_2_on_a_tls13_only_server(
-    server: ChatServer, pki: Pki, tmp_path: Path
-) -> None:
+async def case_tls_1_2_on_a_tls13_only_server(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
     """--tls13-only: a TLS 1.2 client, whose certificate would cross in clear, is refused."""
     await tls_attempt(server, legacy_context(pki, ssl.TLSVersion.TLSv1_2, "ECDHE+AESGCM"))
     await refusal_logged("TLS version too old (1.3 required)")

@@ -190,7 +190,11 @@ async def test_the_database_files_are_private_whatever_the_umask(tmp_path: Path)
     await store.open()
     try:
         await store.append([draft("private", to_name="bob", recipient="id:bob")])
-        assert modes(data) == {"messages.db": 0o600, "messages.db-wal": 0o600, "messages.db-shm": 0o600}
+        assert modes(data) == {
+            "messages.db": 0o600,
+            "messages.db-wal": 0o600,
+            "messages.db-shm": 0o600,
+        }
         assert stat.S_IMODE(data.stat().st_mode) == 0o700
     finally:
         await store.close()

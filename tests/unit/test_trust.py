@@ -71,7 +71,7 @@ def test_a_bundle_of_users_certificates_is_read_as_pins_even_if_they_can_sign(
 def test_given_with_pins_ca_must_hold_cas_only(
     pki: Pki, tmp_path: Path, users: tuple[ClientFiles, ClientFiles]
 ) -> None:
-    """With --pins the operator has said which is which: a user's certificate in --ca is an error."""
+    """With --pins the operator has said which is which: a user's certificate in --ca fails."""
     pia, _ = users
     files = ServerFiles(
         cert=pki.folder.server_cert,
@@ -81,14 +81,18 @@ def test_given_with_pins_ca_must_hold_cas_only(
     )
     with pytest.raises(PKIError, match=r"'alice' cannot sign certificates .* so it is no CA"):
         Trust.load(files)
-    both = dataclasses.replace(files, ca=pki.folder.ca_cert, pins=bundle(
-        tmp_path / "both.pem", pia.cert, pki.folder.ca_cert
-    ))
+    both = dataclasses.replace(
+        files,
+        ca=pki.folder.ca_cert,
+        pins=bundle(tmp_path / "both.pem", pia.cert, pki.folder.ca_cert),
+    )
     with pytest.raises(PKIError, match="is in both"):
         Trust.load(both)
 
 
-def test_pins_alone_need_no_ca(pki: Pki, tmp_path: Path, users: tuple[ClientFiles, ClientFiles]) -> None:
+def test_pins_alone_need_no_ca(
+    pki: Pki, tmp_path: Path, users: tuple[ClientFiles, ClientFiles]
+) -> None:
     """--cert, --key and --pins: a server for pinned users only, said so in the log."""
     pia, quinn = users
     trust = Trust.load(

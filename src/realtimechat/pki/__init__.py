@@ -143,7 +143,7 @@ __all__ = [
     "server_bundle",
     "server_names",
     "short_fingerprint",
-    "signed_by",
     "sign_request",
+    "signed_by",
     "validate_client_name",
 ]

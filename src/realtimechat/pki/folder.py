@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shlex
@@ -201,10 +202,8 @@ def refuse_server_name(folder: CaFolder, name: str) -> None:
         )
     names = ["localhost"]
     if os.path.lexists(folder.server_cert):
-        try:
+        with contextlib.suppress(PKIError):  # a damaged server.crt: other commands say so
             names += certificate_names(load_certificate(folder.server_cert))
-        except PKIError:
-            pass  # a damaged server.crt: other commands say so
     key = name_key(name)
     clash = next((server for server in names if name_key(server) == key), None)
     if clash is not None:

@@ -403,7 +403,11 @@ def _went_backwards(path: Path | None, older: Revocations, newer: Revocations) -
 
     def which(revocations: Revocations) -> str:
         number = f"number {revocations.number}, " if revocations.number is not None else ""
-        issued = revocations.this_update.strftime("%Y-%m-%d %H:%M:%S UTC") if revocations.this_update else "?"
+        issued = (
+            revocations.this_update.strftime("%Y-%m-%d %H:%M:%S UTC")
+            if revocations.this_update
+            else "?"
+        )
         return f"{number}issued {issued}, {len(revocations.serials)} revoked"
 
     return (
