@@ -209,6 +209,13 @@ def _load_trust(context: ssl.SSLContext, ca: Path, what: str = "trust file (--ca
         raise PKIError(f"{ca} holds no usable certificate: {exc}") from None
 
 
+def _is_empty(path: Path) -> bool:
+    try:
+        return not path.read_bytes().strip()
+    except OSError:
+        return False  # loading it says what is wrong
+
+
 def key_is_encrypted(path: Path) -> bool:
     """True for a PEM private key protected by a passphrase."""
     try:
@@ -272,7 +279,7 @@ def server_context(files: ServerFiles, *, tls13_only: bool = False) -> ssl.SSLCo
         raise ConfigError("no trust file: give --ca (CA certificates) or --pins (pinned ones)")
     if files.ca is not None:
         _load_trust(context, files.ca)
-    if files.pins is not None:
+    if files.pins is not None and not _is_empty(files.pins):  # empty: nobody is pinned
         _load_trust(context, files.pins, "pinned certificates file (--pins)")
     return context
 

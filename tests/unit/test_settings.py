@@ -215,7 +215,7 @@ class DocRow:
 
     @property
     def option(self) -> str | None:
-        match = re.match(r"`(--[a-z-]+)", self.first)
+        match = re.match(r"`(--[a-z0-9-]+)", self.first)
         return match.group(1) if match else None
 
     @property

@@ -63,9 +63,10 @@ def test_a_bundle_of_users_certificates_is_read_as_pins_even_if_they_can_sign(
     identity = trust.identify(der(minted))
     assert (identity.pinned, identity.authority) == (False, None)
     assert trust.refusal(identity) == UNTRUSTED
-    (note,) = [w for w in trust.warnings() if "old-style bundle" in w]
-    assert "'pia', 'quinn' is pinned" in note
-    assert "give CA certificates with --ca and users' certificates with --pins" in note
+    (note,) = [w for w in trust.warnings() if "was given alone" in w]
+    assert "'pia', 'quinn' are each pinned (it lets in its holder, and nobody it signs)" in note
+    assert "'pia', 'quinn' can sign certificates, but neither issued this server's" in note
+    assert "give CA certificates with --ca and users' certificates with --pins FILE" in note
 
 
 def test_given_with_pins_ca_must_hold_cas_only(
@@ -104,7 +105,7 @@ def test_pins_alone_need_no_ca(
         )
     )
     assert "trusting no CA, 2 pinned certificates ('pia', 'quinn')" in trust.describe()
-    assert not [w for w in trust.warnings() if "old-style" in w or "CRL" in w]
+    assert not [w for w in trust.warnings() if "given alone" in w or "CRL" in w]
     assert trust.refusal(trust.identify(der(quinn))) is None
 
 
@@ -187,3 +188,45 @@ def test_a_server_key_open_to_others_is_warned_about(pki: Pki, tmp_path: Path) -
                 f"the server's key {key} is open to {who} (mode {mode:04o}): whoever can read"
                 f" it can pose as this server to every client; run `chmod 600 {key}`"
             ]
+
+
+def test_a_second_ca_given_alone_is_pinned_until_said_otherwise(pki: Pki, tmp_path: Path) -> None:
+    """--ca with a CA that vouches for nothing here: pinned (it could be a user's own);
+    an empty --pins file says --ca holds CAs only, and then it is one."""
+    second = tmp_path / "second"
+    init_ca(second, "second-ca", ["127.0.0.1"])
+    issue_client(second, "rita")
+    rita = ClientFiles(CaFolder(second).client_cert("rita"), Path(), Path())
+    cas = bundle(tmp_path / "cas.pem", pki.folder.ca_cert, CaFolder(second).ca_cert)
+    files = ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=cas)
+    alone = Trust.load(files)
+    assert len(alone.ca_certificates) == 1
+    assert alone.refusal(alone.identify(der(rita))) == UNTRUSTED
+    (note,) = [w for w in alone.warnings() if "was given alone" in w]
+    assert "give --pins (your pinned certificates, or an empty file)" in note
+    empty = tmp_path / "pins.pem"
+    empty.write_bytes(b"")
+    said = Trust.load(dataclasses.replace(files, pins=empty))
+    assert len(said.ca_certificates) == 2
+    assert said.refusal(said.identify(der(rita))) is None
+    assert "trusting CA 'realtimechat CA (chatserver)', CA 'realtimechat CA (second-ca)';" in (
+        said.describe()
+    )
+
+
+def test_an_intermediate_that_issued_the_server_certificate_and_its_root_are_cas(
+    tmp_path: Path,
+) -> None:
+    """A root and the intermediate that issued the server's certificate, given alone: both CAs."""
+    root = users_own_signer(tmp_path, "root")
+    intermediate = signed_with(root, tmp_path, "intermediate", "intermediate", ca=True)
+    server = signed_with(intermediate, tmp_path, "server", "chatserver")
+    trust = Trust.load(
+        ServerFiles(
+            cert=server.cert,
+            key=server.key,
+            ca=bundle(tmp_path / "cas.pem", root.cert, intermediate.cert),
+        )
+    )
+    assert trust.describe().split("; ")[1] == "trusting CA 'root', CA 'intermediate'"
+    assert not [w for w in trust.warnings() if "given alone" in w]

@@ -275,9 +275,12 @@ def _names(certs: Sequence[x509.Certificate]) -> str:
     return ", ".join(repr(_cn(cert)) for cert in certs)
 
 
-def _read_certificates(path: Path, what: str) -> list[x509.Certificate]:
+def _read_certificates(path: Path, what: str, *, empty_ok: bool = False) -> list[x509.Certificate]:
     try:
-        certificates = x509.load_pem_x509_certificates(path.read_bytes())
+        data = path.read_bytes()
+        if empty_ok and not data.strip():
+            return []  # an empty --pins file: nobody pinned, and --ca read as CAs only
+        certificates = x509.load_pem_x509_certificates(data)
     except (OSError, ValueError) as exc:
         raise PKIError(f"cannot read {what} from {path}: {exc}") from None
     return [refuse_unusable_key(certificate, path) for certificate in certificates]
@@ -288,26 +291,29 @@ def _read_anchors(
     server_certificate: x509.Certificate,
     crl: x509.CertificateRevocationList | None,
 ) -> tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...], list[str]]:
-    """The CAs and the pinned certificates, and notes on how an old-style --ca was read.
+    """The CAs and the pinned certificates, and notes on how a --ca given alone was read.
 
-    With ``--pins``, the operator has said which is which: every certificate
-    of ``--ca`` must be able to sign certificates, and none may be in both.
+    With ``--pins`` (even an empty file), the operator has said which is
+    which: every certificate of ``--ca`` must be able to sign certificates,
+    and none may be in both.
 
     ``--ca`` alone is what older versions took for either a CA or a bundle
-    of users' own certificates, and the certificates cannot say which (tools
-    mark self-signed certificates CA:TRUE, some with keyCertSign). So:
-
-    * a file of certificates that can all sign certificates is a CA file;
-    * a file holding any certificate that cannot is an old-style bundle:
-      every certificate in it is pinned, except one that can sign *and*
-      vouches for this server (it issued the server's certificate, or
-      signed its CRL): the operator's own CA, bundled with pinned users.
-      A user's certificate never vouches for the server, so a user cannot
-      become a CA by making hers able to sign.
+    of users' own certificates, and a certificate cannot say which: its
+    holder wrote it (tools mark self-signed certificates CA:TRUE, some with
+    keyCertSign, and a user can ask for both on purpose). Only what the
+    operator did can tell, so a certificate of it is a CA if it can sign
+    certificates *and* vouches for this server: it issued the server's
+    certificate, or signed its CRL (or issued a CA that did: an
+    intermediate). Every other certificate is pinned. A user's certificate
+    never vouches for the server, so no user can become a CA by making hers
+    able to sign; an rtchat-certs CA folder or server folder reads as
+    before.
     """
     in_ca = _read_certificates(files.ca, "CA certificates") if files.ca is not None else []
     in_pins = (
-        _read_certificates(files.pins, "pinned certificates") if files.pins is not None else []
+        _read_certificates(files.pins, "pinned certificates", empty_ok=True)
+        if files.pins is not None
+        else []
     )
     if files.pins is not None:
         for cert in in_ca:
@@ -324,36 +330,48 @@ def _read_anchors(
                 f"{_names(twice)} is in both {files.ca} (--ca) and {files.pins} (--pins):"
                 " a certificate is either a CA or pinned"
             )
+        if not in_ca and not in_pins:
+            raise PKIError(
+                f"{files.pins} holds no certificate, and there is no --ca: nobody could join"
+            )
         return tuple(in_ca), tuple(in_pins), []
 
-    def vouches(cert: x509.Certificate) -> bool:
-        return signed_by(server_certificate, cert) or (crl is not None and signed_by(crl, cert))
-
-    if all(can_sign_certificates(cert) for cert in in_ca):
-        strangers = [cert for cert in in_ca if cert.subject == cert.issuer and not vouches(cert)]
-        notes = [
-            f"--ca {files.ca}: {_names(strangers)} neither issued this server's certificate"
-            " nor signed its CRL, and is trusted as a CA: it lets in every certificate it"
-            " signs. If it is a user's own certificate, give it with --pins FILE instead"
+    signers = [cert for cert in in_ca if can_sign_certificates(cert)]
+    vouching = [
+        cert
+        for cert in signers
+        if signed_by(server_certificate, cert) or (crl is not None and signed_by(crl, cert))
+    ]
+    grown = True
+    while grown:  # the CA that issued a vouching CA vouches too
+        more = [
+            cert
+            for cert in signers
+            if cert not in vouching and any(signed_by(ca, cert) for ca in vouching)
         ]
-        return tuple(in_ca), (), notes if strangers else []
-    cas = tuple(cert for cert in in_ca if can_sign_certificates(cert) and vouches(cert))
-    pins = tuple(cert for cert in in_ca if cert not in cas)
-    signers = [cert for cert in pins if can_sign_certificates(cert)]
+        vouching += more
+        grown = bool(more)
+    cas = tuple(cert for cert in in_ca if cert in vouching)
+    pins = tuple(cert for cert in in_ca if cert not in vouching)
+    if not pins:
+        return cas, (), []  # a CA file, read as always
+    pinned_signers = [cert for cert in pins if can_sign_certificates(cert)]
     note = (
-        f"--ca {files.ca} holds users' certificates: read as an old-style bundle, each of"
-        f" {_names(pins)} is pinned (it lets in its holder, and nobody it signs)"
+        f"--ca {files.ca} was given alone and holds certificates that no CA here vouches for:"
+        f" {_names(pins)} {'is' if len(pins) == 1 else 'are each'} pinned (it lets in its"
+        " holder, and nobody it signs)"
     )
     if cas:
         note += f"; {_names(cas)} is a CA (it issued this server's certificate or signed its CRL)"
-    if signers:
+    if pinned_signers:
         note += (
-            f"; {_names(signers)} can sign certificates but is pinned all the same,"
-            " as it vouches for nothing here"
+            f"; {_names(pinned_signers)} can sign certificates, but neither issued this server's"
+            " certificate nor signed its CRL, so it is pinned too: if it is a CA, give --pins"
+            " (your pinned certificates, or an empty file) and --ca is then read as CAs only"
         )
     note += (
-        ". To say so and silence this warning, give CA certificates with --ca and users'"
-        " certificates with --pins FILE"
+        ". To say which is which and silence this warning, give CA certificates with --ca and"
+        " users' certificates with --pins FILE"
     )
     return cas, pins, [note]
 
