@@ -114,7 +114,7 @@ def _server_folder(folder: Path, *, explicit: bool) -> ServerFiles:
         ca=folder / "ca.crt",
         crl=folder / "crl.pem",
     )
-    for path in (files.cert, files.key, files.ca):
+    for path in (files.cert, files.key, folder / "ca.crt"):
         if not path.is_file():
             hint = "" if explicit else " (run `rtchat-certs init --cn chatserver`)"
             raise ConfigError(f"{folder} is not a server folder: {path.name} is missing{hint}")
