@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from realtimechat.errors import PKIError
+from realtimechat import locations
+from realtimechat.errors import ConfigError, PKIError
 from realtimechat.pki import CaFolder, init_ca, issue_client, load_certificate, revoke
 from realtimechat.server.trust import UNTRUSTED, Trust
 from realtimechat.tls import ClientFiles, ServerFiles
@@ -230,3 +231,17 @@ def test_an_intermediate_that_issued_the_server_certificate_and_its_root_are_cas
     )
     assert trust.describe().split("; ")[1] == "trusting CA 'root', CA 'intermediate'"
     assert not [w for w in trust.warnings() if "given alone" in w]
+
+
+def test_pins_go_with_every_way_of_giving_the_files(pki: Pki, tmp_path: Path) -> None:
+    """--pins with --cert/--key (no --ca needed) or with --pki; neither trust file is an error."""
+    pins = bundle(tmp_path / "pins.pem", users_own_signer(tmp_path, "pia").cert)
+    cert, key = pki.folder.server_cert, pki.folder.server_key
+    alone = locations.server_files(cert=cert, key=key, ca=None, pki=None, pins=pins)
+    assert (alone.ca, alone.pins) == (None, pins)
+    folder = locations.server_files(cert=None, key=None, ca=None, pki=pki.folder.root, pins=pins)
+    assert (folder.ca, folder.crl, folder.pins) == (pki.folder.ca_cert, pki.folder.crl, pins)
+    with pytest.raises(ConfigError, match=r"^also give --ca \(or --pins\) \(or use --pki DIR\)$"):
+        locations.server_files(cert=cert, key=key, ca=None, pki=None)
+    with pytest.raises(ConfigError, match=r"pinned certificates file .* does not exist"):
+        locations.server_files(cert=cert, key=key, ca=None, pki=None, pins=tmp_path / "none")
