@@ -74,9 +74,11 @@ def test_the_option_names_stay_what_users_know() -> None:
         *("--host", "--port", "--pki", "--cert", "--key", "--ca", "--pins", "--crl"),
         *("--watch-interval", "--tls13-only", "--names", "--presence-limit", "--history-lines"),
         *("--motd", "--data", "--ephemeral", "--durability", "--retention"),
-        *("--max-line-bytes", "--handshake-timeout", "--hello-timeout", "--max-handshakes"),
-        *("--max-connections", "--queue-frames", "--queue-bytes", "--write-timeout"),
+        *("--max-line-bytes", "--handshake-timeout", "--first-byte-timeout", "--hello-timeout"),
+        *("--max-handshakes", "--max-handshakes-per-source", "--max-connections"),
+        *("--queue-frames", "--queue-bytes", "--write-timeout"),
         *("--ping-interval", "--idle-timeout", "--rate", "--burst", "--max-per-address"),
+        *("--max-per-identity", "--ipv4-prefix", "--ipv6-prefix"),
         *("--log-format", "--loop", "--log-level", "--version"),
     ]
 

@@ -92,9 +92,11 @@ class State(enum.Enum):
 
 
 # -- events the application gets ------------------------------------------------------
+# Plain (not frozen) slotted dataclasses: one is made per frame, and a frozen
+# dataclass's __init__ costs several times more. Treat them as read-only.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HelloReceived:
     """A ``hello`` of the right version: call ``accept`` or ``refuse`` next."""
 
@@ -104,14 +106,14 @@ class HelloReceived:
 Request = SendMsg | Who | HistoryRequest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestReceived:
     """A request to carry out (state and rate limit already checked)."""
 
     frame: Request
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ErrorSent:
     """A frame was answered with ``error`` and the session goes on (for the log).
 
@@ -122,21 +124,21 @@ class ErrorSent:
     error: ProtocolError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RateLimited:
     """The first request refused in a row of them (one log line per episode)."""
 
     rate: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finishing:
     """The peer has finished sending; stop reading it and wait for ``Closed``."""
 
     reason: ByeReason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Closed:
     """The session is over: close the connection after ``data_to_send``.
 
@@ -193,12 +195,20 @@ _TRANSITIONS: Final[Mapping[State, Mapping[type[Frame], _Act]]] = {
 }
 
 
+# The states in which frames from the peer are taken (DECIDING: kept until decided).
+_READING_STATES: Final = frozenset({State.AWAIT_HELLO, State.DECIDING, State.ACTIVE})
+
+
 class ServerProtocol:
     """The server's side of one client connection, from the end of the TLS handshake."""
 
     def __init__(self, rules: Rules, now: float) -> None:
         self.rules = rules
         self.state = State.AWAIT_HELLO
+        # What the current state does with each frame (None: it reads no frames);
+        # kept beside the state, not looked up per frame (an Enum hashes in Python).
+        self._table: Mapping[type[Frame], _Act] | None = _TRANSITIONS[State.AWAIT_HELLO]
+        self._reading = True  # frames are taken: AWAIT_HELLO, DECIDING, ACTIVE
         self.errors = 0  # violations so far; never decreases (12.1)
         self.last_received = now
         self.welcomed = False
@@ -217,13 +227,13 @@ class ServerProtocol:
     @property
     def reading(self) -> bool:
         """Whether frames from the peer are still taken (not after bye, EOF or close)."""
-        return self.state in _TRANSITIONS or self.state is State.DECIDING
+        return self._reading
 
     # -- input --------------------------------------------------------------------
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Bytes from the peer, at ``now`` (every byte is a sign of life, valid or not)."""
-        if not self.reading:
+        if not self._reading:
             return
         self.last_received = now
         self._pinged = False
@@ -241,18 +251,26 @@ class ServerProtocol:
 
     def next_event(self, now: float) -> Event | None:
         """The next thing the application must act on, or None until more data comes."""
+        events = self._events
+        if events:
+            return events.popleft()
         if self.state is State.DECIDING:
             raise LocalProtocolError("accept() or refuse() the hello before the next event")
-        while not self._events and self._received and self.reading:
-            self._handle(self._received.popleft(), now)
-        return self._events.popleft() if self._events else None
+        received = self._received
+        while received and not events and self._reading:
+            self._handle(received.popleft(), now)
+        return events.popleft() if events else None
+
+    @property
+    def has_data_to_send(self) -> bool:
+        return bool(self._outgoing)
 
     # -- the application's answers --------------------------------------------------
 
     def accept(self, welcome: Welcome) -> None:
         """The hello is accepted under ``welcome.name``: the session is ACTIVE."""
         self._expect(State.DECIDING, "accept")
-        self.state = State.ACTIVE
+        self._enter(State.ACTIVE)
         self.welcomed = True
         self._send(welcome)
 
@@ -315,7 +333,9 @@ class ServerProtocol:
 
     def data_to_send(self) -> list[bytes]:
         """The frames the machine has to send, in order, each once."""
-        out, self._outgoing = self._outgoing, []
+        out = self._outgoing
+        if out:
+            self._outgoing = []
         return out
 
     # -- inside -------------------------------------------------------------------
@@ -327,15 +347,17 @@ class ServerProtocol:
         if isinstance(item, ProtocolError):
             self._error(item)
             return
-        act = _TRANSITIONS[self.state][type(item)]
+        assert self._table is not None  # events are pulled only in a state that reads
+        act = self._table[type(item)]
+        if act is _Act.REQUEST:  # the common case first
+            assert isinstance(item, SendMsg | Who | HistoryRequest)
+            if self._spend(item, now):
+                self._events.append(RequestReceived(item))
+            return
         match act:
             case _Act.HELLO:
                 assert isinstance(item, Hello)
                 self._hello(item)
-            case _Act.REQUEST:
-                assert isinstance(item, SendMsg | Who | HistoryRequest)
-                if self._spend(item, now):
-                    self._events.append(RequestReceived(item))
             case _Act.HELLO_REQUIRED:
                 ref = item.ref if isinstance(item, SendMsg) else None
                 self._error(
@@ -363,7 +385,7 @@ class ServerProtocol:
             )
             self._events.append(self._close_now(ByeReason.UNSUPPORTED_VERSION))
             return
-        self.state = State.DECIDING
+        self._enter(State.DECIDING)
         self._events.append(HelloReceived(hello))
 
     def _spend(self, frame: Request, now: float) -> bool:
@@ -394,7 +416,7 @@ class ServerProtocol:
         """The peer is done sending (bye, EOF): close now, or once every answer is out."""
         self._received.clear()
         if self.state is State.ACTIVE and self._owed > 0:
-            self.state = State.FINISHING
+            self._enter(State.FINISHING)
             self.finish_reason = reason
             self._events.append(Finishing(reason))
             return
@@ -406,7 +428,7 @@ class ServerProtocol:
         return closed
 
     def _close(self, reason: str, *, welcomed: bool, send_bye: bool) -> Closed:
-        self.state = State.CLOSED
+        self._enter(State.CLOSED)
         self._received.clear()
         if send_bye:
             self._send(Bye(reason=reason))
@@ -417,6 +439,13 @@ class ServerProtocol:
 
     def _send(self, frame: Frame) -> None:
         self._outgoing.append(encode(frame))
+
+    def _enter(self, state: State) -> None:
+        self.state = state
+        self._table = _TRANSITIONS.get(state)
+        self._reading = (
+            state is State.AWAIT_HELLO or state is State.DECIDING or state is State.ACTIVE
+        )
 
     def _expect(self, state: State, what: str) -> None:
         if self.state is not state:

@@ -1,19 +1,19 @@
 """The engine boundary: where a message gets its id, is kept, and comes back to be delivered.
 
-The hub never stores a message and then delivers it itself: it hands a
-batch to the engine (``publish``), which assigns ids and stores it
-durably, and it delivers what the engine reports as stored (``follow``).
-On one server the two are the same process (``LocalEngine``: a ``Store``
-and a call back on the event loop); on several (the Redis issue) an engine
-that keeps one log for all of them reports every server's messages, in
-the log's order, to each. The hub and the sessions do not change between
-the two; docs/design.md ("The server core: one way through, and the engine
-boundary") says what each side promises. Name ownership goes through the
-engine too (``claim_name``), durably, before a session is welcomed under a
-new name.
+The hub never stores a message and then delivers it itself: it hands a batch
+to the engine (``publish``), which assigns ids and stores it durably, and it
+delivers what the engine reports as stored (``follow``). On one server the
+two are the same process (``LocalEngine``: a ``Store``, then the acks, then
+the follower, in one turn of the event loop); on several (the Redis issue)
+an engine that keeps one log for all of them reports every server's
+messages, in the log's order, to each. The hub and the sessions do not
+change between the two; docs/design.md ("The server core: one way through,
+and the engine boundary") says what each side promises. Name ownership goes
+through the engine too (``claim_name``), durably, before a session is
+welcomed under a new name.
 
-Presence (who is online) is still the hub's own, in memory: the Redis
-issue extends this boundary with it.
+Presence (who is online) is still the hub's own, in memory: the Redis issue
+extends this boundary with it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..protocol import Msg
 from .store import Draft, Store, Stored
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per message: not frozen, whose __init__ costs more
 class Entry:
     """A stored message as it is delivered: the frame, and whose it is to see."""
 
@@ -37,17 +37,19 @@ class Entry:
 
 
 Follower = Callable[[Sequence[Entry]], None]
+Stored_ = Callable[[list[Stored]], None]  # told what became of each draft of a batch
 
 
 class Engine(Protocol):
     """What the hub needs of whatever keeps the conversation.
 
-    * ``publish`` returns once the batch is stored durably, one result per
-      draft, in order (a resend of a stored ``ref`` gets the first id).
+    * ``publish`` stores the batch durably and calls ``stored`` with one
+      result per draft, in order (a resend of a stored ``ref`` gets the
+      first id); it raises if the batch was not stored.
     * Every message stored, by this server or another, is handed to the
-      follower exactly once, in id order, and only after ``publish`` has
-      returned to the caller that stored it: so the caller's ``ack`` goes
-      out before the echo (docs/protocol.md 6.2).
+      follower exactly once, in id order, and a message published here
+      only after ``stored`` has returned for its batch: so its sender's
+      ``ack`` goes out before the echo (docs/protocol.md 6.2).
     * ``last_id``: every id up to it has been handed to the follower or is
       about to be, so a session that is welcomed now gets the messages up
       to it from history and the later ones live (docs/protocol.md 8.3).
@@ -60,7 +62,7 @@ class Engine(Protocol):
 
     def follow(self, follower: Follower) -> None: ...
 
-    async def publish(self, drafts: Sequence[Draft]) -> list[Stored]: ...
+    async def publish(self, drafts: Sequence[Draft], stored: Stored_) -> None: ...
 
     async def claim_name(self, key: str, identity: str, name: str) -> None: ...
 
@@ -80,19 +82,18 @@ class LocalEngine:
     def follow(self, follower: Follower) -> None:
         self._follower = follower
 
-    async def publish(self, drafts: Sequence[Draft]) -> list[Stored]:
+    async def publish(self, drafts: Sequence[Draft], stored: Stored_) -> None:
         results = await self.store.append(drafts)
+        stored(results)  # the acks are queued first...
         entries = [
             Entry(result.msg, draft.sender, draft.recipient)
             for draft, result in zip(drafts, results, strict=True)
             if result.msg is not None  # a resend: acked again, never delivered twice
         ]
         if entries:
-            # Called soon, not now: our caller queues its acks first. The call
-            # is queued before our caller resumes anything else, so whoever
-            # waits for the commit to finish sees its delivery done too.
-            self._loop.call_soon(self._follower, entries)
-        return results
+            # ...then the messages, in the same turn of the event loop, so
+            # that acks and echoes leave in the same write to each session.
+            self._follower(entries)
 
     async def claim_name(self, key: str, identity: str, name: str) -> None:
         await self.store.own_name(key, identity, name)

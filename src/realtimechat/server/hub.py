@@ -133,14 +133,23 @@ class Committer:
     async def _commit(self) -> None:
         while self._drafts:
             batch, self._drafts = self._drafts, []
-            results: list[Stored] | None = None
-            try:
-                results = await self._engine.publish([draft for _, draft in batch])
-            except Exception:
-                self._log.exception(
-                    "storing %d messages failed; they were not delivered", len(batch)
-                )
+            await self._publish(batch)
+
+    async def _publish(self, batch: list[tuple[Peer, Draft]]) -> None:
+        """Store one batch; its senders are settled either way, once."""
+        settled = False
+
+        def stored(results: list[Stored]) -> None:
+            nonlocal settled
+            settled = True
             self._settle(batch, results)
+
+        try:
+            await self._engine.publish([draft for _, draft in batch], stored)
+        except Exception:
+            self._log.exception("storing %d messages failed; they were not delivered", len(batch))
+            if not settled:  # nothing was stored: each sender gets an error
+                self._settle(batch, None)
 
 
 class Hub(Generic[P]):

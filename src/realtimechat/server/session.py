@@ -127,9 +127,11 @@ class Session(asyncio.Protocol):
         self._abort_timer: asyncio.TimerHandle | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
-        self._deciding: asyncio.Task[None] | None = None  # the hello's new names being written
+        self._deciding = False  # the hello's new names are being written
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
         self.refuse_with: str | None = None  # set when a cap was hit: refuse after TLS
+        # The server's per-identity cap: counts this session, or says why not.
+        self.admit_identity: Callable[[PeerIdentity], str | None] | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.peer} {self.machine.state.value}>"
@@ -164,6 +166,9 @@ class Session(asyncio.Protocol):
         self.started = True
         self.machine.last_received = self.context.loop.time()
         refusal = self.refuse_with or self._trust.refusal(self.identity)
+        if refusal is None and self.admit_identity is not None:
+            refusal = self.admit_identity(self.identity)
+        self.admit_identity = None  # asked once; it holds the server's connection
         if refusal is not None:  # say why in words, so the client need not guess
             self._log("refused", reason=refusal)
             self.end(refusal, log=False)
@@ -208,11 +213,13 @@ class Session(asyncio.Protocol):
         judged once it is accepted (``_claim_then_welcome`` pumps again).
         """
         machine = self.machine
-        while self._deciding is None:
-            event = machine.next_event(self.context.loop.time())
+        now = self.context.loop.time()
+        while not self._deciding:
+            event = machine.next_event(now)
             if event is None:
                 break
-            self._flush_machine()  # its answers to this frame come before ours
+            if machine.has_data_to_send:  # its answers to this frame come before ours
+                self._flush_machine()
             try:
                 self._on_event(event)
             except ProtocolError as exc:  # a request the hub refused (no such user, say)
@@ -221,8 +228,8 @@ class Session(asyncio.Protocol):
             except Exception:
                 self._log("internal_error", level=logging.ERROR, exc_info=True)
                 self._apply(machine.fail())
+        if machine.has_data_to_send:  # pongs, and what the last events said
             self._flush_machine()
-        self._flush_machine()  # answers that needed nothing of us: pongs
 
     def _on_event(self, event: Event) -> None:
         match event:
@@ -289,8 +296,9 @@ class Session(asyncio.Protocol):
 
     def answered(self) -> None:
         """One owed answer is out; a session whose peer has finished may close now."""
-        self._apply(self.machine.answered())
-        self._flush_machine()
+        closed = self.machine.answered()
+        if closed is not None:
+            self._closed(closed)
 
     def history_asked(self) -> None:
         """A ``history`` request is waiting for its turn (``history_turn``)."""
@@ -328,7 +336,7 @@ class Session(asyncio.Protocol):
             self._reading_stopped
             or self.outbox.paused
             or self._history_waiting > 1
-            or self._deciding is not None  # until the hello is decided, frames wait
+            or self._deciding  # until the hello is decided, frames wait
         )
         if paused != self._reading_paused:
             self._reading_paused = paused
@@ -361,9 +369,10 @@ class Session(asyncio.Protocol):
         if not new_names:
             self._welcome(hello, name)
             return
-        self._deciding = self.context.loop.create_task(
-            self._claim_then_welcome(hello, name, new_names)
-        )
+        self._deciding = True
+        # A hub task, so that a stop waits for the write rather than closing
+        # the store under it.
+        self.hub.background(self._claim_then_welcome(hello, name, new_names), "record a name")
         self._sync_reading()
 
     async def _claim_then_welcome(self, hello: Hello, name: str, new_names: list[str]) -> None:
@@ -376,7 +385,7 @@ class Session(asyncio.Protocol):
             self._flush_machine()
             return
         finally:
-            self._deciding = None
+            self._deciding = False
             self._sync_reading()
         if self.closed:  # hello timeout, shutdown or the peer gone while we wrote
             return

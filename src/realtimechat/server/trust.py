@@ -45,6 +45,7 @@ import hashlib
 import os
 import ssl
 import stat
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,13 +167,20 @@ class Trust:
         """
         certificate = x509.load_der_x509_certificate(der)
         fingerprint = hashlib.sha256(der).hexdigest()
-        cn = common_name(certificate)
-        issuer = certificate.issuer.rfc4514_string()
-        pinned = fingerprint in self.pinned
-        authority = None
-        if not pinned:
-            signer = next((ca for ca in self.ca_certificates if signed_by(certificate, ca)), None)
-            authority = _key_id(signer) if signer is not None else None
+        with warnings.catch_warnings():
+            # cryptography warns about a CN that is empty or over 64 characters,
+            # in free text, for each connection of such a certificate: the
+            # session judges the CN itself (bad_name) and logs it clipped.
+            warnings.simplefilter("ignore", UserWarning)
+            cn = common_name(certificate)
+            issuer = certificate.issuer.rfc4514_string()
+            pinned = fingerprint in self.pinned
+            authority = None
+            if not pinned:  # which CA's key signed it (its issuer's name is read here too)
+                signer = next(
+                    (ca for ca in self.ca_certificates if signed_by(certificate, ca)), None
+                )
+                authority = _key_id(signer) if signer is not None else None
         return PeerIdentity(
             key=f"pin:{fingerprint}" if pinned else f"ca:{issuer}/{cn}",
             cn=cn,
