@@ -90,6 +90,7 @@ class ByeReason(StrEnum):
     TOO_MANY_SESSIONS = "too_many_sessions"  # of one identity (certificate)
     REVOKED = "revoked"
     EXPIRED = "expired"
+    UNTRUSTED = "untrusted"
 
 
 # A refused hello ends the session with its error code as the bye reason (5.2).
@@ -104,6 +105,7 @@ PERMANENT_BYE_REASONS: Final = frozenset(
     {
         ByeReason.REVOKED,
         ByeReason.EXPIRED,
+        ByeReason.UNTRUSTED,
         ByeReason.NAME_TAKEN,
         ByeReason.BAD_NAME,
         ByeReason.UNSUPPORTED_VERSION,
