@@ -636,3 +636,98 @@ def seed_style(folder: Path, name: str, cn: str | None = None, ca: Path = Path()
         timeout=30,
     )
     return ClientFiles(cert=cert, key=key, ca=ca)
+
+
+def _key_usage(*, sign: bool) -> x509.KeyUsage:
+    """digitalSignature, and with ``sign`` keyCertSign: what a certificate may do with its key."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=sign,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _write(
+    folder: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> ClientFiles:
+    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ClientFiles(cert=cert_path, key=key_path, ca=Path())
+
+
+def users_own_signer(folder: Path, name: str, ca: Path = Path()) -> ClientFiles:
+    """A user's own self-signed certificate that can sign others: CA:TRUE with keyCertSign.
+
+    As ``openssl req -x509 -addext keyUsage=critical,digitalSignature,keyCertSign``
+    and tools that mark self-signed certificates as CAs make them: the kind
+    docs/security.md's finding 1 pinned, and its holder then minted others with.
+    ``ca``: what the client trusts.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_key_usage(sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return dataclasses.replace(_write(folder, name, cert, key), ca=ca)
+
+
+def signed_with(
+    issuer: ClientFiles, folder: Path, name: str, cn: str, *, ca: bool = False, trust: Path = Path()
+) -> ClientFiles:
+    """A client certificate for ``cn`` signed with ``issuer``'s key and naming it as issuer.
+
+    ``ca``: the certificate says CA:TRUE with keyCertSign (a CA's, not a
+    user's). ``trust``: what the client trusts.
+    """
+    issuer_cert = load_certificate(issuer.cert)
+    issuer_key = load_private_key(issuer.key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+        .issuer_name(issuer_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(_key_usage(sign=ca), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return dataclasses.replace(_write(folder, name, cert, key), ca=trust)

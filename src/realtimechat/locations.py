@@ -55,13 +55,19 @@ def server_files(
     ca: Path | None,
     pki: Path | None,
     crl: Path | None = None,
+    pins: Path | None = None,
 ) -> ServerFiles:
-    """The server's certificate, key, trust file and CRL, from options or defaults.
+    """The server's certificate, key, trust files and CRL, from options or defaults.
 
     A folder's ``crl.pem`` is used (required when its ca.crt is a CA); ``crl``
-    overrides it.
+    overrides it. ``pins`` (pinned certificates) goes with any of the ways
+    to give the rest.
     """
-    files = _server_files(cert=cert, key=key, ca=ca, pki=pki)
+    files = _server_files(cert=cert, key=key, ca=ca, pki=pki, pins=pins)
+    if pins is not None:
+        if not pins.is_file():
+            raise ConfigError(f"pinned certificates file {pins} does not exist")
+        files = dataclasses.replace(files, pins=pins)
     if crl is not None:
         if not crl.is_file():
             raise ConfigError(f"CRL file {crl} does not exist")
@@ -70,19 +76,21 @@ def server_files(
 
 
 def _server_files(
-    *, cert: Path | None, key: Path | None, ca: Path | None, pki: Path | None
+    *,
+    cert: Path | None,
+    key: Path | None,
+    ca: Path | None,
+    pki: Path | None,
+    pins: Path | None = None,
 ) -> ServerFiles:
     if cert or key or ca:
-        missing = [
-            flag
-            for flag, value in (("--cert", cert), ("--key", key), ("--ca", ca))
-            if value is None
-        ]
+        wanted = [("--cert", cert), ("--key", key), ("--ca", ca if pins is None else pins)]
+        missing = [flag for flag, value in wanted if value is None]
         if missing:
-            raise ConfigError(f"also give {' and '.join(missing)} (or use --pki DIR)")
+            said = " and ".join(missing).replace("--ca", "--ca (or --pins)")
+            raise ConfigError(f"also give {said} (or use --pki DIR)")
         assert cert is not None
         assert key is not None
-        assert ca is not None
         return ServerFiles(cert=cert, key=key, ca=ca)
     if pki is not None:
         return _server_folder(pki, explicit=True)
@@ -106,7 +114,7 @@ def _server_folder(folder: Path, *, explicit: bool) -> ServerFiles:
         ca=folder / "ca.crt",
         crl=folder / "crl.pem",
     )
-    for path in (files.cert, files.key, files.ca):
+    for path in (files.cert, files.key, folder / "ca.crt"):
         if not path.is_file():
             hint = "" if explicit else " (run `rtchat-certs init --cn chatserver`)"
             raise ConfigError(f"{folder} is not a server folder: {path.name} is missing{hint}")

@@ -93,6 +93,7 @@ class ByeReason(StrEnum):
     TOO_MANY_SESSIONS = "too_many_sessions"  # of one identity (certificate)
     REVOKED = "revoked"
     EXPIRED = "expired"
+    UNTRUSTED = "untrusted"
 
 
 class PartReason(StrEnum):
@@ -116,6 +117,7 @@ PERMANENT_BYE_REASONS: Final = frozenset(
     {
         ByeReason.REVOKED,
         ByeReason.EXPIRED,
+        ByeReason.UNTRUSTED,
         ByeReason.NAME_TAKEN,
         ByeReason.BAD_NAME,
         ByeReason.UNSUPPORTED_VERSION,

@@ -15,11 +15,16 @@ Policy (docs/security.md explains each choice):
 * ``VERIFY_X509_STRICT`` and ``VERIFY_X509_PARTIAL_CHAIN`` are on, as
   Python 3.13 turns them on by default: certificates that pass here keep
   passing there, and a bundle may pin a CA-issued leaf directly.
-* Trust anchors are a CA certificate or a bundle of known certificates,
-  including self-signed ones made by ``openssl req -x509`` (the seed's
-  recipe). OpenSSL's CRL flags are never set: revocation is checked by the
-  server after the handshake (they would reject every pinned self-signed
-  client, and every client once the CRL's next-update passes).
+* Trust anchors are CA certificates (``--ca``) and pinned certificates
+  (``--pins``), including self-signed ones made by ``openssl req -x509``
+  (the seed's recipe). OpenSSL is given both as anchors and only checks the
+  chain; which certificate may vouch for which is decided by the server
+  after the handshake (server/trust.py): a pinned certificate admits itself
+  and never the certificates it signs. OpenSSL's CRL flags are never set:
+  revocation is checked by the server too (they would reject every pinned
+  self-signed client, and every client once the CRL's next-update passes).
+* A server may refuse TLS 1.2 (``tls13_only``): in TLS 1.2 the client's
+  certificate, and so its user's name, crosses the network in clear.
 * The client checks the server's name against ``--cn``, in the
   subjectAltName or, for certificates without one, in the subject CN.
 """
@@ -128,12 +133,25 @@ PassphraseCallback = Callable[[], str | bytes]
 
 @dataclass(frozen=True, slots=True)
 class ServerFiles:
-    """What a server presents, whom it trusts, and whom it no longer does."""
+    """What a server presents, whom it trusts, and whom it no longer does.
+
+    ``ca`` holds CA certificates, which admit the certificates they issue;
+    ``pins`` pinned certificates, each admitting its holder and nobody else.
+    At least one of them is given. A ``ca`` file given without ``pins`` may
+    be an old-style bundle of users' certificates: server/trust.py says how
+    such a file is read.
+    """
 
     cert: Path
     key: Path
-    ca: Path
+    ca: Path | None
     crl: Path | None = None  # checked by the server itself, never by OpenSSL
+    pins: Path | None = None
+
+    @property
+    def trust_files(self) -> tuple[Path, ...]:
+        """The files that say whom to trust, CA file first."""
+        return tuple(path for path in (self.ca, self.pins) if path is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +201,19 @@ def _load_chain(
         raise PKIError(f"cannot read {cert} or {key}: {exc.strerror or exc}") from None
 
 
-def _load_trust(context: ssl.SSLContext, ca: Path) -> None:
-    _require_file(ca, "trust file (--ca)")
+def _load_trust(context: ssl.SSLContext, ca: Path, what: str = "trust file (--ca)") -> None:
+    _require_file(ca, what)
     try:
         context.load_verify_locations(cafile=ca)
     except (ssl.SSLError, OSError) as exc:
         raise PKIError(f"{ca} holds no usable certificate: {exc}") from None
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return not path.read_bytes().strip()
+    except OSError:
+        return False  # loading it says what is wrong
 
 
 def key_is_encrypted(path: Path) -> bool:
@@ -234,19 +259,28 @@ def _refuse_resumption(context: ssl.SSLContext, native: NativeContext | str) -> 
         _fall_back(native, "the session cache stays on: TLS 1.2 session IDs can resume")
 
 
-def server_context(files: ServerFiles) -> ssl.SSLContext:
+def server_context(files: ServerFiles, *, tls13_only: bool = False) -> ssl.SSLContext:
     """The server side: present ``files.cert``, require a client certificate.
 
-    ``files.ca`` is a CA certificate or a PEM bundle of trusted (possibly
-    self-signed) client certificates.
+    ``files.ca`` holds CA certificates and ``files.pins`` pinned (possibly
+    self-signed) client certificates; OpenSSL gets both as anchors, and the
+    server decides after the handshake what each may vouch for. With
+    ``tls13_only`` a TLS 1.2 client is refused at the handshake.
     """
     context, native = sslctx.create(ssl.PROTOCOL_TLS_SERVER)
     _apply_policy(context, native)
+    if tls13_only:
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
     # Among the allowed suites, the server's order wins over the client's.
     context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     _refuse_resumption(context, native)
     _load_chain(context, files.cert, files.key, None)
-    _load_trust(context, files.ca)
+    if not files.trust_files:
+        raise ConfigError("no trust file: give --ca (CA certificates) or --pins (pinned ones)")
+    if files.ca is not None:
+        _load_trust(context, files.ca)
+    if files.pins is not None and not _is_empty(files.pins):  # empty: nobody is pinned
+        _load_trust(context, files.pins, "pinned certificates file (--pins)")
     return context
 
 
@@ -273,12 +307,16 @@ def is_name_mismatch(exc: ssl.SSLCertVerificationError) -> bool:
     return exc.verify_code in (_X509_V_ERR_HOSTNAME_MISMATCH, _X509_V_ERR_IP_ADDRESS_MISMATCH)
 
 
-def describe_handshake_error(exc: BaseException) -> str:
-    """One short, human reason for a failed handshake, for logs and users."""
+def describe_handshake_error(exc: BaseException, context: ssl.SSLContext | None = None) -> str:
+    """One short, human reason for a failed handshake, for logs and users.
+
+    ``context`` is ours, when known: a version refusal then names the
+    version it requires (1.3 on a server run with --tls13-only).
+    """
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
-        return _describe_ssl_reason(exc)
+        return _describe_ssl_reason(exc, context)
     if isinstance(exc, ConnectionAbortedError | TimeoutError):
         return "handshake timed out"
     if isinstance(exc, ConnectionResetError | BrokenPipeError | EOFError):
@@ -316,8 +354,14 @@ _SSL_REASONS: Final = {
 }
 
 
-def _describe_ssl_reason(exc: ssl.SSLError) -> str:
+def _describe_ssl_reason(exc: ssl.SSLError, context: ssl.SSLContext | None = None) -> str:
     reason = exc.reason or ""
+    if (
+        reason == "UNSUPPORTED_PROTOCOL"
+        and context is not None
+        and context.minimum_version == ssl.TLSVersion.TLSv1_3
+    ):
+        return "TLS version too old (1.3 required)"
     known = _SSL_REASONS.get(reason)
     if known is not None:
         return known

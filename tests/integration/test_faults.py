@@ -69,6 +69,8 @@ from ..support import (
     port_of,
     receive_until,
     seed_style,
+    signed_with,
+    users_own_signer,
 )
 
 TALKER, WITNESS, ATTACKER = "dave", "erin", "carol"
@@ -314,6 +316,32 @@ def pinned(pki: Pki, tmp_path: Path, name: str) -> ClientFiles:
     )
 
 
+def users_bundle_trust(pki: Pki, tmp_path: Path) -> ServerFiles:
+    """The old way, one --ca file: the test CA, and the users pia and pat pinned in it.
+
+    pia's own certificate can sign others (CA:TRUE, keyCertSign: finding 1
+    of docs/security.md); pat's is the seed's recipe (CA:TRUE, no key usage).
+    """
+    pins = [users_own_signer(tmp_path, "pia").cert, seed_style(tmp_path, "pat").cert]
+    trust = tmp_path / "trust.pem"
+    trust.write_bytes(b"".join(path.read_bytes() for path in [pki.folder.ca_cert, *pins]))
+    return ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust)
+
+
+def users_pinned_trust(pki: Pki, tmp_path: Path) -> ServerFiles:
+    """The same users given as the operator now says it: --ca the test CA, --pins pia and pat."""
+    pins = tmp_path / "pins.pem"
+    made = [users_own_signer(tmp_path, "pia").cert, seed_style(tmp_path, "pat").cert]
+    pins.write_bytes(b"".join(path.read_bytes() for path in made))
+    return ServerFiles(
+        cert=pki.folder.server_cert,
+        key=pki.folder.server_key,
+        ca=pki.folder.ca_cert,
+        crl=pki.folder.crl,
+        pins=pins,
+    )
+
+
 def second_ca_trust(pki: Pki, tmp_path: Path) -> ServerFiles:
     """Trust the test CA and a second CA (its CRL read) that issued rita, and nova from tomorrow."""
     root = tmp_path / "second"
@@ -433,6 +461,26 @@ async def case_revoked_certificate(server: ChatServer, pki: Pki, tmp_path: Path)
     assert members(server) == [TALKER, WITNESS]
 
 
+async def case_an_older_crl_does_not_unrevoke(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A validly signed but older CRL copied over the newer one is refused at reload (a
+    warning says so) and the newer one stays in force: rita, revoked since, stays out."""
+    second = CaFolder(tmp_path / "second")
+    older = second.crl.read_bytes()
+    revoke(second.root, "rita")
+    server.reload_tls()
+    second.crl.write_bytes(older)  # a restored backup, or an attacker replaying the file
+    server.reload_tls()
+    again = await peer(server, second_ca_client(pki, tmp_path, "rita"))
+    assert await again.closed() == [Bye(reason="revoked")]
+    assert any(
+        "is older than the CRL in force" in record.getMessage()
+        and record.levelno == logging.WARNING
+        for record in TAP.records
+    )
+    assert server.trust.revocations is not None
+    assert len(server.trust.revocations.serials) == 1
+
+
 async def case_server_auth_only_certificate(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
     """A CA-issued certificate for serverAuth only is no client certificate."""
     files = ca_issued(pki, tmp_path, "wrongeku", "wrongeku", ExtendedKeyUsageOID.SERVER_AUTH)
@@ -488,6 +536,50 @@ async def case_self_signed_unpinned(server: ChatServer, pki: Pki, tmp_path: Path
     await refusal_logged("self-signed certificate")
 
 
+async def pinned_user_mints(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """pia, pinned, signs a certificate for 'bob' (nobody has used the name yet): refused
+    right after TLS with bye untrusted, never welcomed; pia herself still chats."""
+    pia = pinned(pki, tmp_path, "pia")
+    minted = signed_with(pia, tmp_path, "minted", "bob", trust=pki.folder.ca_cert)
+    attacker = await peer(server, minted)
+    assert await attacker.closed() == [Bye(reason="untrusted")]
+    await refusal_logged("untrusted")
+    herself = await peer(server, pia)
+    await herself.send(HELLO)
+    assert (await herself.until(Welcome)).name == "pia"
+    assert members(server) == [TALKER, WITNESS, "pia"]
+    herself.close()
+
+
+async def case_pinned_user_mints_an_identity(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Finding 1, with --pins: a pinned certificate admits itself, never what it signs."""
+    await pinned_user_mints(server, pki, tmp_path)
+
+
+async def case_bundled_user_mints_an_identity(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Finding 1 as it was found: users pinned in the one --ca file, read as pins now."""
+    await pinned_user_mints(server, pki, tmp_path)
+
+
+async def case_ca_issued_certificate_that_can_sign(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """A certificate of our CA that says CA:TRUE (a sub-CA's) is nobody's identity: untrusted."""
+    ca = ClientFiles(cert=pki.folder.ca_cert, key=pki.folder.ca_key, ca=pki.folder.ca_cert)
+    files = signed_with(ca, tmp_path, "subca", "frank", ca=True, trust=pki.folder.ca_cert)
+    attacker = await peer(server, files)
+    assert await attacker.closed() == [Bye(reason="untrusted")]
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_the_ca_certificate_as_a_client(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """The CA's own certificate and key, presented by a client, are no user's: untrusted."""
+    files = ClientFiles(cert=pki.folder.ca_cert, key=pki.folder.ca_key, ca=pki.folder.ca_cert)
+    attacker = await peer(server, files)
+    assert await attacker.closed() == [Bye(reason="untrusted")]
+    assert members(server) == [TALKER, WITNESS]
+
+
 async def case_pinned_impostor_of_a_member(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
     """A pinned certificate carrying the talker's CN is another identity: name_taken."""
     attacker = await peer(server, pinned(pki, tmp_path, "impostor"))
@@ -514,6 +606,13 @@ async def old_tls(server: ChatServer, pki: Pki, version: ssl.TLSVersion) -> None
         await refusal_logged("peer closed the connection")
     else:
         await refusal_logged("TLS version too old (1.2 or newer required)")
+    assert members(server) == [TALKER, WITNESS]
+
+
+async def case_tls_1_2_on_a_tls13_only_server(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """--tls13-only: a TLS 1.2 client, whose certificate would cross in clear, is refused."""
+    await tls_attempt(server, legacy_context(pki, ssl.TLSVersion.TLSv1_2, "ECDHE+AESGCM"))
+    await refusal_logged("TLS version too old (1.3 required)")
     assert members(server) == [TALKER, WITNESS]
 
 
@@ -1426,6 +1525,7 @@ class Case:
     claim: bool = False
     files: Callable[[Pki, Path], ServerFiles] | None = None
     store: Callable[[Path], Store] | None = None  # default: the memory store
+    settings: Mapping[str, Any] = field(default_factory=dict)  # ServerSettings fields
     marks: tuple[pytest.MarkDecorator, ...] = ()  # protocol(...): the rules the case holds
 
     @property
@@ -1450,9 +1550,15 @@ CASES: list[Case] = [
     Case(case_self_signed_pinned, files=pinned_trust),
     Case(case_self_signed_unpinned),
     Case(case_pinned_impostor_of_a_member, files=pinned_trust),
+    Case(case_pinned_user_mints_an_identity, files=users_pinned_trust),
+    Case(case_bundled_user_mints_an_identity, files=users_bundle_trust),
+    Case(case_ca_issued_certificate_that_can_sign),
+    Case(case_the_ca_certificate_as_a_client),
+    Case(case_an_older_crl_does_not_unrevoke, files=second_ca_trust),
     # TLS and TCP
     Case(case_tls_1_0),
     Case(case_tls_1_1),
+    Case(case_tls_1_2_on_a_tls13_only_server, settings={"tls13_only": True}),
     Case(case_tls12_cbc_only),
     Case(case_plaintext_to_the_tls_port),
     Case(case_http_request),
@@ -1665,7 +1771,9 @@ async def test_fault_harms_no_one_else(
 ) -> None:
     """The attacker gets what docs/protocol.md says while the witness loses no message."""
     files = case.files(pki, tmp_path) if case.files is not None else None
-    settings = ServerSettings(names=NamesMode.CLAIM if case.claim else NamesMode.CN)
+    settings = ServerSettings(
+        names=NamesMode.CLAIM if case.claim else NamesMode.CN, **case.settings
+    )
     store = case.store(tmp_path) if case.store is not None else None
     server = await start_server(
         files=files, settings=settings, store=store, **{**HARNESS_LIMITS, **case.limits}

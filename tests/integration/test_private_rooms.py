@@ -211,14 +211,16 @@ async def test_a_pinned_certificate_brings_no_group(
 ) -> None:
     """A self-signed certificate claiming urn:rtchat:group:ops is let in, but not into #ops."""
     pinned = self_signed_with_group(tmp_path, "mallory", "ops", team.ca_cert)
-    bundle = tmp_path / "trust.pem"
-    bundle.write_bytes(pinned.cert.read_bytes())
-    files = ServerFiles(cert=team.server_cert, key=team.server_key, ca=bundle)
+    pins = tmp_path / "pins.pem"
+    pins.write_bytes(pinned.cert.read_bytes())
+    files = ServerFiles(cert=team.server_cert, key=team.server_key, ca=team.ca_cert, pins=pins)
     server = await start_server(
         settings=ServerSettings(rooms_file=rooms_file), files=files, store=MemoryStore()
     )
     connection = await ServerConnection.open(endpoint(server), client_context(pinned), timeout=WAIT)
     await connection.hello()
+    assert server.hub.sessions[0].identity is not None
+    assert server.hub.sessions[0].identity.pinned
     await connection.send(JoinRoom(room="#ops"))
     assert (await receive_until(connection, Error)).code == "no_such_room"
     await connection.close()

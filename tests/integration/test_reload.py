@@ -19,9 +19,16 @@ from ..support import Pki, ServerFactory, connect, eventually, join, receive_unt
 
 
 def files_with_own_trust(pki: Pki, trust: Path) -> ServerFiles:
-    """The test PKI's server files, trusting a copy of its CA that a test may rewrite."""
+    """The test PKI's server files, trusting a copy of its CA that a test may rewrite.
+
+    An empty --pins file says that --ca holds CAs only: a second CA added to
+    it (one that neither issued the server's certificate nor signed its CRL)
+    is then a CA, not read as a pinned certificate.
+    """
     shutil.copy(pki.folder.ca_cert, trust)
-    return ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust)
+    pins = trust.with_name("pins.pem")
+    pins.write_bytes(b"")
+    return ServerFiles(cert=pki.folder.server_cert, key=pki.folder.server_key, ca=trust, pins=pins)
 
 
 async def newly_trusted_user_is_heard(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+import stat
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -159,6 +161,67 @@ async def test_a_refused_store_closes_its_database(
     assert len(opened) == 1
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         opened[0].execute("SELECT 1")
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """umask 0 for one test: files are made as their creator asks, nothing filtered out."""
+    saved = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(saved)
+
+
+def modes(folder: Path) -> dict[str, int]:
+    return {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()}
+
+
+@pytest.mark.usefixtures("loose_umask")
+async def test_the_database_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    """messages.db, -wal and -shm 0600 and a new data folder 0700, even under umask 0.
+
+    Before: messages.db was 0644 (SQLite's default, less the umask) and
+    another local user read private messages from it in an existing 0755
+    folder.
+    """
+    data = tmp_path / "new" / "data"
+    store = SqliteStore(data / "messages.db")
+    await store.open()
+    try:
+        await store.append([draft("private", to_name="bob", recipient="id:bob")])
+        assert modes(data) == {
+            "messages.db": 0o600,
+            "messages.db-wal": 0o600,
+            "messages.db-shm": 0o600,
+        }
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    finally:
+        await store.close()
+
+
+async def test_database_files_open_to_others_are_made_private(tmp_path: Path) -> None:
+    """An existing store made 0644 by an older version becomes 0600 at open, and the log says so."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    path = data / "messages.db"
+    store = SqliteStore(path)
+    await store.open()
+    await store.append([draft("one")])
+    await store.close()
+    for name in ("messages.db", "messages.db-wal"):
+        (data / name).touch()
+        (data / name).chmod(0o644)
+    reopened = SqliteStore(path)
+    await reopened.open()
+    try:
+        assert set(modes(data).values()) == {0o600}
+        assert reopened.describe().endswith(
+            "; made messages.db (was 0644), messages.db-wal (was 0644) private (mode 0600)"
+        )
+        assert stat.S_IMODE(data.stat().st_mode) == 0o755  # the operator's folder stays theirs
+    finally:
+        await reopened.close()
 
 
 @pytest.mark.protocol("8.4")

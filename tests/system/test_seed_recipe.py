@@ -235,10 +235,13 @@ def popen() -> Iterator[Popen]:
             process.stdin.close()
 
 
+@pytest.mark.parametrize("trust_option", ["--pins", "--ca"])
 def test_seed_certificates_with_the_console_commands(
-    seed: SeedCerts, tmp_path: Path, popen: Popen
+    seed: SeedCerts, tmp_path: Path, popen: Popen, trust_option: str
 ) -> None:
-    """rtchat-server --cert/--key/--ca bundle and rtchat --plain with seed files exchange a line."""
+    """rtchat-server --cert/--key/--pins bundle and rtchat --plain with seed files exchange a
+    line; the bundle given as --ca, as before --pins existed, is read as pins, and the log
+    says so."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("RTCHAT")}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
@@ -250,7 +253,7 @@ def test_seed_certificates_with_the_console_commands(
                 str(BIN / "rtchat-server"),
                 *("--host", "127.0.0.1", "--port", "0"),
                 *("--cert", str(seed.crt("server")), "--key", str(seed.key("server"))),
-                *("--ca", str(seed.bundle)),
+                *(trust_option, str(seed.bundle)),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -288,3 +291,6 @@ def test_seed_certificates_with_the_console_commands(
     bob.stdin.close()
     assert bob.wait(WAIT) == 0
     wait_for_line(server_err, r"joined peer=127\.0\.0\.1:\d+ cn=alice .*name=alice")
+    wait_for_line(server_err, r"trusting no CA, 2 pinned certificates \('alice', 'bob'\); no CRL")
+    given_alone = "was given alone and holds certificates that no CA here vouches for"
+    assert (given_alone in server_err.read_text()) == (trust_option == "--ca")

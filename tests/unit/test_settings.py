@@ -60,6 +60,8 @@ def sample(default: object, spec: Option) -> tuple[str, object]:
     if isinstance(default, StrEnum):
         other = next(member for member in type(default) if member != default)
         return other.value, other
+    if isinstance(default, bool):  # a flag: given (the environment says 1) is the other value
+        return "1", not default
     assert isinstance(default, int | float)
     step = 1 if spec.high is None or default + 1 <= spec.high else -1
     whole = int(default) + step
@@ -69,8 +71,8 @@ def sample(default: object, spec: Option) -> tuple[str, object]:
 def test_the_option_names_stay_what_users_know() -> None:
     """Renaming a field must not rename an option (or its RTCHAT_SERVER_* variable) unseen."""
     assert [opt for param in main.params for opt in param.opts] == [
-        *("--host", "--port", "--pki", "--cert", "--key", "--ca", "--crl"),
-        *("--watch-interval", "--names", "--presence-limit", "--history-lines"),
+        *("--host", "--port", "--pki", "--cert", "--key", "--ca", "--pins", "--crl"),
+        *("--watch-interval", "--tls13-only", "--names", "--presence-limit", "--history-lines"),
         *("--motd", "--rooms", "--no-room-create"),
         *("--data", "--ephemeral", "--durability", "--retention"),
         *("--max-line-bytes", "--handshake-timeout", "--first-byte-timeout", "--hello-timeout"),
@@ -96,7 +98,8 @@ def test_every_option_lands_in_its_field_with_its_type(
     """A value given as --option or RTCHAT_SERVER_OPTION sets that one field, as its type."""
     typed, value = sample(field.default, spec)
     if given_by == "command line":
-        limits, settings = parsed([option_name(field), typed])
+        flag = isinstance(field.default, bool)  # a flag takes no value
+        limits, settings = parsed([option_name(field)] if flag else [option_name(field), typed])
     else:
         monkeypatch.setenv(f"RTCHAT_SERVER_{field.name.upper()}", typed)
         limits, settings = parsed([])
@@ -247,6 +250,8 @@ def doc_default(value: object, unit: str) -> str:
     """A default as operations.md writes it: ``10 s``, ``20/s``, ``65536 bytes``, ``cn``."""
     if isinstance(value, StrEnum):
         return value.value
+    if isinstance(value, bool):
+        return "on" if value else "off"
     number = str(value) if isinstance(value, int) else f"{value:g}"
     return {"": number, "s": f"{number} s", "/s": f"{number}/s", "bytes": f"{number} bytes"}[unit]
 
@@ -255,6 +260,8 @@ def doc_allowed(default: object, spec: Option) -> str:
     """A range as operations.md writes it: ``1 or more``, ``0 to 1000``, ``0, or 0.1 to 86400``."""
     if isinstance(default, StrEnum):
         return ", ".join(member.value for member in type(default))
+    if isinstance(default, bool):
+        return "flag"
     assert spec.low is not None
     if spec.high is None:
         return f"{spec.low:g} or more"

@@ -215,7 +215,8 @@ def issue(
     """Issue a certificate and key for the user NAME (their CN) into clients/.
 
     NAME is 1-64 characters without '/', '\\', control characters or a
-    leading dot, and not ca or server (the tool's own file names); as a chat
+    leading dot, and not ca or server (the tool's own file names), nor an IP
+    address, localhost or a name of the server's certificate; as a chat
     name (spaces become _) it holds letters of one script, digits and _ - . '
     only, nothing invisible. Refuses a NAME that is, or looks like, another
     user's chat name (the server folds case and spaces: Bob is bob; aIice

@@ -66,8 +66,14 @@ MAX_MOTD_CHARS = 4096
 @click.option(
     "--ca",
     type=_FILE,
-    help="Whom to trust: a CA certificate, or a bundle of the known clients' "
-    "own (even self-signed) certificates.",
+    help="CA certificates (PEM): each lets in the users' certificates it issued. "
+    "(Given alone, a bundle of users' own certificates is read as --pins, as before.)",
+)
+@click.option(
+    "--pins",
+    type=_FILE,
+    help="Pinned certificates (PEM bundle, self-signed ones included): each lets in "
+    "its holder and nobody else, whatever it says it may sign. With --ca, --cert/--key or --pki.",
 )
 @click.option(
     "--crl",
@@ -152,6 +158,7 @@ def main(  # click passes every option by keyword
     cert: Path | None,
     key: Path | None,
     ca: Path | None,
+    pins: Path | None,
     crl: Path | None,
     motd: Path | None,
     rooms_file: Path | None,
@@ -180,7 +187,7 @@ def main(  # click passes every option by keyword
             fail(PROGRAM, ConfigError("missing --port (or RTCHAT_SERVER_PORT)"), 2)
         port = click.prompt("Port to listen on", type=click.IntRange(1, 65535), default=8443)
     try:
-        files = locations.server_files(cert=cert, key=key, ca=ca, pki=pki, crl=crl)
+        files = locations.server_files(cert=cert, key=key, ca=ca, pki=pki, crl=crl, pins=pins)
         motd_text = read_motd(motd) if motd else None
         age, count = parse_retention(retention)
         store = (

@@ -72,6 +72,10 @@ def _as_field(field: dataclasses.Field[Any], value: object) -> object:
 def _click_option(field: dataclasses.Field[Any], spec: Option) -> Callable[[F], F]:
     """The click option of one field: its name, type, default and help, all from the field."""
     default = field.default
+    if isinstance(default, bool):  # a flag: given or not (RTCHAT_SERVER_...=1 in the environment)
+        return click.option(
+            option_name(field), field.name, is_flag=True, default=default, help=spec.help
+        )
     return click.option(
         option_name(field),
         field.name,

@@ -30,7 +30,7 @@ from __future__ import annotations
 from .build import REVOCATION_REASONS, RevocationReason
 from .csr import Request, SigningRequest, create_request, read_csr, sign_request
 from .describe import CRL_RENEW_BEFORE, Description, Role, describe_file, list_certificates
-from .facts import not_a_client_certificate
+from .facts import can_sign_certificates, is_ca_certificate, not_a_client_certificate
 from .files import CERT_MODE, DIR_MODE, KEY_MODE, Action, Written, same_folder
 from .folder import MAX_NAME_BYTES, CaFolder, validate_client_name
 from .index import (
@@ -73,6 +73,7 @@ from .load import (
     load_private_key,
     private_key_is_encrypted,
     refuse_unusable_key,
+    signed_by,
 )
 from .revoke import Revocation, renew_crl, revoke
 from .validity import CA_DAYS, CLIENT_DAYS, CLOCK_SKEW, CRL_DAYS, EXPIRING_SOON, SERVER_DAYS
@@ -108,6 +109,7 @@ __all__ = [
     "SigningRequest",
     "Status",
     "Written",
+    "can_sign_certificates",
     "certificate_names",
     "certificate_status",
     "common_name",
@@ -119,6 +121,7 @@ __all__ = [
     "format_fingerprint",
     "generate_key",
     "init_ca",
+    "is_ca_certificate",
     "issue_client",
     "issue_server_certificate",
     "list_certificates",
@@ -141,5 +144,6 @@ __all__ = [
     "server_names",
     "short_fingerprint",
     "sign_request",
+    "signed_by",
     "validate_client_name",
 ]

@@ -27,7 +27,7 @@ from .files import (
     _plan,
     _Put,
 )
-from .folder import CaFolder, _load_ca, validate_client_name
+from .folder import CaFolder, _load_ca, refuse_server_name, validate_client_name
 from .groups import group_names
 from .index import (
     IndexEntry,
@@ -302,6 +302,7 @@ def _plan_signing(
     name = request.name
     if _public_der(request.csr.public_key()) == _public_der(ca_cert.public_key()):
         raise PKIError(f"{request.path} carries the CA's own key: refusing to sign it")
+    refuse_server_name(folder, name)
     _load_index_raw(folder.index)
     _refuse_name_clash(folder.root, name)  # even with force: --force renews the same user
     cert_path, key_path = folder.client_cert(name), folder.client_key(name)

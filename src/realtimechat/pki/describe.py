@@ -273,14 +273,15 @@ def _trust_notes(facts: _CertFacts) -> list[str]:
         return [
             "a CA: a server whose --ca file (or --pki folder's ca.crt) holds it accepts the "
             "client certificates it issues, and clients given it as --ca trust the server "
-            "certificates it issues"
+            "certificates it issues; in a server's --pins file it would let in its holder "
+            "and nobody it signs for"
         ]
     if not facts.self_signed:
         return []
     notes = [
         "no CA vouches for it, so it is trusted by pinning: a server that lists it in its "
-        "--ca file lets its holder in, identified by its SHA-256 fingerprint; a client "
-        "given it as --ca trusts a server that presents it"
+        "--pins file lets its holder in (and nobody it signs for), identified by its SHA-256 "
+        "fingerprint; a client given it as --ca trusts a server that presents it"
     ]
     if _is_ca(facts.cert):
         notes.append(
@@ -429,7 +430,7 @@ def _check_certificate_against(
         if self_signed:
             info.notes.append(
                 f"it is not issued by the CA of {where}: a server using that folder lets it in "
-                "only if it is pinned (listed in its --ca file)"
+                "only if it is pinned (listed in its --pins file)"
             )
         else:
             info.warnings.append(

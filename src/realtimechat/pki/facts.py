@@ -74,10 +74,23 @@ def _key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
         return None
 
 
-def _can_sign_certificates(cert: x509.Certificate) -> bool:
-    """A CA made to issue: CA:TRUE and a KeyUsage with keyCertSign (what init makes)."""
+def can_sign_certificates(cert: x509.Certificate) -> bool:
+    """A CA made to issue: CA:TRUE and a KeyUsage with keyCertSign (what init makes).
+
+    The only certificates OpenSSL lets issue others under VERIFY_X509_STRICT
+    (a CA:TRUE certificate without a key usage, as ``openssl req -x509``
+    makes them, is refused as an issuer there).
+    """
     usage = _key_usage(cert)
     return usage is not None and _is_ca(cert) and usage.key_cert_sign
+
+
+def is_ca_certificate(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` says CA:TRUE in its basic constraints, with or without a key usage."""
+    return _is_ca(cert)
+
+
+_can_sign_certificates = can_sign_certificates
 
 
 def _allows(ekus: list[x509.ObjectIdentifier] | None, oid: x509.ObjectIdentifier) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import shlex
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,7 @@ from realtimechat.errors import PKIError
 from realtimechat.names import check_name, name_from_cn, name_key, shown
 
 from .keys import _public_der
-from .load import load_certificate, load_private_key
+from .load import certificate_names, load_certificate, load_private_key
 
 #: X.509 caps a commonName at 64; cryptography counts UTF-8 bytes, so we do too.
 MAX_NAME_BYTES: Final = 64
@@ -170,6 +173,7 @@ def _load_ca(
             f"{folder.ca_key} is missing: certificates are issued in the CA folder "
             "that `rtchat-certs init` made, the one that holds ca.key"
         )
+    _refuse_exposed_key(folder.ca_key)
     ca_cert = load_certificate(folder.ca_cert)
     ca_key = load_private_key(folder.ca_key)
     # A mismatched pair would sign certificates that nobody trusting ca.crt accepts.
@@ -182,3 +186,60 @@ def _require_ca_cert(folder: CaFolder) -> None:
     if not os.path.lexists(folder.ca_cert):
         command = f"rtchat-certs init --dir {shlex.quote(str(folder.root))} --cn chatserver"
         raise PKIError(f"no CA in {folder.root} (no ca.crt): create one first with `{command}`")
+
+
+def _refuse_exposed_key(path: Path) -> None:
+    """Refuse to sign with a CA key that other users can open (as OpenSSH refuses such keys).
+
+    Whoever can read ca.key can issue a certificate for any name and pose
+    as the server to every client: it is the root of all trust. Refused
+    rather than warned about: the command that would sign is exactly when
+    the key is in use, and ``chmod 600`` is all it takes.
+    """
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return  # loading it says what is wrong
+    if mode & 0o077:
+        who = "other users" if mode & 0o007 else "its group"
+        raise PKIError(
+            f"{path} is open to {who} (mode {mode:04o}): whoever can read the CA's key can"
+            " issue certificates for any name. Refusing to use it: run"
+            f" `chmod 600 {shlex.quote(str(path))}`, and if others may have read it, make a"
+            " new CA"
+        )
+
+
+def refuse_server_name(folder: CaFolder, name: str) -> None:
+    """Refuse a user name that is an IP address or one of this CA's server names.
+
+    A user called ``localhost``, ``127.0.0.1`` or the server's own name
+    would look like the server speaking, in every chat line and log. The
+    names are those of the folder's server.crt, compared folded as chat names
+    are (``LocalHost`` is ``localhost``).
+    """
+    if _is_ip_address(name):
+        raise PKIError(
+            f"{name!r} is an IP address, not a user's name: a user called so would look like"
+            " a server; pick the person's name"
+        )
+    names = ["localhost"]
+    if os.path.lexists(folder.server_cert):
+        with contextlib.suppress(PKIError):  # a damaged server.crt: other commands say so
+            names += certificate_names(load_certificate(folder.server_cert))
+    key = name_key(name)
+    clash = next((server for server in names if name_key(server) == key), None)
+    if clash is not None:
+        raise PKIError(
+            f"{name!r} is a name of this CA's server ({clash!r}, in {folder.server_cert} or"
+            " the loopback name): a user called so would look like the server; pick the"
+            " person's name"
+        )
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True

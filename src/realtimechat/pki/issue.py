@@ -28,7 +28,7 @@ from .files import (
     _refuse_existing,
     same_folder,
 )
-from .folder import CaFolder, _check_server_cn, _load_ca, _require_ca_cert
+from .folder import CaFolder, _check_server_cn, _load_ca, _require_ca_cert, refuse_server_name
 from .groups import group_names
 from .index import (
     IndexEntry,
@@ -144,6 +144,7 @@ def issue_client(
     key_path, cert_path = folder.client_key(name), folder.client_cert(name)
     groups = group_names(groups)  # a bad group fails now, before any file is written
     ca_cert, ca_key = _load_ca(folder)
+    refuse_server_name(folder, name)
     _load_index_raw(folder.index)  # a damaged index fails now, before any file is written
     _refuse_name_clash(folder.root, name)  # even with force: --force renews the same user
     if not force:

@@ -251,3 +251,10 @@ def _signed_by(
     except (PKIError, ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
+
+
+def signed_by(
+    item: x509.Certificate | x509.CertificateRevocationList, ca: x509.Certificate
+) -> bool:
+    """Whether ``item`` names ``ca`` as its issuer and carries a valid signature of it."""
+    return _signed_by(item, ca)

@@ -80,6 +80,10 @@ SERVER_CLOSED: Final = "the server closed the connection"
 _BYE_EXPLAINED: Final[Mapping[str, str]] = {
     ByeReason.REVOKED: "your certificate has been revoked: ask your admin for a new one",
     ByeReason.EXPIRED: "your certificate has expired: ask your admin for a new one",
+    ByeReason.UNTRUSTED: (
+        "the server does not accept your certificate as a user's: no CA it trusts issued it, "
+        "or it is a CA's certificate; ask your admin for one"
+    ),
     ByeReason.SERVER_FULL: "the server is full: try again later",
     ByeReason.TOO_MANY_CONNECTIONS: (
         "too many connections from your address: close some and try again"

@@ -162,7 +162,7 @@ class ChatServer:
         self.settings = settings or ServerSettings()
         self.log = logger or log
         self._files_seen = self._files_on_disk()  # before loading: a change meanwhile reloads
-        self.trust = Trust.load(files)  # fails early, before listening
+        self.trust = Trust.load(files, tls13_only=self.settings.tls13_only)  # before listening
         self.room_file = self._load_room_file()  # likewise
         self._listeners: list[Listener] = []
         self._handshakes: HandshakeSlots[_Accepted] = HandshakeSlots()  # in progress
@@ -279,7 +279,10 @@ class ChatServer:
         """
         self._files_seen = self._files_on_disk()  # a failure waits for the next change
         try:
-            self.trust = Trust.load(self.files)
+            # The trust in force goes along: a CRL older than its own is refused.
+            self.trust = Trust.load(
+                self.files, previous=self.trust, tls13_only=self.settings.tls13_only
+            )
         except Exception as exc:
             # One line for the operator (a bad file, a wrong key), no traceback.
             again = " (read again when they change)" if self.settings.watch_interval > 0 else ""
@@ -609,7 +612,8 @@ FileState = tuple[int, int, int, int] | None
 
 def _files_on_disk(files: ServerFiles) -> tuple[FileState, ...]:
     """What the certificate files look like: any rewrite, replace or removal changes it."""
-    return tuple(_file_state(path) for path in (files.cert, files.key, files.ca, files.crl))
+    paths = (files.cert, files.key, files.ca, files.crl, files.pins)
+    return tuple(_file_state(path) for path in paths)
 
 
 def _file_state(path: Path | None) -> FileState:
@@ -624,10 +628,11 @@ def _file_state(path: Path | None) -> FileState:
 
 def _where(files: ServerFiles) -> str:
     """The folder the server's files came from, or the files themselves."""
-    folders = {files.cert.parent, files.key.parent, files.ca.parent}
+    paths = (files.cert, files.key, *files.trust_files)
+    folders = {path.parent for path in paths}
     if len(folders) == 1:
         return os.path.abspath(folders.pop())
-    return f"{files.cert}, {files.key}, {files.ca}"
+    return ", ".join(str(path) for path in paths)
 
 
 def raise_open_file_limit() -> int:

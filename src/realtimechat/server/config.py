@@ -29,7 +29,8 @@ class Option:
     """How one setting is given on the command line; its type and default are the field's.
 
     An int or float field takes a number from ``low`` to ``high`` (either may
-    be open); a StrEnum field takes one of its values.
+    be open); a StrEnum field takes one of its values; a bool field is a flag
+    (``--tls13-only``), off by default.
     """
 
     help: str
@@ -197,6 +198,13 @@ class ServerSettings:
         high=86400.0,
         off="reload only on SIGHUP",
         metavar="SECONDS",
+    )
+    # TLS 1.2 sends the client's certificate, and so its user's name, in clear:
+    # a server whose clients all speak TLS 1.3 (ours do) can refuse it.
+    tls13_only: bool = option(
+        False,
+        "Refuse TLS 1.2: in TLS 1.2 a client's certificate, and so its user's name, "
+        "crosses the network in clear. rtchat always speaks TLS 1.3.",
     )
     names: NamesMode = option(  # noqa: RUF009 - returns a field(), as field() itself does
         NamesMode.CN,

@@ -2,11 +2,14 @@
 
 Identity rules (docs/protocol.md 1, "Identity"; ``Trust.identify`` applies them):
 
-* A certificate found in the trust file itself (a pinned certificate, such
-  as the seed's self-signed ``openssl req -x509`` ones) is identified by its
-  SHA-256 fingerprint: nothing else vouches for it.
+* A pinned certificate (in the server's pin file, such as the seed's
+  self-signed ``openssl req -x509`` ones) is identified by its SHA-256
+  fingerprint: nothing else vouches for it.
 * A certificate issued by a trusted CA is identified by issuer and subject
   CN, so a renewed certificate (new key, new serial) is the same user.
+  ``authority`` says which CA's key signed it (None: no CA of the server's
+  did, for instance a certificate signed by a pinned one), so that the
+  server can refuse what no CA vouches for (``Trust.refusal``).
 
 Groups (``urn:rtchat:group:NAME`` in the subjectAltName, pki/groups.py) are
 taken only from a CA-issued certificate: the CA vouches for them. A pinned
@@ -31,6 +34,8 @@ class PeerIdentity:
     issuer: str  # RFC 4514 name of the issuer
     not_after: datetime
     pinned: bool
+    authority: str | None = None  # SHA-256 of the public key of the CA that signed it
+    is_ca: bool = False  # it says CA:TRUE: a certificate for issuing, nobody's identity
     groups: frozenset[str] = field(default=frozenset())  # group keys (rooms.group_key)
 
     @property

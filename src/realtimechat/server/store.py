@@ -31,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import sqlite3
+import stat
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -343,6 +345,44 @@ _LOBBY: Final = "(room IS NULL AND (recipient IS NULL OR recipient = :reader OR 
 Row = tuple[int, str, str, str, str | None, str | None, str | None]
 
 
+# SQLite creates the database with mode 0644 (less the umask) and gives its
+# -wal, -shm and -journal files the database's own mode: a database made 0600
+# first keeps all of them private, whatever the umask.
+FILE_MODE: Final = 0o600
+FOLDER_MODE: Final = 0o700
+_COMPANIONS: Final = ("", "-wal", "-shm", "-journal")
+
+
+def _private_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) if missing; the folder itself mode 0700."""
+    if folder.is_dir():
+        return  # the operator's folder: its mode is theirs (the files in it are private)
+    folder.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+    os.chmod(folder, FOLDER_MODE)  # mkdir's mode goes through the umask
+
+
+def _private_files(database: Path) -> list[str]:
+    """Create ``database`` 0600 if missing; make it and its companions 0600 if open to others.
+
+    Returns the names of the files whose mode was changed. The history holds
+    private messages: another local user must not read it, whatever the
+    umask or the mode of an existing folder.
+    """
+    fd = os.open(database, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    os.close(fd)
+    tightened = []
+    for suffix in _COMPANIONS:
+        path = database.with_name(database.name + suffix)
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(path, FILE_MODE)
+                tightened.append(f"{path.name} (was {mode:04o})")
+        except FileNotFoundError:
+            continue
+    return tightened
+
+
 def _row_message(row: Row) -> Msg:
     msg_id, ts, from_name, text, to_name, action, room = row
     return Msg(id=msg_id, ts=ts, from_=from_name, text=text, to=to_name, action=action, room=room)
@@ -374,10 +414,14 @@ class SqliteStore:
         self.last_id = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtchat-store")
         self._db: sqlite3.Connection | None = None
+        self._tightened: list[str] = []  # files found open to others, made 0600 at open
 
     def describe(self) -> str:
         """Where messages are kept, for the log at start."""
-        return f"messages in {self.path} (SQLite, durability {self.durability.value})"
+        said = f"messages in {self.path} (SQLite, durability {self.durability.value})"
+        if self._tightened:
+            said += f"; made {', '.join(self._tightened)} private (mode 0600)"
+        return said
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -395,7 +439,8 @@ class SqliteStore:
     def _connect(self) -> tuple[sqlite3.Connection, int]:
         db: sqlite3.Connection | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private_folder(self.path.parent)
+            self._tightened = _private_files(self.path)
             db = sqlite3.connect(self.path, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.durability.value.upper()}")

@@ -243,7 +243,7 @@ class TLSServerProtocol(asyncio.Protocol):
             self._flush()
             return False
         except ssl.SSLError as exc:
-            self._refuse(describe_handshake_error(exc))
+            self._refuse(describe_handshake_error(exc, self._context))
             return False
         self.handshaking = False
         self._cancel_timer()

@@ -174,3 +174,34 @@ def test_server_certificate_renewal_needs_force_and_keeps_names(
     assert mode_of(folder.server_key) == 0o600
     assert [e.kind for e in pki.read_index(ca_root)] == ["server", "server"]
     assert openssl_verify(openssl, ca_root, folder.server_cert, "sslserver").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "name", ["localhost", "LocalHost", "chatserver", "127.0.0.1", "::1", "10.1.2.3"]
+)
+def test_a_user_cannot_be_named_like_the_server(ca_root: Path, tmp_path: Path, name: str) -> None:
+    """issue and sign refuse the server's own names and IP addresses, and write nothing.
+
+    Before: `rtchat-certs issue localhost` issued a client certificate without a word,
+    and its holder's lines read as if the server spoke.
+    """
+    before = snapshot(ca_root)
+    with pytest.raises(PKIError, match="would look like"):
+        pki.issue_client(ca_root, name)
+    made = pki.create_request(tmp_path / "user", name)
+    with pytest.raises(PKIError, match="would look like"):
+        pki.sign_request(ca_root, pki.read_csr(made.csr))
+    assert snapshot(ca_root) == before
+
+
+@pytest.mark.parametrize(("mode", "who"), [(0o640, "its group"), (0o644, "other users")])
+def test_a_ca_key_others_can_open_is_refused(ca_root: Path, mode: int, who: str) -> None:
+    """ca.key open to the group or everyone: no certificate is signed with it until chmod 600."""
+    key = pki.CaFolder(ca_root).ca_key
+    key.chmod(mode)
+    with pytest.raises(PKIError) as refused:
+        pki.issue_client(ca_root, "alice")
+    assert str(refused.value).startswith(f"{key} is open to {who} (mode {mode:04o})")
+    assert f"chmod 600 {key}" in str(refused.value)
+    key.chmod(0o600)
+    pki.issue_client(ca_root, "alice")
