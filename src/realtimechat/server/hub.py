@@ -741,15 +741,14 @@ class Hub(Generic[P]):
         room.sessions[session] = None
         return True
 
-    def plan_join(self, session: Peer, request: JoinRoom) -> Room | None:
-        """The room ``request`` enters (reserved), or None if already a member; or a Refusal."""
+    def plan_join(self, session: Peer, request: JoinRoom) -> tuple[Room, bool]:
+        """The room ``request`` enters, and whether it must be written (False: a member
+        already); or a Refusal. A room to write is reserved until ``join`` is done."""
         member = session.member
         assert member is not None
         caller = self.caller(member.identity)
         room = self.rooms.plan_join(request.room, caller)
-        if self.rooms.member_of(caller.key, room):
-            return None
-        return room
+        return room, not self.rooms.member_of(caller.key, room)
 
     async def join(self, session: Peer, room: Room) -> None:
         """Write the membership through the engine, then tell the room and every session of it.

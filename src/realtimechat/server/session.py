@@ -122,26 +122,36 @@ class Holds:
     begins when that ends.
     """
 
+    __slots__ = ("_busy", "_run", "_waiting")
+
     def __init__(self, run: Callable[[Work, str], None]) -> None:
         self._run = run  # Hub.background: a stop waits for every read
-        self._waiting: deque[tuple[Callable[[], Work | None], str]] = deque()
+        # Made when a read must wait for another: most sessions only ever
+        # have their replay, and a deque per connection costs 600 bytes.
+        self._waiting: deque[tuple[Callable[[], Work | None], str]] | None = None
         self._busy = False
 
     def add(self, begin: Callable[[], Work | None], what: str) -> None:
         """Queue a read: ``begin`` holds and returns what to await (None: nothing to read)."""
-        self._waiting.append((begin, what))
-        if not self._busy:
+        if self._busy:
+            if self._waiting is None:
+                self._waiting = deque()
+            self._waiting.append((begin, what))
+            return
+        self._begin(begin, what)
+
+    def _begin(self, begin: Callable[[], Work | None], what: str) -> None:
+        work = begin()
+        if work is None:
             self._next()
+            return
+        self._busy = True
+        self._run(self._then_next(work), what)
 
     def _next(self) -> None:
-        while self._waiting:
-            begin, what = self._waiting.popleft()
-            work = begin()
-            if work is not None:
-                self._busy = True
-                self._run(self._then_next(work), what)
-                return
         self._busy = False
+        if self._waiting:
+            self._begin(*self._waiting.popleft())
 
     async def _then_next(self, work: Work) -> None:
         try:
@@ -425,15 +435,14 @@ class Session(asyncio.Protocol):
                 self.hub.answer_rooms(self, frame)
 
     def _join(self, request: JoinRoom) -> None:
-        room = self.hub.plan_join(self, request)
-        if room is not None:
+        room, new = self.hub.plan_join(self, request)
+        if new:
             self._write_then_go_on(self.hub.join(self, room), "join a room")
             return
         # Already a member: joined again, with nothing to replay (its
         # messages have been coming, or are about to, after their history).
-        found = self.hub.check_part(self, PartRoom(room=request.room))
-        self.outbox.put_control(encode(self._joined(found, self.hub.last_id)))
-        self.outbox.put_control(encode(HistoryEnd(count=0, more=False, room=found.name)))
+        self.outbox.put_control(encode(self._joined(room, self.hub.last_id)))
+        self.outbox.put_control(encode(HistoryEnd(count=0, more=False, room=room.name)))
 
     def _write_then_go_on(self, write: Work, what: str) -> None:
         """Carry out a write through the engine; this session's next frames wait for it."""
