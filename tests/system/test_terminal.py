@@ -352,6 +352,23 @@ def test_hostile_text_leaves_the_screen_intact(
     assert "\\u202e" in attack
 
 
+def test_every_script_is_drawn_as_written(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Persian, Hindi and emoji keep their joiners on screen; lone joiners and overrides do not."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    tmux.wait_text("alice", "bob joined")
+    persian, hindi, emoji = "می\u200cخواهم", "क्\u200dष", "👩\u200d💻 👨\u200d👩\u200d👧"  # noqa: RUF001
+    for text in (persian, hindi, emoji, "ad\u200dmin abc\u202edef"):
+        tmux.run("set-buffer", "-b", "text", text)
+        tmux.run("paste-buffer", "-p", "-b", "text", "-t", "bob")
+        tmux.keys("bob", "Enter")
+    screen = tmux.wait_text("alice", "bob: ad\\u200dmin abc\\u202edef")
+    for text in (persian, hindi, emoji):
+        assert f"bob: {text}" in screen, ascii(screen)
+
+
 def test_pending_until_echoed_then_shown_as_ours(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
