@@ -407,6 +407,23 @@ def test_lost_server_shows_reconnecting_and_recovers(
     at_shell(tmux, "alice")
 
 
+def test_enter_on_an_empty_line_reconnects_now(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Back-off has grown long; the server is back: Enter on an empty line reconnects at once."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.stop()
+    tmux.wait_text("alice", "(Enter: now)")
+    # After five failed attempts the next waits 16 s (12.8-19.2 s with the jitter).
+    countdown = re.compile(r"\| reconnecting in (1\d) s")
+    tmux.wait_for("alice", lambda screen: countdown.search(screen) is not None, timeout=40)
+    server_process.start()
+    tmux.keys("alice", "Enter")
+    tmux.wait_text("alice", "-- reconnecting now")
+    tmux.wait_for("alice", lambda screen: screen.count("joined as alice") == 2, timeout=6)
+    tmux.wait_text("alice", "| connected")
+
+
 def test_refusal_is_one_line_and_a_non_zero_exit(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:

@@ -15,6 +15,9 @@ colour, mentions of your name highlighted (and the terminal bell, unless
 ``--no-bell``), private messages marked, notices and history dimmed.
 ``NO_COLOR`` or ``--no-color`` turns colour off.
 
+Reconnecting: the status line counts down to the next attempt; Enter on
+an empty line (or ``/reconnect``) tries at once.
+
 Leaving: ``/quit``, Ctrl-D or Ctrl-C say ``bye`` and return; prompt_toolkit
 restores the terminal in every case. Ctrl-C works as in a shell: with text
 on the input line it clears the line; on an empty line it leaves. Nothing
