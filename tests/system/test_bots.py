@@ -9,7 +9,6 @@ before the welcome are carried out; a message refused or never sent exits
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -29,36 +28,14 @@ WAIT = 15.0
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """No RTCHAT_* settings, a home of its own (the resume point starts empty)."""
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("RTCHAT")}
-    home = tmp_path / "home"
-    clean.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-    )
-    return clean
-
-
-@pytest.fixture
 def server(pki: Pki, tmp_path: Path) -> Iterator[ServerProcess]:
     running = ServerProcess(pki, tmp_path)
     yield running
     running.stop()
 
 
-@pytest.fixture
-def started(env: dict[str, str]) -> Iterator[list[Spawned]]:
-    """Every client a test starts; killed after it if still running."""
-    clients: list[Spawned] = []
-    yield clients
-    for client in clients:
-        client.stop()
-
-
 def rtchat(
-    started: list[Spawned], env: dict[str, str], pki: Pki, port: int, name: str, *options: str
+    clients: list[Spawned], env: dict[str, str], pki: Pki, port: int, name: str, *options: str
 ) -> Spawned:
     client = Spawned.start(
         [
@@ -77,7 +54,7 @@ def rtchat(
         ],
         env,
     )
-    started.append(client)
+    clients.append(client)
     return client
 
 
@@ -92,10 +69,10 @@ def expect_event(client: Spawned, kind: str, text: str = "") -> dict[str, Any]:
 
 
 def test_a_bot_gets_every_event_as_typed_facts(
-    started: list[Spawned], env: dict[str, str], pki: Pki, server: ServerProcess
+    clients: list[Spawned], client_env: dict[str, str], pki: Pki, server: ServerProcess
 ) -> None:
     """/who and /whois piped before the welcome are answered; every line is of the schema."""
-    bot = rtchat(started, env, pki, server.port, "alice", "--json", "--wait", "5")
+    bot = rtchat(clients, client_env, pki, server.port, "alice", "--json", "--wait", "5")
     bot.send("/who")  # before the welcome: queued, not lost
     bot.send("/whois alice")
     welcome = expect_event(bot, "welcome")
@@ -106,7 +83,7 @@ def test_a_bot_gets_every_event_as_typed_facts(
     assert whois["online"] is True
     assert whois["user"]["name"] == "alice"
 
-    bob = rtchat(started, env, pki, server.port, "bob", "--plain", "--wait", "5")
+    bob = rtchat(clients, client_env, pki, server.port, "bob", "--plain", "--wait", "5")
     assert expect_event(bot, "join")["name"] == "bob"
     bob.send("alice: lunch?")
     bob.send("nothing for anyone")
@@ -146,10 +123,10 @@ def test_a_bot_gets_every_event_as_typed_facts(
 
 
 def test_a_refused_message_exits_8(
-    started: list[Spawned], env: dict[str, str], pki: Pki, server: ServerProcess
+    clients: list[Spawned], client_env: dict[str, str], pki: Pki, server: ServerProcess
 ) -> None:
     """printf '/msg zed hello' | rtchat --plain: nothing was sent, and the status says so."""
-    client = rtchat(started, env, pki, server.port, "alice", "--plain")
+    client = rtchat(clients, client_env, pki, server.port, "alice", "--plain")
     client.send("/msg zed hello")
     client.end_input()
     assert client.wait() == 8
@@ -160,10 +137,10 @@ def test_a_refused_message_exits_8(
 
 
 def test_a_message_too_long_to_send_exits_8(
-    started: list[Spawned], env: dict[str, str], pki: Pki, server: ServerProcess
+    clients: list[Spawned], client_env: dict[str, str], pki: Pki, server: ServerProcess
 ) -> None:
     """A 70 KB line is never sent: exit 8, and the other lines still go."""
-    client = rtchat(started, env, pki, server.port, "alice", "--json")
+    client = rtchat(clients, client_env, pki, server.port, "alice", "--json")
     client.send("x" * 70_000)
     client.send("short and sent")
     client.end_input()
@@ -177,11 +154,11 @@ def test_a_message_too_long_to_send_exits_8(
 
 
 def test_an_echoed_message_is_never_counted_as_lost(
-    started: list[Spawned], env: dict[str, str], pki: Pki, server: ServerProcess
+    clients: list[Spawned], client_env: dict[str, str], pki: Pki, server: ServerProcess
 ) -> None:
     """--wait 0: the message goes before the bye and its echo is read before the exit: 0."""
     for attempt in range(3):  # the same each time, whatever the timing
-        client = rtchat(started, env, pki, server.port, "alice", "--json", "--wait", "0")
+        client = rtchat(clients, client_env, pki, server.port, "alice", "--json", "--wait", "0")
         client.send(f"quick {attempt}")
         client.end_input()
         assert client.wait() == 0, client.stderr.lines
@@ -191,10 +168,10 @@ def test_an_echoed_message_is_never_counted_as_lost(
 
 
 def test_a_message_not_echoed_in_time_exits_7(
-    started: list[Spawned], env: dict[str, str], pki: Pki, server: ServerProcess
+    clients: list[Spawned], client_env: dict[str, str], pki: Pki, server: ServerProcess
 ) -> None:
     """The server stops answering: 7 after --wait, not 8 (nothing was refused)."""
-    client = rtchat(started, env, pki, server.port, "alice", "--plain", "--wait", "1")
+    client = rtchat(clients, client_env, pki, server.port, "alice", "--plain", "--wait", "1")
     client.stdout.expect("joined as alice", timeout=WAIT)
     server.process.send_signal(signal.SIGSTOP)
     try:
@@ -207,10 +184,10 @@ def test_a_message_not_echoed_in_time_exits_7(
 
 
 def test_json_lines_are_one_object_each(
-    started: list[Spawned], env: dict[str, str], pki: Pki, server: ServerProcess
+    clients: list[Spawned], client_env: dict[str, str], pki: Pki, server: ServerProcess
 ) -> None:
     """Hostile text arrives exact in JSON, escaped on the wire to the bot."""
-    bot = rtchat(started, env, pki, server.port, "alice", "--json")
+    bot = rtchat(clients, client_env, pki, server.port, "alice", "--json")
     bot.send("beep \x1b[2J boop")
     event = expect_event(bot, "message", "beep")
     assert event["text"] == "beep \x1b[2J boop"
