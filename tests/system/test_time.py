@@ -22,6 +22,7 @@ from realtimechat.pki import CaFolder, init_ca, issue_client
 from ..support import Pki, ServerProcess
 from .test_bots import events_of, expect_event, rtchat
 from .test_cli import Spawned
+from .test_terminal import Tmux, at_shell
 
 BIN = Path(sys.executable).parent
 CLOCK = r"\d\d:\d\d"
@@ -184,3 +185,25 @@ def test_certs_list_shows_the_soonest_expiry_first(
     assert len(rows) == 4, listed  # the server certificate and three clients
     stamps = [re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", line)[0] for line in rows]
     assert stamps == sorted(stamps), listed
+
+
+def test_the_terminal_shows_the_expiry_warning_at_join(
+    tmp_path: Path, soon: tuple[Pki, ServerProcess]
+) -> None:
+    """On the screen: the warning at join, before the prompt, with how to renew."""
+    own, running = soon
+    tmux = Tmux(tmp_path)
+    try:
+        tmux.new_pane("soon")
+        command = (
+            f"{BIN / 'rtchat'} --pki {own.folder.root} --host 127.0.0.1 "
+            f"--port {running.port} --cn chatserver --name soon"
+        )
+        tmux.type("soon", command, enter=True)
+        screen = tmux.wait_output("soon", "soon>")
+        assert re.search(r"!! your certificate expires on \d{4}-\d\d-\d\d", screen), screen
+        assert "rtchat-certs request NAME --force" in screen
+        tmux.keys("soon", "C-d")
+        at_shell(tmux, "soon")
+    finally:
+        tmux.kill()
