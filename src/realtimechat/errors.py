@@ -20,7 +20,8 @@ on stderr and an exit code (``exit_code``) at the edge. ::
         ├── SessionRefused          the server said no after TLS (name taken,
         │                           version, bye before welcome)
         ├── ConnectionLost          the connection ended after welcome
-        └── MessagesNotDelivered    some of our messages never came back
+        ├── MessagesNotDelivered    some of our messages never came back
+        └── MessagesNotSent         a message was refused or could not be sent
 
 Exit codes are part of the CLI contract (README.md, "Exit codes").
 """
@@ -41,6 +42,7 @@ class ExitCode(IntEnum):
     REFUSED = 5  # the server refused us: certificate, name, version, bye
     CONNECTION_LOST = 6
     NOT_DELIVERED = 7  # --plain: some messages never echoed; rtchat-bench: the run was not clean
+    NOT_SENT = 8  # --plain: a message refused by the server or not sendable, a line no command
 
 
 class RtchatError(Exception):
@@ -132,3 +134,9 @@ class ConnectionLost(ClientError):
 
 class MessagesNotDelivered(ClientError):
     exit_code = ExitCode.NOT_DELIVERED
+
+
+class MessagesNotSent(ClientError):
+    """A line was not carried out: the server refused a message, or it could not be sent."""
+
+    exit_code = ExitCode.NOT_SENT

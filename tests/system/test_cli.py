@@ -378,6 +378,23 @@ def test_me_double_slash_and_escape_sequences(
         assert b"\\x1b[2J" in client.stdout.raw
 
 
+def test_every_script_is_shown_as_written(
+    spawn: Spawn, server: RunningServer, folders: Folders
+) -> None:
+    """Joiners in Persian, Hindi and emoji arrive as written; an override stays escaped."""
+    alice = join(spawn, server, folders, "alice")
+    bob = join(spawn, server, folders, "bob")
+    alice.stdout.expect(rf"^{CLOCK} -- bob joined$")
+    written = "می\u200cخواهم क्\u200dष 👩\u200d💻 🏳️\u200d🌈 👍🏽 🇮🇷"  # noqa: RUF001 - Persian
+    alice.send(f"{written} abc\u202edef")
+    line = bob.stdout.expect(r"abc\\u202edef$").string
+    assert line.endswith(f"alice: {written} abc\\u202edef"), ascii(line)
+    alice.end_input()
+    bob.end_input()
+    assert alice.wait() == 0
+    assert bob.wait() == 0
+
+
 # -- in order under the rate limit (issue 13) ---------------------------------------
 
 # Faster than the server's --rate: 500 lines a second against 50 requests.
@@ -399,7 +416,7 @@ def pipe_past_the_rate_limit(spawn: Spawn, folders: Folders, mode: str) -> list[
     """
     running = start_server(spawn, folders.ca, *ORDER_SERVER)
     alice = spawn(*client_args(running.port, "alice", folders), mode, "--wait", "60")
-    alice.stdout.expect("joined as alice")
+    alice.stdout.expect("joined as alice" if mode == "--plain" else '"event": "welcome"')
     for line in NUMBERED:
         alice.send(line)
         time.sleep(PIPE_PACE)
@@ -407,7 +424,12 @@ def pipe_past_the_rate_limit(spawn: Spawn, folders: Folders, mode: str) -> list[
     assert alice.wait(timeout=90) == 0, alice.stderr.lines  # every line echoed
     running.process.stderr.expect(r" limited .*limit=rate")  # the limit did bite
     witness = spawn(*client_args(running.port, "bob", folders), mode)
-    witness.stdout.expect(f"-- {len(NUMBERED)} earlier messages above")  # the replay's end
+    replayed = (
+        f"-- {len(NUMBERED)} earlier messages above"
+        if mode == "--plain"
+        else f'"event": "history", .*"count": {len(NUMBERED)}'
+    )
+    witness.stdout.expect(replayed)  # the replay's end
     witness.end_input()
     assert witness.wait() == 0, witness.stderr.lines
     return [text for line in witness.stdout.lines if (text := alices_text(line, mode))]
@@ -417,7 +439,7 @@ def alices_text(line: str, mode: str) -> str | None:
     """The text of one of alice's messages on an output line of ``mode``, else None."""
     if mode == "--json":
         event = json.loads(line)
-        return event["text"] if event["event"] == "msg" and event["from"] == "alice" else None
+        return event["text"] if event["event"] == "message" and event["from"] == "alice" else None
     found = re.fullmatch(rf"{CLOCK} alice: (.*)", line)
     return found.group(1) if found else None
 
@@ -1035,20 +1057,3 @@ def test_a_port_in_host_beats_a_weaker_port(
     assert error_line(clash.stderr) == (
         "rtchat: RTCHAT_HOST 127.0.0.1:3 says port 3 but RTCHAT_PORT says 5: give the port once"
     )
-
-
-def test_json_mode_prints_one_object_per_event(
-    spawn: Spawn, server: RunningServer, folders: Folders
-) -> None:
-    """--json: messages as objects with their exact text, everything else as notices."""
-    bot = spawn(*client_args(server.port, "alice", folders), "--json")
-    bot.stdout.expect(r'"event": "notice".*joined as alice')
-    bot.send("beep \x1b[2J boop")
-    line = bot.stdout.expect(r'"event": "msg".*beep').string
-    event = json.loads(line)
-    assert event["from"] == "alice"
-    assert event["text"] == "beep \x1b[2J boop"
-    assert event["own"] is True
-    assert "\x1b" not in line  # escaped on the wire to the bot, exact once decoded
-    bot.end_input()
-    assert bot.wait() == 0

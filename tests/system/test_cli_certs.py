@@ -372,7 +372,7 @@ def _four_clients(root: Path) -> None:
 def test_console_list_shows_every_status(tmp_path: Path, ca: Path) -> None:
     """list as a process shows name, serial, short fingerprint, expiry and each status."""
     _four_clients(ca)
-    entries = pki.read_index(ca)
+    entries = sorted(pki.read_index(ca), key=lambda entry: entry.not_after_utc)  # soonest first
 
     done = _console("list", "--dir", str(ca), cwd=tmp_path)
 
@@ -380,7 +380,7 @@ def test_console_list_shows_every_status(tmp_path: Path, ca: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT", "AFTER", "STATUS"]
     rows = lines[1:6]
-    statuses = ["valid", "valid", "expiring soon", "expired", "revoked"]
+    statuses = ["expired", "expiring soon", "valid", "valid", "revoked"]
     for row, entry, status in zip(rows, entries, statuses, strict=True):
         assert row.split()[:4] == [entry.name, entry.kind, entry.serial, entry.fingerprint[:16]]
         assert entry.not_after_utc.strftime("%Y-%m-%d %H:%M UTC") in row
@@ -693,10 +693,10 @@ def test_list_shows_each_status(ca: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = result.stdout.splitlines()[1:6]
     assert [(row.split()[0], row.split("  ")[-1].strip()) for row in rows] == [
+        ("carol", "expired"),  # the soonest to expire first
+        ("bob", "expiring soon"),
         ("chatserver", "valid"),
         ("alice", "valid"),
-        ("bob", "expiring soon"),
-        ("carol", "expired"),
         ("dave", "revoked"),
     ]
 
@@ -1412,7 +1412,8 @@ def test_list_marks_certificates_a_renewal_replaced(ca: Path, tmp_path: Path) ->
         "valid",
         "valid",  # the new chatserver
     ]
-    for row, entry, status in zip(lines[1:7], entries, statuses, strict=True):
+    listed = sorted(zip(entries, statuses, strict=True), key=lambda row: row[0].not_after_utc)
+    for row, (entry, status) in zip(lines[1:7], listed, strict=True):
         assert row.split()[:4] == [entry.name, entry.kind, entry.serial, entry.fingerprint[:16]]
         assert row.endswith(f"  {status}"), row
 

@@ -17,7 +17,7 @@ from .. import locations
 from ..client import config
 from ..client.address import split_host_port
 from ..client.connection import Endpoint, ServerConnection
-from ..client.identity import check_client_certificate
+from ..client.identity import certificate_expiry, check_client_certificate
 from ..client.interactive import InteractiveClient, Look, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
 from ..client.state import ResumePoint
@@ -38,7 +38,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
         "Exit codes: 0 ok, 1 a setting or certificate file that cannot be used, 2 usage, "
         "3 cannot connect, 4 server certificate not trusted "
         "or not for --cn, 5 refused by the server, 6 connection lost, "
-        "7 messages not echoed (--plain)."
+        "7 messages not echoed in time (--plain), 8 a message refused or not sendable, "
+        "or a line that is no command (--plain)."
     ),
 )
 @click.option(
@@ -98,7 +99,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     type=click.FloatRange(0),
     default=10.0,
     show_default=True,
-    help="--plain: at end of input, seconds to wait for our messages to come back.",
+    help="--plain: at end of input, seconds to wait for our messages to come back "
+    "(and /who, /whois to be answered).",
 )
 @click.option(
     "--connect-timeout",
@@ -118,7 +120,7 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     "--json",
     "as_json",
     is_flag=True,
-    help="Like --plain, but every event is one JSON object per line (for bots).",
+    help="Like --plain, but every event is one JSON object per line (for bots: docs/bots.md).",
 )
 @click.option("--no-color", is_flag=True, help="No colours (NO_COLOR in the environment too).")
 @click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on a mention.")
@@ -215,6 +217,7 @@ def main(  # click passes every option by keyword
             cert=cert, key=key, ca=ca, pki=pki, name=name, identity=identity
         )
         check_client_certificate(files.cert)  # before a passphrase is asked, or a byte sent
+        expires = certificate_expiry(files.cert)  # warned about at join when it is soon
         passphrase = await key_passphrase(files.key, interactive=interactive)
         password = (lambda: passphrase) if passphrase else None
         context = client_context(files, passphrase=password)
@@ -243,12 +246,20 @@ def main(  # click passes every option by keyword
 
         if interactive:
             look = Look.from_options(no_color=no_color, no_bell=no_bell)
-            await InteractiveClient(opener, endpoint, name=name, resume=resume, look=look).run()
+            await InteractiveClient(
+                opener, endpoint, name=name, resume=resume, look=look, certificate_expires=expires
+            ).run()
             return
         lines: Lines = asyncio.Queue()
         start_stdin_thread(asyncio.get_running_loop(), lines)
         plain_client = PlainClient(
-            opener, sys.stdout, wait=wait, name=name, resume=resume, as_json=as_json
+            opener,
+            sys.stdout,
+            wait=wait,
+            name=name,
+            resume=resume,
+            as_json=as_json,
+            certificate_expires=expires,
         )
         await plain_client.run(lines)
 
