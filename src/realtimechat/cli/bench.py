@@ -48,7 +48,8 @@ def _target_options(command: F) -> F:
             "--spawn",
             is_flag=True,
             help="Start a throwaway rtchat-server on 127.0.0.1 with a throwaway PKI "
-            "(--ephemeral --rate 0 --max-per-address 100000 --max-handshakes 2048), stop it "
+            "(--ephemeral --rate 0 --identity-rate 0 --identity-text-rate 0 "
+            "--presence-interval 0 --max-per-address 100000 --max-handshakes 2048), stop it "
             "at the end, and "
             "report its CPU % and memory.",
         ),

@@ -28,29 +28,61 @@ Fan-out policy -- what happens to a message on its way to each member:
   are few, and a client's state depends on each of them.
 * A session whose transport stays paused longer than
   ``Limits.write_timeout`` is ended with ``bye {reason: slow_consumer}``
-  (the session enforces this; see ``Session.pause_writing``). So memory
-  per slow peer is bounded by the queue limits plus the transport's own
-  high-water mark, and no writer ever waits on a reader.
+  (the session enforces this; see ``Session.pause_writing``). Its queue is
+  then **dropped**, not written (``discard``): it gets a ``gap`` naming the
+  messages that were in it, and its ``bye``. A peer that did not read for
+  that long would not take the queue before its connection is cut, and
+  handing it over would cost a private copy of it twice over (joined, then
+  encrypted). So memory per slow peer is bounded by the queue limits plus
+  what its transport took before it paused (one flush), and no writer
+  ever waits on a reader.
+* All queues together are bounded too (``Limits.queue_total_bytes``): the
+  ``FlushScheduler`` keeps the total of what the queues hold and what
+  their paused transports held when they paused, and after its flushes,
+  if the total is over the limit, it asks the hub to end the sessions
+  holding the most as slow consumers (``Hub._shed``). A message queued for
+  many sessions is counted once for each: an upper bound, since they
+  share its bytes. The count is one addition per append; nothing is
+  walked unless the limit is passed.
+* A flush larger than ``WRITE_SLICE`` is handed over in pieces of about
+  that size, so that it is never joined into one private copy.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from ..protocol import Gap, encode
 
+WRITE_SLICE: Final = 64 * 1024  # a flush larger than this is written in pieces of about this
+_NO_ID: Final = 1 << 62  # above every message id: "no msg queued" for the lowest one queued
+
 
 class FlushScheduler:
-    """Runs each marked outbox's flush once, at the end of this loop iteration."""
+    """Runs each marked outbox's flush once, at the end of this loop iteration.
 
-    __slots__ = ("_loop", "_pending", "_scheduled")
+    It also keeps ``queued``, the bytes all its outboxes hold, and calls
+    ``over`` after its flushes whenever that is above ``limit``.
+    """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    __slots__ = ("_loop", "_over", "_pending", "_scheduled", "limit", "queued")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        limit: int = _NO_ID,
+        over: Callable[[], None] | None = None,
+    ) -> None:
         self._loop = loop
         self._pending: list[Outbox] = []
         self._scheduled = False
+        self.limit = limit
+        self._over = over
+        self.queued = 0  # bytes queued in every outbox, and held by their paused transports
 
     def mark(self, outbox: Outbox) -> None:
         self._pending.append(outbox)
@@ -63,6 +95,8 @@ class FlushScheduler:
         self._scheduled = False
         for outbox in pending:
             outbox.flush()
+        if self.queued > self.limit and self._over is not None:
+            self._over()
 
 
 class Outbox:
@@ -75,14 +109,19 @@ class Outbox:
 
     __slots__ = (
         "_chunks",
+        "_controls",
+        "_first",
         "_gap_first",
         "_gap_last",
         "_gap_missed",
+        "_gaps_missed",
         "_held",
+        "_last",
         "_marked",
         "_max_bytes",
         "_max_frames",
         "_scheduler",
+        "_transport_bytes",
         "_write",
         "dropped",
         "paused",
@@ -112,11 +151,25 @@ class Outbox:
         self._gap_last = 0
         self._gap_missed = 0
         self._held: list[Run] | None = None  # live runs held back during a replay
+        # What is queued, for discard(): the control frames among queued_frames,
+        # the lowest and highest msg id (of runs and gaps), what queued gaps name.
+        self._controls = 0
+        self._first = _NO_ID
+        self._last = 0
+        self._gaps_missed = 0
+        self._transport_bytes = 0  # what the transport held when it paused (counted while paused)
+
+    @property
+    def holding_bytes(self) -> int:
+        """What this session costs beyond its connection: its queue, and its transport's
+        buffer when it paused."""
+        return self.queued_bytes + self._transport_bytes
 
     def put_control(self, data: bytes) -> None:
         """Queue a frame that must not be dropped (after any gap it follows)."""
         if self._gap_missed:
             self._append_gap()
+        self._controls += 1
         self._append(data, 1)
 
     def put_msg(self, data: bytes, msg_id: int, *, hold: bool = True) -> None:
@@ -144,6 +197,12 @@ class Outbox:
             return
         if self._gap_missed:
             self._append_gap()
+        # Two comparisons rather than min()/max(): this runs for every session a run
+        # goes to (the fan-out's hot path).
+        if run.first < self._first:  # noqa: PLR1730
+            self._first = run.first
+        if run.last > self._last:  # noqa: PLR1730
+            self._last = run.last
         self._append(run.data, run.count)
 
     def _over(self, run: Run) -> bool:
@@ -164,7 +223,7 @@ class Outbox:
         self.dropped += run.count
 
     def flush(self) -> None:
-        """Write everything pending in one write, unless the transport is paused."""
+        """Write everything pending in one write (pieces, past WRITE_SLICE), unless paused."""
         self._marked = False
         if self.paused:
             return
@@ -173,11 +232,69 @@ class Outbox:
         if not self._chunks:
             return
         chunks = self._chunks
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        size = self.queued_bytes
+        self._scheduler.queued -= size
         self._chunks = []
+        self._emptied()
+        if len(chunks) == 1:
+            self._write(chunks[0])
+        elif size <= WRITE_SLICE:
+            self._write(b"".join(chunks))
+        else:
+            for piece in _pieces(chunks):
+                self._write(piece)
+
+    def discard(self) -> None:
+        """Drop everything queued: the session ends and its peer is not reading.
+
+        What is kept is a ``gap`` naming the messages dropped (these and any
+        dropped before that were not reported yet), queued before the next
+        frame: the ``bye``. The control frames in the queue go too; the
+        peer must connect again anyway, and a resent message is acked again.
+        """
+        msgs = self.queued_frames - self._controls
+        first, last, missed = self._first, self._last, msgs + self._gaps_missed
+        if self._gap_missed:
+            first = min(first, self._gap_first)
+            last = max(last, self._gap_last)
+            missed += self._gap_missed
+        self.dropped += msgs
+        self._scheduler.queued -= self.queued_bytes
+        self._chunks = []
+        self._emptied()
+        self._gap_missed = 0
+        if missed and last:
+            self._gap_first, self._gap_last, self._gap_missed = first, last, missed
+
+    def end(self) -> None:
+        """The session ends: a peer that is not reading gets no more than a gap and what follows.
+
+        The outbox is not paused any more: the ``bye`` is written whatever the peer does.
+        """
+        if self.paused:
+            self.discard()
+            self.paused = False
+            self._scheduler.queued -= self._transport_bytes
+            self._transport_bytes = 0
+
+    def close(self) -> None:
+        """The connection is gone: drop everything, write nothing more, hold nothing back."""
+        self._scheduler.queued -= self.queued_bytes + self._transport_bytes
+        self._chunks = []
+        self._emptied()
+        self._transport_bytes = 0
+        self._gap_missed = 0
+        self._held = None
+        self.paused = False
+        self._write = _nowhere  # the session's method: no cycle left through it
+
+    def _emptied(self) -> None:
         self.queued_bytes = 0
         self.queued_frames = 0
-        self._write(data)
+        self._controls = 0
+        self._first = _NO_ID
+        self._last = 0
+        self._gaps_missed = 0
 
     @property
     def holding(self) -> bool:
@@ -201,16 +318,26 @@ class Outbox:
             if run.last > last:  # a run both stored before the read and held is sent once
                 self.put_run(run)
 
-    def pause(self) -> None:
+    def pause(self, held: int = 0) -> None:
+        """The transport asks us to stop writing; it holds ``held`` bytes (counted with ours)."""
         self.paused = True
+        self._scheduler.queued += held - self._transport_bytes
+        self._transport_bytes = held
+        if not self._marked:  # the scheduler looks at the total after its next run
+            self._marked = True
+            self._scheduler.mark(self)
 
     def resume(self) -> None:
         self.paused = False
+        self._scheduler.queued -= self._transport_bytes
+        self._transport_bytes = 0
         self.flush()
 
     def _append(self, data: bytes, frames: int) -> None:
         self._chunks.append(data)
-        self.queued_bytes += len(data)
+        size = len(data)
+        self.queued_bytes += size
+        self._scheduler.queued += size
         self.queued_frames += frames
         if not self._marked:
             self._marked = True
@@ -219,6 +346,10 @@ class Outbox:
     def _append_gap(self) -> None:
         gap = Gap(from_id=self._gap_first, to_id=self._gap_last, missed=self._gap_missed)
         self._gap_missed = 0
+        self._controls += 1
+        self._gaps_missed += gap.missed
+        self._first = min(self._first, gap.from_id)
+        self._last = max(self._last, gap.to_id)
         self._append(encode(gap), 1)
 
 
@@ -230,3 +361,21 @@ class Run:
     first: int
     last: int
     count: int
+
+
+def _pieces(chunks: list[bytes]) -> Iterator[bytes]:
+    """``chunks`` joined into pieces of about WRITE_SLICE bytes, in order."""
+    piece: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        piece.append(chunk)
+        size += len(chunk)
+        if size >= WRITE_SLICE:
+            yield piece[0] if len(piece) == 1 else b"".join(piece)
+            piece, size = [], 0
+    if piece:
+        yield piece[0] if len(piece) == 1 else b"".join(piece)
+
+
+def _nowhere(data: bytes) -> None:
+    """Where a closed outbox writes."""
