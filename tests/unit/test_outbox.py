@@ -116,9 +116,9 @@ async def test_a_slow_consumer_ended_gets_a_gap_for_its_queue_then_its_bye() -> 
             box.put_control(ack("r1"))
     box.put_msg(msg(4), 4)
     box.put_msg(msg(5), 5)
-    assert box.holding_bytes == scheduler.queued == box.queued_bytes + 5_000
+    assert box.holding_bytes == scheduler.holding == box.queued_bytes + 5_000
     box.end()
-    assert scheduler.queued == 0
+    assert scheduler.holding == 0
     box.put_control(b'{"type":"bye","reason":"slow_consumer"}\n')
     box.flush()
     assert frames(writes) == [
@@ -126,7 +126,7 @@ async def test_a_slow_consumer_ended_gets_a_gap_for_its_queue_then_its_bye() -> 
         {"type": "bye", "reason": "slow_consumer"},
     ]
     assert box.dropped == 5
-    assert scheduler.queued == 0
+    assert scheduler.holding == 0
 
 
 @pytest.mark.protocol("10")
@@ -144,12 +144,12 @@ async def test_a_reader_ended_gets_what_is_queued() -> None:
 
 
 async def test_the_scheduler_keeps_the_total_and_says_when_it_is_over() -> None:
-    """Every outbox's queue adds to one total; past the limit, ``over`` is called after the
-    flushes (which empty the queues of transports that take writes)."""
+    """What the paused outboxes hold adds up to one total; past the limit, ``over`` is called
+    after the flushes (a transport that takes writes holds nothing past them)."""
     overs: list[int] = []
 
     def over() -> None:
-        overs.append(scheduler.queued)
+        overs.append(scheduler.holding)
 
     scheduler = FlushScheduler(asyncio.get_running_loop(), limit=3 * len(msg(1)), over=over)
     written: list[bytes] = []
@@ -160,13 +160,13 @@ async def test_the_scheduler_keeps_the_total_and_says_when_it_is_over() -> None:
     for n in range(1, 5):
         fast.put_msg(msg(n), n)
     await settle()
-    assert (scheduler.queued, overs) == (0, [])  # the reader's queue was written out
+    assert (scheduler.holding, overs) == (0, [])  # the reader's queue was written out
     for n in range(1, 5):
         slow.put_msg(msg(n), n)
     await settle()
     assert overs == [4 * len(msg(1))]
     slow.close()
-    assert scheduler.queued == 0
+    assert scheduler.holding == 0
 
 
 async def test_a_large_flush_goes_in_pieces_in_order() -> None:
@@ -197,4 +197,4 @@ async def test_a_closed_outbox_writes_nothing_and_holds_nothing() -> None:
     box.close()
     box.put_control(ack("late"))  # an ack settled after the peer went
     await settle()
-    assert (writes, scheduler.queued) == ([], 0)
+    assert (writes, scheduler.holding) == ([], 0)

@@ -379,24 +379,26 @@ class Hub(Generic[P]):
     def _shed(self) -> None:
         """All queues hold more than queue_total_bytes: end the biggest holders first.
 
-        Called by the flush scheduler once per loop iteration at most, after
-        its flushes, so only what could not be written counts. Each session
-        ended drops its queue (``Outbox.discard``), down to SHED_TO of the
-        limit.
+        Called by the flush scheduler after its flushes, when what the paused
+        outboxes hold (with what their transports held) is over the limit.
+        Each session ended drops its queue (``Outbox.discard``), down to
+        SHED_TO of the limit.
         """
-        total = self.scheduler
-        if total.queued <= total.limit:
+        scheduler = self.scheduler
+        total = before = scheduler.holding
+        if total <= scheduler.limit:
             return
-        target = int(total.limit * SHED_TO)
+        target = int(scheduler.limit * SHED_TO)
         holders = sorted(
-            (session for session in self._active if session.outbox.holding_bytes),
+            (session for session in self._active if session.outbox.paused),
             key=lambda session: session.outbox.holding_bytes,
             reverse=True,
         )
-        before, shed = total.queued, 0
+        shed = 0
         for session in holders:
-            if total.queued <= target:
+            if total <= target:
                 break
+            total -= session.outbox.holding_bytes
             session.shed()
             shed += 1
         log_event(
@@ -405,7 +407,7 @@ class Hub(Generic[P]):
             "limited",
             limit="queue_total_bytes",
             queued=before,
-            max=total.limit,
+            max=scheduler.limit,
             shed=shed,
         )
 

@@ -36,14 +36,16 @@ Fan-out policy -- what happens to a message on its way to each member:
   encrypted). So memory per slow peer is bounded by the queue limits plus
   what its transport took before it paused (one flush), and no writer
   ever waits on a reader.
-* All queues together are bounded too (``Limits.queue_total_bytes``): the
-  ``FlushScheduler`` keeps the total of what the queues hold and what
-  their paused transports held when they paused, and after its flushes,
-  if the total is over the limit, it asks the hub to end the sessions
-  holding the most as slow consumers (``Hub._shed``). A message queued for
-  many sessions is counted once for each: an upper bound, since they
-  share its bytes. The count is one addition per append; nothing is
-  walked unless the limit is passed.
+* All queues together are bounded too (``Limits.queue_total_bytes``). Only
+  the queues of paused transports outlive a loop iteration (every other
+  one is flushed at its end), so the ``FlushScheduler`` keeps the set of
+  paused outboxes (changed on pause and resume, never per message) and,
+  after its flushes, adds up what they hold and what their transports
+  held when they paused. Past the limit it asks the hub to end the
+  sessions holding the most as slow consumers (``Hub._shed``). A message
+  queued for many sessions is counted once for each: an upper bound,
+  since they share its bytes. Nothing of this runs while no transport
+  is paused, and nothing of it is done per message.
 * A flush larger than ``WRITE_SLICE`` is handed over in pieces of about
   that size, so that it is never joined into one private copy.
 """
@@ -64,11 +66,12 @@ _NO_ID: Final = 1 << 62  # above every message id: "no msg queued" for the lowes
 class FlushScheduler:
     """Runs each marked outbox's flush once, at the end of this loop iteration.
 
-    It also keeps ``queued``, the bytes all its outboxes hold, and calls
-    ``over`` after its flushes whenever that is above ``limit``.
+    It also knows the outboxes whose transports are paused (``paused``)
+    and, after its flushes, calls ``over`` when what they hold is above
+    ``limit``.
     """
 
-    __slots__ = ("_loop", "_over", "_pending", "_scheduled", "limit", "queued")
+    __slots__ = ("_loop", "_over", "_pending", "_scheduled", "limit", "paused")
 
     def __init__(
         self,
@@ -82,7 +85,7 @@ class FlushScheduler:
         self._scheduled = False
         self.limit = limit
         self._over = over
-        self.queued = 0  # bytes queued in every outbox, and held by their paused transports
+        self.paused: set[Outbox] = set()  # outboxes whose transport asked us to stop
 
     def mark(self, outbox: Outbox) -> None:
         self._pending.append(outbox)
@@ -90,12 +93,17 @@ class FlushScheduler:
             self._scheduled = True
             self._loop.call_soon(self._run)
 
+    @property
+    def holding(self) -> int:
+        """What the paused outboxes hold, with what their transports held when they paused."""
+        return sum(outbox.holding_bytes for outbox in self.paused)
+
     def _run(self) -> None:
         pending, self._pending = self._pending, []
         self._scheduled = False
         for outbox in pending:
             outbox.flush()
-        if self.queued > self.limit and self._over is not None:
+        if self.paused and self._over is not None and self.holding > self.limit:
             self._over()
 
 
@@ -109,17 +117,17 @@ class Outbox:
 
     __slots__ = (
         "_chunks",
-        "_controls",
         "_first",
         "_gap_first",
         "_gap_last",
         "_gap_missed",
-        "_gaps_missed",
         "_held",
         "_last",
         "_marked",
         "_max_bytes",
         "_max_frames",
+        "_paused_gapped",
+        "_paused_msgs",
         "_scheduler",
         "_transport_bytes",
         "_write",
@@ -151,13 +159,15 @@ class Outbox:
         self._gap_last = 0
         self._gap_missed = 0
         self._held: list[Run] | None = None  # live runs held back during a replay
-        # What is queued, for discard(): the control frames among queued_frames,
-        # the lowest and highest msg id (of runs and gaps), what queued gaps name.
-        self._controls = 0
+        # While paused, for discard(): the lowest and highest msg id queued (in
+        # runs and gaps), the msgs queued and the msgs the queued gaps name. The
+        # queue is empty when a transport pauses (only a write makes it pause,
+        # and a flush empties the queue before it writes), so this is all of it.
         self._first = _NO_ID
         self._last = 0
-        self._gaps_missed = 0
-        self._transport_bytes = 0  # what the transport held when it paused (counted while paused)
+        self._paused_msgs = 0
+        self._paused_gapped = 0
+        self._transport_bytes = 0  # what the transport held when it paused
 
     @property
     def holding_bytes(self) -> int:
@@ -169,7 +179,6 @@ class Outbox:
         """Queue a frame that must not be dropped (after any gap it follows)."""
         if self._gap_missed:
             self._append_gap()
-        self._controls += 1
         self._append(data, 1)
 
     def put_msg(self, data: bytes, msg_id: int, *, hold: bool = True) -> None:
@@ -187,18 +196,29 @@ class Outbox:
             # reads a replay, and commits (hence new messages) wait for it.
             self._held.append(run)
             return
-        if not self.paused and self._over(run):
+        if self.paused:
+            self._put_paused(run)
+            return
+        if self._over(run):
             # A peer that reads loses nothing: a large batch queued in one
             # loop iteration goes to the transport now, and only a transport
             # that then asks us to stop makes the queue fill and drop.
             self.flush()
-        if self._over(run) and (self.paused or self._chunks):
+            if self.paused:
+                self._put_paused(run)
+                return
+        if self._gap_missed:
+            self._append_gap()
+        self._append(run.data, run.count)
+
+    def _put_paused(self, run: Run) -> None:
+        """Queue a run while the transport is paused (the queue lasts): bounded, counted."""
+        if self._over(run):
             self._drop(run)
             return
         if self._gap_missed:
             self._append_gap()
-        # Two comparisons rather than min()/max(): this runs for every session a run
-        # goes to (the fan-out's hot path).
+        self._paused_msgs += run.count
         if run.first < self._first:  # noqa: PLR1730
             self._first = run.first
         if run.last > self._last:  # noqa: PLR1730
@@ -233,9 +253,9 @@ class Outbox:
             return
         chunks = self._chunks
         size = self.queued_bytes
-        self._scheduler.queued -= size
         self._chunks = []
-        self._emptied()
+        self.queued_bytes = 0
+        self.queued_frames = 0
         if len(chunks) == 1:
             self._write(chunks[0])
         elif size <= WRITE_SLICE:
@@ -247,23 +267,25 @@ class Outbox:
     def discard(self) -> None:
         """Drop everything queued: the session ends and its peer is not reading.
 
-        What is kept is a ``gap`` naming the messages dropped (these and any
-        dropped before that were not reported yet), queued before the next
-        frame: the ``bye``. The control frames in the queue go too; the
-        peer must connect again anyway, and a resent message is acked again.
+        What is kept is a ``gap`` naming the messages dropped (those queued
+        and any dropped before that were not reported yet), queued before
+        the next frame: the ``bye``. The control frames in the queue go too;
+        the peer must connect again anyway, and a resent message is acked
+        again.
         """
-        msgs = self.queued_frames - self._controls
-        first, last, missed = self._first, self._last, msgs + self._gaps_missed
+        first, last = self._first, self._last
+        missed = self._paused_msgs + self._paused_gapped
         if self._gap_missed:
             first = min(first, self._gap_first)
             last = max(last, self._gap_last)
             missed += self._gap_missed
-        self.dropped += msgs
-        self._scheduler.queued -= self.queued_bytes
+        self.dropped += self._paused_msgs
         self._chunks = []
-        self._emptied()
+        self.queued_bytes = 0
+        self.queued_frames = 0
+        self._forget_paused()
         self._gap_missed = 0
-        if missed and last:
+        if missed:
             self._gap_first, self._gap_last, self._gap_missed = first, last, missed
 
     def end(self) -> None:
@@ -273,28 +295,17 @@ class Outbox:
         """
         if self.paused:
             self.discard()
-            self.paused = False
-            self._scheduler.queued -= self._transport_bytes
-            self._transport_bytes = 0
+            self._unpause()
 
     def close(self) -> None:
         """The connection is gone: drop everything, write nothing more, hold nothing back."""
-        self._scheduler.queued -= self.queued_bytes + self._transport_bytes
+        self._unpause()
         self._chunks = []
-        self._emptied()
-        self._transport_bytes = 0
-        self._gap_missed = 0
-        self._held = None
-        self.paused = False
-        self._write = _nowhere  # the session's method: no cycle left through it
-
-    def _emptied(self) -> None:
         self.queued_bytes = 0
         self.queued_frames = 0
-        self._controls = 0
-        self._first = _NO_ID
-        self._last = 0
-        self._gaps_missed = 0
+        self._gap_missed = 0
+        self._held = None
+        self._write = _nowhere  # the session's method: no cycle left through it
 
     @property
     def holding(self) -> bool:
@@ -321,23 +332,28 @@ class Outbox:
     def pause(self, held: int = 0) -> None:
         """The transport asks us to stop writing; it holds ``held`` bytes (counted with ours)."""
         self.paused = True
-        self._scheduler.queued += held - self._transport_bytes
         self._transport_bytes = held
+        self._scheduler.paused.add(self)
         if not self._marked:  # the scheduler looks at the total after its next run
             self._marked = True
             self._scheduler.mark(self)
 
     def resume(self) -> None:
-        self.paused = False
-        self._scheduler.queued -= self._transport_bytes
-        self._transport_bytes = 0
+        self._unpause()
         self.flush()
+
+    def _unpause(self) -> None:
+        self.paused = False
+        self._transport_bytes = 0
+        self._forget_paused()
+        self._scheduler.paused.discard(self)
+
+    def _forget_paused(self) -> None:
+        self._first, self._last, self._paused_msgs, self._paused_gapped = _NO_ID, 0, 0, 0
 
     def _append(self, data: bytes, frames: int) -> None:
         self._chunks.append(data)
-        size = len(data)
-        self.queued_bytes += size
-        self._scheduler.queued += size
+        self.queued_bytes += len(data)
         self.queued_frames += frames
         if not self._marked:
             self._marked = True
@@ -346,10 +362,10 @@ class Outbox:
     def _append_gap(self) -> None:
         gap = Gap(from_id=self._gap_first, to_id=self._gap_last, missed=self._gap_missed)
         self._gap_missed = 0
-        self._controls += 1
-        self._gaps_missed += gap.missed
-        self._first = min(self._first, gap.from_id)
-        self._last = max(self._last, gap.to_id)
+        if self.paused:  # the gap is in the queue that lasts: discard() names it again
+            self._paused_gapped += gap.missed
+            self._first = min(self._first, gap.from_id)
+            self._last = max(self._last, gap.to_id)
         self._append(encode(gap), 1)
 
 
