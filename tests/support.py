@@ -184,9 +184,16 @@ class MemoryTLS:
 
 # -- servers -------------------------------------------------------------------
 
-# Rate limits off: most tests send as fast as they can on purpose (the
-# limit has tests of its own).
-TEST_LIMITS = Limits(handshake_timeout=5.0, hello_timeout=5.0, shutdown_grace=1.0, rate=0)
+# Rate limits off, per session and per identity: most tests send as fast as
+# they can on purpose (the limits have tests of their own).
+TEST_LIMITS = Limits(
+    handshake_timeout=5.0,
+    hello_timeout=5.0,
+    shutdown_grace=1.0,
+    rate=0,
+    identity_rate=0,
+    identity_text_rate=0,
+)
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
 

@@ -106,6 +106,8 @@ class _Accepted(TLSServerProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.admitted:
             super().connection_lost(exc)
+        else:
+            self._let_go()  # refused on arrival: only its own callbacks refer back to it
 
     def progressed(self) -> None:
         self.server.handshake_progressed(self)
@@ -555,6 +557,7 @@ class ChatServer:
             now = loop.time()
             for session in self.hub.sessions:
                 session.ping_or_drop(now)
+            self.hub.sweep(now)
 
 
 # inode, size, mtime and ctime in ns; None: missing. ctime catches a rewrite
