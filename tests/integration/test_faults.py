@@ -1808,6 +1808,7 @@ CASES: list[Case] = [
             "queue_bytes": 1024 * 1024,
             "queue_total_bytes": 4 * 1024 * 1024,
             "write_timeout": 60.0,
+            "max_per_identity": 100,  # twenty sessions of one certificate
         },
         marks=(pytest.mark.protocol("10"),),
     ),
