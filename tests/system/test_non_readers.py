@@ -88,6 +88,9 @@ async def test_non_readers_in_rounds_leave_no_memory_behind(pki: Pki, tmp_path: 
             # The talker posts at the per-session rate, as in the report; the
             # identity's text budget would slow it down (its own test holds it).
             *("--identity-text-rate", "0"),
+            # Sixty sessions of one certificate (the report's attack), and
+            # their handshakes from one address, each above its default cap.
+            *("--max-per-identity", "100", "--max-handshakes-per-source", "100"),
         ],
     )
     pid = server.process.pid
