@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shlex
 import stat
 from collections.abc import Callable, Iterator, Sequence
@@ -19,15 +18,13 @@ from realtimechat.errors import ExitCode, PKIError
 from realtimechat.names import name_from_cn, name_problem
 from realtimechat.sanitize import visible
 
-from .common import version_option
+from .common import OLD_PASSPHRASE_ENV, PASSPHRASE_ENV, passphrase_from_env, version_option
 
 PROG = "rtchat-certs"
 F = TypeVar("F", bound=Callable[..., Any])
 APP_DIR = Path(click.get_app_dir("rtchat"))
 DEFAULT_DIR = APP_DIR / "ca"
 DEFAULT_USER_DIR = APP_DIR / "identity"
-#: Where ``request --passphrase`` takes the passphrase from instead of asking (scripts, tests).
-PASSPHRASE_ENV = "RTCHAT_CERTS_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
 
 
 class CertsError(click.ClickException):
@@ -139,7 +136,9 @@ def main() -> None:
 
     Private keys are written with mode 0600 in folders of mode 0700, and
     existing files are never overwritten unless you pass --force: a command
-    that would do so stops with an error instead.
+    that would do so stops with an error instead. A passphrase for a new key
+    is asked twice, or taken from RTCHAT_PASSPHRASE (the older
+    RTCHAT_CERTS_PASSPHRASE works too), the variable rtchat reads as well.
     """
 
 
@@ -233,10 +232,11 @@ def _warn_if_no_chat_name(name: str) -> bool:
 
 
 def _new_passphrase(key: Path) -> bytes:
-    """The passphrase for a new key: from RTCHAT_CERTS_PASSPHRASE, else asked twice."""
-    from_env = os.environ.get(PASSPHRASE_ENV)
-    if from_env:
-        return from_env.encode()
+    """The passphrase for a new key: from RTCHAT_PASSPHRASE (or the older
+    RTCHAT_CERTS_PASSPHRASE), else asked twice."""
+    from_env = passphrase_from_env(PASSPHRASE_ENV, OLD_PASSPHRASE_ENV)
+    if from_env is not None:
+        return from_env[1].encode()
     try:
         text: str = click.prompt(
             f"Passphrase for {key}",

@@ -71,6 +71,7 @@ from .load import (
     load_crl,
     load_csr,
     load_private_key,
+    pem_kind,
     private_key_is_encrypted,
     refuse_unusable_key,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "load_csr",
     "load_private_key",
     "not_a_client_certificate",
+    "pem_kind",
     "private_key_is_encrypted",
     "public_key_fingerprint",
     "read_csr",

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
 
-from realtimechat.errors import PKIError
+from realtimechat.errors import PKIError, WrongPassphrase
 from realtimechat.pki.keys import describe_key
 
 
@@ -49,6 +49,31 @@ def _what_else(label: str | None) -> str:
     if label == "X509 CRL":
         return " (it holds a certificate revocation list)"
     return f" (it holds a PEM {label})"
+
+
+def pem_kind(path: Path) -> str | None:
+    """What the first PEM block of ``path`` holds, in words; None if it is not PEM (or unreadable).
+
+    "private key", "certificate", "certificate request", "certificate
+    revocation list", or the PEM label itself in lower case.
+    """
+    try:
+        label = _pem_label(Path(path).read_bytes())
+    except OSError:
+        return None
+    if label is None:
+        return None
+    if "PRIVATE KEY" in label:
+        return "private key"
+    return _KINDS.get(label, label.lower())
+
+
+_KINDS: Final = {
+    "CERTIFICATE": "certificate",
+    "CERTIFICATE REQUEST": "certificate request",
+    "NEW CERTIFICATE REQUEST": "certificate request",
+    "X509 CRL": "certificate revocation list",
+}
 
 
 # Key types that are named, never used. cryptography 51 deprecates DSA and
@@ -199,7 +224,7 @@ def load_private_key(
         raise PKIError(f"{path} is not encrypted, but a passphrase was given") from exc
     except ValueError as exc:
         if encrypted:
-            raise PKIError(f"wrong passphrase for {path}") from exc
+            raise WrongPassphrase(f"wrong passphrase for {path}") from exc
         raise PKIError(
             f"cannot load the private key in {path} (not a PEM key){_what_else(_pem_label(data))}"
         ) from exc
