@@ -14,7 +14,8 @@ import click
 from cryptography import x509
 
 from realtimechat import locations, pki
-from realtimechat.errors import ExitCode, PKIError
+from realtimechat.client.address import split_host_port
+from realtimechat.errors import ConfigError, ExitCode, PKIError
 from realtimechat.names import name_from_cn, name_problem
 from realtimechat.sanitize import visible
 
@@ -25,6 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 APP_DIR = Path(click.get_app_dir("rtchat"))
 DEFAULT_DIR = APP_DIR / "ca"
 DEFAULT_USER_DIR = APP_DIR / "identity"
+DEFAULT_PORT = 8443
 
 
 class CertsError(click.ClickException):
@@ -51,11 +53,13 @@ def _report(written: Sequence[pki.Written]) -> None:
     """Print one line per file: what was done to it; keys with their mode, so 0600 is visible."""
     for item in written:
         details = []
+        mode = stat.S_IMODE(item.path.stat().st_mode) if item.action != "removed" else 0
         if item.path.suffix == ".key" and item.action != "removed":
-            mode = stat.S_IMODE(item.path.stat().st_mode)
             details.append(f"private key, mode {mode:04o}")
         if item.note:
             details.append(item.note)
+        if item.path.suffix == pki.INVITE_SUFFIX and item.action != "removed":
+            details.append(f"mode {mode:04o}")  # it may hold a key: 0600 like one
         if item.action == "unchanged":
             details.append("already the same")
         suffix = f" ({', '.join(details)})" if details else ""
@@ -90,6 +94,55 @@ _force_option = click.option(
     "certificate for a name that has one: a renewal; for request, a renewal keeps the "
     "key NAME.crt uses and writes the new one as NAME.new.key).",
 )
+
+
+def _server_options(function: F) -> F:
+    """--host, --port and --cn: the server an invite points at."""
+    options = [
+        click.option(
+            "--host",
+            metavar="HOST[:PORT]",
+            default=None,
+            help="The server's address as users reach it (a name or IP; :PORT gives the "
+            "port too).  [default: the server certificate's name]",
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(1, 65535),
+            default=None,
+            help="The server's port.  [default: 8443]",
+        ),
+        click.option(
+            "--cn",
+            "server_cn",
+            metavar="NAME",
+            default=None,
+            help="The name on the server's certificate that clients check.  [default: the "
+            "host, if the certificate carries it; else the certificate's CN]",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _invite_server(
+    root: Path, host: str | None, port: int | None, server_cn: str | None
+) -> pki.ServerAddress:
+    """The server for an invite, from --host/--port/--cn and the CA folder's server.crt."""
+    in_host = None
+    if host is not None:
+        try:
+            host, in_host = split_host_port(host)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--host") from None
+        if in_host is not None and port is not None and in_host != port:
+            raise click.BadParameter(
+                f"{host}:{in_host} says port {in_host} but --port says {port}",
+                param_hint="--host",
+            )
+    with _pki_errors():
+        return pki.server_address(root, host, in_host or port or DEFAULT_PORT, server_cn)
 
 
 def _days_option(default: int, what: str) -> Callable[[F], F]:
@@ -209,6 +262,66 @@ def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int, force: boo
     _say_chat_name(name)
 
 
+@main.command()
+@click.argument("name")
+@_dir_option
+@_server_options
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The invite file to write.  [default: NAME.invite in this folder]",
+)
+@_key_type_option
+@_days_option(pki.CLIENT_DAYS, "the certificate is valid")
+@_force_option
+def invite(
+    *,
+    name: str,
+    root: Path,
+    host: str | None,
+    port: int | None,
+    server_cn: str | None,
+    out_file: Path | None,
+    key_type: pki.KeyType,
+    days: int,
+    force: bool,
+) -> None:
+    """Write one file that lets NAME in: `rtchat join FILE` is all they run.
+
+    The invite (NAME.invite, mode 0600) holds a new key for NAME, encrypted
+    with a passphrase, their certificate, ca.crt and the server's address,
+    port and certificate name. The passphrase comes from RTCHAT_PASSPHRASE,
+    or is made here and printed: tell it to NAME by another channel than the
+    file. The CA folder keeps the certificate (clients/NAME.crt, index.json),
+    never the key. The same refusals as issue. For a user who made their own
+    key (`request`), `sign NAME.csr --invite FILE` writes an invite without
+    a key.
+    """
+    out = out_file if out_file is not None else Path(f"{name}{pki.INVITE_SUFFIX}")
+    with _pki_errors():
+        pki.validate_client_name(name)
+        pki.check_invite_target(out, force=force)
+    server = _invite_server(root, host, port, server_cn)
+    from_env = passphrase_from_env(PASSPHRASE_ENV, OLD_PASSPHRASE_ENV)
+    passphrase = from_env[1] if from_env is not None else pki.new_passphrase()
+    with _pki_errors():
+        written = pki.issue_invite(
+            root, name, out, server, passphrase.encode(), key_type=key_type, days=days, force=force
+        )
+    _report(written)
+    _say_chat_name(name)
+    click.echo(f"server: {server.host}:{server.port}, certificate name {server.cn}")
+    if from_env is None:
+        click.echo(f"passphrase: {passphrase}")
+    told = "this passphrase" if from_env is None else f"the passphrase (from ${from_env[0]})"
+    click.echo(
+        f"Next: send {out.name} to {visible(name)} and tell them {told} by another channel "
+        f"(say it; never with the file); they run `rtchat join {_quote(Path(out.name))}`."
+    )
+
+
 def _say_chat_name(name: str) -> None:
     """Say which chat name a certificate for ``name`` gives, when it is not ``name`` itself.
 
@@ -326,6 +439,15 @@ def _renewal_next_step(made: pki.Request, in_use: Path) -> None:
     help="Also write NAME.crt and ca.crt into this folder, to send back to the user "
     "(their folder is complete with them).",
 )
+@click.option(
+    "--invite",
+    "invite_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write an invite: one file with NAME.crt, ca.crt and the server's address "
+    "(--host, --port, --cn), for `rtchat join FILE` on the user's machine.",
+)
+@_server_options
 @_days_option(pki.CLIENT_DAYS, "the certificate is valid")
 @click.option(
     "--yes",
@@ -340,6 +462,10 @@ def sign(
     csr: Path,
     root: Path,
     out_dir: Path | None,
+    invite_file: Path | None,
+    host: str | None,
+    port: int | None,
+    server_cn: str | None,
     days: int,
     assume_yes: bool,
     force: bool,
@@ -358,6 +484,11 @@ def sign(
     """
     with _pki_errors():
         checked = pki.read_csr(csr)
+    server = None
+    if invite_file is not None:  # checked before the question, like everything else
+        server = _invite_server(root, host, port, server_cn)
+        with _pki_errors():
+            pki.check_invite_target(invite_file, force=force)
     click.echo(f"request {csr}")
     click.echo(f"  name (CN)           {visible(checked.name)}")
     if name_from_cn(checked.name) != checked.name:
@@ -388,7 +519,17 @@ def sign(
         written = pki.sign_request(
             root, checked, days=days, out_dir=out_dir, force=force, confirm=confirm
         )
+    if invite_file is not None and server is not None:
+        with _pki_errors():
+            written.append(pki.write_invite(root, checked, invite_file, server))
     _report(written)
+    if invite_file is not None:
+        click.echo(
+            f"Next: send {invite_file.name} to {visible(checked.name)}; they run "
+            f"`rtchat join {_quote(Path(invite_file.name))}` where their key is (it holds no key: "
+            "theirs never moved)."
+        )
+        return
     sent = out_dir if out_dir is not None else pki.CaFolder(root).clients_dir
     click.echo(
         f"Next: send {checked.name}.crt and ca.crt (from {sent}"

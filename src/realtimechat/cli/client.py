@@ -15,7 +15,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from .. import locations
+from .. import locations, pki
 from ..client import config
 from ..client.address import split_host_port
 from ..client.connection import Endpoint, ServerConnection
@@ -24,7 +24,6 @@ from ..client.interactive import InteractiveClient, Look, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
 from ..client.state import ResumePoint
 from ..errors import ConfigError, ExitCode, PKIError, ServerNameMismatch, WrongPassphrase
-from ..pki import load_private_key
 from ..tls import ClientFiles, client_context, key_is_encrypted
 from .common import (
     CONTEXT,
@@ -219,7 +218,7 @@ def start_chat(settings: ChatSettings) -> None:
     run_async(PROGRAM, lambda: chat(settings))
 
 
-async def chat(settings: ChatSettings) -> None:
+async def chat(settings: ChatSettings, passphrase: str | None = None) -> None:
     """Ask what is missing, open the key, then chat; on a terminal, a wrong CN is asked again."""
     s = settings
     interactive = s.interactive
@@ -241,7 +240,8 @@ async def chat(settings: ChatSettings) -> None:
         cert=s.cert, key=s.key, ca=s.ca, pki=s.pki, name=s.name, identity=s.identity
     )
     check_client_certificate(files.cert)  # before a passphrase is asked, or a byte sent
-    passphrase = await key_passphrase(files.key, interactive=interactive)
+    if passphrase is None:
+        passphrase = await key_passphrase(files.key, interactive=interactive)
     password = (lambda: passphrase) if passphrase else None
     while True:
         try:
@@ -321,12 +321,146 @@ async def chat_once(
     await plain_client.run(lines)
 
 
+@main.command()
+@click.argument("file", type=_FILE)
+@click.option(
+    "--identity",
+    type=_DIR,
+    metavar="DIR",
+    help="The user folder to install into.  [default: the per-user config folder's identity/]",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files in the folder that differ from the invite's (without it: asked on "
+    "a terminal, refused elsewhere).",
+)
+@click.option(
+    "--keep-passphrase",
+    is_flag=True,
+    help="Keep the key encrypted with the invite's passphrase: rtchat asks for it each time.",
+)
+@click.pass_obj
+def join(
+    settings: ChatSettings,
+    /,
+    *,
+    file: Path,
+    identity: Path | None,
+    force: bool,
+    keep_passphrase: bool,
+) -> None:
+    """Install the invite FILE from your admin, and join: the one command to get in.
+
+    Asks for the invite's passphrase (the admin tells it to you apart from
+    the file; or RTCHAT_PASSPHRASE), puts your key (mode 0600), certificate
+    and ca.crt into your user folder (mode 0700), saves the server as your
+    [defaults] in config.toml, and joins. From then on, `rtchat` alone
+    joins. An invite made from your own request (`rtchat-certs request`,
+    then the admin's `sign --invite`) has no key: run join where your key
+    is. A file in the folder that differs is never replaced without asking.
+    """
+    run_async(
+        PROGRAM, lambda: join_with(settings, file, identity, force=force, keep=keep_passphrase)
+    )
+
+
+async def join_with(
+    settings: ChatSettings, file: Path, identity: Path | None, *, force: bool, keep: bool
+) -> None:
+    """Read the invite, open its key, install it, save the server, then chat."""
+    invite = pki.read_invite(file)
+    interactive = settings.interactive
+    key: bytes | None = None
+    passphrase: str | None = None
+    if invite.key is not None:
+        passphrase = await ask_passphrase(
+            f"Passphrase for {file.name}",
+            lambda answer: opens_invite(invite, answer),
+            f"the key in {file}",
+            interactive=interactive,
+        )
+        key = invite.key if keep else pki.reencode_key(pki.open_key(invite, passphrase))
+    folder = identity or locations.app_dir() / "identity"
+    installed = await install(invite, folder, key, force=force, interactive=interactive)
+    for item in installed.written:
+        click.echo(f"{item.action} {home_relative(item.path)}{_install_note(item)}", err=True)
+    settings.host, settings.port = invite.server.host, invite.server.port
+    settings.cn, settings.name = invite.server.cn, invite.name
+    settings.identity = installed.folder
+    settings.cert = settings.key = settings.ca = settings.pki = None
+    save_settings(settings, profile_for(settings))
+    settings.save_profile = None
+    await chat(settings, passphrase if keep else None)
+
+
+def opens_invite(invite: pki.Invite, passphrase: str) -> bool:
+    try:
+        pki.open_key(invite, passphrase)
+    except WrongPassphrase:
+        return False
+    return True
+
+
+async def install(
+    invite: pki.Invite, folder: Path, key: bytes | None, *, force: bool, interactive: bool
+) -> pki.Installed:
+    """Install the invite; on a terminal, a file that differs is replaced only if you say so."""
+    try:
+        return pki.install_invite(invite, folder, key=key, force=force)
+    except PKIError as exc:
+        if not interactive or "already exists and differs" not in str(exc):
+            raise
+        click.echo(f"  {str(exc).split(': nothing was installed')[0]}", err=True)
+        if (await ask("Replace it with the invite's? [y/N]", "n")).lower() not in ("y", "yes"):
+            raise PKIError("nothing was installed: the files there stay as they were") from None
+        return pki.install_invite(invite, folder, key=key, force=True)
+
+
+def home_relative(path: Path) -> str:
+    """``path`` as ``~/...`` under the home folder: short, and what people type."""
+    try:
+        return f"~/{path.resolve().relative_to(Path.home().resolve())}"
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _install_note(item: pki.Written) -> str:
+    if item.path.suffix == ".key" and item.action != "removed":
+        mode = item.path.stat().st_mode & 0o777
+        return f" (private key, mode {mode:04o})"
+    return " (already the same)" if item.action == "unchanged" else ""
+
+
+def profile_for(settings: ChatSettings) -> str:
+    """Where to save a server that was joined: [defaults], unless they are another server's.
+
+    Another server in [defaults] stays the one a bare rtchat joins; this one
+    gets a profile named after its host.
+    """
+    current = config.load_profile(None)
+    if not current.get("host") or (current.get("host"), current.get("port")) == (
+        settings.host,
+        settings.port,
+    ):
+        return config.DEFAULTS
+    return str(settings.host)
+
+
 def save_settings(s: ChatSettings, profile: str) -> None:
     """Write the server and identity settings into config.toml as ``profile``."""
     given = {key: getattr(s, key) for key in config.PROFILE_KEYS}
     saved_to = config.save_profile(profile, given)
-    table = "[defaults]" if profile == config.DEFAULTS else f"[profiles.{profile}]"
-    click.echo(f"saved {table} to {saved_to}", err=True)
+    if profile == config.DEFAULTS:
+        click.echo(
+            f"saved [defaults] to {home_relative(saved_to)}: `rtchat` alone joins it", err=True
+        )
+    else:
+        click.echo(
+            f"saved [profiles.{profile}] to {home_relative(saved_to)}: "
+            f"`rtchat --profile {profile}` joins it",
+            err=True,
+        )
 
 
 def _use_profile(ctx: click.Context, profile: str | None) -> None:
@@ -342,32 +476,43 @@ PASSPHRASE_TRIES = 3  # as ssh gives: a typo is not the end, guessing stays slow
 
 
 async def key_passphrase(key: Path, *, interactive: bool) -> str | None:
-    """The passphrase for ``key`` if it has one: from RTCHAT_PASSPHRASE, else asked.
-
-    Each answer is checked by opening the key; a wrong one is asked again,
-    three tries in all. A wrong one from the environment ends it at once.
-    """
+    """The passphrase for ``key`` if it has one: from RTCHAT_PASSPHRASE, else asked."""
     if not key_is_encrypted(key):
         return None
+    return await ask_passphrase(
+        f"Passphrase for {key.name}",
+        lambda answer: opens(key, answer),
+        f"key {key}",
+        interactive=interactive,
+    )
+
+
+async def ask_passphrase(
+    question: str, opens: Callable[[str], bool], what: str, *, interactive: bool
+) -> str:
+    """A passphrase that ``opens`` says is right: from RTCHAT_PASSPHRASE, else asked.
+
+    A wrong answer is asked again, three tries in all, as ssh does. A wrong
+    one from the environment ends it at once: nobody is there to retype it.
+    """
     from_env = passphrase_from_env()
     if from_env is not None:
         variable, value = from_env
-        if not opens(key, value):
-            raise PKIError(f"wrong passphrase for key {key} (from {variable})")
+        if not opens(value):
+            raise PKIError(f"wrong passphrase for {what} (from {variable})")
         return value
     if not interactive and not sys.stdin.isatty():
-        raise ConfigError(f"{key} is protected by a passphrase: set {PASSPHRASE_ENV}")
-    question = f"Passphrase for {key.name}"
+        raise ConfigError(f"{what} is protected by a passphrase: set {PASSPHRASE_ENV}")
     for attempt in range(1, PASSPHRASE_TRIES + 1):
         if interactive:
             answer = await ask(question, secret=True)
         else:
             answer = await asyncio.to_thread(getpass.getpass, f"{question}: ")
-        if opens(key, answer):
+        if opens(answer):
             return answer
         if attempt < PASSPHRASE_TRIES:
             click.echo("  wrong passphrase, try again", err=True)
-    raise PKIError(f"wrong passphrase for key {key} ({PASSPHRASE_TRIES} tries)")
+    raise PKIError(f"wrong passphrase for {what} ({PASSPHRASE_TRIES} tries)")
 
 
 def opens(key: Path, passphrase: str) -> bool:
@@ -376,7 +521,7 @@ def opens(key: Path, passphrase: str) -> bool:
     A key that fails for another reason is left for loading it to explain.
     """
     try:
-        load_private_key(key, passphrase.encode())
+        pki.load_private_key(key, passphrase.encode())
     except WrongPassphrase:
         return False
     except PKIError:

@@ -21,7 +21,7 @@ without ``force``; operations return :class:`Written` records.
 
 The submodules, lowest layer first: ``validity``, ``keys``, ``load``,
 ``folder``, ``files``, ``index``, ``build`` and ``facts``; then the operations
-``issue``, ``csr``, ``revoke`` and ``describe``. Everything public is
+``issue``, ``csr``, ``invite``, ``revoke`` and ``describe``. Everything public is
 re-exported here: import from ``realtimechat.pki``.
 """
 
@@ -42,6 +42,21 @@ from .index import (
     find_certificate,
     read_index,
     replaced_serials,
+)
+from .invite import SUFFIX as INVITE_SUFFIX
+from .invite import (
+    Installed,
+    Invite,
+    ServerAddress,
+    check_invite_target,
+    install_invite,
+    issue_invite,
+    new_passphrase,
+    open_key,
+    read_invite,
+    reencode_key,
+    server_address,
+    write_invite,
 )
 from .issue import (
     init_ca,
@@ -89,6 +104,7 @@ __all__ = [
     "DIR_MODE",
     "EXPIRING_SOON",
     "INDEX_VERSION",
+    "INVITE_SUFFIX",
     "KEY_MODE",
     "KEY_TYPES",
     "MAX_NAME_BYTES",
@@ -100,17 +116,21 @@ __all__ = [
     "CertKind",
     "Description",
     "IndexEntry",
+    "Installed",
+    "Invite",
     "KeyType",
     "PrivateKey",
     "Request",
     "Revocation",
     "RevocationReason",
     "Role",
+    "ServerAddress",
     "SigningRequest",
     "Status",
     "Written",
     "certificate_names",
     "certificate_status",
+    "check_invite_target",
     "common_name",
     "create_request",
     "describe_file",
@@ -120,7 +140,9 @@ __all__ = [
     "format_fingerprint",
     "generate_key",
     "init_ca",
+    "install_invite",
     "issue_client",
+    "issue_invite",
     "issue_server_certificate",
     "list_certificates",
     "load_certificate",
@@ -128,20 +150,26 @@ __all__ = [
     "load_crl",
     "load_csr",
     "load_private_key",
+    "new_passphrase",
     "not_a_client_certificate",
+    "open_key",
     "pem_kind",
     "private_key_is_encrypted",
     "public_key_fingerprint",
     "read_csr",
     "read_index",
+    "read_invite",
+    "reencode_key",
     "refuse_unusable_key",
     "renew_crl",
     "replaced_serials",
     "revoke",
     "same_folder",
+    "server_address",
     "server_bundle",
     "server_names",
     "short_fingerprint",
     "sign_request",
     "validate_client_name",
+    "write_invite",
 ]

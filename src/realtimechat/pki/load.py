@@ -203,9 +203,15 @@ def load_private_key(
     """Load the PEM private key in ``path``, decrypting it with ``passphrase`` if given.
 
     Raises PKIError with one clear line for a missing file, a file that is
-    no key, a missing passphrase and a wrong one.
+    no key, a missing passphrase and a wrong one (WrongPassphrase).
     """
-    data = _read(path)
+    return private_key_from_pem(_read(path), passphrase, path)
+
+
+def private_key_from_pem(
+    data: bytes, passphrase: bytes | None, path: Path | str
+) -> CertificateIssuerPrivateKeyTypes:
+    """``load_private_key`` for PEM bytes already read; ``path`` names them in errors."""
     encrypted = (
         b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
     )
