@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
 import re
 import shlex
@@ -1338,7 +1339,102 @@ def test_readme_creates_the_parent_before_copying_the_server_folder() -> None:
     lines = block.splitlines()
     copy = next(i for i, line in enumerate(lines) if line.startswith("scp"))
     assert ".config/rtchat/server" in lines[copy]
-    assert any("mkdir -p .config/rtchat" in line for line in lines[:copy]), block
+    assert any(re.search(r"mkdir -p (-m 700 )?\.config/rtchat", line) for line in lines[:copy])
+
+
+# ------------------------------------------------------- copy commands that can be run twice
+
+
+def _copy_like_scp(lines: list[str], local: Path, remote: Path) -> None:
+    """Run ``ssh HOST CMD`` and ``scp [-r]p SRC... HOST:DEST`` lines, with the host a folder.
+
+    scp puts a folder copied with -r *into* a folder that exists, as cp -r
+    does: so cp is what runs, with HOST:PATH made REMOTE/PATH.
+    """
+    for line in lines:
+        argv = shlex.split(line)
+        if argv[0] == "ssh":
+            subprocess.run(argv[2:], cwd=remote, check=True)
+            continue
+        flags = [arg for arg in argv[1:] if arg.startswith("-")]
+        *sources, dest = [arg for arg in argv[1:] if not arg.startswith("-")]
+        target = str(remote / dest.partition(":")[2]) + ("/" if dest.endswith("/") else "")
+        expanded = [
+            match for source in sources for match in sorted(glob.glob(source, root_dir=local))
+        ]
+        assert expanded, line
+        recursive = ["-r"] if any("r" in flag for flag in flags) else []
+        subprocess.run(["cp", *recursive, "-p", *expanded, target], cwd=local, check=True)
+
+
+def _twice_is_once(lines: list[str], tmp_path: Path, local: Path) -> dict[str, bytes]:
+    """The host's files after the copy lines ran once, checked to be the same after twice."""
+    remote = tmp_path / "host"
+    remote.mkdir(parents=True)
+    _copy_like_scp(lines, local, remote)
+    once = _snapshot(remote)
+    _copy_like_scp(lines, local, remote)
+    assert _snapshot(remote) == once, lines
+    return once
+
+
+def _admin_folders(tmp_path: Path, ca: Path) -> Path:
+    """The admin's working folder, with the server folders the docs copy from."""
+    local = tmp_path / "admin"
+    for name in ("server-folder", "rtchat-server"):
+        pki.server_bundle(ca, local / name)
+    return local
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/usage.md", "docs/certificates.md"])
+def test_documented_copy_commands_can_be_run_twice(doc: str, tmp_path: Path, ca: Path) -> None:
+    """Each block's ssh/scp lines, run twice, leave the host as once: no nested folder.
+
+    `scp -rp server-folder host:.config/rtchat/server` run again (after a
+    revoke) nested the folder, and the server kept its old CRL.
+    """
+    local = _admin_folders(tmp_path, ca)
+    blocks = re.findall(r"```sh\n(.*?)```", (DOCS / doc).read_text(), re.DOTALL)
+    copies = [
+        [line.split("  #")[0] for line in block.splitlines() if line.startswith(("ssh ", "scp "))]
+        for block in blocks
+    ]
+    for n, lines in enumerate(block for block in copies if block):
+        host = _twice_is_once(lines, tmp_path / str(n), local)
+        assert all(name.startswith(".config/rtchat/server/") for name in host), host
+        assert all(name.count("/") == 3 for name in host), host  # files, not a folder, inside
+
+
+def _hinted(stdout: str) -> list[str]:
+    """The ssh and scp commands a Next: line gives, in order."""
+    hint = next(line for line in stdout.splitlines() if line.startswith("Next:"))
+    return [cmd for cmd in re.findall(r"`([^`]+)`", hint) if cmd.startswith(("ssh ", "scp "))]
+
+
+def test_next_hints_copy_commands_can_be_run_twice(tmp_path: Path, ca: Path) -> None:
+    """server-bundle's and revoke's Next: give exact copy commands; running them twice is once."""
+    local = tmp_path / "admin"
+    local.mkdir()
+    bundled = _console("server-bundle", "--dir", str(ca), "--out", "server-folder", cwd=local)
+    assert bundled.returncode == 0, bundled.stderr
+    setup = _hinted(bundled.stdout)
+    assert setup == [
+        "ssh chatserver mkdir -p -m 700 .config/rtchat/server",
+        "scp -p server-folder/* chatserver:.config/rtchat/server/",
+    ]
+    host = _twice_is_once(setup, tmp_path / "setup", local)
+    assert sorted(host) == [
+        f".config/rtchat/server/{name}"
+        for name in ("ca.crt", "crl.pem", "server.crt", "server.key")
+    ]
+
+    pki.issue_client(ca, "carol")
+    revoked = _console("revoke", "carol", "--dir", str(ca), cwd=local)
+    assert revoked.returncode == 0, revoked.stderr
+    crl_copy = _hinted(revoked.stdout)
+    assert crl_copy == [f"scp -p {ca / 'crl.pem'} chatserver:.config/rtchat/server/crl.pem"]
+    host = _twice_is_once(setup + crl_copy, tmp_path / "revoked", local)
+    assert host[".config/rtchat/server/crl.pem"] == (ca / "crl.pem").read_bytes()
 
 
 # --------------------------------------------------------------------------- small things

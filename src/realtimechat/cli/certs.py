@@ -577,12 +577,27 @@ def revoke(*, which: str, root: Path, reason: pki.RevocationReason, crl_days: in
 
 
 def _crl_next_step(root: Path) -> None:
+    """The exact copy of crl.pem onto the server host: a file onto a file, the same if run twice."""
     click.echo(
-        "Next: give each server the new crl.pem (`rtchat-certs server-bundle --dir "
-        f"{_quote(root)} --out DIR --force`, or copy it; a server run on this folder has it "
+        f"Next: copy the new CRL to each server host, `scp -p {_quote(pki.CaFolder(root).crl)} "
+        f"{_server_host(root)}:{_SERVER_FOLDER}/crl.pem` (a server run on this folder has it "
         "already): a running server applies it within seconds (or at once on `kill -HUP "
         "<pid of rtchat-server>`)."
     )
+
+
+# Where rtchat-server looks first on its host, relative to the home folder
+# scp and ssh start in: the same place whatever the local user's home is.
+_SERVER_FOLDER = ".config/rtchat/server"
+
+
+def _server_host(root: Path) -> str:
+    """The server host for a copy command: the server certificate's name (users connect to it)."""
+    try:
+        names = pki.server_names(pki.CaFolder(root).server_cert)
+    except PKIError:
+        names = None
+    return shlex.quote(names[0]) if names else "SERVER_HOST"
 
 
 @main.command()
@@ -810,29 +825,27 @@ def _warn(message: str) -> None:
 def server_bundle(*, root: Path, out_dir: Path, force: bool) -> None:
     """Copy what a server needs into a server folder: never ca.key.
 
-    ca.crt, server.crt, server.key (mode 0600) and crl.pem. Put the folder on
-    the server host as ~/.config/rtchat/server (on Linux), where rtchat-server
-    looks by default, or run `rtchat-server --pki DIR` there. After a revoke,
-    a crl renewal or a new server certificate, run it again with --force
-    (unchanged files are left alone) and copy what changed: a running server
-    applies it within seconds (or at once on SIGHUP).
+    ca.crt, server.crt, server.key (mode 0600) and crl.pem. Copy the folder's
+    contents (never the folder: copied again, it would land inside the old
+    one) into ~/.config/rtchat/server on the server host (on Linux), where
+    rtchat-server looks by default, or run `rtchat-server --pki DIR` there.
+    After a revoke, a crl renewal or a new server certificate, run it again
+    with --force (unchanged files are left alone) and copy what changed: a
+    running server applies it within seconds (or at once on SIGHUP).
     """
     with _pki_errors():
         written = pki.server_bundle(root, out_dir, force=force)
     _report(written)
-    click.echo(_bundle_next_step(out_dir, written))
+    click.echo(_bundle_next_step(root, out_dir, written))
 
 
-def _home_relative(path: Path) -> str:
-    """``path`` as ``~/...`` when it is under the home folder: it reads the same on any host."""
-    try:
-        return f"~/{path.relative_to(Path.home())}"
-    except ValueError:
-        return str(path)
+def _bundle_next_step(root: Path, out_dir: Path, written: Sequence[pki.Written]) -> str:
+    """What to do with the server folder now, from what changed in it.
 
-
-def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
-    """What to do with the server folder now, from what changed in it."""
+    Every copy command copies the folder's contents (or one file) into the
+    server's folder, never the folder itself: run again, `scp -r` puts the
+    folder inside the old one, and the server keeps its old crl.pem.
+    """
     default = locations.app_dir() / "server"  # rtchat-server's first choice without --pki
     here = pki.same_folder(out_dir, default)  # made on the server host, where it is used
     changed = [item.path.name for item in written if item.action != "unchanged"]
@@ -842,22 +855,20 @@ def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
     )
     if not changed:
         return f"Nothing changed: {out_dir} already matches the CA folder."
+    host = _server_host(root)
     if all(item.action == "wrote" for item in written):
         if here:
             return f"Next: run `rtchat-server` on this host: it uses {out_dir} by default."
         return (
-            f"Next: on the server host, `mkdir -p {_home_relative(default.parent)}` and copy "
-            f"{out_dir} there as {_home_relative(default)}, where rtchat-server looks by "
-            "default; then run `rtchat-server` there (or `rtchat-server --pki DIR` with the "
-            "folder wherever you put it)."
+            f"Next: copy the folder's contents to the server host, `ssh {host} mkdir -p -m 700 "
+            f"{_SERVER_FOLDER}` and `scp -p {_quote(out_dir)}/* {host}:{_SERVER_FOLDER}/`, "
+            "where rtchat-server looks by default; then run `rtchat-server` there."
         )
     if here:
         return f"Next: {reload}."
     what = "only crl.pem changed" if changed == ["crl.pem"] else f"{', '.join(changed)} changed"
-    return (
-        f"Next: {what}: copy {'it' if len(changed) == 1 else 'them'} into the server's folder "
-        f"on the server host ({_home_relative(default)} by default): {reload}."
-    )
+    files = " ".join(_quote(out_dir / name) for name in changed)
+    return f"Next: {what}: `scp -p {files} {host}:{_SERVER_FOLDER}/`: {reload}."
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from .config import Limits, ServerSettings
 from .hub import Hub
 from .session import Session, SessionContext
 from .store import MemoryStore, Store
+from .strays import StrayCrlWatch
 from .tlsconn import TLSServerProtocol, TLSTransport
 from .trust import Trust
 
@@ -142,6 +143,7 @@ class ChatServer:
         self.log = logger or log
         self._files_seen = _files_on_disk(files)  # before loading: a change meanwhile reloads
         self.trust = Trust.load(files)  # fails early, before listening
+        self._stray_crls = StrayCrlWatch(files.crl, self.log)
         self._servers: list[asyncio.Server] = []
         self._handshaking = 0
         self._connections: set[_Accepted] = set()  # every connection we hold
@@ -200,6 +202,7 @@ class ChatServer:
         )
         self._servers.append(server)
         self._log_warnings()
+        self._stray_crls.check()
         self._background = asyncio.create_task(self._run_loops(), name="background")
         where = ", ".join(format_peer(address) for address in self.addresses)
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
@@ -239,6 +242,7 @@ class ChatServer:
             self.trust.describe(),
         )
         self._log_warnings()
+        self._stray_crls.check()
         # Every session past its handshake, welcomed or still before hello;
         # handshakes in progress are checked as they finish (_Accepted._ready).
         for connection in list(self._connections):
@@ -443,6 +447,7 @@ class ChatServer:
         previous = self._files_seen
         while True:
             await asyncio.sleep(self.settings.watch_interval)
+            self._stray_crls.check()
             current = _files_on_disk(self.files)
             if current != self._files_seen and current == previous:
                 self.log.info("certificate files changed on disk: reloading")
