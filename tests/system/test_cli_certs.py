@@ -272,7 +272,7 @@ def test_console_request_with_a_passphrase(tmp_path: Path) -> None:
     ]
     match = FINGERPRINT_LINE.match(lines[2])
     assert match is not None, lines[2]
-    assert f"`rtchat --identity {user}`" in lines[3]
+    assert f"`rtchat join alice.invite --identity {user}`" in lines[3]
     assert _mode(user) == 0o700
     assert _mode(user / "alice.key") == 0o600
     with pytest.raises(PKIError, match="wrong passphrase"):
@@ -331,7 +331,10 @@ def test_console_revoke_by_short_fingerprint(tmp_path: Path, ca: Path) -> None:
     )
     assert lines[1].startswith(f"updated {folder.crl} (1 revoked, next update ")
     assert lines[2] == f"updated {folder.index}"
-    assert lines[3].startswith("Next: give each server the new crl.pem")
+    assert lines[3].startswith(
+        f"Next: copy the new CRL to each server host, `scp -p {folder.crl} "
+        "chatserver:.config/rtchat/server/crl.pem`"
+    )
     assert "kill -HUP" in lines[3]
     assert [e.serial_number for e in pki.load_crl(folder.crl)] == [alice.serial_number]
     assert unknown.returncode == 1
@@ -352,7 +355,7 @@ def test_console_crl_renews_the_next_update(tmp_path: Path, ca: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == f"updated {folder.crl} (0 revoked, next update {when})"
     assert lines[1].startswith(
-        f"Next: give each server the new crl.pem (`rtchat-certs server-bundle --dir {ca} "
+        f"Next: copy the new CRL to each server host, `scp -p {folder.crl} chatserver:"
     )
     assert "kill -HUP" in lines[1]
     assert len(lines) == 2
@@ -887,16 +890,15 @@ def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:
         f"unchanged {out / 'server.crt'} (already the same)",
         f"unchanged {out / 'server.key'} (private key, mode 0600, already the same)",
         f"replaced {out / 'crl.pem'}",
-        # HOME and XDG_CONFIG_HOME are conftest's private_home: ~/.config/rtchat/server.
-        "Next: only crl.pem changed: copy it into the server's folder on the server host "
-        "(~/.config/rtchat/server by default): the running server applies it within seconds "
+        f"Next: only crl.pem changed: `scp -p {out / 'crl.pem'} chatserver:.config/rtchat/"
+        "server/`: the running server applies it within seconds "
         "(or at once on `kill -HUP <pid of rtchat-server>`; no restart needed).",
     ]
     assert (out / "crl.pem").read_bytes() == pki.CaFolder(ca).crl.read_bytes()
 
 
 def test_server_bundle_points_to_the_folder_rtchat_server_uses(tmp_path: Path, ca: Path) -> None:
-    """The bundle's hint names the folder rtchat-server really uses by default, and mkdir -p."""
+    """The bundle's hint copies into the folder rtchat-server really uses by default."""
     bundle = tmp_path / "server-folder"
 
     done = _console("server-bundle", "--dir", str(ca), "--out", str(bundle), cwd=tmp_path)
@@ -904,13 +906,11 @@ def test_server_bundle_points_to_the_folder_rtchat_server_uses(tmp_path: Path, c
     assert done.returncode == 0, done.stderr
     hint = done.stdout.splitlines()[-1]
     assert hint == (
-        "Next: on the server host, `mkdir -p ~/.config/rtchat` and copy "
-        f"{bundle} there as ~/.config/rtchat/server, where rtchat-server looks by default; "
-        "then run `rtchat-server` there (or `rtchat-server --pki DIR` with the folder wherever "
-        "you put it)."
+        "Next: copy the folder's contents to the server host, `ssh chatserver mkdir -p -m 700 "
+        f".config/rtchat/server` and `scp -p {bundle}/* chatserver:.config/rtchat/server/`, "
+        "where rtchat-server looks by default; then run `rtchat-server` there."
     )
-    (tmp_path / ".config" / "rtchat").mkdir(parents=True)  # the mkdir -p, HOME being tmp_path
-    shutil.copytree(bundle, tmp_path / ".config" / "rtchat" / "server")
+    _copy_like_scp(_hinted(done.stdout), tmp_path, tmp_path)  # the host's home is tmp_path
     found = subprocess.run(
         [
             sys.executable,
@@ -1360,7 +1360,9 @@ def _copy_like_scp(lines: list[str], local: Path, remote: Path) -> None:
         *sources, dest = [arg for arg in argv[1:] if not arg.startswith("-")]
         target = str(remote / dest.partition(":")[2]) + ("/" if dest.endswith("/") else "")
         expanded = [
-            match for source in sources for match in sorted(glob.glob(source, root_dir=local))
+            match
+            for source in sources
+            for match in sorted(glob.glob(source.removeprefix("~/"), root_dir=local))
         ]
         assert expanded, line
         recursive = ["-r"] if any("r" in flag for flag in flags) else []
@@ -1370,7 +1372,7 @@ def _copy_like_scp(lines: list[str], local: Path, remote: Path) -> None:
 def _twice_is_once(lines: list[str], tmp_path: Path, local: Path) -> dict[str, bytes]:
     """The host's files after the copy lines ran once, checked to be the same after twice."""
     remote = tmp_path / "host"
-    remote.mkdir(parents=True)
+    remote.mkdir(parents=True, exist_ok=True)
     _copy_like_scp(lines, local, remote)
     once = _snapshot(remote)
     _copy_like_scp(lines, local, remote)
@@ -1379,10 +1381,11 @@ def _twice_is_once(lines: list[str], tmp_path: Path, local: Path) -> dict[str, b
 
 
 def _admin_folders(tmp_path: Path, ca: Path) -> Path:
-    """The admin's working folder, with the server folders the docs copy from."""
+    """The admin's home, with the CA folder and the server folders the docs copy from."""
     local = tmp_path / "admin"
     for name in ("server-folder", "rtchat-server"):
         pki.server_bundle(ca, local / name)
+    shutil.copytree(ca, local / ".config" / "rtchat" / "ca")
     return local
 
 
@@ -1400,6 +1403,8 @@ def test_documented_copy_commands_can_be_run_twice(doc: str, tmp_path: Path, ca:
         for block in blocks
     ]
     for n, lines in enumerate(block for block in copies if block):
+        server = tmp_path / str(n) / "host" / ".config" / "rtchat" / "server"
+        server.mkdir(parents=True)  # step 2 has made it by the time any later step copies
         host = _twice_is_once(lines, tmp_path / str(n), local)
         assert all(name.startswith(".config/rtchat/server/") for name in host), host
         assert all(name.count("/") == 3 for name in host), host  # files, not a folder, inside

@@ -410,10 +410,12 @@ def request(*, name: str, out_dir: Path, key_type: pki.KeyType, protect: bool, f
     if made.in_use is not None:
         _renewal_next_step(made, made.in_use)
         return
+    invite = f"{made.csr.stem}{pki.INVITE_SUFFIX}"
+    where = "" if pki.same_folder(out_dir, DEFAULT_USER_DIR) else f" --identity {_quote(out_dir)}"
     click.echo(
-        f"Next: send {made.csr} to your admin and read them this fingerprint; put the "
-        f"{made.csr.stem}.crt and ca.crt they send back into {out_dir}, then run "
-        f"`rtchat --identity {_quote(out_dir)}`."
+        f"Next: send {made.csr} to your admin and read them this fingerprint; they sign it "
+        f"(`rtchat-certs sign {made.csr.name} --invite {invite}`) and send back {invite}: run "
+        f"`rtchat join {invite}{where}`."
     )
 
 
