@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -579,17 +580,18 @@ def ca_issued(
     ca_key = load_private_key(pki.folder.ca_key)
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
+    with warnings.catch_warnings():
+        # An empty CN or one over 64 characters is what some cases want: made
+        # without cryptography's check (which warns instead of refusing).
+        warnings.simplefilter("ignore", UserWarning)
+        subject = (
+            x509.NameAttribute(NameOID.COMMON_NAME, cn, _validate=False)
+            if cn is not None
+            else x509.NameAttribute(NameOID.ORGANIZATION_NAME, "no common name")
+        )
     cert = (
         x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COMMON_NAME, cn)
-                    if cn is not None
-                    else x509.NameAttribute(NameOID.ORGANIZATION_NAME, "no common name")
-                ]
-            )
-        )
+        .subject_name(x509.Name([subject]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

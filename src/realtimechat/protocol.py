@@ -87,6 +87,7 @@ class ByeReason(StrEnum):
     FLOODING = "flooding"
     SERVER_FULL = "server_full"
     TOO_MANY_CONNECTIONS = "too_many_connections"
+    TOO_MANY_SESSIONS = "too_many_sessions"  # of one identity (certificate)
     REVOKED = "revoked"
     EXPIRED = "expired"
 

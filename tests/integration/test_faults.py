@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 import os
 import random
 import socket
@@ -28,7 +29,7 @@ import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from realtimechat.client.connection import ServerConnection
-from realtimechat.errors import CertificateRejected, ConnectionLost, SessionRefused
+from realtimechat.errors import CertificateRejected, ConnectionLost, RtchatError, SessionRefused
 from realtimechat.pki import (
     CaFolder,
     init_ca,
@@ -163,9 +164,12 @@ async def peer(server: ChatServer, files: ClientFiles, **kwargs: Any) -> RawPeer
     return opened
 
 
-async def welcomed(server: ChatServer, pki: Pki, user: str = ATTACKER) -> RawPeer:
+async def welcomed(
+    server: ChatServer, pki: Pki, user: str = ATTACKER, source: str | None = None
+) -> RawPeer:
     """A raw peer that said hello and got its welcome and the replay's history_end."""
-    attacker = await peer(server, pki.client(user))
+    local = {"local_addr": (source, 0)} if source else {}
+    attacker = await peer(server, pki.client(user), **local)
     await attacker.send(HELLO)
     await attacker.until(Welcome)
     await attacker.until(HistoryEnd)
@@ -195,6 +199,60 @@ def reset_on_close(writer: asyncio.StreamWriter) -> None:
     """Make closing send a TCP RST (SO_LINGER 0) instead of a FIN."""
     sock = writer.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+HOLD_ROUNDS = 50  # times one held socket is opened again after the server closed it
+
+
+async def hold_idle_sockets(
+    server: ChatServer, source: str, count: int, stop: asyncio.Event
+) -> None:
+    """Keep ``count`` silent TCP sockets from ``source`` open until ``stop``, reopening closed ones.
+
+    The attack of issue 16's finding 2: no ClientHello at all, each socket
+    reopened as soon as the server lets it go.
+    """
+
+    async def hold_one() -> None:
+        for _ in range(HOLD_ROUNDS):
+            reader, writer = await tcp(server, source)
+            ended = asyncio.ensure_future(read_to_end(reader))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            ended.cancel()
+            stopping.cancel()
+            writer.transport.abort()
+            if stop.is_set():
+                return
+
+    await asyncio.gather(*(hold_one() for _ in range(count)))
+
+
+async def honest_joins(server: ChatServer, pki: Pki, attempts: int) -> int:
+    """How many of ``attempts`` joins in a row, as alice, were welcomed."""
+    welcomed = 0
+    for _ in range(attempts):
+        try:
+            newcomer = await join(server, pki, "alice")
+        except (RtchatError, OSError):
+            continue
+        welcomed += 1
+        await newcomer.close()
+    return welcomed
+
+
+def refused_from(address: str) -> list[dict[str, Any]]:
+    """The ``refused`` lines whose peer is ``address``: ``address:port`` or the bare source."""
+    return [
+        fields
+        for fields in events("refused")
+        if str(fields.get("peer")) == address or str(fields.get("peer")).startswith(f"{address}:")
+    ]
+
+
+def refusals_counted(lines: list[dict[str, Any]]) -> int:
+    """How many refusals ``lines`` stand for: one each, or ``times`` for a counted line."""
+    return sum(int(fields.get("times", 1)) for fields in lines)
 
 
 async def still_serves(attacker: RawPeer, mark: str = "alive") -> None:
@@ -508,18 +566,116 @@ async def case_reset_on_connect(server: ChatServer, pki: Pki, tmp_path: Path) ->
 
 
 async def case_too_many_handshakes(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
-    """Two stalled handshakes fill max_handshakes: a third connection is dropped at once."""
+    """Two stalled handshakes fill max_handshakes: a third connection sheds the idle one."""
+    idle, _ = await tcp(server, "127.0.0.2")  # oldest, and nothing sent: the first to go
+    await eventually(lambda: server.connection_count == 3)
+    _, started = await tcp(server, "127.0.0.3")
+    started.write(b"\x16\x03\x01")
+    await eventually(lambda: server.connection_count == 4)
+    _, newcomer = await tcp(server, "127.0.0.4")
+    assert await read_to_end(idle) == b""
+    await refusal_logged("shed to make room")
+    (shed,) = [fields for fields in events("refused") if "shed" in str(fields["reason"])]
+    assert str(shed["peer"]).startswith("127.0.0.2:")
+    assert shed["reason"] == "shed to make room: every handshake slot taken (nothing sent yet)"
+    for writer in (started, newcomer):
+        writer.close()
+    await eventually(lambda: server.connection_count == 2)
+
+
+async def case_idle_sockets_from_two_addresses(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """Two addresses keep silent sockets in every handshake slot: every honest join gets in."""
+    stop = asyncio.Event()
+    half = 8  # of 16 slots: what one address could hold before the per-source share
+    holders = asyncio.gather(
+        hold_idle_sockets(server, "127.0.0.2", half, stop),
+        hold_idle_sockets(server, "127.0.0.3", half, stop),
+    )
+    try:
+        await eventually(lambda: server.connection_count >= 2 + 2 * half)
+        assert await honest_joins(server, pki, 5) == 5
+    finally:
+        stop.set()
+        await holders
+    shed = [fields for fields in events("refused") if "shed" in str(fields["reason"])]
+    assert shed, "the slots were full: newcomers took them from the idle sockets"
+    assert all(str(fields["peer"]).startswith(("127.0.0.2", "127.0.0.3")) for fields in shed)
+
+
+async def case_silent_socket_first_byte_timeout(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """A socket that sends nothing is closed at the first-byte timeout, not the handshake's."""
+    reader, _ = await tcp(server, "127.0.0.2")
+    assert await read_to_end(reader) == b""
+    assert refusals() == ["no ClientHello within the first-byte timeout"]
+
+
+async def case_handshakes_per_source(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """With two slots per source and a /24 as one source, a third from the /24 is dropped."""
     stalled = []
-    for source in ("127.0.0.2", "127.0.0.3"):  # one address may hold only half the slots
+    for source in ("127.0.2.2", "127.0.2.3"):
         _, writer = await tcp(server, source)
         writer.write(b"\x16\x03\x01")
         stalled.append(writer)
-    reader, _ = await tcp(server, "127.0.0.4")
+    await eventually(lambda: server.connection_count == 4)
+    reader, _ = await tcp(server, "127.0.2.4")
     assert await read_to_end(reader) == b""
-    assert refusals() == ["too many handshakes in progress"]
+    await refusal_logged("too many handshakes in progress from this source")
+    # Another /24 is another source: it gets in.
+    (await welcomed(server, pki, "bob", source="127.0.3.5")).close()
     for writer in stalled:
         writer.close()
-    await eventually(lambda: len(refusals()) == 3)  # the two stalled ones are gone too
+    await eventually(lambda: server.connection_count == 2)
+
+
+async def case_connect_reset_loop(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """Two hundred connect+RST from one address: each keeps its address, a few lines say it all."""
+    attempts = 200
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for _ in range(attempts):
+        _, writer = await tcp(server, "127.0.0.2")
+        reset_on_close(writer)
+        writer.transport.abort()
+    await eventually(lambda: refusals_counted(refused_from("127.0.0.2")) == attempts)
+    intervals = math.ceil((loop.time() - began) / server.limits.refusal_log_interval)
+    lines = refused_from("127.0.0.2")
+    assert len(lines) <= 2 * (intervals + 1), "one full line and one count per interval"
+    assert len(lines) < attempts / 10
+    assert all(fields.get("peer") not in (None, "None") for fields in events("refused"))
+
+
+async def case_cn_longer_than_64_characters(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A CN of 100 characters: no Python warning, bad_name, and the log shows it clipped."""
+    files = ca_issued(pki, tmp_path, "hugecn", "x" * 100, ExtendedKeyUsageOID.CLIENT_AUTH)
+    attacker = await peer(server, files)
+    await hello_refused(attacker, "bad_name")
+    await left_logged("x" * 64 + "...(+36 chars)", "bad_name")
+
+
+async def case_empty_cn(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
+    """A CN of no characters (which cryptography warns about) derives an empty name: bad_name."""
+    files = ca_issued(pki, tmp_path, "emptycn", "", ExtendedKeyUsageOID.CLIENT_AUTH)
+    attacker = await peer(server, files)
+    await hello_refused(attacker, "bad_name")
+
+
+async def case_one_identity_from_many_addresses(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """With three per identity, carol from three addresses is welcomed, from a fourth refused."""
+    kept = [await welcomed(server, pki, source=f"127.0.0.{n}") for n in (2, 3, 4)]
+    extra = await peer(server, pki.client(ATTACKER), local_addr=("127.0.0.5", 0))
+    assert await extra.closed() == [Bye(reason="too_many_sessions")]
+    await left_logged(ATTACKER, "too_many_sessions", event="refused")
+    for member in kept:
+        member.close()
+    await eventually(lambda: members(server) == [TALKER, WITNESS])
+    again = await welcomed(server, pki, source="127.0.0.5")  # a place came free
+    again.close()
 
 
 async def case_tls_record_corrupted(server: ChatServer, pki: Pki, tmp_path: Path) -> None:
@@ -1237,6 +1393,8 @@ CASES: list[Case] = [
     Case(case_cn_that_is_not_a_name, marks=(pytest.mark.protocol("5.3"),)),
     Case(case_cn_with_a_bidi_override),
     Case(case_certificate_without_a_cn),
+    Case(case_cn_longer_than_64_characters),
+    Case(case_empty_cn),
     Case(case_self_signed_pinned, files=pinned_trust),
     Case(case_self_signed_unpinned),
     Case(case_pinned_impostor_of_a_member, files=pinned_trust),
@@ -1249,7 +1407,11 @@ CASES: list[Case] = [
     Case(case_handshake_never_finished),
     Case(case_connect_then_close),
     Case(case_reset_on_connect),
-    Case(case_too_many_handshakes, limits={"max_handshakes": 2}),
+    Case(case_too_many_handshakes, limits={"max_handshakes": 2, "handshake_timeout": 5.0}),
+    Case(case_idle_sockets_from_two_addresses, limits={"max_handshakes": 16}),
+    Case(case_silent_socket_first_byte_timeout, limits={"first_byte_timeout": 0.2}),
+    Case(case_handshakes_per_source, limits={"max_handshakes_per_source": 2, "ipv4_prefix": 24}),
+    Case(case_connect_reset_loop, limits={"refusal_log_interval": 1.0}),
     Case(case_tls_record_corrupted),
     Case(case_connect_tls_then_close),
     # session lifecycle
@@ -1312,11 +1474,13 @@ CASES: list[Case] = [
     Case(case_flood, limits={"rate": 400, "burst": 20, "flood_limit": 50}),
     Case(
         case_ten_peers_that_never_read,
-        # a queue that holds a whole round of ten 60 kB messages: only the sleepers fall behind
-        limits={"queue_bytes": 1024 * 1024, "write_timeout": 0.5},
+        # a queue that holds a whole round of ten 60 kB messages: only the sleepers fall behind;
+        # ten sessions of one certificate
+        limits={"queue_bytes": 1024 * 1024, "write_timeout": 0.5, "max_per_identity": 10},
     ),
     Case(case_burst_over_the_connection_cap, limits={"max_connections": 4}),
     Case(case_too_many_from_one_address, limits={"max_per_address": 4}),
+    Case(case_one_identity_from_many_addresses, limits={"max_per_identity": 3}),
     Case(case_a_thousand_pings),
     Case(case_pings_are_never_rate_limited, limits={"rate": 400, "burst": 20}),
     Case(case_history_amplification, marks=(pytest.mark.protocol("8.1"),)),

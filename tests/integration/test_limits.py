@@ -136,17 +136,17 @@ async def test_a_full_server_says_so(start_server: ServerFactory, pki: Pki) -> N
 async def test_one_address_cannot_take_every_handshake_slot(
     start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
 ) -> None:
-    """Idle sockets from one address hold at most half the handshake slots; others get in."""
-    server = await start_server(max_handshakes=8)
+    """Idle sockets from one address hold at most their share of the handshake slots."""
+    server = await start_server(max_handshakes=8, max_handshakes_per_source=4)
     idle = [socket.create_connection(("127.0.0.1", port_of(server))) for _ in range(4)]
     try:
-        await eventually(lambda: server.connection_count == 4)  # 4 = half of 8: all one gets
+        await eventually(lambda: server.connection_count == 4)  # its share: all one gets
         spare = socket.create_connection(("127.0.0.1", port_of(server)))
         spare.settimeout(WAIT)
         assert await asyncio.to_thread(spare.recv, 1) == b""  # closed before TLS
         spare.close()
         assert any(
-            'reason="too many handshakes in progress from this address"' in r.getMessage()
+            'reason="too many handshakes in progress from this source"' in r.getMessage()
             for r in server_log.records
         )
         # Someone from another address still has slots and gets in.
@@ -164,6 +164,44 @@ async def test_one_address_cannot_take_every_handshake_slot(
     finally:
         for sock in idle:
             sock.close()
+
+
+@pytest.mark.protocol("1", "12.2")
+async def test_one_certificate_cannot_fill_the_server(
+    start_server: ServerFactory, pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """One identity from four addresses gets two places and too_many_sessions; alice gets in."""
+    server = await start_server(max_connections=4, max_per_identity=2)
+    places: list[RawPeer] = []
+    refusals: list[list[object]] = []
+    for n in range(2, 6):
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1",
+            port_of(server),
+            ssl=client_context(pki.client("carol")),
+            server_hostname="chatserver",
+            local_addr=(f"127.0.0.{n}", 0),
+        )
+        carol = RawPeer(reader, writer)
+        await carol.send(HELLO)
+        first = await carol.next_frame()
+        if isinstance(first, Welcome):
+            places.append(carol)
+        else:
+            refusals.append([first, *await carol.closed()])
+    assert len(places) == 2
+    assert refusals == [[Bye(reason="too_many_sessions")]] * 2
+    again = await connect(server, pki.client("carol"))
+    with pytest.raises(SessionRefused) as refused:
+        await again.hello()
+    assert refused.value.reason == "too_many_sessions"
+    assert "too many connections with your certificate" in str(refused.value)
+    alice = await join(server, pki, "alice")  # not server_full: carol could not fill it
+    assert alice.welcome is not None
+    await alice.close()
+    for carol in places:
+        carol.close()
+    assert any("reason=too_many_sessions" in r.getMessage() for r in server_log.records)
 
 
 @pytest.mark.protocol("1", "12.2")

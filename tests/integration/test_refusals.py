@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
+import struct
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,9 +25,11 @@ from realtimechat.errors import (
 )
 from realtimechat.protocol import Bye, Msg, SendMsg
 from realtimechat.server.app import ChatServer
+from realtimechat.server.config import Limits
 from realtimechat.tls import ClientFiles, client_context
 
 from ..support import (
+    TEST_LIMITS,
     WAIT,
     Pki,
     RawPeer,
@@ -32,8 +38,14 @@ from ..support import (
     endpoint,
     eventually,
     join,
+    limits_with,
     port_of,
 )
+
+try:
+    import uvloop
+except ImportError:  # not on every platform (pyproject.toml)
+    uvloop = None  # type: ignore[assignment]
 
 
 def refusals(log: pytest.LogCaptureFixture) -> list[str]:
@@ -272,3 +284,117 @@ async def test_a_refused_client_is_told_why_by_the_tls_alert(server: ChatServer,
     expired = await connect(server, pki.client("expired"))
     with pytest.raises(CertificateRejected, match="expired"):
         await expired.hello()
+
+
+# -- floods of refusals: the address kept, the lines counted ----------------------------
+
+
+def refused_fields(log: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [
+        dict(getattr(r, "fields", {}))
+        for r in log.records
+        if getattr(r, "event", None) == "refused"
+    ]
+
+
+async def reset_at_once(host: str, port: int, source: str) -> None:
+    """TCP connect from ``source``, then RST (SO_LINGER 0) before sending anything."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.bind((source, 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    finally:
+        sock.close()
+
+
+async def closed_at_once(address: tuple[str, int]) -> None:
+    """Connect to ``address``; the server closes (or resets) before anything is said."""
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        async with asyncio.timeout(WAIT):
+            assert await reader.read() == b""
+    except ConnectionResetError:
+        pass
+    finally:
+        writer.transport.abort()
+
+
+async def serve_and(
+    pki: Pki, limits: Limits, host: str, attack: Callable[[ChatServer], Coroutine[Any, Any, None]]
+) -> None:
+    """Run ``attack`` against a server on ``host``; its shutdown writes the counted lines."""
+    server = ChatServer(pki.server, hosts=[host], port=0, limits=limits)
+    await server.start()
+    try:
+        await attack(server)
+    finally:
+        await server.shutdown()
+
+
+@pytest.mark.skipif(uvloop is None, reason="uvloop is not installed")
+def test_resets_keep_their_address_on_uvloop(
+    pki: Pki, server_log: pytest.LogCaptureFixture
+) -> None:
+    """On uvloop, 100 connections reset at once are refused as 127.0.0.3, in a few lines."""
+    attempts = 100
+
+    async def attack(server: ChatServer) -> None:
+        for _ in range(attempts):
+            await reset_at_once("127.0.0.1", port_of(server), "127.0.0.3")
+        # A whole session after them: the server has taken every one by then.
+        await (await join(server, pki, "alice")).close()
+        await eventually(lambda: server.connection_count == 0)
+
+    limits = limits_with(TEST_LIMITS, refusal_log_interval=60.0)
+    assert uvloop is not None
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve_and(pki, limits, "127.0.0.1", attack))
+    lines = refused_fields(server_log)
+    assert [line["peer"] for line in lines if not str(line["peer"]).startswith("127.0.0.3")] == []
+    assert sum(int(line.get("times", 1)) for line in lines) == attempts
+    assert len(lines) <= 4, "a first line and one count per reason"
+
+
+def ipv6_loopback() -> bool:
+    """Whether ::1 can be listened on here (containers without IPv6 cannot)."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback")
+@pytest.mark.parametrize(("prefix", "source"), [(64, "::/64"), (128, "::1")])
+async def test_an_ipv6_source_is_its_prefix(
+    pki: Pki, server_log: pytest.LogCaptureFixture, prefix: int, source: str
+) -> None:
+    """Over ::1, with two handshakes per source, the third and fourth are refused as its prefix."""
+    held: list[socket.socket] = []
+
+    async def attack(server: ChatServer) -> None:
+        port = port_of(server)
+        for _ in range(2):
+            sock = socket.create_connection(("::1", port))
+            held.append(sock)
+        await eventually(lambda: server.connection_count == 2)
+        for _ in range(2):
+            await closed_at_once(("::1", port))
+        for sock in held:
+            sock.close()
+        await eventually(lambda: server.connection_count == 0)
+
+    limits = limits_with(TEST_LIMITS, max_handshakes_per_source=2, ipv6_prefix=prefix)
+    await serve_and(pki, limits, "::1", attack)
+    lines = refused_fields(server_log)
+    over = [line for line in lines if line["reason"].endswith("from this source")]
+    assert over[0]["peer"].startswith("[::1]:")
+    assert over[1:] == [
+        {"peer": source, "reason": "too many handshakes in progress from this source", "times": 1}
+    ]

@@ -31,7 +31,10 @@ async def test_emfile_on_accept_does_not_stop_the_server(
     server = ServerProcess(
         pki,
         tmp_path,
-        extra=["--handshake-timeout", "2", "--max-per-address", "1000", "--loop", loop],
+        extra=[
+            *("--handshake-timeout", "2", "--max-per-address", "1000"),
+            *("--max-handshakes-per-source", "1000", "--loop", loop),
+        ],
         preexec=low_file_limit,
     )
     hogs: list[socket.socket] = []

@@ -67,7 +67,13 @@ async def drain_forever(reader: asyncio.StreamReader) -> int:
 async def test_soak_500_clients_one_flood_ten_never_reading(pki: Pki, tmp_path: Path) -> None:
     """For 60 s the witness gets every message in order and server memory stays bounded."""
     server = ServerProcess(
-        pki, tmp_path, extra=["--max-per-address", "2000", "--durability", "normal"]
+        pki,
+        tmp_path,
+        extra=[
+            *("--max-per-address", "2000", "--durability", "normal"),
+            # 488 listeners of one certificate, 50 handshakes at a time from one address
+            *("--max-per-identity", "2000", "--max-handshakes-per-source", "256"),
+        ],
     )
     port = server.port
     contexts = {

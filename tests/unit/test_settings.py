@@ -72,9 +72,11 @@ def test_the_option_names_stay_what_users_know() -> None:
         *("--host", "--port", "--pki", "--cert", "--key", "--ca", "--crl"),
         *("--watch-interval", "--names", "--presence-limit", "--history-lines"),
         *("--motd", "--data", "--ephemeral", "--durability", "--retention"),
-        *("--max-line-bytes", "--handshake-timeout", "--hello-timeout", "--max-handshakes"),
-        *("--max-connections", "--queue-frames", "--queue-bytes", "--write-timeout"),
+        *("--max-line-bytes", "--handshake-timeout", "--first-byte-timeout", "--hello-timeout"),
+        *("--max-handshakes", "--max-handshakes-per-source", "--max-connections"),
+        *("--queue-frames", "--queue-bytes", "--write-timeout"),
         *("--ping-interval", "--idle-timeout", "--rate", "--burst", "--max-per-address"),
+        *("--max-per-identity", "--ipv4-prefix", "--ipv6-prefix"),
         *("--log-format", "--loop", "--log-level", "--version"),
     ]
 
@@ -212,7 +214,7 @@ class DocRow:
 
     @property
     def option(self) -> str | None:
-        match = re.match(r"`(--[a-z-]+)", self.first)
+        match = re.match(r"`(--[a-z0-9-]+)", self.first)
         return match.group(1) if match else None
 
     @property

@@ -19,7 +19,13 @@ from typing import Any, Final
 import pytest
 
 from realtimechat.server import tlsconn
-from realtimechat.server.tlsconn import TLSServerProtocol, TLSTransport
+from realtimechat.server.tlsconn import (
+    NOTHING_SENT,
+    Progress,
+    TLSServerProtocol,
+    TLSTransport,
+    shed_reason,
+)
 from realtimechat.tls import client_context, server_context
 
 from ..support import Pki, eventually
@@ -120,6 +126,7 @@ class Link:
         client: ssl.SSLContext,
         *,
         handshake_timeout: float = 10.0,
+        first_byte_timeout: float | None = None,
         keep_open_on_eof: bool = True,
     ) -> None:
         self.apps: list[App] = []
@@ -130,6 +137,7 @@ class Link:
             on_ready=self._ready,
             on_refused=self.refusals.append,
             handshake_timeout=handshake_timeout,
+            first_byte_timeout=first_byte_timeout,
         )
         self.raw = FakeRaw()
         self.client_in, self.client_out = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -317,6 +325,62 @@ async def test_connection_lost_during_the_handshake_is_one_refusal(
     link.protocol.connection_lost(ConnectionResetError("reset by peer"))
     await asyncio.sleep(0.1)  # past the timeout: it must not report a second time
     assert link.refusals == ["peer closed the connection during the handshake"]
+
+
+async def test_progress_is_idle_then_hello_then_answered(
+    server: ssl.SSLContext, client: ssl.SSLContext
+) -> None:
+    """Nothing yet, then part of a ClientHello (nothing answered), then our flight sent."""
+    link = Link(server, client)
+    seen = [link.protocol.progress]
+    link.client_handshake()
+    hello = link.client_out.read()
+    link.protocol.data_received(hello[:3])
+    seen.append(link.protocol.progress)
+    assert link.raw.sent == bytearray()  # nothing answered yet
+    link.protocol.data_received(hello[3:])
+    seen.append(link.protocol.progress)
+    assert seen == [Progress.IDLE, Progress.HELLO, Progress.ANSWERED]
+    assert link.raw.sent  # the ServerHello flight
+
+
+async def test_silence_is_cut_at_the_first_byte_timeout(
+    server: ssl.SSLContext, client: ssl.SSLContext
+) -> None:
+    """Not one byte by the first-byte timeout: cut, with its own reason, long before the other."""
+    link = Link(server, client, handshake_timeout=10.0, first_byte_timeout=0)
+    await eventually(lambda: bool(link.refusals))
+    assert link.refusals == [NOTHING_SENT]
+    assert link.raw.calls[-1] == "abort"
+
+
+async def test_the_first_byte_leaves_the_handshake_timeout(
+    server: ssl.SSLContext, client: ssl.SSLContext
+) -> None:
+    """A ClientHello that comes before the first-byte deadline fires is given the whole timeout."""
+    link = Link(server, client, handshake_timeout=10.0, first_byte_timeout=0)  # due at once
+    link.client_handshake()
+    link.to_server()  # in the same loop turn: the race, decided by us
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert link.refusals == []
+    link.handshake()
+    assert link.refusals == []
+
+
+async def test_a_shed_handshake_reports_at_once_and_once(
+    server: ssl.SSLContext, client: ssl.SSLContext
+) -> None:
+    """shed() aborts and reports before it returns (the slot is free); the close adds nothing."""
+    link = Link(server, client)
+    link.client_handshake()
+    link.protocol.data_received(link.client_out.read()[:3])
+    link.protocol.shed()
+    assert link.refusals == [shed_reason(Progress.HELLO)]
+    assert link.raw.calls[-1] == "abort"
+    link.protocol.connection_lost(None)
+    link.protocol.shed()
+    assert link.refusals == [shed_reason(Progress.HELLO)]
 
 
 # -- application data -----------------------------------------------------------------------

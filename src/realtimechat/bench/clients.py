@@ -80,6 +80,9 @@ REFUSAL_HINTS: Final[dict[str, str]] = {
     ByeReason.TOO_MANY_CONNECTIONS: "the server allows a limited number of connections from one "
     "address (rtchat-server --max-per-address, default 64): raise it on the server, or use "
     "fewer --clients",
+    ByeReason.TOO_MANY_SESSIONS: "the server allows a limited number of connections with one "
+    "certificate (rtchat-server --max-per-identity, default 8): raise it on the server, or "
+    "give the clients more certificates (--ca-dir)",
     ByeReason.SERVER_FULL: "the server allows a limited number of connections in all "
     "(rtchat-server --max-connections, default 20,000) and holds that many: raise it on the "
     "server, or use fewer --clients",

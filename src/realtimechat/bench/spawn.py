@@ -3,8 +3,9 @@
 The server gets a fresh CA (``pki.init_ca``) in the run's temporary folder,
 listens on 127.0.0.1 on a port the system picks, keeps nothing on disk and
 lifts the limits a load test from one address would trip
-(``--ephemeral --rate 0 --max-per-address 100000 --max-handshakes 2048``:
-one address may hold half the handshake slots); ``--server-arg``
+(``--ephemeral --rate 0 --max-per-address 100000 --max-handshakes 2048
+--max-handshakes-per-source 2048 --max-per-identity 100000``: every client
+comes from 127.0.0.1, maybe with one certificate); ``--server-arg``
 adds more (a later option wins). Its log goes to a file in the temporary
 folder; the port is read from its ``listening on`` line.
 """
@@ -30,6 +31,7 @@ SERVER_CN: Final = "chatserver"
 SPAWN_FLAGS: Final = (
     *("--ephemeral", "--rate", "0"),
     *("--max-per-address", "100000", "--max-handshakes", "2048"),
+    *("--max-handshakes-per-source", "2048", "--max-per-identity", "100000"),
 )
 _LISTENING: Final = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 _START_TIMEOUT: Final = 15.0

@@ -48,9 +48,8 @@ def _target_options(command: F) -> F:
             "--spawn",
             is_flag=True,
             help="Start a throwaway rtchat-server on 127.0.0.1 with a throwaway PKI "
-            "(--ephemeral --rate 0 --max-per-address 100000 --max-handshakes 2048), stop it "
-            "at the end, and "
-            "report its CPU % and memory.",
+            "(--ephemeral --rate 0, and the per-address, per-identity and handshake caps "
+            "lifted), stop it at the end, and report its CPU % and memory.",
         ),
         click.option(
             "--server-arg",
@@ -131,7 +130,7 @@ def _load_options(clients: int, timeout: str) -> Callable[[F], F]:
                 default=50,
                 show_default=True,
                 help="TLS handshakes in progress at once (over all workers). A server "
-                "lets one address hold half its --max-handshakes (128 of 256 by default).",
+                "lets one address hold --max-handshakes-per-source of them (8 by default).",
             ),
             click.option(
                 "--size",

@@ -84,6 +84,9 @@ _BYE_EXPLAINED: Final[Mapping[str, str]] = {
     ByeReason.TOO_MANY_CONNECTIONS: (
         "too many connections from your address: close some and try again"
     ),
+    ByeReason.TOO_MANY_SESSIONS: (
+        "too many connections with your certificate: close some and try again"
+    ),
     ByeReason.FLOODING: "the server disconnected us for sending too much too fast",
 }
 

@@ -5,8 +5,14 @@ does the TLS handshake itself over memory BIOs, so that:
 
 * every refused handshake is logged, once, with the peer's address and
   the reason, and the peer gets OpenSSL's alert rather than a reset;
-* a handshake that takes longer than ``Limits.handshake_timeout`` is cut,
-  and at most ``Limits.max_handshakes`` run at once;
+* a handshake that takes longer than ``Limits.handshake_timeout`` is cut
+  (one that has not sent a byte by ``Limits.first_byte_timeout`` sooner),
+  at most ``Limits.max_handshakes`` run at once and at most
+  ``Limits.max_handshakes_per_source`` from one source; when every slot
+  is taken a newcomer sheds the least advanced handshake (admission.py);
+* we accept connections ourselves (listener.py), so each keeps the
+  address ``accept()`` gave even if it resets at once, and repeated
+  refusals from one source are logged as one counted line (refusals.py);
 * each connection uses the TLS context current when it arrived, so SIGHUP
   -- or a change to the certificate files, looked for every
   ``ServerSettings.watch_interval`` -- can swap trust anchors and
@@ -34,9 +40,13 @@ from typing import Any, cast
 
 from ..protocol import ByeReason
 from ..tls import ServerFiles
+from .admission import HandshakeSlots, source_of
 from .audit import log_event
 from .config import Limits, ServerSettings
 from .hub import Hub
+from .identity import PeerIdentity
+from .listener import Address, Listener, listening_sockets
+from .refusals import RefusalLog
 from .session import Session, SessionContext
 from .store import MemoryStore, Store
 from .strays import StrayCrlWatch
@@ -61,28 +71,33 @@ def format_peer(peername: object) -> str:
 
 
 class _Accepted(TLSServerProtocol):
-    """A connection the server tracks: caps on arrival, a ``Session`` after TLS."""
+    """A connection the server tracks: caps on arrival, a ``Session`` after TLS.
 
-    def __init__(self, server: ChatServer) -> None:
+    Its address is the one ``accept()`` returned (listener.py), not the
+    transport's: a peer that resets at once has none by then on uvloop.
+    """
+
+    def __init__(self, server: ChatServer, peername: object) -> None:
         self.server = server
         self.trust = server.trust  # the trust current when it arrived
+        limits = server.limits
         super().__init__(
             self.trust.context,
             on_ready=self._ready,
             on_refused=self._refused,
-            handshake_timeout=server.limits.handshake_timeout,
+            handshake_timeout=limits.handshake_timeout,
+            first_byte_timeout=limits.first_byte_timeout,
         )
-        self.peer = ""
-        self.address = ""
+        self.peer = format_peer(peername)
+        self.address = peername[0] if isinstance(peername, tuple) else str(peername)
+        self.source = source_of(self.address, limits.ipv4_prefix, limits.ipv6_prefix)
         self.admitted = False
         self.session: Session | None = None
         self.refuse_with: str | None = None  # a cap was hit: refuse in words after TLS
+        self.identity_key: str | None = None  # counted against its identity's cap
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        peername = transport.get_extra_info("peername")
-        self.peer = format_peer(peername)
-        self.address = peername[0] if isinstance(peername, tuple) else str(peername)
         if not self.server.admit(self):
             transport.abort()
             return
@@ -93,10 +108,14 @@ class _Accepted(TLSServerProtocol):
         if self.admitted:
             super().connection_lost(exc)
 
+    def progressed(self) -> None:
+        self.server.handshake_progressed(self)
+
     def _ready(self, transport: TLSTransport) -> asyncio.Protocol:
         self.server.handshake_done(self)
         session = Session(self.server.session_context, self.server.hub, self.trust, self.peer)
         session.refuse_with = self.refuse_with
+        session.admit_identity = lambda identity: self.server.admit_identity(self, identity)
         session.on_closed = lambda: self.server.forget(self)
         self.session = session
         session.start(transport)
@@ -110,7 +129,7 @@ class _Accepted(TLSServerProtocol):
 
     def _refused(self, reason: str) -> None:
         self.server.handshake_done(self)
-        log_event(self.server.log, logging.WARNING, "refused", peer=self.peer, reason=reason)
+        self.server.refused(self, reason)
         self.server.forget(self)
 
 
@@ -144,11 +163,16 @@ class ChatServer:
         self._files_seen = _files_on_disk(files)  # before loading: a change meanwhile reloads
         self.trust = Trust.load(files)  # fails early, before listening
         self._stray_crls = StrayCrlWatch(files.crl, self.log)
-        self._servers: list[asyncio.Server] = []
-        self._handshaking = 0
+        self._listeners: list[Listener] = []
+        self._handshakes: HandshakeSlots[_Accepted] = HandshakeSlots()  # in progress
         self._connections: set[_Accepted] = set()  # every connection we hold
-        self._per_address: Counter[str] = Counter()  # open connections per source IP
-        self._handshaking_from: Counter[str] = Counter()  # handshakes in progress per source IP
+        self._per_address: Counter[str] = Counter()  # open connections per source (admission.py)
+        self._per_identity: Counter[str] = Counter()  # sessions per identity (PeerIdentity.key)
+        self._refusals = RefusalLog(
+            self.log,
+            interval=self.limits.refusal_log_interval,
+            max_keys=self.limits.refusal_log_sources,
+        )
         self._background: asyncio.Task[None] | None = None  # the loops' TaskGroup (_run_loops)
         # Set if a background loop failed: the server is then not whole, and
         # rtchat-server stops with an error (``failure`` says what it was).
@@ -177,8 +201,8 @@ class ChatServer:
     def addresses(self) -> list[tuple[str, int]]:
         """Where we listen, as (host, port) pairs (port 0 resolved)."""
         out = []
-        for server in self._servers:
-            for sock in server.sockets:
+        for listener in self._listeners:
+            for sock in listener.sockets:
                 name = sock.getsockname()
                 out.append((name[0], name[1]))
         return out
@@ -193,14 +217,8 @@ class ChatServer:
         await self._hub.start()
         self._open_files_limit = raise_open_file_limit()
         loop.set_exception_handler(self._loop_exception)
-        server = await loop.create_server(
-            lambda: _Accepted(self),
-            host=self.hosts,
-            port=self.port,
-            reuse_address=True,
-            backlog=1024,
-        )
-        self._servers.append(server)
+        sockets = listening_sockets(self.hosts, self.port, backlog=1024)
+        self._listeners.append(Listener(sockets, self._accepted, on_limited=self._accept_failed))
         self._log_warnings()
         self._stray_crls.check()
         self._background = asyncio.create_task(self._run_loops(), name="background")
@@ -285,8 +303,8 @@ class ChatServer:
     async def shutdown(self) -> None:
         """``bye {reason: shutdown}`` to everyone, flush for a bounded time, close."""
         self.shutting_down = True
-        for server in self._servers:
-            server.close()
+        for listener in self._listeners:
+            listener.close()
         if self._background is not None:
             self._background.cancel()  # the TaskGroup cancels every loop
             with contextlib.suppress(asyncio.CancelledError):
@@ -311,77 +329,120 @@ class ChatServer:
                     await self._all_closed.wait()
         for connection in list(self._connections):
             connection.abort()
-        for server in self._servers:
-            await server.wait_closed()
+        for listener in self._listeners:
+            await listener.wait_closed()
+        self._refusals.flush()
         await self.store.close()
         self.log.info("stopped")
 
     # ------------------------------------------------------------------
     # Accepting
 
+    def _accepted(self, address: Address) -> _Accepted:
+        """The protocol of a connection just accepted from ``address``."""
+        return _Accepted(self, address)
+
     def admit(self, connection: _Accepted) -> bool:
         """A TCP connection arrived: let it handshake (True), or refuse it now.
 
-        Over the handshake cap (or far over the connection cap) it is closed
-        at once: costing a handshake is what such a flood wants. So is one
-        address holding more than its share of the handshake slots (idle
-        sockets would otherwise lock everyone else out until they time
-        out), or twice its connection cap. Over the connection cap or the
-        per-address cap it still gets its handshake, so that the client can
+        Closed at once (costing a handshake is what a flood wants): over the
+        connection cap plus the handshake cap in total; from a source that
+        already holds its share of the handshake slots
+        (``max_handshakes_per_source``) or twice its connection cap. When
+        every handshake slot is taken, the least advanced handshake is shed
+        for the newcomer (admission.py): idle sockets cannot lock anyone
+        out, whatever their number. Over the connection cap or the
+        per-source cap it still gets its handshake, so that the client can
         be told in words (``bye server_full`` or ``bye too_many_connections``)
         rather than left guessing.
         """
+        if self.shutting_down:  # accepted as we stopped: nobody will serve it
+            return False
         limits = self.limits
-        address = connection.address
+        source = connection.source
         if len(self._connections) >= self._open_files_limit - OPEN_FILES_RESERVE:
             self._open_files_short(f"{len(self._connections)} connections open")
         reason = None
-        if (
-            self._handshaking >= limits.max_handshakes
-            or len(self._connections) >= limits.max_connections + limits.max_handshakes
-        ):
+        if len(self._connections) >= limits.max_connections + limits.max_handshakes:
             reason = "too many handshakes in progress"
-        elif self._handshaking_from[address] >= _handshakes_per_address(limits):
-            reason = "too many handshakes in progress from this address"
-        elif self._per_address[address] >= 2 * limits.max_per_address:
-            reason = "too many connections from this address"
+        elif self._handshakes.from_source(source) >= limits.max_handshakes_per_source:
+            reason = "too many handshakes in progress from this source"
+        elif self._per_address[source] >= 2 * limits.max_per_address:
+            reason = "too many connections from this source"
+        elif len(self._handshakes) >= limits.max_handshakes:
+            victim = self._handshakes.victim()
+            if victim is None:  # cannot be while they are full; refuse rather than overfill
+                reason = "too many handshakes in progress"
+            else:
+                victim.shed()  # reports at once: its slot is free before we take it
         if reason is not None:
-            log_event(self.log, logging.WARNING, "refused", peer=connection.peer, reason=reason)
+            self.refused(connection, reason)
             return False
         if len(self._connections) >= limits.max_connections:
             connection.refuse_with = ByeReason.SERVER_FULL
-        elif self._per_address[address] >= limits.max_per_address:
+        elif self._per_address[source] >= limits.max_per_address:
             connection.refuse_with = ByeReason.TOO_MANY_CONNECTIONS
         self._connections.add(connection)
-        self._per_address[address] += 1
-        self._handshaking += 1
-        self._handshaking_from[address] += 1
+        self._per_address[source] += 1
+        self._handshakes.add(connection, source)
         return True
 
+    def handshake_progressed(self, connection: _Accepted) -> None:
+        self._handshakes.advance(connection, connection.progress)
+
     def handshake_done(self, connection: _Accepted) -> None:
-        self._handshaking -= 1
-        self._handshaking_from[connection.address] -= 1
-        if not self._handshaking_from[connection.address]:
-            del self._handshaking_from[connection.address]
+        self._handshakes.remove(connection)
+
+    def admit_identity(self, connection: _Accepted, identity: PeerIdentity) -> str | None:
+        """Count a session against its identity's cap, or say why not (``too_many_sessions``).
+
+        Called once per connection, after TLS, only when no other refusal
+        applies: a refused session holds no place of its identity's.
+        """
+        if self._per_identity[identity.key] >= self.limits.max_per_identity:
+            return ByeReason.TOO_MANY_SESSIONS
+        self._per_identity[identity.key] += 1
+        connection.identity_key = identity.key
+        return None
+
+    def refused(self, connection: _Accepted, reason: str) -> None:
+        """Log a refusal before or during TLS: in full the first time, then counted per source."""
+        self._refusals.refused(
+            asyncio.get_running_loop().time(),
+            peer=connection.peer,
+            source=connection.source,
+            reason=reason,
+        )
 
     def forget(self, connection: _Accepted) -> None:
         if connection not in self._connections:
             return  # not tracked (any more)
         self._connections.discard(connection)
-        address = connection.address
-        self._per_address[address] -= 1
-        if not self._per_address[address]:
-            del self._per_address[address]
+        self._handshakes.remove(connection)  # (if still handshaking)
+        source = connection.source
+        self._per_address[source] -= 1
+        if not self._per_address[source]:
+            del self._per_address[source]
+        key = connection.identity_key
+        if key is not None:
+            connection.identity_key = None
+            self._per_identity[key] -= 1
+            if not self._per_identity[key]:
+                del self._per_identity[key]
         if not self._connections:
             self._all_closed.set()
+
+    def _accept_failed(self, error: OSError) -> None:
+        """accept() ran out of descriptors: the listener pauses a moment; the log says so."""
+        self._open_files_short(f"accept failed: {error.strerror}")
 
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Out of file descriptors is a limit, logged in one line; anything else as usual.
 
-        asyncio pauses accepting for a second after EMFILE/ENFILE and then
-        tries again (uvloop retries without telling: admit() notices
-        connections nearing the limit instead). The server never stops,
-        but the operator should know.
+        Our listener pauses accepting for a second after EMFILE/ENFILE and
+        then tries again (listener.py); elsewhere the loop may meet the
+        same, and admit() notices connections nearing the limit too. The
+        server never stops, but the operator should know.
         """
         error = context.get("exception")
         if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
@@ -392,9 +453,9 @@ class ChatServer:
     def _open_files_short(self, what: str) -> None:
         """One ``limited`` line per OPEN_FILES_LOG_PERIOD, however often it happens.
 
-        asyncio calls the exception handler once per connection waiting in
-        the backlog (thousands a second), so each line says how many times
-        it happened since the previous one.
+        An accept can fail once per connection waiting in the backlog
+        (thousands a second), so each line says how many times it happened
+        since the previous one.
         """
         self._open_files_unlogged += 1
         now = asyncio.get_running_loop().time()
@@ -472,12 +533,21 @@ class ChatServer:
                 loops.create_task(self._keepalive_loop(), name="keepalive")
                 loops.create_task(self._daily_warnings(), name="expiry-warnings")
                 loops.create_task(self._purge_periodically(), name="retention")
+                loops.create_task(self._flush_refusals(), name="refusal-counts")
                 if self.settings.watch_interval > 0:
                     loops.create_task(self._reload_on_change(), name="file-watch")
         except Exception as failure:  # an ExceptionGroup of what failed
             self.failure = failure
             self.log.critical("a background loop failed", exc_info=failure)
             self.failed.set()
+
+    async def _flush_refusals(self) -> None:
+        """Write the refusals counted in each interval, even when no new one comes to do it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.limits.refusal_log_interval)
+            if self._refusals.due(loop.time()):
+                self._refusals.flush()
 
     async def _keepalive_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -507,11 +577,6 @@ def _file_state(path: Path | None) -> FileState:
     except OSError:
         return None
     return (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
-
-
-def _handshakes_per_address(limits: Limits) -> int:
-    """How many handshake slots one address may hold: half of them, the rest for others."""
-    return max(1, limits.max_handshakes // 2)
 
 
 def _where(files: ServerFiles) -> str:

@@ -5,7 +5,10 @@ Every line is an *event* word followed by ``key=value`` fields: who
 Message text is never logged. Values are escaped (``sanitize.visible``)
 and quoted when they hold spaces, quotes, ``=`` or backslashes, so nothing
 a client sends -- a certificate CN, a requested name -- can forge a line or
-a field (see ``quote``).
+a field (see ``quote``). A ``cn`` is cut to CN_LOG_CHARS characters, marked
+(``clip``): a certificate's CN can be of any length. Python warnings (such
+as cryptography's about a CN's length) are logged as events too, one line
+each (``configure``), never as raw text.
 
 ``--log-format json`` writes the same events as one JSON object per line:
 ``{"ts": ..., "level": ..., "event": ..., "peer": ..., ...}``.
@@ -18,12 +21,15 @@ import datetime as dt
 import json
 import logging
 import sys
-from typing import Any, Final
+import warnings
+from typing import Any, Final, TextIO
 
 from ..sanitize import visible
 
 LOGGER_NAME: Final = "realtimechat.server"
 _NEEDS_QUOTES: Final = frozenset(" \"='\\")
+CN_LOG_CHARS: Final = 64  # the longest CN RFC 5280 allows (ub-common-name)
+_CLIPPED: Final = frozenset({"cn"})  # fields cut to CN_LOG_CHARS
 
 
 def quote(value: str) -> str:
@@ -47,12 +53,23 @@ def render(event: str, fields: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def clip(value: str, limit: int = CN_LOG_CHARS) -> str:
+    """``value`` cut to ``limit`` characters, saying how many more there were."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}...(+{len(value) - limit} chars)"
+
+
 def log_event(
     logger: logging.Logger, level: int, event: str, *, exc_info: bool = False, **fields: Any
 ) -> None:
     """Log one event; the JSON formatter reads the fields from the record."""
     if logger.isEnabledFor(level):
-        clean = {key: value for key, value in fields.items() if value is not None}
+        clean = {
+            key: clip(str(value)) if key in _CLIPPED else value
+            for key, value in fields.items()
+            if value is not None
+        }
         logger.log(
             level,
             "%s",
@@ -87,8 +104,32 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, int | float | bool) else str(value)
 
 
+def log_warning(  # noqa: PLR0917 - the signature of warnings.showwarning
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for the server: one ``python_warning`` event, not two raw lines.
+
+    cryptography warns (UserWarning) about a certificate whose CN is empty
+    or longer than 64 characters; Python's own display is two lines of
+    free text, which a log reader cannot split into fields.
+    """
+    log_event(
+        logging.getLogger(LOGGER_NAME),
+        logging.WARNING,
+        "python_warning",
+        category=category.__name__,
+        message=str(message),
+        where=f"{filename}:{lineno}",
+    )
+
+
 def configure(level: str, log_format: str) -> None:
-    """Send the server's log to stderr as text or JSON lines."""
+    """Send the server's log to stderr as text or JSON lines, Python's warnings included."""
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -99,3 +140,4 @@ def configure(level: str, log_format: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    warnings.showwarning = log_warning

@@ -89,10 +89,24 @@ class Limits:
         high=MAX_LINE_BYTES,
     )
     handshake_timeout: float = option(10.0, "Seconds a TLS handshake may take.", unit="s", low=0.1)
+    # An honest client sends its ClientHello the moment TCP is up; a socket
+    # that sends nothing holds a handshake slot for free, so it gets far less
+    # time than a handshake that is under way (--handshake-timeout still caps).
+    first_byte_timeout: float = option(
+        3.0,
+        "Seconds from connect to the first byte of the TLS ClientHello.",
+        unit="s",
+        low=0.1,
+    )
     hello_timeout: float = option(  # after TLS, ``hello`` must arrive within this
         10.0, "Seconds between the handshake and 'hello'.", unit="s", low=0.1
     )
     max_handshakes: int = option(256, "TLS handshakes in progress at once.", low=1)
+    # Far below max_handshakes, so that a few sources cannot take every slot;
+    # when the slots are full anyway, a newcomer sheds the least advanced one.
+    max_handshakes_per_source: int = option(
+        8, "TLS handshakes in progress at once from one source (see --ipv6-prefix).", low=1
+    )
     max_connections: int = option(20_000, "Connections in total.", low=1)  # handshaking or not
     queue_frames: int = option(  # per-session outbound queue, in frames ...
         4096,
@@ -126,7 +140,25 @@ class Limits:
     )
     burst: int = option(60, "Requests a client may make at once before --rate applies.", low=1)
     flood_limit: int = 200  # refused requests in a row before the session is ended
-    max_per_address: int = option(64, "Connections from one IP address.", low=1)
+    max_per_address: int = option(
+        64, "Connections from one source: an IP address, or its prefix (--ipv6-prefix).", low=1
+    )
+    # One certificate from many addresses would otherwise fill max_connections.
+    max_per_identity: int = option(
+        8, "Connections past TLS with one certificate identity ('too_many_sessions').", low=1
+    )
+    # One IPv6 host is given a whole /64, so its addresses count as one source
+    # (the per-source caps above); an IPv4 /32 is one address.
+    ipv4_prefix: int = option(
+        32, "Leading bits of an IPv4 address that make one source.", low=8, high=32
+    )
+    ipv6_prefix: int = option(
+        64, "Leading bits of an IPv6 address that make one source.", low=16, high=128
+    )
+    # Refusals of one source and reason: one line per interval, the rest counted
+    # (server/refusals.py), for this many sources; past them, one count per reason.
+    refusal_log_interval: float = 10.0
+    refusal_log_sources: int = 100
     shutdown_grace: float = 3.0  # time to flush ``bye`` to everyone at shutdown
 
 

@@ -1,19 +1,19 @@
 """The engine boundary: where a message gets its id, is kept, and comes back to be delivered.
 
-The hub never stores a message and then delivers it itself: it hands a
-batch to the engine (``publish``), which assigns ids and stores it
-durably, and it delivers what the engine reports as stored (``follow``).
-On one server the two are the same process (``LocalEngine``: a ``Store``,
-then the acks, then the follower, in one turn of the event loop); on
-several (the Redis issue) an engine that keeps one log for all of them
-reports every server's messages, in the log's order, to each. The hub and
-the sessions do not change between the two; docs/design.md ("The server
-core: one way through, and the engine boundary") says what each side
-promises. Name ownership goes through the engine too (``claim_name``),
-durably, before a session is welcomed under a new name.
+The hub never stores a message and then delivers it itself: it hands a batch
+to the engine (``publish``), which assigns ids and stores it durably, and it
+delivers what the engine reports as stored (``follow``). On one server the
+two are the same process (``LocalEngine``: a ``Store``, then the acks, then
+the follower, in one turn of the event loop); on several (the Redis issue)
+an engine that keeps one log for all of them reports every server's
+messages, in the log's order, to each. The hub and the sessions do not
+change between the two; docs/design.md ("The server core: one way through,
+and the engine boundary") says what each side promises. Name ownership goes
+through the engine too (``claim_name``), durably, before a session is
+welcomed under a new name.
 
-Presence (who is online) is still the hub's own, in memory: the Redis
-issue extends this boundary with it.
+Presence (who is online) is still the hub's own, in memory: the Redis issue
+extends this boundary with it.
 """
 
 from __future__ import annotations

@@ -127,9 +127,11 @@ class Session(asyncio.Protocol):
         self._abort_timer: asyncio.TimerHandle | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
-        self._deciding: asyncio.Task[None] | None = None  # the hello's new names being written
+        self._deciding = False  # the hello's new names are being written
         self.on_closed: Callable[[], None] | None = None  # the server's bookkeeping
         self.refuse_with: str | None = None  # set when a cap was hit: refuse after TLS
+        # The server's per-identity cap: counts this session, or says why not.
+        self.admit_identity: Callable[[PeerIdentity], str | None] | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.peer} {self.machine.state.value}>"
@@ -164,6 +166,9 @@ class Session(asyncio.Protocol):
         self.started = True
         self.machine.last_received = self.context.loop.time()
         refusal = self.refuse_with or self._trust.refusal(self.identity)
+        if refusal is None and self.admit_identity is not None:
+            refusal = self.admit_identity(self.identity)
+        self.admit_identity = None  # asked once; it holds the server's connection
         if refusal is not None:  # say why in words, so the client need not guess
             self._log("refused", reason=refusal)
             self.end(refusal, log=False)
@@ -209,7 +214,7 @@ class Session(asyncio.Protocol):
         """
         machine = self.machine
         now = self.context.loop.time()
-        while self._deciding is None:
+        while not self._deciding:
             event = machine.next_event(now)
             if event is None:
                 break
@@ -331,7 +336,7 @@ class Session(asyncio.Protocol):
             self._reading_stopped
             or self.outbox.paused
             or self._history_waiting > 1
-            or self._deciding is not None  # until the hello is decided, frames wait
+            or self._deciding  # until the hello is decided, frames wait
         )
         if paused != self._reading_paused:
             self._reading_paused = paused
@@ -364,9 +369,10 @@ class Session(asyncio.Protocol):
         if not new_names:
             self._welcome(hello, name)
             return
-        self._deciding = self.context.loop.create_task(
-            self._claim_then_welcome(hello, name, new_names)
-        )
+        self._deciding = True
+        # A hub task, so that a stop waits for the write rather than closing
+        # the store under it.
+        self.hub.background(self._claim_then_welcome(hello, name, new_names), "record a name")
         self._sync_reading()
 
     async def _claim_then_welcome(self, hello: Hello, name: str, new_names: list[str]) -> None:
@@ -379,7 +385,7 @@ class Session(asyncio.Protocol):
             self._flush_machine()
             return
         finally:
-            self._deciding = None
+            self._deciding = False
             self._sync_reading()
         if self.closed:  # hello timeout, shutdown or the peer gone while we wrote
             return

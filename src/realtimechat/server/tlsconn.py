@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import ssl
 from collections.abc import Callable
 from typing import Any, Final, cast
@@ -82,13 +83,37 @@ class TLSTransport(asyncio.Transport):
         return False
 
 
+class Progress(enum.IntEnum):
+    """How far a handshake has come: the server sheds the least advanced first."""
+
+    IDLE = 0  # connected, not one byte yet: costs the peer nothing to hold
+    HELLO = 1  # bytes came, but not yet a whole ClientHello (nothing answered)
+    ANSWERED = 2  # we sent our flight (ServerHello ...) and wait for the client's
+
+
+TIMED_OUT: Final = "handshake timed out"
+NOTHING_SENT: Final = "no ClientHello within the first-byte timeout"
+_PROGRESS_WORDS: Final = {
+    Progress.IDLE: "nothing sent yet",
+    Progress.HELLO: "ClientHello unfinished",
+    Progress.ANSWERED: "waiting for the client's answer",
+}
+
+
+def shed_reason(progress: Progress) -> str:
+    """The reason logged for a handshake shed at ``progress`` to make room for a newcomer."""
+    return f"shed to make room: every handshake slot taken ({_PROGRESS_WORDS[progress]})"
+
+
 class TLSServerProtocol(asyncio.Protocol):
     """One TCP connection: the TLS handshake, then encrypted application data.
 
     ``on_ready(transport)`` is called once the handshake has succeeded and
     must return the application protocol; ``on_refused(reason)`` is called
     once if it fails (reason as ``describe_handshake_error`` words it, or
-    "handshake timed out").
+    "handshake timed out", or NOTHING_SENT when not one byte came within
+    ``first_byte_timeout``, or ``shed_reason``). ``progressed()`` is called
+    each time ``progress`` moves on.
     """
 
     def __init__(
@@ -98,11 +123,19 @@ class TLSServerProtocol(asyncio.Protocol):
         on_ready: Callable[[TLSTransport], asyncio.Protocol],
         on_refused: Callable[[str], None],
         handshake_timeout: float,
+        first_byte_timeout: float | None = None,
     ) -> None:
         self._context = context
         self._on_ready = on_ready
         self._on_refused = on_refused
         self._handshake_timeout = handshake_timeout
+        self._first_byte_timeout = (
+            handshake_timeout
+            if first_byte_timeout is None
+            else min(first_byte_timeout, handshake_timeout)
+        )
+        self._started = 0.0  # loop time of connection_made: the handshake deadline counts from it
+        self.progress = Progress.IDLE
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._sslobj: ssl.SSLObject | None = None
@@ -129,13 +162,16 @@ class TLSServerProtocol(asyncio.Protocol):
         self._raw = transport
         self._sslobj = self._context.wrap_bio(self._incoming, self._outgoing, server_side=True)
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
+        self._started = loop.time()
+        self._timer = loop.call_later(self._first_byte_timeout, self._handshake_timed_out)
 
     def data_received(self, data: bytes) -> None:
         if self._peer_done or self.closing:
             # After its close_notify the peer has nothing more to say; after
             # ours (or a refusal, or the timeout) we listen no more. Not buffered.
             return
+        if self.progress is Progress.IDLE and self.handshaking:
+            self._first_bytes()
         self._incoming.write(data)
         if self.handshaking and not self._handshake():
             return
@@ -181,12 +217,29 @@ class TLSServerProtocol(asyncio.Protocol):
     # ------------------------------------------------------------------
     # Handshake
 
+    def _first_bytes(self) -> None:
+        """The ClientHello has begun: the rest of --handshake-timeout (from connect) applies."""
+        self._cancel_timer()
+        deadline = self._started + self._handshake_timeout
+        self._timer = asyncio.get_running_loop().call_at(deadline, self._handshake_timed_out)
+        self._advance(Progress.HELLO)
+
+    def _advance(self, progress: Progress) -> None:
+        if progress > self.progress:
+            self.progress = progress
+            self.progressed()
+
+    def progressed(self) -> None:
+        """``progress`` moved on (a subclass keeps its books); nothing here."""
+
     def _handshake(self) -> bool:
         """Advance the handshake; True once it is done (and the app started)."""
         assert self._sslobj is not None
         try:
             self._sslobj.do_handshake()
         except ssl.SSLWantReadError:
+            if self._outgoing.pending:  # OpenSSL answered: the ClientHello was whole
+                self._advance(Progress.ANSWERED)
             self._flush()
             return False
         except ssl.SSLError as exc:
@@ -210,12 +263,26 @@ class TLSServerProtocol(asyncio.Protocol):
 
     def _handshake_timed_out(self) -> None:
         self._timer = None
+        self.cut(NOTHING_SENT if self.progress is Progress.IDLE else TIMED_OUT)
+
+    def shed(self) -> None:
+        """Give up this handshake now, so that a newcomer can have its slot."""
+        self.cut(shed_reason(self.progress))
+
+    def cut(self, reason: str) -> None:
+        """End a handshake in progress at once (no alert: the peer is stalling), reporting now.
+
+        ``on_refused`` runs before this returns, so whoever counts handshake
+        slots has the slot back at once (the transport's own
+        ``connection_lost`` comes later and reports nothing more).
+        """
         if self.handshaking:
             self.handshaking = False
+            self._cancel_timer()
             # closing: bytes that were already on their way must not finish
             # the handshake inside a read, with no app to give them to.
             self.abort()
-            self._on_refused("handshake timed out")
+            self._on_refused(reason)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

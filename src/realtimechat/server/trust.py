@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ssl
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -96,8 +97,13 @@ class Trust:
         """
         certificate = x509.load_der_x509_certificate(der)
         fingerprint = hashlib.sha256(der).hexdigest()
-        cn = common_name(certificate)
-        issuer = certificate.issuer.rfc4514_string()
+        with warnings.catch_warnings():
+            # cryptography warns about a CN that is empty or over 64 characters,
+            # in free text, for each connection of such a certificate: the
+            # session judges the CN itself (bad_name) and logs it clipped.
+            warnings.simplefilter("ignore", UserWarning)
+            cn = common_name(certificate)
+            issuer = certificate.issuer.rfc4514_string()
         pinned = fingerprint in self.pinned
         return PeerIdentity(
             key=f"pin:{fingerprint}" if pinned else f"ca:{issuer}/{cn}",
