@@ -327,21 +327,20 @@ def install_invite(
     name = invite.name
     removals: list[Path] = []
     files: list[tuple[Path, bytes, int]] = []
+    renewal = False  # the new key and certificate replace the pair in use, together
     if key is None:
         own = _own_key(invite, folder)
-        if own.name != f"{name}.key":  # a renewal's new key goes into place with its certificate
+        if own.name != f"{name}.key":
             files.append((folder / f"{name}.key", _read(own), KEY_MODE))
             removals.append(own)
-            force_key = True
-        else:
-            force_key = False
+            renewal = True
     else:
         files.append((folder / f"{name}.key", key, KEY_MODE))
-        force_key = False
     files.append((folder / f"{name}.crt", invite.certificate, CERT_MODE))
     files.append((folder / "ca.crt", invite.ca, CERT_MODE))
     if not force:
-        _refuse_different_files(files, skip_keys=force_key)
+        replaced = {folder / f"{name}.key", folder / f"{name}.crt"} if renewal else set()
+        _refuse_different_files([item for item in files if item[0] not in replaced])
     _check_private_folder(folder)
     puts = [
         _plan(path, data, mode, force=True, note="private key" if mode == KEY_MODE else "")
@@ -350,10 +349,8 @@ def install_invite(
     return Installed(_carry_out(puts, [folder], removals=removals), folder)
 
 
-def _refuse_different_files(files: list[tuple[Path, bytes, int]], *, skip_keys: bool) -> None:
-    for path, data, mode in files:
-        if skip_keys and mode == KEY_MODE:
-            continue
+def _refuse_different_files(files: list[tuple[Path, bytes, int]]) -> None:
+    for path, data, _ in files:
         if os.path.lexists(path) and (not path.is_file() or path.read_bytes() != data):
             raise PKIError(
                 f"{path} already exists and differs from the invite's: nothing was installed; "
