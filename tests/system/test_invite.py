@@ -353,3 +353,38 @@ def test_a_new_user_chats_with_one_command_then_with_a_bare_rtchat(
         print(first, second, sep="\n----\n")  # the capture, for the record (pytest -s)
     finally:
         tmux.kill()
+
+
+@needs_tmux
+def test_on_a_terminal_join_asks_before_replacing_a_file(
+    admin: Path, server: ServerProcess, tmp_path: Path
+) -> None:
+    """A different carol.crt in the folder: join asks; no keeps it, yes replaces it and joins."""
+    assert invite(admin, "carol", server.port).returncode == 0
+    tmux = Tmux(tmp_path)
+    try:
+        home = tmp_path / "home"
+        identity = home / ".config" / "rtchat" / "identity"
+        identity.mkdir(parents=True, mode=0o700)
+        (identity / "carol.crt").write_text("an older certificate\n")
+        shutil.copy(admin / "carol.invite", home / "carol.invite")
+        tmux.new_pane("carol", width=200)
+        tmux.type("carol", f"cd && export PATH={BIN}:$PATH && clear", enter=True)
+        for answer, code in (("n", 1), ("y", 0)):
+            tmux.type("carol", "rtchat join carol.invite", enter=True)
+            tmux.wait_for("carol", lambda s: s.rstrip().endswith("Passphrase for carol.invite:"))
+            tmux.type("carol", PASSPHRASE, enter=True)
+            tmux.wait_output("carol", "Replace it with the invite's (y/n) [n]:")
+            assert f"{identity / 'carol.crt'} already exists and differs" in tmux.output("carol")
+            tmux.type("carol", answer, enter=True)
+            if code == 1:
+                tmux.wait_output("carol", "rtchat: nothing was installed")
+                at_shell(tmux, "carol", 1)
+                assert (identity / "carol.crt").read_text() == "an older certificate\n"
+                tmux.type("carol", "clear", enter=True)
+        tmux.wait_output("carol", "joined as carol")
+        assert (identity / "carol.crt").read_bytes() == (
+            CaFolder(ca_of(admin)).client_cert("carol").read_bytes()
+        )
+    finally:
+        tmux.kill()

@@ -173,11 +173,14 @@ def main() -> None:
     the CA folder, and ca.key above all, with the admin.
 
     \b
-    A user gets a certificate in one of two ways:
-      issue NAME          the admin makes key and certificate and hands both over
+    A user gets a certificate in one of these ways:
+      invite NAME         the admin writes one file, NAME.invite (key encrypted,
+                          certificate, ca.crt, the server's address); the user
+                          runs `rtchat join NAME.invite`
       request NAME        the user makes a key and a request (NAME.csr) on their
-                          own machine; the admin runs `sign NAME.csr --out DIR`
-                          and sends back NAME.crt and ca.crt: the key never moves
+                          own machine; the admin runs `sign NAME.csr --invite
+                          FILE` (or --out DIR): the key never moves
+      issue NAME          the admin makes key and certificate and hands both over
     \b
     A server needs ca.crt, server.crt, server.key and crl.pem, never ca.key:
     `server-bundle --out DIR` copies them into a server folder, and

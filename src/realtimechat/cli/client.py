@@ -412,7 +412,7 @@ async def install(
         if not interactive or "already exists and differs" not in str(exc):
             raise
         click.echo(f"  {str(exc).split(': nothing was installed')[0]}", err=True)
-        if (await ask("Replace it with the invite's? [y/N]", "n")).lower() not in ("y", "yes"):
+        if (await ask("Replace it with the invite's (y/n)", "n")).lower() not in ("y", "yes"):
             raise PKIError("nothing was installed: the files there stay as they were") from None
         return pki.install_invite(invite, folder, key=key, force=True)
 
