@@ -321,7 +321,7 @@ async def chat_once(
     await plain_client.run(lines)
 
 
-@main.command()
+@main.command(short_help="Install an invite FILE from your admin, then join.")
 @click.argument("file", type=_FILE)
 @click.option(
     "--identity",
