@@ -6,6 +6,7 @@ on stderr and an exit code (``exit_code``) at the edge. ::
     RtchatError                     root: catch this to catch all of ours
     ├── ConfigError                 bad option, missing or unreadable file
     │   └── PKIError                a certificate, key or CA folder problem
+    │       └── WrongPassphrase     the passphrase does not open the key
     ├── ProtocolError               a peer's frame is answered with an ``error``
     │   │                           (``code`` is the stable wire error code)
     │   ├── ProtocolViolation       the peer broke protocol v1 (counted toward
@@ -28,6 +29,7 @@ Exit codes are part of the CLI contract (README.md, "Exit codes").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 
 
@@ -61,6 +63,10 @@ class ConfigError(RtchatError):
 
 class PKIError(ConfigError):
     """A certificate, key, CSR or CA folder cannot be used."""
+
+
+class WrongPassphrase(PKIError):
+    """The passphrase given does not open the private key (asked again where it can be)."""
 
 
 class ProtocolError(RtchatError):
@@ -108,7 +114,16 @@ class ServerNotTrusted(ClientError):
 
 
 class ServerNameMismatch(ClientError):
+    """The server's certificate is not for the name we checked; ``names`` are those it is for.
+
+    ``names`` is empty when they could not be read safely (the chain failed too).
+    """
+
     exit_code = ExitCode.TLS_FAILED
+
+    def __init__(self, message: str, names: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.names = list(names)
 
 
 class CertificateRejected(ClientError):

@@ -180,6 +180,23 @@ def test_saving_a_profile_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
     }
 
 
+def test_saving_the_defaults_writes_the_defaults_table(tmp_path: Path) -> None:
+    """--save-profile defaults writes [defaults], which a bare rtchat reads (not [profiles.X])."""
+    path = tmp_path / "config.toml"
+    save_profile("defaults", {"host": "a.example", "port": 8443}, path)
+    assert path.read_text().startswith("[defaults]\n")
+    assert load_profile(None, path) == {"host": "a.example", "port": 8443}
+
+
+def test_the_one_saved_server_is_used_without_a_profile_name(tmp_path: Path) -> None:
+    """With no [defaults] and exactly one profile, a bare rtchat uses that profile."""
+    path = tmp_path / "config.toml"
+    path.write_text('[profiles.lab]\nhost = "10.0.0.5"\nport = 9443\n')
+    assert load_profile(None, path) == {"host": "10.0.0.5", "port": 9443}
+    path.write_text('[profiles.lab]\nhost = "10.0.0.5"\n[profiles.work]\nhost = "w.example"\n')
+    assert load_profile(None, path) == {}  # two: which one is for --profile to say
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
