@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from realtimechat.client.chat import Chat, Status
-from realtimechat.client.render import Fragments
 from realtimechat.server.app import ChatServer
 
 from ..support import WAIT, Pki, Proxy, Recorder, eventually, opener_for, port_of
@@ -42,12 +41,8 @@ async def start(server: ChatServer, pki: Pki) -> AsyncIterator[Start]:
             await asyncio.gather(task, return_exceptions=True)
 
 
-def shown(fragments: Fragments) -> None:
-    """Where a command's own lines go (the tests look at the view)."""
-
-
 async def type_(chat: Chat, line: str) -> None:
-    await chat.perform(line, shown)
+    await chat.perform(line)
 
 
 def texts_in(view: Recorder, room: str | None) -> list[str]:

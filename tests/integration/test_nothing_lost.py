@@ -140,9 +140,9 @@ async def test_kill_9_while_three_rooms_talk_loses_nothing_and_keeps_the_rooms(
             await asyncio.wait_for(chat.welcomed.wait(), WAIT)
         for user, (chat, _) in chats.items():
             for room in rooms_of(user):
-                await chat.perform(f"/join {room}", lambda fragments: None)
+                await chat.perform(f"/join {room}")
             await until(partial(in_rooms, chat, rooms_of(user)))
-            await chat.perform(f"/go {talks[user]}", lambda fragments: None)
+            await chat.perform(f"/go {talks[user]}")
         for n in range(60):
             for user, room in talks.items():
                 await chats[user][0].say(Say(lines[room][n]))

@@ -21,6 +21,9 @@ of another room (or of the lobby, while you type into a room) is tagged
 (``/go #ops``, Alt-Left/Alt-Right, Ctrl-P/Ctrl-N). Tab completes room
 names after ``#``.
 
+Reconnecting: the status line counts down to the next attempt; Enter on
+an empty line (or ``/reconnect``) tries at once.
+
 Leaving: ``/quit``, Ctrl-D or Ctrl-C say ``bye`` and return; prompt_toolkit
 restores the terminal in every case. Ctrl-C works as in a shell: with text
 on the input line it clears the line; on an empty line it leaves. Nothing
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -51,11 +55,12 @@ from prompt_toolkit.styles import Style
 
 from ..names import shown
 from ..protocol import Msg
-from ..sanitize import visible
+from ..sanitize import visible, visible_text
 from .chat import Chat, Opener, Status
 from .commands import COMMANDS, KEY_HELP_LINES, ShowHelp, parse_line
 from .connection import Endpoint
-from .render import Fragments, fit, mentions, message_fragments, notice
+from .events import Event, Message, Notice
+from .render import Fragments, event_lines, fit, notice
 from .state import ResumePoint
 
 STYLE = Style.from_dict(
@@ -76,6 +81,7 @@ STYLE = Style.from_dict(
         "room": "ansicyan",
         "prompt-room": "bold ansicyan",
         "status-unread": "bold",
+        "day": "bold #888888",
     }
 )
 MAX_PENDING_SHOWN = 3
@@ -161,21 +167,25 @@ class TerminalView:
         self.me: str | None = None
         self.unread_mentions = 0
 
-    def message(self, msg: Msg, *, own: bool) -> None:
-        me = self.me
-        fragments = message_fragments(
-            msg, me=me, multiline=True, columns=self.printer.columns(), tag=self.tag(msg)
+    def show(self, event: Event) -> None:
+        if isinstance(event, Message):
+            self._message(event)
+            return
+        for line in event_lines(event, codes=False):  # the user's own errors without codes
+            self.printer.show(line)
+
+    def _message(self, event: Message) -> None:
+        columns = self.printer.columns()
+        (fragments,) = event_lines(
+            event, me=self.me, multiline=True, columns=columns, tag=self.tag(event.msg)
         )
-        if msg.replay:  # history, set apart from live traffic
+        if event.msg.replay:  # history, set apart from live traffic
             fragments = [(f"{style} class:replay", text) for style, text in fragments]
-        elif me is not None and not own and mentions(msg.text, me):
+        elif event.mention:
             self.unread_mentions += 1
             if self.printer.look.bell:
                 self.printer.bell()
             self.refresh()
-        self.printer.show(fragments)
-
-    def notice(self, fragments: Fragments) -> None:
         self.printer.show(fragments)
 
     def changed(self) -> None:
@@ -226,12 +236,20 @@ class InteractiveClient:
         resume: ResumePoint | None = None,
         look: Look | None = None,
         room: str | None = None,
+        certificate_expires: dt.datetime | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.look = look or Look()
         self.printer = Printer(self.look)
         self.view = TerminalView(self.printer, self._refresh, tag=self._tag)
-        self.chat = Chat(opener, self.view, name=name, resume=resume, error_codes=False, room=room)
+        self.chat = Chat(
+            opener,
+            self.view,
+            name=name,
+            resume=resume,
+            room=room,
+            certificate_expires=certificate_expires,
+        )
         self._warned_pending = False  # told that leaving now loses messages not sent yet
         self.session: PromptSession[str] = PromptSession(
             bottom_toolbar=self._toolbar,
@@ -275,8 +293,11 @@ class InteractiveClient:
             running.result()  # raises why we could not join
             return
         self.view.me = chat.name
-        self.printer.show(
-            notice("-- type to chat; Tab completes, /help for commands, /quit or Ctrl-D to leave")
+        self.view.show(
+            Notice(
+                "hint",
+                "-- type to chat; Tab completes, /help for commands, /quit or Ctrl-D to leave",
+            )
         )
         with patch_stdout(raw=True):
             typing = asyncio.create_task(self._type(), name="input")
@@ -306,7 +327,7 @@ class InteractiveClient:
                     return
                 continue
             self.view.unread_mentions = 0  # you are typing: you have read them
-            if await self.chat.perform(line, self.printer.show):
+            if await self.chat.perform(line):
                 if isinstance(parse_line(line), ShowHelp):
                     for help_line in KEY_HELP_LINES:
                         self.printer.show(notice(f"-- {help_line}"))
@@ -354,7 +375,7 @@ class InteractiveClient:
             parts.append(("", f"| {chat.roster.online} online "))
         if chat.status is Status.RECONNECTING and chat.retry_at is not None:
             left = max(0.0, chat.retry_at - asyncio.get_running_loop().time())
-            parts.append(("class:status-bad", f"| reconnecting in {left:.0f} s "))
+            parts.append(("class:status-bad", f"| reconnecting in {left:.0f} s (Enter: now) "))
         elif chat.status is Status.CONNECTED:
             parts.append(("", "| connected "))
         else:
@@ -367,7 +388,7 @@ class InteractiveClient:
         if unread:
             counts = " · ".join(f"{visible(room)} {count}" for room, count in unread)
             parts.append(("class:status-unread", f"| {counts} "))
-        pending: Sequence[str] = [visible(item.frame.text) for item in chat.pending.values()]
+        pending: Sequence[str] = [visible_text(item.frame.text) for item in chat.pending.values()]
         if pending:
             listed = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
             extra = len(pending) - MAX_PENDING_SHOWN

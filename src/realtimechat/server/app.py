@@ -51,6 +51,7 @@ from .refusals import RefusalLog
 from .roomfile import RoomFile
 from .session import Session, SessionContext
 from .store import MemoryStore, Store
+from .strays import StrayCrlWatch
 from .tlsconn import TLSServerProtocol, TLSTransport
 from .trust import Trust
 
@@ -108,6 +109,8 @@ class _Accepted(TLSServerProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.admitted:
             super().connection_lost(exc)
+        else:
+            self._let_go()  # refused on arrival: only its own callbacks refer back to it
 
     def progressed(self) -> None:
         self.server.handshake_progressed(self)
@@ -164,6 +167,7 @@ class ChatServer:
         self._files_seen = self._files_on_disk()  # before loading: a change meanwhile reloads
         self.trust = Trust.load(files, tls13_only=self.settings.tls13_only)  # before listening
         self.room_file = self._load_room_file()  # likewise
+        self._stray_crls = StrayCrlWatch(files.crl, self.log)
         self._listeners: list[Listener] = []
         self._handshakes: HandshakeSlots[_Accepted] = HandshakeSlots()  # in progress
         self._connections: set[_Accepted] = set()  # every connection we hold
@@ -221,6 +225,7 @@ class ChatServer:
         sockets = listening_sockets(self.hosts, self.port, backlog=1024)
         self._listeners.append(Listener(sockets, self._accepted, on_limited=self._accept_failed))
         self._log_warnings()
+        self._stray_crls.check()
         self._background = asyncio.create_task(self._run_loops(), name="background")
         where = ", ".join(format_peer(address) for address in self.addresses)
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
@@ -295,6 +300,7 @@ class ChatServer:
             self.trust.describe(),
         )
         self._log_warnings()
+        self._stray_crls.check()
         # Every session past its handshake, welcomed or still before hello;
         # handshakes in progress are checked as they finish (_Accepted._ready).
         for connection in list(self._connections):
@@ -559,6 +565,7 @@ class ChatServer:
         previous = self._files_seen
         while True:
             await asyncio.sleep(self.settings.watch_interval)
+            self._stray_crls.check()
             current = self._files_on_disk()
             if current != self._files_seen and current == previous:
                 self._reload_changed(current)
@@ -603,6 +610,7 @@ class ChatServer:
             now = loop.time()
             for session in self.hub.sessions:
                 session.ping_or_drop(now)
+            self.hub.sweep(now)
 
 
 # inode, size, mtime and ctime in ns; None: missing. ctime catches a rewrite
