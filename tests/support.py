@@ -381,6 +381,7 @@ class Proxy:
         self.flowing.set()
         self.client_bytes = bytearray()  # all the client side has sent, over every connection
         self.on_client_bytes: Callable[[int, bytes], None] | None = None
+        self.refuse = False  # True: new connections are closed at once (the server is down)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -391,6 +392,9 @@ class Proxy:
         return len(self._pairs)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refuse:
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:

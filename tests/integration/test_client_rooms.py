@@ -10,7 +10,7 @@ import pytest
 from realtimechat.client.chat import Chat, Status
 from realtimechat.server.app import ChatServer
 
-from ..support import WAIT, Pki, Proxy, Recorder, eventually, opener_for, port_of
+from ..support import WAIT, Pki, Proxy, Recorder, ServerFactory, eventually, opener_for, port_of
 
 pytestmark = pytest.mark.protocol("6.5")
 
@@ -72,7 +72,7 @@ async def test_part_leaves_and_the_lobby_is_typed_into(start: Start) -> None:
     bob, _ = await start("bob")
     for chat in (alice, bob):
         await type_(chat, "/join #ops")
-    await eventually(lambda: bob.rooms.current_name == "#ops")
+    await eventually(lambda: alice.rooms.names == bob.rooms.names == ["#ops"])
     await type_(alice, "/part")
     await eventually(lambda: alice.rooms.names == [])
     assert alice.rooms.current_name is None
@@ -104,7 +104,7 @@ async def test_rooms_come_back_after_a_reconnect_and_a_restart(
     try:
         alice, view = await start("alice", port=proxy.port)
         await type_(alice, "/join #ops")
-        await eventually(lambda: alice.rooms.current_name == "#ops")
+        await eventually(lambda: alice.rooms.names == ["#ops"])
         proxy.cut(0)
         await eventually(lambda: alice.status is Status.RECONNECTING)
         await eventually(lambda: alice.status is Status.CONNECTED and proxy.connections == 2)
@@ -117,3 +117,73 @@ async def test_rooms_come_back_after_a_reconnect_and_a_restart(
     again, _ = await start("alice")
     assert again.rooms.names == ["#ops"]
     assert again.rooms.current_name is None  # a new client starts in the lobby
+
+
+async def test_lines_typed_right_after_a_join_go_to_that_room(start: Start) -> None:
+    """/join #qa then a line at once (no wait for joined): the line is #qa's, never the
+    lobby's; /part then a line: the lobby's, after the line typed before the part."""
+    alice, alice_view = await start("alice")
+    _, bob_view = await start("bob")
+    await type_(alice, "lobby 1")
+    await type_(alice, "/join #qa")
+    assert alice.rooms.current_name == "#qa"  # typed into at once
+    await type_(alice, "qa 1")
+    await type_(alice, "/join #qa2")
+    await type_(alice, "qa2 1")
+    await type_(alice, "/part")
+    await type_(alice, "lobby 2")
+    await eventually(lambda: texts_in(bob_view, None) == ["lobby 1", "lobby 2"])
+    await eventually(lambda: len(alice_view.messages) == 4)
+    assert [(msg.room, msg.text) for msg in alice_view.messages] == [
+        (None, "lobby 1"),
+        ("#qa", "qa 1"),
+        ("#qa2", "qa2 1"),
+        (None, "lobby 2"),
+    ]
+    assert alice.rooms.names == ["#qa"]
+    assert not alice.failures
+    assert texts_in(bob_view, "#qa") == []  # bob is in no room
+
+
+async def test_a_join_typed_offline_goes_before_the_lines_typed_after_it(
+    server: ChatServer, start: Start
+) -> None:
+    """While reconnecting: /join #ops and a line; after the reconnect both go, in order."""
+    proxy = Proxy(port_of(server))
+    await proxy.start()
+    try:
+        alice, view = await start("alice", port=proxy.port)
+        proxy.cut(0)
+        proxy.refuse = True
+        await eventually(lambda: alice.status is Status.RECONNECTING)
+        await type_(alice, "/join #ops")
+        await type_(alice, "meant for ops")
+        assert alice.rooms.current_name == "#ops"
+        proxy.refuse = False
+        alice.retry_now()
+        await eventually(lambda: texts_in(view, "#ops") == ["meant for ops"])
+        assert texts_in(view, None) == []
+    finally:
+        await proxy.close()
+
+
+async def test_a_refused_join_puts_the_lobby_back(
+    start_server: ServerFactory, start: Start
+) -> None:
+    """A join the server refuses (here too_many_rooms; --room too): the lobby is typed into
+    again, and said; a line typed before the refusal came is refused, not sent elsewhere."""
+    server = await start_server(max_rooms_per_identity=1)
+    port = port_of(server)
+    alice, view = await start("alice", port=port)
+    await type_(alice, "/join #one")
+    await eventually(lambda: alice.rooms.names == ["#one"])
+    await type_(alice, "/join #two")
+    await eventually(lambda: alice.rooms.current_name is None)
+    assert any(line.endswith("-- you type into the lobby now") for line in view.notices)
+    await type_(alice, "back in the lobby")
+    await eventually(lambda: texts_in(view, None) == ["back in the lobby"])
+    carol, carol_view = await start("carol", port=port, room="#x")
+    await type_(carol, "/join #y")  # one room at most: #x is carol's, #y is refused
+    await eventually(lambda: carol.rooms.current_name is None and carol.rooms.names == ["#x"])
+    assert [failure.code for failure in carol.failures] == []
+    assert any("too_many_rooms" in line for line in carol_view.notices)

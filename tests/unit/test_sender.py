@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtimechat.protocol import SendMsg
-from realtimechat.sansio.sender import Sender
+from realtimechat.protocol import JoinRoom, PartRoom, SendMsg
+from realtimechat.sansio.sender import Pending, Request, Sender
 from realtimechat.sansio.server import LocalProtocolError
 
 pytestmark = pytest.mark.protocol("9.2", "12.3")
@@ -28,9 +28,12 @@ def typed(sender: Sender, *refs: str) -> None:
 
 
 def sent(sender: Sender, now: float = 0.0) -> str | None:
-    """The ref the sender hands out now, if any."""
-    pending = sender.next(now)
-    return None if pending is None else pending.ref
+    """The ref the sender hands out now (a request: its frame's room), if any."""
+    head = sender.next(now)
+    if isinstance(head, Request):
+        assert isinstance(head.frame, JoinRoom | PartRoom)
+        return f"{head.frame.TYPE} {head.frame.room}"
+    return None if head is None else head.ref
 
 
 def test_messages_go_one_at_a_time_in_the_order_typed() -> None:
@@ -64,7 +67,7 @@ def test_a_rate_limited_message_goes_again_first_after_the_delay() -> None:
     sender = Sender(DELAY)
     typed(sender, "a", "b")
     first = sender.next(10.0)
-    assert first is not None
+    assert isinstance(first, Pending)
     assert first.ref == "a"
     assert sender.refused("a", "rate_limited", 10.0) is None  # never dropped
     typed(sender, "c")
@@ -275,3 +278,48 @@ def test_whatever_the_server_answers_it_stores_our_messages_in_the_order_typed(
     assert not sender.pending
     assert server.stored == [ref for ref in typed_refs if ref in server.ids]  # typed order
     assert set(server.stored) | failed == set(typed_refs)  # nothing lost but the failed
+
+
+def test_a_request_goes_in_its_place_among_the_messages() -> None:
+    """/join after a line goes once the line is answered, and before the lines typed after it."""
+    sender = Sender(DELAY)
+    typed(sender, "a")
+    sender.add_request(JoinRoom(room="#ops"))
+    typed(sender, "b")
+    assert sent(sender) == "a"
+    assert sent(sender) is None  # "a" unanswered: the join waits behind it
+    sender.acked("a", 1)
+    assert sender.requests == 1
+    assert sent(sender) == "join #ops"
+    assert sender.requests == 0
+    assert sent(sender) == "b"  # a request needs no answer: sent is done
+
+
+def test_a_request_waits_behind_a_rate_limited_message() -> None:
+    """A message refused for the rate limit goes again before the part typed after it."""
+    sender = Sender(DELAY)
+    typed(sender, "a")
+    sender.add_request(PartRoom(room="#ops"))
+    assert sent(sender, 10.0) == "a"
+    sender.refused("a", "rate_limited", 10.0)
+    assert sent(sender, 10.5) is None
+    assert sent(sender, 11.0) == "a"
+    sender.acked("a", 1)
+    assert sent(sender, 11.0) == "part #ops"
+
+
+def test_a_request_not_sent_is_owed_on_the_next_connection_and_a_sent_one_is_not() -> None:
+    """Typed offline: sent after the reconnect, in its place; sent before the drop: not again."""
+    sender = Sender(DELAY)
+    sender.add_request(JoinRoom(room="#ops"))
+    typed(sender, "a")
+    sender.add_request(JoinRoom(room="#dev"))
+    assert sender.requests_of(JoinRoom) == [JoinRoom(room="#ops"), JoinRoom(room="#dev")]
+    assert sent(sender) == "join #ops"
+    assert sent(sender) == "a"
+    sender.connected()  # the link died before the ack of "a"
+    assert sent(sender) == "a"
+    sender.acked("a", 1)
+    assert sent(sender) == "join #dev"
+    assert sent(sender) is None
+    assert sender.requests_of(JoinRoom) == []

@@ -52,11 +52,13 @@ from ..errors import (
 )
 from ..names import name_key
 from ..protocol import (
+    DEFAULT_ROOM,
     MAX_LINE_BYTES,
     PERMANENT_BYE_REASONS,
     Ack,
     Bye,
     Error,
+    ErrorCode,
     Frame,
     Gap,
     HistoryEnd,
@@ -80,7 +82,8 @@ from ..protocol import (
 from ..protocol import (
     Joined as RoomJoinedFrame,
 )
-from ..sansio.sender import RATE_RETRY_DELAY, Pending, Sender
+from ..rooms import room_key
+from ..sansio.sender import RATE_RETRY_DELAY, Pending, Request, Sender
 from .commands import (
     HELP_LINES,
     AskWho,
@@ -219,7 +222,6 @@ class Chat:
         self._asked = False  # the attempt under way was asked for by the user
         self.roster = Roster()
         self.rooms = Rooms(wanted=room)
-        self._room_requests: list[Frame] = []  # asked for while not connected
         self.ignored: set[str] = set()  # name keys hidden by /ignore
 
     @property
@@ -285,10 +287,10 @@ class Chat:
         if connection is None:
             return
         loop = asyncio.get_running_loop()
-        pending = self._sender.next(loop.time())
+        head = self._sender.next(loop.time())
         with contextlib.suppress(ConnectionLost):  # the receiver notices, and run ends
-            if pending is not None:
-                await connection.send(pending.frame)
+            if head is not None:
+                await connection.send(head.frame)
             await connection.send(Bye())
         loop.call_later(timeout, connection.abort)
 
@@ -313,12 +315,10 @@ class Chat:
         self._resumed = bool(since)
         self.roster.welcome(welcome)
         self.view.show(Welcomed(welcome, again=not first))
-        to_join = self.rooms.welcome(welcome.rooms)
+        unsent = [frame.room for frame in self._sender.requests_of(JoinRoom)]
+        to_join = self.rooms.welcome(welcome.rooms, still_asking=unsent)
         if to_join is not None:  # --room: before any pending message goes, which may be for it
             await connection.send(JoinRoom(room=to_join))
-        requests, self._room_requests = self._room_requests, []
-        for frame in requests:  # /join and the like, typed (or piped) before the welcome
-            await connection.send(frame)
         asked = self.requested_name
         if first and asked and name_key(asked) != name_key(welcome.name):
             # Only a server that names users by their certificate (--names cn)
@@ -438,48 +438,62 @@ class Chat:
     async def _room_command(
         self, command: JoinRoomCmd | PartRoomCmd | GoTo | ListRoomsCmd | TopicCmd
     ) -> None:
-        """/join, /part, /go, /rooms, /topic: asked of the server, or the room typed into."""
+        """/join, /part, /go, /rooms, /topic: asked of the server, or the room typed into.
+
+        The room typed into changes as each line is carried out, not when the
+        server answers: a line typed after ``/join #ops`` is meant for #ops.
+        """
         rooms = self.rooms
         match command:
+            case JoinRoomCmd(room) if rooms.get(room) is not None:
+                rooms.go(room)  # a member already: only typed into
+                self.typing_into()
             case JoinRoomCmd(room):
-                if rooms.get(room) is not None:
-                    rooms.go(room)
-                    self.view.changed()
-                    return
                 rooms.asked(room)
                 await self._ask_room(JoinRoom(room=room))
             case PartRoomCmd(room):
-                target = room or rooms.current_name
-                if target is None:
-                    self._failed(Failed(USAGE, "you are in the lobby: /part #ROOM", local=True))
-                    return
-                await self._ask_room(PartRoom(room=target))
+                await self._part(room or rooms.current_name)
             case GoTo(room):
                 problem = rooms.go(room)
                 if problem is not None:
                     self._failed(Failed(USAGE, problem, local=True))
-                self.view.changed()
+                else:
+                    self.typing_into()
             case ListRoomsCmd():
                 await self._ask_room(ListRooms())
             case TopicCmd(text):
-                self._topic(text)
-                if text is not None and rooms.current_name is not None:
-                    await self._ask_room(SetTopic(room=rooms.current_name, text=text))
+                await self._topic(text)
 
-    def _topic(self, text: str | None) -> None:
-        """/topic without text: the topic of the room typed into (the lobby has none)."""
-        state = self.rooms.get(self.rooms.current_name)
-        if state is None:
-            self._failed(Failed(USAGE, "the lobby has no topic: /go #ROOM first", local=True))
-        elif text is None:
-            self.view.show(TopicShown(state.name, state.topic))
-
-    async def _ask_room(self, frame: Frame) -> None:
-        """A room request: sent now, or once connected (after the welcome)."""
-        if self.connection is None:
-            self._room_requests.append(frame)
+    async def _part(self, room: str | None) -> None:
+        if room is None:
+            self._failed(Failed(USAGE, "you are in the lobby: /part #ROOM", local=True))
             return
-        await self._send_if_connected(frame)
+        await self._ask_room(PartRoom(room=room))
+        if self.rooms.current == room_key(room):
+            self.rooms.go(None)  # the lines typed next are the lobby's
+            self.typing_into()
+
+    async def _topic(self, text: str | None) -> None:
+        room = self.rooms.current_name
+        if room is None:
+            self._failed(Failed(USAGE, "the lobby has no topic: /go #ROOM first", local=True))
+        elif text is None:  # as far as we were told (none yet for a join under way)
+            state = self.rooms.get(room)
+            self.view.show(TopicShown(room, state.topic if state is not None else None))
+        else:
+            await self._ask_room(SetTopic(room=room, text=text))
+
+    def typing_into(self) -> None:
+        """The room typed into changed: said, so that the lines above it are not ambiguous."""
+        where = self.rooms.current_name or f"the {DEFAULT_ROOM}"
+        self.view.show(Notice("typing_into", f"-- you type into {where} now"))
+        self.view.changed()
+
+    async def _ask_room(self, frame: JoinRoom | PartRoom | ListRooms | SetTopic) -> None:
+        """A room request: in its place among the messages typed (``Sender.add_request``)."""
+        self._sender.add_request(frame)
+        self.answered.clear()
+        self._sender_woken.set()
 
     def _ignore(self, command: Ignore) -> None:
         key = name_key(command.name)
@@ -526,9 +540,11 @@ class Chat:
         loop = asyncio.get_running_loop()
         while True:
             self._sender_woken.clear()
-            pending = None if self._leaving.is_set() else self._sender.next(loop.time())
-            if pending is not None:
-                await connection.send(pending.frame)
+            head = None if self._leaving.is_set() else self._sender.next(loop.time())
+            if head is not None:
+                await connection.send(head.frame)
+                if isinstance(head, Request):
+                    self._check_answered()  # sent is done for a request
                 continue
             resend_at = None if self._leaving.is_set() else self._sender.resend_at
             with contextlib.suppress(TimeoutError):
@@ -570,19 +586,8 @@ class Chat:
                 await self._ask_history(self._gaps.gap(frame.from_id, frame.to_id))
             case HistoryEnd():
                 await self._history_end(frame)
-            case Error(ref=str(ref)) if ref in self.pending:
-                # Only rate_limited is resent (we sent too fast). Any other
-                # refusal is final (docs/protocol.md 9.2), `internal` included:
-                # a store that failed once may keep failing, and resending
-                # every second would feed it the message forever.
-                now = asyncio.get_running_loop().time()
-                dropped = self._sender.refused(ref, frame.code, now)
-                self._sender_changed(dropped)
-                if dropped is not None:
-                    text = dropped.frame.text
-                    self._failed(Failed(frame.code, frame.message, ref=ref, text=text))
             case Error():
-                self.view.show(Failed(frame.code, frame.message, ref=frame.ref))
+                self._error(frame)
             case Users():
                 await self._users(frame)
             case RoomList():
@@ -594,6 +599,24 @@ class Chat:
                 self._presence(frame)
             case _:
                 pass  # ping and bye are the connection's; anything else is not for us
+
+    def _error(self, frame: Error) -> None:
+        ref = frame.ref
+        if ref is not None and ref in self.pending:
+            # Only rate_limited is resent (we sent too fast). Any other
+            # refusal is final (docs/protocol.md 9.2), `internal` included:
+            # a store that failed once may keep failing, and resending
+            # every second would feed it the message forever.
+            now = asyncio.get_running_loop().time()
+            dropped = self._sender.refused(ref, frame.code, now)
+            self._sender_changed(dropped)
+            if dropped is not None:
+                text = dropped.frame.text
+                self._failed(Failed(frame.code, frame.message, ref=ref, text=text))
+            return
+        self.view.show(Failed(frame.code, frame.message, ref=ref))
+        if frame.code in JOIN_REFUSALS and self.rooms.join_refused() is not None:
+            self.typing_into()  # the lobby again: the lines typed next go there
 
     async def _history_end(self, frame: HistoryEnd) -> None:
         if frame.room is not None:
@@ -679,13 +702,16 @@ class Chat:
         self.view.changed()
 
     def _check_answered(self) -> None:
-        if not self.pending and not self.roster.asking:
+        if not self.pending and not self._sender.requests and not self.roster.asking:
             self.answered.set()
 
     async def _ask_history(self, since: int | None) -> None:
         if since is not None:
             await self._send_if_connected(HistoryRequest(since=since, limit=FILL_PAGE))
 
+
+# Refusals of a join (protocol.md 6.5.2): the room typed into goes back to the lobby.
+JOIN_REFUSALS: Final = frozenset({ErrorCode.NO_SUCH_ROOM, ErrorCode.TOO_MANY_ROOMS})
 
 _NOT_RECONNECTING: Final = {
     Status.CONNECTING: "-- still connecting for the first time",

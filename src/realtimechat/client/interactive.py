@@ -268,7 +268,7 @@ class InteractiveClient:
     def _switch_room(self, step: int) -> None:
         """Alt-Left/Alt-Right, Ctrl-P/Ctrl-N: the previous or next room to type into."""
         self.chat.rooms.cycle(step)
-        self._refresh()
+        self.chat.typing_into()
 
     def _prompt(self) -> FormattedText:
         """``alice> `` in the lobby, ``alice #ops> `` in a room (read at every redraw)."""

@@ -3,7 +3,11 @@
 The server says which rooms the identity is in (``welcome.rooms``,
 ``joined``, ``parted``); the client only chooses which of them, or the
 lobby, its lines go to (``current``), and counts per room the messages
-that arrived while the user was typing elsewhere. ``Chat`` feeds it frames
+that arrived while the user was typing elsewhere. ``/join #ops`` makes
+``#ops`` the room typed into at once, before the server's ``joined``: the
+lines typed after it are meant for it, and the sender sends them after the
+``join`` (``sansio/sender.py``). A join the server refuses puts the lobby
+back. ``Chat`` feeds it frames
 and asks it where a message goes; the front ends show ``unread`` and
 ``tag`` lines that are not of the room typed into.
 """
@@ -35,7 +39,7 @@ class Rooms:
         self.current: str | None = None  # the key of the room typed into; None: the lobby
         self.lobby_unread = 0
         self.known: dict[str, str] = {}  # room key -> name: every room seen (what Tab offers)
-        self._asked: set[str] = set()  # keys of joins asked for here: typed into once joined
+        self._asked: list[str] = []  # keys of joins asked for here and not answered, in order
         self._histories: set[str] = set()  # keys of rooms whose history after joined is arriving
         self.wanted = wanted  # --room: joined if need be, and typed into
         if wanted is not None:
@@ -44,8 +48,14 @@ class Rooms:
 
     # -- what the server says ---------------------------------------------------------
 
-    def welcome(self, rooms: Iterable[RoomInfo] | None) -> str | None:
-        """A (new) welcome lists the identity's rooms; returns a room to join (--room), if any."""
+    def welcome(
+        self, rooms: Iterable[RoomInfo] | None, still_asking: Iterable[str] = ()
+    ) -> str | None:
+        """A (new) welcome lists the identity's rooms; returns a room to join (--room), if any.
+
+        ``still_asking``: rooms whose ``join`` is still to be sent; any other
+        join asked for and not in ``rooms`` went with a lost connection.
+        """
         previous = self._rooms
         self._rooms = {}
         for info in rooms or ():
@@ -55,12 +65,14 @@ class Rooms:
             self._rooms[key] = state
             self.known[key] = info.name
         self._histories.clear()
+        waiting = {room_key(room) for room in still_asking}
+        self._asked = [key for key in self._asked if key in waiting]
         wanted = self.wanted
         if wanted is not None and room_key(wanted) not in self._rooms:
-            self._asked.add(room_key(wanted))
+            self._asked.insert(0, room_key(wanted))  # joined before anything else is sent
             return wanted
-        if self.current is not None and self.current not in self._rooms:
-            self.current = None  # no longer a member (parted while we were away)
+        if self.current is not None and self.current not in (*self._rooms, *self._asked):
+            self.go_key(None)  # no longer a member (parted while we were away)
         return None
 
     def joined(self, frame: Joined) -> bool:
@@ -71,10 +83,25 @@ class Rooms:
         self.known[key] = frame.room
         self._histories.add(key)
         if key in self._asked:
-            self._asked.discard(key)
-            self.go_key(key)
+            self._asked.remove(key)
+            if self.current == key:
+                self.go_key(key)  # nothing of it is unread
             return True
         return False
+
+    def join_refused(self) -> str | None:
+        """The oldest join asked for here was refused; the room typed into, if it was that
+        one (the lobby is typed into now)."""
+        if not self._asked:
+            return None
+        key = self._asked.pop(0)
+        if self.wanted is not None and room_key(self.wanted) == key:
+            self.wanted = None  # not asked again at the next welcome
+        if self.current != key:
+            return None
+        name = self.known.get(key, key)
+        self.go_key(None)
+        return name
 
     def history_ended(self, room: str) -> None:
         """The history after ``joined`` is over: later messages of the room are news."""
@@ -88,7 +115,7 @@ class Rooms:
         if self.wanted is not None and room_key(self.wanted) == key:
             self.wanted = None  # not joined again on the next welcome
         if self.current == key:
-            self.current = None
+            self.go_key(None)
             return True
         return False
 
@@ -108,8 +135,11 @@ class Rooms:
             state.members = max(0, state.members + change)
 
     def asked(self, room: str) -> None:
-        """This client sent ``join``: type into the room once it is joined."""
-        self._asked.add(room_key(room))
+        """The user asked to join ``room``: typed into from now on (until refused)."""
+        key = room_key(room)
+        self._asked.append(key)
+        self.known.setdefault(key, room)
+        self.go_key(key)
 
     def message(self, msg: Msg, *, own: bool) -> None:
         """Count ``msg`` as unread if it came to a room (or the lobby) not typed into."""
@@ -131,7 +161,7 @@ class Rooms:
             self.go_key(None)
             return None
         key = room_key(room)
-        if key not in self._rooms:
+        if key not in self._rooms and key not in self._asked:
             return f"you are not in {room}: /join {room} first"
         self.go_key(key)
         return None

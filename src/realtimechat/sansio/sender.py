@@ -30,18 +30,26 @@ The rules (docs/design.md, "Client"; docs/protocol.md 12.3):
   first, in order: acked ones too, since an ``--ephemeral`` server may have
   lost them. The server stores a ``ref`` once and acks a resend with the
   first id (6.3), so nothing is stored twice.
+* A *request* typed between messages (``join``, ``part``, ``topic``, the
+  room list: ``add_request``) takes its place in the same line: it goes
+  once every message typed before it is answered, and before any typed
+  after it, so ``/join #ops`` then a line sends the line after the join
+  and ``/part #ops`` after the lines to ``#ops`` typed before it. It needs
+  no answer (the server answers requests in order anyway): sent is done.
+  One not yet sent when the connection ends is owed on the next.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
-from ..protocol import ErrorCode, SendMsg
+from ..protocol import ErrorCode, Frame, SendMsg
 from .server import LocalProtocolError
 
 RATE_RETRY_DELAY: Final = 1.0  # after `rate_limited`, seconds before sending that message again
+F = TypeVar("F", bound=Frame)
 EARLY_ECHOES_KEPT: Final = 10_000  # own message ids seen before their ack (or with none coming)
 
 
@@ -54,12 +62,23 @@ class Pending:
     msg_id: int | None = None  # known once acked
 
 
+@dataclass(slots=True)
+class Request:
+    """A request typed between messages: it goes in its place in the line, once."""
+
+    key: str
+    frame: Frame
+
+
 class Sender:
     """Our unsettled messages, in the order typed, and the one the server is answering."""
 
     def __init__(self, retry_delay: float = RATE_RETRY_DELAY) -> None:
         self.retry_delay = retry_delay
         self.pending: OrderedDict[str, Pending] = OrderedDict()  # in the order typed
+        self._requests: dict[str, Request] = {}  # typed, not sent yet
+        self._typed: OrderedDict[str, None] = OrderedDict()  # refs and request keys, in order
+        self._request_keys = 0
         self.resend_at: float | None = None  # the head of the line was refused: not before then
         self._owed: deque[str] = deque()  # refs still to send on this connection, in order
         self._in_flight: str | None = None  # sent on this connection, not answered yet
@@ -78,27 +97,53 @@ class Sender:
             raise LocalProtocolError(f"a message needs a ref no pending one has: {frame.ref!r}")
         pending = Pending(frame.ref, frame)
         self.pending[pending.ref] = pending
+        self._typed[pending.ref] = None
         self._owed.append(pending.ref)
         return pending
+
+    def add_request(self, frame: Frame) -> Request:
+        """The user typed a request (not a message): it goes in its place in the line."""
+        self._request_keys += 1
+        request = Request(f"request {self._request_keys}", frame)  # no ref has a space
+        self._requests[request.key] = request
+        self._typed[request.key] = None
+        self._owed.append(request.key)
+        return request
+
+    @property
+    def requests(self) -> int:
+        """Requests typed and not sent yet."""
+        return len(self._requests)
+
+    def requests_of(self, kind: type[F]) -> list[F]:
+        """The frames of the requests of ``kind`` not sent yet, in order."""
+        return [
+            request.frame for request in self._requests.values() if isinstance(request.frame, kind)
+        ]
 
     def connected(self) -> None:
         """A new connection: nothing is in flight and every pending message is owed again."""
         self._in_flight = None
         self.resend_at = None  # a new session has a full bucket of tokens
-        self._owed = deque(self.pending)
+        self._owed = deque(self._typed)
 
-    def next(self, now: float) -> Pending | None:
-        """The message to send now, marked in flight; None while none may go."""
+    def next(self, now: float) -> Pending | Request | None:
+        """What to send now: a message (marked in flight) or a request (done once handed
+        out); None while nothing may go."""
         if self._in_flight is not None:
             return None
         if self.resend_at is not None and now < self.resend_at:
             return None
         self.resend_at = None
         while self._owed:
-            ref = self._owed.popleft()
-            pending = self.pending.get(ref)
+            key = self._owed.popleft()
+            request = self._requests.pop(key, None)
+            if request is not None:
+                del self._typed[key]
+                return request
+            pending = self.pending.get(key)
             if pending is not None:  # not settled meanwhile (say, by an echo in a replay)
-                self._in_flight = ref
+                self._in_flight = key
                 return pending
         return None
 
@@ -142,6 +187,7 @@ class Sender:
 
     def _settle(self, ref: str) -> Pending:
         pending = self.pending.pop(ref)
+        self._typed.pop(ref, None)
         if pending.msg_id is not None:
             self._by_id.pop(pending.msg_id, None)
         if ref == self._in_flight:
