@@ -196,3 +196,52 @@ def test_json_lines_are_one_object_each(
     assert b"\x1b" not in bot.stdout.raw
     for line in bot.stdout.lines:
         assert isinstance(json.loads(line), dict)
+
+
+@pytest.mark.protocol("6.5")
+def test_rooms_in_plain_and_json_scripts(
+    clients: list[Spawned], client_env: dict[str, str], pki: Pki, server: ServerProcess
+) -> None:
+    """--room picks where lines go, /join and /part move them as typed, every line says its
+    room, and nothing meant for a room reaches the lobby: a witness in the lobby sees only
+    the lobby's lines, in order."""
+    witness = rtchat(clients, client_env, pki, server.port, "erin", "--json", "--wait", "5")
+    expect_event(witness, "welcome")
+    ops = rtchat(clients, client_env, pki, server.port, "bob", "--plain", "--room", "#ops")
+    for line in ("deploy at five", "/join #qa", "to qa", "/part", "to everyone"):
+        ops.send(line)
+    ops.send("/go #ops")
+    ops.send("/topic on call: bob")
+    ops.end_input()
+    assert ops.wait() == 0, ops.stderr.lines
+    shown = [line.split(" ", 1)[1] for line in ops.stdout.lines]
+    assert "[#ops] bob: deploy at five" in shown
+    assert "[#qa] bob: to qa" in shown
+    assert "bob: to everyone" in shown
+    assert shown.index("[#ops] bob: deploy at five") < shown.index("[#qa] bob: to qa")
+    assert shown[-1] == "-- bob set the topic of #ops: on call: bob"
+
+    bot = rtchat(clients, client_env, pki, server.port, "alice", "--json", "--wait", "5")
+    bot.send("/join #ops")
+    bot.send("from the bot")
+    bot.send("/rooms")
+    entered = expect_event(bot, "joined_room")
+    assert (entered["room"], entered["topic"]) == ("#ops", "on call: bob")
+    message = expect_event(bot, "message", "from the bot")
+    assert (message["room"], message["own"]) == ("#ops", True)
+    listed = expect_event(bot, "rooms")
+    assert [(room["name"], room["member"]) for room in listed["rooms"]] == [
+        ("#ops", True),
+        ("#qa", False),
+    ]
+    bot.end_input()
+    assert bot.wait() == 0, bot.stderr.lines
+    history = [event for event in events_of(bot) if event["event"] == "history"]
+    assert [(event["room"], event["count"]) for event in history] == [(None, 1), ("#ops", 1)]
+
+    witness.send("/quit")
+    assert witness.wait() == 0
+    lobby = [
+        event["text"] for event in events_of(witness) if event["event"] in ("message", "private")
+    ]
+    assert lobby == ["to everyone"]

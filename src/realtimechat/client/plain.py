@@ -150,6 +150,9 @@ class PlainClient:
         _check_delivered(chat, self.wait)
 
     async def _send_lines(self, lines: Lines) -> None:
+        # Carried out once welcomed, in order: the welcome says which rooms
+        # are ours, so /go, /topic and /part read before it mean what they say.
+        await self.chat.welcomed.wait()
         while (line := await lines.get()) is not None:
             if not await self.chat.perform(line):
                 return
