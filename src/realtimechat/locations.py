@@ -165,7 +165,8 @@ def client_files(
         _refuse_waiting_request(default)
     _refuse_other_certificates(default, name)
     raise ConfigError(
-        f"no client certificate in {default}: ask your admin for one (`rtchat-certs request`), "
+        f"no client certificate in {default}: ask your admin for an invite and run "
+        "`rtchat join FILE` (or make a request: `rtchat-certs request NAME`), "
         "or pass --identity DIR, --pki DIR --name NAME, or --cert/--key/--ca"
     )
 

@@ -310,6 +310,7 @@ def _say_groups(groups: tuple[str, ...]) -> None:
 )
 @_key_type_option
 @_days_option(pki.CLIENT_DAYS, "the certificate is valid")
+@_group_option
 @_force_option
 def invite(
     *,
@@ -321,6 +322,7 @@ def invite(
     out_file: Path | None,
     key_type: pki.KeyType,
     days: int,
+    groups: tuple[str, ...],
     force: bool,
 ) -> None:
     """Write one file that lets NAME in: `rtchat join FILE` is all they run.
@@ -330,7 +332,8 @@ def invite(
     port and certificate name. The passphrase comes from RTCHAT_PASSPHRASE,
     or is made here and printed: tell it to NAME by another channel than the
     file. The CA folder keeps the certificate (clients/NAME.crt, index.json),
-    never the key. The same refusals as issue. For a user who made their own
+    never the key. The same refusals as issue; --group as issue's. For a
+    user who made their own
     key (`request`), `sign NAME.csr --invite FILE` writes an invite without
     a key.
     """
@@ -343,10 +346,19 @@ def invite(
     passphrase = from_env[1] if from_env is not None else pki.new_passphrase()
     with _pki_errors():
         written = pki.issue_invite(
-            root, name, out, server, passphrase.encode(), key_type=key_type, days=days, force=force
+            root,
+            name,
+            out,
+            server,
+            passphrase.encode(),
+            key_type=key_type,
+            days=days,
+            force=force,
+            groups=groups,
         )
     _report(written)
     _say_chat_name(name)
+    _say_groups(groups)
     click.echo(f"server: {server.host}:{server.port}, certificate name {server.cn}")
     if from_env is None:
         click.echo(f"passphrase: {passphrase}")

@@ -38,7 +38,7 @@ import os
 import secrets
 import shlex
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -174,11 +174,13 @@ def issue_invite(
     key_type: KeyType = DEFAULT_KEY_TYPE,
     days: int = CLIENT_DAYS,
     force: bool = False,
+    groups: Sequence[str] = (),
 ) -> list[Written]:
     """Make a key and a certificate for ``name`` and write them, encrypted, as the invite ``out``.
 
     The CA folder records the certificate (``clients/NAME.crt``, the index)
-    as ``sign`` does, with the same refusals; it never keeps the key.
+    as ``sign`` does, with the same refusals and ``groups``; it never keeps
+    the key.
     """
     validate_client_name(name)
     if not passphrase:
@@ -187,7 +189,7 @@ def issue_invite(
     key = generate_key(key_type)
     csr = x509.CertificateSigningRequestBuilder().subject_name(_name(name))
     request = check_csr(csr.sign(key, _signature_hash(key)), Path(out))
-    written = sign_request(root, request, days=days, force=force)
+    written = sign_request(root, request, days=days, force=force, groups=groups)
     return [*written, write_invite(root, request, out, server, key=_key_pem(key, passphrase))]
 
 

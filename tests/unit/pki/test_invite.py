@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from cryptography import x509
 
 from realtimechat import pki
 from realtimechat.errors import PKIError, WrongPassphrase
+from realtimechat.pki.groups import groups_of
 
 SERVER = pki.ServerAddress(host="127.0.0.1", port=9443, cn="127.0.0.1")
 
@@ -95,3 +97,13 @@ def test_installing_a_signed_request_moves_a_renewals_new_key_into_place(
         ("ca.crt", "unchanged"),
         ("dave.new.key", "removed"),
     ]
+
+
+def test_an_invite_carries_the_groups_asked_for(ca_root: Path, tmp_path: Path) -> None:
+    """invite --group ops --group dev: the certificate in the invite (and the CA's copy) says so."""
+    out = tmp_path / "erin.invite"
+    pki.issue_invite(ca_root, "erin", out, SERVER, b"pass phrase", groups=("ops", "dev"))
+    certificate = x509.load_pem_x509_certificate(pki.read_invite(out).certificate)
+    assert groups_of(certificate) == ["ops", "dev"]
+    kept = x509.load_pem_x509_certificate((ca_root / "clients" / "erin.crt").read_bytes())
+    assert groups_of(kept) == ["ops", "dev"]
