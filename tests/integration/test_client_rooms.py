@@ -187,3 +187,20 @@ async def test_a_refused_join_puts_the_lobby_back(
     await eventually(lambda: carol.rooms.current_name is None and carol.rooms.names == ["#x"])
     assert [failure.code for failure in carol.failures] == []
     assert any("too_many_rooms" in line for line in carol_view.notices)
+
+
+async def test_who_in_a_room_lists_its_members(start: Start) -> None:
+    """/who #ops: the room's members; /who #nowhere: refused, and the next question answered."""
+    alice, alice_view = await start("alice")
+    bob, _ = await start("bob")
+    await start("carol")
+    for chat in (alice, bob):
+        await type_(chat, "/join #ops")
+    await eventually(lambda: alice.rooms.names == bob.rooms.names == ["#ops"])
+    await type_(alice, "/who #ops")
+    await type_(alice, "/who #nowhere")
+    await type_(alice, "/who")
+    await eventually(alice.answered.is_set)
+    online = [line.split(" ", 1)[1] for line in alice_view.notices if "-- online" in line]
+    assert online == ["-- online in #ops: alice, bob", "-- online: alice, bob, carol"]
+    assert any("no_such_room" in line or "not_a_member" in line for line in alice_view.notices)

@@ -414,8 +414,8 @@ class Chat:
                 self.retry_now()
             case Say():
                 await self.say(command)
-            case AskWho():
-                await self._ask(None)
+            case AskWho(room):
+                await self._ask(None, room)
             case WhoIs():
                 await self._ask(command.name)
             case Ignore():
@@ -551,9 +551,9 @@ class Chat:
                 async with asyncio.timeout_at(resend_at):
                     await self._sender_woken.wait()
 
-    async def _ask(self, whois: str | None) -> None:
-        """``/who`` (None) or ``/whois NAME``: asked now, or once connected."""
-        self.roster.ask(whois)
+    async def _ask(self, whois: str | None, room: str | None = None) -> None:
+        """``/who`` (None), ``/who #ROOM`` or ``/whois NAME``: asked now, or once connected."""
+        self.roster.ask(whois, room)
         self.answered.clear()
         await self._ask_next()
 
@@ -587,7 +587,7 @@ class Chat:
             case HistoryEnd():
                 await self._history_end(frame)
             case Error():
-                self._error(frame)
+                await self._error(frame)
             case Users():
                 await self._users(frame)
             case RoomList():
@@ -600,7 +600,7 @@ class Chat:
             case _:
                 pass  # ping and bye are the connection's; anything else is not for us
 
-    def _error(self, frame: Error) -> None:
+    async def _error(self, frame: Error) -> None:
         ref = frame.ref
         if ref is not None and ref in self.pending:
             # Only rate_limited is resent (we sent too fast). Any other
@@ -615,7 +615,10 @@ class Chat:
                 self._failed(Failed(frame.code, frame.message, ref=ref, text=text))
             return
         self.view.show(Failed(frame.code, frame.message, ref=ref))
-        if frame.code in JOIN_REFUSALS and self.rooms.join_refused() is not None:
+        if frame.code in ROOM_REFUSALS and self.roster.room_refused():
+            self._check_answered()
+            await self._ask_next()
+        elif frame.code in JOIN_REFUSALS and self.rooms.join_refused() is not None:
             self.typing_into()  # the lobby again: the lines typed next go there
 
     async def _history_end(self, frame: HistoryEnd) -> None:
@@ -712,6 +715,8 @@ class Chat:
 
 # Refusals of a join (protocol.md 6.5.2): the room typed into goes back to the lobby.
 JOIN_REFUSALS: Final = frozenset({ErrorCode.NO_SUCH_ROOM, ErrorCode.TOO_MANY_ROOMS})
+# Refusals of a who for a room: the question is answered.
+ROOM_REFUSALS: Final = frozenset({ErrorCode.NO_SUCH_ROOM, ErrorCode.NOT_A_MEMBER})
 
 _NOT_RECONNECTING: Final = {
     Status.CONNECTING: "-- still connecting for the first time",

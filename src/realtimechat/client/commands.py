@@ -16,7 +16,7 @@ from ..rooms import room_problem
 # Every command: what it takes and what it does. Also what Tab completes.
 COMMANDS: Final = {
     "/help": ("", "this list"),
-    "/who": ("", "who is online"),
+    "/who": ("[#ROOM]", "who is online (in #ROOM: its members)"),
     "/whois": ("NAME", "NAME's certificate fingerprint and since when NAME is online"),
     "/me": ("TEXT", "an action: * alice waves"),
     "/msg": ("NAME TEXT", "a private message (kept for NAME if offline)"),
@@ -54,7 +54,9 @@ class Say:
 
 @dataclass(frozen=True, slots=True)
 class AskWho:
-    pass
+    """``/who`` (everyone online), or ``/who #ROOM`` (the room's members)."""
+
+    room: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,6 @@ _SIMPLE: Final[dict[str, Command]] = {
     "quit": Quit(),
     "exit": Quit(),
     "q": Quit(),
-    "who": AskWho(),
     "help": ShowHelp(),
     "?": ShowHelp(),
     "clear": Clear(),
@@ -216,6 +217,13 @@ def _go(rest: str) -> Command:
     return room if isinstance(room, Unknown) else GoTo(room)
 
 
+def _who(rest: str) -> Command:
+    if not rest.strip():
+        return AskWho()
+    room = _room_argument("who", rest)
+    return room if isinstance(room, Unknown) else AskWho(room)
+
+
 def _topic(rest: str) -> Command:
     text = rest.strip()
     if not text:
@@ -230,6 +238,7 @@ _WITH_ARGUMENTS: Final[dict[str, Callable[[str], Command]]] = {
     "part": _part,
     "go": _go,
     "topic": _topic,
+    "who": _who,
     "whois": _one_name("whois", WhoIs),
     "ignore": _one_name("ignore", Ignore),
     "unignore": _one_name("unignore", lambda name: Ignore(name, ignore=False)),

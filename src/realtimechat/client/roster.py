@@ -13,10 +13,19 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ..names import name_key
 from ..protocol import Users, Welcome, Who
 from .events import Online, WhoisAnswer
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """``/who`` (``whois`` None), ``/who #ROOM`` (``room``) or ``/whois NAME``."""
+
+    whois: str | None = None
+    room: str | None = None
 
 
 class Roster:
@@ -25,7 +34,7 @@ class Roster:
     def __init__(self) -> None:
         self.online = 0
         self.known: dict[str, str] = {}  # name key -> name, everyone seen this run
-        self._asked: deque[str | None] = deque()  # None: /who; a name: /whois NAME
+        self._asked: deque[Question] = deque()
         self._out = False  # a ``who`` for the first question is out
 
     def welcome(self, welcome: Welcome) -> None:
@@ -46,9 +55,10 @@ class Roster:
         """Every name seen, in a stable order (what Tab offers)."""
         return sorted(self.known.values(), key=name_key)
 
-    def ask(self, whois: str | None) -> None:
-        """``/who`` (None) or ``/whois NAME``: answered after those asked before."""
-        self._asked.append(whois)
+    def ask(self, whois: str | None, room: str | None = None) -> None:
+        """``/who`` (None), ``/who #ROOM`` or ``/whois NAME``: answered after those asked
+        before."""
+        self._asked.append(Question(whois, room))
 
     @property
     def asking(self) -> bool:
@@ -64,14 +74,15 @@ class Roster:
         if self._out or not self._asked:
             return None
         self._out = True
-        return Who()
+        return Who(room=self._asked[0].room)
 
     def users(self, page: Users) -> tuple[Online | WhoisAnswer | None, Who | None]:
         """A ``users`` page arrived: what to show, and the next page to ask for, if any."""
         self._learn(user.name for user in page.users)
         if not self._out or not self._asked:
             return Online(page), None  # nobody asked: shown as it is
-        wanted = self._asked[0]
+        question = self._asked[0]
+        wanted = question.whois
         if wanted is None:
             self._done()
             return Online(page), None
@@ -80,6 +91,14 @@ class Roster:
             return None, Who(cursor=page.next)
         self._done()
         return WhoisAnswer(wanted, found), None
+
+    def room_refused(self) -> bool:
+        """An error without a ref came while ``/who #ROOM`` was out: its answer (not a member,
+        or no such room); whether it was."""
+        if not self._out or not self._asked or self._asked[0].room is None:
+            return False
+        self._done()
+        return True
 
     def _done(self) -> None:
         self._asked.popleft()
