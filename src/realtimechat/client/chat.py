@@ -625,9 +625,9 @@ class Chat:
         if frame.room is not None:
             # A room's history after ``joined``: not an answer to our own
             # history requests, which never name a room.
-            self.rooms.history_ended(frame.room)
-            if frame.count:
-                self.view.show(HistoryShown(frame.count, missed=False, room=frame.room))
+            shown = self.rooms.history_ended(frame.room)  # not frame.count: some were on screen
+            if shown:
+                self.view.show(HistoryShown(shown, missed=False, room=frame.room))
             return
         if self._gaps.in_join_replay and frame.count:
             # A resume replays what we missed; a fresh join, recent history.

@@ -40,7 +40,8 @@ class Rooms:
         self.lobby_unread = 0
         self.known: dict[str, str] = {}  # room key -> name: every room seen (what Tab offers)
         self._asked: list[str] = []  # keys of joins asked for here and not answered, in order
-        self._histories: set[str] = set()  # keys of rooms whose history after joined is arriving
+        # Rooms whose history after ``joined`` is arriving -> how many of its lines were shown.
+        self._histories: dict[str, int] = {}
         self.wanted = wanted  # --room: joined if need be, and typed into
         if wanted is not None:
             self.current = room_key(wanted)
@@ -81,7 +82,7 @@ class Rooms:
         key = room_key(frame.room)
         self._rooms[key] = RoomState(frame.room, frame.members, frame.topic)
         self.known[key] = frame.room
-        self._histories.add(key)
+        self._histories[key] = 0
         if key in self._asked:
             self._asked.remove(key)
             if self.current == key:
@@ -103,15 +104,16 @@ class Rooms:
         self.go_key(None)
         return name
 
-    def history_ended(self, room: str) -> None:
-        """The history after ``joined`` is over: later messages of the room are news."""
-        self._histories.discard(room_key(room))
+    def history_ended(self, room: str) -> int:
+        """The history after ``joined`` is over: later messages of the room are news. How many
+        of its lines were shown (not those on screen already, nor the ignored)."""
+        return self._histories.pop(room_key(room), 0)
 
     def parted(self, frame: Parted) -> bool:
         """``parted``: True if it was the room typed into (the lobby is, now)."""
         key = room_key(frame.room)
         self._rooms.pop(key, None)
-        self._histories.discard(key)
+        self._histories.pop(key, None)
         if self.wanted is not None and room_key(self.wanted) == key:
             self.wanted = None  # not joined again on the next welcome
         if self.current == key:
@@ -142,11 +144,15 @@ class Rooms:
         self.go_key(key)
 
     def message(self, msg: Msg, *, own: bool) -> None:
-        """Count ``msg`` as unread if it came to a room (or the lobby) not typed into."""
-        if own or msg.to is not None:
+        """Count ``msg`` as unread if it came to a room (or the lobby) not typed into; a line
+        of a room's history as shown."""
+        if msg.to is not None:
             return  # private messages show in every room
         key = room_key(msg.room) if msg.room is not None else None
-        if key == self.current or key in self._histories:
+        if key is not None and key in self._histories:
+            self._histories[key] += 1
+            return
+        if own or key == self.current:
             return
         if key is None:
             self.lobby_unread += 1
