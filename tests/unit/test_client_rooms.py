@@ -86,10 +86,25 @@ def test_a_rooms_history_after_joined_is_not_unread() -> None:
     """The history that follows joined is the past of a room just entered, not news."""
     rooms = in_rooms()
     rooms.joined(Joined(room="#ops", members=2, last_id=9))
-    rooms.message(msg(8, "#ops"), own=False)
-    rooms.history_ended("#ops")
+    rooms.message(msg(7, "#ops"), own=False)
+    rooms.message(msg(8, "#ops"), own=True)
+    assert rooms.history_ended("#ops") == 2  # the lines of its history shown, ours too
     rooms.message(msg(10, "#ops"), own=False)
     assert rooms.unread() == [("#ops", 1)]
+
+
+def test_a_join_is_typed_into_at_once_and_a_refusal_puts_the_lobby_back() -> None:
+    """/join #qa: #qa is typed into before joined comes; refused: the lobby, unread cleared."""
+    rooms = in_rooms("#ops")
+    rooms.message(msg(1), own=False)  # the lobby's, while typing into #ops
+    rooms.asked("#qa")
+    assert rooms.current_name == "#qa"
+    assert rooms.go("#qa") is None  # a join under way may be gone to
+    rooms.asked("#qb")
+    assert rooms.join_refused() is None  # #qa's refusal: #qb is typed into, not #qa
+    assert rooms.current_name == "#qb"
+    assert rooms.join_refused() == "#qb"
+    assert (rooms.current_name, rooms.unread()) == (None, [])
 
 
 def test_cycling_goes_through_the_lobby_and_the_rooms_in_order() -> None:
