@@ -302,7 +302,7 @@ def _joined(frame: JoinedFrame) -> Fragments:
 
 # Why the server parted us (docs/protocol.md 6.5.7), in words.
 _PARTED: Final = {
-    "not_allowed": "the room file no longer lets you in",
+    "not_allowed": "you may no longer enter it (the server's rooms changed)",
     "revoked": "your certificate was revoked",
 }
 
