@@ -517,7 +517,8 @@ class Session(asyncio.Protocol):
         assert self.identity is not None
         replayed: list[Msg] = []
         try:
-            replayed = await self.hub.room_history(self.identity.key, room, upto)
+            async with self.hub.replay_turn:  # as a welcome's replay (_replay)
+                replayed = await self.hub.room_history(self.identity.key, room, upto)
         finally:  # even if the store failed, live traffic must flow again
             self.outbox.release(
                 [(encode(replace(msg, replay=True)), msg.id) for msg in replayed],
@@ -618,7 +619,10 @@ class Session(asyncio.Protocol):
         replayed: list[Msg] = []
         gap = None
         try:
-            replayed, gap = await self.hub.what_to_replay(self.identity.key, since, upto, scope)
+            # One replay at a time (Hub.replay_turn): the finally below hands
+            # this one over as the turn passes, before the next read starts.
+            async with self.hub.replay_turn:
+                replayed, gap = await self.hub.what_to_replay(self.identity.key, since, upto, scope)
         finally:  # even if the store failed, live traffic must flow again
             self.outbox.release(
                 [(encode(replace(msg, replay=True)), msg.id) for msg in replayed], gap=gap
