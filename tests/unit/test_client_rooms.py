@@ -104,7 +104,7 @@ def test_a_join_is_typed_into_at_once_and_a_refusal_puts_the_lobby_back() -> Non
     assert rooms.join_refused() is None  # #qa's refusal: #qb is typed into, not #qa
     assert rooms.current_name == "#qb"
     assert rooms.join_refused() == "#qb"
-    assert (rooms.current_name, rooms.unread()) == (None, [])
+    assert (rooms.current, rooms.unread()) == (None, [])
 
 
 def test_cycling_goes_through_the_lobby_and_the_rooms_in_order() -> None:
