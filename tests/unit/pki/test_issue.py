@@ -176,9 +176,9 @@ def test_server_certificate_renewal_needs_force_and_keeps_names(
     assert openssl_verify(openssl, ca_root, folder.server_cert, "sslserver").returncode == 0
 
 
-@pytest.mark.parametrize(
-    "name", ["localhost", "LocalHost", "chatserver", "127.0.0.1", "::1", "10.1.2.3"]
-)
+# No IPv6 address here: ':' is no name character, so the name profile refuses
+# those first (tests/unit/test_name_profile.py).
+@pytest.mark.parametrize("name", ["localhost", "LocalHost", "chatserver", "127.0.0.1", "10.1.2.3"])
 def test_a_user_cannot_be_named_like_the_server(ca_root: Path, tmp_path: Path, name: str) -> None:
     """issue and sign refuse the server's own names and IP addresses, and write nothing.
 
