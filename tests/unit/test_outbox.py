@@ -187,6 +187,41 @@ async def test_a_large_flush_goes_in_pieces_in_order() -> None:
     assert b"".join(writes) == b"".join(sent)
 
 
+@pytest.mark.protocol("10")
+async def test_a_burst_is_not_handed_whole_to_a_transport_that_pauses() -> None:
+    """A replay-sized burst is written as soon as the queue reaches WRITE_SLICE; once the
+    transport pauses, the rest waits in the bounded queue, and what does not fit is dropped
+    with its gap, instead of the whole burst going into the paused transport."""
+    writes: list[bytes] = []
+    box: Outbox
+
+    def write(data: bytes) -> None:  # a transport that pauses past 64 KiB and never drains
+        writes.append(data)
+        if sum(map(len, writes)) > WRITE_SLICE:
+            box.pause()
+
+    box = Outbox(
+        write,
+        FlushScheduler(asyncio.get_running_loop()),
+        max_frames=10_000,
+        max_bytes=4 * WRITE_SLICE,
+    )
+    sent = [
+        json.dumps({"type": "msg", "id": n, "text": "x" * 10_000}).encode() + b"\n"
+        for n in range(100)
+    ]  # about 1 MB, as a replay of large messages
+    for n, data in enumerate(sent):
+        box.put_msg(data, n)
+    assert sum(map(len, writes)) < 2 * WRITE_SLICE  # was the first 256 KiB, all of it
+    assert box.queued_bytes <= 4 * WRITE_SLICE
+    box.resume()
+    out = frames(writes)
+    ids = [frame["id"] for frame in out if frame["type"] == "msg"]
+    assert ids == list(range(len(ids)))
+    assert out[-1] == {"type": "gap", "from_id": len(ids), "to_id": 99, "missed": 100 - len(ids)}
+    assert box.dropped == 100 - len(ids)
+
+
 async def test_a_closed_outbox_writes_nothing_and_holds_nothing() -> None:
     """After the connection is gone, frames put are dropped and the total stays 0."""
     writes: list[bytes] = []

@@ -208,6 +208,13 @@ class Hub(Generic[P]):
         self._awaiting_echo: dict[int, Peer] = {}  # id -> the session that sent it, until echoed
         self.stopping = False  # set by stop(): no more leave announcements, no more reads
         self._tasks: set[asyncio.Task[None]] = set()
+        # Replays are read and handed to their outboxes one at a time. A
+        # replay is up to history_lines (or history_page_max) messages of up
+        # to 64 KiB, read into a private copy per session: without a turn, a
+        # burst of joins had 14 to 28 finished reads (3 MB each in the
+        # non-reader test) waiting for the loop at once, and the freed heap
+        # then stayed in the RSS (tests/system/test_non_readers.py).
+        self.replay_turn = asyncio.Lock()
 
     async def start(self) -> None:
         """Load what the store remembers (name owners); follow what the engine stores."""

@@ -11,7 +11,10 @@ Fan-out policy -- what happens to a message on its way to each member:
   ``transport.write``**. However many messages arrived in one iteration,
   each client costs one TLS record batch and one ``send``: the number of
   writes, not JSON, is what costs (the shared benchmark harness, outside
-  this repository: docs/performance.md).
+  this repository: docs/performance.md). The exception: ``msg`` frames
+  that bring the queue to ``WRITE_SLICE`` (a replay, a history reply, a
+  burst) are written at once, so that a transport that asks us to stop
+  has not been handed much more than that.
 * Each outbox is bounded in frames (``Limits.queue_frames``) and bytes
   (``Limits.queue_bytes``). It only fills while its transport has asked us
   to stop writing (``pause_writing``: the peer is not reading fast enough
@@ -34,8 +37,10 @@ Fan-out policy -- what happens to a message on its way to each member:
   that long would not take the queue before its connection is cut, and
   handing it over would cost a private copy of it twice over (joined, then
   encrypted). So memory per slow peer is bounded by the queue limits plus
-  what its transport took before it paused (one flush), and no writer
-  ever waits on a reader.
+  what its transport was handed before it paused: one flush, which is
+  under about three ``WRITE_SLICE`` (the queue is written once it reaches
+  one, and a run is at most about two), unless it is the queue written
+  whole as the transport resumed. No writer ever waits on a reader.
 * All queues together are bounded too (``Limits.queue_total_bytes``). Only
   the queues of paused transports outlive a loop iteration (every other
   one is flushed at its end), so the ``FlushScheduler`` keeps the set of
@@ -192,8 +197,10 @@ class Outbox:
         ``hold=False`` is for frames that belong to another reply.
         """
         if hold and self._held is not None:
-            # Bounded without a limit of its own: held only while the store
-            # reads a replay, and commits (hence new messages) wait for it.
+            # Bounded without a limit of its own: held only while this
+            # session's replay waits for its turn and is read (Hub.replay_turn),
+            # and each run is the one every other queue shares; ``release``
+            # puts them through the bounds below.
             self._held.append(run)
             return
         if self.paused:
@@ -210,6 +217,14 @@ class Outbox:
         if self._gap_missed:
             self._append_gap()
         self._append(run.data, run.count)
+        if self.queued_bytes >= WRITE_SLICE:
+            # Handed over a slice at a time, not all at the end of the loop
+            # iteration: a replay, or the live runs held during it, used to
+            # reach a transport that had paused after its first piece whole (up
+            # to --queue-bytes each, encrypted: a private copy per session). Now
+            # a transport that pauses was given at most about two slices past
+            # its limit, and the rest waits in the bounded queue (_put_paused).
+            self.flush()
 
     def _put_paused(self, run: Run) -> None:
         """Queue a run while the transport is paused (the queue lasts): bounded, counted."""

@@ -453,7 +453,10 @@ class Session(asyncio.Protocol):
         replayed: list[Msg] = []
         gap = None
         try:
-            replayed, gap = await self.hub.what_to_replay(self.identity.key, since, upto)
+            # One replay at a time (Hub.replay_turn): the finally below hands
+            # this one over as the turn passes, before the next read starts.
+            async with self.hub.replay_turn:
+                replayed, gap = await self.hub.what_to_replay(self.identity.key, since, upto)
         finally:  # even if the store failed, live traffic must flow again
             self.outbox.release(
                 [(encode(replace(msg, replay=True)), msg.id) for msg in replayed], gap=gap
