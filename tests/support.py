@@ -29,7 +29,8 @@ from cryptography.x509.oid import NameOID
 from realtimechat import sslctx
 from realtimechat.client.chat import Opener
 from realtimechat.client.connection import Endpoint, ServerConnection
-from realtimechat.client.render import Fragments, as_text
+from realtimechat.client.events import Event, Message
+from realtimechat.client.render import as_text, event_lines
 from realtimechat.errors import ProtocolError
 from realtimechat.pki import CaFolder, load_certificate, load_private_key
 from realtimechat.protocol import Frame, FrameDecoder, Msg, encode
@@ -183,9 +184,16 @@ class MemoryTLS:
 
 # -- servers -------------------------------------------------------------------
 
-# Rate limits off: most tests send as fast as they can on purpose (the
-# limit has tests of its own).
-TEST_LIMITS = Limits(handshake_timeout=5.0, hello_timeout=5.0, shutdown_grace=1.0, rate=0)
+# Rate limits off, per session and per identity: most tests send as fast as
+# they can on purpose (the limits have tests of their own).
+TEST_LIMITS = Limits(
+    handshake_timeout=5.0,
+    hello_timeout=5.0,
+    shutdown_grace=1.0,
+    rate=0,
+    identity_rate=0,
+    identity_text_rate=0,
+)
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
 
@@ -321,13 +329,15 @@ class Recorder:
     """A ChatView that remembers everything a user would have seen."""
 
     messages: list[Msg] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # everything else, as plain mode says it
+    events: list[Event] = field(default_factory=list)  # everything, messages too
 
-    def message(self, msg: Msg, *, own: bool) -> None:
-        self.messages.append(msg)
-
-    def notice(self, fragments: Fragments) -> None:
-        self.notices.append(as_text(fragments))
+    def show(self, event: Event) -> None:
+        self.events.append(event)
+        if isinstance(event, Message):
+            self.messages.append(event.msg)
+            return
+        self.notices += [as_text(line) for line in event_lines(event)]
 
     def changed(self) -> None:
         return None

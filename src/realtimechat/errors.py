@@ -6,6 +6,7 @@ on stderr and an exit code (``exit_code``) at the edge. ::
     RtchatError                     root: catch this to catch all of ours
     ├── ConfigError                 bad option, missing or unreadable file
     │   └── PKIError                a certificate, key or CA folder problem
+    │       └── WrongPassphrase     the passphrase does not open the key
     ├── ProtocolError               a peer's frame is answered with an ``error``
     │   │                           (``code`` is the stable wire error code)
     │   ├── ProtocolViolation       the peer broke protocol v1 (counted toward
@@ -20,13 +21,15 @@ on stderr and an exit code (``exit_code``) at the edge. ::
         ├── SessionRefused          the server said no after TLS (name taken,
         │                           version, bye before welcome)
         ├── ConnectionLost          the connection ended after welcome
-        └── MessagesNotDelivered    some of our messages never came back
+        ├── MessagesNotDelivered    some of our messages never came back
+        └── MessagesNotSent         a message was refused or could not be sent
 
 Exit codes are part of the CLI contract (README.md, "Exit codes").
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 
 
@@ -41,6 +44,7 @@ class ExitCode(IntEnum):
     REFUSED = 5  # the server refused us: certificate, name, version, bye
     CONNECTION_LOST = 6
     NOT_DELIVERED = 7  # --plain: some messages never echoed; rtchat-bench: the run was not clean
+    NOT_SENT = 8  # --plain: a message refused by the server or not sendable, a line no command
 
 
 class RtchatError(Exception):
@@ -59,6 +63,10 @@ class ConfigError(RtchatError):
 
 class PKIError(ConfigError):
     """A certificate, key, CSR or CA folder cannot be used."""
+
+
+class WrongPassphrase(PKIError):
+    """The passphrase given does not open the private key (asked again where it can be)."""
 
 
 class ProtocolError(RtchatError):
@@ -106,7 +114,16 @@ class ServerNotTrusted(ClientError):
 
 
 class ServerNameMismatch(ClientError):
+    """The server's certificate is not for the name we checked; ``names`` are those it is for.
+
+    ``names`` is empty when they could not be read safely (the chain failed too).
+    """
+
     exit_code = ExitCode.TLS_FAILED
+
+    def __init__(self, message: str, names: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.names = list(names)
 
 
 class CertificateRejected(ClientError):
@@ -132,3 +149,9 @@ class ConnectionLost(ClientError):
 
 class MessagesNotDelivered(ClientError):
     exit_code = ExitCode.NOT_DELIVERED
+
+
+class MessagesNotSent(ClientError):
+    """A line was not carried out: the server refused a message, or it could not be sent."""
+
+    exit_code = ExitCode.NOT_SENT

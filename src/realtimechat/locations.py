@@ -93,19 +93,23 @@ def _server_files(
         assert key is not None
         return ServerFiles(cert=cert, key=key, ca=ca)
     if pki is not None:
-        return _server_folder(pki, explicit=True)
+        return _server_folder(pki)
     folders = (app_dir() / "server", default_ca_dir())
     for folder in folders:
         if (folder / "server.crt").is_file():
-            return _server_folder(folder, explicit=False)
+            return _server_folder(folder)
     raise ConfigError(
-        f"no server certificate in {folders[0]} or {folders[1]}: copy the folder that"
-        f" `rtchat-certs server-bundle --out DIR` made to {folders[0]}, or pass --pki DIR"
-        " (or --cert/--key/--ca); to make a new CA on this host: `rtchat-certs init --cn NAME`"
+        f"no server certificate in {folders[0]} or {folders[1]}: {_BUNDLE_ADVICE} and copy "
+        f"its contents into {folders[0]}; or pass --pki DIR (or --cert/--key/--ca)"
     )
 
 
-def _server_folder(folder: Path, *, explicit: bool) -> ServerFiles:
+# What a server host lacks comes from the admin's CA folder. Never `init`
+# here: that would make a second CA, which no user's certificate is from.
+_BUNDLE_ADVICE = "on the admin's machine, `rtchat-certs server-bundle --out DIR` makes the folder"
+
+
+def _server_folder(folder: Path) -> ServerFiles:
     # Always named: if the trust file holds a CA, a missing crl.pem is an
     # error (Trust.load), not a server that silently admits revoked users.
     files = ServerFiles(
@@ -116,8 +120,10 @@ def _server_folder(folder: Path, *, explicit: bool) -> ServerFiles:
     )
     for path in (files.cert, files.key, folder / "ca.crt"):
         if not path.is_file():
-            hint = "" if explicit else " (run `rtchat-certs init --cn chatserver`)"
-            raise ConfigError(f"{folder} is not a server folder: {path.name} is missing{hint}")
+            raise ConfigError(
+                f"{folder} is not a server folder: {path.name} is missing ({_BUNDLE_ADVICE}: "
+                f"copy its contents into {folder})"
+            )
     return files
 
 
@@ -155,6 +161,8 @@ def client_files(
         return found
     if name and (default_ca_dir() / "clients" / f"{name}.crt").is_file():
         return _from_ca_folder(default_ca_dir(), name, ca)
+    if default.is_dir():
+        _refuse_waiting_request(default)
     _refuse_other_certificates(default, name)
     raise ConfigError(
         f"no client certificate in {default}: ask your admin for one (`rtchat-certs request`), "
@@ -173,16 +181,27 @@ def user_folder(folder: Path, name: str | None, ca: Path | None) -> ClientFiles:
             if not path.is_file():
                 raise ConfigError(f"{folder} has {found.cert.name} but no {path.name}")
         return found
-    requests = sorted(folder.glob("*.csr"))
-    if requests:
-        csr = requests[0]
-        raise ConfigError(
-            f"{folder} holds the request {csr.name} but no certificate yet: send it to your "
-            f"admin (`rtchat-certs sign {csr.name} --out DIR`) and put the {csr.stem}.crt and "
-            "ca.crt you get back in this folder"
-        )
+    _refuse_waiting_request(folder)
     _refuse_other_certificates(folder, name)
     raise ConfigError(f"{folder} holds no certificate (NAME.crt, NAME.key and ca.crt)")
+
+
+def _refuse_waiting_request(folder: Path) -> None:
+    """Raise ConfigError if ``folder`` holds a request (NAME.csr) that has no certificate yet.
+
+    That is a user between `rtchat-certs request` and the admin's answer: the
+    folder is not broken, it waits, and the next step is the admin's.
+    """
+    waiting = sorted(p for p in folder.glob("*.csr") if not p.with_suffix(".crt").exists())
+    if not waiting:
+        return
+    csr = waiting[0]
+    invite = f"{csr.stem}.invite"
+    raise ConfigError(
+        f"the request {csr.name} in {folder} is waiting to be signed: send it to your admin "
+        f"(`rtchat-certs sign {csr.name} --invite {invite}`), then run `rtchat join {invite}` "
+        "with the invite they send back"
+    )
 
 
 def _refuse_admin_folders(folder: Path) -> None:

@@ -41,6 +41,7 @@ from typing import Final
 
 from . import sslctx
 from .errors import ConfigError, PKIError
+from .pki.load import pem_kind
 from .sslctx import NativeContext
 
 # ECDHE + AEAD for TLS 1.2. TLS 1.3 suites are configured separately by
@@ -184,6 +185,7 @@ def _load_chain(
 ) -> None:
     _require_file(cert, "certificate file")
     _require_file(key, "key file")
+    _refuse_wrong_files(cert, key)
     encrypted = key_is_encrypted(key)
     if encrypted and password is None:
         # Without a callback OpenSSL would ask on the terminal by itself.
@@ -199,6 +201,27 @@ def _load_chain(
         raise PKIError(f"cannot load certificate {cert} with key {key}: {reason}") from None
     except OSError as exc:
         raise PKIError(f"cannot read {cert} or {key}: {exc.strerror or exc}") from None
+
+
+def _refuse_wrong_files(cert: Path, key: Path) -> None:
+    """Name a key given as the certificate, a request not signed yet, a certificate as the key.
+
+    OpenSSL says "[SSL] PEM lib" for each of them, which tells nobody which
+    file is wrong or why.
+    """
+    cert_holds, key_holds = pem_kind(cert), pem_kind(key)
+    if cert_holds == "private key":
+        raise PKIError(
+            f"{cert} holds a private key, not a certificate: are --cert and --key swapped?"
+        )
+    if cert_holds == "certificate request":
+        raise PKIError(
+            f"{cert} is a certificate request, not a certificate: it is waiting to be signed "
+            f"(your admin runs `rtchat-certs sign {cert.name}` and sends back the certificate "
+            "or an invite for `rtchat join`)"
+        )
+    if key_holds not in (None, "private key"):
+        raise PKIError(f"{key} holds a {key_holds}, not a private key: give --key the .key file")
 
 
 def _load_trust(context: ssl.SSLContext, ca: Path, what: str = "trust file (--ca)") -> None:

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from realtimechat.client.chat import Chat
+from realtimechat.client.chat import Backoff, Chat, Opener, Status
 from realtimechat.client.commands import Say
-from realtimechat.errors import SessionRefused
+from realtimechat.client.connection import ServerConnection
+from realtimechat.client.events import Retrying, Welcomed
+from realtimechat.errors import CannotConnect, SessionRefused
 from realtimechat.protocol import (
     Ack,
     Error,
@@ -32,6 +34,7 @@ from realtimechat.server.store import Draft, MemoryStore, Stored
 from ..support import (
     WAIT,
     Pki,
+    Proxy,
     RawPeer,
     Recorder,
     ServerFactory,
@@ -472,3 +475,54 @@ async def test_a_name_the_server_did_not_grant_is_explained(
     granted = await welcome_notices(claim, pki, "mallory")
     assert granted[0].endswith("-- joined as mallory; 1 online: mallory")
     assert not any("was not used" in line for line in granted)
+
+
+class Switch:
+    """An opener that fails while ``down`` (a server that is away), else connects."""
+
+    def __init__(self, opener: Opener) -> None:
+        self.opener = opener
+        self.down = False
+        self.attempts = 0
+
+    async def __call__(self) -> ServerConnection:
+        self.attempts += 1
+        if self.down:
+            raise CannotConnect("cannot connect: connection refused (is the server running?)")
+        return await self.opener()
+
+
+async def test_enter_on_an_empty_line_reconnects_at_once(server: ChatServer, pki: Pki) -> None:
+    """Waiting a minute to reconnect, an empty line (or /reconnect) tries now (issue 15, 6)."""
+    proxy = Proxy(port_of(server))
+    await proxy.start()
+    switch = Switch(opener_for(pki.client("alice"), proxy.port))
+    view = Recorder()
+    chat = Chat(switch, view, backoff=Backoff(first=60.0, most=60.0))
+    running = asyncio.create_task(chat.run())
+    try:
+        async with asyncio.timeout(WAIT):
+            await chat.welcomed.wait()
+        assert await chat.perform("/reconnect")  # connected: nothing to do, and it says so
+        assert view.notices[-1].endswith(
+            "-- connected: /reconnect is for when the connection is lost"
+        )
+        switch.down = True
+        proxy.cut(0)
+        await eventually(lambda: chat.status is Status.RECONNECTING)
+        assert "reconnecting in" in view.notices[-1]
+        attempts = switch.attempts
+        await chat.perform("")  # still away: one more attempt, and a line saying so
+        await eventually(lambda: switch.attempts == attempts + 1)
+        await eventually(lambda: "still no connection" in view.notices[-1])
+        assert chat.status is Status.RECONNECTING
+        switch.down = False
+        await chat.perform("/reconnect")
+        await eventually(lambda: chat.status is Status.CONNECTED)
+        assert sum(isinstance(event, Welcomed) and event.again for event in view.events) == 1
+        assert any(isinstance(event, Retrying) for event in view.events)
+    finally:
+        await chat.leave()
+        async with asyncio.timeout(WAIT):
+            await running
+        await proxy.close()

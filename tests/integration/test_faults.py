@@ -44,6 +44,7 @@ from realtimechat.protocol import (
     Frame,
     Gap,
     HistoryEnd,
+    Join,
     Leave,
     Msg,
     Pong,
@@ -1511,6 +1512,145 @@ async def case_many_tiny_frames_in_one_write(server: ChatServer, pki: Pki, tmp_p
     assert ids == sorted(set(ids))
 
 
+# Per identity, and all queues together (issue 16)
+
+SESSIONS_OF_ONE = 8
+
+
+async def sessions_of(server: ChatServer, pki: Pki, count: int = SESSIONS_OF_ONE) -> list[RawPeer]:
+    """``count`` welcomed sessions of the attacker's one certificate."""
+    return [await welcomed(server, pki) for _ in range(count)]
+
+
+async def outcomes(sender: RawPeer, refs: set[str]) -> tuple[list[str], list[str]]:
+    """Read until each of ``refs`` is acked or refused: (acked, refused), in arrival order."""
+    acked: list[str] = []
+    refused: list[str] = []
+    async with asyncio.timeout(30):
+        while len(acked) + len(refused) < len(refs):
+            frame = await sender.next_frame(timeout=30)
+            assert frame is not None, "closed before every message was answered"
+            if isinstance(frame, Ack) and frame.ref in refs:
+                acked.append(frame.ref)
+            elif isinstance(frame, Error) and frame.ref in refs:
+                assert frame.code == "rate_limited", frame
+                refused.append(frame.ref)
+    return acked, refused
+
+
+async def case_many_sessions_share_one_identitys_rate(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """Eight sessions of one certificate send 100 messages each at once: together they get
+    the identity's burst and rate (50, 300/s), not eight times it (all 800 before)."""
+    senders = await sessions_of(server, pki)
+    started = asyncio.get_running_loop().time()
+    for n, sender in enumerate(senders):
+        sender.writer.write(
+            b"".join(
+                f'{{"type":"msg","text":"r{n}-{k}","ref":"r{n}-{k}"}}\n'.encode()
+                for k in range(100)
+            )
+        )
+    accepted = 0
+    for n, sender in enumerate(senders):
+        acked, _ = await outcomes(sender, {f"r{n}-{k}" for k in range(100)})
+        accepted += len(acked)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert accepted <= 50 + 300 * elapsed + 10, (accepted, elapsed)
+    assert accepted < 8 * 100
+    assert any(fields.get("limit") == "identity_rate" for fields in events("limited"))
+
+
+async def case_many_sessions_share_one_identitys_text_budget(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """Four sessions of one certificate send 30 messages of 60 kB each at once (7.2 MB):
+    what is stored stays within the identity's byte burst and rate (all of it before)."""
+    text = "x" * 60_000
+    senders = await sessions_of(server, pki, 4)
+    started = asyncio.get_running_loop().time()
+    for n, sender in enumerate(senders):
+        sender.writer.write(
+            b"".join(
+                f'{{"type":"msg","text":"{text}","ref":"t{n}-{k}"}}\n'.encode() for k in range(30)
+            )
+        )
+    stored = 0
+    for n, sender in enumerate(senders):
+        acked, _ = await outcomes(sender, {f"t{n}-{k}" for k in range(30)})
+        stored += len(acked) * len(text)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert stored <= 1024 * 1024 + 65536 * elapsed + len(text), (stored, elapsed)
+    assert any(fields.get("limit") == "identity_text_rate" for fields in events("limited"))
+
+
+async def case_reconnect_storm_is_announced_a_few_times(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """Fifty reconnects of one certificate: an onlooker is told of it a few times (burst 4,
+    then once a second), not 100 times, and is told in the end that it left."""
+    onlooker = await join(server, pki, "bob")
+    told: list[Frame] = []
+
+    async def listen() -> None:
+        with contextlib.suppress(ConnectionLost):
+            while True:
+                frame = await onlooker.receive()
+                if isinstance(frame, Join | Leave) and frame.name == ATTACKER:
+                    told.append(frame)
+
+    listening = asyncio.create_task(listen())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        for _ in range(50):
+            attacker = await welcomed(server, pki)
+            attacker.close()
+            await eventually(lambda: sessions_named(server, ATTACKER) == 0)
+        elapsed = loop.time() - started
+        # What is still to be said is due within the interval (1 s) of the last word.
+        quiet_from = loop.time() + 1.5
+        await eventually(
+            lambda: loop.time() >= quiet_from and bool(told) and isinstance(told[-1], Leave)
+        )
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+    assert len(told) <= 4 + elapsed / 1.0 + 2, (len(told), elapsed)
+    await onlooker.close()
+
+
+async def case_non_readers_are_shed_past_the_total_queue_bound(
+    server: ChatServer, pki: Pki, tmp_path: Path
+) -> None:
+    """Twenty sessions never read while 60 kB messages go out, each queue up to 1 MiB: past
+    4 MiB queued in all, the biggest holders are ended as slow consumers long before the
+    60 s write timeout, until no more than four are left, and what all queues hold stays
+    near the bound (20 MiB and more before, for 60 s)."""
+    for _ in range(20):  # each says hello at once: twenty handshakes outlast the hello timeout
+        sleeper = await tiny_window_peer(server, pki, ATTACKER)
+        await sleeper.send(HELLO)
+    await eventually(lambda: sessions_named(server, ATTACKER) == 20)
+    loud = await join(server, pki, "alice")
+    text = "x" * 60_000
+    peak = 0
+    async with asyncio.timeout(30):
+        sent = 0
+        while sessions_named(server, ATTACKER) > 4 and sent < 2000:
+            await loud.send(SendMsg(text=text))
+            sent += 1
+            while (await receive_until(loud, Msg)).from_ != "alice":  # one at a time
+                pass
+            # What outlives a loop iteration: what paused transports could not take.
+            held = (s.outbox.holding_bytes for s in server.hub.sessions if s.outbox.paused)
+            peak = max(peak, sum(held))
+    assert peak <= 6 * 1024 * 1024, peak  # the bound, and one message to every queue
+    await left_logged(ATTACKER, "slow_consumer")
+    assert any(fields.get("limit") == "queue_total_bytes" for fields in events("limited"))
+    await loud.close()
+
+
 # == the table ==========================================================================
 
 Attack = Callable[[ChatServer, Pki, Path], Awaitable[None]]
@@ -1646,6 +1786,32 @@ CASES: list[Case] = [
     Case(case_pings_are_never_rate_limited, limits={"rate": 400, "burst": 20}),
     Case(case_history_amplification, marks=(pytest.mark.protocol("8.1"),)),
     Case(case_many_tiny_frames_in_one_write),
+    Case(
+        case_many_sessions_share_one_identitys_rate,
+        limits={"identity_rate": 300, "identity_burst": 50, "flood_limit": 10_000},
+        marks=(pytest.mark.protocol("12.3"),),
+    ),
+    Case(
+        case_many_sessions_share_one_identitys_text_budget,
+        limits={"identity_text_rate": 65536, "identity_text_burst": 1024 * 1024},
+        marks=(pytest.mark.protocol("12.3"),),
+    ),
+    Case(
+        case_reconnect_storm_is_announced_a_few_times,
+        limits={"max_per_address": 200},
+        settings={"presence_interval": 1.0},
+        marks=(pytest.mark.protocol("7.2"),),
+    ),
+    Case(
+        case_non_readers_are_shed_past_the_total_queue_bound,
+        limits={
+            "queue_bytes": 1024 * 1024,
+            "queue_total_bytes": 4 * 1024 * 1024,
+            "write_timeout": 60.0,
+            "max_per_identity": 100,  # twenty sessions of one certificate
+        },
+        marks=(pytest.mark.protocol("10"),),
+    ),
     Case(
         case_two_bursts_of_big_messages,
         limits={"rate": 400, "burst": 60},  # the default burst; a rate the talker stays under

@@ -10,6 +10,7 @@ import pytest
 
 from realtimechat.client.connection import ServerConnection
 from realtimechat.errors import CertificateRejected
+from realtimechat.pki import issue_client, revoke, server_bundle
 from realtimechat.protocol import Msg, SendMsg
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import ServerSettings
@@ -153,3 +154,49 @@ async def test_files_still_changing_are_not_read_until_they_stay_put(
     await newly_trusted_user_is_heard(server, pki, alice, "read once it stayed put")
     await alice.close()
     assert reloaded() == 1
+
+
+async def test_a_newer_crl_in_a_subfolder_is_warned_about_once_per_change(
+    start_server: ServerFactory, ca_root: Path, tmp_path: Path, server_log: pytest.LogCaptureFixture
+) -> None:
+    """`scp -r` run twice nests the folder: the newer crl.pem there is named, once per change.
+
+    The server cannot know which CRL is meant, so it keeps its own and says
+    where the newer one is and how to put it in place.
+    """
+    issue_client(ca_root, "carol")
+    folder = tmp_path / "server"
+    server_bundle(ca_root, folder)
+    files = ServerFiles(
+        cert=folder / "server.crt",
+        key=folder / "server.key",
+        ca=folder / "ca.crt",
+        crl=folder / "crl.pem",
+    )
+    await start_server(files=files, settings=ServerSettings(watch_interval=0.02))
+
+    def warned() -> list[str]:
+        return [r.getMessage() for r in server_log.records if "newer CRL" in r.getMessage()]
+
+    await asyncio.sleep(0.1)
+    assert warned() == []  # nothing nested yet
+    revoke(ca_root, "carol")
+    server_bundle(ca_root, folder / "server-folder")  # the second `scp -rp server-folder ...`
+    nested = folder / "server-folder" / "crl.pem"
+    await eventually(lambda: len(warned()) == 1)
+    assert warned()[0] == (
+        f"{nested} is a newer CRL (number 2, 1 revoked) than the one in use, "
+        f"{folder / 'crl.pem'} (number 1, 0 revoked): a copy went into a subfolder? The "
+        f"server reads {folder / 'crl.pem'} only: `cp -p {nested} {folder / 'crl.pem'}` "
+        "(and copy a server folder's contents, `scp -p DIR/* HOST:.config/rtchat/server/`)"
+    )
+    await asyncio.sleep(0.3)  # some fifteen more looks at the same files
+    assert len(warned()) == 1
+    issue_client(ca_root, "dave")
+    revoke(ca_root, "dave")
+    server_bundle(ca_root, folder / "server-folder", force=True)
+    await eventually(lambda: len(warned()) == 2)
+    shutil.copy2(nested, folder / "crl.pem")  # put in place: it is the one in use, no warning
+    await eventually(lambda: any("TLS reloaded" in r.getMessage() for r in server_log.records))
+    await asyncio.sleep(0.3)
+    assert len(warned()) == 2

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -18,9 +19,18 @@ from realtimechat.errors import ConfigError
 from realtimechat.protocol import Bye, Error, Msg, SendMsg
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
-from realtimechat.server.store import Draft, MemoryStore, SqliteStore, Store
+from realtimechat.server.store import REF_DAYS, Draft, MemoryStore, SqliteStore, Store
 
-from ..support import Pki, RawPeer, ServerFactory, connect, join, receive_n, receive_until
+from ..support import (
+    Pki,
+    RawPeer,
+    ServerFactory,
+    connect,
+    eventually,
+    join,
+    receive_n,
+    receive_until,
+)
 
 TS = "2026-11-26T08:00:00.000Z"
 StoreMaker = Callable[[], Awaitable[Store]]
@@ -377,3 +387,44 @@ async def test_sqlite_file_is_a_real_database(tmp_path: Path) -> None:
     with closing(sqlite3.connect(tmp_path / "m.db")) as db:
         assert db.execute("SELECT text FROM messages").fetchall() == [("inspect me",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def _age_ref(path: Path, ref: str, days: float) -> None:
+    """Make the record of ``ref`` look ``days`` old."""
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE refs SET seen = ? WHERE ref = ?", (time.time() - days * 86400, ref))
+
+
+@pytest.mark.protocol("6.3", "8.4")
+async def test_refs_past_their_days_go_at_start_without_retention(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path
+) -> None:
+    """A server that forgets no message still forgets ref records older than REF_DAYS, at
+    start; a recent one stays, and so do the messages."""
+    path = tmp_path / "messages.db"
+    store = SqliteStore(path)
+    await store.open()
+    await store.append(
+        [draft("old", sender="ca:x/alice", ref="old"), draft("new", sender="ca:x/alice", ref="new")]
+    )
+    await store.close()
+    _age_ref(path, "old", REF_DAYS + 1)
+    await start_server(store=SqliteStore(path))  # no retention: every message is kept
+
+    def refs() -> list[str]:
+        with closing(sqlite3.connect(path)) as db:
+            return [ref for (ref,) in db.execute("SELECT ref FROM refs ORDER BY ref")]
+
+    await eventually(lambda: refs() == ["new"])
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (2,)
+
+
+async def test_forgetting_old_refs_walks_an_index_not_the_table(tmp_path: Path) -> None:
+    """The hourly deletion of old refs costs what it deletes: SQLite's plan uses an index."""
+    store = SqliteStore(tmp_path / "m.db")
+    await store.open()
+    await store.close()
+    with closing(sqlite3.connect(tmp_path / "m.db")) as db:
+        plan = db.execute("EXPLAIN QUERY PLAN DELETE FROM refs WHERE seen < 0").fetchall()
+    assert any("refs_seen" in str(row) for row in plan), plan

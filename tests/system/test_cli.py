@@ -25,6 +25,7 @@ from typing import IO
 
 import pytest
 
+from realtimechat import pki
 from realtimechat.cli.server import parse_retention, read_motd
 from realtimechat.errors import ConfigError
 
@@ -378,6 +379,23 @@ def test_me_double_slash_and_escape_sequences(
         assert b"\\x1b[2J" in client.stdout.raw
 
 
+def test_every_script_is_shown_as_written(
+    spawn: Spawn, server: RunningServer, folders: Folders
+) -> None:
+    """Joiners in Persian, Hindi and emoji arrive as written; an override stays escaped."""
+    alice = join(spawn, server, folders, "alice")
+    bob = join(spawn, server, folders, "bob")
+    alice.stdout.expect(rf"^{CLOCK} -- bob joined$")
+    written = "می\u200cخواهم क्\u200dष 👩\u200d💻 🏳️\u200d🌈 👍🏽 🇮🇷"  # noqa: RUF001 - Persian
+    alice.send(f"{written} abc\u202edef")
+    line = bob.stdout.expect(r"abc\\u202edef$").string
+    assert line.endswith(f"alice: {written} abc\\u202edef"), ascii(line)
+    alice.end_input()
+    bob.end_input()
+    assert alice.wait() == 0
+    assert bob.wait() == 0
+
+
 # -- in order under the rate limit (issue 13) ---------------------------------------
 
 # Faster than the server's --rate: 500 lines a second against 50 requests.
@@ -399,7 +417,7 @@ def pipe_past_the_rate_limit(spawn: Spawn, folders: Folders, mode: str) -> list[
     """
     running = start_server(spawn, folders.ca, *ORDER_SERVER)
     alice = spawn(*client_args(running.port, "alice", folders), mode, "--wait", "60")
-    alice.stdout.expect("joined as alice")
+    alice.stdout.expect("joined as alice" if mode == "--plain" else '"event": "welcome"')
     for line in NUMBERED:
         alice.send(line)
         time.sleep(PIPE_PACE)
@@ -407,7 +425,12 @@ def pipe_past_the_rate_limit(spawn: Spawn, folders: Folders, mode: str) -> list[
     assert alice.wait(timeout=90) == 0, alice.stderr.lines  # every line echoed
     running.process.stderr.expect(r" limited .*limit=rate")  # the limit did bite
     witness = spawn(*client_args(running.port, "bob", folders), mode)
-    witness.stdout.expect(f"-- {len(NUMBERED)} earlier messages above")  # the replay's end
+    replayed = (
+        f"-- {len(NUMBERED)} earlier messages above"
+        if mode == "--plain"
+        else f'"event": "history", .*"count": {len(NUMBERED)}'
+    )
+    witness.stdout.expect(replayed)  # the replay's end
     witness.end_input()
     assert witness.wait() == 0, witness.stderr.lines
     return [text for line in witness.stdout.lines if (text := alices_text(line, mode))]
@@ -417,7 +440,7 @@ def alices_text(line: str, mode: str) -> str | None:
     """The text of one of alice's messages on an output line of ``mode``, else None."""
     if mode == "--json":
         event = json.loads(line)
-        return event["text"] if event["event"] == "msg" and event["from"] == "alice" else None
+        return event["text"] if event["event"] == "message" and event["from"] == "alice" else None
     found = re.fullmatch(rf"{CLOCK} alice: (.*)", line)
     return found.group(1) if found else None
 
@@ -587,6 +610,97 @@ def test_a_folder_without_the_asked_name_says_which_names_it_has(
         assert (done.returncode, error_line(done.stderr)) == (1, f"rtchat: {line}"), options
 
 
+def test_swapped_or_unsigned_files_are_named_for_what_they_are(
+    tmp_path: Path, folders: Folders, env: dict[str, str]
+) -> None:
+    """A key given as --cert, a CSR as --cert or a certificate as --key: one line says which.
+
+    OpenSSL said only "[SSL] PEM lib (_ssl.c:3905)".
+    """
+    base = [*without_certificate_options(unused_port()), "--ca", str(folders.ca / "ca.crt")]
+    crt, key = folders.ca / "clients" / "alice.crt", folders.ca / "clients" / "alice.key"
+    requested = run(
+        [script("rtchat-certs"), "request", "dave", "--out", str(tmp_path / "dave")], env
+    )
+    assert requested.returncode == 0, requested.stderr
+    csr, dave_key = tmp_path / "dave" / "dave.csr", tmp_path / "dave" / "dave.key"
+    cases = [
+        (
+            ["--cert", str(key), "--key", str(crt)],
+            f"{key} holds a private key, not a certificate: are --cert and --key swapped?",
+        ),
+        (
+            ["--cert", str(csr), "--key", str(dave_key)],
+            f"{csr} is a certificate request, not a certificate: it is waiting to be signed "
+            f"(your admin runs `rtchat-certs sign {csr.name}` and sends back the certificate "
+            "or an invite for `rtchat join`)",
+        ),
+        (
+            ["--cert", str(crt), "--key", str(folders.ca / "ca.crt")],
+            f"{folders.ca / 'ca.crt'} holds a certificate, not a private key: give --key "
+            "the .key file",
+        ),
+    ]
+    for options, line in cases:
+        done = run([*base, *options, "--plain"], env)
+        assert (done.returncode, error_line(done.stderr)) == (1, f"rtchat: {line}"), options
+
+
+def test_a_request_waiting_to_be_signed_is_recognised(tmp_path: Path, env: dict[str, str]) -> None:
+    """A user folder with NAME.key and NAME.csr only: the request waits; it says what to do."""
+    home = tmp_path / "home"
+    mine = {**env, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    identity = home / ".config" / "rtchat" / "identity"
+    requested = run([script("rtchat-certs"), "request", "dave"], mine)
+    assert requested.returncode == 0, requested.stderr
+    expected = (
+        f"rtchat: the request dave.csr in {identity} is waiting to be signed: send it to "
+        "your admin (`rtchat-certs sign dave.csr --invite dave.invite`), then run "
+        "`rtchat join dave.invite` with the invite they send back"
+    )
+    for options in ([], ["--identity", str(identity)]):
+        done = run([*without_certificate_options(unused_port()), *options, "--plain"], mine)
+        assert (done.returncode, error_line(done.stderr)) == (1, expected), options
+
+
+def test_a_server_host_without_its_folder_is_pointed_at_the_server_bundle(
+    tmp_path: Path, env: dict[str, str], folders: Folders
+) -> None:
+    """On a server host the advice is the admin's server-bundle, never a second CA (init)."""
+    home = tmp_path / "home"
+    mine = {**env, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    server_folder = home / ".config" / "rtchat" / "server"
+    server_folder.mkdir(parents=True)
+    lines = []
+    for step in ("empty", "half"):
+        done = run([script("rtchat-server"), "--port", "1"], mine)
+        assert done.returncode == 1, (step, done.stderr)
+        lines.append(done.stderr.strip())
+        (server_folder / "server.crt").write_bytes((folders.ca / "server.crt").read_bytes())
+    for line in lines:
+        assert "init" not in line, line
+        assert "rtchat-certs server-bundle" in line, line
+        assert "on the admin's machine" in line, line
+
+
+def test_one_passphrase_variable_for_both_tools(tmp_path: Path, env: dict[str, str]) -> None:
+    """RTCHAT_PASSPHRASE protects a new key in rtchat-certs and opens it in rtchat; --help says so.
+
+    RTCHAT_CERTS_PASSPHRASE, the old name, still works.
+    """
+    for variable in ("RTCHAT_PASSPHRASE", "RTCHAT_CERTS_PASSPHRASE"):
+        out = tmp_path / variable
+        made = run(
+            [script("rtchat-certs"), "request", "erin", "--passphrase", "--out", str(out)],
+            {**env, variable: "s3cret words"},
+        )
+        assert made.returncode == 0, made.stderr
+        assert b"ENCRYPTED" in (out / "erin.key").read_bytes()
+    for command in (["rtchat"], ["rtchat-certs"], ["rtchat-certs", "request"]):
+        shown = run([script(command[0]), *command[1:], "--help"], env)
+        assert "RTCHAT_PASSPHRASE" in " ".join(shown.stdout.split()), command
+
+
 def test_missing_host_exits_2(folders: Folders, env: dict[str, str]) -> None:
     """Without --host the client exits 2 and says what is missing."""
     args = [script("rtchat"), "--port", "8443", "--cn", "chatserver", "--plain"]
@@ -667,19 +781,129 @@ def test_the_address_question_asks_again_when_its_port_is_not_ports(
 def test_a_name_typed_at_the_question_that_no_file_has(
     tmux: Tmux, tmp_path: Path, server: RunningServer, folders: Folders
 ) -> None:
-    """'Bob' typed at "Your name" for the default folder's bob.crt: the names there are listed.
+    """'Bob' typed at "Your name" for the default folder's certificates: the names there are listed.
 
     It said "no client certificate in ...: ask your admin for one" although
-    bob's certificate was there.
+    bob's certificate was there. (The name is asked only because the folder
+    holds two certificates: with one, the certificate decides.)
     """
-    identity = user_folder(tmp_path / "home" / ".config" / "rtchat" / "identity", folders, "bob")
+    identity = user_folder(
+        tmp_path / "home" / ".config" / "rtchat" / "identity", folders, "alice", "bob"
+    )
     tmux.new_pane("bob", width=300)  # the error line names a long folder: keep it one line
     command = [script("rtchat"), *without_certificate_options(server.port)[1:]]
     tmux.type("bob", " ".join(command), enter=True)
-    tmux.wait_text("bob", "Your name [bob]")
+    tmux.wait_text("bob", "Your name:")
     tmux.type("bob", "Bob", enter=True)
-    tmux.wait_text("bob", f"rtchat: no certificate for 'Bob' in {identity} (it has: bob;")
+    tmux.wait_text("bob", f"rtchat: no certificate for 'Bob' in {identity} (it has: alice, bob;")
     at_shell(tmux, "bob", 1)
+
+
+def test_cn_defaults_to_the_host(
+    server: RunningServer, folders: Folders, env: dict[str, str]
+) -> None:
+    """No --cn: the host is the name checked against the server's certificate (it has 127.0.0.1)."""
+    args = [
+        a for a in client_args(server.port, "alice", folders) if a not in ("--cn", "chatserver")
+    ]
+    done = run(args, env, stdin="no cn needed\n")
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"{CLOCK} alice: no cn needed", done.stdout)
+
+
+def test_save_profile_writes_the_defaults_that_a_bare_rtchat_uses(
+    tmp_path: Path, server: RunningServer, folders: Folders, env: dict[str, str]
+) -> None:
+    """--save-profile alone writes [defaults]; then a bare rtchat joins the same server.
+
+    And a config with exactly one saved server, and no defaults, is used the same way.
+    """
+    mine = {**env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    saved = run([*client_args(server.port, "alice", folders), "--save-profile"], mine, "one\n")
+    assert saved.returncode == 0, saved.stderr
+    config = tmp_path / "xdg" / "rtchat" / "config.toml"
+    assert config.read_text().startswith("[defaults]\n")
+    bare = run([script("rtchat"), "--plain"], mine, stdin="bare\n")
+    assert bare.returncode == 0, bare.stderr
+    assert re.search(rf"{CLOCK} alice: bare", bare.stdout)
+
+    config.unlink()
+    named = [*client_args(server.port, "alice", folders), "--save-profile", "lab"]
+    assert run(named, mine, "two\n").returncode == 0
+    assert config.read_text().startswith("[profiles.lab]\n")
+    only = run([script("rtchat"), "--plain"], mine, stdin="only one\n")
+    assert only.returncode == 0, only.stderr
+    assert re.search(rf"{CLOCK} alice: only one", only.stdout)
+
+
+@needs_tmux
+def test_only_the_address_is_asked_when_the_certificate_decides_the_rest(
+    tmux: Tmux, tmp_path: Path, server: RunningServer, folders: Folders
+) -> None:
+    """A user folder with one certificate: the address is asked; not the CN, not the name."""
+    identity = user_folder(tmp_path / "alice", folders, "alice")
+    tmux.new_pane("alice")
+    tmux.type("alice", f"{script('rtchat')} --identity {identity}", enter=True)
+    tmux.wait_output("alice", "Server address")
+    tmux.type("alice", f"127.0.0.1:{server.port}", enter=True)
+    screen = tmux.wait_output("alice", "joined as alice")
+    assert "Server certificate name" not in screen
+    assert "Your name" not in screen
+
+
+@needs_tmux
+def test_a_cn_the_certificate_lacks_offers_its_names_and_asks_again(
+    tmux: Tmux, tmp_path: Path, spawn: Spawn
+) -> None:
+    """The host typed is not on the server's certificate: its names are offered, then it joins."""
+    root = tmp_path / "ca"
+    pki.init_ca(root, "chatserver")  # no 127.0.0.1 on it: only chatserver
+    pki.issue_client(root, "alice")
+    running = start_server(spawn, root)
+    tmux.new_pane("alice", width=160)
+    tmux.type("alice", f"{script('rtchat')} --pki {root} --name alice", enter=True)
+    tmux.wait_output("alice", "Server address")
+    tmux.type("alice", f"127.0.0.1:{running.port}", enter=True)
+    tmux.wait_output(
+        "alice", "the server's certificate is not for '127.0.0.1' (it is for: chatserver)"
+    )
+    tmux.wait_output("alice", "Server certificate name (CN) [chatserver]")
+    tmux.type("alice", "still-wrong", enter=True)
+    tmux.wait_output("alice", "not for 'still-wrong' (it is for: chatserver)")
+    tmux.keys("alice", "Enter")
+    tmux.wait_output("alice", "joined as alice")
+
+
+def passphrase_folder(where: Path, folders: Folders, name: str, passphrase: str) -> Path:
+    """A user folder whose key is protected by ``passphrase``, signed by the module's CA."""
+    made = pki.create_request(where, name, passphrase=passphrase.encode())
+    pki.sign_request(folders.ca, pki.read_csr(made.csr), out_dir=where)
+    return where
+
+
+@needs_tmux
+def test_three_passphrase_tries_as_in_ssh(
+    tmux: Tmux, tmp_path: Path, server: RunningServer, folders: Folders
+) -> None:
+    """A wrong passphrase is asked again, three tries in all; the third wrong one ends it."""
+    identity = passphrase_folder(tmp_path / "erin", folders, "erin", "right one")
+    tmux.new_pane("erin", width=200)
+    command = [*without_certificate_options(server.port), "--identity", str(identity)]
+    tmux.type("erin", " ".join(command), enter=True)
+    for attempt in ("wrong", "also wrong", "right one"):
+        tmux.wait_for("erin", lambda screen: screen.rstrip().endswith("Passphrase for erin.key:"))
+        tmux.type("erin", attempt, enter=True)
+    screen = tmux.wait_output("erin", "joined as erin")
+    assert screen.count("wrong passphrase, try again") == 2
+    tmux.keys("erin", "C-d")
+    at_shell(tmux, "erin")
+    tmux.type("erin", "clear", enter=True)
+    tmux.type("erin", " ".join(command), enter=True)
+    for attempt in ("one", "two", "three"):
+        tmux.wait_for("erin", lambda screen: screen.rstrip().endswith("Passphrase for erin.key:"))
+        tmux.type("erin", attempt, enter=True)
+    tmux.wait_output("erin", f"rtchat: wrong passphrase for key {identity / 'erin.key'} (3 tries)")
+    at_shell(tmux, "erin", 1)
 
 
 # -- the server's life -----------------------------------------------------------
@@ -793,7 +1017,7 @@ def test_the_seeds_commands_find_certificates_in_the_config_folder(
 
     empty = run("rtchat-server", "--host", "127.0.0.1", "--port", "0")
     assert empty.returncode == 1
-    assert "rtchat-certs init --cn NAME" in empty.stderr
+    assert "rtchat-certs server-bundle" in empty.stderr
     lonely = run("rtchat", "--host", "127.0.0.1", "--port", "1", "--cn", "chatserver")
     assert lonely.returncode == 1
     assert "no client certificate" in lonely.stderr
@@ -1035,20 +1259,3 @@ def test_a_port_in_host_beats_a_weaker_port(
     assert error_line(clash.stderr) == (
         "rtchat: RTCHAT_HOST 127.0.0.1:3 says port 3 but RTCHAT_PORT says 5: give the port once"
     )
-
-
-def test_json_mode_prints_one_object_per_event(
-    spawn: Spawn, server: RunningServer, folders: Folders
-) -> None:
-    """--json: messages as objects with their exact text, everything else as notices."""
-    bot = spawn(*client_args(server.port, "alice", folders), "--json")
-    bot.stdout.expect(r'"event": "notice".*joined as alice')
-    bot.send("beep \x1b[2J boop")
-    line = bot.stdout.expect(r'"event": "msg".*beep').string
-    event = json.loads(line)
-    assert event["from"] == "alice"
-    assert event["text"] == "beep \x1b[2J boop"
-    assert event["own"] is True
-    assert "\x1b" not in line  # escaped on the wire to the bot, exact once decoded
-    bot.end_input()
-    assert bot.wait() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
 import re
 import shlex
@@ -271,7 +272,7 @@ def test_console_request_with_a_passphrase(tmp_path: Path) -> None:
     ]
     match = FINGERPRINT_LINE.match(lines[2])
     assert match is not None, lines[2]
-    assert f"`rtchat --identity {user}`" in lines[3]
+    assert f"`rtchat join alice.invite --identity {user}`" in lines[3]
     assert _mode(user) == 0o700
     assert _mode(user / "alice.key") == 0o600
     with pytest.raises(PKIError, match="wrong passphrase"):
@@ -330,7 +331,10 @@ def test_console_revoke_by_short_fingerprint(tmp_path: Path, ca: Path) -> None:
     )
     assert lines[1].startswith(f"updated {folder.crl} (1 revoked, next update ")
     assert lines[2] == f"updated {folder.index}"
-    assert lines[3].startswith("Next: give each server the new crl.pem")
+    assert lines[3].startswith(
+        f"Next: copy the new CRL to each server host, `scp -p {folder.crl} "
+        "chatserver:.config/rtchat/server/crl.pem`"
+    )
     assert "kill -HUP" in lines[3]
     assert [e.serial_number for e in pki.load_crl(folder.crl)] == [alice.serial_number]
     assert unknown.returncode == 1
@@ -351,7 +355,7 @@ def test_console_crl_renews_the_next_update(tmp_path: Path, ca: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == f"updated {folder.crl} (0 revoked, next update {when})"
     assert lines[1].startswith(
-        f"Next: give each server the new crl.pem (`rtchat-certs server-bundle --dir {ca} "
+        f"Next: copy the new CRL to each server host, `scp -p {folder.crl} chatserver:"
     )
     assert "kill -HUP" in lines[1]
     assert len(lines) == 2
@@ -372,7 +376,7 @@ def _four_clients(root: Path) -> None:
 def test_console_list_shows_every_status(tmp_path: Path, ca: Path) -> None:
     """list as a process shows name, serial, short fingerprint, expiry and each status."""
     _four_clients(ca)
-    entries = pki.read_index(ca)
+    entries = sorted(pki.read_index(ca), key=lambda entry: entry.not_after_utc)  # soonest first
 
     done = _console("list", "--dir", str(ca), cwd=tmp_path)
 
@@ -380,7 +384,7 @@ def test_console_list_shows_every_status(tmp_path: Path, ca: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "SERIAL", "FINGERPRINT", "NOT", "AFTER", "STATUS"]
     rows = lines[1:6]
-    statuses = ["valid", "valid", "expiring soon", "expired", "revoked"]
+    statuses = ["expired", "expiring soon", "valid", "valid", "revoked"]
     for row, entry, status in zip(rows, entries, statuses, strict=True):
         assert row.split()[:4] == [entry.name, entry.kind, entry.serial, entry.fingerprint[:16]]
         assert entry.not_after_utc.strftime("%Y-%m-%d %H:%M UTC") in row
@@ -693,10 +697,10 @@ def test_list_shows_each_status(ca: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = result.stdout.splitlines()[1:6]
     assert [(row.split()[0], row.split("  ")[-1].strip()) for row in rows] == [
+        ("carol", "expired"),  # the soonest to expire first
+        ("bob", "expiring soon"),
         ("chatserver", "valid"),
         ("alice", "valid"),
-        ("bob", "expiring soon"),
-        ("carol", "expired"),
         ("dave", "revoked"),
     ]
 
@@ -886,16 +890,15 @@ def test_server_bundle_again_and_with_force(ca: Path, tmp_path: Path) -> None:
         f"unchanged {out / 'server.crt'} (already the same)",
         f"unchanged {out / 'server.key'} (private key, mode 0600, already the same)",
         f"replaced {out / 'crl.pem'}",
-        # HOME and XDG_CONFIG_HOME are conftest's private_home: ~/.config/rtchat/server.
-        "Next: only crl.pem changed: copy it into the server's folder on the server host "
-        "(~/.config/rtchat/server by default): the running server applies it within seconds "
+        f"Next: only crl.pem changed: `scp -p {out / 'crl.pem'} chatserver:.config/rtchat/"
+        "server/`: the running server applies it within seconds "
         "(or at once on `kill -HUP <pid of rtchat-server>`; no restart needed).",
     ]
     assert (out / "crl.pem").read_bytes() == pki.CaFolder(ca).crl.read_bytes()
 
 
 def test_server_bundle_points_to_the_folder_rtchat_server_uses(tmp_path: Path, ca: Path) -> None:
-    """The bundle's hint names the folder rtchat-server really uses by default, and mkdir -p."""
+    """The bundle's hint copies into the folder rtchat-server really uses by default."""
     bundle = tmp_path / "server-folder"
 
     done = _console("server-bundle", "--dir", str(ca), "--out", str(bundle), cwd=tmp_path)
@@ -903,13 +906,11 @@ def test_server_bundle_points_to_the_folder_rtchat_server_uses(tmp_path: Path, c
     assert done.returncode == 0, done.stderr
     hint = done.stdout.splitlines()[-1]
     assert hint == (
-        "Next: on the server host, `mkdir -p ~/.config/rtchat` and copy "
-        f"{bundle} there as ~/.config/rtchat/server, where rtchat-server looks by default; "
-        "then run `rtchat-server` there (or `rtchat-server --pki DIR` with the folder wherever "
-        "you put it)."
+        "Next: copy the folder's contents to the server host, `ssh chatserver mkdir -p -m 700 "
+        f".config/rtchat/server` and `scp -p {bundle}/* chatserver:.config/rtchat/server/`, "
+        "where rtchat-server looks by default; then run `rtchat-server` there."
     )
-    (tmp_path / ".config" / "rtchat").mkdir(parents=True)  # the mkdir -p, HOME being tmp_path
-    shutil.copytree(bundle, tmp_path / ".config" / "rtchat" / "server")
+    _copy_like_scp(_hinted(done.stdout), tmp_path, tmp_path)  # the host's home is tmp_path
     found = subprocess.run(
         [
             sys.executable,
@@ -1338,7 +1339,107 @@ def test_readme_creates_the_parent_before_copying_the_server_folder() -> None:
     lines = block.splitlines()
     copy = next(i for i, line in enumerate(lines) if line.startswith("scp"))
     assert ".config/rtchat/server" in lines[copy]
-    assert any("mkdir -p .config/rtchat" in line for line in lines[:copy]), block
+    assert any(re.search(r"mkdir -p (-m 700 )?\.config/rtchat", line) for line in lines[:copy])
+
+
+# ------------------------------------------------------- copy commands that can be run twice
+
+
+def _copy_like_scp(lines: list[str], local: Path, remote: Path) -> None:
+    """Run ``ssh HOST CMD`` and ``scp [-r]p SRC... HOST:DEST`` lines, with the host a folder.
+
+    scp puts a folder copied with -r *into* a folder that exists, as cp -r
+    does: so cp is what runs, with HOST:PATH made REMOTE/PATH.
+    """
+    for line in lines:
+        argv = shlex.split(line)
+        if argv[0] == "ssh":
+            subprocess.run(argv[2:], cwd=remote, check=True)
+            continue
+        flags = [arg for arg in argv[1:] if arg.startswith("-")]
+        *sources, dest = [arg for arg in argv[1:] if not arg.startswith("-")]
+        target = str(remote / dest.partition(":")[2]) + ("/" if dest.endswith("/") else "")
+        expanded = [
+            match
+            for source in sources
+            for match in sorted(glob.glob(source.removeprefix("~/"), root_dir=local))
+        ]
+        assert expanded, line
+        recursive = ["-r"] if any("r" in flag for flag in flags) else []
+        subprocess.run(["cp", *recursive, "-p", *expanded, target], cwd=local, check=True)
+
+
+def _twice_is_once(lines: list[str], tmp_path: Path, local: Path) -> dict[str, bytes]:
+    """The host's files after the copy lines ran once, checked to be the same after twice."""
+    remote = tmp_path / "host"
+    remote.mkdir(parents=True, exist_ok=True)
+    _copy_like_scp(lines, local, remote)
+    once = _snapshot(remote)
+    _copy_like_scp(lines, local, remote)
+    assert _snapshot(remote) == once, lines
+    return once
+
+
+def _admin_folders(tmp_path: Path, ca: Path) -> Path:
+    """The admin's home, with the CA folder and the server folders the docs copy from."""
+    local = tmp_path / "admin"
+    for name in ("server-folder", "rtchat-server"):
+        pki.server_bundle(ca, local / name)
+    shutil.copytree(ca, local / ".config" / "rtchat" / "ca")
+    return local
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/usage.md", "docs/certificates.md"])
+def test_documented_copy_commands_can_be_run_twice(doc: str, tmp_path: Path, ca: Path) -> None:
+    """Each block's ssh/scp lines, run twice, leave the host as once: no nested folder.
+
+    `scp -rp server-folder host:.config/rtchat/server` run again (after a
+    revoke) nested the folder, and the server kept its old CRL.
+    """
+    local = _admin_folders(tmp_path, ca)
+    blocks = re.findall(r"```sh\n(.*?)```", (DOCS / doc).read_text(), re.DOTALL)
+    copies = [
+        [line.split("  #")[0] for line in block.splitlines() if line.startswith(("ssh ", "scp "))]
+        for block in blocks
+    ]
+    for n, lines in enumerate(block for block in copies if block):
+        server = tmp_path / str(n) / "host" / ".config" / "rtchat" / "server"
+        server.mkdir(parents=True)  # step 2 has made it by the time any later step copies
+        host = _twice_is_once(lines, tmp_path / str(n), local)
+        assert all(name.startswith(".config/rtchat/server/") for name in host), host
+        assert all(name.count("/") == 3 for name in host), host  # files, not a folder, inside
+
+
+def _hinted(stdout: str) -> list[str]:
+    """The ssh and scp commands a Next: line gives, in order."""
+    hint = next(line for line in stdout.splitlines() if line.startswith("Next:"))
+    return [cmd for cmd in re.findall(r"`([^`]+)`", hint) if cmd.startswith(("ssh ", "scp "))]
+
+
+def test_next_hints_copy_commands_can_be_run_twice(tmp_path: Path, ca: Path) -> None:
+    """server-bundle's and revoke's Next: give exact copy commands; running them twice is once."""
+    local = tmp_path / "admin"
+    local.mkdir()
+    bundled = _console("server-bundle", "--dir", str(ca), "--out", "server-folder", cwd=local)
+    assert bundled.returncode == 0, bundled.stderr
+    setup = _hinted(bundled.stdout)
+    assert setup == [
+        "ssh chatserver mkdir -p -m 700 .config/rtchat/server",
+        "scp -p server-folder/* chatserver:.config/rtchat/server/",
+    ]
+    host = _twice_is_once(setup, tmp_path / "setup", local)
+    assert sorted(host) == [
+        f".config/rtchat/server/{name}"
+        for name in ("ca.crt", "crl.pem", "server.crt", "server.key")
+    ]
+
+    pki.issue_client(ca, "carol")
+    revoked = _console("revoke", "carol", "--dir", str(ca), cwd=local)
+    assert revoked.returncode == 0, revoked.stderr
+    crl_copy = _hinted(revoked.stdout)
+    assert crl_copy == [f"scp -p {ca / 'crl.pem'} chatserver:.config/rtchat/server/crl.pem"]
+    host = _twice_is_once(setup + crl_copy, tmp_path / "revoked", local)
+    assert host[".config/rtchat/server/crl.pem"] == (ca / "crl.pem").read_bytes()
 
 
 # --------------------------------------------------------------------------- small things
@@ -1412,7 +1513,8 @@ def test_list_marks_certificates_a_renewal_replaced(ca: Path, tmp_path: Path) ->
         "valid",
         "valid",  # the new chatserver
     ]
-    for row, entry, status in zip(lines[1:7], entries, statuses, strict=True):
+    listed = sorted(zip(entries, statuses, strict=True), key=lambda row: row[0].not_after_utc)
+    for row, (entry, status) in zip(lines[1:7], listed, strict=True):
         assert row.split()[:4] == [entry.name, entry.kind, entry.serial, entry.fingerprint[:16]]
         assert row.endswith(f"  {status}"), row
 

@@ -285,13 +285,16 @@ def test_ctrl_c_clears_the_line_then_leaves(
 def test_missing_settings_are_asked_in_order(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
-    """With no host, port, CN or name, the client asks for each in turn and connects."""
+    """With no host, port or name, the client asks for each in turn and connects.
+
+    The CN is the host (the certificate carries 127.0.0.1); the name is asked
+    because the CA folder holds several users' certificates.
+    """
     tmux.new_pane("alice")
     tmux.type("alice", rtchat_command(pki.folder, None, None), enter=True)
     answers = [
         ("Server address", "127.0.0.1"),
         ("Port", str(server_process.port)),
-        ("Server certificate name (CN)", "chatserver"),
         ("Your name", "alice"),
     ]
     for question, answer in answers:
@@ -300,6 +303,7 @@ def test_missing_settings_are_asked_in_order(
     screen = tmux.wait_output("alice", "joined as alice")
     order = [screen.index(question) for question, _ in answers]
     assert order == sorted(order)
+    assert "Server certificate name" not in screen
 
 
 def test_with_cert_and_key_no_name_is_asked_and_a_refused_name_is_explained(
@@ -355,6 +359,23 @@ def test_hostile_text_leaves_the_screen_intact(
     assert "\\u202e" in attack
 
 
+def test_every_script_is_drawn_as_written(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Persian, Hindi and emoji keep their joiners on screen; lone joiners and overrides do not."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    tmux.wait_text("alice", "bob joined")
+    persian, hindi, emoji = "می\u200cخواهم", "क्\u200dष", "👩\u200d💻 👨\u200d👩\u200d👧"  # noqa: RUF001
+    for text in (persian, hindi, emoji, "ad\u200dmin abc\u202edef"):
+        tmux.run("set-buffer", "-b", "text", text)
+        tmux.run("paste-buffer", "-p", "-b", "text", "-t", "bob")
+        tmux.keys("bob", "Enter")
+    screen = tmux.wait_text("alice", "bob: ad\\u200dmin abc\\u202edef")
+    for text in (persian, hindi, emoji):
+        assert f"bob: {text}" in screen, ascii(screen)
+
+
 def test_pending_until_echoed_then_shown_as_ours(
     tmux: Tmux, pki: Pki, server_process: ServerProcess
 ) -> None:
@@ -391,6 +412,23 @@ def test_lost_server_shows_reconnecting_and_recovers(
     tmux.wait_text("alice", "alice: half a thought, finished")
     tmux.keys("alice", "C-d")
     at_shell(tmux, "alice")
+
+
+def test_enter_on_an_empty_line_reconnects_now(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """Back-off has grown long; the server is back: Enter on an empty line reconnects at once."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+    server_process.stop()
+    tmux.wait_text("alice", "(Enter: now)")
+    # After five failed attempts the next waits 16 s (12.8-19.2 s with the jitter).
+    countdown = re.compile(r"\| reconnecting in (1\d) s")
+    tmux.wait_for("alice", lambda screen: countdown.search(screen) is not None, timeout=40)
+    server_process.start()
+    tmux.keys("alice", "Enter")
+    tmux.wait_text("alice", "-- reconnecting now")
+    tmux.wait_for("alice", lambda screen: screen.count("joined as alice") == 2, timeout=6)
+    tmux.wait_text("alice", "| connected")
 
 
 def test_refusal_is_one_line_and_a_non_zero_exit(

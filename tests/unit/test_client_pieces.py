@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from realtimechat.client.address import split_host_port
 from realtimechat.client.commands import Clear, Ignore, Say, Unknown, WhoIs, parse_line
 from realtimechat.client.config import load_profile, save_profile
+from realtimechat.client.events import Online, WhoisAnswer
 from realtimechat.client.render import (
     PALETTE,
     as_text,
@@ -42,7 +43,7 @@ from realtimechat.client.servercert import certificate_names
 from realtimechat.client.state import ResumePoint
 from realtimechat.errors import ConfigError
 from realtimechat.pki import not_a_client_certificate
-from realtimechat.protocol import Error, Msg, UserInfo, Users, Welcome
+from realtimechat.protocol import Error, Msg, UserInfo, Users, Welcome, Who
 
 TS = "2026-11-26T08:00:00.000Z"
 
@@ -118,19 +119,26 @@ def test_roster_counts_and_finds_people_across_pages() -> None:
     roster.left()
     assert roster.online == 2
     assert roster.names() == ["alice", "bob", "carol"]
-    roster.start_whois("Zed")
-    step = roster.users(Users(users=(UserInfo("alice", "a" * 16, TS),), next="alice"))
-    assert step is not None
-    assert step.ask_after == "alice"
-    step = roster.users(Users(users=(UserInfo("zed", "f" * 16, TS),)))
-    assert step is not None
-    assert step.answer is not None
-    assert "zed: certificate fingerprint ffffffffffffffff" in step.answer
-    assert roster.users(Users(users=())) is None  # no lookup running any more
-    roster.start_whois("nobody")
-    step = roster.users(Users(users=()))
-    assert step is not None
-    assert step.answer == "-- nobody is not online"
+    roster.ask("Zed")
+    assert roster.next_request() == Who()
+    assert roster.next_request() is None  # one question out at a time
+    page = Users(users=(UserInfo("alice", "a" * 16, TS),), next="alice")
+    assert roster.users(page) == (None, Who(cursor="alice"))
+    zed = UserInfo("zed", "f" * 16, TS)
+    assert roster.users(Users(users=(zed,))) == (WhoisAnswer("Zed", zed), None)
+    assert not roster.asking
+    unasked = Users(users=())
+    assert roster.users(unasked) == (Online(unasked), None)  # nobody asked: shown as it is
+    roster.ask("nobody")
+    roster.ask(None)
+    assert roster.asking
+    assert roster.next_request() == Who()
+    roster.connected()  # the connection was lost: the question is asked again
+    assert roster.next_request() == Who()
+    assert roster.users(unasked) == (WhoisAnswer("nobody", None), None)
+    assert roster.next_request() == Who()  # then /who
+    assert roster.users(unasked) == (Online(unasked), None)
+    assert not roster.asking
 
 
 def test_profiles_lay_over_defaults_and_are_checked(tmp_path: Path) -> None:
@@ -170,6 +178,23 @@ def test_saving_a_profile_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
         "port": 9000,
         "identity": str(tmp_path / "id"),
     }
+
+
+def test_saving_the_defaults_writes_the_defaults_table(tmp_path: Path) -> None:
+    """--save-profile defaults writes [defaults], which a bare rtchat reads (not [profiles.X])."""
+    path = tmp_path / "config.toml"
+    save_profile("defaults", {"host": "a.example", "port": 8443}, path)
+    assert path.read_text().startswith("[defaults]\n")
+    assert load_profile(None, path) == {"host": "a.example", "port": 8443}
+
+
+def test_the_one_saved_server_is_used_without_a_profile_name(tmp_path: Path) -> None:
+    """With no [defaults] and exactly one profile, a bare rtchat uses that profile."""
+    path = tmp_path / "config.toml"
+    path.write_text('[profiles.lab]\nhost = "10.0.0.5"\nport = 9443\n')
+    assert load_profile(None, path) == {"host": "10.0.0.5", "port": 9443}
+    path.write_text('[profiles.lab]\nhost = "10.0.0.5"\n[profiles.work]\nhost = "w.example"\n')
+    assert load_profile(None, path) == {}  # two: which one is for --profile to say
 
 
 @pytest.mark.parametrize(

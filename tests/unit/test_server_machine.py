@@ -28,6 +28,7 @@ from realtimechat.protocol import (
     Welcome,
     Who,
 )
+from realtimechat.sansio.ratelimit import TokenBucket
 from realtimechat.sansio.server import (
     Closed,
     ErrorSent,
@@ -58,8 +59,9 @@ WELCOME = Welcome(v=1, name="carol", last_id=0, users_online=1)
 class Peer:
     """One machine, the time, and what came out of it so far."""
 
-    def __init__(self, rules: Rules = RULES) -> None:
+    def __init__(self, rules: Rules = RULES, shared: TokenBucket | None = None) -> None:
         self.now = 1000.0
+        self.shared = shared  # the identity's bucket, handed over with accept()
         self.machine = ServerProtocol(rules, self.now)
         self._decoder = FrameDecoder.for_client()
 
@@ -73,7 +75,9 @@ class Peer:
         while (event := self.machine.next_event(self.now)) is not None:
             out.append(event)
             if isinstance(event, HelloReceived):
-                self.machine.accept(replace(WELCOME, name=event.hello.name or "carol"))
+                self.machine.accept(
+                    replace(WELCOME, name=event.hello.name or "carol"), shared=self.shared
+                )
         return out
 
     def sent(self) -> list[Frame]:
@@ -353,6 +357,34 @@ def test_flooding_past_the_flood_limit_ends_the_session() -> None:
     sent = peer.sent()
     assert errors(sent) == [("rate_limited", None)] * RULES.flood_limit
     assert sent[-1] == Bye(reason="flooding")
+
+
+@pytest.mark.protocol("12.3")
+def test_the_sessions_of_one_identity_share_its_bucket() -> None:
+    """Two sessions, each with tokens of its own, spend from one identity bucket (burst 3):
+    the fourth request between them is refused, and told as the identity's limit."""
+    identity = TokenBucket(rate=1, burst=3)
+    rules = replace(RULES, rate=10, burst=2)
+    first, second = Peer(rules, identity).welcomed(), Peer(rules, identity).welcomed()
+    assert [type(e) for e in first.send(b'{"type":"who"}\n' * 2)] == [RequestReceived] * 2
+    events = second.send(b'{"type":"who"}\n{"type":"msg","text":"x","ref":"r"}\n')
+    assert events == [RequestReceived(Who()), RateLimited(1.0, "identity_rate")]
+    (refusal,) = [frame for frame in second.sent() if isinstance(frame, Error)]
+    assert (refusal.code, refusal.ref) == ("rate_limited", "r")
+    assert "all sessions of your certificate" in refusal.message
+    second.now = first.now = first.now + 1.0  # one identity token back
+    assert second.send(b'{"type":"who"}\n') == [RequestReceived(Who())]
+    assert second.send(b'{"type":"who"}\n') == [RateLimited(1.0, "identity_rate")]
+
+
+@pytest.mark.protocol("12.3")
+def test_refusals_for_the_identity_count_toward_flooding() -> None:
+    """A session refused again and again for its identity's limit is flooding too."""
+    identity = TokenBucket(rate=1, burst=1)
+    peer = Peer(replace(RULES, rate=100, burst=100), identity).welcomed()
+    events = peer.send(b'{"type":"who"}\n' * (1 + RULES.flood_limit))
+    assert isinstance(events[-1], Closed)
+    assert events[-1].reason == "flooding"
 
 
 @pytest.mark.protocol("12.3")

@@ -72,14 +72,15 @@ def test_the_option_names_stay_what_users_know() -> None:
     """Renaming a field must not rename an option (or its RTCHAT_SERVER_* variable) unseen."""
     assert [opt for param in main.params for opt in param.opts] == [
         *("--host", "--port", "--pki", "--cert", "--key", "--ca", "--pins", "--crl"),
-        *("--watch-interval", "--tls13-only", "--names", "--presence-limit", "--history-lines"),
-        *("--motd", "--data", "--ephemeral", "--durability", "--retention"),
-        *("--max-line-bytes", "--handshake-timeout", "--first-byte-timeout", "--hello-timeout"),
-        *("--max-handshakes", "--max-handshakes-per-source", "--max-connections"),
-        *("--queue-frames", "--queue-bytes", "--write-timeout"),
-        *("--ping-interval", "--idle-timeout", "--rate", "--burst", "--max-per-address"),
-        *("--max-per-identity", "--ipv4-prefix", "--ipv6-prefix"),
-        "--max-names-per-identity",
+        *("--watch-interval", "--tls13-only", "--names", "--presence-limit"),
+        *("--presence-interval", "--history-lines", "--motd", "--data", "--ephemeral"),
+        *("--durability", "--retention", "--max-line-bytes", "--handshake-timeout"),
+        *("--first-byte-timeout", "--hello-timeout", "--max-handshakes"),
+        *("--max-handshakes-per-source", "--max-connections", "--queue-frames"),
+        *("--queue-bytes", "--queue-total-bytes", "--write-timeout", "--ping-interval"),
+        *("--idle-timeout", "--rate", "--burst", "--identity-rate", "--identity-burst"),
+        *("--identity-text-rate", "--identity-text-burst", "--max-per-address"),
+        *("--max-per-identity", "--ipv4-prefix", "--ipv6-prefix", "--max-names-per-identity"),
         *("--log-format", "--loop", "--log-level", "--version"),
     ]
 
@@ -251,7 +252,13 @@ def doc_default(value: object, unit: str) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     number = str(value) if isinstance(value, int) else f"{value:g}"
-    return {"": number, "s": f"{number} s", "/s": f"{number}/s", "bytes": f"{number} bytes"}[unit]
+    return {
+        "": number,
+        "s": f"{number} s",
+        "/s": f"{number}/s",
+        "bytes": f"{number} bytes",
+        "bytes/s": f"{number} bytes/s",
+    }[unit]
 
 
 def doc_allowed(default: object, spec: Option) -> str:

@@ -409,6 +409,29 @@ async def test_big_records_to_the_client(server: ssl.SSLContext, client: ssl.SSL
     assert link.client_read() == data + b"one two " + data
 
 
+async def test_a_large_write_passes_through_openssl_in_pieces(
+    server: ssl.SSLContext, client: ssl.SSLContext
+) -> None:
+    """A 1 MiB write reaches the raw transport as writes of at most WRITE_SIZE and its
+    records' overhead: the outgoing memory BIO, which never gives back what it grew to,
+    never holds it whole."""
+    link = Link(server, client)
+    app = link.handshake()
+    sizes: list[int] = []
+    write = link.raw.write
+
+    def measured(data: bytes | bytearray | memoryview) -> None:
+        sizes.append(len(data))
+        write(data)
+
+    link.raw.write = measured  # type: ignore[method-assign]
+    data = bytes(range(256)) * 4096
+    app.transport.write(data)
+    assert len(sizes) >= len(data) // tlsconn.WRITE_SIZE
+    assert max(sizes) <= tlsconn.WRITE_SIZE + 1024
+    assert link.client_read() == data
+
+
 async def test_pause_reading_during_a_read(server: ssl.SSLContext, client: ssl.SSLContext) -> None:
     """An app that pauses in data_received gets nothing more until it resumes, then all of it."""
     link = Link(server, client)

@@ -96,9 +96,14 @@ FLOODING: Final = (
     "(what it sent after that is counted as expected but never arrives)"
 )
 _LIMITS: Final = (
-    "the server's --rate/--burst limits apply to each connection (defaults 20/s, burst 60)"
+    "the server's --rate/--burst limits apply to each connection (defaults 20/s, burst 60), "
+    "--identity-rate/--identity-burst to all connections of one certificate together "
+    "(40/s, burst 120), and --identity-text-rate to the text they send (16384 bytes/s)"
 )
-_RAISE: Final = "raise them on the server (rtchat-server --rate 0 turns them off)"
+_RAISE: Final = (
+    "raise them on the server (rtchat-server --rate 0 --identity-rate 0 "
+    "--identity-text-rate 0 turns them off)"
+)
 #: What to do about ``rate_limited``, by what is being sent (``Tally.rate_advice``).
 RATE_ADVICE: Final[dict[str, str]] = {
     "rate": f"{_LIMITS}: {_RAISE}, or lower this tool's --rate; --spawn lifts them",

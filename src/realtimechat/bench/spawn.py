@@ -2,8 +2,9 @@
 
 The server gets a fresh CA (``pki.init_ca``) in the run's temporary folder,
 listens on 127.0.0.1 on a port the system picks, keeps nothing on disk and
-lifts the limits a load test from one address would trip
-(``--ephemeral --rate 0 --max-per-address 100000 --max-handshakes 2048
+lifts the limits a load test from one address and a few certificates
+would trip (``--ephemeral --rate 0 --identity-rate 0 --identity-text-rate 0
+--presence-interval 0 --max-per-address 100000 --max-handshakes 2048
 --max-handshakes-per-source 2048 --max-per-identity 100000``: every client
 comes from 127.0.0.1, maybe with one certificate); ``--server-arg``
 adds more (a later option wins). Its log goes to a file in the temporary
@@ -29,7 +30,8 @@ from .errors import BenchError
 
 SERVER_CN: Final = "chatserver"
 SPAWN_FLAGS: Final = (
-    *("--ephemeral", "--rate", "0"),
+    *("--ephemeral", "--rate", "0", "--identity-rate", "0", "--identity-text-rate", "0"),
+    *("--presence-interval", "0"),
     *("--max-per-address", "100000", "--max-handshakes", "2048"),
     *("--max-handshakes-per-source", "2048", "--max-per-identity", "100000"),
 )

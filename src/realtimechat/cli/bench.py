@@ -48,8 +48,8 @@ def _target_options(command: F) -> F:
             "--spawn",
             is_flag=True,
             help="Start a throwaway rtchat-server on 127.0.0.1 with a throwaway PKI "
-            "(--ephemeral --rate 0, and the per-address, per-identity and handshake caps "
-            "lifted), stop it at the end, and report its CPU % and memory.",
+            "(--ephemeral --rate 0, and the per-address, per-identity, identity-rate and "
+            "handshake caps lifted), stop it at the end, and report its CPU % and memory.",
         ),
         click.option(
             "--server-arg",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shlex
 import stat
 from collections.abc import Callable, Iterator, Sequence
@@ -15,19 +14,19 @@ import click
 from cryptography import x509
 
 from realtimechat import locations, pki
-from realtimechat.errors import ExitCode, PKIError
+from realtimechat.client.address import split_host_port
+from realtimechat.errors import ConfigError, ExitCode, PKIError
 from realtimechat.names import name_from_cn, name_problem
 from realtimechat.sanitize import visible
 
-from .common import version_option
+from .common import OLD_PASSPHRASE_ENV, PASSPHRASE_ENV, passphrase_from_env, version_option
 
 PROG = "rtchat-certs"
 F = TypeVar("F", bound=Callable[..., Any])
 APP_DIR = Path(click.get_app_dir("rtchat"))
 DEFAULT_DIR = APP_DIR / "ca"
 DEFAULT_USER_DIR = APP_DIR / "identity"
-#: Where ``request --passphrase`` takes the passphrase from instead of asking (scripts, tests).
-PASSPHRASE_ENV = "RTCHAT_CERTS_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+DEFAULT_PORT = 8443
 
 
 class CertsError(click.ClickException):
@@ -54,11 +53,13 @@ def _report(written: Sequence[pki.Written]) -> None:
     """Print one line per file: what was done to it; keys with their mode, so 0600 is visible."""
     for item in written:
         details = []
+        mode = stat.S_IMODE(item.path.stat().st_mode) if item.action != "removed" else 0
         if item.path.suffix == ".key" and item.action != "removed":
-            mode = stat.S_IMODE(item.path.stat().st_mode)
             details.append(f"private key, mode {mode:04o}")
         if item.note:
             details.append(item.note)
+        if item.path.suffix == pki.INVITE_SUFFIX and item.action != "removed":
+            details.append(f"mode {mode:04o}")  # it may hold a key: 0600 like one
         if item.action == "unchanged":
             details.append("already the same")
         suffix = f" ({', '.join(details)})" if details else ""
@@ -95,6 +96,55 @@ _force_option = click.option(
 )
 
 
+def _server_options(function: F) -> F:
+    """--host, --port and --cn: the server an invite points at."""
+    options = [
+        click.option(
+            "--host",
+            metavar="HOST[:PORT]",
+            default=None,
+            help="The server's address as users reach it (a name or IP; :PORT gives the "
+            "port too).  [default: the server certificate's name]",
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(1, 65535),
+            default=None,
+            help="The server's port.  [default: 8443]",
+        ),
+        click.option(
+            "--cn",
+            "server_cn",
+            metavar="NAME",
+            default=None,
+            help="The name on the server's certificate that clients check.  [default: the "
+            "host, if the certificate carries it; else the certificate's CN]",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _invite_server(
+    root: Path, host: str | None, port: int | None, server_cn: str | None
+) -> pki.ServerAddress:
+    """The server for an invite, from --host/--port/--cn and the CA folder's server.crt."""
+    in_host = None
+    if host is not None:
+        try:
+            host, in_host = split_host_port(host)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--host") from None
+        if in_host is not None and port is not None and in_host != port:
+            raise click.BadParameter(
+                f"{host}:{in_host} says port {in_host} but --port says {port}",
+                param_hint="--host",
+            )
+    with _pki_errors():
+        return pki.server_address(root, host, in_host or port or DEFAULT_PORT, server_cn)
+
+
 def _days_option(default: int, what: str) -> Callable[[F], F]:
     return click.option(
         "--days",
@@ -123,11 +173,14 @@ def main() -> None:
     the CA folder, and ca.key above all, with the admin.
 
     \b
-    A user gets a certificate in one of two ways:
-      issue NAME          the admin makes key and certificate and hands both over
+    A user gets a certificate in one of these ways:
+      invite NAME         the admin writes one file, NAME.invite (key encrypted,
+                          certificate, ca.crt, the server's address); the user
+                          runs `rtchat join NAME.invite`
       request NAME        the user makes a key and a request (NAME.csr) on their
-                          own machine; the admin runs `sign NAME.csr --out DIR`
-                          and sends back NAME.crt and ca.crt: the key never moves
+                          own machine; the admin runs `sign NAME.csr --invite
+                          FILE` (or --out DIR): the key never moves
+      issue NAME          the admin makes key and certificate and hands both over
     \b
     A server needs ca.crt, server.crt, server.key and crl.pem, never ca.key:
     `server-bundle --out DIR` copies them into a server folder, and
@@ -139,7 +192,9 @@ def main() -> None:
 
     Private keys are written with mode 0600 in folders of mode 0700, and
     existing files are never overwritten unless you pass --force: a command
-    that would do so stops with an error instead.
+    that would do so stops with an error instead. A passphrase for a new key
+    is asked twice, or taken from RTCHAT_PASSPHRASE (the older
+    RTCHAT_CERTS_PASSPHRASE works too), the variable rtchat reads as well.
     """
 
 
@@ -213,6 +268,66 @@ def issue(*, name: str, root: Path, key_type: pki.KeyType, days: int, force: boo
     _say_chat_name(name)
 
 
+@main.command()
+@click.argument("name")
+@_dir_option
+@_server_options
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The invite file to write.  [default: NAME.invite in this folder]",
+)
+@_key_type_option
+@_days_option(pki.CLIENT_DAYS, "the certificate is valid")
+@_force_option
+def invite(
+    *,
+    name: str,
+    root: Path,
+    host: str | None,
+    port: int | None,
+    server_cn: str | None,
+    out_file: Path | None,
+    key_type: pki.KeyType,
+    days: int,
+    force: bool,
+) -> None:
+    """Write one file that lets NAME in: `rtchat join FILE` is all they run.
+
+    The invite (NAME.invite, mode 0600) holds a new key for NAME, encrypted
+    with a passphrase, their certificate, ca.crt and the server's address,
+    port and certificate name. The passphrase comes from RTCHAT_PASSPHRASE,
+    or is made here and printed: tell it to NAME by another channel than the
+    file. The CA folder keeps the certificate (clients/NAME.crt, index.json),
+    never the key. The same refusals as issue. For a user who made their own
+    key (`request`), `sign NAME.csr --invite FILE` writes an invite without
+    a key.
+    """
+    out = out_file if out_file is not None else Path(f"{name}{pki.INVITE_SUFFIX}")
+    with _pki_errors():
+        pki.validate_client_name(name)
+        pki.check_invite_target(out, force=force)
+    server = _invite_server(root, host, port, server_cn)
+    from_env = passphrase_from_env(PASSPHRASE_ENV, OLD_PASSPHRASE_ENV)
+    passphrase = from_env[1] if from_env is not None else pki.new_passphrase()
+    with _pki_errors():
+        written = pki.issue_invite(
+            root, name, out, server, passphrase.encode(), key_type=key_type, days=days, force=force
+        )
+    _report(written)
+    _say_chat_name(name)
+    click.echo(f"server: {server.host}:{server.port}, certificate name {server.cn}")
+    if from_env is None:
+        click.echo(f"passphrase: {passphrase}")
+    told = "this passphrase" if from_env is None else f"the passphrase (from ${from_env[0]})"
+    click.echo(
+        f"Next: send {out.name} to {visible(name)} and tell them {told} by another channel "
+        f"(say it; never with the file); they run `rtchat join {_quote(Path(out.name))}`."
+    )
+
+
 def _say_chat_name(name: str) -> None:
     """Say which chat name a certificate for ``name`` gives, when it is not ``name`` itself.
 
@@ -236,10 +351,11 @@ def _warn_if_no_chat_name(name: str) -> bool:
 
 
 def _new_passphrase(key: Path) -> bytes:
-    """The passphrase for a new key: from RTCHAT_CERTS_PASSPHRASE, else asked twice."""
-    from_env = os.environ.get(PASSPHRASE_ENV)
-    if from_env:
-        return from_env.encode()
+    """The passphrase for a new key: from RTCHAT_PASSPHRASE (or the older
+    RTCHAT_CERTS_PASSPHRASE), else asked twice."""
+    from_env = passphrase_from_env(PASSPHRASE_ENV, OLD_PASSPHRASE_ENV)
+    if from_env is not None:
+        return from_env[1].encode()
     try:
         text: str = click.prompt(
             f"Passphrase for {key}",
@@ -300,10 +416,12 @@ def request(*, name: str, out_dir: Path, key_type: pki.KeyType, protect: bool, f
     if made.in_use is not None:
         _renewal_next_step(made, made.in_use)
         return
+    invite = f"{made.csr.stem}{pki.INVITE_SUFFIX}"
+    where = "" if pki.same_folder(out_dir, DEFAULT_USER_DIR) else f" --identity {_quote(out_dir)}"
     click.echo(
-        f"Next: send {made.csr} to your admin and read them this fingerprint; put the "
-        f"{made.csr.stem}.crt and ca.crt they send back into {out_dir}, then run "
-        f"`rtchat --identity {_quote(out_dir)}`."
+        f"Next: send {made.csr} to your admin and read them this fingerprint; they sign it "
+        f"(`rtchat-certs sign {made.csr.name} --invite {invite}`) and send back {invite}: run "
+        f"`rtchat join {invite}{where}`."
     )
 
 
@@ -329,6 +447,15 @@ def _renewal_next_step(made: pki.Request, in_use: Path) -> None:
     help="Also write NAME.crt and ca.crt into this folder, to send back to the user "
     "(their folder is complete with them).",
 )
+@click.option(
+    "--invite",
+    "invite_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write an invite: one file with NAME.crt, ca.crt and the server's address "
+    "(--host, --port, --cn), for `rtchat join FILE` on the user's machine.",
+)
+@_server_options
 @_days_option(pki.CLIENT_DAYS, "the certificate is valid")
 @click.option(
     "--yes",
@@ -343,6 +470,10 @@ def sign(
     csr: Path,
     root: Path,
     out_dir: Path | None,
+    invite_file: Path | None,
+    host: str | None,
+    port: int | None,
+    server_cn: str | None,
     days: int,
     assume_yes: bool,
     force: bool,
@@ -361,6 +492,11 @@ def sign(
     """
     with _pki_errors():
         checked = pki.read_csr(csr)
+    server = None
+    if invite_file is not None:  # checked before the question, like everything else
+        server = _invite_server(root, host, port, server_cn)
+        with _pki_errors():
+            pki.check_invite_target(invite_file, force=force)
     click.echo(f"request {csr}")
     click.echo(f"  name (CN)           {visible(checked.name)}")
     if name_from_cn(checked.name) != checked.name:
@@ -391,7 +527,17 @@ def sign(
         written = pki.sign_request(
             root, checked, days=days, out_dir=out_dir, force=force, confirm=confirm
         )
+    if invite_file is not None and server is not None:
+        with _pki_errors():
+            written.append(pki.write_invite(root, checked, invite_file, server))
     _report(written)
+    if invite_file is not None:
+        click.echo(
+            f"Next: send {invite_file.name} to {visible(checked.name)}; they run "
+            f"`rtchat join {_quote(Path(invite_file.name))}` where their key is (it holds no key: "
+            "theirs never moved)."
+        )
+        return
     sent = out_dir if out_dir is not None else pki.CaFolder(root).clients_dir
     click.echo(
         f"Next: send {checked.name}.crt and ca.crt (from {sent}"
@@ -439,12 +585,27 @@ def revoke(*, which: str, root: Path, reason: pki.RevocationReason, crl_days: in
 
 
 def _crl_next_step(root: Path) -> None:
+    """The exact copy of crl.pem onto the server host: a file onto a file, the same if run twice."""
     click.echo(
-        "Next: give each server the new crl.pem (`rtchat-certs server-bundle --dir "
-        f"{_quote(root)} --out DIR --force`, or copy it; a server run on this folder has it "
+        f"Next: copy the new CRL to each server host, `scp -p {_quote(pki.CaFolder(root).crl)} "
+        f"{_server_host(root)}:{_SERVER_FOLDER}/crl.pem` (a server run on this folder has it "
         "already): a running server applies it within seconds (or at once on `kill -HUP "
         "<pid of rtchat-server>`)."
     )
+
+
+# Where rtchat-server looks first on its host, relative to the home folder
+# scp and ssh start in: the same place whatever the local user's home is.
+_SERVER_FOLDER = ".config/rtchat/server"
+
+
+def _server_host(root: Path) -> str:
+    """The server host for a copy command: the server certificate's name (users connect to it)."""
+    try:
+        names = pki.server_names(pki.CaFolder(root).server_cert)
+    except PKIError:
+        names = None
+    return shlex.quote(names[0]) if names else "SERVER_HOST"
 
 
 @main.command()
@@ -672,29 +833,27 @@ def _warn(message: str) -> None:
 def server_bundle(*, root: Path, out_dir: Path, force: bool) -> None:
     """Copy what a server needs into a server folder: never ca.key.
 
-    ca.crt, server.crt, server.key (mode 0600) and crl.pem. Put the folder on
-    the server host as ~/.config/rtchat/server (on Linux), where rtchat-server
-    looks by default, or run `rtchat-server --pki DIR` there. After a revoke,
-    a crl renewal or a new server certificate, run it again with --force
-    (unchanged files are left alone) and copy what changed: a running server
-    applies it within seconds (or at once on SIGHUP).
+    ca.crt, server.crt, server.key (mode 0600) and crl.pem. Copy the folder's
+    contents (never the folder: copied again, it would land inside the old
+    one) into ~/.config/rtchat/server on the server host (on Linux), where
+    rtchat-server looks by default, or run `rtchat-server --pki DIR` there.
+    After a revoke, a crl renewal or a new server certificate, run it again
+    with --force (unchanged files are left alone) and copy what changed: a
+    running server applies it within seconds (or at once on SIGHUP).
     """
     with _pki_errors():
         written = pki.server_bundle(root, out_dir, force=force)
     _report(written)
-    click.echo(_bundle_next_step(out_dir, written))
+    click.echo(_bundle_next_step(root, out_dir, written))
 
 
-def _home_relative(path: Path) -> str:
-    """``path`` as ``~/...`` when it is under the home folder: it reads the same on any host."""
-    try:
-        return f"~/{path.relative_to(Path.home())}"
-    except ValueError:
-        return str(path)
+def _bundle_next_step(root: Path, out_dir: Path, written: Sequence[pki.Written]) -> str:
+    """What to do with the server folder now, from what changed in it.
 
-
-def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
-    """What to do with the server folder now, from what changed in it."""
+    Every copy command copies the folder's contents (or one file) into the
+    server's folder, never the folder itself: run again, `scp -r` puts the
+    folder inside the old one, and the server keeps its old crl.pem.
+    """
     default = locations.app_dir() / "server"  # rtchat-server's first choice without --pki
     here = pki.same_folder(out_dir, default)  # made on the server host, where it is used
     changed = [item.path.name for item in written if item.action != "unchanged"]
@@ -704,22 +863,20 @@ def _bundle_next_step(out_dir: Path, written: Sequence[pki.Written]) -> str:
     )
     if not changed:
         return f"Nothing changed: {out_dir} already matches the CA folder."
+    host = _server_host(root)
     if all(item.action == "wrote" for item in written):
         if here:
             return f"Next: run `rtchat-server` on this host: it uses {out_dir} by default."
         return (
-            f"Next: on the server host, `mkdir -p {_home_relative(default.parent)}` and copy "
-            f"{out_dir} there as {_home_relative(default)}, where rtchat-server looks by "
-            "default; then run `rtchat-server` there (or `rtchat-server --pki DIR` with the "
-            "folder wherever you put it)."
+            f"Next: copy the folder's contents to the server host, `ssh {host} mkdir -p -m 700 "
+            f"{_SERVER_FOLDER}` and `scp -p {_quote(out_dir)}/* {host}:{_SERVER_FOLDER}/`, "
+            "where rtchat-server looks by default; then run `rtchat-server` there."
         )
     if here:
         return f"Next: {reload}."
     what = "only crl.pem changed" if changed == ["crl.pem"] else f"{', '.join(changed)} changed"
-    return (
-        f"Next: {what}: copy {'it' if len(changed) == 1 else 'them'} into the server's folder "
-        f"on the server host ({_home_relative(default)} by default): {reload}."
-    )
+    files = " ".join(_quote(out_dir / name) for name in changed)
+    return f"Next: {what}: `scp -p {files} {host}:{_SERVER_FOLDER}/`: {reload}."
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
@@ -13,6 +14,21 @@ from .. import __version__
 from ..errors import ConfigError, ExitCode, RtchatError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+#: The one variable both tools read a key's passphrase from (scripts, tests):
+#: rtchat to open a key, rtchat-certs to protect a new one.
+PASSPHRASE_ENV = "RTCHAT_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+#: rtchat-certs' older name for it, still read after PASSPHRASE_ENV.
+OLD_PASSPHRASE_ENV = "RTCHAT_CERTS_PASSPHRASE"  # noqa: S105
+
+
+def passphrase_from_env(*names: str) -> tuple[str, str] | None:
+    """The first of ``names`` (default: PASSPHRASE_ENV) set to a non-empty value, and that value."""
+    for name in names or (PASSPHRASE_ENV,):
+        value = os.environ.get(name)
+        if value:
+            return name, value
+    return None
 
 
 def version_option(program: str) -> Callable[[click.decorators.FC], click.decorators.FC]:

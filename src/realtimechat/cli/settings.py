@@ -23,7 +23,12 @@ D = TypeVar("D")
 F = TypeVar("F", bound=Callable[..., Any])
 
 # How a range error names the unit: "0 (...) or 0.1 to 86400 seconds".
-_UNIT_WORDS = {"s": " seconds", "/s": " per second", "bytes": " bytes"}
+_UNIT_WORDS = {
+    "s": " seconds",
+    "/s": " per second",
+    "bytes": " bytes",
+    "bytes/s": " bytes per second",
+}
 
 
 def options_of(cls: type[Any]) -> Iterator[tuple[dataclasses.Field[Any], Option]]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import itertools
 import random
 import secrets
@@ -45,11 +46,12 @@ from ..errors import (
     ConnectionLost,
     SessionRefused,
 )
-from ..names import name_key, shown
+from ..names import name_key
 from ..protocol import (
     MAX_LINE_BYTES,
     PERMANENT_BYE_REASONS,
     Ack,
+    Bye,
     Error,
     Frame,
     Gap,
@@ -61,10 +63,9 @@ from ..protocol import (
     SendMsg,
     Users,
     Welcome,
-    Who,
     encode,
+    parse_ts,
 )
-from ..sanitize import visible
 from ..sansio.sender import RATE_RETRY_DELAY, Pending, Sender
 from .commands import (
     HELP_LINES,
@@ -72,6 +73,7 @@ from .commands import (
     Clear,
     Ignore,
     Quit,
+    Reconnect,
     Say,
     ShowHelp,
     Unknown,
@@ -79,23 +81,44 @@ from .commands import (
     parse_line,
 )
 from .connection import ServerConnection
+from .events import (
+    TOO_LONG,
+    CertificateExpiring,
+    DayChanged,
+    Event,
+    Failed,
+    Help,
+    HistoryReset,
+    HistoryShown,
+    Ignoring,
+    Joined,
+    Left,
+    Message,
+    Missed,
+    Notice,
+    Reconnecting,
+    Renamed,
+    Retrying,
+    Welcomed,
+)
 from .gaps import GapFiller
-from .render import Fragments, event_fragments, notice, welcome_lines
+from .render import mentions
 from .roster import Roster
 from .state import ResumePoint
 
 SHOWN_IDS_KEPT: Final = 10_000
 FILL_PAGE: Final = 100  # small pages: a slow reader gets a fill through in rounds
 CERTIFICATE_RETRIES: Final = 3  # EOF before welcome after we were welcome before
+LEAVE_WAIT: Final = 5.0  # after our bye, seconds the server has to answer what it owes
+EXPIRY_WARNING: Final = dt.timedelta(days=14)  # warn at join when our certificate expires sooner
 
 Opener = Callable[[], Awaitable[ServerConnection]]
 
 
 class ChatView(Protocol):
-    """What a front end shows."""
+    """What a front end shows: every event (``events.py``), drawn or printed its own way."""
 
-    def message(self, msg: Msg, *, own: bool) -> None: ...
-    def notice(self, fragments: Fragments) -> None: ...
+    def show(self, event: Event) -> None: ...
     def changed(self) -> None: ...  # status, pending messages or who is online changed
     def clear(self) -> None: ...
 
@@ -135,15 +158,15 @@ class Chat:
         name: str | None = None,
         resume: ResumePoint | None = None,
         backoff: Backoff | None = None,
-        error_codes: bool = True,
         retry_delay: float = RATE_RETRY_DELAY,
+        certificate_expires: dt.datetime | None = None,
     ) -> None:
         self._opener = opener
-        self.error_codes = error_codes  # False: the user's own errors without protocol codes
         self.view = view
         self.requested_name = name
         self.resume = resume or ResumePoint(None, "")
         self.backoff = backoff or Backoff()
+        self.certificate_expires = certificate_expires  # ours: warned about at the first welcome
         self.status = Status.CONNECTING
         self.retry_at: float | None = None  # loop time of the next attempt
         self.welcome: Welcome | None = None
@@ -152,14 +175,21 @@ class Chat:
         self._sender_woken = asyncio.Event()  # the sender may have something to send now
         self.all_echoed = asyncio.Event()
         self.all_echoed.set()
+        self.answered = asyncio.Event()  # every message settled and every /who, /whois answered
+        self.answered.set()
         self.welcomed = asyncio.Event()  # set at the first welcome
+        self.failures: list[Failed] = []  # lines not carried out: refused, too long, no command
         self._shown: set[int] = set()
         self._shown_order: deque[int] = deque()
+        self._last_day: dt.date | None = None  # the local date of the last message shown
         self._gaps = GapFiller()
         self._resumed = False  # this connection's hello carried ``since``
         self._refs = itertools.count(1)
         self._ref_prefix = secrets.token_hex(4)
         self._leaving = asyncio.Event()
+        self._retry = asyncio.Event()  # the user asked to reconnect now
+        self._attempts = 0  # attempts that failed since the connection ended
+        self._asked = False  # the attempt under way was asked for by the user
         self.roster = Roster()
         self.ignored: set[str] = set()  # name keys hidden by /ignore
 
@@ -199,7 +229,7 @@ class Chat:
                     await self._session(connection, welcome, since)
                 except ConnectionLost as exc:
                     if self._leaving.is_set():
-                        return
+                        return  # the server closed after our bye, as it should
                     connection.abort()
                     self.connection = None
                     await self._pause(str(exc))
@@ -211,12 +241,35 @@ class Chat:
             self.resume.save()
             self.view.changed()
 
-    async def leave(self) -> None:
-        """Say ``bye`` and end ``run``."""
+    async def leave(self, *, timeout: float = LEAVE_WAIT) -> None:
+        """Say ``bye``; ``run`` ends once the server has answered what it owes and closed.
+
+        The server answers every frame read before our ``bye`` (acks, echoes,
+        ``users``) and then closes (docs/protocol.md 9.1): a message sent is
+        never counted as lost only because we left before its echo. The
+        message that may go now goes before the ``bye``; nothing goes after
+        it. ``timeout`` bounds the wait for a server that does not close.
+        """
         self._leaving.set()
+        self._sender_woken.set()  # the sender stops
         connection = self.connection
-        if connection is not None:
-            await connection.close()
+        if connection is None:
+            return
+        loop = asyncio.get_running_loop()
+        pending = self._sender.next(loop.time())
+        with contextlib.suppress(ConnectionLost):  # the receiver notices, and run ends
+            if pending is not None:
+                await connection.send(pending.frame)
+            await connection.send(Bye())
+        loop.call_later(timeout, connection.abort)
+
+    def retry_now(self) -> bool:
+        """Reconnect at once if waiting to (Enter on an empty line, /reconnect)."""
+        if self.status is not Status.RECONNECTING:
+            return False
+        self._retry.set()
+        self.view.show(Retrying())
+        return True
 
     async def _session(
         self, connection: ServerConnection, welcome: Welcome, since: int | None
@@ -230,29 +283,35 @@ class Chat:
         self._gaps.connected()
         self._resumed = bool(since)
         self.roster.welcome(welcome)
-        for line in welcome_lines(welcome):
-            self.view.notice(line)
+        self.view.show(Welcomed(welcome, again=not first))
         asked = self.requested_name
         if first and asked and name_key(asked) != name_key(welcome.name):
             # Only a server that names users by their certificate (--names cn)
             # grants another name than the one asked for; say so, once.
-            self.view.notice(
-                notice(
-                    "-- the server names you by your certificate, so you are "
-                    f"{shown(welcome.name)} here ('{shown(asked)}' was not used)"
-                )
-            )
+            self.view.show(Renamed(welcome.name, asked))
+        if first:
+            self._expiry_warning()
         if since is not None and welcome.last_id < since:
             # The server has fewer messages than we have seen: its history
             # was reset (a new --data, or --ephemeral), so its ids start
             # again and must not be mistaken for ones already shown.
-            self.view.notice(notice("-- the server's history was reset; ids start again"))
+            self.view.show(HistoryReset(welcome.last_id))
             self._shown.clear()
             self._shown_order.clear()
             self.resume.restart(welcome.last_id)
         self.view.changed()
         self._sender.connected()
+        self.roster.connected()
+        await self._ask_next()  # /who and /whois typed before the welcome, or while away
         await self._exchange(connection)
+
+    def _expiry_warning(self) -> None:
+        expires = self.certificate_expires
+        if expires is None:
+            return
+        left = expires - dt.datetime.now(dt.UTC)
+        if left <= EXPIRY_WARNING:
+            self.view.show(CertificateExpiring(expires, max(0, left.days)))
 
     async def _exchange(self, connection: ServerConnection) -> NoReturn:
         """Receive frames and send messages until either side fails; raise why.
@@ -282,58 +341,75 @@ class Chat:
             await self._observe(frame)
 
     async def _pause(self, why: str) -> None:
-        """Wait before the next attempt (or until ``leave``).
+        """Wait before the next attempt (or until ``leave``, or the user says "now").
 
-        The first failure after a connection ends is told in a line; later
-        attempts only update the status (the toolbar's countdown), so an
-        hour offline is not an hour of lines.
+        Every attempt is an event (``reconnecting``); the terminal and plain
+        mode show the first after a connection ends, and one the user asked
+        for, as a line: later ones only update the status line's countdown,
+        so an hour offline is not an hour of lines.
         """
         delay = self.backoff.delay()
         loop = asyncio.get_running_loop()
-        if self.status is not Status.RECONNECTING:
-            self.view.notice(notice(f"-- {visible(why)}; reconnecting in {delay:.1f} s"))
+        attempt = 0 if self.status is not Status.RECONNECTING else self._attempts + 1
+        self._attempts = attempt
+        asked, self._asked = self._asked, False
+        self.view.show(Reconnecting(why, delay, attempt, asked=asked))
         self.status = Status.RECONNECTING
         self.retry_at = loop.time() + delay
         self.view.changed()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
-                await self._leaving.wait()
+        leaving = asyncio.ensure_future(self._leaving.wait())
+        retry = asyncio.ensure_future(self._retry.wait())
+        try:
+            await asyncio.wait({leaving, retry}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+            retry.cancel()
+        if self._retry.is_set():
+            self._retry.clear()
+            self._asked = True
 
     # ------------------------------------------------------------------
     # Sending
 
-    async def perform(self, line: str, show: Callable[[Fragments], None]) -> bool:
+    async def perform(self, line: str) -> bool:
         """Carry out one typed line; False when it asks to leave (``/quit``)."""
         command = parse_line(line)
         match command:
+            case None:  # Enter on an empty line
+                self.retry_now()
             case Say():
                 await self.say(command)
             case AskWho():
-                await self._send_if_connected(Who())
+                await self._ask(None)
             case WhoIs():
-                self.roster.start_whois(command.name)
-                await self._send_if_connected(Who())
+                await self._ask(command.name)
             case Ignore():
-                self._ignore(command, show)
+                self._ignore(command)
             case Clear():
                 self.view.clear()
             case ShowHelp():
-                for help_line in HELP_LINES:
-                    show(notice(f"-- {help_line}"))
+                self.view.show(Help(HELP_LINES))
+            case Reconnect():
+                if not self.retry_now():
+                    self.view.show(Notice("not_reconnecting", _NOT_RECONNECTING[self.status]))
             case Unknown():
-                show(notice(f"-- {command.problem}", style="class:error"))
+                self._failed(Failed(command.code, command.problem, local=True))
             case Quit():
                 return False
         return True
 
-    def _ignore(self, command: Ignore, show: Callable[[Fragments], None]) -> None:
+    def _ignore(self, command: Ignore) -> None:
         key = name_key(command.name)
         if command.ignore:
             self.ignored.add(key)
-            show(notice(f"-- ignoring {shown(command.name)} (on this client; /unignore to undo)"))
         else:
             self.ignored.discard(key)
-            show(notice(f"-- showing {shown(command.name)} again"))
+        self.view.show(Ignoring(command.name, command.ignore))
+
+    def _failed(self, failure: Failed) -> None:
+        """A line not carried out: shown, and counted (plain mode's exit code)."""
+        self.failures.append(failure)
+        self.view.show(failure)
 
     async def say(self, say: Say) -> Pending | None:
         """Queue a message: it goes after every one typed before, now or once connected.
@@ -345,12 +421,12 @@ class Chat:
         size = len(encode(frame)) - 1
         if size > MAX_LINE_BYTES:
             limit = f"the server takes {MAX_LINE_BYTES:,}"
-            self.view.notice(
-                notice(f"!! not sent: the message is {size:,} bytes, {limit}", style="class:error")
-            )
+            problem = f"not sent: the message is {size:,} bytes, {limit}"
+            self._failed(Failed(TOO_LONG, problem, text=say.text, local=True))
             return None
         pending = self._sender.add(frame)
         self.all_echoed.clear()
+        self.answered.clear()
         self.view.changed()
         self._sender_woken.set()
         return pending
@@ -360,23 +436,39 @@ class Chat:
 
         Runs for as long as the session; the receiver feeds the ``Sender``
         the server's answers and wakes this up. ConnectionLost ends it.
+        After ``leave`` it sends nothing more (the server reads nothing after
+        our ``bye``) but runs on until the receiver sees the connection end.
         """
         loop = asyncio.get_running_loop()
         while True:
             self._sender_woken.clear()
-            pending = self._sender.next(loop.time())
+            pending = None if self._leaving.is_set() else self._sender.next(loop.time())
             if pending is not None:
                 await connection.send(pending.frame)
                 continue
-            resend_at = self._sender.resend_at  # a refused message waits until then
+            resend_at = None if self._leaving.is_set() else self._sender.resend_at
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(resend_at):
                     await self._sender_woken.wait()
 
+    async def _ask(self, whois: str | None) -> None:
+        """``/who`` (None) or ``/whois NAME``: asked now, or once connected."""
+        self.roster.ask(whois)
+        self.answered.clear()
+        await self._ask_next()
+
+    async def _ask_next(self) -> None:
+        """Send the next ``who`` the roster needs, if connected and none is out."""
+        if self.connection is None or self._leaving.is_set():
+            return
+        frame = self.roster.next_request()
+        if frame is not None:
+            await self._send_if_connected(frame)
+
     async def _send_if_connected(self, frame: Frame) -> None:
         connection = self.connection
         if connection is None:
-            return  # pending messages go out after the reconnect; a lost `who` does not matter
+            return  # the roster asks again after the reconnect; gaps are filled again
         with contextlib.suppress(ConnectionLost):  # the receive side notices and reconnects
             await connection.send(frame)
 
@@ -390,14 +482,12 @@ class Chat:
             case Ack():
                 self._sender_changed(self._sender.acked(frame.ref, frame.id))
             case Gap():
-                self.view.notice(_shown(frame))
+                self.view.show(Missed(frame))
                 await self._ask_history(self._gaps.gap(frame.from_id, frame.to_id))
             case HistoryEnd():
                 if self._gaps.in_join_replay and frame.count:
-                    plural = "" if frame.count == 1 else "s"
                     # A resume replays what we missed; a fresh join, recent history.
-                    kind = "missed" if self._resumed else "earlier"
-                    self.view.notice(notice(f"-- {frame.count} {kind} message{plural} above"))
+                    self.view.show(HistoryShown(frame.count, missed=self._resumed))
                 await self._ask_history(self._gaps.end(more=frame.more))
             case Error(ref=str(ref)) if ref in self.pending:
                 # Only rate_limited is resent (we sent too fast). Any other
@@ -408,35 +498,37 @@ class Chat:
                 dropped = self._sender.refused(ref, frame.code, now)
                 self._sender_changed(dropped)
                 if dropped is not None:
-                    self.view.notice(_shown(frame, codes=self.error_codes))
+                    text = dropped.frame.text
+                    self._failed(Failed(frame.code, frame.message, ref=ref, text=text))
+            case Error():
+                self.view.show(Failed(frame.code, frame.message, ref=frame.ref))
             case Users():
                 await self._users(frame)
+            case Join():
+                self.roster.joined(frame.name)
+                self.view.changed()
+                self.view.show(Joined(frame))
+            case Leave():
+                self.roster.left()
+                self.view.changed()
+                self.view.show(Left(frame))
             case _:
-                self._presence(frame)
-                fragments = event_fragments(frame, codes=self.error_codes)
-                if fragments is not None:
-                    self.view.notice(fragments)
+                pass  # ping and bye are the connection's; anything else is not for us
 
     async def _users(self, page: Users) -> None:
-        step = self.roster.users(page)
-        if step is None:
-            self.view.notice(_shown(page))
-        elif step.ask_after is not None:
-            await self._send_if_connected(Who(cursor=step.ask_after))
-        elif step.answer is not None:
-            self.view.notice(notice(step.answer))
-
-    def _presence(self, frame: Frame) -> None:
-        if isinstance(frame, Join):
-            self.roster.joined(frame.name)
-            self.view.changed()
-        elif isinstance(frame, Leave):
-            self.roster.left()
-            self.view.changed()
+        event, ask = self.roster.users(page)
+        if event is not None:
+            self.view.show(event)
+        if ask is not None:
+            await self._send_if_connected(ask)
+        else:
+            await self._ask_next()
+        self._check_answered()
 
     def _message(self, msg: Msg) -> None:
         self._gaps.received(msg.id, replay=msg.replay)
-        if msg.from_ == self.name:
+        own = msg.from_ == self.name
+        if own:
             self._sender_changed(self._sender.echoed(msg.id))
         if msg.id in self._shown:
             return  # already on screen: never twice
@@ -448,7 +540,14 @@ class Chat:
         self.roster.spoke(msg.from_)
         if name_key(msg.from_) in self.ignored:
             return  # counted as seen, never shown
-        self.view.message(msg, own=msg.from_ == self.name)
+        day = _local_day(msg.ts)
+        if day is not None and day != self._last_day:
+            if self._last_day is not None or day != dt.datetime.now().astimezone().date():
+                self.view.show(DayChanged(day))  # not before today's first message of a run
+            self._last_day = day
+        me = self.name
+        mention = not own and me is not None and mentions(msg.text, me)
+        self.view.show(Message(msg, own=own, mention=mention))
 
     def _sender_changed(self, settled: Pending | None) -> None:
         """After the server answered: the sender may go on; a settled message leaves the list."""
@@ -457,17 +556,29 @@ class Chat:
             return
         if not self.pending:
             self.all_echoed.set()
+        self._check_answered()
         self.view.changed()
+
+    def _check_answered(self) -> None:
+        if not self.pending and not self.roster.asking:
+            self.answered.set()
 
     async def _ask_history(self, since: int | None) -> None:
         if since is not None:
             await self._send_if_connected(HistoryRequest(since=since, limit=FILL_PAGE))
 
 
-def _shown(frame: Frame, *, codes: bool = True) -> Fragments:
-    fragments = event_fragments(frame, codes=codes)
-    assert fragments is not None
-    return fragments
+_NOT_RECONNECTING: Final = {
+    Status.CONNECTING: "-- still connecting for the first time",
+    Status.CONNECTED: "-- connected: /reconnect is for when the connection is lost",
+    Status.CLOSED: "-- the chat has ended",
+    Status.RECONNECTING: "-- reconnecting now",
+}
+
+
+def _local_day(ts: str) -> dt.date | None:
+    moment = parse_ts(ts)
+    return moment.astimezone().date() if moment is not None else None
 
 
 def _retryable(exc: ClientError, certificate_failures: int) -> bool:

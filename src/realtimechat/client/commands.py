@@ -20,6 +20,7 @@ COMMANDS: Final = {
     "/ignore": ("NAME", "hide NAME's messages (on this client only)"),
     "/unignore": ("NAME", "show them again"),
     "/clear": ("", "clear the screen"),
+    "/reconnect": ("", "while reconnecting: try now (Enter on an empty line too)"),
     "/quit": ("", "leave (Ctrl-D too)"),
 }
 HELP_LINES: Final = (
@@ -74,13 +75,22 @@ class ShowHelp:
 
 
 @dataclass(frozen=True, slots=True)
+class Reconnect:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
-    """A ``/command`` we do not know, or one used wrongly (``problem`` says how)."""
+    """A ``/command`` we do not know, or one used wrongly (``problem`` says how).
+
+    ``code``: ``unknown_command`` or ``usage`` (what ``--json`` reports).
+    """
 
     problem: str
+    code: str = "usage"
 
 
-Command = Say | AskWho | WhoIs | Ignore | Clear | Quit | ShowHelp | Unknown
+Command = Say | AskWho | WhoIs | Ignore | Clear | Quit | ShowHelp | Reconnect | Unknown
 
 _SIMPLE: Final[dict[str, Command]] = {
     "quit": Quit(),
@@ -90,6 +100,7 @@ _SIMPLE: Final[dict[str, Command]] = {
     "help": ShowHelp(),
     "?": ShowHelp(),
     "clear": Clear(),
+    "reconnect": Reconnect(),
 }
 
 
@@ -105,7 +116,9 @@ def parse_line(line: str) -> Command | None:
     if simple is not None:
         return simple
     parse = _WITH_ARGUMENTS.get(word)
-    return parse(rest) if parse is not None else Unknown(f"unknown command /{word} (try /help)")
+    if parse is None:
+        return Unknown(f"unknown command /{word} (try /help)", "unknown_command")
+    return parse(rest)
 
 
 def _me(rest: str) -> Command:

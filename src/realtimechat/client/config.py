@@ -16,7 +16,10 @@ The file lives in the per-user config folder (``~/.config/rtchat/config.toml``):
 
 A profile's values are laid over ``[defaults]``. The command line beats the
 environment (``RTCHAT_HOST``...), which beats the file, which beats the
-built-in defaults. ``rtchat --save-profile NAME`` writes what was given.
+built-in defaults. ``rtchat --save-profile NAME`` writes what was given
+(``--save-profile`` alone, or NAME ``defaults``: the ``[defaults]`` table).
+With no ``[defaults]``, a file that holds exactly one profile is used as if
+``--profile`` named it.
 """
 
 from __future__ import annotations
@@ -50,11 +53,21 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
+#: The profile name that means the ``[defaults]`` table (``--save-profile defaults``).
+DEFAULTS: Final = "defaults"
+
+
 def load_profile(profile: str | None, path: Path | None = None) -> dict[str, Any]:
-    """``[defaults]``, with ``[profiles.PROFILE]`` laid over it, checked."""
+    """``[defaults]``, with ``[profiles.PROFILE]`` laid over it, checked.
+
+    With no ``profile`` and no ``[defaults]``, the one profile the file has,
+    if it has exactly one: a user who saved one server means that one.
+    """
     path = path or config_path()
     document = _read(path)
-    values = dict(_section(document.get("defaults", {}), path, "defaults"))
+    if profile is None and DEFAULTS not in document:
+        profile = _only_profile(document)
+    values = dict(_section(document.get(DEFAULTS, {}), path, DEFAULTS))
     if profile is not None:
         profiles = document.get("profiles", {})
         if not isinstance(profiles, dict) or profile not in profiles:
@@ -64,6 +77,13 @@ def load_profile(profile: str | None, path: Path | None = None) -> dict[str, Any
             )
         values.update(_section(profiles[profile], path, f"profiles.{profile}"))
     return values
+
+
+def _only_profile(document: dict[str, Any]) -> str | None:
+    profiles = document.get("profiles")
+    if isinstance(profiles, dict) and len(profiles) == 1:
+        return str(next(iter(profiles)))
+    return None
 
 
 def _section(section: object, path: Path, where: str) -> dict[str, Any]:
@@ -84,15 +104,19 @@ def _section(section: object, path: Path, where: str) -> dict[str, Any]:
 
 
 def save_profile(name: str, values: dict[str, Any], path: Path | None = None) -> Path:
-    """Write ``values`` as ``[profiles.NAME]``, keeping the rest of the file."""
+    """Write ``values`` as ``[profiles.NAME]`` (``[defaults]`` for NAME defaults), keeping
+    the rest of the file."""
     path = path or config_path()
     document = _read(path)
-    profiles = document.setdefault("profiles", {})
-    profiles[name] = {
+    table = {
         key: str(value) if isinstance(value, Path) else value
         for key, value in values.items()
         if key in PROFILE_KEYS and value is not None
     }
+    if name == DEFAULTS:
+        document[DEFAULTS] = table
+    else:
+        document.setdefault("profiles", {})[name] = table
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     with temporary.open("wb") as file:

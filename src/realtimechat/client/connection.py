@@ -205,7 +205,8 @@ class ServerConnection:
                 raise
             raise ServerNameMismatch(
                 f"the server's certificate is not for {endpoint.cn!r} "
-                f"(it is for: {', '.join(names)}): use one of those with --cn"
+                f"(it is for: {', '.join(names)}): use one of those with --cn",
+                names,
             ) from None
         return cls(endpoint, reader, writer, ping_interval=ping_interval, pong_timeout=pong_timeout)
 

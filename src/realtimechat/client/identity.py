@@ -18,6 +18,7 @@ but carry neither extension, and pass as they pass the server.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from ..errors import ConfigError, PKIError
@@ -35,3 +36,11 @@ def check_client_certificate(path: Path) -> None:
     what = not_a_client_certificate(cert)
     if what is not None:
         raise ConfigError(f"{path} is {what}, not a client certificate: {_USE_YOURS}")
+
+
+def certificate_expiry(path: Path) -> dt.datetime | None:
+    """When the certificate in ``path`` expires (UTC), or None if it cannot be read here."""
+    try:
+        return load_certificate(path).not_valid_after_utc
+    except (PKIError, OSError):
+        return None  # loading it for TLS says what is wrong with the file itself

@@ -15,6 +15,9 @@ colour, mentions of your name highlighted (and the terminal bell, unless
 ``--no-bell``), private messages marked, notices and history dimmed.
 ``NO_COLOR`` or ``--no-color`` turns colour off.
 
+Reconnecting: the status line counts down to the next attempt; Enter on
+an empty line (or ``/reconnect``) tries at once.
+
 Leaving: ``/quit``, Ctrl-D or Ctrl-C say ``bye`` and return; prompt_toolkit
 restores the terminal in every case. Ctrl-C works as in a shell: with text
 on the input line it clears the line; on an empty line it leaves. Nothing
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -44,12 +48,12 @@ from prompt_toolkit.shortcuts import clear, print_formatted_text
 from prompt_toolkit.styles import Style
 
 from ..names import shown
-from ..protocol import Msg
-from ..sanitize import visible
+from ..sanitize import visible_text
 from .chat import Chat, Opener, Status
 from .commands import COMMANDS, KEY_HELP_LINES, ShowHelp, parse_line
 from .connection import Endpoint
-from .render import Fragments, fit, mentions, message_fragments, notice
+from .events import Event, Message, Notice
+from .render import Fragments, event_lines, fit, notice
 from .state import ResumePoint
 
 STYLE = Style.from_dict(
@@ -67,6 +71,7 @@ STYLE = Style.from_dict(
         "status-mention": "bold ansiyellow",
         "pending": "italic #aaaaaa",
         "replay": "#808080 noitalic",
+        "day": "bold #888888",
     }
 )
 MAX_PENDING_SHOWN = 3
@@ -146,19 +151,23 @@ class TerminalView:
         self.me: str | None = None
         self.unread_mentions = 0
 
-    def message(self, msg: Msg, *, own: bool) -> None:
-        me = self.me
-        fragments = message_fragments(msg, me=me, multiline=True, columns=self.printer.columns())
-        if msg.replay:  # history, set apart from live traffic
+    def show(self, event: Event) -> None:
+        if isinstance(event, Message):
+            self._message(event)
+            return
+        for line in event_lines(event, codes=False):  # the user's own errors without codes
+            self.printer.show(line)
+
+    def _message(self, event: Message) -> None:
+        columns = self.printer.columns()
+        (fragments,) = event_lines(event, me=self.me, multiline=True, columns=columns)
+        if event.msg.replay:  # history, set apart from live traffic
             fragments = [(f"{style} class:replay", text) for style, text in fragments]
-        elif me is not None and not own and mentions(msg.text, me):
+        elif event.mention:
             self.unread_mentions += 1
             if self.printer.look.bell:
                 self.printer.bell()
             self.refresh()
-        self.printer.show(fragments)
-
-    def notice(self, fragments: Fragments) -> None:
         self.printer.show(fragments)
 
     def changed(self) -> None:
@@ -200,12 +209,15 @@ class InteractiveClient:
         name: str | None = None,
         resume: ResumePoint | None = None,
         look: Look | None = None,
+        certificate_expires: dt.datetime | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.look = look or Look()
         self.printer = Printer(self.look)
         self.view = TerminalView(self.printer, self._refresh)
-        self.chat = Chat(opener, self.view, name=name, resume=resume, error_codes=False)
+        self.chat = Chat(
+            opener, self.view, name=name, resume=resume, certificate_expires=certificate_expires
+        )
         self._warned_pending = False  # told that leaving now loses messages not sent yet
         self.session: PromptSession[str] = PromptSession(
             bottom_toolbar=self._toolbar,
@@ -232,8 +244,11 @@ class InteractiveClient:
             running.result()  # raises why we could not join
             return
         self.view.me = chat.name
-        self.printer.show(
-            notice("-- type to chat; Tab completes, /help for commands, /quit or Ctrl-D to leave")
+        self.view.show(
+            Notice(
+                "hint",
+                "-- type to chat; Tab completes, /help for commands, /quit or Ctrl-D to leave",
+            )
         )
         with patch_stdout(raw=True):
             typing = asyncio.create_task(self._type(), name="input")
@@ -264,7 +279,7 @@ class InteractiveClient:
                     return
                 continue
             self.view.unread_mentions = 0  # you are typing: you have read them
-            if await self.chat.perform(line, self.printer.show):
+            if await self.chat.perform(line):
                 if isinstance(parse_line(line), ShowHelp):
                     for help_line in KEY_HELP_LINES:
                         self.printer.show(notice(f"-- {help_line}"))
@@ -312,7 +327,7 @@ class InteractiveClient:
             parts.append(("", f"| {chat.roster.online} online "))
         if chat.status is Status.RECONNECTING and chat.retry_at is not None:
             left = max(0.0, chat.retry_at - asyncio.get_running_loop().time())
-            parts.append(("class:status-bad", f"| reconnecting in {left:.0f} s "))
+            parts.append(("class:status-bad", f"| reconnecting in {left:.0f} s (Enter: now) "))
         elif chat.status is Status.CONNECTED:
             parts.append(("", "| connected "))
         else:
@@ -321,7 +336,7 @@ class InteractiveClient:
             count = self.view.unread_mentions
             mentioned = "1 mention" if count == 1 else f"{count} mentions"
             parts.append(("class:status-mention", f"| {mentioned} "))
-        pending: Sequence[str] = [visible(item.frame.text) for item in chat.pending.values()]
+        pending: Sequence[str] = [visible_text(item.frame.text) for item in chat.pending.values()]
         if pending:
             listed = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
             extra = len(pending) - MAX_PENDING_SHOWN

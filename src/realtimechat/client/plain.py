@@ -4,26 +4,31 @@ For scripts and tests (and automatic when stdin is not a terminal). A
 thread reads stdin -- the only blocking call in the client -- and hands
 each line to the event loop. Every event prints as one flushed line.
 Lines read before the server's ``welcome`` (or while reconnecting) are
-sent once it arrives. At end of input the client waits for ``welcome`` or
-a refusal, then up to ``wait`` seconds for the server to echo every
-message it sent, says ``bye`` and returns; if some never came back it
-raises ``MessagesNotDelivered``.
+carried out once it arrives: messages are sent, ``/who`` and ``/whois``
+asked. At end of input the client waits for ``welcome`` or a refusal, then
+up to ``wait`` seconds for the server to echo every message it sent and
+answer every question, says ``bye`` and reads what the server still owes
+until it closes. Then, if a line was not carried out (a message the server
+refused, one too long to send, a line that is no command), it raises
+``MessagesNotSent``; else, if some message never came back, it raises
+``MessagesNotDelivered``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import sys
 import threading
 from typing import TextIO
 
-from ..errors import MessagesNotDelivered
-from ..protocol import Msg, frame_to_dict
+from ..errors import MessagesNotDelivered, MessagesNotSent
 from .chat import Chat, Opener
-from .render import Fragments, as_text, fit, message_fragments
+from .events import Event, as_json
+from .render import Fragments, as_text, event_lines, fit
 from .state import ResumePoint
 
 Lines = asyncio.Queue[str | None]  # None marks the end of input
@@ -71,11 +76,9 @@ class PlainView:
         self.out.write(as_text(fit(fragments, terminal_columns(self.out))) + "\n")
         self.out.flush()
 
-    def message(self, msg: Msg, *, own: bool) -> None:
-        self.emit(message_fragments(msg))
-
-    def notice(self, fragments: Fragments) -> None:
-        self.emit(fragments)
+    def show(self, event: Event) -> None:
+        for line in event_lines(event):
+            self.emit(line)
 
     def changed(self) -> None:
         return None
@@ -87,22 +90,15 @@ class PlainView:
 class JsonView(PlainView):
     """``--json``: every event as one JSON object per line, for bots.
 
-    Messages are ``{"event": "msg", "id", "ts", "from", "text", ...}`` with
-    the text exactly as sent (JSON escapes make it safe); everything else is
-    ``{"event": "notice", "text"}`` with the text as plain mode shows it.
+    The event's facts (``events.as_json``; docs/bots.md and
+    docs/bots.schema.json), never prose: messages with their text exactly as
+    sent, joins and leaves with their names, errors with their codes. JSON
+    escapes make every string safe.
     """
 
-    def emit(self, fragments: Fragments) -> None:
-        self._line({"event": "notice", "text": as_text(fragments)})
-
-    def message(self, msg: Msg, *, own: bool) -> None:
-        event = {"event": "msg", **frame_to_dict(msg), "own": own}
-        del event["type"]
-        self._line(event)
-
-    def _line(self, event: dict[str, object]) -> None:
+    def show(self, event: Event) -> None:
         # ensure_ascii: every control or bidi character arrives as \uXXXX
-        self.out.write(json.dumps(event, ensure_ascii=True) + "\n")
+        self.out.write(json.dumps(as_json(event), ensure_ascii=True) + "\n")
         self.out.flush()
 
 
@@ -118,9 +114,12 @@ class PlainClient:
         name: str | None = None,
         resume: ResumePoint | None = None,
         as_json: bool = False,
+        certificate_expires: dt.datetime | None = None,
     ) -> None:
         self.view = JsonView(out) if as_json else PlainView(out)
-        self.chat = Chat(opener, self.view, name=name, resume=resume)
+        self.chat = Chat(
+            opener, self.view, name=name, resume=resume, certificate_expires=certificate_expires
+        )
         self.wait = wait
 
     async def run(self, lines: Lines) -> None:
@@ -134,23 +133,18 @@ class PlainClient:
                 running.result()  # raises why the chat ended
                 return
             await self._until(chat.welcomed, running)  # a welcome or a refusal first
-            await self._until(chat.all_echoed, running, timeout=self.wait)
+            await self._until(chat.answered, running, timeout=self.wait)
             await chat.leave()
             await running
         finally:
             typing.cancel()
             running.cancel()
             await asyncio.gather(typing, running, return_exceptions=True)
-        if chat.pending:
-            count = len(chat.pending)
-            raise MessagesNotDelivered(
-                f"{count} message{'' if count == 1 else 's'} not echoed by the server "
-                f"within {self.wait:g} s"
-            )
+        _check_delivered(chat, self.wait)
 
     async def _send_lines(self, lines: Lines) -> None:
         while (line := await lines.get()) is not None:
-            if not await self.chat.perform(line, self.view.emit):
+            if not await self.chat.perform(line):
                 return
 
     @staticmethod
@@ -167,3 +161,20 @@ class PlainClient:
             waiting.cancel()
         if running.done():
             running.result()
+
+
+def _check_delivered(chat: Chat, wait: float) -> None:
+    """Raise why the run did not do all it was asked: lines not sent first, then not echoed."""
+    unsent = len(chat.pending)
+    later = ""
+    if unsent:
+        later = f"; {_count(unsent, 'message')} not echoed by the server within {wait:g} s"
+    if chat.failures:
+        codes = ", ".join(dict.fromkeys(failure.code for failure in chat.failures))
+        raise MessagesNotSent(f"{_count(len(chat.failures), 'line')} not sent ({codes}){later}")
+    if unsent:
+        raise MessagesNotDelivered(later[2:])
+
+
+def _count(number: int, what: str) -> str:
+    return f"{number} {what}{'' if number == 1 else 's'}"

@@ -2,8 +2,11 @@
 
 Each event becomes a list of ``(style, text)`` fragments -- the format
 prompt_toolkit prints -- and plain mode joins their texts into one line.
-Every string that came from the network goes through ``visible`` here,
+Every string that came from the network goes through ``sanitize`` here,
 once: nothing a peer sends can drive the terminal, whatever the mode.
+What people write (message text, the message of the day) is shown with
+``visible_text``, which keeps the joiners of Persian, Hindi and emoji;
+names, reasons and codes with the stricter ``visible``.
 
 Style classes: ``time``, ``name`` (plus the name's own colour), ``own``
 (our name), ``text``, ``mention`` (a message that names us), ``private``,
@@ -36,7 +39,29 @@ from ..protocol import (
     Welcome,
     parse_ts,
 )
-from ..sanitize import visible, visible_lines
+from ..sanitize import visible, visible_lines, visible_text
+from .events import (
+    TOO_LONG,
+    CertificateExpiring,
+    DayChanged,
+    Event,
+    Failed,
+    Help,
+    HistoryReset,
+    HistoryShown,
+    Ignoring,
+    Joined,
+    Left,
+    Message,
+    Missed,
+    Notice,
+    Online,
+    Reconnecting,
+    Renamed,
+    Retrying,
+    Welcomed,
+    WhoisAnswer,
+)
 
 Fragments = list[tuple[str, str]]
 
@@ -209,7 +234,7 @@ def message_fragments(
     if me is not None and not own and mentions(msg.text, me):
         text_style += " class:mention"
     if not multiline:
-        return [*head, (text_style, visible(msg.text))]
+        return [*head, (text_style, visible_text(msg.text))]
     head_width = width(as_text(head))
     indent = head_width
     if columns is not None and columns - head_width < MIN_WRAP:
@@ -274,7 +299,7 @@ def welcome_lines(frame: Welcome) -> list[Fragments]:
         notice(f"-- joined as {shown(frame.name)}; {frame.users_online} online: {user_list(frame)}")
     ]
     if frame.motd:
-        lines.append(notice(f"-- motd: {visible(frame.motd)}"))
+        lines.append(notice(f"-- motd: {visible_text(frame.motd)}"))
     return lines
 
 
@@ -304,3 +329,118 @@ def event_line(frame: Frame) -> str | None:
     """The plain-mode line for ``frame``, or None."""
     fragments = event_fragments(frame)
     return as_text(fragments) if fragments is not None else None
+
+
+# -- events (events.py) as lines ---------------------------------------------------
+
+
+def stamp(ts: str) -> str:
+    """``YYYY-MM-DD HH:MM`` in local time for an RFC 3339 ``ts`` (``?`` if unreadable)."""
+    moment = parse_ts(ts)
+    if moment is None:
+        return "?"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _whois(event: WhoisAnswer) -> Fragments:
+    user = event.user
+    if user is None:
+        return notice(f"-- {shown(event.name)} is not online")
+    return notice(
+        f"-- {shown(user.name)}: certificate fingerprint {visible(user.fp)}, "
+        f"online since {stamp(user.online_since)}"
+    )
+
+
+def _reconnecting(event: Reconnecting) -> list[Fragments]:
+    """The first attempt after a drop, and one the user asked for: later ones only count down."""
+    if event.asked:
+        return [
+            notice(
+                f"-- still no connection: {visible(event.reason)}; next try in "
+                f"{event.delay:.1f} s (Enter to try now)"
+            )
+        ]
+    if event.attempt:
+        return []
+    return [notice(f"-- {visible(event.reason)}; reconnecting in {event.delay:.1f} s")]
+
+
+def _failed(event: Failed, *, codes: bool) -> Fragments:
+    if event.local:
+        style_prefix = "!! " if event.code == TOO_LONG else "-- "
+        return notice(f"{style_prefix}{event.message}", style="class:error")
+    return _error(Error(code=event.code, message=event.message, ref=event.ref), code=codes)
+
+
+def _expiring(event: CertificateExpiring) -> Fragments:
+    when = event.not_after.astimezone().strftime("%Y-%m-%d %H:%M")
+    days = "today" if event.days == 0 else f"in {event.days} day{'' if event.days == 1 else 's'}"
+    return notice(
+        f"!! your certificate expires on {when} ({days}): ask your admin for a new one "
+        "now (rtchat-certs request NAME --force, then send NAME.csr; docs/certificates.md, 7)",
+        style="class:error",
+    )
+
+
+def event_lines(  # noqa: PLR0911, PLR0912 - one case per kind of event
+    event: Event,
+    *,
+    me: str | None = None,
+    multiline: bool = False,
+    columns: int | None = None,
+    codes: bool = True,
+) -> list[Fragments]:
+    """The lines a person sees for ``event`` (none for some: the status line shows those).
+
+    ``me``, ``multiline`` and ``columns`` are ``message_fragments``'; ``codes``
+    False leaves the protocol's code out of the user's own errors.
+    """
+    match event:
+        case Message():
+            return [message_fragments(event.msg, me=me, multiline=multiline, columns=columns)]
+        case Welcomed():
+            return welcome_lines(event.welcome)
+        case Renamed():
+            return [
+                notice(
+                    "-- the server names you by your certificate, so you are "
+                    f"{shown(event.name)} here ('{shown(event.asked)}' was not used)"
+                )
+            ]
+        case HistoryReset():
+            return [notice("-- the server's history was reset; ids start again")]
+        case HistoryShown():
+            plural = "" if event.count == 1 else "s"
+            kind = "missed" if event.missed else "earlier"
+            return [notice(f"-- {event.count} {kind} message{plural} above")]
+        case Joined():
+            return [_join(event.frame)]
+        case Left():
+            return [_leave(event.frame)]
+        case Online():
+            return [_users(event.frame)]
+        case WhoisAnswer():
+            return [_whois(event)]
+        case Missed():
+            return [_gap(event.frame)]
+        case Failed():
+            return [_failed(event, codes=codes)]
+        case Reconnecting():
+            return _reconnecting(event)
+        case Retrying():
+            return [notice("-- reconnecting now")]
+        case DayChanged():
+            return [[("class:day", f"-- {event.day.strftime('%A %Y-%m-%d')}")]]
+        case CertificateExpiring():
+            return [_expiring(event)]
+        case Ignoring():
+            name = shown(event.name)
+            if event.ignored:
+                return [notice(f"-- ignoring {name} (on this client; /unignore to undo)")]
+            return [notice(f"-- showing {name} again")]
+        case Help():
+            return [notice(f"-- {line}") for line in event.lines]
+        case Notice():
+            return [notice(event.text)]
+    raise AssertionError(f"no lines for {event!r}")  # pragma: no cover - every kind has some

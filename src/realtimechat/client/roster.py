@@ -1,37 +1,32 @@
-"""Who the client knows of: for the status line, ``/whois`` and Tab.
+"""Who the client knows of: for the status line, ``/who``, ``/whois`` and Tab.
 
 The server tells us who is online in ``welcome``, then ``join`` and
 ``leave`` (unless the room is too large for them), and in ``users`` pages
 when asked. ``Roster`` keeps that picture, plus every name seen at all,
-and runs ``/whois`` lookups across ``users`` pages.
+and runs the ``/who`` and ``/whois`` asked for: one ``who`` out at a time,
+in the order typed, so each ``users`` page answers the one asked first. A
+question asked before the ``welcome`` or while reconnecting waits for the
+connection (``connected`` asks the one under way again from its start).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from ..names import name_key, shown
-from ..protocol import UserInfo, Users, Welcome
-from ..sanitize import visible
-from .render import clock
-
-
-@dataclass(frozen=True, slots=True)
-class WhoisStep:
-    """What a ``users`` page meant for a running ``/whois``."""
-
-    answer: str | None = None  # the line to show, when the lookup is over
-    ask_after: str | None = None  # otherwise: the cursor of the next page to ask for
+from ..names import name_key
+from ..protocol import Users, Welcome, Who
+from .events import Online, WhoisAnswer
 
 
 class Roster:
-    """Names online (as far as we were told), names ever seen, a /whois in progress."""
+    """Names online (as far as we were told), names ever seen, the questions asked."""
 
     def __init__(self) -> None:
         self.online = 0
         self.known: dict[str, str] = {}  # name key -> name, everyone seen this run
-        self._whois: str | None = None
+        self._asked: deque[str | None] = deque()  # None: /who; a name: /whois NAME
+        self._out = False  # a ``who`` for the first question is out
 
     def welcome(self, welcome: Welcome) -> None:
         self.online = welcome.users_online
@@ -51,34 +46,45 @@ class Roster:
         """Every name seen, in a stable order (what Tab offers)."""
         return sorted(self.known.values(), key=name_key)
 
-    def start_whois(self, name: str) -> None:
-        self._whois = name
+    def ask(self, whois: str | None) -> None:
+        """``/who`` (None) or ``/whois NAME``: answered after those asked before."""
+        self._asked.append(whois)
 
     @property
-    def looking_up(self) -> bool:
-        return self._whois is not None
+    def asking(self) -> bool:
+        """Whether a question is still unanswered."""
+        return bool(self._asked)
 
-    def users(self, page: Users) -> WhoisStep | None:
-        """A ``users`` page arrived; None when no /whois is running."""
-        self._learn(user.name for user in page.users)
-        wanted = self._whois
-        if wanted is None:
+    def connected(self) -> None:
+        """A new connection: the question under way is asked again from its first page."""
+        self._out = False
+
+    def next_request(self) -> Who | None:
+        """The ``who`` to send now for the first question, or None (none, or one is out)."""
+        if self._out or not self._asked:
             return None
+        self._out = True
+        return Who()
+
+    def users(self, page: Users) -> tuple[Online | WhoisAnswer | None, Who | None]:
+        """A ``users`` page arrived: what to show, and the next page to ask for, if any."""
+        self._learn(user.name for user in page.users)
+        if not self._out or not self._asked:
+            return Online(page), None  # nobody asked: shown as it is
+        wanted = self._asked[0]
+        if wanted is None:
+            self._done()
+            return Online(page), None
         found = next((u for u in page.users if name_key(u.name) == name_key(wanted)), None)
         if found is None and page.next is not None:
-            return WhoisStep(ask_after=page.next)
-        self._whois = None
-        if found is None:
-            return WhoisStep(answer=f"-- {shown(wanted)} is not online")
-        return WhoisStep(answer=_describe(found))
+            return None, Who(cursor=page.next)
+        self._done()
+        return WhoisAnswer(wanted, found), None
+
+    def _done(self) -> None:
+        self._asked.popleft()
+        self._out = False
 
     def _learn(self, names: Iterable[str]) -> None:
         for name in names:
             self.known.setdefault(name_key(name), name)
-
-
-def _describe(user: UserInfo) -> str:
-    return (
-        f"-- {shown(user.name)}: certificate fingerprint {visible(user.fp)}, "
-        f"online since {clock(user.online_since)}"
-    )

@@ -184,7 +184,11 @@ def read_csr(path: Path) -> SigningRequest:
     TLS peer here accepts.
     """
     path = Path(path)
-    csr = load_csr(path)
+    return check_csr(load_csr(path), path)
+
+
+def check_csr(csr: x509.CertificateSigningRequest, path: Path) -> SigningRequest:
+    """The checks of :func:`read_csr` on a CSR already loaded (``path`` names it in errors)."""
     try:
         public_key = csr.public_key()
         valid = csr.is_signature_valid

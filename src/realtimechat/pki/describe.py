@@ -637,7 +637,7 @@ def describe_file(
 def list_certificates(
     root: Path, now: dt.datetime | None = None
 ) -> list[tuple[IndexEntry, Status]]:
-    """Every certificate of the CA folder's index, oldest first, with its status.
+    """Every certificate of the CA folder's index, the soonest to expire first, with its status.
 
     Raises PKIError for a folder that is not a CA folder (a server or user
     folder also holds a ca.crt), rather than list nothing.
@@ -646,7 +646,8 @@ def list_certificates(
     _require_ca_cert(folder)
     _require_ca_folder(folder)
     now = now or dt.datetime.now(dt.UTC)
-    return [(entry, certificate_status(entry, now)) for entry in read_index(folder.root)]
+    entries = sorted(read_index(folder.root), key=lambda entry: entry.not_after_utc)
+    return [(entry, certificate_status(entry, now)) for entry in entries]
 
 
 def _require_ca_folder(folder: CaFolder) -> None:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
 
-from realtimechat.errors import PKIError
+from realtimechat.errors import PKIError, WrongPassphrase
 from realtimechat.pki.keys import describe_key
 
 
@@ -49,6 +49,31 @@ def _what_else(label: str | None) -> str:
     if label == "X509 CRL":
         return " (it holds a certificate revocation list)"
     return f" (it holds a PEM {label})"
+
+
+def pem_kind(path: Path) -> str | None:
+    """What the first PEM block of ``path`` holds, in words; None if it is not PEM (or unreadable).
+
+    "private key", "certificate", "certificate request", "certificate
+    revocation list", or the PEM label itself in lower case.
+    """
+    try:
+        label = _pem_label(Path(path).read_bytes())
+    except OSError:
+        return None
+    if label is None:
+        return None
+    if "PRIVATE KEY" in label:
+        return "private key"
+    return _KINDS.get(label, label.lower())
+
+
+_KINDS: Final = {
+    "CERTIFICATE": "certificate",
+    "CERTIFICATE REQUEST": "certificate request",
+    "NEW CERTIFICATE REQUEST": "certificate request",
+    "X509 CRL": "certificate revocation list",
+}
 
 
 # Key types that are named, never used. cryptography 51 deprecates DSA and
@@ -178,9 +203,15 @@ def load_private_key(
     """Load the PEM private key in ``path``, decrypting it with ``passphrase`` if given.
 
     Raises PKIError with one clear line for a missing file, a file that is
-    no key, a missing passphrase and a wrong one.
+    no key, a missing passphrase and a wrong one (WrongPassphrase).
     """
-    data = _read(path)
+    return private_key_from_pem(_read(path), passphrase, path)
+
+
+def private_key_from_pem(
+    data: bytes, passphrase: bytes | None, path: Path | str
+) -> CertificateIssuerPrivateKeyTypes:
+    """``load_private_key`` for PEM bytes already read; ``path`` names them in errors."""
     encrypted = (
         b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
     )
@@ -199,7 +230,7 @@ def load_private_key(
         raise PKIError(f"{path} is not encrypted, but a passphrase was given") from exc
     except ValueError as exc:
         if encrypted:
-            raise PKIError(f"wrong passphrase for {path}") from exc
+            raise WrongPassphrase(f"wrong passphrase for {path}") from exc
         raise PKIError(
             f"cannot load the private key in {path} (not a PEM key){_what_else(_pem_label(data))}"
         ) from exc

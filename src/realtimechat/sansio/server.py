@@ -15,7 +15,9 @@ What the machine owns:
   ``Refusal`` does not; a fatal one, or the last one allowed, ends the
   session with ``bye protocol_error`` (12.1);
 * refused hellos end the session with their code as the reason (5.2);
-* the rate limit and ``bye flooding`` (12.3);
+* the rate limit and ``bye flooding`` (12.3): the session's own token
+  bucket, and its identity's, shared by all the sessions of one
+  certificate, which the application hands over with ``accept``;
 * keepalive: ``ping`` after ``ping_interval`` of silence, ``bye timeout``
   after ``idle_timeout`` (11);
 * "answer what you owe, then close": after ``bye`` or EOF the session
@@ -126,9 +128,14 @@ class ErrorSent:
 
 @dataclass(slots=True)
 class RateLimited:
-    """The first request refused in a row of them (one log line per episode)."""
+    """The first request refused in a row of them (one log line per episode).
+
+    ``limit`` says whose bucket was empty: ``rate``, the session's own;
+    ``identity_rate``, the one all sessions of its identity share.
+    """
 
     rate: float
+    limit: str = "rate"
 
 
 @dataclass(slots=True)
@@ -217,6 +224,9 @@ class ServerProtocol:
         self._events: deque[Event] = deque()
         self._outgoing: list[bytes] = []
         self._bucket = TokenBucket(rate=rules.rate, burst=rules.burst)
+        # The identity's bucket, shared with its other sessions (accept() is given it).
+        self._shared: TokenBucket | None = None
+        self._refused_in_a_row = 0  # requests refused for want of a token, in a row
         self._pinged = False  # a ping is out and nothing came back since
         self._owed = 0
         self.finish_reason = ByeReason.DISCONNECTED  # why a finishing session ends
@@ -267,9 +277,14 @@ class ServerProtocol:
 
     # -- the application's answers --------------------------------------------------
 
-    def accept(self, welcome: Welcome) -> None:
-        """The hello is accepted under ``welcome.name``: the session is ACTIVE."""
+    def accept(self, welcome: Welcome, *, shared: TokenBucket | None = None) -> None:
+        """The hello is accepted under ``welcome.name``: the session is ACTIVE.
+
+        ``shared``: the token bucket of the peer's identity, which its other
+        sessions spend from too; each request then needs a token of both.
+        """
         self._expect(State.DECIDING, "accept")
+        self._shared = shared
         self._enter(State.ACTIVE)
         self.welcomed = True
         self._send(welcome)
@@ -389,16 +404,28 @@ class ServerProtocol:
         self._events.append(HelloReceived(hello))
 
     def _spend(self, frame: Request, now: float) -> bool:
-        """Take a token for a request; False (the peer told) when there is none (12.3)."""
-        bucket = self._bucket
-        if bucket.take(now):
-            return True
-        if bucket.refused_in_a_row == 1:
-            self._events.append(RateLimited(bucket.rate))
+        """Take a token for a request, the session's and its identity's; False (the peer
+        told) when either has none (12.3)."""
+        own, shared = self._bucket, self._shared
+        if own.take(now):
+            if shared is None or shared.take(now):
+                self._refused_in_a_row = 0
+                return True
+            own.refund()  # not spent: the request is refused
+            empty, limit = shared, "identity_rate"
+            message = (
+                f"slow down: at most {shared.rate:g} requests a second "
+                "from all sessions of your certificate together"
+            )
+        else:
+            empty, limit = own, "rate"
+            message = f"slow down: at most {own.rate:g} requests a second"
+        self._refused_in_a_row += 1
+        if self._refused_in_a_row == 1:
+            self._events.append(RateLimited(empty.rate, limit))
         ref = frame.ref if isinstance(frame, SendMsg) else None
-        message = f"slow down: at most {bucket.rate:g} requests a second"
         self._send_error(Refusal(ErrorCode.RATE_LIMITED, message, ref=ref))
-        if bucket.refused_in_a_row >= self.rules.flood_limit:
+        if self._refused_in_a_row >= self.rules.flood_limit:
             self._events.append(self._close_now(ByeReason.FLOODING))
         return False
 

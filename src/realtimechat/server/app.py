@@ -49,6 +49,7 @@ from .listener import Address, Listener, listening_sockets
 from .refusals import RefusalLog
 from .session import Session, SessionContext
 from .store import MemoryStore, Store
+from .strays import StrayCrlWatch
 from .tlsconn import TLSServerProtocol, TLSTransport
 from .trust import Trust
 
@@ -106,6 +107,8 @@ class _Accepted(TLSServerProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.admitted:
             super().connection_lost(exc)
+        else:
+            self._let_go()  # refused on arrival: only its own callbacks refer back to it
 
     def progressed(self) -> None:
         self.server.handshake_progressed(self)
@@ -161,6 +164,7 @@ class ChatServer:
         self.log = logger or log
         self._files_seen = _files_on_disk(files)  # before loading: a change meanwhile reloads
         self.trust = Trust.load(files, tls13_only=self.settings.tls13_only)  # before listening
+        self._stray_crls = StrayCrlWatch(files.crl, self.log)
         self._listeners: list[Listener] = []
         self._handshakes: HandshakeSlots[_Accepted] = HandshakeSlots()  # in progress
         self._connections: set[_Accepted] = set()  # every connection we hold
@@ -218,6 +222,7 @@ class ChatServer:
         sockets = listening_sockets(self.hosts, self.port, backlog=1024)
         self._listeners.append(Listener(sockets, self._accepted, on_limited=self._accept_failed))
         self._log_warnings()
+        self._stray_crls.check()
         self._background = asyncio.create_task(self._run_loops(), name="background")
         where = ", ".join(format_peer(address) for address in self.addresses)
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
@@ -260,6 +265,7 @@ class ChatServer:
             self.trust.describe(),
         )
         self._log_warnings()
+        self._stray_crls.check()
         # Every session past its handshake, welcomed or still before hello;
         # handshakes in progress are checked as they finish (_Accepted._ready).
         for connection in list(self._connections):
@@ -507,6 +513,7 @@ class ChatServer:
         previous = self._files_seen
         while True:
             await asyncio.sleep(self.settings.watch_interval)
+            self._stray_crls.check()
             current = _files_on_disk(self.files)
             if current != self._files_seen and current == previous:
                 self.log.info("certificate files changed on disk: reloading")
@@ -555,6 +562,7 @@ class ChatServer:
             now = loop.time()
             for session in self.hub.sessions:
                 session.ping_or_drop(now)
+            self.hub.sweep(now)
 
 
 # inode, size, mtime and ctime in ns; None: missing. ctime catches a rewrite

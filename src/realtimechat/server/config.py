@@ -33,7 +33,7 @@ class Option:
     """
 
     help: str
-    unit: str = ""  # "s", "/s" or "bytes"; "" for a count (docs/operations.md writes it)
+    unit: str = ""  # "s", "/s", "bytes" or "bytes/s"; "" for a count (as operations.md writes it)
     low: float | None = None
     high: float | None = None
     # A float field may also be 0, outside low..high, which does this. click's
@@ -120,6 +120,14 @@ class Limits:
         unit="bytes",
         low=1024,
     )
+    queue_total_bytes: int = option(  # ... and for all of them together
+        256 * 1024 * 1024,
+        "Bytes queued for all clients that are not reading, together (their queues and "
+        "what their connections hold); past it, those holding the most are disconnected "
+        "first (slow_consumer).",
+        unit="bytes",
+        low=1024,
+    )
     write_timeout: float = option(  # a write blocked this long ends the session
         30.0,
         "Seconds a client may leave us unable to write before it is disconnected (slow_consumer).",
@@ -140,6 +148,32 @@ class Limits:
         low=0,
     )
     burst: int = option(60, "Requests a client may make at once before --rate applies.", low=1)
+    # Per identity (one certificate), over all its sessions: server/budgets.py.
+    identity_rate: float = option(
+        40.0,
+        "Requests all sessions of one certificate may make per second together; 0 for no limit.",
+        unit="/s",
+        low=0,
+    )
+    identity_burst: int = option(
+        120,
+        "Requests all sessions of one certificate may make at once before --identity-rate applies.",
+        low=1,
+    )
+    identity_text_rate: int = option(
+        16384,
+        "Bytes of message text all sessions of one certificate may have stored per second "
+        "together; 0 for no limit.",
+        unit="bytes/s",
+        low=0,
+    )
+    identity_text_burst: int = option(
+        1024 * 1024,
+        "Bytes of message text one certificate may send at once before --identity-text-rate "
+        "applies.",
+        unit="bytes",
+        low=1024,
+    )
     flood_limit: int = 200  # refused requests in a row before the session is ended
     max_per_address: int = option(
         64, "Connections from one source: an IP address, or its prefix (--ipv6-prefix).", low=1
@@ -206,6 +240,18 @@ class ServerSettings:
     presence_limit: int = option(  # above this many users, no join/leave to everyone
         200, "Above this many users, joins and leaves are not announced to everyone.", low=0
     )
+    presence_interval: float = option(  # per identity: server/budgets.py
+        10.0,
+        "After a few announcements in a row (presence_burst), one certificate's joins and "
+        "leaves are announced at most once in this many seconds, together: a reconnect "
+        "meanwhile shows nothing.",
+        unit="s",
+        low=0.1,
+        high=3600.0,
+        off="announce every join and leave at once",
+        metavar="SECONDS",
+    )
+    presence_burst: int = 4  # announcements of one identity at once before presence_interval
     who_page_size: int = 100  # entries per ``users`` page
     welcome_users: int = 20  # entries of that first page carried in ``welcome``
     history_lines: int = option(  # messages replayed to a late joiner (hello without since)

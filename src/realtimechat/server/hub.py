@@ -16,7 +16,15 @@ Presence is per *name*, not per connection: ``join`` goes out when a
 name's first session arrives and ``leave`` when its last one goes, so a
 second device does not announce itself. Above ``presence_limit`` members,
 ``join``/``leave`` are not sent at all (in a room of N, they would cost N
-frames each: N^2 in all); ``who`` still answers, one page at a time.
+frames each: N^2 in all); ``who`` still answers, one page at a time. An
+identity that comes and goes faster than ``presence_interval`` allows is
+announced less often, with what changed in the end (``budgets.py``).
+
+What one identity may cost over all its sessions (requests, stored text,
+presence) is its ``IdentityBudget`` (``budgets.py``); what all queues
+together may hold is bounded by ``Limits.queue_total_bytes``: past it the
+sessions holding the most are ended as slow consumers (``_shed``). Both
+are checked here, on this side of the engine boundary.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from ..protocol import (
     now_ts,
 )
 from .audit import log_event
+from .budgets import IdentityBudget, IdentityBudgets, PresenceChange
 from .config import Limits, NamesMode, ServerSettings
 from .engine import Engine, Entry, LocalEngine
 from .identity import PeerIdentity
@@ -76,8 +85,16 @@ class Peer(Protocol):
     def answered(self) -> None:
         """One owed answer is out."""
 
+    def shed(self) -> None:
+        """End this peer as a slow consumer: all queues together hold too much."""
+
 
 P = TypeVar("P", bound=Peer)
+
+# When all queues together hold more than Limits.queue_total_bytes, sessions
+# are ended until they hold at most this share of it (not one per loop
+# iteration while the total hovers at the limit).
+SHED_TO = 0.75
 
 
 @dataclass(slots=True, eq=False)
@@ -177,7 +194,8 @@ class Hub(Generic[P]):
             else LocalEngine(store if store is not None else MemoryStore(), loop)
         )
         self.store: Store = self.engine.store
-        self.scheduler = FlushScheduler(loop)
+        self.scheduler = FlushScheduler(loop, limit=limits.queue_total_bytes, over=self._shed)
+        self.budgets = IdentityBudgets(limits, settings)
         self._members: dict[str, Member] = {}
         self._sorted_keys: list[str] = []  # the keys of _members, in order (for who)
         self._active: dict[P, Member] = {}  # welcomed sessions, oldest first
@@ -190,6 +208,13 @@ class Hub(Generic[P]):
         self._awaiting_echo: dict[int, Peer] = {}  # id -> the session that sent it, until echoed
         self.stopping = False  # set by stop(): no more leave announcements, no more reads
         self._tasks: set[asyncio.Task[None]] = set()
+        # Replays are read and handed to their outboxes one at a time. A
+        # replay is up to history_lines (or history_page_max) messages of up
+        # to 64 KiB, read into a private copy per session: without a turn, a
+        # burst of joins had 14 to 28 finished reads (3 MB each in the
+        # non-reader test) waiting for the loop at once, and the freed heap
+        # then stayed in the RSS (tests/system/test_non_readers.py).
+        self.replay_turn = asyncio.Lock()
 
     async def start(self) -> None:
         """Load what the store remembers (name owners); follow what the engine stores."""
@@ -253,6 +278,7 @@ class Hub(Generic[P]):
         that alice left while it was the server that went.
         """
         self.stopping = True
+        self.budgets.cancel()  # no presence is announced from here on
         while True:  # a task may start a commit and a commit may start tasks
             if self._committer.busy:
                 await self._committer.finish()
@@ -388,9 +414,14 @@ class Hub(Generic[P]):
             bisect.insort(self._sorted_keys, key)
         member.sessions.append(session)
         self._active[session] = member
-        if first_session and self._presence_on():
-            self._broadcast_control(encode(Join(name=name, ts=now_ts())), skip=member)
+        self.budgets.attach(identity.key)
+        if first_session:
+            self._presence(identity.key, PresenceChange(key, name, online=True))
         return member
+
+    def budget(self, identity: PeerIdentity) -> IdentityBudget:
+        """The budget ``identity``'s sessions share (one of them is welcomed)."""
+        return self.budgets.of(identity.key)
 
     def remove(self, session: P, reason: str) -> None:
         """Forget a session; the last one of a name sends ``leave``."""
@@ -398,22 +429,97 @@ class Hub(Generic[P]):
         if member is None:
             return
         member.sessions.remove(session)
-        if member.sessions:
+        identity = member.identity.key
+        if not member.sessions:
+            del self._members[member.key]
+            del self._sorted_keys[bisect.bisect_left(self._sorted_keys, member.key)]
+            self._presence(identity, PresenceChange(member.key, member.name, False, reason))
+        self.budgets.detach(identity)
+
+    def sweep(self, now: float) -> None:
+        """Forget the budgets of identities gone long enough (the keepalive loop calls this)."""
+        self.budgets.sweep(now)
+
+    # ------------------------------------------------------------------
+    # Presence: join and leave, no faster than each identity's budget
+
+    def _presence(self, identity: str, change: PresenceChange) -> None:
+        """Announce ``change`` now if the identity's budget allows, else with what follows."""
+        budget = self.budgets.of(identity)
+        budget.pending[change.key] = change
+        if budget.due is not None:  # announced with the others when it is due
             return
-        announce = self._presence_on()  # counted with the leaver, as its join was
-        del self._members[member.key]
-        del self._sorted_keys[bisect.bisect_left(self._sorted_keys, member.key)]
-        if announce and not self.stopping:
-            leave = Leave(name=member.name, ts=now_ts(), reason=reason)
-            self._broadcast_control(encode(leave), skip=member)
+        now = self.loop.time()
+        if budget.presence.take(now):
+            self._announce(budget)
+        elif not self.stopping:
+            budget.due = self.loop.call_later(budget.presence.wait(now), self._presence_due, budget)
 
-    def _presence_on(self) -> bool:
-        return len(self._members) <= self.settings.presence_limit
+    def _presence_due(self, budget: IdentityBudget) -> None:
+        budget.due = None
+        budget.presence.spend(self.loop.time())
+        if not self._announce(budget):
+            budget.presence.refund()  # nothing had changed in the end: nothing was said
 
-    def _broadcast_control(self, data: bytes, *, skip: Member | None = None) -> None:
+    def _announce(self, budget: IdentityBudget) -> bool:
+        """Tell everyone else what changed; whether anything had."""
+        changes = budget.settle()
+        for change in changes:
+            # A leave is counted with the leaver, as its join was.
+            online = len(self._members) + (0 if change.online else 1)
+            if self.stopping or online > self.settings.presence_limit:
+                continue
+            frame: Join | Leave = (
+                Join(name=change.name, ts=now_ts())
+                if change.online
+                else Leave(name=change.name, ts=now_ts(), reason=change.reason)
+            )
+            self._broadcast_control(encode(frame), skip=change.key)
+        return bool(changes)
+
+    def _broadcast_control(self, data: bytes, *, skip: str | None = None) -> None:
+        """``data`` to every session but those of the name whose key is ``skip``."""
         for session, member in self._active.items():
-            if member is not skip:
+            if member.key != skip:
                 session.outbox.put_control(data)
+
+    # ------------------------------------------------------------------
+    # All queues together
+
+    def _shed(self) -> None:
+        """All queues hold more than queue_total_bytes: end the biggest holders first.
+
+        Called by the flush scheduler after its flushes, when what the paused
+        outboxes hold (with what their transports held) is over the limit.
+        Each session ended drops its queue (``Outbox.discard``), down to
+        SHED_TO of the limit.
+        """
+        scheduler = self.scheduler
+        total = before = scheduler.holding
+        if total <= scheduler.limit:
+            return
+        target = int(scheduler.limit * SHED_TO)
+        holders = sorted(
+            (session for session in self._active if session.outbox.paused),
+            key=lambda session: session.outbox.holding_bytes,
+            reverse=True,
+        )
+        shed = 0
+        for session in holders:
+            if total <= target:
+                break
+            total -= session.outbox.holding_bytes
+            session.shed()
+            shed += 1
+        log_event(
+            self.log,
+            logging.WARNING,
+            "limited",
+            limit="queue_total_bytes",
+            queued=before,
+            max=scheduler.limit,
+            shed=shed,
+        )
 
     # ------------------------------------------------------------------
     # Messages: accept now, store in the next group commit, ack, deliver
@@ -431,6 +537,7 @@ class Hub(Generic[P]):
                     ErrorCode.NO_SUCH_USER, f"nobody is called {frame.to!r}", ref=frame.ref
                 )
             recipient, to_name = owner
+        self._spend_text(member.identity, frame)
         draft = Draft(
             sender=member.identity.key,
             from_name=member.name,
@@ -443,6 +550,33 @@ class Hub(Generic[P]):
         )
         session.owe()  # its ack and echo (or error): answered when its batch is settled
         self._committer.add(session, draft)
+
+    def _spend_text(self, identity: PeerIdentity, frame: SendMsg) -> None:
+        """Take the message's text from its identity's byte budget, or refuse it."""
+        text = frame.text
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        budget = self.budgets.of(identity.key)
+        bucket = budget.text
+        if bucket.take(self.loop.time(), size):
+            budget.text_limited = False
+            return
+        if not budget.text_limited:  # one log line per episode, not per message
+            budget.text_limited = True
+            log_event(
+                self.log,
+                logging.WARNING,
+                "limited",
+                cn=identity.cn,
+                fp=identity.short_fp,
+                limit="identity_text_rate",
+                rate=bucket.rate,
+            )
+        raise Refusal(
+            ErrorCode.RATE_LIMITED,
+            f"slow down: at most {bucket.rate:g} bytes of text a second "
+            "from all sessions of your certificate together",
+            ref=frame.ref,
+        )
 
     def _settle(self, batch: list[tuple[Peer, Draft]], results: list[Stored] | None) -> None:
         """A batch is done: each sender gets its ack (or, if nothing was stored, an error).

@@ -241,8 +241,8 @@ class Session(asyncio.Protocol):
                 self._log("protocol_error", code=error.code)
             case ErrorSent(error):  # a refusal such as empty_text: routine, not for the log
                 self._log("request_refused", level=logging.DEBUG, code=error.code)
-            case RateLimited(rate):  # one log line per episode, not per request
-                self._log("limited", level=logging.WARNING, limit="rate", rate=rate)
+            case RateLimited(rate, limit):  # one log line per episode, not per request
+                self._log("limited", level=logging.WARNING, limit=limit, rate=rate)
             case Finishing():
                 self._finishing()
             case Closed():
@@ -258,14 +258,32 @@ class Session(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel(self._abort_timer)
-        if self.on_closed is not None:
-            self.on_closed()
-        if self.closed:
-            return
-        self.machine.close(ByeReason.DISCONNECTED, send_bye=False)  # nothing can be sent now
+        self._abort_timer = None
+        on_closed, self.on_closed = self.on_closed, None
+        if on_closed is not None:
+            on_closed()
+        if not self.closed:
+            self.machine.close(ByeReason.DISCONNECTED, send_bye=False)  # nothing can be sent now
+            self._cancel_timers()
+            if self.started:
+                self._forget(ByeReason.DISCONNECTED)
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """The connection is gone: drop what refers back to this session.
+
+        The server's bookkeeping, the transport (whose protocol refers to
+        us), the outbox's writer (our method) and the timers: so the
+        session, its TLS state and its memory BIOs are freed as soon as
+        the last reference goes, not whenever a full garbage collection
+        runs (a closed connection used to wait in reference cycles,
+        holding the buffers of its last writes).
+        """
+        self.outbox.close()
+        self._transport = None
+        self._early = []
         self._cancel_timers()
-        if self.started:
-            self._forget(ByeReason.DISCONNECTED)
+        self._hello_timer = self._write_timer = self._expiry_timer = self._drain_timer = None
 
     def pause_writing(self) -> None:
         """The peer is not reading: queue, stop reading it, end it if this lasts.
@@ -274,7 +292,8 @@ class Session(asyncio.Protocol):
         peer that never reads cannot make us do work (such as ``history``
         replies) that piles up in memory.
         """
-        self.outbox.pause()
+        transport = self._transport
+        self.outbox.pause(transport.get_write_buffer_size() if transport is not None else 0)
         self._sync_reading()
         if not self.closed and self._write_timer is None:
             self._write_timer = self.context.loop.call_later(
@@ -393,6 +412,7 @@ class Session(asyncio.Protocol):
         self._pump()  # what the peer sent after its hello
 
     def _welcome(self, hello: Hello, name: str) -> None:
+        assert self.identity is not None
         self._cancel(self._hello_timer)
         self._hello_timer = None
         self.member = self.hub.admit(self, name)
@@ -406,7 +426,7 @@ class Session(asyncio.Protocol):
             users_next=users.next,
             motd=self.context.settings.motd,
         )
-        self.machine.accept(welcome)
+        self.machine.accept(welcome, shared=self.hub.budget(self.identity).requests)
         self._flush_machine()
         self._replay(hello.since)
         self._log("joined", name=name)
@@ -433,7 +453,10 @@ class Session(asyncio.Protocol):
         replayed: list[Msg] = []
         gap = None
         try:
-            replayed, gap = await self.hub.what_to_replay(self.identity.key, since, upto)
+            # One replay at a time (Hub.replay_turn): the finally below hands
+            # this one over as the turn passes, before the next read starts.
+            async with self.hub.replay_turn:
+                replayed, gap = await self.hub.what_to_replay(self.identity.key, since, upto)
         finally:  # even if the store failed, live traffic must flow again
             self.outbox.release(
                 [(encode(replace(msg, replay=True)), msg.id) for msg in replayed], gap=gap
@@ -484,8 +507,10 @@ class Session(asyncio.Protocol):
         self._cancel_timers()
         transport = self._transport
         if transport is not None:
+            # A peer that is not reading gets a gap for its queue rather than
+            # the queue itself; the bye goes out even to a slow reader.
+            self.outbox.end()
             self._flush_machine()  # its error and bye, if any
-            self.outbox.paused = False  # the bye goes out even to a slow reader
             self.outbox.flush()
             transport.close()
             # close() waits for the peer to take what is buffered; a peer
@@ -495,6 +520,10 @@ class Session(asyncio.Protocol):
             )
         if self.started:
             self._forget(closed.reason, log=log)
+
+    def shed(self) -> None:
+        """All queues together hold too much, and ours is among the biggest: end it."""
+        self.end(ByeReason.SLOW_CONSUMER)
 
     def recheck(self, trust: Trust) -> None:
         """After a reload: end this session if its certificate no longer qualifies."""

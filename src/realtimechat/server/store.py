@@ -13,8 +13,11 @@ Guarantees every store gives:
   restarts and are never reused (SQLite ``AUTOINCREMENT``).
 * A message whose ``(sender identity, ref)`` was stored before is not
   stored again: ``append`` reports the first id instead. SQLite keeps seen
-  refs ``REF_DAYS`` days (``purge``, run hourly, forgets older ones); the
-  memory store keeps the refs of twice as many messages as it keeps.
+  refs ``REF_DAYS`` days: ``purge``, which the server runs at start and
+  hourly whether or not it forgets messages, deletes older ones (through
+  an index on when they were seen, so that it costs what it deletes, not
+  a walk of the table); the memory store keeps the refs of twice as many
+  messages as it keeps.
 * Private messages are visible only to the sender's and recipient's
   identities (not names: a name released and claimed again does not open
   anyone's old private messages).
@@ -238,6 +241,7 @@ CREATE TABLE IF NOT EXISTS refs (
     seen REAL NOT NULL,
     PRIMARY KEY (sender, ref)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refs_seen ON refs (seen);
 CREATE TABLE IF NOT EXISTS names (
     key TEXT PRIMARY KEY,
     identity TEXT NOT NULL,
@@ -450,6 +454,9 @@ class SqliteStore:
         return cursor.rowcount > 0
 
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
+        """Delete messages older than ``older_than`` or beyond the newest ``keep`` (either
+        may be None: that rule is off), and, always, refs older than REF_DAYS."""
+
         def purge(db: sqlite3.Connection) -> int:
             removed = 0
             with _transaction(db):

@@ -36,6 +36,10 @@ from typing import Any, Final, cast
 from ..tls import describe_handshake_error
 
 READ_SIZE: Final = 16 * 1024  # plaintext taken from OpenSSL per call; no buffer is kept
+# Plaintext given to OpenSSL per call before its records are moved on: an
+# outgoing memory BIO grows to the largest write it ever held and never
+# shrinks, so one large write must not pass through it whole.
+WRITE_SIZE: Final = 64 * 1024
 _CLOSE_GRACE: Final = 5.0  # seconds a closing connection may take to flush before it is cut
 
 
@@ -195,16 +199,29 @@ class TLSServerProtocol(asyncio.Protocol):
             self._grace.cancel()  # nothing left to abort; do not hold the connection 5 s more
             self._grace = None
         self.closing = True
-        if self.handshaking:
-            self.handshaking = False
-            self._on_refused(
-                describe_handshake_error(exc)
-                if exc
-                else "peer closed the connection during the handshake"
-            )
-            return
-        if self._app is not None:
-            self._app.connection_lost(exc or self._error)
+        try:
+            if self.handshaking:
+                self.handshaking = False
+                self._on_refused(
+                    describe_handshake_error(exc)
+                    if exc
+                    else "peer closed the connection during the handshake"
+                )
+            elif self._app is not None:
+                self._app.connection_lost(exc or self._error)
+        finally:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Drop every reference that leads back here: the app (whose transport refers to
+        us), the callbacks (a subclass's own methods), the error (its traceback holds our
+        frames), the TLS state. The connection is then freed when its last reference goes,
+        with its memory BIOs, rather than at the next full garbage collection."""
+        self._app = None
+        self._on_ready = _no_app
+        self._on_refused = _not_told
+        self._error = None
+        self._sslobj = None
 
     def pause_writing(self) -> None:
         if self._app is not None:
@@ -294,7 +311,8 @@ class TLSServerProtocol(asyncio.Protocol):
 
     def _read_plaintext(self) -> None:
         sslobj = self._sslobj
-        assert sslobj is not None
+        if sslobj is None:  # gone since this read was scheduled (resume_reading)
+            return
         # One raw read can hold many records: stop as soon as the app pauses
         # (resume_reading delivers the rest, which OpenSSL keeps meanwhile).
         while not self.closing and not self._peer_done and not self._paused:
@@ -339,13 +357,17 @@ class TLSServerProtocol(asyncio.Protocol):
             asyncio.get_running_loop().call_soon(self._read_plaintext)
 
     def write_plaintext(self, data: bytes | bytearray | memoryview) -> None:
-        if self.closing or self._sslobj is None or not data:
+        sslobj = self._sslobj
+        if self.closing or sslobj is None or not data:
             return
         view = memoryview(data)
         try:
             while view:
-                written = self._sslobj.write(view)
+                # At most WRITE_SIZE at a time through the memory BIO (see there).
+                written = sslobj.write(view[:WRITE_SIZE])
                 view = view[written:]
+                if view:
+                    self._flush()
         except ssl.SSLError as exc:
             # Like asyncio's transports: a broken connection is reported by
             # connection_lost, never raised at the writer.
@@ -398,3 +420,12 @@ class TLSServerProtocol(asyncio.Protocol):
         if name == "peercert" and self._sslobj is not None:
             return self._sslobj.getpeercert()
         return self.raw.get_extra_info(name, default)
+
+
+def _no_app(transport: TLSTransport) -> asyncio.Protocol:
+    """``on_ready`` once the connection is gone: it can never be called then."""
+    raise AssertionError("a closed connection finished its handshake")
+
+
+def _not_told(reason: str) -> None:
+    """``on_refused`` once the connection is gone: it was reported already."""

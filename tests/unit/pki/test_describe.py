@@ -18,7 +18,7 @@ from .helpers import cn_name, make_csr
 
 
 def test_list_certificates_gives_each_status(ca_root: Path) -> None:
-    """list_certificates pairs every index entry with its status, oldest first."""
+    """list_certificates pairs every index entry with its status, the soonest to expire first."""
     now = dt.datetime.now(dt.UTC)
     pki.issue_client(ca_root, "valid")
     pki.issue_client(ca_root, "soon", days=10)
@@ -31,10 +31,10 @@ def test_list_certificates_gives_each_status(ca_root: Path) -> None:
     rows = pki.list_certificates(ca_root)
 
     assert [(entry.name, status) for entry, status in rows] == [
-        ("chatserver", "valid"),
-        ("valid", "valid"),
-        ("soon", "expiring soon"),
         ("old", "expired"),
+        ("soon", "expiring soon"),
+        ("chatserver", "valid"),  # 365 days each: in the order issued
+        ("valid", "valid"),
         ("gone", "revoked"),
     ]
 

@@ -1,0 +1,274 @@
+"""What the client shows, as facts: one event per thing a user would see.
+
+``Chat`` hands every event to its view (``ChatView.show``). The terminal
+and ``--plain`` draw it as a line of text (``render.event_lines``);
+``--json`` prints it as one JSON object (``as_json``) with the fields
+docs/bots.md lists and docs/bots.schema.json defines, so a bot reads facts,
+never prose. Strings are exactly as they came from the server: the JSON
+encoding escapes them, so nothing here is sanitised.
+
+Every event's JSON has ``event`` (its kind) and ``ts`` (the server's time
+when it gave one, else the client's, both RFC 3339 in UTC).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ..protocol import Gap, Join, Leave, Msg, UserInfo, Users, Welcome, frame_to_dict
+
+# Codes of the client's own errors (the server's are protocol.md 12.1's).
+TOO_LONG: Final = "too_long"  # a message larger than the server takes: never sent
+UNKNOWN_COMMAND: Final = "unknown_command"
+USAGE: Final = "usage"  # a known command used wrongly
+
+
+@dataclass(frozen=True, slots=True)
+class Welcomed:
+    """The server welcomed us: ``again`` after a reconnect (``reconnected``), else ``welcome``."""
+
+    welcome: Welcome
+    again: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    """The server named us by our certificate, not as we asked."""
+
+    name: str
+    asked: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryReset:
+    """The server's ids started again (its history was reset)."""
+
+    last_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message shown: ``private`` when it has a ``to``, else ``message``."""
+
+    msg: Msg
+    own: bool
+    mention: bool  # someone else's message that names us
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryShown:
+    """The messages above came from history: recent ones, or the ones we ``missed``."""
+
+    count: int
+    missed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    frame: Join
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    frame: Leave
+
+
+@dataclass(frozen=True, slots=True)
+class Online:
+    """Who is online (a ``users`` page: the answer to ``/who``)."""
+
+    frame: Users
+
+
+@dataclass(frozen=True, slots=True)
+class WhoisAnswer:
+    """The answer to ``/whois name``: ``user`` is None when nobody online has that name."""
+
+    name: str
+    user: UserInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class Missed:
+    """The server could not send us these messages (a ``gap``); the client asks for them."""
+
+    frame: Gap
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An error: the server's (``code`` from protocol.md 12.1) or the client's own.
+
+    ``ref`` and ``text`` name our message it concerns, when it concerns one:
+    that message was not sent.
+    """
+
+    code: str
+    message: str
+    ref: str | None = None
+    text: str | None = None
+    local: bool = False  # the client's own (TOO_LONG, UNKNOWN_COMMAND, USAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnecting:
+    """The connection is gone: the next attempt in ``delay`` seconds.
+
+    ``attempt`` counts the attempts that failed since the connection ended
+    (0: it has just ended); ``asked``: an attempt the user asked for failed.
+    """
+
+    reason: str
+    delay: float
+    attempt: int
+    asked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """The user asked to try now (Enter on an empty line, ``/reconnect``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DayChanged:
+    """The next message is the first of ``day`` (local time)."""
+
+    day: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateExpiring:
+    """Our own certificate expires soon (within EXPIRY_WARNING)."""
+
+    not_after: dt.datetime
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ignoring:
+    """``/ignore`` (``ignored``) or ``/unignore`` took effect, on this client."""
+
+    name: str
+    ignored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Anything else the client says (kept to a few: ``kind`` says which)."""
+
+    kind: str
+    text: str
+
+
+Event = (
+    Welcomed
+    | Renamed
+    | HistoryReset
+    | Message
+    | HistoryShown
+    | Joined
+    | Left
+    | Online
+    | WhoisAnswer
+    | Missed
+    | Failed
+    | Reconnecting
+    | Retrying
+    | DayChanged
+    | CertificateExpiring
+    | Ignoring
+    | Help
+    | Notice
+)
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _users(users: tuple[UserInfo, ...] | None) -> list[dict[str, Any]]:
+    return [frame_to_dict(user) for user in users or ()]
+
+
+def as_json(event: Event, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The JSON object for ``event`` (docs/bots.md): ``event``, ``ts``, then its fields."""
+    kind, fields, ts = _json_fields(event)
+    return {"event": kind, "ts": ts or _utc(now or dt.datetime.now(dt.UTC)), **fields}
+
+
+def _json_fields(event: Event) -> tuple[str, dict[str, Any], str | None]:  # noqa: PLR0911 - one per kind
+    match event:
+        case Welcomed(welcome=welcome):
+            return (
+                "reconnected" if event.again else "welcome",
+                {
+                    "name": welcome.name,
+                    "online": welcome.users_online,
+                    "users": _users(welcome.users),
+                    "more_users": welcome.users_next is not None,
+                    "motd": welcome.motd,
+                    "last_id": welcome.last_id,
+                },
+                None,
+            )
+        case Message(msg=msg):
+            body = frame_to_dict(msg)
+            del body["type"]
+            body.setdefault("to", None)
+            body.setdefault("action", None)
+            body.setdefault("room", None)
+            body["replay"] = msg.replay
+            body.update(own=event.own, mention=event.mention)
+            return ("private" if msg.to is not None else "message"), body, msg.ts
+        case Joined(frame=frame):
+            return "join", {"name": frame.name}, frame.ts
+        case Left(frame=frame):
+            return "leave", {"name": frame.name, "reason": frame.reason}, frame.ts
+        case Online(frame=frame):
+            return "users", {"users": _users(frame.users), "more": frame.next is not None}, None
+        case WhoisAnswer():
+            user = frame_to_dict(event.user) if event.user is not None else None
+            return "whois", {"name": event.name, "online": user is not None, "user": user}, None
+        case Missed(frame=frame):
+            ids = {"from_id": frame.from_id, "to_id": frame.to_id, "missed": frame.missed}
+            return "gap", ids, None
+        case Failed():
+            failed = {"code": event.code, "message": event.message, "ref": event.ref}
+            return "error", {**failed, "text": event.text, "local": event.local}, None
+        case _:
+            return _json_local(event)
+
+
+def _json_local(event: Event) -> tuple[str, dict[str, Any], str | None]:  # noqa: PLR0911 - one per kind
+    """The events of the client's own making."""
+    match event:
+        case Renamed():
+            return "renamed", {"name": event.name, "asked": event.asked}, None
+        case HistoryReset():
+            return "history_reset", {"last_id": event.last_id}, None
+        case HistoryShown():
+            return "history", {"count": event.count, "missed": event.missed}, None
+        case Reconnecting():
+            fields = {"reason": event.reason, "delay": round(event.delay, 3)}
+            return "reconnecting", {**fields, "attempt": event.attempt, "asked": event.asked}, None
+        case Retrying():
+            return "retrying", {}, None
+        case DayChanged():
+            return "day", {"date": event.day.isoformat()}, None
+        case CertificateExpiring():
+            fields = {"not_after": _utc(event.not_after), "days": event.days}
+            return "certificate_expiring", fields, None
+        case Ignoring():
+            return "ignore", {"name": event.name, "ignored": event.ignored}, None
+        case Help():
+            return "help", {"lines": list(event.lines)}, None
+        case Notice():
+            return "notice", {"kind": event.kind, "text": event.text}, None
+    raise AssertionError(f"no JSON form for {event!r}")  # pragma: no cover - every kind has one
