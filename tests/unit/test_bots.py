@@ -230,3 +230,11 @@ def test_a_room_is_a_field_and_a_tag() -> None:
     ]
     (tagged,) = event_lines(message, tag="#ops")
     assert as_text(tagged).endswith("[#ops] bob: deploy")
+
+
+def test_the_examples_in_bots_md_are_of_the_schema() -> None:
+    """Every JSON line docs/bots.md shows is valid against docs/bots.schema.json."""
+    examples = [line for line in BOTS.read_text().splitlines() if line.startswith('{"event"')]
+    assert len(examples) >= 5
+    for line in examples:
+        validate(line)
