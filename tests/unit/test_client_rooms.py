@@ -58,6 +58,12 @@ def test_a_room_command_without_a_room_name_says_why(line: str) -> None:
     assert isinstance(parse_line(line), Unknown)
 
 
+def test_part_lobby_says_the_lobby_is_everyones() -> None:
+    assert parse_line("/part Lobby") == Unknown(
+        "everyone is in the lobby, always: /part #ROOM leaves a room"
+    )
+
+
 def test_a_join_asked_here_switches_to_the_room_and_one_from_elsewhere_does_not() -> None:
     """joined after /join: typed into; joined from another device: listed, not switched."""
     rooms = in_rooms()
@@ -178,3 +184,7 @@ def test_tab_completes_room_names_after_a_hash() -> None:
     assert got == ["#ops "]
     got = [c.text for c in completer.get_completions(Document("hi b"), CompleteEvent())]
     assert got == ["bob "]
+    got = [c.text for c in completer.get_completions(Document("/go lo"), CompleteEvent())]
+    assert got == ["lobby "]
+    got = [c.text for c in completer.get_completions(Document("/go lo lo"), CompleteEvent())]
+    assert got == []  # only the word after /go

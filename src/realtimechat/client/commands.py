@@ -206,6 +206,8 @@ def _join(rest: str) -> Command:
 def _part(rest: str) -> Command:
     if not rest.strip():
         return PartRoomCmd()
+    if rest.strip().lower() == DEFAULT_ROOM:
+        return Unknown("everyone is in the lobby, always: /part #ROOM leaves a room")
     room = _room_argument("part", rest)
     return room if isinstance(room, Unknown) else PartRoomCmd(room)
 

@@ -54,7 +54,7 @@ from prompt_toolkit.shortcuts import clear, print_formatted_text
 from prompt_toolkit.styles import Style
 
 from ..names import shown
-from ..protocol import Msg
+from ..protocol import DEFAULT_ROOM, Msg
 from ..sanitize import visible, visible_text
 from .chat import Chat, Opener, Status
 from .commands import COMMANDS, KEY_HELP_LINES, ShowHelp, parse_line
@@ -214,6 +214,9 @@ class ChatCompleter(Completer):
             suffix = " "
         elif word.startswith("#"):
             candidates = (visible(room) for room in self.rooms())
+            suffix = " "
+        elif before.startswith("/go ") and before.count(" ") == 1:
+            candidates = [DEFAULT_ROOM]  # /go lobby; rooms are completed after their '#'
             suffix = " "
         else:
             candidates = (shown(name) for name in self.names())
