@@ -768,3 +768,26 @@ def test_two_rooms_unread_counts_switching_tags_and_tab(
     tmux.wait_for("alice", lambda _: room_prompt(tmux, "alice", "alice") == "alice #dev>")
     tmux.keys("alice", "M-Right")
     tmux.wait_for("alice", lambda _: room_prompt(tmux, "alice", "alice") == "alice #ops>")
+
+
+@pytest.mark.protocol("6.5")
+def test_a_narrow_status_line_keeps_the_unread_counts(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess
+) -> None:
+    """At 60 columns the address gives way, not the counts of the rooms waiting to be read."""
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice", width=60)
+    join_in_pane(tmux, "bob", pki, server_process.port, "bob")
+    rooms = ("#announce", "#dev", "#ops")
+    for pane in ("alice", "bob"):
+        for room in rooms:
+            tmux.type(pane, f"/join {room}", enter=True)
+            wait_prompt(tmux, pane, f"{pane} {room}>")
+    tmux.type("alice", "/go lobby", enter=True)
+    wait_prompt(tmux, "alice", "alice>")
+    for room in rooms:
+        tmux.type("bob", f"/go {room}", enter=True)
+        wait_prompt(tmux, "bob", f"bob {room}>")
+        tmux.type("bob", f"news in {room}", enter=True)
+    screen = tmux.wait_text("alice", "| #announce 1 · #dev 1 · #ops 1")
+    status = screen.rstrip("\n").splitlines()[-1]
+    assert status.rstrip() == " as alice | connected | #announce 1 · #dev 1 · #ops 1", status

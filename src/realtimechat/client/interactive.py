@@ -60,7 +60,7 @@ from .chat import Chat, Opener, Status
 from .commands import COMMANDS, KEY_HELP_LINES, ShowHelp, parse_line
 from .connection import Endpoint
 from .events import Event, Message, Notice
-from .render import Fragments, event_lines, fit, notice
+from .render import Fragments, as_text, event_lines, fit, notice, width
 from .state import ResumePoint
 
 STYLE = Style.from_dict(
@@ -372,31 +372,42 @@ class InteractiveClient:
         return False
 
     def _toolbar(self) -> FormattedText:
+        """The status line: where and who, the connection, mentions, unread rooms, what is
+        being sent; on a narrow terminal the address goes first, then the online count, so
+        that what changes (and what waits for you) stays in sight."""
         chat = self.chat
-        parts: list[tuple[str, str]] = [("", f" {self.endpoint} as {shown(chat.name or '?')} ")]
-        if chat.status is Status.CONNECTED:  # offline, the last count would be stale
-            parts.append(("", f"| {chat.roster.online} online "))
+        where = ("", f" {self.endpoint} as {shown(chat.name or '?')} ")
+        who = ("", f" as {shown(chat.name or '?')} ")
+        connected = chat.status is Status.CONNECTED
+        online = ("", f"| {chat.roster.online} online ") if connected else None
+        rest: list[tuple[str, str]] = []
         if chat.status is Status.RECONNECTING and chat.retry_at is not None:
             left = max(0.0, chat.retry_at - asyncio.get_running_loop().time())
-            parts.append(("class:status-bad", f"| reconnecting in {left:.0f} s (Enter: now) "))
+            rest.append(("class:status-bad", f"| reconnecting in {left:.0f} s (Enter: now) "))
         elif chat.status is Status.CONNECTED:
-            parts.append(("", "| connected "))
+            rest.append(("", "| connected "))
         else:
-            parts.append(("class:status-bad", f"| {chat.status.value} "))
+            rest.append(("class:status-bad", f"| {chat.status.value} "))
         if self.view.unread_mentions:
             count = self.view.unread_mentions
             mentioned = "1 mention" if count == 1 else f"{count} mentions"
-            parts.append(("class:status-mention", f"| {mentioned} "))
+            rest.append(("class:status-mention", f"| {mentioned} "))
         unread = chat.rooms.unread()
         if unread:
             counts = " · ".join(f"{visible(room)} {count}" for room, count in unread)
-            parts.append(("class:status-unread", f"| {counts} "))
+            rest.append(("class:status-unread", f"| {counts} "))
         pending: Sequence[str] = [visible_text(item.frame.text) for item in chat.pending.values()]
         if pending:
             listed = ", ".join(_shorten(text) for text in pending[:MAX_PENDING_SHOWN])
             extra = len(pending) - MAX_PENDING_SHOWN
             more = f" (+{extra})" if extra > 0 else ""
-            parts.append(("class:pending", f"| sending: {listed}{more}"))
+            rest.append(("class:pending", f"| sending: {listed}{more}"))
+        columns = self.printer.columns()
+        choices: list[list[tuple[str, str] | None]] = [[where, online], [who, online], [who]]
+        for head in choices:
+            parts = [part for part in head if part is not None] + rest
+            if columns is None or width(as_text(parts)) <= columns:
+                break
         return FormattedText(parts)
 
     def _refresh(self) -> None:
