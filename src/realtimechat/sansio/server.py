@@ -41,7 +41,6 @@ event, which is why events are pulled one at a time, as in h11.
 from __future__ import annotations
 
 import enum
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -225,8 +224,13 @@ class ServerProtocol:
         self.last_received = now
         self.welcomed = False
         self._decoder = FrameDecoder.for_server(rules.max_line_bytes)
-        self._received: deque[Frame | ProtocolError | _EndOfInput] = deque()
-        self._events: deque[Event] = deque()
+        # Lists, not deques: an empty deque costs ~620 bytes, and every
+        # connection holds two for its whole life (2,000 idle connections:
+        # 2.4 MB). The received items are read from ``_next`` on, and the list
+        # emptied once read; events are one or two at a time.
+        self._received: list[Frame | ProtocolError | _EndOfInput] = []
+        self._next = 0  # the first item of _received not handled yet
+        self._events: list[Event] = []
         self._outgoing: list[bytes] = []
         self._bucket = TokenBucket(rate=rules.rate, burst=rules.burst)
         # The identity's bucket, shared with its other sessions (accept() is given it).
@@ -268,13 +272,18 @@ class ServerProtocol:
         """The next thing the application must act on, or None until more data comes."""
         events = self._events
         if events:
-            return events.popleft()
+            return events.pop(0)
         if self.state is State.DECIDING:
             raise LocalProtocolError("accept() or refuse() the hello before the next event")
         received = self._received
-        while received and not events and self._reading:
-            self._handle(received.popleft(), now)
-        return events.popleft() if events else None
+        while self._next < len(received) and not events and self._reading:
+            item = received[self._next]
+            self._next += 1
+            if self._next == len(received):
+                received.clear()  # all read: the list's storage goes
+                self._next = 0
+            self._handle(item, now)
+        return events.pop(0) if events else None
 
     @property
     def has_data_to_send(self) -> bool:
@@ -446,7 +455,7 @@ class ServerProtocol:
 
     def _finish(self, reason: ByeReason) -> None:
         """The peer is done sending (bye, EOF): close now, or once every answer is out."""
-        self._received.clear()
+        self._drop_received()
         if self.state is State.ACTIVE and self._owed > 0:
             self._enter(State.FINISHING)
             self.finish_reason = reason
@@ -461,10 +470,14 @@ class ServerProtocol:
 
     def _close(self, reason: str, *, welcomed: bool, send_bye: bool) -> Closed:
         self._enter(State.CLOSED)
-        self._received.clear()
+        self._drop_received()
         if send_bye:
             self._send(Bye(reason=reason))
         return Closed(reason=reason, welcomed=welcomed, bye_sent=send_bye)
+
+    def _drop_received(self) -> None:
+        self._received.clear()
+        self._next = 0
 
     def _send_error(self, error: ProtocolError) -> None:
         self._send(Error(code=error.code, message=error.message, ref=error.ref))
