@@ -156,6 +156,7 @@ class RoomInfo:
     topic: str | None = None
     member: bool = False  # the reader is a member
     may_join: bool = False  # the reader may join (a member may always part)
+    private: bool = False  # only whom the room file names may enter (6.5.7)
 
 
 # Frames both sides send -------------------------------------------------

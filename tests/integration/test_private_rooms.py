@@ -141,6 +141,15 @@ async def test_a_group_in_the_certificate_opens_the_door(arrive: Arrive) -> None
     assert (await receive_until(carol, Error)).code == "no_such_room"
     assert await listed(carol) == ["#dev"]  # #ops is not even named to carol
     assert await listed(bob) == ["#dev", "#ops"]
+    await bob.send(JoinRoom(room="#lounge"))  # not in the room file: anyone may enter
+    await receive_until(bob, Joined)
+    await bob.send(ListRooms())
+    entries = (await receive_until(bob, RoomList)).rooms
+    assert [(room.name, room.private) for room in entries] == [
+        ("#dev", True),
+        ("#lounge", False),
+        ("#ops", True),
+    ]
 
 
 async def test_leaving_the_room_file_parts_the_member_within_seconds(

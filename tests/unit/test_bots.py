@@ -206,7 +206,14 @@ def test_a_room_is_a_field_and_a_tag() -> None:
     rooms = SAMPLES[SAMPLES.index(Notice("hint", "-- type to chat")) + 1 :]
     welcome, message, history, join, leave, entered, left, parted, topic, _, listed = rooms
     assert as_json(welcome)["rooms"] == [
-        {"name": "#ops", "members": 2, "topic": "on call: bob", "member": True, "may_join": True}
+        {
+            "name": "#ops",
+            "members": 2,
+            "topic": "on call: bob",
+            "member": True,
+            "may_join": True,
+            "private": False,
+        }
     ]
     assert (as_json(message)["room"], as_json(history)["room"]) == ("#ops", "#ops")
     assert (as_json(join)["room"], as_json(leave)["room"]) == ("#ops", "#ops")

@@ -272,6 +272,7 @@ def _rooms(rooms: tuple[RoomInfo, ...] | None) -> list[dict[str, Any]]:
             "topic": room.topic,
             "member": room.member,
             "may_join": room.may_join,
+            "private": room.private,
         }
         for room in rooms or ()
     ]

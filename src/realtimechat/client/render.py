@@ -325,7 +325,8 @@ def room_line(info: RoomInfo) -> str:
     """One room of ``/rooms``: name, members, whether we are in it or may join, topic."""
     members = "1 member" if info.members == 1 else f"{info.members} members"
     state = "you are in it" if info.member else ("open to you" if info.may_join else "")
-    parts = [visible(info.name), members, state, visible(info.topic) if info.topic else ""]
+    kind = "private" if info.private else ""
+    parts = [visible(info.name), kind, members, state, visible(info.topic) if info.topic else ""]
     return "-- " + " · ".join(part for part in parts if part)
 
 

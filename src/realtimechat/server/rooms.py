@@ -292,6 +292,7 @@ class RoomDirectory:
             topic=room.shown_topic,
             member=member,
             may_join=may_join,
+            private=room.private,
         )
 
     # -- inside ------------------------------------------------------------------------
