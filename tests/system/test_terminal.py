@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from subprocess import Popen
+from typing import IO
 
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -511,6 +514,52 @@ def test_private_messages_and_ignore(tmux: Tmux, pki: Pki, server_process: Serve
     tmux.type("alice", "/msg dave are you there", enter=True)
     screen = tmux.wait_text("alice", "!! nobody is called 'dave'")
     assert "no_such_user" not in screen  # the protocol's code is not for people
+
+
+def test_pastes_stay_whole_while_messages_arrive(
+    tmux: Tmux, pki: Pki, server_process: ServerProcess, tmp_path: Path
+) -> None:
+    """Multi-line pastes while another user's lines keep arriving: each paste is one message.
+
+    prompt_toolkit turns bracketed paste off while it prints a line above the
+    input, and a paste landing then would be split into one message per line.
+    A --json observer records every message alice sends.
+    """
+    join_in_pane(tmux, "alice", pki, server_process.port, "alice")
+
+    def plain(name: str, *options: str, out: int | IO[str] = subprocess.DEVNULL) -> Popen[str]:
+        command = rtchat_command(pki.folder, server_process.port, name, *options)
+        state = ["--state", str(tmp_path / f"{name}.state")]
+        return subprocess.Popen(
+            [*command.split(), *state], stdin=subprocess.PIPE, stdout=out, text=True
+        )
+
+    with (tmp_path / "observed.jsonl").open("w") as observed:
+        observer = plain("dave", "--json", out=observed)
+        talker = plain("carol", "--plain")
+        assert observer.stdin is not None
+        assert talker.stdin is not None
+        try:
+            tmux.wait_text("alice", "carol joined")
+            for n in range(5):
+                talker.stdin.write("".join(f"chatter {n}.{m}\n" for m in range(8)))
+                talker.stdin.flush()
+                tmux.run("set-buffer", "-b", "block", f"paste {n} first\npaste {n} second")
+                tmux.run("paste-buffer", "-p", "-b", "block", "-t", "alice")
+                tmux.keys("alice", "Enter")
+            tmux.wait_text("alice", "paste 4 second")
+            deadline = time.monotonic() + DEADLINE
+            while "paste 4 second" not in (tmp_path / "observed.jsonl").read_text():
+                assert time.monotonic() < deadline, "the observer did not get the last paste"
+                time.sleep(0.1)
+        finally:
+            for client in (talker, observer):
+                if client.stdin is not None:
+                    client.stdin.close()
+                client.wait(timeout=30)
+    events = [json.loads(line) for line in (tmp_path / "observed.jsonl").read_text().splitlines()]
+    from_alice = [event["text"] for event in events if event.get("from") == "alice"]
+    assert from_alice == [f"paste {n} first\npaste {n} second" for n in range(5)]
 
 
 def test_status_line_counts_users_and_shows_reconnecting(

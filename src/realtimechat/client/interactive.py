@@ -39,7 +39,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prompt_toolkit import PromptSession
@@ -48,7 +48,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from prompt_toolkit.output import ColorDepth
+from prompt_toolkit.output import ColorDepth, Output
 from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.shortcuts import clear, print_formatted_text
 from prompt_toolkit.styles import Style
@@ -195,6 +195,27 @@ class TerminalView:
         self.printer.clear()
 
 
+@contextlib.contextmanager
+def _bracketed_paste_kept(output: Output) -> Iterator[None]:
+    """Bracketed paste stays on for the whole chat, not only while a line is drawn.
+
+    prompt_toolkit turns it off whenever it erases the input area -- for every
+    message printed above it, and between one line and the next -- and on
+    again at the next redraw. A paste that reaches the terminal in between
+    comes without its brackets, and each of its line breaks is an Enter: one
+    message per line (tests/system/test_terminal.py's paste test, under load).
+    So it is turned off once, when the chat ends.
+    """
+    disable = output.disable_bracketed_paste
+    output.disable_bracketed_paste = lambda: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        output.disable_bracketed_paste = disable  # type: ignore[method-assign]
+        disable()
+        output.flush()
+
+
 class ChatCompleter(Completer):
     """Tab: ``/commands`` at the start of a line, ``#rooms`` after a ``#``, names anywhere."""
 
@@ -302,7 +323,7 @@ class InteractiveClient:
                 "-- type to chat; Tab completes, /help for commands, /quit or Ctrl-D to leave",
             )
         )
-        with patch_stdout(raw=True):
+        with patch_stdout(raw=True), _bracketed_paste_kept(self.session.output):
             typing = asyncio.create_task(self._type(), name="input")
             try:
                 await asyncio.wait({running, typing}, return_when=asyncio.FIRST_COMPLETED)
