@@ -46,7 +46,8 @@ def listening_sockets(hosts: Iterable[str] | None, port: int, backlog: int) -> l
     (with its errno, which rtchat-server explains).
     """
     infos: dict[tuple[socket.AddressFamily, Any], None] = {}  # ordered, without repeats
-    for host in list(hosts) if hosts else [None]:
+    wanted: list[str | None] = [*hosts] if hosts else [None]  # None: every interface
+    for host in wanted:
         for family, _, _, _, address in socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         ):
