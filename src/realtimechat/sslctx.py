@@ -5,26 +5,22 @@
 Python at all). Both take the context's ``SSL_CTX*``, which Python keeps
 inside the ``SSLContext`` object and never shows.
 
-Guessing where it sits is how a process dies: the pointer follows the
-object header, 16 bytes on a normal build but 32 on free-threaded and
-trace-refs builds, and a 16 assumed there reads a reference count that
-OpenSSL then dereferences (SIGSEGV). So nothing is assumed, and nothing is
-handed to OpenSSL until it is proven to be this context's own ``SSL_CTX``:
+Reading it out of the object's memory is how a process dies: its offset
+depends on the interpreter's build (16 bytes on a normal one, 32 on
+free-threaded and trace-refs builds), and a wrong guess hands OpenSSL a
+reference count (SIGSEGV). So the object's memory is never read. OpenSSL
+itself says where the ``SSL_CTX`` is:
 
 1. The context is created here, while an OpenSSL ex-data "new" callback is
-   registered for the ``SSL_CTX`` class: OpenSSL itself calls it with the
-   address of every ``SSL_CTX`` it creates meanwhile (``births``).
-2. The candidate word is read from the object's own memory only, at the
-   header size the interpreter reports (``object.__basicsize__``), and only
-   if the word just before it is the object's type pointer (the last field
-   of every build's header) and the word lies inside the C object.
-3. The word is used only if OpenSSL reported it in step 1. A word from the
-   wrong offset (a reference count, a type, another field) never was.
+   registered for the ``SSL_CTX`` class: OpenSSL calls it with the address
+   of every ``SSL_CTX`` it creates meanwhile, in any thread (``births``).
+2. Ours is certainly among them. When it is the only one, it is ours; when
+   another thread created a context at the same moment, neither is taken
+   and the context is made again (``ATTEMPTS`` times at most).
 
-Any other outcome (``_ssl`` built into the interpreter, a symbol missing, a
-word that is not proven) yields no ``NativeContext``, and ``tls.py`` falls
-back to what plain Python can do. Nothing here dereferences a guess; the
-only memory read is inside the live Python object.
+Any other outcome (``_ssl`` built into the interpreter, a symbol missing, no
+lone birth) yields no ``NativeContext``, and ``tls.py`` falls back to what
+plain Python can do. OpenSSL is only ever handed an address it reported.
 """
 
 from __future__ import annotations
@@ -130,7 +126,7 @@ class _LibSSL:
 def _libssl() -> _LibSSL | str:
     """The bindings, or why there are none (the same answer for the whole process)."""
     if sys.implementation.name != "cpython":
-        return f"{sys.implementation.name} keeps no SSL_CTX pointer in its SSLContext objects"
+        return f"{sys.implementation.name}'s ssl module is not OpenSSL through a C library"
     path = getattr(_ssl, "__file__", None)
     if path is None:
         return "_ssl is built into this interpreter: no separate library to load"
@@ -140,37 +136,30 @@ def _libssl() -> _LibSSL | str:
         return f"OpenSSL's functions cannot be loaded from {path}: {exc}"
 
 
-def _word(obj: object, offset: int) -> int:
-    """The pointer-sized word at ``offset`` inside ``obj`` (CPython: ``id`` is its address)."""
-    return ctypes.c_size_t.from_address(id(obj) + offset).value
+ATTEMPTS: Final = 3  # contexts made, at most, before giving up on a lone birth
 
 
-def ssl_ctx_address(
-    context: ssl.SSLContext, births: Collection[int], *, header: int | None = None
-) -> int | None:
-    """The address of ``context``'s ``SSL_CTX``, only if OpenSSL reported it in ``births``.
+def own_ssl_ctx(births: Collection[int]) -> int | None:
+    """The ``SSL_CTX`` OpenSSL reported while our context was made, if it reported just one.
 
-    ``header`` is the object header's size, the interpreter's own
-    (``object.__basicsize__``) unless a test passes a wrong one. Nothing is
-    dereferenced: the words read are inside the context object, and the
-    candidate is only compared with what OpenSSL reported.
+    Our context's is always among ``births``: with one birth, that is it; with
+    more, another thread made a context meanwhile, and which is ours is not
+    known.
     """
-    size = object.__basicsize__ if header is None else header
-    if size < _POINTER or size + _POINTER > _ssl._SSLContext.__basicsize__:
-        return None  # the word would not lie inside the C object
-    if _word(context, size - _POINTER) != id(type(context)):
-        return None  # the header does not end there: not this build's layout
-    candidate = _word(context, size)
-    return candidate if candidate in births else None
+    return next(iter(births)) if len(births) == 1 else None
 
 
 def create(protocol: ssl._SSLMethod) -> tuple[ssl.SSLContext, NativeContext | str]:
-    """A new ``SSLContext`` and its proven ``SSL_CTX``, or the reason it is not available."""
+    """A new ``SSLContext`` and its own ``SSL_CTX``, or the reason it is not available."""
     libssl = _libssl()
     if isinstance(libssl, str):
         return ssl.SSLContext(protocol), libssl
-    context, births = libssl.create(protocol)
-    address = ssl_ctx_address(context, births)
-    if address is None:
-        return context, "this interpreter's SSLContext layout is not the one expected"
-    return context, NativeContext(address, libssl.ctrl)
+    for _ in range(ATTEMPTS):
+        context, births = libssl.create(protocol)
+        address = own_ssl_ctx(births)
+        if address is not None:
+            return context, NativeContext(address, libssl.ctrl)
+    return context, (
+        f"OpenSSL reported {len(births)} SSL_CTX created while this context was made, "
+        f"{ATTEMPTS} times in a row, not one"
+    )

@@ -61,8 +61,8 @@ TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
 #   is the one group every TLS 1.3 peer must implement (RFC 8446 9.1).
 # Python 3.15 has set_groups(). Before it, set_ecdh_curve() keeps exactly one
 # group, so _set_groups() calls OpenSSL's SSL_CTX_set1_groups_list on the
-# context's SSL_CTX, reached only where that is proven safe (sslctx.py); where
-# it is not, the context falls back to P-256 alone: correct, just slower.
+# context's SSL_CTX, at the address OpenSSL reported creating (sslctx.py); where
+# there is none, the context falls back to P-256 alone: correct, just slower.
 KEY_EXCHANGE_GROUPS: Final = "X25519:P-256"
 FALLBACK_GROUP: Final = "prime256v1"
 
@@ -271,7 +271,7 @@ def _refuse_resumption(context: ssl.SSLContext, native: NativeContext | str) -> 
       generator used 66 % of a core instead of 40 %, and its S2 p99 grew
       by a quarter (docs/performance.md).
 
-    Where the cache cannot be turned off (no proven SSL_CTX, sslctx.py), TLS
+    Where the cache cannot be turned off (no SSL_CTX address, sslctx.py), TLS
     1.2 session IDs stay resumable, and no ticket is sent that could resume too.
     """
     context.options |= ssl.OP_NO_TICKET
