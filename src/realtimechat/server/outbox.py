@@ -66,6 +66,7 @@ from ..protocol import Gap, encode
 
 WRITE_SLICE: Final = 64 * 1024  # a flush larger than this is written in pieces of about this
 _NO_ID: Final = 1 << 62  # above every message id: "no msg queued" for the lowest one queued
+_NO_LIMIT: Final = 1 << 62  # bytes no set of queues reaches: the total is not bounded
 
 
 class FlushScheduler:
@@ -82,7 +83,7 @@ class FlushScheduler:
         self,
         loop: asyncio.AbstractEventLoop,
         *,
-        limit: int = _NO_ID,
+        limit: int = _NO_LIMIT,
         over: Callable[[], None] | None = None,
     ) -> None:
         self._loop = loop
