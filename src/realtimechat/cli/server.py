@@ -356,9 +356,11 @@ def backup_command(file: Path, data: Path | None, force: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @_DATA
 def restore_command(file: Path, data: Path | None) -> None:
-    """Make the backup FILE the message store (the server must be stopped).
+    """Put the backup FILE back as the message store (server stopped).
 
-    The store it replaces is kept beside it as messages.db.before-restore-TIME.
+    FILE must be a realtimechat store of a schema this version reads; it is
+    checked before anything moves. The store it replaces is kept beside it
+    as messages.db.before-restore-TIME. Refused while a server uses the folder.
     """
     try:
         done = backup.restore(file, store_path(data))
@@ -371,16 +373,22 @@ def restore_command(file: Path, data: Path | None) -> None:
 
 @main.command("export")
 @_DATA
-@click.option("--since", type=click.IntRange(0), default=0, help="Only messages after this id.")
+@click.option(
+    "--since", type=click.IntRange(0), default=0, metavar="ID", help="Only messages after this id."
+)
 @click.option("--room", metavar="ROOM", help="Only this room's messages (lobby: the lobby's).")
-@click.option("--include-private", is_flag=True, help="Include private messages (left out).")
+@click.option(
+    "--include-private", is_flag=True, help="Include private messages (left out by default)."
+)
 @click.option("--output", type=_FILE, metavar="FILE", help="Write to FILE (mode 0600), not stdout.")
 def export_command(
     data: Path | None, since: int, room: str | None, include_private: bool, output: Path | None
 ) -> None:
-    """Write messages as JSON Lines, one message per line, oldest first.
+    """Write messages as JSON Lines, oldest first.
 
-    Also while the server runs. docs/operations.md describes the format.
+    One line per message: the msg frame clients receive, plus the sender's
+    identity key (and the recipient's, on a private message). Works while the
+    server runs; docs/operations.md describes the format.
     """
     try:
         with _output(output) as out:
@@ -396,7 +404,11 @@ def export_command(
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @_DATA
 def import_command(file: Path, data: Path | None) -> None:
-    """Store the messages of FILE (made by export) in an empty store, ids kept."""
+    """Load an export into an empty store (server stopped).
+
+    Ids are kept. Every line is checked first-to-last; the first bad one stops
+    the import with its line number, and nothing is stored.
+    """
     try:
         with file.open("rb") as lines:
             facts = export.import_messages(store_path(data), lines, str(file))
