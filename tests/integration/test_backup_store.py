@@ -131,7 +131,8 @@ async def test_restore_refuses_what_is_no_store_of_a_known_schema_and_changes_no
 
 
 async def test_restore_keeps_the_replaced_store_aside_under_the_time(tmp_path: Path) -> None:
-    """The old store is renamed, not deleted, and the restored one is opened as usual."""
+    """The old store is renamed, not deleted (not even by a second restore in the same
+    second), and the restored one is opened as usual."""
     made = await filled(tmp_path / "made", ["restored 1", "restored 2"])
     await made.close()
     assert backup.backup(made.path, tmp_path / "copy.db").messages == 2
@@ -146,6 +147,10 @@ async def test_restore_keeps_the_replaced_store_aside_under_the_time(tmp_path: P
     await reopened.open()
     assert reopened.last_id == 2
     await reopened.close()
+    again = backup.restore(tmp_path / "copy.db", store.path, now=when)
+    assert again.kept == tmp_path / "data" / "messages.db.before-restore-20261207T230509Z-2"
+    assert texts_in(again.kept) == [(1, "restored 1"), (2, "restored 2")]
+    assert texts_in(done.kept) == [(1, "old")], "the same second: the first kept file stays"
 
 
 async def test_restore_refuses_a_live_store_with_its_wal_beside_it(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from . import folderlock
 from .store import _COMPANIONS, FILE_MODE, SCHEMA_VERSION, _private_folder
 
 PAGES_PER_STEP: Final = 1024  # 4 MiB of 4 KiB pages between progress reports
+MAX_ASIDE_TRIES: Final = 100  # restores within one second that each keep their store
 KNOWN_SCHEMAS: Final = range(1, SCHEMA_VERSION + 1)  # older ones are upgraded at start
 Progress = Callable[[int, int], None]  # (pages copied, pages in all)
 
@@ -222,8 +223,7 @@ def _set_aside(database: Path, now: dt.datetime) -> Path | None:
     """Rename ``database`` and its companions to ``<name>.before-restore-<time>``."""
     if not database.exists():
         return None
-    stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    kept = database.with_name(f"{database.name}.before-restore-{stamp}")
+    kept = _aside_name(database, now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ"))
     # Companions keep their suffix after the new name, so that SQLite finds
     # a -wal a crashed server left when the kept file is opened.
     for suffix in _COMPANIONS:
@@ -231,6 +231,16 @@ def _set_aside(database: Path, now: dt.datetime) -> Path | None:
         if path.exists():
             path.replace(kept.with_name(kept.name + suffix))
     return kept
+
+
+def _aside_name(database: Path, stamp: str) -> Path:
+    """``<name>.before-restore-<stamp>``, or with ``-2``... if a restore that second took it."""
+    for attempt in range(1, MAX_ASIDE_TRIES + 1):
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        kept = database.with_name(f"{database.name}.before-restore-{stamp}{suffix}")
+        if not any(kept.with_name(kept.name + end).exists() for end in _COMPANIONS):
+            return kept
+    raise ConfigError(f"cannot set {database} aside: {kept} and the names before it are taken")
 
 
 # --------------------------------------------------------------------------
