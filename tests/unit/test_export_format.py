@@ -10,6 +10,8 @@ import pytest
 from realtimechat.protocol import Msg
 from realtimechat.server.export import Line, parse_line
 
+from ..support import REPO
+
 TS = "2026-12-07T10:00:00.000Z"
 
 
@@ -73,3 +75,13 @@ def test_parse_line_refuses_what_the_server_would_never_have_stored(raw: bytes, 
     """Each bad line is a ValueError that says what is wrong with it."""
     with pytest.raises(ValueError, match="^" + re.escape(why)):
         parse_line(raw)
+
+
+def test_the_example_in_operations_md_is_what_export_writes() -> None:
+    """Each line of the documented example parses, and encodes back to itself."""
+    text = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = text.split("## Backups and export", 1)[1]
+    example = section.split("```json\n", 1)[1].split("```", 1)[0].splitlines()
+    assert len(example) == 3
+    for raw in example:
+        assert parse_line(raw.encode()).encode() == raw
