@@ -154,6 +154,23 @@ def test_server_and_plain_client_are_quiet(env: dict[str, str], folders: Path) -
     assert WARNING.search(log.read_text()) is None, log.read_text()
 
 
+def test_store_tools_are_quiet(env: dict[str, str], tmp_path: Path) -> None:
+    """import, backup, restore and export, each to its end: no warning (an unclosed
+    database would be a ResourceWarning)."""
+    server = command("rtchat-server")
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(
+        '{"type":"msg","id":1,"ts":"2026-12-07T10:00:00.000Z","from":"a","text":"t",'
+        '"sender":"ca:x/a"}\n',
+        encoding="utf-8",
+    )
+    quietly(env, server, "import", str(lines), "--data", str(tmp_path / "one"))
+    quietly(env, server, "backup", str(tmp_path / "copy.db"), "--data", str(tmp_path / "one"))
+    quietly(env, server, "restore", str(tmp_path / "copy.db"), "--data", str(tmp_path / "two"))
+    out = quietly(env, server, "export", "--data", str(tmp_path / "two"))
+    assert out == lines.read_text(encoding="utf-8")
+
+
 def test_bench_spawn_is_quiet(env: dict[str, str]) -> None:
     """A short ``rtchat-bench connect --spawn`` (its own server too, which inherits the setting)."""
     report = quietly(env, command("rtchat-bench"), "connect", "--spawn", "--clients", "3")

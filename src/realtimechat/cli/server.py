@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import errno
+import os
 import signal
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from .. import locations
 from ..errors import ConfigError, RtchatError
 from ..names import name_key
-from ..server import audit
+from ..server import audit, backup, export
 from ..server.app import ChatServer
 from ..server.config import Limits, ServerSettings
 from ..server.store import Durability, MemoryStore, SqliteStore
@@ -191,7 +193,9 @@ def main(  # click passes every option by keyword
         motd_text = read_motd(motd) if motd else None
         age, count = parse_retention(retention)
         store = (
-            MemoryStore() if ephemeral else SqliteStore(store_path(data), Durability(durability))
+            MemoryStore()
+            if ephemeral
+            else SqliteStore(store_path(data), Durability(durability), exclusive=True)
         )
         server = ChatServer(
             files,
@@ -318,6 +322,119 @@ def read_motd(path: Path) -> str | None:
     if len(text) > MAX_MOTD_CHARS:
         raise ConfigError(f"--motd {path} is longer than {MAX_MOTD_CHARS} characters")
     return text or None
+
+
+# -- backups and export (logic in server/backup.py and server/export.py) --------------
+
+_DATA = click.option(
+    "--data", type=_DIR, metavar="DIR", help="The server's --data folder.  [default: as the server]"
+)
+
+
+@main.command("backup")
+@click.argument("file", type=_FILE)
+@_DATA
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def backup_command(file: Path, data: Path | None, force: bool) -> None:
+    """Copy the message store to FILE, also while the server runs.
+
+    FILE is one self-contained SQLite file, mode 0600, integrity-checked,
+    holding every message committed when the copy began.
+    """
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"backup: {done}/{total} pages ({100 * done // max(total, 1)}%)", err=True)
+
+    try:
+        facts = backup.backup(store_path(data), file, force=force, progress=progress)
+    except ConfigError as exc:
+        fail(PROGRAM, exc)
+    click.echo(f"backed up {_count(facts.messages)} ({facts.ids()}) to {file}")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_DATA
+def restore_command(file: Path, data: Path | None) -> None:
+    """Put the backup FILE back as the message store (server stopped).
+
+    FILE must be a realtimechat store of a schema this version reads; it is
+    checked before anything moves. The store it replaces is kept beside it
+    as messages.db.before-restore-TIME. Refused while a server uses the folder.
+    """
+    try:
+        done = backup.restore(file, store_path(data))
+    except ConfigError as exc:
+        fail(PROGRAM, exc)
+    click.echo(f"restored {_count(done.facts.messages)} ({done.facts.ids()}) from {file}")
+    if done.kept is not None:
+        click.echo(f"the store it replaced is kept as {done.kept}")
+
+
+@main.command("export")
+@_DATA
+@click.option(
+    "--since", type=click.IntRange(0), default=0, metavar="ID", help="Only messages after this id."
+)
+@click.option("--room", metavar="ROOM", help="Only this room's messages (lobby: the lobby's).")
+@click.option(
+    "--include-private", is_flag=True, help="Include private messages (left out by default)."
+)
+@click.option("--output", type=_FILE, metavar="FILE", help="Write to FILE (mode 0600), not stdout.")
+def export_command(
+    data: Path | None, since: int, room: str | None, include_private: bool, output: Path | None
+) -> None:
+    """Write messages as JSON Lines, oldest first.
+
+    One line per message: the msg frame clients receive, plus the sender's
+    identity key (and the recipient's, on a private message). Works while the
+    server runs; docs/operations.md describes the format.
+    """
+    try:
+        with _output(output) as out:
+            count = export.export(
+                store_path(data), out, since=since, room=room, include_private=include_private
+            )
+    except ConfigError as exc:
+        fail(PROGRAM, exc)
+    click.echo(f"exported {_count(count)}", err=True)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_DATA
+def import_command(file: Path, data: Path | None) -> None:
+    """Load an export into an empty store (server stopped).
+
+    Ids are kept. Every line is checked first-to-last; the first bad one stops
+    the import with its line number, and nothing is stored.
+    """
+    try:
+        with file.open("rb") as lines:
+            facts = export.import_messages(store_path(data), lines, str(file))
+    except OSError as exc:
+        fail(PROGRAM, ConfigError(f"cannot read {file}: {exc.strerror}"))
+    except ConfigError as exc:
+        fail(PROGRAM, exc)
+    click.echo(f"imported {_count(facts.messages)} ({facts.ids()}) into {store_path(data)}")
+
+
+def _count(messages: int) -> str:
+    return f"{messages:,} message{'' if messages == 1 else 's'}"
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """``path`` opened for writing, mode 0600 (private messages may go in), or stdout."""
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+    with open(fd, "w", encoding="utf-8") as out:
+        yield out
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ from typing import Final, Protocol, TypeVar
 
 from ..errors import ConfigError, StoreClosed
 from ..protocol import MAX_INTEGER, Msg
+from . import folderlock
+from .folderlock import FolderLock
 
 REF_DAYS: Final = 7
 SCHEMA_VERSION: Final = 2  # 2: rooms (a room column, the rooms and members tables)
@@ -412,9 +414,15 @@ class SqliteStore:
     store's own thread.
     """
 
-    def __init__(self, path: Path, durability: Durability = Durability.FULL) -> None:
+    def __init__(
+        self, path: Path, durability: Durability = Durability.FULL, *, exclusive: bool = False
+    ) -> None:
         self.path = path
         self.durability = durability
+        # A server's store holds its folder's lock while open (folderlock.py): a
+        # restore or a second server refuses then. The CLI's tools leave it alone.
+        self.exclusive = exclusive
+        self._lock: FolderLock | None = None
         self.last_id = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtchat-store")
         self._db: sqlite3.Connection | None = None
@@ -444,6 +452,8 @@ class SqliteStore:
         db: sqlite3.Connection | None = None
         try:
             _private_folder(self.path.parent)
+            if self.exclusive:
+                self._lock = folderlock.hold(self.path.parent, "start")
             self._tightened = _private_files(self.path)
             db = sqlite3.connect(self.path, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
@@ -464,6 +474,7 @@ class SqliteStore:
         except (sqlite3.Error, OSError) as exc:
             if db is not None:
                 db.close()  # not left to the garbage collector (Python 3.13 warns then)
+            self._release()
             raise ConfigError(f"cannot use the message store {self.path}: {exc}") from None
         return db, (row[0] if row else 0)
 
@@ -472,6 +483,12 @@ class SqliteStore:
             db, self._db = self._db, None
             await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
         self._executor.shutdown(wait=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
         results = await self._run(lambda db: self._append(db, drafts))
