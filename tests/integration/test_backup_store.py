@@ -153,6 +153,26 @@ async def test_restore_keeps_the_replaced_store_aside_under_the_time(tmp_path: P
     assert texts_in(done.kept) == [(1, "old")], "the same second: the first kept file stays"
 
 
+async def test_restore_never_gives_again_an_id_the_replaced_store_gave(tmp_path: Path) -> None:
+    """Ids 3-5 were given after the backup: the restored store's next message is 6, not 3
+    (a client that showed 3-5 would hide a new 3-5), and the restore says so."""
+    store = await filled(tmp_path / "data", ["one", "two"])
+    assert backup.backup(store.path, tmp_path / "copy.db").last_id == 2
+    for text in ["three", "four", "five"]:
+        await store.append([Draft("ca:x/alice", "alice", text, TS)])
+    await store.close()
+    done = backup.restore(tmp_path / "copy.db", store.path)
+    assert (done.facts.last_id, done.next_id) == (2, 6)
+    reopened = SqliteStore(store.path)
+    await reopened.open()
+    try:
+        [stored] = await reopened.append([Draft("ca:x/alice", "alice", "after the restore", TS)])
+        assert stored.id == 6
+    finally:
+        await reopened.close()
+    assert texts_in(store.path) == [(1, "one"), (2, "two"), (6, "after the restore")]
+
+
 async def test_restore_refuses_a_live_store_with_its_wal_beside_it(tmp_path: Path) -> None:
     """A store copied with its -wal is not a backup: its last commits are in the -wal."""
     store = await filled(tmp_path / "live", ["in the wal"])

@@ -369,6 +369,11 @@ def restore_command(file: Path, data: Path | None) -> None:
     click.echo(f"restored {_count(done.facts.messages)} ({done.facts.ids()}) from {file}")
     if done.kept is not None:
         click.echo(f"the store it replaced is kept as {done.kept}")
+    if done.next_id > done.facts.last_id + 1:
+        click.echo(
+            f"new messages get ids from {done.next_id} on: ids are never given twice, and the "
+            f"replaced store gave out up to {done.next_id - 1}"
+        )
 
 
 @main.command("export")

@@ -167,6 +167,7 @@ def _publish(partial: Path, target: Path, *, force: bool) -> None:
 class Restored:
     facts: StoreFacts
     kept: Path | None  # where the store it replaced now is (None: there was none)
+    next_id: int  # the id the next message gets: above any the replaced store gave
 
 
 def restore(source: Path, database: Path, *, now: dt.datetime | None = None) -> Restored:
@@ -189,6 +190,7 @@ def restore(source: Path, database: Path, *, now: dt.datetime | None = None) -> 
             incoming.unlink()  # ours, left by a restore that was stopped
         try:
             facts = _bring_in(source, incoming)
+            next_id = _keep_ids_rising(incoming, _highest_id_given(database)) + 1
             kept = _set_aside(database, now or dt.datetime.now(dt.UTC))
             incoming.replace(database)
             _fsync_folder(folder)
@@ -196,7 +198,39 @@ def restore(source: Path, database: Path, *, now: dt.datetime | None = None) -> 
             with contextlib.suppress(FileNotFoundError):
                 incoming.unlink()
             raise
-    return Restored(facts, kept)
+    return Restored(facts, kept, next_id)
+
+
+def _highest_id_given(database: Path) -> int:
+    """The highest id the store at ``database`` ever gave out (0: no store there).
+
+    Opened read-write so that a -wal a killed server left is applied first.
+    """
+    if not database.exists():
+        return 0
+    with _connection(database, "rw") as db:
+        try:
+            return check_store(db, database).last_id
+        except ConfigError:
+            return 0  # not a store of ours (or damaged): it gave out no id we know of
+
+
+def _keep_ids_rising(incoming: Path, given: int) -> int:
+    """Make the restored store's next ids follow ``given``; its highest id given, returned.
+
+    Clients skip a message whose id they have already shown: had the
+    restored store given again the ids the replaced one gave after the
+    backup, a client that saw them would hide the new messages. The messages
+    between are lost; the ids are not reused.
+    """
+    with _connection(incoming, "rw") as db:
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
+        if row is None:
+            db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (given,))
+            return given
+        highest = max(int(row[0]), given)
+        db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages'", (highest,))
+        return highest
 
 
 def _has_wal(path: Path) -> bool:
