@@ -8,11 +8,16 @@ NOTIFY_SOCKET, as systemd does for a ``Type=notify`` unit.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import grp
 import os
+import pwd
 import re
+import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -20,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from realtimechat.protocol import PROTOCOL_VERSION, FrameDecoder, Hello, Welcome, encode
 from realtimechat.tls import client_context
@@ -299,3 +305,103 @@ def test_systemd_analyze_verify_passes(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr
+
+
+# -- the renewal timer's service --------------------------------------------------------
+
+
+def renewal_commands(ca: Path, server_folder: Path) -> tuple[list[list[str]], list[str]]:
+    """The renewal unit's ExecStart= lines and its ExecStartPost=, made to run here.
+
+    Its folders become temporary ones, its programs this checkout's, and the
+    owner it gives the server's files (rtchat) the user running the test.
+    """
+    settings = sandbox.unit_settings(UNITS / "rtchat-certs-renew.service")
+    owner = ["-o", pwd.getpwuid(os.getuid()).pw_name, "-g", grp.getgrgid(os.getgid()).gr_name]
+
+    def here(line: str) -> list[str]:
+        line = line.replace("/opt/realtimechat/bin/", f"{BIN}/")
+        line = line.replace("/var/lib/rtchat-ca", str(ca))
+        line = line.replace("/etc/rtchat", str(server_folder))
+        return shlex.split(line.replace("-o rtchat -g rtchat", " ".join(owner)))
+
+    assert settings["Environment"] == ["RTCHAT_CERTS_DIR=/var/lib/rtchat-ca"]
+    (post,) = settings["ExecStartPost"]
+    return [here(line) for line in settings["ExecStart"]], here(post)
+
+
+def renew(ca: Path, server_folder: Path) -> None:
+    """One run of the renewal service as systemd runs it: each line in turn, stop on error."""
+    commands, post = renewal_commands(ca, server_folder)
+    assert post == ["/bin/systemctl", "try-reload-or-restart", "rtchat-server.service"]
+    for command in commands:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "RTCHAT_CERTS_DIR": str(ca)},
+        )
+        assert done.returncode == 0, (command, done.stderr)
+
+
+def crl_number(path: Path) -> int:
+    crl = x509.load_pem_x509_crl(path.read_bytes())
+    return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+
+def certificate(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the renewal's test needs openssl")
+def test_renewal_refreshes_the_crl_and_renews_the_certificate_only_near_its_end(
+    tmp_path: Path,
+) -> None:
+    """Weekly: a new CRL each run; a new server certificate (same names) within 30 days of its end.
+
+    The server's folder gets the four files, mode 0600, never ca.key.
+    """
+    ca, server_folder = tmp_path / "ca", tmp_path / "etc-rtchat"
+    server_folder.mkdir()
+    subprocess.run(
+        [str(BIN / "rtchat-certs"), "init", "--dir", str(ca), "--cn", "chat.example.com"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    first_crl = crl_number(ca / "crl.pem")
+
+    renew(ca, server_folder)
+    assert sorted(path.name for path in server_folder.iterdir()) == [
+        "ca.crt",
+        "crl.pem",
+        "server.crt",
+        "server.key",
+    ]
+    assert {stat.S_IMODE(path.stat().st_mode) for path in server_folder.iterdir()} == {0o600}
+    assert crl_number(server_folder / "crl.pem") > first_crl
+    installed = certificate(server_folder / "server.crt")
+    assert installed == certificate(ca / "server.crt")
+
+    renew(ca, server_folder)  # a year left: the same certificate, a newer CRL
+    assert certificate(server_folder / "server.crt") == installed
+    assert crl_number(server_folder / "crl.pem") > first_crl + 1
+
+    subprocess.run(  # a certificate with ten days left
+        [str(BIN / "rtchat-certs"), "server-cert", "--dir", str(ca), "--force", "--days", "10"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    ending = certificate(ca / "server.crt")
+    renew(ca, server_folder)
+    renewed = certificate(server_folder / "server.crt")
+    assert renewed.serial_number not in {ending.serial_number, installed.serial_number}
+    assert renewed.not_valid_after_utc - ending.not_valid_after_utc > dt.timedelta(days=300)
+    names = x509.SubjectAlternativeName
+    assert renewed.extensions.get_extension_for_class(names).value == (
+        installed.extensions.get_extension_for_class(names).value
+    )
+    assert (server_folder / "server.key").read_bytes() == (ca / "server.key").read_bytes()
