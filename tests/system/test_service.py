@@ -85,6 +85,14 @@ def manager(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Manager]
         yield bound
 
 
+SYSTEMD_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")
+
+
+def outside_systemd() -> dict[str, str]:
+    """This environment without what systemd sets (the tests may run as a service)."""
+    return {key: value for key, value in os.environ.items() if key not in SYSTEMD_VARIABLES}
+
+
 def start(
     pki: Pki,
     folder: Path,
@@ -102,7 +110,7 @@ def start(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
-            env={**os.environ, **environ},
+            env={**outside_systemd(), **environ},
             preexec_fn=preexec,  # noqa: PLW1509 - only the sandbox test: seccomp and prctl
         )
 
@@ -206,7 +214,6 @@ def test_the_watchdog_is_pinged_when_systemd_asks(pki: Pki, tmp_path: Path) -> N
 
 def test_without_notify_socket_the_log_has_its_timestamps(pki: Pki, tmp_path: Path) -> None:
     """In a terminal (no NOTIFY_SOCKET, no JOURNAL_STREAM) nothing changes: stamped lines."""
-    environ = {key: value for key, value in os.environ.items() if key != "JOURNAL_STREAM"}
     with (tmp_path / "server.log").open("wb") as log:
         server = subprocess.Popen(
             [
@@ -216,7 +223,7 @@ def test_without_notify_socket_the_log_has_its_timestamps(pki: Pki, tmp_path: Pa
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
-            env={key: value for key, value in environ.items() if key != "NOTIFY_SOCKET"},
+            env=outside_systemd(),
         )
     try:
         text = _wait_for(tmp_path / "server.log", "listening on", server)
