@@ -19,7 +19,8 @@ from .. import locations
 from ..errors import ConfigError, RtchatError
 from ..names import name_key
 from ..server import audit
-from ..server.app import ChatServer, format_peer
+from ..server.app import ChatServer
+from ..server.app import format_peer as address_text
 from ..server.config import Limits, ServerSettings
 from ..server.sdnotify import Notifier
 from ..server.store import Durability, MemoryStore, SqliteStore
@@ -226,7 +227,7 @@ def main(  # click passes every option by keyword
                 await server.start()
             except OSError as exc:
                 raise ConfigError(_cannot_listen(port, exc)) from None
-            notifier.ready("listening on " + ", ".join(map(format_peer, server.addresses)))
+            notifier.ready("listening on " + ", ".join(map(address_text, server.addresses)))
             # SIGINT or SIGTERM (or the terminal closed), or a background loop failed.
             await _first(stop.wait(), server.failed.wait(), notifier.keep_alive())
         notifier.stopping()
