@@ -154,6 +154,7 @@ def ready_reload_stop(
     assert list(ready) == ["READY", "STATUS"]
     found = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)", ready["STATUS"])
     assert found, ready
+    assert f"INFO {ready['STATUS']} (" in (folder / "server.log").read_text()  # logged before
     # Ready means ready: the very first connection is welcomed.
     assert welcomed(pki, int(found.group(1))).name == "alice"
 
