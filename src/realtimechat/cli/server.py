@@ -21,7 +21,9 @@ from ..errors import ConfigError, RtchatError
 from ..names import name_key
 from ..server import audit, backup, export
 from ..server.app import ChatServer
+from ..server.app import format_peer as address_text
 from ..server.config import Limits, ServerSettings
+from ..server.sdnotify import Notifier
 from ..server.store import Durability, MemoryStore, SqliteStore
 from .common import CONTEXT, LOOPS, fail, run_async, version_option
 from .settings import from_options, settings_options
@@ -216,16 +218,22 @@ def main(  # click passes every option by keyword
     except (ConfigError, OSError) as exc:
         fail(PROGRAM, exc if isinstance(exc, ConfigError) else ConfigError(str(exc)))
 
+    # Under systemd (NOTIFY_SOCKET set): READY=1 once listening, RELOADING=1 and
+    # READY=1 around a SIGHUP, STOPPING=1 at the end, WATCHDOG=1 if asked.
+    notifier = Notifier.from_environ(os.environ, server.log)
+
     async def serve() -> None:
         # Signals are handled before "listening on" is logged: a SIGHUP or
         # SIGTERM sent as soon as that line shows must not kill the server.
-        with server.handling_signals() as stop:
+        with server.handling_signals(notifier) as stop:
             try:
                 await server.start()
             except OSError as exc:
                 raise ConfigError(_cannot_listen(port, exc)) from None
+            notifier.ready("listening on " + ", ".join(map(address_text, server.addresses)))
             # SIGINT or SIGTERM (or the terminal closed), or a background loop failed.
-            await _first(stop.wait(), server.failed.wait())
+            await _first(stop.wait(), server.failed.wait(), notifier.keep_alive())
+        notifier.stopping()
         # A second SIGINT or SIGTERM now has its default effect (stop at once);
         # a SIGHUP, a reload we are past caring about, must not kill us mid-goodbye.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)

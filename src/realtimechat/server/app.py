@@ -49,6 +49,7 @@ from .identity import PeerIdentity
 from .listener import Address, Listener, listening_sockets
 from .refusals import RefusalLog
 from .roomfile import RoomFile
+from .sdnotify import Notifier
 from .session import Session, SessionContext
 from .store import MemoryStore, Store
 from .strays import StrayCrlWatch
@@ -308,8 +309,11 @@ class ChatServer:
                 connection.session.recheck(self.trust)
 
     @contextlib.contextmanager
-    def handling_signals(self) -> Iterator[asyncio.Event]:
+    def handling_signals(self, notifier: Notifier | None = None) -> Iterator[asyncio.Event]:
         """SIGINT and SIGTERM set the event given; SIGHUP reloads. For ``with``, around ``start``.
+
+        With a ``notifier`` (systemd), a SIGHUP reload is told to the service
+        manager: RELOADING=1 before it, READY=1 after (sdnotify.py).
 
         The handlers must be in place before ``start`` logs "listening on":
         whoever waits for that line (a script, a test, rtchat-bench) may
@@ -329,7 +333,8 @@ class ChatServer:
                 self.log.info("the terminal closed")
                 stop.set()
                 return
-            self.reload()
+            with notifier.reloading() if notifier else contextlib.nullcontext():
+                self.reload()
 
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -20,8 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import warnings
+from collections.abc import Mapping
 from typing import Any, Final, TextIO
 
 from ..sanitize import visible
@@ -128,11 +130,49 @@ def log_warning(  # noqa: PLR0917 - the signature of warnings.showwarning
     )
 
 
+class JournalFormatter(logging.Formatter):
+    """Text lines for journald: ``<6>INFO event ...``, with no time of our own.
+
+    journald stamps every line itself (``journalctl`` shows it), and reads
+    the ``<N>`` in front as the line's syslog priority, so that ``journalctl
+    -p warning`` finds warnings (sd-daemon(3)).
+    """
+
+    PRIORITIES: Final = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{self.PRIORITIES.get(record.levelname, 6)}>{super().format(record)}"
+
+
+def stderr_is_journal(environ: Mapping[str, str]) -> bool:
+    """Whether stderr is systemd's journal stream: ``JOURNAL_STREAM`` names its device and inode.
+
+    The variable alone is not enough: it is inherited by processes whose
+    stderr was redirected elsewhere (systemd.exec(5)).
+    """
+    device, _, inode = environ.get("JOURNAL_STREAM", "").partition(":")
+    if not (device.isdigit() and inode.isdigit()):
+        return False
+    try:
+        status = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):  # no real stderr (closed, or a stream in memory)
+        return False
+    return (status.st_dev, status.st_ino) == (int(device), int(inode))
+
+
 def configure(level: str, log_format: str) -> None:
-    """Send the server's log to stderr as text or JSON lines, Python's warnings included."""
+    """Send the server's log to stderr as text or JSON lines, Python's warnings included.
+
+    Text lines into the journal (run by systemd) carry no time of their own.
+    """
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
+    elif stderr_is_journal(os.environ):
+        handler.setFormatter(JournalFormatter())
     else:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
