@@ -26,6 +26,7 @@ management network (a bare port means 127.0.0.1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections import Counter
@@ -58,6 +59,8 @@ MAX_REQUEST_BYTES: Final = 8192  # request line and headers together
 REQUEST_TIMEOUT: Final = 5.0  # seconds to send the request, and to take the answer
 READY_TIMEOUT: Final = 2.0  # seconds the store has to answer /readyz's query
 MAX_CLIENTS: Final = 16  # connections to the endpoint at once
+LINGER: Final = 1.0  # seconds to read what a refused request still sends (_unread_then_close)
+MAX_DISCARD_BYTES: Final = 65536  # and at most this much of it
 OTHER_ROOMS: Final = "other"  # the label of every room the room file does not name
 # What generate_latest writes: the text format 0.0.4 (our names need no escaping).
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -378,6 +381,27 @@ def request_target(head: bytes) -> tuple[str, str] | Answer:
     return method, target.partition("?")[0]
 
 
+async def _unread_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Close a connection whose request we did not read whole, without resetting it.
+
+    Closing a socket with unread input makes the kernel send a reset, which
+    can destroy our answer before the peer has read it. So: send our side's
+    end, read and discard what still comes (at most ``MAX_DISCARD_BYTES``
+    for at most ``LINGER``), then close.
+    """
+    if writer.can_write_eof():
+        writer.write_eof()
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(LINGER):
+            discarded = 0
+            while discarded < MAX_DISCARD_BYTES:
+                chunk = await reader.read(MAX_REQUEST_BYTES)
+                if not chunk:
+                    break
+                discarded += len(chunk)
+    writer.close()
+
+
 class MetricsEndpoint:
     """The HTTP endpoint: ``/metrics``, ``/healthz``, ``/readyz`` (module docstring)."""
 
@@ -422,39 +446,41 @@ class MetricsEndpoint:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One request, one answer, then close; never more than REQUEST_TIMEOUT each way."""
         if self._clients >= MAX_CLIENTS:
-            # A small answer, not read for: close() sends it and lets go.
             writer.write(response(Answer(503, b"too many scrapers at once\n")))
-            writer.close()
+            await _unread_then_close(reader, writer)
             return
         self._clients += 1
         try:
-            data = await self._answer(reader)
+            data, unread = await self._answer(reader)
             if data:
                 writer.write(data)
                 async with asyncio.timeout(REQUEST_TIMEOUT):
                     await writer.drain()
+            if unread:
+                await _unread_then_close(reader, writer)
             writer.close()
         except (TimeoutError, ConnectionError):
             writer.transport.abort()  # a peer that does not take its answer holds nothing
         finally:
             self._clients -= 1
 
-    async def _answer(self, reader: asyncio.StreamReader) -> bytes:
-        """The response to the request ``reader`` brings (b"" when the peer left first)."""
+    async def _answer(self, reader: asyncio.StreamReader) -> tuple[bytes, bool]:
+        """The response to the request ``reader`` brings (b"" when the peer left first),
+        and whether the peer may still be sending the request."""
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 head = await reader.readuntil(b"\r\n\r\n")
         except TimeoutError:
-            return response(Answer(408, b"request not received in time\n"))
+            return response(Answer(408, b"request not received in time\n")), False
         except asyncio.LimitOverrunError:
-            return response(Answer(431, b"request head too large\n"))
+            return response(Answer(431, b"request head too large\n")), True
         except asyncio.IncompleteReadError:
-            return b""
+            return b"", False
         target = request_target(head)
         if isinstance(target, Answer):
-            return response(target)
+            return response(target), False
         method, path = target
-        return response(await self._route(path), head_only=method == "HEAD")
+        return response(await self._route(path), head_only=method == "HEAD"), False
 
     async def _route(self, path: str) -> Answer:
         if path == "/metrics":
