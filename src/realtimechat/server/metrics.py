@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -430,7 +431,9 @@ class MetricsEndpoint:
             )
         except OSError as exc:
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            raise ConfigError(f"cannot serve --metrics on {where}: {exc.strerror or exc}") from None
+            # asyncio's bind error repeats the address; the errno's words are enough.
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ConfigError(f"cannot serve --metrics on {where}: {why}") from None
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
