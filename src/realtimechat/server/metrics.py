@@ -62,6 +62,7 @@ READY_TIMEOUT: Final = 2.0  # seconds the store has to answer /readyz's query
 MAX_CLIENTS: Final = 16  # connections to the endpoint at once
 LINGER: Final = 1.0  # seconds to read what a refused request still sends (_unread_then_close)
 MAX_DISCARD_BYTES: Final = 65536  # and at most this much of it
+CLOSE_WAIT: Final = 1.0  # seconds a shutdown waits for scrapers' connections to end
 OTHER_ROOMS: Final = "other"  # the label of every room the room file does not name
 # What generate_latest writes: the text format 0.0.4 (our names need no escaping).
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -441,9 +442,13 @@ class MetricsEndpoint:
         return [sock.getsockname()[:2] for sock in self._server.sockets]
 
     async def close(self) -> None:
+        """Stop listening. Since Python 3.12 ``wait_closed`` also waits for the connections
+        still open (each ends within REQUEST_TIMEOUT): a shutdown waits a second at most."""
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_WAIT):
+                    await self._server.wait_closed()
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
