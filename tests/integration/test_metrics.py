@@ -29,6 +29,7 @@ from realtimechat.server.config import Limits, ServerSettings
 from realtimechat.server.store import MemoryStore, Store
 
 from ..support import TEST_LIMITS, WAIT, Pki, connect, join, limits_with, receive_n, receive_until
+from .test_refusals import ipv6_loopback
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 Start = Callable[..., Awaitable[ChatServer]]
@@ -326,3 +327,24 @@ async def test_a_port_in_use_is_one_clear_error(pki: Pki, start: Start) -> None:
     with pytest.raises(Exception, match=rf"cannot serve --metrics on 127\.0\.0\.1:{port}: "):
         await second.start()
     await second.shutdown()
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback")
+async def test_metrics_on_ipv6_loopback(pki: Pki, server_log: pytest.LogCaptureFixture) -> None:
+    """--metrics [::1]:PORT: served on the IPv6 loopback, and the log says so in brackets."""
+    server = ChatServer(pki.server, hosts=["127.0.0.1"], port=0, metrics=("::1", 0))
+    await server.start()
+    try:
+        assert server.metrics is not None
+        [(host, port)] = server.metrics.addresses
+        assert host == "::1"
+        assert f"metrics on http://[::1]:{port}/metrics (and /healthz, /readyz)" in server_log.text
+        reader, writer = await asyncio.open_connection("::1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\n\r\n")
+        async with asyncio.timeout(WAIT):
+            answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert answer.endswith(b"\r\n\r\nok\n")
+    finally:
+        await server.shutdown()
