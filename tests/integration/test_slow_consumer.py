@@ -94,6 +94,9 @@ async def test_slow_reader_gets_a_gap_and_the_others_get_everything(
     assert set(received) | missed == set(sent_ids)
     assert not set(received) & missed
     assert sum(gap.missed for gap in gaps) == len(missed)
+    # What --metrics reports (rtchat_gaps_sent_total, ..._dropped_messages_total): carol's.
+    assert server.hub.scheduler.gaps == len(gaps)
+    assert server.hub.scheduler.dropped == len(missed) == carol_session.outbox.dropped
     carol.close()
     await alice.close()
     await bob.close()

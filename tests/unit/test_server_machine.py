@@ -347,13 +347,18 @@ def test_feeding_a_byte_at_a_time_gives_what_feeding_all_at_once_does() -> None:
 
 @pytest.mark.protocol("12.3")
 def test_requests_past_the_burst_are_refused_and_one_log_event_per_episode() -> None:
-    """burst 2: the third request is rate_limited (with its ref); one RateLimited per episode."""
+    """burst 2: the third request is rate_limited (with its ref); a RateLimited per refusal
+    (the metrics count them), the first of the episode marked (the log writes that one)."""
     peer = Peer(replace(RULES, rate=1, burst=2)).welcomed()
     events = peer.send(
         b'{"type":"msg","text":"1","ref":"a"}\n{"type":"msg","text":"2","ref":"b"}\n'
         b'{"type":"msg","text":"3","ref":"c"}\n{"type":"who"}\n'
     )
-    assert [type(event) for event in events] == [RequestReceived, RequestReceived, RateLimited]
+    assert [type(event) for event in events[:2]] == [RequestReceived, RequestReceived]
+    assert events[2:] == [
+        RateLimited(1.0, "rate", first=True),
+        RateLimited(1.0, "rate", first=False),
+    ]
     assert errors(peer.sent()) == [("rate_limited", "c"), ("rate_limited", None)]
     peer.now += 1.0  # one token back
     (event,) = peer.send(b'{"type":"msg","text":"3","ref":"c"}\n')

@@ -82,7 +82,7 @@ def test_the_option_names_stay_what_users_know() -> None:
         *("--identity-text-rate", "--identity-text-burst", "--max-per-address"),
         *("--max-per-identity", "--ipv4-prefix", "--ipv6-prefix", "--max-names-per-identity"),
         *("--max-rooms", "--max-rooms-per-identity", "--max-topic-chars"),
-        *("--log-format", "--loop", "--log-level", "--version"),
+        *("--metrics", "--log-format", "--loop", "--log-level", "--version"),
     ]
 
 

@@ -23,6 +23,7 @@ from ..server import audit, backup, export
 from ..server.app import ChatServer
 from ..server.app import format_peer as address_text
 from ..server.config import Limits, ServerSettings
+from ..server.metrics import parse_address
 from ..server.sdnotify import Notifier
 from ..server.store import Durability, MemoryStore, SqliteStore
 from .common import CONTEXT, LOOPS, fail, run_async, version_option
@@ -131,6 +132,13 @@ MAX_MOTD_CHARS = 4096
 )
 @settings_options(Limits)
 @click.option(
+    "--metrics",
+    metavar="[ADDR:]PORT",
+    callback=lambda _ctx, _param, value: metrics_address(value),
+    help="Serve Prometheus metrics, /healthz and /readyz over HTTP on ADDR:PORT "
+    "([::1]:PORT for IPv6; a bare PORT listens on 127.0.0.1).  [default: off]",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -171,6 +179,7 @@ def main(  # click passes every option by keyword
     ephemeral: bool,
     durability: str,
     retention: str | None,
+    metrics: tuple[str, int] | None,
     log_format: str,
     loop: str,
     log_level: str,
@@ -214,6 +223,7 @@ def main(  # click passes every option by keyword
                 room_create=not no_room_create,
             ),
             store=store,
+            metrics=metrics,
         )
     except (ConfigError, OSError) as exc:
         fail(PROGRAM, exc if isinstance(exc, ConfigError) else ConfigError(str(exc)))
@@ -255,6 +265,14 @@ async def _first(*waits: Coroutine[Any, Any, object]) -> None:
     finally:
         for task in tasks:
             task.cancel()
+
+
+def metrics_address(value: str | None) -> tuple[str, int] | None:
+    """--metrics as (host, port), or a usage error in one line."""
+    try:
+        return parse_address(value) if value is not None else None
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def server_limits(fields: Mapping[str, object]) -> Limits:

@@ -131,14 +131,16 @@ class ErrorSent:
 
 @dataclass(slots=True)
 class RateLimited:
-    """The first request refused in a row of them (one log line per episode).
+    """A request refused for want of a token (counted; logged when ``first``).
 
     ``limit`` says whose bucket was empty: ``rate``, the session's own;
-    ``identity_rate``, the one all sessions of its identity share.
+    ``identity_rate``, the one all sessions of its identity share. ``first``:
+    the first refused in a row of them (one log line per episode).
     """
 
     rate: float
     limit: str = "rate"
+    first: bool = True
 
 
 @dataclass(slots=True)
@@ -435,8 +437,7 @@ class ServerProtocol:
             empty, limit = own, "rate"
             message = f"slow down: at most {own.rate:g} requests a second"
         self._refused_in_a_row += 1
-        if self._refused_in_a_row == 1:
-            self._events.append(RateLimited(empty.rate, limit))
+        self._events.append(RateLimited(empty.rate, limit, first=self._refused_in_a_row == 1))
         ref = frame.ref if isinstance(frame, SendMsg) else None
         self._send_error(Refusal(ErrorCode.RATE_LIMITED, message, ref=ref))
         if self._refused_in_a_row >= self.rules.flood_limit:

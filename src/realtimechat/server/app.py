@@ -47,10 +47,12 @@ from .config import Limits, ServerSettings
 from .hub import Hub
 from .identity import PeerIdentity
 from .listener import Address, Listener, listening_sockets
+from .metrics import READY_TIMEOUT, MetricsEndpoint
 from .refusals import RefusalLog
 from .roomfile import RoomFile
 from .sdnotify import Notifier
 from .session import Session, SessionContext
+from .stats import ServerStats
 from .store import MemoryStore, Store
 from .strays import StrayCrlWatch
 from .tlsconn import TLSServerProtocol, TLSTransport
@@ -157,6 +159,7 @@ class ChatServer:
         logger: logging.Logger | None = None,
         store: Store | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
+        metrics: tuple[str, int] | None = None,
     ) -> None:
         self.files = files
         self.clock = clock  # the wall clock certificates' lifetimes are measured by
@@ -188,6 +191,9 @@ class ChatServer:
         self._hub: Hub[Session] | None = None
         self._session_context: SessionContext | None = None
         self.store: Store = store if store is not None else MemoryStore()
+        self.stats = ServerStats()  # what the metrics count (stats.py)
+        self.metrics_address = metrics  # --metrics: where to serve them, if anywhere
+        self.metrics: MetricsEndpoint | None = None
         self._open_files_limit = 0  # the soft RLIMIT_NOFILE, read at start
         self.shutting_down = False
         self._open_files_logged_at = -OPEN_FILES_LOG_PERIOD
@@ -218,11 +224,16 @@ class ChatServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await self.store.open()
-        self._hub = Hub(loop, self.limits, self.settings, self.log, store=self.store)
+        self._hub = Hub(
+            loop, self.limits, self.settings, self.log, store=self.store, stats=self.stats
+        )
         self._session_context = SessionContext.of(self._hub, self.clock)
         await self._hub.start(self.room_file)
         self._open_files_limit = raise_open_file_limit()
         loop.set_exception_handler(self._loop_exception)
+        if self.metrics_address is not None:  # before listening: a port in use stops us first
+            self.metrics = MetricsEndpoint.for_server(self)
+            await self.metrics.start(*self.metrics_address)
         sockets = listening_sockets(self.hosts, self.port, backlog=1024)
         self._listeners.append(Listener(sockets, self._accepted, on_limited=self._accept_failed))
         self._log_warnings()
@@ -240,6 +251,44 @@ class ChatServer:
         self.log.info("certificates from %s; %s", _where(self.files), self.store.describe())
         if self.settings.rooms_file is not None:
             self.log.info("%s", self.room_file.describe())
+        if self.metrics is not None:
+            where = ", ".join(format_peer(address) for address in self.metrics.addresses)
+            self.log.info("metrics on http://%s/metrics (and /healthz, /readyz)", where)
+
+    @property
+    def started(self) -> bool:
+        """Whether ``start`` has made the hub (the metrics read it only then)."""
+        return self._hub is not None
+
+    async def readiness(self) -> str | None:
+        """None when the server takes chat connections and its store answers; else why not."""
+        if self.shutting_down:
+            return "shutting down"
+        if not self._listeners:
+            return "not listening yet"
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await self.store.ping()
+        except TimeoutError:
+            return f"the message store did not answer within {READY_TIMEOUT:g} s"
+        except Exception as exc:  # closed, damaged: the operator wants the words
+            return f"the message store failed: {exc}"
+        return None
+
+    def connection_states(self) -> Counter[str]:
+        """Connections now by state: handshaking, before_hello, welcomed, closing."""
+        states: Counter[str] = Counter()
+        for connection in self._connections:
+            session = connection.session
+            if connection.handshaking:
+                states["handshaking"] += 1
+            elif session is None or session.closed:
+                states["closing"] += 1
+            elif session.member is not None:
+                states["welcomed"] += 1
+            else:
+                states["before_hello"] += 1
+        return states
 
     @property
     def connection_count(self) -> int:
@@ -377,6 +426,8 @@ class ChatServer:
         for listener in self._listeners:
             await listener.wait_closed()
         self._refusals.flush()
+        if self.metrics is not None:
+            await self.metrics.close()
         await self.store.close()
         self.log.info("stopped")
 
@@ -452,6 +503,7 @@ class ChatServer:
 
     def refused(self, connection: _Accepted, reason: str) -> None:
         """Log a refusal before or during TLS: in full the first time, then counted per source."""
+        self.stats.refused_handshake(reason)
         self._refusals.refused(
             asyncio.get_running_loop().time(),
             peer=connection.peer,

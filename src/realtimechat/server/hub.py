@@ -43,7 +43,7 @@ import bisect
 import logging
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -80,6 +80,7 @@ from .identity import PeerIdentity
 from .outbox import FlushScheduler, Outbox, Run
 from .roomfile import RoomFile
 from .rooms import Caller, Room, RoomDirectory
+from .stats import ServerStats
 from .store import LOBBY, Draft, HistoryPage, MemoryStore, Scope, Store, Stored
 
 # A run of messages fanned out as one piece is cut at about this size, so
@@ -155,11 +156,13 @@ class Committer:
         loop: asyncio.AbstractEventLoop,
         log: logging.Logger,
         settle: Callable[[list[tuple[Peer, Draft]], list[Stored] | None], None],
+        stats: ServerStats,
     ) -> None:
         self._engine = engine
         self._loop = loop
         self._log = log
         self._settle = settle
+        self._stats = stats
         self._drafts: list[tuple[Peer, Draft]] = []  # accepted, waiting for the next commit
         self._committing: asyncio.Task[None] | None = None
 
@@ -186,15 +189,19 @@ class Committer:
     async def _publish(self, batch: list[tuple[Peer, Draft]]) -> None:
         """Store one batch; its senders are settled either way, once."""
         settled = False
+        started = self._loop.time()
 
         def stored(results: list[Stored]) -> None:
             nonlocal settled
             settled = True
+            # Timed to here, not to the end of publish: the fan-out after it is not the store's.
+            self._stats.committed(len(batch), self._loop.time() - started)
             self._settle(batch, results)
 
         try:
             await self._engine.publish([draft for _, draft in batch], stored)
         except Exception:
+            self._stats.commit_failures += 1
             self._log.exception("storing %d messages failed; they were not delivered", len(batch))
             if not settled:  # nothing was stored: each sender gets an error
                 self._settle(batch, None)
@@ -212,11 +219,13 @@ class Hub(Generic[P]):
         *,
         store: Store | None = None,
         engine: Engine | None = None,
+        stats: ServerStats | None = None,
     ) -> None:
         self.loop = loop
         self.limits = limits
         self.settings = settings
         self.log = log
+        self.stats = stats if stats is not None else ServerStats()  # read by metrics.py
         self.engine: Engine = (
             engine
             if engine is not None
@@ -235,7 +244,7 @@ class Hub(Generic[P]):
         # how many names each identity owns: both follow _owners (_own, _disown).
         self._looks: dict[str, tuple[str, str]] = {}
         self._owned: Counter[str] = Counter()
-        self._committer = Committer(self.engine, loop, log, self._settle)
+        self._committer = Committer(self.engine, loop, log, self._settle, self.stats)
         self._awaiting_echo: dict[int, Peer] = {}  # id -> the session that sent it, until echoed
         self.stopping = False  # set by stop(): no more leave announcements, no more reads
         self._tasks: set[asyncio.Task[None]] = set()
@@ -592,6 +601,7 @@ class Hub(Generic[P]):
             room=room.name if room is not None else None,
         )
         session.owe()  # its ack and echo (or error): answered when its batch is settled
+        self.stats.messages_in += 1
         self._committer.add(session, draft)
 
     def _spend_text(self, identity: PeerIdentity, frame: SendMsg) -> None:
@@ -603,6 +613,7 @@ class Hub(Generic[P]):
         if bucket.take(self.loop.time(), size):
             budget.text_limited = False
             return
+        self.stats.rate_limited["identity_text_rate"] += 1
         if not budget.text_limited:  # one log line per episode, not per message
             budget.text_limited = True
             log_event(
@@ -628,6 +639,8 @@ class Hub(Generic[P]):
         a sender is owed its echo until then (a client that sends and leaves
         gets both before the connection closes).
         """
+        if results is not None:
+            self.stats.messages_stored += sum(1 for result in results if result.msg is not None)
         for index, (session, draft) in enumerate(batch):
             if results is None:
                 error = Error(
@@ -667,7 +680,9 @@ class Hub(Generic[P]):
             self._fan_out(run, room)
             run = []
             data = encode(entry.msg)
-            for target in self._parties(entry.sender, entry.recipient):
+            parties = self._parties(entry.sender, entry.recipient)
+            self.stats.delivered += len(parties)
+            for target in parties:
                 target.outbox.put_msg(data, entry.msg.id)
         self._fan_out(run, room)
         if self._awaiting_echo:  # our own senders: their echo is out
@@ -687,7 +702,9 @@ class Hub(Generic[P]):
         """Public messages of one room to its sessions, in runs of at most RUN_BYTES."""
         if not messages:
             return
-        targets: Iterable[Peer]
+        targets: Collection[Peer]
+        stats = self.stats
+        stats.room_messages[room_name] += len(messages)
         if room_name is None:
             targets = self._active
         else:
@@ -695,6 +712,7 @@ class Hub(Generic[P]):
             if room is None:  # gone from this server's picture: nobody here receives it
                 return
             targets = room.sessions
+        stats.delivered += len(messages) * len(targets)
         start = 0
         while start < len(messages):
             frames: list[bytes] = []

@@ -74,10 +74,11 @@ class FlushScheduler:
 
     It also knows the outboxes whose transports are paused (``paused``)
     and, after its flushes, calls ``over`` when what they hold is above
-    ``limit``.
+    ``limit``. Being shared by every outbox of a server, it keeps their
+    counts for the metrics too: ``gaps`` sent and ``dropped`` msg frames.
     """
 
-    __slots__ = ("_loop", "_over", "_pending", "_scheduled", "limit", "paused")
+    __slots__ = ("_loop", "_over", "_pending", "_scheduled", "dropped", "gaps", "limit", "paused")
 
     def __init__(
         self,
@@ -92,6 +93,8 @@ class FlushScheduler:
         self.limit = limit
         self._over = over
         self.paused: set[Outbox] = set()  # outboxes whose transport asked us to stop
+        self.gaps = 0  # gap frames queued, over every outbox's life
+        self.dropped = 0  # msg frames dropped for slow consumers, likewise
 
     def mark(self, outbox: Outbox) -> None:
         self._pending.append(outbox)
@@ -257,6 +260,7 @@ class Outbox:
         self._gap_last = run.last
         self._gap_missed += run.count
         self.dropped += run.count
+        self._scheduler.dropped += run.count
 
     def flush(self) -> None:
         """Write everything pending in one write (pieces, past WRITE_SLICE), unless paused."""
@@ -296,6 +300,7 @@ class Outbox:
             last = max(last, self._gap_last)
             missed += self._gap_missed
         self.dropped += self._paused_msgs
+        self._scheduler.dropped += self._paused_msgs
         self._chunks = []
         self.queued_bytes = 0
         self.queued_frames = 0
@@ -386,6 +391,7 @@ class Outbox:
     def _append_gap(self) -> None:
         gap = Gap(from_id=self._gap_first, to_id=self._gap_last, missed=self._gap_missed)
         self._gap_missed = 0
+        self._scheduler.gaps += 1
         if self.paused:  # the gap is in the queue that lasts: discard() names it again
             self._paused_gapped += gap.missed
             self._first = min(self._first, gap.from_id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +140,10 @@ class RoomDirectory:
 
     def member_of(self, identity: str, room: Room) -> bool:
         return room.key in self._of.get(identity, ())
+
+    def __iter__(self) -> Iterator[Room]:
+        """Every room, in no particular order."""
+        return iter(self._rooms.values())
 
     def __len__(self) -> int:
         return len(self._rooms)

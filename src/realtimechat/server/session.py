@@ -67,6 +67,7 @@ from .hub import Hub, Member
 from .identity import PeerIdentity
 from .outbox import FlushScheduler, Outbox
 from .rooms import Room
+from .stats import ServerStats
 from .store import HistoryPage, Scope
 from .trust import REVOKED, Trust
 
@@ -97,6 +98,7 @@ class SessionContext:
     scheduler: FlushScheduler
     rules: Rules
     clock: Callable[[], dt.datetime]  # the wall clock: when a certificate expires
+    stats: ServerStats
 
     @classmethod
     def of(cls, hub: Hub[Session], clock: Callable[[], dt.datetime]) -> SessionContext:
@@ -108,6 +110,7 @@ class SessionContext:
             hub.scheduler,
             connection_rules(hub.limits),
             clock,
+            hub.stats,
         )
 
 
@@ -308,8 +311,10 @@ class Session(asyncio.Protocol):
                 self._log("protocol_error", code=error.code)
             case ErrorSent(error):  # a refusal such as empty_text: routine, not for the log
                 self._log("request_refused", level=logging.DEBUG, code=error.code)
-            case RateLimited(rate, limit):  # one log line per episode, not per request
-                self._log("limited", level=logging.WARNING, limit=limit, rate=rate)
+            case RateLimited(rate, limit, first):
+                self.context.stats.rate_limited[limit] += 1
+                if first:  # one log line per episode, not per request
+                    self._log("limited", level=logging.WARNING, limit=limit, rate=rate)
             case Finishing():
                 self._finishing()
             case Closed():
@@ -724,6 +729,7 @@ class Session(asyncio.Protocol):
             timer.cancel()
 
     def _forget(self, reason: str, *, log: bool = True) -> None:
+        self.context.stats.session_closed(reason)
         self.hub.remove(self, reason)
         if log and self.name is None:  # never welcomed: it did not "leave" the chat
             self._log("closed", reason=reason, before="hello")

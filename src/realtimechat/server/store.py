@@ -157,6 +157,9 @@ class Store(Protocol):
 
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None: ...
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int: ...
+    async def ping(self) -> None:
+        """Answer a trivial query (``/readyz``); raise if the store cannot."""
+
     def describe(self) -> str: ...
 
 
@@ -197,6 +200,9 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+    async def ping(self) -> None:
+        """Nothing to ask: memory always answers."""
 
     def describe(self) -> str:
         """Where messages are kept, for the log at start."""
@@ -442,6 +448,10 @@ class SqliteStore:
             return work(self._db)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def ping(self) -> None:
+        """``SELECT 1`` on the store's thread: behind the commits queued there, as a read is."""
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
 
     async def open(self) -> None:
         """Open (creating if needed) the database; ConfigError if it is unusable."""
