@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import errno
 import os
 import signal
 import sys
@@ -22,8 +21,10 @@ from ..names import name_key
 from ..server import audit, backup, export
 from ..server.app import ChatServer
 from ..server.config import Limits, ServerSettings
+from ..server.listener import cannot_listen as _cannot_listen
 from ..server.store import Durability, MemoryStore, SqliteStore
 from .common import CONTEXT, LOOPS, fail, run_async, version_option
+from .preflight import check_command
 from .settings import from_options, settings_options
 
 PROGRAM = "rtchat-server"
@@ -259,16 +260,7 @@ def server_limits(fields: Mapping[str, object]) -> Limits:
     return dataclasses.replace(limits, idle_timeout=max(limits.idle_timeout, limits.ping_interval))
 
 
-def _cannot_listen(port: int, exc: OSError) -> str:
-    """Why the server cannot listen, and what to do about the usual cause."""
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"cannot listen on port {port}: it is already in use"
-            " (another rtchat-server running?): stop that one or choose another --port"
-        )
-    if exc.errno == errno.EACCES:
-        return f"cannot listen on port {port}: permission denied (ports below 1024 need privileges)"
-    return f"cannot listen on port {port}: {exc.strerror or exc}"
+main.add_command(check_command(main))
 
 
 @main.group()
