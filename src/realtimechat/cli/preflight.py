@@ -14,9 +14,10 @@ from .common import CONTEXT
 
 HELP = """Check what the server would load, change nothing, and say what is wrong.
 
-Takes the options of rtchat-server itself (give it the same command line,
-with `check` after `rtchat-server`, or before the options) and loads what the
-server would: the certificate and its key, the trust files and the CRL, the
+Takes the options of rtchat-server itself: give it the server's command line
+with `check` after `rtchat-server` (options before `check` count too; those
+it has no check for, such as the limits, are taken and ignored). It loads
+what the server would: the certificate and its key, the trust files and the CRL, the
 data folder and the store (read-only), the port (bound and closed at once) and
 the --rooms file. One line per finding, `OK`, `WARN` or `FAIL`, then the check's
 name: files, key, chain, names, crl, expiry, modes, tls, data, store, port,
