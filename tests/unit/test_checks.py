@@ -6,8 +6,10 @@ fixture) and the rogue trustme CA; times are given, not waited for.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from realtimechat.pki import CaFolder, load_certificate, read_index, revoke
 from realtimechat.server import checks, preflight
 from realtimechat.server.app import ChatServer
 from realtimechat.server.checks import Check, CrlFacts, Finding, Level
+from realtimechat.server.store import SCHEMA_VERSION, SqliteStore
 from realtimechat.server.trust import Trust
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -54,7 +57,7 @@ def test_a_finding_is_one_line_with_a_padded_level() -> None:
 def test_the_worst_level_decides_the_exit_code() -> None:
     """0 all OK (or nothing), 1 a WARN, 2 a FAIL whatever else there is."""
     ok, warn, fail = (Finding(level, Check.KEY, "") for level in Level)
-    cases = ([], [ok], [ok, warn], [warn, fail, ok])
+    cases: tuple[list[Finding], ...] = ([], [ok], [ok, warn], [warn, fail, ok])
     assert [checks.worst(found).exit_code for found in cases] == [0, 0, 1, 2]
 
 
@@ -85,18 +88,20 @@ def test_a_certificate_without_sans_warns() -> None:
 
 
 def test_expiry_warns_within_30_days_and_fails_after(ca_root: Path) -> None:
-    """The same certificate seen 31 days, 10 days and 1 hour before its end, and after it."""
+    """The same certificate seen 31, 10 and 1 days and 1 hour before its end, and at it."""
     server = load_certificate(CaFolder(ca_root).server_cert)
     end = server.not_valid_after_utc
     named = [("server certificate", server)]
     when = end.strftime("%Y-%m-%d %H:%M UTC")
-    seen = [checks.expiry(named, end - left) for left in (dt.timedelta(days=31),)]
-    assert seen[0][0].level is Level.OK
+    assert [f.level for f in checks.expiry(named, end - dt.timedelta(days=31))] == [Level.OK]
     assert checks.expiry(named, end - dt.timedelta(days=10)) == [
         checks.warn(Check.EXPIRY, f"the server certificate expires in 10 days (on {when})")
     ]
+    assert checks.expiry(named, end - dt.timedelta(days=1, hours=1)) == [
+        checks.warn(Check.EXPIRY, f"the server certificate expires in 1 day (on {when})")
+    ]
     assert checks.expiry(named, end - dt.timedelta(hours=1)) == [
-        checks.warn(Check.EXPIRY, f"the server certificate expires in 0 days (on {when})")
+        checks.warn(Check.EXPIRY, f"the server certificate expires in less than a day (on {when})")
     ]
     assert checks.expiry(named, end) == [
         checks.fail(Check.EXPIRY, f"the server certificate has expired (on {when})")
@@ -216,6 +221,10 @@ def test_the_store_is_read_without_being_written(tmp_path: Path) -> None:
     database = tmp_path / "messages.db"
     assert preflight.store(database).level is Level.OK
     assert not database.exists()
+    database.touch(mode=0o600)  # as the server creates it, before SQLite fills it
+    assert preflight.store(database).detail.endswith(
+        "holds no tables yet: the server will create them (schema 2)"
+    )
     database.write_bytes(b"not a database at all" * 100)
     database.chmod(0o600)
     finding = preflight.store(database)
@@ -237,3 +246,26 @@ def test_a_taken_port_fails_and_a_free_one_is_left_free() -> None:
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))  # the check closed its socket
     assert preflight.port([], None).level is Level.WARN
+
+
+def test_a_store_the_server_made_is_read_and_a_newer_one_refused(tmp_path: Path) -> None:
+    """SqliteStore's own file: schema and last id, OK; a schema from the future: FAIL."""
+    database = tmp_path / "data" / "messages.db"
+
+    async def make() -> None:
+        made = SqliteStore(database)
+        await made.open()
+        await made.close()
+
+    asyncio.run(make())
+    assert preflight.store(database) == checks.ok(
+        Check.STORE, f"{database}: schema {SCHEMA_VERSION}, last message id 0"
+    )
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    db.close()
+    assert preflight.store(database) == checks.fail(
+        Check.STORE,
+        f"cannot use the message store {database}: schema version 99 is newer than this"
+        f" rtchat-server reads ({SCHEMA_VERSION})",
+    )

@@ -112,6 +112,12 @@ def day(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%d")
 
 
+def _days(left: dt.timedelta) -> str:
+    if left.days == 0:
+        return "less than a day"
+    return f"{left.days} day{'s' if left.days != 1 else ''}"
+
+
 def moment(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -133,8 +139,8 @@ def names(cert: x509.Certificate) -> Finding:
         return warn(
             Check.NAMES,
             f"no DNS or IP subjectAltName: clients match the CN {cn!r} (--cn {cn}), which"
-            " strict TLS clients refuse; issue a server certificate with names"
-            " (rtchat-certs server-cert NAME --force)",
+            " strict TLS clients refuse; issue one with names"
+            " (rtchat-certs server-cert --cn NAME --san NAME_OR_IP --force)",
         )
     said = [f"DNS {name}" for name in dns] + [f"IP {ip}" for ip in ips]
     # OpenSSL matches the CN only when there is no DNS name (hostname_checks_common_name).
@@ -194,7 +200,7 @@ def expiry(named: Sequence[tuple[str, x509.Certificate]], now: dt.datetime) -> l
             found.append(fail(Check.EXPIRY, f"the {what} has expired (on {moment(end)})"))
         elif left <= EXPIRY_WARNING:
             found.append(
-                warn(Check.EXPIRY, f"the {what} expires in {left.days} days (on {moment(end)})")
+                warn(Check.EXPIRY, f"the {what} expires in {_days(left)} (on {moment(end)})")
             )
     if found:
         return found

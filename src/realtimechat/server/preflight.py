@@ -187,9 +187,16 @@ def store(database: Path) -> Finding:
             f"{database} does not exist yet: the server will create it (schema {SCHEMA_VERSION})",
         )
     try:
-        version, last = _inspect(database)
+        inspected = _inspect(database)
     except (sqlite3.Error, OSError, ValueError) as exc:
         return checks.fail(Check.STORE, f"cannot use the message store {database}: {exc}")
+    if inspected is None:
+        return checks.ok(
+            Check.STORE,
+            f"{database} holds no tables yet: the server will create them"
+            f" (schema {SCHEMA_VERSION})",
+        )
+    version, last = inspected
     if version > SCHEMA_VERSION:
         return checks.fail(
             Check.STORE,
@@ -209,10 +216,16 @@ def store(database: Path) -> Finding:
     return checks.ok(Check.STORE, f"{database}: schema {version}{upgrade}, last message id {last}")
 
 
-def _inspect(database: Path) -> tuple[int, int]:
-    """The schema version and the last message id, read without writing anything."""
+def _inspect(database: Path) -> tuple[int, int] | None:
+    """The schema version and the last message id, read without writing anything.
+
+    None for a database with no tables (an empty file, as the server leaves
+    one it created and did not get to fill): the server sets it up.
+    """
     db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     try:
+        if db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None:
+            return None
         row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None:
             raise ValueError("it has no schema version")
