@@ -251,3 +251,23 @@ def test_a_bad_command_line_is_a_usage_error(folder: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert "Error: No such option '--no-such-option'." in done.stderr
+
+
+def test_a_folder_that_is_not_a_server_folder_fails_at_files(folder: Path) -> None:
+    """--pki at a folder without server.crt: FAIL files in the server's words; the data, store,
+    port and rooms checks still run, the certificate checks cannot."""
+    (folder / "empty").mkdir()
+    done = run(["rtchat-server", "check", "--pki", "empty", "--port", "0", "--ephemeral"], folder)
+    assert done.returncode == 2
+    lines = done.stdout.splitlines()
+    assert lines[0] == (
+        "FAIL files: empty is not a server folder: server.crt is missing (on the admin's"
+        " machine, `rtchat-certs server-bundle --out DIR` makes the folder: copy its contents"
+        " into empty)"
+    )
+    assert [line.split(":", 1)[0] for line in lines[1:]] == [
+        "OK   data",
+        "OK   store",
+        "OK   port",
+        "OK   rooms",
+    ]

@@ -269,3 +269,20 @@ def test_a_store_the_server_made_is_read_and_a_newer_one_refused(tmp_path: Path)
         f"cannot use the message store {database}: schema version 99 is newer than this"
         f" rtchat-server reads ({SCHEMA_VERSION})",
     )
+
+
+def test_findings_come_in_check_order_without_the_ok_of_a_flagged_check() -> None:
+    """Sorted by the vocabulary, stable within a check; an OK beside a WARN of its check goes."""
+    found = [
+        checks.ok(Check.PORT, "free"),
+        checks.warn(Check.CRL, "second"),
+        checks.ok(Check.CRL, "fine"),
+        checks.fail(Check.CRL, "third"),
+        checks.warn(Check.CHAIN, "first"),
+    ]
+    assert checks.in_check_order(found) == [
+        checks.warn(Check.CHAIN, "first"),
+        checks.warn(Check.CRL, "second"),
+        checks.fail(Check.CRL, "third"),
+        checks.ok(Check.PORT, "free"),
+    ]

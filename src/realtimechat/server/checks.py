@@ -96,6 +96,14 @@ def worst(findings: Iterable[Finding]) -> Level:
     return next((level for level in (Level.FAIL, Level.WARN) if level in levels), Level.OK)
 
 
+def in_check_order(found: list[Finding]) -> list[Finding]:
+    """``found`` by check, in the vocabulary's order; a check's OK line only if it has no other."""
+    order = list(Check)
+    flagged = {f.check for f in found if f.level is not Level.OK}
+    kept = [f for f in found if f.level is not Level.OK or f.check not in flagged]
+    return sorted(kept, key=lambda finding: order.index(finding.check))  # stable: keeps order
+
+
 def refuse_failures(findings: Iterable[Finding]) -> None:
     """PKIError with the first FAIL's detail, if any: the server does not start on it."""
     failed = next((f for f in findings if f.level is Level.FAIL), None)

@@ -33,7 +33,9 @@ from .checks import Check, Finding, Level
 from .listener import cannot_listen, listening_sockets
 from .roomfile import RoomFile
 from .store import FOLDER_MODE, SCHEMA_VERSION
-from .trust import Trust, _in_check_order, _read_anchors, _read_certificates, _revocations
+
+# Trust.load's steps, one at a time, so that each failure is named by its check.
+from .trust import Trust, _read_anchors, _read_certificates, _revocations
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ def run(plan: Plan, now: dt.datetime | None = None) -> list[Finding]:
     found += storage(plan)
     found.append(port(plan.hosts, plan.port))
     found.append(rooms(plan.rooms_file, plan.max_topic_chars))
-    return _in_check_order(found)
+    return checks.in_check_order(found)
 
 
 # ----------------------------------------------------------------------

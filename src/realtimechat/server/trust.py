@@ -278,19 +278,11 @@ class Trust:
             ]
         if self.key_mode is not None:
             found.append(self.key_mode)
-        return _in_check_order(found)
+        return checks.in_check_order(found)
 
     def warnings(self, now: dt.datetime | None = None) -> list[str]:
         """What an operator should act on: expiring certificates, a stale CRL, loose files."""
         return [f.detail for f in self.findings(now) if f.level is not Level.OK]
-
-
-def _in_check_order(found: list[Finding]) -> list[Finding]:
-    """``found`` by check, in the vocabulary's order; a check's OK line only if it has no other."""
-    order = list(Check)
-    flagged = {f.check for f in found if f.level is not Level.OK}
-    kept = [f for f in found if f.level is not Level.OK or f.check not in flagged]
-    return sorted(kept, key=lambda finding: order.index(finding.check))  # stable: keeps order
 
 
 def behind_index(files: ServerFiles, revocations: Revocations | None) -> Finding | None:
