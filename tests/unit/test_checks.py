@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import socket
 import sqlite3
 from pathlib import Path
@@ -22,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from realtimechat import locations
 from realtimechat.errors import PKIError
 from realtimechat.pki import CaFolder, load_certificate, read_index, revoke
-from realtimechat.server import checks, preflight
+from realtimechat.server import checks, folderlock, preflight
 from realtimechat.server.app import ChatServer
 from realtimechat.server.checks import Check, CrlFacts, Finding, Level
 from realtimechat.server.store import SCHEMA_VERSION, SqliteStore
@@ -286,3 +287,18 @@ def test_findings_come_in_check_order_without_the_ok_of_a_flagged_check() -> Non
         checks.fail(Check.CRL, "third"),
         checks.ok(Check.PORT, "free"),
     ]
+
+
+def test_a_data_folder_a_server_holds_is_named_with_its_pid(tmp_path: Path) -> None:
+    """The server's folder lock held: WARN with the holder's pid; let go: OK; never taken."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    with folderlock.hold(data, "serve"):
+        assert preflight.data_folder(data) == checks.warn(
+            Check.DATA,
+            f"a server (pid {os.getpid()}) is using {data} now: another one would not start"
+            " beside it (stop it first, or restart it)",
+        )
+    assert preflight.data_folder(data).level is Level.OK
+    with folderlock.hold(data, "serve"):  # the check let go of its probe
+        pass

@@ -15,6 +15,7 @@ it checks by using them, with the same errors.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import sqlite3
 import stat
@@ -30,6 +31,7 @@ from ..pki import load_crl
 from ..tls import ServerFiles, check_key_pair
 from . import checks
 from .checks import Check, Finding, Level
+from .folderlock import LOCK_FILE, _holder
 from .listener import cannot_listen, listening_sockets
 from .roomfile import RoomFile
 from .store import FOLDER_MODE, SCHEMA_VERSION
@@ -155,17 +157,7 @@ def storage(plan: Plan) -> list[Finding]:
 def data_folder(folder: Path) -> Finding:
     """There (or can be made), writable, and private; never created here."""
     if not folder.exists():
-        parent = next((p for p in folder.parents if p.exists()), None)
-        if parent is None or not os.access(parent, os.W_OK | os.X_OK):
-            return checks.fail(
-                Check.DATA,
-                f"{folder} does not exist and cannot be created: {parent} is not"
-                " writable by this user (give --data DIR)",
-            )
-        return checks.ok(
-            Check.DATA,
-            f"{folder} does not exist yet: the server will create it (mode {FOLDER_MODE:04o})",
-        )
+        return _to_be_made(folder)
     if not folder.is_dir():
         return checks.fail(Check.DATA, f"{folder} is not a folder (give --data DIR)")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -178,7 +170,50 @@ def data_folder(folder: Path) -> Finding:
             f" (mode {mode:04o}): the server keeps its files in it private (0600), but"
             f" others see their names and sizes; run `chmod 700 {folder}`",
         )
+    holder = _in_use_by(folder)
+    if holder is not None:
+        return checks.warn(
+            Check.DATA,
+            f"a server{holder} is using {folder} now: another one would not start beside it"
+            " (stop it first, or restart it)",
+        )
     return checks.ok(Check.DATA, f"{folder} is writable and private (mode {mode:04o})")
+
+
+def _to_be_made(folder: Path) -> Finding:
+    """A missing data folder: the server makes it if it can (mode 0700)."""
+    parent = next((p for p in folder.parents if p.exists()), None)
+    if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+        return checks.fail(
+            Check.DATA,
+            f"{folder} does not exist and cannot be created: {parent} is not"
+            " writable by this user (give --data DIR)",
+        )
+    return checks.ok(
+        Check.DATA,
+        f"{folder} does not exist yet: the server will create it (mode {FOLDER_MODE:04o})",
+    )
+
+
+def _in_use_by(folder: Path) -> str | None:
+    """`` (pid N)`` (or ``""``) if a server holds the folder's lock (folderlock.py), else None.
+
+    Probed with a non-blocking lock, let go at once; a missing lock file means
+    no server ever ran here, and is not created.
+    """
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(fd)  # read before the finally closes it
+    except OSError:  # no flock here: cannot tell, so say nothing
+        return None
+    finally:
+        os.close(fd)  # drops our lock, if we got it
+    return None
 
 
 def store(database: Path) -> Finding:
