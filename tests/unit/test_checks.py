@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import os
 import socket
 import sqlite3
@@ -32,11 +33,12 @@ from realtimechat.server.trust import Trust
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def cn_only(cn: str) -> x509.Certificate:
-    """A self-signed certificate with a CN and no subjectAltName, as `openssl req -x509` makes."""
+def cn_only(cn: str, *ips: str) -> x509.Certificate:
+    """A self-signed certificate with a CN and no DNS name (as `openssl req -x509` makes), and
+    ``ips`` as IP subjectAltNames."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -44,8 +46,11 @@ def cn_only(cn: str) -> x509.Certificate:
         .serial_number(x509.random_serial_number())
         .not_valid_before(NOW - dt.timedelta(days=1))
         .not_valid_after(NOW + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
     )
+    if ips:
+        sans = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(key, hashes.SHA256())
 
 
 def test_a_finding_is_one_line_with_a_padded_level() -> None:
@@ -85,6 +90,13 @@ def test_a_certificate_without_sans_warns() -> None:
     assert finding.level is Level.WARN
     assert finding.detail.startswith(
         "no DNS or IP subjectAltName: clients match the CN 'oldserver' (--cn oldserver)"
+    )
+
+
+def test_with_ip_names_only_the_cn_still_counts() -> None:
+    """No DNS name, an IP: clients may give the CN or the IP, as OpenSSL matches them."""
+    assert checks.names(cn_only("chat.lan", "10.0.0.7")) == checks.ok(
+        Check.NAMES, "clients give --cn chat.lan or 10.0.0.7 (IP 10.0.0.7; CN 'chat.lan')"
     )
 
 

@@ -28,7 +28,14 @@ from typing import Final
 from cryptography import x509
 
 from ..errors import PKIError
-from ..pki import CRL_RENEW_BEFORE, EXPIRING_SOON, IndexEntry, common_name, signed_by
+from ..pki import (
+    CRL_RENEW_BEFORE,
+    EXPIRING_SOON,
+    IndexEntry,
+    certificate_names,
+    common_name,
+    signed_by,
+)
 from ..sanitize import visible
 
 # The CRL is re-signed every CRL_DAYS (30 days): its next update is always
@@ -151,8 +158,8 @@ def names(cert: x509.Certificate) -> Finding:
             " (rtchat-certs server-cert --cn NAME --san NAME_OR_IP --force)",
         )
     said = [f"DNS {name}" for name in dns] + [f"IP {ip}" for ip in ips]
-    # OpenSSL matches the CN only when there is no DNS name (hostname_checks_common_name).
-    usable = dns + ips
+    # As the client's OpenSSL matches: the CN too when there is no DNS name.
+    usable = [visible(name) for name in certificate_names(cert)]
     return ok(
         Check.NAMES,
         f"clients give --cn {' or '.join(usable)} ({', '.join(said)}; CN {cn!r})",
