@@ -203,6 +203,14 @@ def _load_chain(
         raise PKIError(f"cannot read {cert} or {key}: {exc.strerror or exc}") from None
 
 
+def check_key_pair(cert: Path, key: Path) -> None:
+    """PKIError (or ConfigError) if ``key`` is not ``cert``'s, as the server would say it.
+
+    Loads them into a throwaway context, so the errors are the server's own.
+    """
+    _load_chain(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), cert, key, None)
+
+
 def _refuse_wrong_files(cert: Path, key: Path) -> None:
     """Name a key given as the certificate, a request not signed yet, a certificate as the key.
 

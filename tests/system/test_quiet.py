@@ -9,6 +9,7 @@ becomes an exception and a non-zero exit, and none may appear on stderr.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ import pytest
 from realtimechat import __version__
 from realtimechat.errors import PKIError
 from realtimechat.pki import load_private_key
+from realtimechat.server.store import SqliteStore
 
 from ..support import LISTENING, wait_for_log
 
@@ -169,6 +171,25 @@ def test_store_tools_are_quiet(env: dict[str, str], tmp_path: Path) -> None:
     quietly(env, server, "restore", str(tmp_path / "copy.db"), "--data", str(tmp_path / "two"))
     out = quietly(env, server, "export", "--data", str(tmp_path / "two"))
     assert out == lines.read_text(encoding="utf-8")
+
+
+def test_check_is_quiet(env: dict[str, str], folders: Path, tmp_path: Path) -> None:
+    """rtchat-server check on the server folder and a store the server made: every line OK,
+    no warning (the store it opens read-only is closed)."""
+
+    async def make_store() -> None:
+        store = SqliteStore(tmp_path / "data" / "messages.db")
+        await store.open()
+        await store.close()
+
+    asyncio.run(make_store())
+    said = quietly(
+        env,
+        command("rtchat-server"),
+        *("check", "--pki", str(folders / "server"), "--data", str(tmp_path / "data")),
+        *("--host", "127.0.0.1", "--port", "0"),
+    )
+    assert [line[:4] for line in said.splitlines()] == ["OK  "] * 12, said
 
 
 def test_bench_spawn_is_quiet(env: dict[str, str]) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import errno
 import os
 import signal
 import sys
@@ -23,10 +22,12 @@ from ..server import audit, backup, export
 from ..server.app import ChatServer
 from ..server.app import format_peer as address_text
 from ..server.config import Limits, ServerSettings
+from ..server.listener import cannot_listen as _cannot_listen
 from ..server.metrics import parse_address
 from ..server.sdnotify import Notifier
 from ..server.store import Durability, MemoryStore, SqliteStore
 from .common import CONTEXT, LOOPS, fail, run_async, version_option
+from .preflight import check_command
 from .settings import from_options, settings_options
 
 PROGRAM = "rtchat-server"
@@ -285,16 +286,7 @@ def server_limits(fields: Mapping[str, object]) -> Limits:
     return dataclasses.replace(limits, idle_timeout=max(limits.idle_timeout, limits.ping_interval))
 
 
-def _cannot_listen(port: int, exc: OSError) -> str:
-    """Why the server cannot listen, and what to do about the usual cause."""
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"cannot listen on port {port}: it is already in use"
-            " (another rtchat-server running?): stop that one or choose another --port"
-        )
-    if exc.errno == errno.EACCES:
-        return f"cannot listen on port {port}: permission denied (ports below 1024 need privileges)"
-    return f"cannot listen on port {port}: {exc.strerror or exc}"
+main.add_command(check_command(main))
 
 
 @main.group()

@@ -41,6 +41,7 @@ from typing import Any, cast
 from ..errors import ConfigError
 from ..protocol import ByeReason
 from ..tls import ServerFiles
+from . import checks
 from .admission import HandshakeSlots, source_of
 from .audit import log_event
 from .config import Limits, ServerSettings
@@ -170,6 +171,8 @@ class ChatServer:
         self.log = logger or log
         self._files_seen = self._files_on_disk()  # before loading: a change meanwhile reloads
         self.trust = Trust.load(files, tls13_only=self.settings.tls13_only)  # before listening
+        # What rtchat-server check would FAIL stops us here; its WARNs are logged at start.
+        checks.refuse_failures(self.trust.findings(clock()))
         self.room_file = self._load_room_file()  # likewise
         self._stray_crls = StrayCrlWatch(files.crl, self.log)
         self._listeners: list[Listener] = []

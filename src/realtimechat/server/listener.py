@@ -75,6 +75,18 @@ def listening_sockets(hosts: Iterable[str] | None, port: int, backlog: int) -> l
     return sockets
 
 
+def cannot_listen(port: int, exc: OSError) -> str:
+    """Why the server cannot listen, and what to do about the usual cause."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on port {port}: it is already in use"
+            " (another rtchat-server running?): stop that one or choose another --port"
+        )
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on port {port}: permission denied (ports below 1024 need privileges)"
+    return f"cannot listen on port {port}: {exc.strerror or exc}"
+
+
 class Listener:
     """Accepts on its sockets and hands each connection, with its address, to the loop."""
 

@@ -42,9 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import ssl
-import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,12 +55,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..errors import PKIError
 from ..pki import (
-    CRL_RENEW_BEFORE,
     can_sign_certificates,
     certificate_names,
     common_name,
     is_ca_certificate,
     load_crl,
+    read_index,
     refuse_unusable_key,
     signed_by,
 )
@@ -70,12 +68,13 @@ from ..pki.groups import groups_of
 from ..rooms import group_key
 from ..sanitize import visible
 from ..tls import ServerFiles, server_context
+from . import checks
+from .checks import Check, CrlFacts, Finding, Level
 from .identity import PeerIdentity
 
 REVOKED: Final = "revoked"
 EXPIRED: Final = "expired"
 UNTRUSTED: Final = "untrusted"  # no CA of ours vouches for it, or it is a CA's certificate
-EXPIRY_WARNING: Final = dt.timedelta(days=30)  # warn when a certificate has less left
 NAMES_LOGGED: Final = 10  # pinned certificates named in the log line, then "and N more"
 _SIGNING_KEYS: Final = (
     rsa.RSAPublicKey,
@@ -95,6 +94,10 @@ class Revocations:
     authority: str = ""  # SHA-256 of the signing CA's public key (``_key_id``)
     number: int | None = None  # the CRL number, if it has one
     this_update: dt.datetime | None = None
+    signer: str = ""  # the CN of the CA that signed it, for people
+
+    def facts(self) -> CrlFacts:
+        return CrlFacts(self.signer, self.serials, self.next_update, self.number)
 
     def is_older_than(self, other: Revocations) -> bool:
         """Whether this is a CRL of ``other``'s CA issued before it: taking it would go back.
@@ -123,7 +126,8 @@ class Trust:
     ca_certificates: tuple[x509.Certificate, ...]
     pin_certificates: tuple[x509.Certificate, ...] = ()
     ca_keys: frozenset[str] = frozenset()  # ``_key_id`` of each CA certificate
-    notes: tuple[str, ...] = ()  # found while loading: logged with the warnings
+    notes: tuple[Finding, ...] = ()  # found while loading: logged with the warnings
+    key_mode: Finding | None = None  # of the server's key file, when loaded
     tls13_only: bool = False
 
     @classmethod
@@ -138,15 +142,16 @@ class Trust:
         context = server_context(files, tls13_only=tls13_only)
         server_certificate = _read_certificates(files.cert, "server certificate")[0]
         crl = load_crl(files.crl) if files.crl is not None and files.crl.exists() else None
-        cas, pins, notes = _read_anchors(files, server_certificate, crl)
+        cas, pins, said = _read_anchors(files, server_certificate, crl)
+        notes = [checks.warn(Check.CHAIN, note) for note in said]
         revocations = _revocations(files.crl, crl, cas)
         kept = previous.revocations if previous is not None else None
         if revocations is not None and kept is not None and revocations.is_older_than(kept):
-            notes.append(_went_backwards(files.crl, revocations, kept))
+            notes.append(checks.warn(Check.CRL, _went_backwards(files.crl, revocations, kept)))
             revocations = kept
-        exposed = _key_exposure(files.key)
-        if exposed is not None:
-            notes.append(exposed)
+        behind = behind_index(files, revocations)
+        if behind is not None:
+            notes.append(behind)
         return cls(
             context=context,
             pinned=frozenset(_fingerprint(cert) for cert in pins),
@@ -157,6 +162,7 @@ class Trust:
             pin_certificates=pins,
             ca_keys=frozenset(_key_id(cert) for cert in cas),
             notes=tuple(notes),
+            key_mode=checks.key_mode(files.key),
             tls13_only=tls13_only,
         )
 
@@ -238,39 +244,64 @@ class Trust:
         tls = "; TLS 1.3 only" if self.tls13_only else ""
         return f"server certificate for {names}; trusting {', '.join(trusted)}; {crl}{tls}"
 
-    def warnings(self, now: dt.datetime | None = None) -> list[str]:
-        """What an operator should act on: expiring certificates, a stale CRL, loose files."""
+    def findings(self, now: dt.datetime | None = None) -> list[Finding]:
+        """What ``rtchat-server check`` says of this trust (server/checks.py), in check order.
+
+        The chain and names of the server certificate, the CRL's freshness,
+        expiries, the key file's mode, and what loading noted.
+        """
         now = now or dt.datetime.now(dt.UTC)
-        found = list(self.notes)
         named = [("server certificate", self.server_certificate)] + [
             (f"CA certificate {_cn(cert)!r}", cert) for cert in self.ca_certificates
         ]
-        for what, cert in named:
-            left = cert.not_valid_after_utc - now
-            if left <= dt.timedelta(0):
-                found.append(f"the {what} has expired")
-            elif left <= EXPIRY_WARNING:
-                found.append(f"the {what} expires in {left.days} days")
         revocations = self.revocations
-        if self.ca_certificates and revocations is None:
-            found.append(
-                "no CRL: certificates revoked by the CA are still let in"
-                " (give --crl FILE with the CA's crl.pem, or --pki with a server folder)"
-            )
-        elif revocations is not None:
+        found = [
+            *checks.chain(self.server_certificate, self.ca_certificates, self.pin_certificates),
+            checks.names(self.server_certificate),
+            *checks.crl(
+                revocations.facts() if revocations else None,
+                now,
+                trusts_ca=bool(self.ca_certificates),
+            ),
+            *checks.expiry(named, now),
+            *self.notes,
+        ]
+        if revocations is not None:
             found += [
-                f"no CRL for CA {_cn(ca)!r}: certificates it revoked are still let in"
-                " (the CRL is that of another CA)"
+                checks.warn(
+                    Check.CRL,
+                    f"no CRL for CA {_cn(ca)!r}: certificates it revoked are still let in"
+                    " (the CRL is that of another CA)",
+                )
                 for ca in self.ca_certificates
                 if _key_id(ca) != revocations.authority
             ]
-        next_update = revocations.next_update if revocations else None
-        if next_update is not None:
-            if next_update <= now:
-                found.append("the CRL is past its next-update: re-sign it (rtchat-certs crl)")
-            elif next_update - now <= CRL_RENEW_BEFORE:
-                found.append("the CRL must be re-signed soon (rtchat-certs crl)")
-        return found
+        if self.key_mode is not None:
+            found.append(self.key_mode)
+        return checks.in_check_order(found)
+
+    def warnings(self, now: dt.datetime | None = None) -> list[str]:
+        """What an operator should act on: expiring certificates, a stale CRL, loose files."""
+        return [f.detail for f in self.findings(now) if f.level is not Level.OK]
+
+
+def behind_index(files: ServerFiles, revocations: Revocations | None) -> Finding | None:
+    """A WARN if the CRL lacks revocations its CA folder's index.json records, else None.
+
+    Only when the trust file is a CA folder's ca.crt (ca.key and index.json
+    beside it, as ``--pki CA-FOLDER`` gives) and the CRL is that CA's.
+    """
+    if files.ca is None or files.crl is None or revocations is None:
+        return None
+    folder = files.ca.parent
+    index = folder / "index.json"
+    if not (folder / "ca.key").is_file() or not index.is_file():
+        return None
+    try:
+        entries = read_index(folder)
+    except PKIError as exc:
+        return checks.warn(Check.CRL, f"cannot compare the CRL with {index}: {exc}")
+    return checks.crl_behind_index(files.crl, revocations.serials, entries, index)
 
 
 def _fingerprint(cert: x509.Certificate) -> str:
@@ -417,6 +448,7 @@ def _revocations(
     if not isinstance(public_key, _SIGNING_KEYS) or not crl.is_signature_valid(public_key):
         raise PKIError(f"{path} is not signed by the CA {issuer}")
     return Revocations(
+        signer=_cn(signer),
         issuer=issuer,
         serials=frozenset(entry.serial_number for entry in crl),
         next_update=crl.next_update_utc,
@@ -449,19 +481,4 @@ def _went_backwards(path: Path | None, older: Revocations, newer: Revocations) -
         f"{path} is older than the CRL in force ({which(older)}; in force: {which(newer)}):"
         " refused, the newer CRL stays in force. A CRL never goes backwards: an older one"
         " would let certificates revoked since back in. Copy the CA folder's current crl.pem"
-    )
-
-
-def _key_exposure(path: Path) -> str | None:
-    """A warning if the server's private key file is open to other users, else None."""
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return None
-    if not mode & 0o077:
-        return None
-    who = "other users" if mode & 0o007 else "its group"
-    return (
-        f"the server's key {path} is open to {who} (mode {mode:04o}): whoever can read it can"
-        f" pose as this server to every client; run `chmod 600 {path}`"
     )
