@@ -53,8 +53,8 @@ from ..errors import (
 from ..names import name_key
 from ..protocol import (
     DEFAULT_ROOM,
+    FINAL_BYE_REASONS,
     MAX_LINE_BYTES,
-    PERMANENT_BYE_REASONS,
     Ack,
     Bye,
     Error,
@@ -740,6 +740,7 @@ def _retryable(exc: ClientError, certificate_failures: int) -> bool:
         return certificate_failures <= CERTIFICATE_RETRIES
     if isinstance(exc, SessionRefused):
         # A refused hello ends with a bye of its code as the reason (5.2):
-        # the permanent reasons cover those codes too.
-        return exc.reason not in PERMANENT_BYE_REASONS
+        # the permanent reasons cover those codes too; after a kick or a ban
+        # we do not come straight back (FINAL_BYE_REASONS, protocol.md 6.7).
+        return exc.reason not in FINAL_BYE_REASONS
     return False  # the server's certificate changed, or is not for --cn: never retry
