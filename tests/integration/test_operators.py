@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from realtimechat.client.chat import Chat, Status
 from realtimechat.client.connection import ServerConnection
+from realtimechat.client.events import Reconnecting
 from realtimechat.errors import SessionRefused
 from realtimechat.pki import CaFolder, issue_client
 from realtimechat.protocol import (
@@ -49,7 +51,16 @@ from realtimechat.server.moderation import ban_in_store, in_force, unban_in_stor
 from realtimechat.server.store import SqliteStore
 from realtimechat.tls import ClientFiles, ServerFiles, client_context
 
-from ..support import WAIT, ServerFactory, endpoint, receive_until
+from ..support import (
+    WAIT,
+    Recorder,
+    ServerFactory,
+    endpoint,
+    eventually,
+    opener_for,
+    port_of,
+    receive_until,
+)
 
 pytestmark = pytest.mark.protocol("6.7")
 
@@ -427,3 +438,68 @@ async def test_an_operator_cannot_sanction_itself_nor_nobody(arrive: Arrive) -> 
     assert (await receive_until(op, Error)).code == "no_such_user"
     await op.send(Mute(name="nobody", seconds=60))
     assert (await receive_until(op, Error)).code == "no_such_user"
+
+
+# -- the bundled client ---------------------------------------------------------------
+
+
+async def chat_of(
+    server: ChatServer, team: CaFolder, user: str
+) -> tuple[Chat, Recorder, asyncio.Task[None]]:
+    """Run rtchat's Chat as ``user`` until welcomed."""
+    files = ClientFiles(team.client_cert(user), team.client_key(user), team.ca_cert)
+    view = Recorder()
+    chat = Chat(opener_for(files, port_of(server)), view)
+    task = asyncio.create_task(chat.run())
+    async with asyncio.timeout(WAIT):
+        await chat.welcomed.wait()
+    return chat, view, task
+
+
+async def test_the_client_kicked_says_why_and_does_not_come_back(
+    server: ChatServer, team: CaFolder
+) -> None:
+    """/kick from op's client: bob's client shows who and why, and ends (no reconnect loop);
+    /who shows op as @op."""
+    op, op_view, op_task = await chat_of(server, team, "op")
+    bob, bob_view, bob_task = await chat_of(server, team, "bob")
+    try:
+        await op.perform("/who")
+        await eventually(lambda: any("online: bob, @op" in line for line in op_view.notices))
+        await op.perform("/kick bob spamming")
+        async with asyncio.timeout(WAIT):
+            (outcome,) = await asyncio.gather(bob_task, return_exceptions=True)
+        assert isinstance(outcome, SessionRefused)
+        assert outcome.reason == "kicked"
+        assert "not reconnecting" in str(outcome)
+        assert any(line.endswith("-- bob was kicked by op: spamming") for line in bob_view.notices)
+        assert bob.status is Status.CLOSED
+        assert not any(isinstance(event, Reconnecting) for event in bob_view.events)
+        await eventually(lambda: any("bob left (kicked)" in line for line in op_view.notices))
+    finally:
+        await op.leave()
+        await asyncio.gather(op_task, bob_task, return_exceptions=True)
+
+
+async def test_the_client_muted_sees_the_error_and_goes_on(
+    server: ChatServer, team: CaFolder
+) -> None:
+    """/mute bob 10m: bob's line is refused (muted, until when); his later /motd is answered."""
+    op, _, op_task = await chat_of(server, team, "op")
+    bob, bob_view, bob_task = await chat_of(server, team, "bob")
+    try:
+        await op.perform("/mute bob 10m cool down")
+        await eventually(lambda: any("bob is muted until" in line for line in bob_view.notices))
+        await bob.perform("hello?")
+        await eventually(
+            lambda: any("!! muted: you are muted until" in n for n in bob_view.notices)
+        )
+        await bob.perform("/motd")
+        await eventually(
+            lambda: any("message of the day: from the file" in n for n in bob_view.notices)
+        )
+        assert bob.status is Status.CONNECTED
+    finally:
+        for chat in (op, bob):
+            await chat.leave()
+        await asyncio.gather(op_task, bob_task, return_exceptions=True)

@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 
+from realtimechat.client.commands import OperatorCmd, TopicCmd, Unknown, parse_line
+from realtimechat.client.render import as_text, event_fragments
 from realtimechat.errors import ProtocolError
 from realtimechat.moderation import MAX_SECONDS, format_duration, parse_duration
 from realtimechat.protocol import (
@@ -13,8 +15,15 @@ from realtimechat.protocol import (
     FINAL_BYE_REASONS,
     PERMANENT_BYE_REASONS,
     SERVER_FRAME_TYPES,
+    Announce,
     Ban,
+    Frame,
+    Kick,
+    Mute,
     Notice,
+    SetMotd,
+    Unban,
+    Unmute,
     UserInfo,
     decode_line,
     encode,
@@ -24,6 +33,7 @@ from realtimechat.server.moderation import described, is_operator
 from realtimechat.server.store import MemoryStore, Sanction
 
 pytestmark = pytest.mark.protocol("6.7")
+TS = "2026-12-07T12:00:00.000Z"
 
 
 @pytest.mark.parametrize(
@@ -146,3 +156,67 @@ async def test_the_memory_store_keeps_one_sanction_of_each_kind_per_identity() -
     assert await store.motd() is None
     await store.set_motd("hi")
     assert await store.motd() == "hi"
+
+
+@pytest.mark.parametrize(
+    ("line", "frame"),
+    [
+        ("/kick bob", Kick("bob")),
+        ("/kick bob  spamming links ", Kick("bob", "spamming links")),
+        ("/mute bob 10m", Mute("bob", 600)),
+        ("/mute bob 1h30m cool down", Mute("bob", 5400, "cool down")),
+        ("/ban bob 7d spam", Ban("bob", 604800, "spam")),
+        ("/unban bob", Unban("bob")),
+        ("/unmute bob", Unmute("bob")),
+        ("/motd", SetMotd()),
+        ("/motd be kind", SetMotd("be kind")),
+        ("/motd --clear", SetMotd("")),
+        ("/announce restart at noon", Announce("restart at noon")),
+    ],
+)
+def test_operator_commands_become_their_frames(line: str, frame: Frame) -> None:
+    """Each operator command is the frame the server reads; TIME is sent in seconds."""
+    assert parse_line(line) == OperatorCmd(frame)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("/kick", "usage: /kick"),
+        ("/mute bob", "usage: /mute NAME TIME"),
+        ("/ban bob forever", "no duration"),
+        ("/ban bob 400d", "longer than the most"),
+        ("/announce   ", "usage: /announce"),
+        ("/unban", "usage: /unban"),
+    ],
+)
+def test_operator_commands_used_wrongly_are_not_sent(line: str, why: str) -> None:
+    """A missing NAME or a bad TIME is said before anything is sent."""
+    command = parse_line(line)
+    assert isinstance(command, Unknown)
+    assert why in command.problem
+
+
+def test_topic_may_name_a_room() -> None:
+    """/topic #ROOM TEXT sets that room's topic (operators: any room); alone, this room's."""
+    assert parse_line("/topic #den be nice") == TopicCmd("be nice", "#den")
+    assert parse_line("/topic #den") == TopicCmd(None, "#den")
+    assert parse_line("/topic be nice") == TopicCmd("be nice")
+    assert parse_line("/topic --clear") == TopicCmd("")
+
+
+def test_an_operator_notice_reads_as_a_sentence() -> None:
+    """kick, ban, announce and motd as the terminal and --plain show them."""
+    kick = Notice(kind="kick", ts=TS, name="bob", by="op", reason="spam")
+    assert line_of(kick).endswith("-- bob was kicked by op: spam")
+    ban = Notice(kind="ban", ts=TS, name="bob", by="op", until=TS)
+    assert "-- bob is banned until " in line_of(ban)
+    assert line_of(Notice(kind="announce", ts=TS, text="noon", by="op")).endswith("** op: noon")
+    assert line_of(Notice(kind="motd", ts=TS)).endswith("-- message of the day: (none)")
+    assert line_of(Notice(kind="future", ts=TS, text="x")).endswith("-- x")
+
+
+def line_of(frame: Notice) -> str:
+    fragments = event_fragments(frame)
+    assert fragments is not None
+    return as_text(fragments)
