@@ -252,7 +252,8 @@ class ChatServer:
         (and, on SIGHUP, the bans and mutes rtchat-server wrote to the store)."""
         self.reload_tls()
         self.reload_rooms()
-        self.hub.background(self.hub.moderation.refresh(), "read the bans and mutes")
+        if self._hub is not None:  # a SIGHUP while starting: start reads them anyway
+            self._hub.background(self._hub.moderation.refresh(), "read the bans and mutes")
 
     def _load_room_file(self) -> RoomFile:
         path = self.settings.rooms_file
