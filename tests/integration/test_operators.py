@@ -196,6 +196,7 @@ def _log(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="realtimechat.server")
 
 
+@pytest.mark.protocol("12.2")
 async def test_a_kick_ends_the_users_sessions_and_tells_everyone(
     arrive: Arrive, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -284,6 +285,7 @@ async def test_an_unmute_ends_a_mute_at_once(arrive: Arrive) -> None:
     assert (await receive_until(op, Error)).code == "no_such_user"
 
 
+@pytest.mark.protocol("5.2", "12.1", "12.2")
 async def test_a_ban_holds_at_hello_and_across_a_restart(
     start: Start,
     opener: Opener,
