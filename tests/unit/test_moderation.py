@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import click
 import pytest
 
+from realtimechat.cli.server import PROGRAM, main
 from realtimechat.client.commands import OperatorCmd, TopicCmd, Unknown, parse_line
 from realtimechat.client.render import as_text, event_fragments
 from realtimechat.errors import ProtocolError
@@ -220,3 +222,13 @@ def line_of(frame: Notice) -> str:
     fragments = event_fragments(frame)
     assert fragments is not None
     return as_text(fragments)
+
+
+def test_the_operator_group_option_takes_a_group_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--operator-group: a name rtchat-certs could write into a certificate, else a usage error."""
+    monkeypatch.delenv("RTCHAT_SERVER_OPERATOR_GROUP", raising=False)
+    ctx = main.make_context(PROGRAM, ["--operator-group", "Ops"])
+    assert ctx.params["operator_group"] == "Ops"
+    assert main.make_context(PROGRAM, []).params["operator_group"] == "admin"
+    with pytest.raises(click.BadParameter, match="only letters, digits"):
+        main.make_context(PROGRAM, ["--operator-group", "ops team"])

@@ -18,6 +18,7 @@ from .. import locations
 from ..errors import ConfigError, RtchatError
 from ..moderation import MAX_MOTD_CHARS, parse_duration
 from ..names import name_key
+from ..rooms import group_problem
 from ..server import audit, moderation
 from ..server.app import ChatServer
 from ..server.config import Limits, ServerSettings
@@ -89,6 +90,7 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option(
     "--operator-group",
     default="admin",
+    callback=lambda _ctx, _param, value: _group(value),
     show_default=True,
     metavar="GROUP",
     help="Holders of a CA-issued certificate in this group (rtchat-certs issue --group) "
@@ -365,6 +367,14 @@ def bans(data: Path | None) -> None:
             click.echo(moderation.sanction_line(sanction))
 
     _on_store(data, read)
+
+
+def _group(value: str) -> str:
+    """--operator-group: a group name as rtchat-certs writes them, or a usage error."""
+    problem = group_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return value
 
 
 def store_path(data: Path | None) -> Path:
