@@ -19,7 +19,8 @@ on stderr and an exit code (``exit_code``) at the edge. ::
         ├── ServerNameMismatch      the server's certificate is not for --cn
         ├── CertificateRejected     the server did not accept our certificate
         ├── SessionRefused          the server said no after TLS (name taken,
-        │                           version, bye before welcome)
+        │                           version, bye before welcome, an operator's
+        │                           kick or ban)
         ├── ConnectionLost          the connection ended after welcome
         ├── MessagesNotDelivered    some of our messages never came back
         └── MessagesNotSent         a message was refused or could not be sent

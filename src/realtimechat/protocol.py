@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Final, TypeVar, Union
 
 from .errors import ProtocolError, ProtocolViolation, Refusal
+from .moderation import MAX_MOTD_CHARS, MAX_REASON_CHARS, MAX_SECONDS
 
 PROTOCOL_VERSION: Final = 1
 MAX_LINE_BYTES: Final = 64 * 1024
@@ -70,6 +71,9 @@ class ErrorCode(StrEnum):
     NOT_A_MEMBER = "not_a_member"
     TOO_MANY_ROOMS = "too_many_rooms"
     TOPIC_TOO_LONG = "topic_too_long"
+    NOT_PERMITTED = "not_permitted"  # an operator's request from someone who is none (6.7)
+    MUTED = "muted"  # a msg from an identity an operator muted (6.7)
+    BANNED = "banned"  # a hello from an identity an operator banned (6.7)
 
 
 class ByeReason(StrEnum):
@@ -94,6 +98,20 @@ class ByeReason(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     UNTRUSTED = "untrusted"
+    KICKED = "kicked"  # an operator's kick (6.7)
+    BANNED = "banned"  # an operator's ban, at hello or of a live session (6.7)
+
+
+class NoticeKind(StrEnum):
+    """What a ``notice`` tells (docs/protocol.md 6.7)."""
+
+    ANNOUNCE = "announce"
+    MOTD = "motd"
+    KICK = "kick"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    BAN = "ban"
+    UNBAN = "unban"
 
 
 class PartReason(StrEnum):
@@ -110,6 +128,7 @@ HELLO_REFUSALS: Final[Mapping[str, ByeReason]] = {
     ErrorCode.UNSUPPORTED_VERSION: ByeReason.UNSUPPORTED_VERSION,
     ErrorCode.BAD_NAME: ByeReason.BAD_NAME,
     ErrorCode.NAME_TAKEN: ByeReason.NAME_TAKEN,
+    ErrorCode.BANNED: ByeReason.BANNED,
 }
 
 # After these a client cannot get in by trying again (docs/protocol.md 12.2).
@@ -123,6 +142,9 @@ PERMANENT_BYE_REASONS: Final = frozenset(
         ByeReason.UNSUPPORTED_VERSION,
     }
 )
+# After these a client does not reconnect by itself: the permanent ones, and an
+# operator's kick or ban (trying again at once would be the loop a kick ends).
+FINAL_BYE_REASONS: Final = PERMANENT_BYE_REASONS | {ByeReason.KICKED, ByeReason.BANNED}
 
 Scalar = str | int | float
 
@@ -145,6 +167,7 @@ class UserInfo:
     name: str
     fp: str
     online_since: str
+    op: bool = False  # an operator: its certificate is in the operator group (6.7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +275,63 @@ class SetTopic(Frame):
 
     TYPE: ClassVar[str] = "topic"
     room: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kick(Frame):
+    """An operator ends every session of ``name``'s identity (6.7)."""
+
+    TYPE: ClassVar[str] = "kick"
+    name: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mute(Frame):
+    """An operator refuses ``name``'s messages for ``seconds`` (6.7)."""
+
+    TYPE: ClassVar[str] = "mute"
+    name: str
+    seconds: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unmute(Frame):
+    TYPE: ClassVar[str] = "unmute"
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ban(Frame):
+    """An operator keeps ``name``'s identity out for ``seconds`` (6.7)."""
+
+    TYPE: ClassVar[str] = "ban"
+    name: str
+    seconds: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unban(Frame):
+    TYPE: ClassVar[str] = "unban"
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetMotd(Frame):
+    """Without ``text``: show the message of the day; with it, an operator sets it ("" clears)."""
+
+    TYPE: ClassVar[str] = "motd"
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Announce(Frame):
+    """An operator's notice to everyone online (6.7)."""
+
+    TYPE: ClassVar[str] = "announce"
     text: str
 
 
@@ -378,6 +458,20 @@ class Topic(Frame):
 
 
 @dataclass(frozen=True, slots=True)
+class Notice(Frame):
+    """What an operator did, or said (``kind``: a ``NoticeKind``; 6.7)."""
+
+    TYPE: ClassVar[str] = "notice"
+    kind: str
+    ts: str
+    text: str | None = None  # announce, motd
+    name: str | None = None  # whom a kick, mute, ban (or their undoing) concerns
+    by: str | None = None  # the operator's name
+    reason: str | None = None
+    until: str | None = None  # mute, ban: when it ends (a timestamp)
+
+
+@dataclass(frozen=True, slots=True)
 class Error(Frame):
     TYPE: ClassVar[str] = "error"
     code: str
@@ -394,6 +488,13 @@ ClientFrame = (
     | PartRoom
     | ListRooms
     | SetTopic
+    | Kick
+    | Mute
+    | Unmute
+    | Ban
+    | Unban
+    | SetMotd
+    | Announce
     | Ping
     | Pong
     | Bye
@@ -415,6 +516,7 @@ ServerFrame = (
     | Parted
     | RoomList
     | Topic
+    | Notice
 )
 
 CLIENT_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
@@ -422,13 +524,14 @@ CLIENT_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
     for cls in (
         *(Hello, SendMsg, Who, HistoryRequest, Ping, Pong, Bye),
         *(JoinRoom, PartRoom, ListRooms, SetTopic),
+        *(Kick, Mute, Unmute, Ban, Unban, SetMotd, Announce),
     )
 }
 SERVER_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
     cls.TYPE: cls
     for cls in (
         *(Welcome, Msg, Ack, Join, Leave, Users, Gap, HistoryEnd, Error, Ping, Pong, Bye),
-        *(Joined, Parted, RoomList, Topic),
+        *(Joined, Parted, RoomList, Topic, Notice),
     )
 }
 
@@ -674,6 +777,8 @@ def _check_semantics(frame: Frame) -> None:
             raise ProtocolViolation(
                 ErrorCode.BAD_FIELD, "a private message ('to') has no room", ref=frame.ref
             )
+    if isinstance(frame, Mute | Ban | Kick | SetMotd):
+        _check_operator_request(frame)
     if isinstance(frame, HistoryRequest) and frame.limit is not None and frame.limit < 1:
         raise ProtocolViolation(ErrorCode.BAD_FIELD, "field 'limit' must be at least 1")
     room = getattr(frame, "room", None)
@@ -688,6 +793,25 @@ def _check_semantics(frame: Frame) -> None:
     # (which, unlike bad_field, does not count toward the error limit).
     if isinstance(frame, SendMsg) and _is_blank(frame.text):
         raise Refusal(ErrorCode.EMPTY_TEXT, "message text is empty", ref=frame.ref)
+    if isinstance(frame, Announce) and _is_blank(frame.text):
+        raise Refusal(ErrorCode.EMPTY_TEXT, "announcement text is empty")
+
+
+def _check_operator_request(frame: Mute | Ban | Kick | SetMotd) -> None:
+    """Bounds of an operator's request (docs/protocol.md 6.7)."""
+    if isinstance(frame, Mute | Ban) and not 0 < frame.seconds <= MAX_SECONDS:
+        raise ProtocolViolation(
+            ErrorCode.BAD_FIELD, f"field 'seconds' must be 1-{MAX_SECONDS} (365 days)"
+        )
+    if isinstance(frame, SetMotd):
+        if frame.text is not None and len(frame.text) > MAX_MOTD_CHARS:
+            raise ProtocolViolation(
+                ErrorCode.BAD_FIELD, f"field 'text' must be at most {MAX_MOTD_CHARS} characters"
+            )
+    elif frame.reason is not None and len(frame.reason) > MAX_REASON_CHARS:
+        raise ProtocolViolation(
+            ErrorCode.BAD_FIELD, f"field 'reason' must be at most {MAX_REASON_CHARS} characters"
+        )
 
 
 # Controls, format characters (zero-width, bidi) and separators. Not Cn:

@@ -30,6 +30,7 @@ from realtimechat.client.events import (
     Missed,
     Notice,
     Online,
+    OperatorNotice,
     Reconnecting,
     Renamed,
     Retrying,
@@ -56,6 +57,9 @@ from realtimechat.protocol import (
 )
 from realtimechat.protocol import (
     Joined as JoinedFrame,
+)
+from realtimechat.protocol import (
+    Notice as NoticeFrame,
 )
 
 from ..support import REPO
@@ -126,6 +130,10 @@ SAMPLES: list[Event] = [
     TopicChanged(Topic(room="#ops", text="", name="bob", ts=TS)),
     TopicShown("#ops", None),
     RoomsListed(RoomList(rooms=(OPS, RoomInfo("#dev", 1, may_join=True)), next="#dev")),
+    # Operators (protocol.md 6.7)
+    OperatorNotice(NoticeFrame(kind="ban", ts=TS, name="bob", by="op", reason="spam", until=TS)),
+    OperatorNotice(NoticeFrame(kind="motd", ts=TS)),
+    Online(Users(users=(UserInfo("op", "00ff", TS, op=True),))),
 ]
 
 
@@ -173,8 +181,8 @@ def test_facts_not_prose() -> None:
     """Joins, leaves, /who, /whois and errors carry their facts as fields."""
     welcome = as_json(SAMPLES[0])
     assert welcome["users"] == [
-        {"name": "alice", "fp": "a" * 16, "online_since": TS},
-        {"name": "bob", "fp": "b" * 16, "online_since": TS},
+        {"name": "alice", "fp": "a" * 16, "online_since": TS, "op": False},
+        {"name": "bob", "fp": "b" * 16, "online_since": TS, "op": False},
     ]
     assert as_json(Left(Leave(name="erin", ts=TS, reason="quit"))) == {
         "event": "leave",
@@ -203,7 +211,8 @@ def test_the_terminal_and_plain_mode_say_the_same_as_before() -> None:
 
 def test_a_room_is_a_field_and_a_tag() -> None:
     """Rooms: JSON carries the room as a field; plain mode says it in words."""
-    rooms = SAMPLES[SAMPLES.index(Notice("hint", "-- type to chat")) + 1 :]
+    start = SAMPLES.index(Notice("hint", "-- type to chat")) + 1
+    rooms = SAMPLES[start : start + 11]
     welcome, message, history, join, leave, entered, left, parted, topic, _, listed = rooms
     assert as_json(welcome)["rooms"] == [
         {

@@ -73,7 +73,8 @@ def test_the_option_names_stay_what_users_know() -> None:
     assert [opt for param in main.params for opt in param.opts] == [
         *("--host", "--port", "--pki", "--cert", "--key", "--ca", "--pins", "--crl"),
         *("--watch-interval", "--tls13-only", "--names", "--presence-limit"),
-        *("--presence-interval", "--history-lines", "--motd", "--rooms", "--no-room-create"),
+        *("--presence-interval", "--history-lines", "--motd", "--operator-group", "--rooms"),
+        "--no-room-create",
         *("--data", "--ephemeral", "--durability", "--retention", "--max-line-bytes"),
         *("--handshake-timeout", "--first-byte-timeout", "--hello-timeout", "--max-handshakes"),
         *("--max-handshakes-per-source", "--max-connections", "--queue-frames"),

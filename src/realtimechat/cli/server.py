@@ -9,7 +9,7 @@ import datetime as dt
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -17,8 +17,10 @@ import click
 
 from .. import locations
 from ..errors import ConfigError, RtchatError
+from ..moderation import MAX_MOTD_CHARS, parse_duration
 from ..names import name_key
-from ..server import audit, backup, export
+from ..rooms import group_problem
+from ..server import audit, backup, export, moderation
 from ..server.app import ChatServer
 from ..server.app import format_peer as address_text
 from ..server.config import Limits, ServerSettings
@@ -33,7 +35,6 @@ from .settings import from_options, settings_options
 PROGRAM = "rtchat-server"
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _DIR = click.Path(file_okay=False, path_type=Path)
-MAX_MOTD_CHARS = 4096
 
 
 @click.group(
@@ -91,6 +92,15 @@ MAX_MOTD_CHARS = 4096
     "--motd",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A file whose text every user sees on joining.",
+)
+@click.option(
+    "--operator-group",
+    default="admin",
+    callback=lambda _ctx, _param, value: _group(value),
+    show_default=True,
+    metavar="GROUP",
+    help="Holders of a CA-issued certificate in this group (rtchat-certs issue --group) "
+    "are operators: /kick, /mute, /ban, /motd, /announce, any room's /topic.",
 )
 @click.option(
     "--rooms",
@@ -174,6 +184,7 @@ def main(  # click passes every option by keyword
     pins: Path | None,
     crl: Path | None,
     motd: Path | None,
+    operator_group: str,
     rooms_file: Path | None,
     no_room_create: bool,
     data: Path | None,
@@ -220,6 +231,7 @@ def main(  # click passes every option by keyword
                 retention_age=age,
                 retention_count=count,
                 motd=motd_text,
+                operator_group=operator_group,
                 rooms_file=rooms_file,
                 room_create=not no_room_create,
             ),
@@ -314,6 +326,84 @@ def release_name(name: str, data: Path | None) -> None:
     run_async(PROGRAM, release)
 
 
+_DATA = click.option(
+    "--data", type=_DIR, metavar="DIR", help="The server's --data folder.  [default: as the server]"
+)
+
+
+def _on_store(data: Path | None, work: Callable[[SqliteStore], Awaitable[None]]) -> None:
+    """Run ``work`` on the store of ``data`` (also while the server runs: SQLite in WAL)."""
+
+    async def run() -> None:
+        path = store_path(data)
+        if not path.is_file():  # never a new, empty store in a mistyped folder
+            raise ConfigError(f"no message store at {path}: is --data right?")
+        store = SqliteStore(path)
+        await store.open()
+        try:
+            await work(store)
+        finally:
+            await store.close()
+
+    run_async(PROGRAM, run)
+
+
+@main.command("ban")
+@click.argument("name")
+@click.argument("duration")
+@click.option("--reason", help="Why: shown to everyone, and to NAME when refused.")
+@_DATA
+def ban(name: str, duration: str, reason: str | None, data: Path | None) -> None:
+    """Ban NAME's identity for DURATION (30s, 10m, 2h, 7d, 1w; at most 365d).
+
+    Works while the server runs: it applies the ban within --watch-interval
+    (or on SIGHUP), ending NAME's sessions with 'bye banned'.
+    """
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="DURATION") from None
+
+    async def write(store: SqliteStore) -> None:
+        now = dt.datetime.now(dt.UTC)
+        done = await moderation.ban_in_store(store, name, seconds, reason, now)
+        click.echo(f"banned {done.name!r} until {done.until} (identity {done.identity})")
+
+    _on_store(data, write)
+
+
+@main.command("unban")
+@click.argument("name")
+@_DATA
+def unban(name: str, data: Path | None) -> None:
+    """Lift the ban of NAME's identity (while the server runs too)."""
+
+    async def write(store: SqliteStore) -> None:
+        click.echo(f"unbanned {await moderation.unban_in_store(store, name)!r}")
+
+    _on_store(data, write)
+
+
+@main.command("bans")
+@_DATA
+def bans(data: Path | None) -> None:
+    """List the bans and mutes in force: name, kind, until, by, reason (tab-separated)."""
+
+    async def read(store: SqliteStore) -> None:
+        for sanction in await moderation.in_force(store, dt.datetime.now(dt.UTC)):
+            click.echo(moderation.sanction_line(sanction))
+
+    _on_store(data, read)
+
+
+def _group(value: str) -> str:
+    """--operator-group: a group name as rtchat-certs writes them, or a usage error."""
+    problem = group_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return value
+
+
 def store_path(data: Path | None) -> Path:
     return (data or locations.data_dir()) / "messages.db"
 
@@ -343,10 +433,6 @@ def read_motd(path: Path) -> str | None:
 
 
 # -- backups and export (logic in server/backup.py and server/export.py) --------------
-
-_DATA = click.option(
-    "--data", type=_DIR, metavar="DIR", help="The server's --data folder.  [default: as the server]"
-)
 
 
 @main.command("backup")

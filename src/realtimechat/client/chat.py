@@ -53,8 +53,8 @@ from ..errors import (
 from ..names import name_key
 from ..protocol import (
     DEFAULT_ROOM,
+    FINAL_BYE_REASONS,
     MAX_LINE_BYTES,
-    PERMANENT_BYE_REASONS,
     Ack,
     Bye,
     Error,
@@ -82,6 +82,9 @@ from ..protocol import (
 from ..protocol import (
     Joined as RoomJoinedFrame,
 )
+from ..protocol import (
+    Notice as ServerNotice,
+)
 from ..rooms import room_key
 from ..sansio.sender import RATE_RETRY_DELAY, Pending, Request, Sender
 from .commands import (
@@ -92,6 +95,8 @@ from .commands import (
     Ignore,
     JoinRoomCmd,
     ListRoomsCmd,
+    OperatorCmd,
+    OperatorFrame,
     PartRoomCmd,
     Quit,
     Reconnect,
@@ -121,6 +126,7 @@ from .events import (
     Message,
     Missed,
     Notice,
+    OperatorNotice,
     Reconnecting,
     Renamed,
     Retrying,
@@ -420,7 +426,9 @@ class Chat:
                 await self._ask(command.name)
             case Ignore():
                 self._ignore(command)
-            case JoinRoomCmd() | PartRoomCmd() | GoTo() | ListRoomsCmd() | TopicCmd():
+            case (
+                JoinRoomCmd() | PartRoomCmd() | GoTo() | ListRoomsCmd() | TopicCmd() | OperatorCmd()
+            ):
                 await self._room_command(command)
             case Clear():
                 self.view.clear()
@@ -436,9 +444,11 @@ class Chat:
         return True
 
     async def _room_command(
-        self, command: JoinRoomCmd | PartRoomCmd | GoTo | ListRoomsCmd | TopicCmd
+        self, command: JoinRoomCmd | PartRoomCmd | GoTo | ListRoomsCmd | TopicCmd | OperatorCmd
     ) -> None:
-        """/join, /part, /go, /rooms, /topic: asked of the server, or the room typed into.
+        """/join, /part, /go, /rooms, /topic: asked of the server, or the room typed into;
+        an operator's command (/kick, /ban, /motd, ...) is asked of the server, which says
+        whether we may (``not_permitted``).
 
         The room typed into changes as each line is carried out, not when the
         server answers: a line typed after ``/join #ops`` is meant for #ops.
@@ -461,8 +471,10 @@ class Chat:
                     self.typing_into()
             case ListRoomsCmd():
                 await self._ask_room(ListRooms())
-            case TopicCmd(text):
-                await self._topic(text)
+            case TopicCmd(text, room):
+                await self._topic(text, room)
+            case OperatorCmd(frame):
+                await self._ask_room(frame)
 
     async def _part(self, room: str | None) -> None:
         if room is None:
@@ -473,9 +485,11 @@ class Chat:
             self.rooms.go(None)  # the lines typed next are the lobby's
             self.typing_into()
 
-    async def _topic(self, text: str | None) -> None:
-        room = self.rooms.current_name
-        if room is None:
+    async def _topic(self, text: str | None, named: str | None = None) -> None:
+        room = named or self.rooms.current_name
+        if named is not None and text is not None:  # any room: the server decides (6.7)
+            await self._ask_room(SetTopic(room=named, text=text))
+        elif room is None:
             self._failed(Failed(USAGE, "the lobby has no topic: /go #ROOM first", local=True))
         elif text is None:  # as far as we were told (none yet for a join under way)
             state = self.rooms.get(room)
@@ -489,7 +503,9 @@ class Chat:
         self.view.show(Notice("typing_into", f"-- you type into {where} now"))
         self.view.changed()
 
-    async def _ask_room(self, frame: JoinRoom | PartRoom | ListRooms | SetTopic) -> None:
+    async def _ask_room(
+        self, frame: JoinRoom | PartRoom | ListRooms | SetTopic | OperatorFrame
+    ) -> None:
         """A room request: in its place among the messages typed (``Sender.add_request``)."""
         self._sender.add_request(frame)
         self.answered.clear()
@@ -597,6 +613,8 @@ class Chat:
                 self._room_event(frame)
             case Join() | Leave():
                 self._presence(frame)
+            case ServerNotice():
+                self.view.show(OperatorNotice(frame))
             case _:
                 pass  # ping and bye are the connection's; anything else is not for us
 
@@ -740,6 +758,7 @@ def _retryable(exc: ClientError, certificate_failures: int) -> bool:
         return certificate_failures <= CERTIFICATE_RETRIES
     if isinstance(exc, SessionRefused):
         # A refused hello ends with a bye of its code as the reason (5.2):
-        # the permanent reasons cover those codes too.
-        return exc.reason not in PERMANENT_BYE_REASONS
+        # the permanent reasons cover those codes too; after a kick or a ban
+        # we do not come straight back (FINAL_BYE_REASONS, protocol.md 6.7).
+        return exc.reason not in FINAL_BYE_REASONS
     return False  # the server's certificate changed, or is not for --cn: never retry

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from ..protocol import DEFAULT_ROOM
+from ..moderation import parse_duration
+from ..protocol import DEFAULT_ROOM, Announce, Ban, Kick, Mute, SetMotd, Unban, Unmute
 from ..rooms import room_problem
 
 # Every command: what it takes and what it does. Also what Tab completes.
@@ -24,16 +25,24 @@ COMMANDS: Final = {
     "/part": ("[#ROOM]", "leave a room (this one if none is named)"),
     "/go": ("#ROOM|lobby", "type into another room (Alt-Left/Right, Ctrl-P/N)"),
     "/rooms": ("", "the rooms you may join"),
-    "/topic": ("[TEXT]", "this room's topic; with TEXT, set it (--clear clears)"),
+    "/topic": ("[#ROOM] [TEXT]", "this room's topic; with TEXT, set it (--clear clears)"),
     "/ignore": ("NAME", "hide NAME's messages (on this client only)"),
     "/unignore": ("NAME", "show them again"),
     "/clear": ("", "clear the screen"),
     "/reconnect": ("", "while reconnecting: try now (Enter on an empty line too)"),
+    "/motd": ("[TEXT]", "the message of the day; operators: set it (--clear clears)"),
+    "/kick": ("NAME [REASON]", "operators: disconnect NAME (no automatic reconnect)"),
+    "/mute": ("NAME TIME [REASON]", "operators: refuse NAME's messages for TIME (10m, 2h)"),
+    "/unmute": ("NAME", "operators: end NAME's mute"),
+    "/ban": ("NAME TIME [REASON]", "operators: keep NAME's certificate out for TIME (7d)"),
+    "/unban": ("NAME", "operators: end NAME's ban"),
+    "/announce": ("TEXT", "operators: a notice to everyone online"),
     "/quit": ("", "leave (Ctrl-D too)"),
 }
 HELP_LINES: Final = (
     *(f"{f'{name} {args}'.strip():<16} {text}" for name, (args, text) in COMMANDS.items()),
     f"{'//text':<16} send a line that starts with /",
+    f"{'':<16} TIME: 30s, 10m, 2h, 7d, 1w or 1h30m, at most 365d",
 )
 # The interactive client's keys, shown after HELP_LINES there.
 KEY_HELP_LINES: Final = (
@@ -93,6 +102,17 @@ class ListRoomsCmd:
 @dataclass(frozen=True, slots=True)
 class TopicCmd:
     text: str | None = None  # None: show it; "": clear it
+    room: str | None = None  # None: the room typed into (operators: any room)
+
+
+OperatorFrame = Kick | Mute | Unmute | Ban | Unban | SetMotd | Announce
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCmd:
+    """An operator's request, sent as it is (protocol.md 6.7); ``/motd`` alone is anyone's."""
+
+    frame: OperatorFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +161,7 @@ Command = (
     | GoTo
     | ListRoomsCmd
     | TopicCmd
+    | OperatorCmd
 )
 
 _SIMPLE: Final[dict[str, Command]] = {
@@ -228,9 +249,53 @@ def _who(rest: str) -> Command:
 
 def _topic(rest: str) -> Command:
     text = rest.strip()
+    room = None
+    first, _, after = text.partition(" ")
+    if first.startswith("#") and room_problem(first) is None:  # /topic #ROOM [TEXT]
+        room, text = first, after.strip()
     if not text:
-        return TopicCmd()
-    return TopicCmd("" if text == "--clear" else text)
+        return TopicCmd(room=room)
+    return TopicCmd("" if text == "--clear" else text, room)
+
+
+def _with_reason(command: str, rest: str) -> tuple[str, str | None] | Unknown:
+    name, _, reason = rest.strip().partition(" ")
+    if not name:
+        return Unknown(f"usage: /{command} NAME [REASON]")
+    return name, reason.strip() or None
+
+
+def _kick(rest: str) -> Command:
+    parsed = _with_reason("kick", rest)
+    return parsed if isinstance(parsed, Unknown) else OperatorCmd(Kick(*parsed))
+
+
+def _timed(command: str, make: type[Mute | Ban]) -> Callable[[str], Command]:
+    """``/mute`` and ``/ban``: NAME TIME [REASON], TIME checked before anything is sent."""
+
+    def parse(rest: str) -> Command:
+        name, _, more = rest.strip().partition(" ")
+        duration, _, reason = more.strip().partition(" ")
+        if not name or not duration:
+            return Unknown(f"usage: /{command} NAME TIME [REASON] (TIME: 10m, 2h, 7d)")
+        try:
+            seconds = parse_duration(duration)
+        except ValueError as exc:
+            return Unknown(str(exc))
+        return OperatorCmd(make(name=name, seconds=seconds, reason=reason.strip() or None))
+
+    return parse
+
+
+def _motd(rest: str) -> Command:
+    text = rest.strip()
+    if not text:
+        return OperatorCmd(SetMotd())
+    return OperatorCmd(SetMotd("" if text == "--clear" else text))
+
+
+def _announce(rest: str) -> Command:
+    return OperatorCmd(Announce(rest.strip())) if rest.strip() else Unknown("usage: /announce TEXT")
 
 
 _WITH_ARGUMENTS: Final[dict[str, Callable[[str], Command]]] = {
@@ -244,4 +309,11 @@ _WITH_ARGUMENTS: Final[dict[str, Callable[[str], Command]]] = {
     "whois": _one_name("whois", WhoIs),
     "ignore": _one_name("ignore", Ignore),
     "unignore": _one_name("unignore", lambda name: Ignore(name, ignore=False)),
+    "kick": _kick,
+    "mute": _timed("mute", Mute),
+    "ban": _timed("ban", Ban),
+    "unmute": _one_name("unmute", lambda name: OperatorCmd(Unmute(name))),
+    "unban": _one_name("unban", lambda name: OperatorCmd(Unban(name))),
+    "motd": _motd,
+    "announce": _announce,
 }

@@ -34,6 +34,9 @@ from ..protocol import (
 from ..protocol import (
     Joined as JoinedFrame,
 )
+from ..protocol import (
+    Notice as NoticeFrame,
+)
 
 # Codes of the client's own errors (the server's are protocol.md 12.1's).
 TOO_LONG: Final = "too_long"  # a message larger than the server takes: never sent
@@ -221,6 +224,13 @@ class Help:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorNotice:
+    """What an operator did or said (the server's ``notice``: protocol.md 6.7)."""
+
+    frame: NoticeFrame
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Anything else the client says (kept to a few: ``kind`` says which)."""
 
@@ -252,6 +262,7 @@ Event = (
     | Ignoring
     | Help
     | Notice
+    | OperatorNotice
 )
 
 
@@ -259,8 +270,13 @@ def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _user(user: UserInfo) -> dict[str, Any]:
+    """Every field of a user entry, ``op`` included when false."""
+    return {**frame_to_dict(user), "op": user.op}
+
+
 def _users(users: tuple[UserInfo, ...] | None) -> list[dict[str, Any]]:
-    return [frame_to_dict(user) for user in users or ()]
+    return [_user(user) for user in users or ()]
 
 
 def _rooms(rooms: tuple[RoomInfo, ...] | None) -> list[dict[str, Any]]:
@@ -329,7 +345,7 @@ def _json_fields(event: Event) -> tuple[str, dict[str, Any], str | None]:  # noq
         case Online(frame=frame):
             return "users", {"users": _users(frame.users), "more": frame.next is not None}, None
         case WhoisAnswer():
-            user = frame_to_dict(event.user) if event.user is not None else None
+            user = _user(event.user) if event.user is not None else None
             return "whois", {"name": event.name, "online": user is not None, "user": user}, None
         case Missed(frame=frame):
             ids = {"from_id": frame.from_id, "to_id": frame.to_id, "missed": frame.missed}
@@ -337,6 +353,9 @@ def _json_fields(event: Event) -> tuple[str, dict[str, Any], str | None]:  # noq
         case Failed():
             failed = {"code": event.code, "message": event.message, "ref": event.ref}
             return "error", {**failed, "text": event.text, "local": event.local}, None
+        case OperatorNotice(frame=frame):
+            body = {key: getattr(frame, key) for key in ("kind", "name", "by", "reason", "until")}
+            return "operator", {**body, "text": frame.text}, frame.ts
         case _:
             return _json_local(event)
 

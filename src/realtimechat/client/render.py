@@ -35,6 +35,7 @@ from ..protocol import (
     Join,
     Leave,
     Msg,
+    NoticeKind,
     Parted,
     RoomInfo,
     RoomList,
@@ -45,6 +46,9 @@ from ..protocol import (
 )
 from ..protocol import (
     Joined as JoinedFrame,
+)
+from ..protocol import (
+    Notice as NoticeFrame,
 )
 from ..sanitize import visible, visible_lines, visible_text
 from .events import (
@@ -65,6 +69,7 @@ from .events import (
     Missed,
     Notice,
     Online,
+    OperatorNotice,
     Reconnecting,
     Renamed,
     Retrying,
@@ -268,7 +273,8 @@ def message_fragments(
 
 
 def user_list(users: Users | Welcome) -> str:
-    names = ", ".join(shown(user.name) for user in users.users or ())
+    """The names, an operator's marked ``@`` (protocol.md 6.7: ``@`` is in no valid name)."""
+    names = ", ".join(("@" if user.op else "") + shown(user.name) for user in users.users or ())
     more = users.next if isinstance(users, Users) else users.users_next
     return names + (", ... (/who for more)" if more else "")
 
@@ -356,6 +362,8 @@ USER_ERRORS: Final = frozenset(
         ErrorCode.NOT_A_MEMBER,
         ErrorCode.TOO_MANY_ROOMS,
         ErrorCode.TOPIC_TOO_LONG,
+        ErrorCode.NOT_PERMITTED,
+        ErrorCode.MUTED,
     }
 )
 
@@ -383,6 +391,35 @@ def welcome_lines(frame: Welcome) -> list[Fragments]:
     return lines
 
 
+# What each kind of operator notice says; {name}, {by}, {why}, {until} filled in.
+_OPERATOR: Final[dict[str, str]] = {
+    NoticeKind.KICK: "{name} was kicked by {by}{why}",
+    NoticeKind.MUTE: "{name} is muted until {until} by {by}{why}",
+    NoticeKind.UNMUTE: "{name} may speak again ({by})",
+    NoticeKind.BAN: "{name} is banned until {until} by {by}{why}",
+    NoticeKind.UNBAN: "{name} is no longer banned ({by})",
+}
+
+
+def operator_notice(frame: NoticeFrame) -> Fragments:
+    """``-- bob was kicked by op: spam``; an announcement and the motd stand out."""
+    by = shown(frame.by) if frame.by is not None else "the server"
+    if frame.kind == NoticeKind.ANNOUNCE:
+        return notice(f"** {by}: {visible(frame.text or '')}", ts=frame.ts, style="class:mention")
+    if frame.kind == NoticeKind.MOTD:
+        text = visible(frame.text) if frame.text else "(none)"
+        set_by = f" (set by {by})" if frame.by is not None else ""
+        return notice(f"-- message of the day{set_by}: {text}", ts=frame.ts)
+    template = _OPERATOR.get(frame.kind)
+    if template is None:  # a newer server's kind: its text, if any
+        return notice(f"-- {visible(frame.text or frame.kind)}", ts=frame.ts)
+    until = stamp(frame.until) if frame.until is not None else "?"
+    why = f": {visible(frame.reason)}" if frame.reason else ""
+    name = shown(frame.name or "?")
+    line = template.format(name=name, by=by, why=why, until=until)
+    return notice(f"-- {line}", ts=frame.ts, style="class:error")
+
+
 _NOTICES: dict[type[Frame], Callable[[Any], Fragments]] = {
     Join: _join,
     Leave: _leave,
@@ -392,6 +429,7 @@ _NOTICES: dict[type[Frame], Callable[[Any], Fragments]] = {
     JoinedFrame: _joined,
     Parted: _parted,
     Topic: _topic,
+    NoticeFrame: operator_notice,
 }
 
 
@@ -449,8 +487,9 @@ def _whois(event: WhoisAnswer) -> Fragments:
     user = event.user
     if user is None:
         return notice(f"-- {shown(event.name)} is not online")
+    role = " (operator)" if user.op else ""
     return notice(
-        f"-- {shown(user.name)}: certificate fingerprint {visible(user.fp)}, "
+        f"-- {shown(user.name)}{role}: certificate fingerprint {visible(user.fp)}, "
         f"online since {stamp(user.online_since)}"
     )
 
@@ -551,4 +590,6 @@ def event_lines(  # noqa: PLR0911, PLR0912 - one case per kind of event
             return [notice(f"-- {line}") for line in event.lines]
         case Notice():
             return [notice(event.text)]
+        case OperatorNotice():
+            return [operator_notice(event.frame)]
     raise AssertionError(f"no lines for {event!r}")  # pragma: no cover - every kind has some

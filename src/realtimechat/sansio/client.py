@@ -56,8 +56,8 @@ from ..errors import (
     SessionRefused,
 )
 from ..protocol import (
+    FINAL_BYE_REASONS,
     MAX_LINE_BYTES,
-    PERMANENT_BYE_REASONS,
     PROTOCOL_VERSION,
     Bye,
     ByeReason,
@@ -92,6 +92,11 @@ _BYE_EXPLAINED: Final[Mapping[str, str]] = {
         "too many connections with your certificate: close some and try again"
     ),
     ByeReason.FLOODING: "the server disconnected us for sending too much too fast",
+    ByeReason.KICKED: (
+        "an operator removed you from the chat (the notice above says who and why); "
+        "not reconnecting: start rtchat again to come back"
+    ),
+    ByeReason.BANNED: "an operator banned you from this server (the notice above says until when)",
 }
 
 
@@ -347,10 +352,11 @@ class ClientProtocol:
                 pass
 
     def _bye_ending(self, frame: Bye) -> Refused | Lost:
-        """A ``bye`` is final (refused) before ``welcome`` or for a permanent reason (12.2)."""
+        """A ``bye`` is final (refused) before ``welcome``, for a permanent reason (12.2), or
+        after an operator's kick or ban (``FINAL_BYE_REASONS``: no reconnect loop)."""
         reason = frame.reason or "no reason given"
         message = _BYE_EXPLAINED.get(reason, f"the server ended the session: {visible(reason)}")
-        if not self.welcomed or reason in PERMANENT_BYE_REASONS:
+        if not self.welcomed or reason in FINAL_BYE_REASONS:
             return Refused(reason, message, bye=True)
         return Lost(message)
 

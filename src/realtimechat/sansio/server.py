@@ -49,6 +49,8 @@ from ..errors import ProtocolError, ProtocolViolation, Refusal
 from ..protocol import (
     HELLO_REFUSALS,
     PROTOCOL_VERSION,
+    Announce,
+    Ban,
     Bye,
     ByeReason,
     Error,
@@ -58,12 +60,17 @@ from ..protocol import (
     Hello,
     HistoryRequest,
     JoinRoom,
+    Kick,
     ListRooms,
+    Mute,
     PartRoom,
     Ping,
     Pong,
     SendMsg,
+    SetMotd,
     SetTopic,
+    Unban,
+    Unmute,
     Welcome,
     Who,
     encode,
@@ -108,7 +115,11 @@ class HelloReceived:
     hello: Hello
 
 
-Request = SendMsg | Who | HistoryRequest | JoinRoom | PartRoom | ListRooms | SetTopic
+# An operator's requests (docs/protocol.md 6.7): rate-limited as every request is.
+OperatorRequest = Kick | Mute | Unmute | Ban | Unban | SetMotd | Announce
+Request = (
+    SendMsg | Who | HistoryRequest | JoinRoom | PartRoom | ListRooms | SetTopic | OperatorRequest
+)
 
 
 @dataclass(slots=True)
@@ -187,7 +198,11 @@ class _Act(enum.Enum):
 
 
 # Every request costs a token of the rate limit (12.3) and needs a welcome first.
-_REQUESTS: Final = (SendMsg, Who, HistoryRequest, JoinRoom, PartRoom, ListRooms, SetTopic)
+_OPERATOR_REQUESTS: Final = (Kick, Mute, Unmute, Ban, Unban, SetMotd, Announce)
+_REQUESTS: Final = (
+    *(SendMsg, Who, HistoryRequest, JoinRoom, PartRoom, ListRooms, SetTopic),
+    *_OPERATOR_REQUESTS,
+)
 
 # What each frame does in each state that reads frames (docs/protocol.md 5.1, 5.2).
 _TRANSITIONS: Final[Mapping[State, Mapping[type[Frame], _Act]]] = {

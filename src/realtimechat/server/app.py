@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreClosed
 from ..protocol import ByeReason
 from ..tls import ServerFiles
 from . import checks
@@ -228,7 +228,13 @@ class ChatServer:
         loop = asyncio.get_running_loop()
         await self.store.open()
         self._hub = Hub(
-            loop, self.limits, self.settings, self.log, store=self.store, stats=self.stats
+            loop,
+            self.limits,
+            self.settings,
+            self.log,
+            store=self.store,
+            stats=self.stats,
+            clock=self.clock,
         )
         self._session_context = SessionContext.of(self._hub, self.clock)
         await self._hub.start(self.room_file)
@@ -299,9 +305,12 @@ class ChatServer:
         return len(self._connections)
 
     def reload(self) -> None:
-        """SIGHUP, or a watched file changed: the certificate files, then the room file."""
+        """SIGHUP, or a watched file changed: the certificate files, then the room file
+        (and, on SIGHUP, the bans and mutes rtchat-server wrote to the store)."""
         self.reload_tls()
         self.reload_rooms()
+        if self._hub is not None:  # a SIGHUP while starting: start reads them anyway
+            self._hub.background(self._hub.moderation.refresh(), "read the bans and mutes")
 
     def _load_room_file(self) -> RoomFile:
         path = self.settings.rooms_file
@@ -649,10 +658,23 @@ class ChatServer:
                 loops.create_task(self._flush_refusals(), name="refusal-counts")
                 if self.settings.watch_interval > 0:
                     loops.create_task(self._reload_on_change(), name="file-watch")
+                    loops.create_task(self._refresh_sanctions(), name="ban-watch")
         except Exception as failure:  # an ExceptionGroup of what failed
             self.failure = failure
             self.log.critical("a background loop failed", exc_info=failure)
             self.failed.set()
+
+    async def _refresh_sanctions(self) -> None:
+        """Apply the bans ``rtchat-server ban`` writes to the store, as often as files are
+        looked at: a ban from the host ends a live session within seconds."""
+        while True:
+            await asyncio.sleep(self.settings.watch_interval)
+            try:
+                await self.hub.moderation.refresh()
+            except StoreClosed:
+                return  # shutting down
+            except Exception:  # a store that failed once may answer next time
+                self.log.exception("reading the bans and mutes failed")
 
     async def _flush_refusals(self) -> None:
         """Write the refusals counted in each interval, even when no new one comes to do it."""

@@ -272,5 +272,6 @@ class ServerSettings:
     retention_age: dt.timedelta | None = None  # purge messages older than this (--retention)
     retention_count: int | None = None  # keep at most this many messages (--retention)
     motd: str | None = None  # the text of the --motd file
+    operator_group: str = "admin"  # --operator-group: its certificates' holders are operators
     rooms_file: Path | None = None  # --rooms: private rooms, and who may enter them
     room_create: bool = True  # --no-room-create: only the room file's rooms exist

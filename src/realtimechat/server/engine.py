@@ -13,7 +13,9 @@ through the engine too (``claim_name``), durably, before a session is
 welcomed under a new name, and so do rooms: a message carries its room to
 the follower, and memberships and topics are written through the engine
 (``join_room``, ``part_room``, ``set_topic``) before anyone is told, so
-that an engine shared by several servers can carry them.
+that an engine shared by several servers can carry them; so are operators'
+bans, mutes and the message of the day (``put_sanction``,
+``drop_sanction``, ``set_motd``).
 
 Presence (who is online) and which sessions of this server receive which
 room are still the hub's own, in memory: the Redis issue extends this
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..protocol import Msg
-from .store import Draft, RoomRecord, Store, Stored
+from .store import Draft, RoomRecord, Sanction, Store, Stored
 
 
 @dataclass(slots=True)  # one per message: not frozen, whose __init__ costs more
@@ -78,6 +80,12 @@ class Engine(Protocol):
 
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None: ...
 
+    async def put_sanction(self, sanction: Sanction) -> None: ...
+
+    async def drop_sanction(self, kind: str, identity: str) -> bool: ...
+
+    async def set_motd(self, text: str | None) -> None: ...
+
 
 class LocalEngine:
     """One server: the store assigns ids; the follower is called on the event loop."""
@@ -119,6 +127,16 @@ class LocalEngine:
 
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
         await self.store.set_topic(key, topic, by, ts)
+
+    async def put_sanction(self, sanction: Sanction) -> None:
+        """A ban or mute stored before anyone is told (docs/protocol.md 6.7)."""
+        await self.store.put_sanction(sanction)
+
+    async def drop_sanction(self, kind: str, identity: str) -> bool:
+        return await self.store.drop_sanction(kind, identity)
+
+    async def set_motd(self, text: str | None) -> None:
+        await self.store.set_motd(text)
 
 
 def _nobody(entries: Sequence[Entry]) -> None:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import datetime as dt
 import logging
 import unicodedata
 from collections import Counter
@@ -77,6 +78,7 @@ from .budgets import IdentityBudget, IdentityBudgets, PresenceChange
 from .config import Limits, NamesMode, ServerSettings
 from .engine import Engine, Entry, LocalEngine
 from .identity import PeerIdentity
+from .moderation import Moderation
 from .outbox import FlushScheduler, Outbox, Run
 from .roomfile import RoomFile
 from .rooms import Caller, Room, RoomDirectory
@@ -118,6 +120,9 @@ class Peer(Protocol):
     def shed(self) -> None:
         """End this peer as a slow consumer: all queues together hold too much."""
 
+    def end(self, reason: str) -> None:
+        """End this peer's session: ``bye {reason}`` (an operator's kick or ban)."""
+
 
 P = TypeVar("P", bound=Peer)
 
@@ -136,9 +141,12 @@ class Member:
     identity: PeerIdentity
     online_since: str
     sessions: list[Peer] = field(default_factory=list)
+    op: bool = False  # an operator (moderation.is_operator), marked in ``users``
 
     def info(self) -> UserInfo:
-        return UserInfo(name=self.name, fp=self.identity.short_fp, online_since=self.online_since)
+        return UserInfo(
+            name=self.name, fp=self.identity.short_fp, online_since=self.online_since, op=self.op
+        )
 
 
 class Committer:
@@ -220,6 +228,7 @@ class Hub(Generic[P]):
         store: Store | None = None,
         engine: Engine | None = None,
         stats: ServerStats | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.loop = loop
         self.limits = limits
@@ -255,6 +264,7 @@ class Hub(Generic[P]):
         # non-reader test) waiting for the loop at once, and the freed heap
         # then stayed in the RSS (tests/system/test_non_readers.py).
         self.replay_turn = asyncio.Lock()
+        self.moderation = Moderation(self, settings.operator_group, settings.motd, clock)
 
     async def start(self, room_file: RoomFile | None = None) -> None:
         """Load what the store remembers (name owners, rooms); follow what the engine stores."""
@@ -263,6 +273,7 @@ class Hub(Generic[P]):
             self._own(key, identity, name, loading=True)
         records, members = await self.store.rooms()
         self.rooms.load(records, members, room_file or RoomFile())
+        await self.moderation.load()
         self.engine.follow(self._deliver)
 
     def _own(self, key: str, identity: str, name: str, *, loading: bool = False) -> None:
@@ -451,7 +462,8 @@ class Hub(Generic[P]):
         member = self._members.get(key)
         first_session = member is None
         if member is None:
-            member = Member(name=name, key=key, identity=identity, online_since=now_ts())
+            op = self.moderation.is_operator(identity)
+            member = Member(name=name, key=key, identity=identity, online_since=now_ts(), op=op)
             self._members[key] = member
             bisect.insort(self._sorted_keys, key)
         member.sessions.append(session)
@@ -461,6 +473,22 @@ class Hub(Generic[P]):
         if first_session:
             self._presence(identity.key, PresenceChange(key, name, online=True))
         return member
+
+    def member_named(self, name: str) -> Member | None:
+        """The member online under ``name`` (compared as names are), or None."""
+        return self._members.get(name_key(name))
+
+    def owner_of(self, key: str) -> tuple[str, str] | None:
+        """The identity owning the name whose key is ``key``, and that name; or None."""
+        return self._owners.get(key)
+
+    def sessions_of(self, identity: str) -> Sequence[P]:
+        """The welcomed sessions of ``identity`` (a copy: ending them changes the list)."""
+        return tuple(self._sessions_of.get(identity, ()))
+
+    def broadcast(self, data: bytes) -> None:
+        """A control frame to every welcomed session (an operator's notice)."""
+        self._broadcast_control(data)
 
     def budget(self, identity: PeerIdentity) -> IdentityBudget:
         """The budget ``identity``'s sessions share (one of them is welcomed)."""
@@ -588,6 +616,7 @@ class Hub(Generic[P]):
                     ErrorCode.NO_SUCH_USER, f"nobody is called {frame.to!r}", ref=frame.ref
                 )
             recipient, to_name = owner
+        self.moderation.check_msg(member.identity, frame.ref)
         self._spend_text(member.identity, frame)
         draft = Draft(
             sender=member.identity.key,
@@ -1005,10 +1034,16 @@ class Hub(Generic[P]):
     def check_topic(self, session: Peer, request: SetTopic) -> Room:
         member = session.member
         assert member is not None
-        return self.rooms.check_topic(request.room, request.text, self.caller(member.identity))
+        assert session.identity is not None
+        operator = self.moderation.is_operator(session.identity)
+        caller = self.caller(member.identity)
+        return self.rooms.check_topic(request.room, request.text, caller, operator=operator)
 
     async def set_topic(self, session: Peer, room: Room, text: str) -> None:
-        """Write the topic, then tell every session of the room (the setter's too)."""
+        """Write the topic, then tell every session of the room (the setter's too).
+
+        An operator may set the topic of a room it is not in: it is told too.
+        """
         member = session.member
         assert member is not None
         ts = now_ts()
@@ -1017,6 +1052,10 @@ class Hub(Generic[P]):
         room.topic, room.topic_by, room.topic_ts = topic, member.name, ts
         frame = encode(Topic(room=room.name, text=text, name=member.name, ts=ts))
         self._room_control(room, frame)
+        if session not in room.sessions:
+            session.outbox.put_control(frame)
+        if session.identity is not None and self.moderation.is_operator(session.identity):
+            self.moderation.topic_set(member, room.name)
 
     def answer_rooms(self, session: Peer, request: ListRooms) -> None:
         member = session.member

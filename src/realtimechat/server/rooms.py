@@ -255,9 +255,18 @@ class RoomDirectory:
         room.stored = False
         self._drop_if_empty(room)
 
-    def check_topic(self, room: str, text: str, caller: Caller) -> Room:
-        """The room a ``topic`` sets, or a Refusal (not a member, too long)."""
-        found = self.resolve(room, caller)
+    def check_topic(self, room: str, text: str, caller: Caller, *, operator: bool = False) -> Room:
+        """The room a ``topic`` sets, or a Refusal (not a member, too long).
+
+        An operator may set the topic of any room, one it is not in too
+        (docs/protocol.md 6.7).
+        """
+        if operator and not is_lobby(room):
+            found: Room | None = self._rooms.get(room_key(room))
+            if found is None:
+                raise Refusal(ErrorCode.NO_SUCH_ROOM, f"no room {room!r}")
+        else:
+            found = self.resolve(room, caller)
         if found is None:
             raise Refusal(ErrorCode.NO_SUCH_ROOM, "the lobby has no topic")
         most = self.limits.max_topic_chars

@@ -54,6 +54,7 @@ from ..sansio.server import (
     Event,
     Finishing,
     HelloReceived,
+    OperatorRequest,
     RateLimited,
     Request,
     RequestReceived,
@@ -457,6 +458,13 @@ class Session(asyncio.Protocol):
                 self._write_then_go_on(self.hub.set_topic(self, room, frame.text), "set a topic")
             case ListRooms():
                 self.hub.answer_rooms(self, frame)
+            case _:  # an operator's (docs/protocol.md 6.7)
+                self._operate(frame)
+
+    def _operate(self, frame: OperatorRequest) -> None:
+        work = self.hub.moderation.request(self, frame)
+        if work is not None:  # a ban, a mute or the motd: written first, then told
+            self._write_then_go_on(work, f"carry out {frame.TYPE}")
 
     def _join(self, request: JoinRoom) -> None:
         room, new = self.hub.plan_join(self, request)
@@ -545,6 +553,7 @@ class Session(asyncio.Protocol):
         written; frames that arrive meanwhile wait in the machine.
         """
         assert self.identity is not None
+        self.hub.moderation.check_hello(self.identity)  # a banned identity: bye banned
         name = self.hub.choose_name(self.identity, hello.name)
         new_names = self.hub.unclaimed(self.identity, name)
         if not new_names:
@@ -587,7 +596,7 @@ class Session(asyncio.Protocol):
             users_online=self.hub.users_online,
             users=users.users,
             users_next=users.next,
-            motd=self.context.settings.motd,
+            motd=self.hub.moderation.motd,
             rooms=self.hub.room_infos(rooms),
         )
         self.machine.accept(welcome, shared=self.hub.budget(self.identity).requests)

@@ -121,6 +121,26 @@ class RoomRecord:
     topic_ts: str | None = None
 
 
+class SanctionKind(StrEnum):
+    """What an operator's sanction does to an identity (docs/protocol.md 6.7)."""
+
+    BAN = "ban"  # refused at hello
+    MUTE = "mute"  # its messages refused
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    """A ban or a mute of one identity, until a moment; one of each kind per identity."""
+
+    kind: str  # a SanctionKind
+    identity: str  # identity key
+    name: str  # the name it was given under, for people (``bans``, notices)
+    until: str  # timestamp (protocol.format_ts): it ends then
+    by: str  # the operator's name, or "rtchat-server" from the host
+    reason: str | None = None
+    ts: str = ""  # when it was given
+
+
 class Durability(StrEnum):
     FULL = "full"  # survives power loss (fsync at each commit)
     NORMAL = "normal"  # survives a killed process; the last commits may be lost on power loss
@@ -156,6 +176,23 @@ class Store(Protocol):
         ...
 
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None: ...
+    async def sanctions(self) -> list[Sanction]:
+        """Every ban and mute stored, ended ones included (the hub ignores those)."""
+        ...
+
+    async def put_sanction(self, sanction: Sanction) -> None:
+        """Store ``sanction``, replacing the identity's earlier one of that kind."""
+        ...
+
+    async def drop_sanction(self, kind: str, identity: str) -> bool:
+        """Delete the identity's sanction of ``kind``; whether there was one."""
+        ...
+
+    async def motd(self) -> str | None:
+        """The message of the day an operator set (None: none; the --motd file's applies)."""
+        ...
+
+    async def set_motd(self, text: str | None) -> None: ...
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int: ...
     async def ping(self) -> None:
         """Answer a trivial query (``/readyz``); raise if the store cannot."""
@@ -193,6 +230,8 @@ class MemoryStore:
         self._names: dict[str, tuple[str, str]] = {}
         self._rooms: dict[str, RoomRecord] = {}
         self._members: dict[str, set[str]] = {}  # room key -> identity keys
+        self._sanctions: dict[tuple[str, str], Sanction] = {}  # (kind, identity) -> it
+        self._motd: str | None = None
         self.last_id = 0
 
     async def open(self) -> None:
@@ -275,6 +314,21 @@ class MemoryStore:
         if room is not None:
             self._rooms[key] = RoomRecord(room.key, room.name, topic, by, ts)
 
+    async def sanctions(self) -> list[Sanction]:
+        return list(self._sanctions.values())
+
+    async def put_sanction(self, sanction: Sanction) -> None:
+        self._sanctions[sanction.kind, sanction.identity] = sanction
+
+    async def drop_sanction(self, kind: str, identity: str) -> bool:
+        return self._sanctions.pop((kind, identity), None) is not None
+
+    async def motd(self) -> str | None:
+        return self._motd
+
+    async def set_motd(self, text: str | None) -> None:
+        self._motd = text
+
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
         before = len(self._kept)
         cutoff = _ts(older_than) if older_than else None
@@ -350,6 +404,21 @@ CREATE TABLE IF NOT EXISTS members (
     PRIMARY KEY (room, identity)
 ) WITHOUT ROWID;
 """
+# Operators' bans and mutes (no schema version of their own: a table an older
+# server never reads, made where it is missing).
+_SANCTIONS_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS sanctions (
+    kind TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    name TEXT NOT NULL,
+    until TEXT NOT NULL,
+    by TEXT NOT NULL,
+    reason TEXT,
+    ts TEXT NOT NULL,
+    PRIMARY KEY (kind, identity)
+) WITHOUT ROWID;
+"""
+_MOTD_KEY: Final = "motd"  # in the meta table
 _COLUMNS: Final = "id, ts, from_name, text, to_name, action, room"
 # The lobby: public messages without a room, and the reader's private messages.
 _LOBBY: Final = "(room IS NULL AND (recipient IS NULL OR recipient = :reader OR sender = :reader))"
@@ -480,6 +549,7 @@ class SqliteStore:
             elif version != SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
             db.executescript(_ROOMS_SCHEMA)
+            db.executescript(_SANCTIONS_SCHEMA)
             row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
         except (sqlite3.Error, OSError) as exc:
             if db is not None:
@@ -634,6 +704,46 @@ class SqliteStore:
                 (topic, by, ts, key),
             )
         )
+
+    async def sanctions(self) -> list[Sanction]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT kind, identity, name, until, by, reason, ts FROM sanctions"
+            ).fetchall()
+        )
+        return [Sanction(*row) for row in rows]
+
+    async def put_sanction(self, sanction: Sanction) -> None:
+        s = sanction
+        await self._run(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO sanctions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (s.kind, s.identity, s.name, s.until, s.by, s.reason, s.ts),
+            )
+        )
+
+    async def drop_sanction(self, kind: str, identity: str) -> bool:
+        cursor = await self._run(
+            lambda db: db.execute(
+                "DELETE FROM sanctions WHERE kind = ? AND identity = ?", (kind, identity)
+            )
+        )
+        return cursor.rowcount > 0
+
+    async def motd(self) -> str | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT value FROM meta WHERE key = ?", (_MOTD_KEY,)).fetchone()
+        )
+        return row[0] if row else None
+
+    async def set_motd(self, text: str | None) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            if text is None:
+                db.execute("DELETE FROM meta WHERE key = ?", (_MOTD_KEY,))
+            else:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_MOTD_KEY, text))
+
+        await self._run(write)
 
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
         """Delete messages older than ``older_than`` or beyond the newest ``keep`` (either
