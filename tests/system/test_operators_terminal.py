@@ -129,6 +129,12 @@ def test_rtchat_server_ban_unban_and_bans_act_on_the_running_server(
     bad = server_cli("ban", "bob", "forever", data=data)
     assert bad.returncode == 2
     assert "'forever' is no duration" in bad.stderr
+    typo = server_cli("ban", "bob", "1h", data=tmp_path / "dta")
+    assert (typo.returncode, typo.stderr.strip()) == (
+        1,
+        f"rtchat-server: no message store at {tmp_path / 'dta' / 'messages.db'}: is --data right?",
+    )
+    assert not (tmp_path / "dta").exists(), "no empty store made in a mistyped folder"
     assert server_cli("bans", data=data).stdout == ""
     tmux.type("bob", rtchat_command(team.folder, server.port, "bob"), enter=True)
     tmux.wait_text("bob", "bob>")  # let in again

@@ -13,20 +13,28 @@ from ..support import REPO
 UNITS = REPO / "contrib" / "systemd"
 
 
+def variables_of(option: click.Option) -> list[str]:
+    """The variables click reads for ``option``: its own, else the parameter's name."""
+    if option.envvar:
+        return [option.envvar] if isinstance(option.envvar, str) else list(option.envvar)
+    return [f"RTCHAT_SERVER_{(option.name or '').upper()}"]
+
+
 def option_variables() -> set[str]:
-    """RTCHAT_SERVER_<NAME> for each option: click names it after the parameter, not the flag."""
     return {
-        f"RTCHAT_SERVER_{param.name.upper()}"
+        variable
         for param in main.params
-        if isinstance(param, click.Option) and param.name
+        if isinstance(param, click.Option)
+        for variable in variables_of(param)
     }
 
 
-def test_the_variables_click_reads_are_named_after_parameters() -> None:
-    """--host is HOSTS and --rooms is ROOMS_FILE, which the env file says."""
-    names = option_variables()
-    assert {"RTCHAT_SERVER_PORT", "RTCHAT_SERVER_HOSTS", "RTCHAT_SERVER_ROOMS_FILE"} <= names
-    assert "RTCHAT_SERVER_HOST" not in names
+def test_each_option_is_read_from_rtchat_server_and_its_flag() -> None:
+    """As --help says: RTCHAT_SERVER_<OPTION>, the long flag upper-cased (--host: HOST)."""
+    for param in main.params:
+        if isinstance(param, click.Option) and param.name not in {"version", "help"}:
+            flag = max(param.opts, key=len).removeprefix("--").replace("-", "_").upper()
+            assert f"RTCHAT_SERVER_{flag}" == variables_of(param)[0], param.opts
 
 
 def test_every_variable_set_is_an_option() -> None:

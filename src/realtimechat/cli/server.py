@@ -52,6 +52,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     "--host",
     "hosts",
     multiple=True,
+    # RTCHAT_SERVER_<OPTION>, as the epilog says; HOSTS (the parameter's name) as before.
+    envvar=["RTCHAT_SERVER_HOST", "RTCHAT_SERVER_HOSTS"],
     metavar="ADDR",
     help="Address to listen on; repeat for several.  [default: all interfaces, IPv4 and IPv6]",
 )
@@ -105,6 +107,7 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option(
     "--rooms",
     "rooms_file",
+    envvar=["RTCHAT_SERVER_ROOMS", "RTCHAT_SERVER_ROOMS_FILE"],
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     metavar="FILE",
     help="A TOML file of rooms and who may enter each (names, group:NAME, *): private "
