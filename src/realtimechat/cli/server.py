@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import errno
 import signal
+import socket
 import sys
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
@@ -20,7 +21,8 @@ from ..names import name_key
 from ..server import audit
 from ..server.app import ChatServer
 from ..server.config import Limits, ServerSettings
-from ..server.store import Durability, MemoryStore, SqliteStore
+from ..server.redis_store import RedisDurability, RedisStore
+from ..server.store import Durability, MemoryStore, SqliteStore, Store
 from .common import CONTEXT, LOOPS, fail, run_async, version_option
 from .settings import from_options, settings_options
 
@@ -120,6 +122,28 @@ MAX_MOTD_CHARS = 4096
     "process (faster).",
 )
 @click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    help="Keep the conversation in this Redis (redis://, rediss:// with TLS, or "
+    "unix:///path/to/socket), shared with every other server on it, instead of SQLite "
+    "(docs/scaling.md). --data, --ephemeral and --durability do not apply then.",
+)
+@click.option(
+    "--server-id",
+    metavar="ID",
+    help="This server's name among those on one Redis, unique to it.  [default: host name:port]",
+)
+@click.option(
+    "--redis-durability",
+    type=click.Choice([mode.value for mode in RedisDurability]),
+    default=RedisDurability.FULL.value,
+    show_default=True,
+    help="What an acknowledged message survives, checked against Redis's configuration at "
+    "start: full, power loss (appendonly yes, appendfsync always); normal, a killed Redis "
+    "(appendonly yes); none, nothing (a restarted Redis has forgotten the history).",
+)
+@click.option(
     "--retention",
     metavar="AGE|COUNT",
     help="Forget old messages: an age such as 30d or 12h, or a number of messages to keep.  "
@@ -166,6 +190,9 @@ def main(  # click passes every option by keyword
     data: Path | None,
     ephemeral: bool,
     durability: str,
+    redis_url: str | None,
+    server_id: str | None,
+    redis_durability: str,
     retention: str | None,
     log_format: str,
     loop: str,
@@ -190,9 +217,17 @@ def main(  # click passes every option by keyword
         files = locations.server_files(cert=cert, key=key, ca=ca, pki=pki, crl=crl, pins=pins)
         motd_text = read_motd(motd) if motd else None
         age, count = parse_retention(retention)
-        store = (
-            MemoryStore() if ephemeral else SqliteStore(store_path(data), Durability(durability))
-        )
+        store: Store
+        if redis_url is not None:
+            store = RedisStore(
+                redis_url,
+                server_id=server_id or f"{socket.gethostname()}:{port}",
+                durability=RedisDurability(redis_durability),
+            )
+        elif ephemeral:
+            store = MemoryStore()
+        else:
+            store = SqliteStore(store_path(data), Durability(durability))
         server = ChatServer(
             files,
             hosts=hosts or None,

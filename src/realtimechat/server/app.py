@@ -44,6 +44,7 @@ from ..tls import ServerFiles
 from .admission import HandshakeSlots, source_of
 from .audit import log_event
 from .config import Limits, ServerSettings
+from .engine import engine_for
 from .hub import Hub
 from .identity import PeerIdentity
 from .listener import Address, Listener, listening_sockets
@@ -217,7 +218,8 @@ class ChatServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await self.store.open()
-        self._hub = Hub(loop, self.limits, self.settings, self.log, store=self.store)
+        engine = engine_for(self.store, loop, self.log)
+        self._hub = Hub(loop, self.limits, self.settings, self.log, engine=engine)
         self._session_context = SessionContext.of(self._hub, self.clock)
         await self._hub.start(self.room_file)
         self._open_files_limit = raise_open_file_limit()
@@ -372,6 +374,8 @@ class ChatServer:
         for listener in self._listeners:
             await listener.wait_closed()
         self._refusals.flush()
+        if self._hub is not None:
+            await self._hub.engine.close()
         await self.store.close()
         self.log.info("stopped")
 
