@@ -35,8 +35,9 @@ TESTS = Path(__file__).parent
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test marked ``engines`` runs once per engine (the ``engine`` fixture)."""
-    if metafunc.definition.get_closest_marker("engines") is not None:
+    """A test marked ``engines`` that starts servers runs once per engine (``engine``)."""
+    marked = metafunc.definition.get_closest_marker("engines") is not None
+    if marked and "engine" in metafunc.fixturenames:
         metafunc.parametrize("engine", ENGINES, indirect=True)
 
 
