@@ -71,6 +71,15 @@ class RedisEngine:
         self._changes = changes
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-follower")
+            self._task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        """A follower that died of a fault is said loudly: nothing is delivered any more."""
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error(
+                "following Redis stopped: nothing more is delivered; restart the server",
+                exc_info=task.exception(),
+            )
 
     async def close(self) -> None:
         """Stop following (before the store closes)."""
@@ -95,8 +104,18 @@ class RedisEngine:
             self._moved.set()
 
     async def settle(self) -> None:
-        """Wait until every message published here has been handed to the follower."""
-        await self._until(lambda: self._cursor >= self._published)
+        """Wait until every message published here has been handed to the follower.
+
+        Not for ids a Redis that lost everything will never hand on: the
+        wait ends at the last id Redis gave out, and at once if it is down.
+        """
+        if self._cursor >= self._published:
+            return
+        try:
+            target = min(self._published, await self._redis.log_top())
+        except redis_errors.RedisError:
+            return
+        await self._until(lambda: self._cursor >= target)
 
     async def catch_up(self, since: int) -> None:
         """Wait until the follower has handed on ``since``, or the last id given out if lower.

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as redis
 from redis import exceptions as redis_errors
+from redis.commands.core import AsyncScript
 
 from ..errors import ConfigError
 from ..protocol import Msg
@@ -379,6 +380,7 @@ class RedisStore:
         self._roomlast = f"{prefix}:roomlast"
         self.ctl_start = "0-0"  # the last control event at open: a follower starts after it
         self._client: redis.Redis | None = None
+        self._scripts: dict[str, AsyncScript] = {}
 
     @property
     def client(self) -> redis.Redis:
