@@ -766,10 +766,13 @@ class RedisServer:
     Redis without AOF or snapshots does).
     """
 
-    def __init__(self, binary: str, folder: Path, *, persist: bool = True) -> None:
+    def __init__(
+        self, binary: str, folder: Path, *, persist: bool = True, extra: Sequence[str] = ()
+    ) -> None:
         self.binary = binary
         self.folder = folder
         self.persist = persist
+        self.extra = list(extra)  # more options, e.g. ("--requirepass", "s3cret")
         self.socket = folder / "redis.sock"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -791,7 +794,7 @@ class RedisServer:
         }
         arguments = [part for key, value in options.items() for part in (f"--{key}", value)]
         self.process = subprocess.Popen(
-            [self.binary, *arguments, *aof],
+            [self.binary, *arguments, *aof, *self.extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -808,7 +811,7 @@ class RedisServer:
             with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
                 probe.connect(str(self.socket))
                 probe.sendall(b"PING\r\n")
-                if probe.recv(16).startswith(b"+PONG"):
+                if probe.recv(64).startswith((b"+PONG", b"-NOAUTH")):  # up (with a password)
                     return
             time.sleep(0.02)
         raise RuntimeError(f"redis-server did not answer within {WAIT} s")
@@ -838,13 +841,13 @@ class RedisServer:
             self.process = None
 
 
-def start_redis(folder: Path, *, persist: bool = True) -> RedisServer:
+def start_redis(folder: Path, *, persist: bool = True, extra: Sequence[str] = ()) -> RedisServer:
     """A started RedisServer, or a skip (a failure under RTCHAT_REQUIRE_REDIS=1)."""
     binary = redis_binary()
     if binary is None:
         if os.environ.get(REDIS_REQUIRED) == "1":
             pytest.fail(f"redis-server is not installed, and {REDIS_REQUIRED}=1 says it must be")
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    server = RedisServer(binary, folder, persist=persist)
+    server = RedisServer(binary, folder, persist=persist, extra=extra)
     server.start()
     return server

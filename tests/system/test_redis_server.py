@@ -59,6 +59,23 @@ def test_an_unreachable_redis_stops_the_server_with_one_line(pki: Pki, tmp_path:
     assert lines[-1].startswith(f"rtchat-server: cannot reach Redis at {url}: ")
 
 
+def test_a_redis_that_wants_a_password_is_named_without_showing_ours(
+    pki: Pki, tmp_path: Path, redis_folder: Path
+) -> None:
+    """No password, or a wrong one: exit 1, one line saying Redis refused us; no password shown."""
+    redis = start_redis(redis_folder, extra=["--requirepass", "right-one"])
+    try:
+        wrong = f"unix://:wrong-one@{redis.socket}"
+        for url, shown in ((redis.url, redis.url), (wrong, f"unix://:***@{redis.socket}")):
+            done = server_run(pki, tmp_path, "--redis", url)
+            assert done.returncode == 1
+            last = done.stderr.strip().splitlines()[-1]
+            assert last.startswith(f"rtchat-server: Redis at {shown} refused us: ")
+            assert "wrong-one" not in done.stderr
+    finally:
+        redis.stop()
+
+
 def test_a_redis_without_aof_is_refused_unless_durability_is_none(
     pki: Pki, tmp_path: Path, redis_folder: Path
 ) -> None:
