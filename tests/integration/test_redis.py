@@ -31,6 +31,7 @@ from ..support import (
     WAIT,
     Pki,
     RawPeer,
+    RedisServer,
     ServerFactory,
     connect,
     eventually,
@@ -286,6 +287,36 @@ async def test_ids_keep_rising_after_redis_forgets_everything(
         await alice.close()
     finally:
         redis.stop()
+
+
+async def test_acked_messages_survive_kill_9_of_redis_with_its_aof(
+    servers: list[ChatServer], pki: Pki, redis_server: RedisServer
+) -> None:
+    """kill -9 of Redis (appendfsync always) after 20 acks: all 20 come back, ids go on above."""
+    a, b = servers
+    alice = await join(a, pki, "alice")
+    for n in range(20):
+        await alice.send(SendMsg(text=f"kept{n}", ref=f"k{n}"))
+    acks: list[Ack] = []
+    echoes: list[Msg] = []
+    async with asyncio.timeout(WAIT):
+        while len(echoes) < 20:  # acks come first: they are all in by then
+            frame = await alice.receive()
+            if isinstance(frame, Ack):
+                acks.append(frame)
+            elif isinstance(frame, Msg):
+                echoes.append(frame)
+    assert [ack.id for ack in acks] == [msg.id for msg in echoes]
+    redis_server.kill()
+    redis_server.start()
+    new = await send_until_acked(alice, "after")
+    assert new > max(ack.id for ack in acks)
+    bob = await join_since(b, pki, "bob", 0)
+    replayed = await receive_n(bob, Msg, 21, replays=True)
+    assert [msg.text for msg in replayed] == [*(f"kept{n}" for n in range(20)), "after"]
+    assert [msg.id for msg in replayed[:20]] == [msg.id for msg in echoes]
+    await bob.close()
+    await alice.close()
 
 
 async def send_until_acked(client: ServerConnection, text: str) -> int:
