@@ -12,6 +12,7 @@ from realtimechat.errors import SessionRefused
 from realtimechat.protocol import (
     Ack,
     Error,
+    ErrorCode,
     Frame,
     Gap,
     HistoryEnd,
@@ -317,6 +318,29 @@ async def test_acked_messages_survive_kill_9_of_redis_with_its_aof(
     assert [msg.id for msg in replayed[:20]] == [msg.id for msg in echoes]
     await bob.close()
     await alice.close()
+
+
+async def test_a_message_sent_while_redis_is_down_is_acked_once_it_is_back(
+    servers: list[ChatServer], pki: Pki, redis_server: RedisServer
+) -> None:
+    """Redis killed: a msg without ref fails at once (error internal); one with a ref is
+    sent again until Redis is back, then acked and delivered on both servers."""
+    a, b = servers
+    alice, bob = await join(a, pki, "alice"), await join(b, pki, "bob")
+    redis_server.kill()
+    await alice.send(SendMsg(text="no ref"))
+    error = await receive_until(alice, Error)
+    assert (error.code, error.ref) == (ErrorCode.INTERNAL, None)
+    await alice.send(SendMsg(text="while down", ref="down"))
+    await eventually(lambda: a.hub._committer.busy)  # being sent again meanwhile
+    redis_server.start()
+    ack = await receive_until(alice, Ack)
+    got = await receive_until(bob, Msg)
+    assert (got.id, got.text) == (ack.id, "while down")
+    echo = await receive_until(alice, Msg)
+    assert echo.id == ack.id
+    await alice.close()
+    await bob.close()
 
 
 async def send_until_acked(client: ServerConnection, text: str) -> int:

@@ -33,12 +33,13 @@ from ..errors import Refusal
 from ..protocol import ErrorCode, PartReason
 from .engine import Changes, Entry, Follower, Stored_, nobody
 from .redis_store import Entries, RedisStore, decode_entry, entry_id
-from .store import Draft, RoomRecord, Store
+from .store import Draft, RoomRecord, Store, Stored
 
 BLOCK_MS: Final = 5_000  # one XREAD waits at most this long for something new
 READ_COUNT: Final = 1_000  # entries per XREAD and stream
 BACKOFF_FIRST: Final = 0.05  # seconds before reading again after Redis went away...
 BACKOFF_MAX: Final = 2.0  # ...doubling up to this
+RESEND_FOR: Final = 10.0  # seconds a batch in doubt is sent again before its senders get errors
 
 
 class RedisEngine:
@@ -95,13 +96,40 @@ class RedisEngine:
         self._batch += 1
         batch = self._batch
         try:
-            results = await self._redis.append(drafts, origin=f"{self._redis.origin}:{batch}")
+            results = await self._append(drafts, f"{self._redis.origin}:{batch}")
             stored(results)
             ids = [result.msg.id for result in results if result.msg is not None]
             self._published = max([self._published, *ids])
         finally:  # stored or not: the follower must not wait for this batch any more
             self._settled = batch
             self._moved.set()
+
+    async def _append(self, drafts: Sequence[Draft], origin: str) -> list[Stored]:
+        """Run the append script; resend a batch whose outcome is unknown, if that is safe.
+
+        A batch whose reply never came (Redis went away, or the link) may
+        have been stored. When every draft has a ``ref``, sending it again
+        is safe: a stored one comes back as a duplicate with its first id
+        (docs/protocol.md 6.3). So it is sent again until Redis answers or
+        RESEND_FOR seconds have passed; new messages wait meanwhile (one
+        batch at a time). A batch with a draft without ``ref`` is not: it
+        fails at once (each sender gets ``error internal``).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RESEND_FOR
+        wait = BACKOFF_FIRST
+        resendable = all(draft.ref is not None for draft in drafts)
+        while True:  # ends: each round waits longer, up to the deadline
+            try:
+                return await self._redis.append(drafts, origin=origin)
+            except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+                if not resendable or loop.time() + wait > deadline:
+                    raise
+                self._log.warning(
+                    "storing %d messages: %s; again in %.2f s", len(drafts), exc, wait
+                )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, BACKOFF_MAX)
 
     async def settle(self) -> None:
         """Wait until every message published here has been handed to the follower.
