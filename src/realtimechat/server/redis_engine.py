@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, cast
 
 from redis import exceptions as redis_errors
+from redis.typing import KeyT, StreamIdT
 
 from ..errors import Refusal
 from ..protocol import ErrorCode, PartReason
@@ -184,12 +185,12 @@ class RedisEngine:
         backoff = BACKOFF_FIRST
         try:
             while True:  # until cancelled at shutdown
-                streams = {
+                streams: dict[KeyT, StreamIdT] = {
                     self._redis.ctl_key: self._ctl_cursor,
                     self._redis.log_key: f"{self._cursor}-0",
                 }
                 try:
-                    reply = await client.xread(streams, count=READ_COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
+                    reply = await client.xread(streams, count=READ_COUNT, block=BLOCK_MS)
                 except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
                     self._log.warning("following Redis: %s; reading again in %.2f s", exc, backoff)
                     await asyncio.sleep(backoff)
@@ -204,7 +205,7 @@ class RedisEngine:
         for stream_id, fields in reply.get(self._redis.ctl_key, []):
             self._ctl_cursor = stream_id
             if fields.get("o") != self._redis.origin:  # ours were applied when written
-                self._apply(fields.get("k", ""), json.loads(fields.get("e", "{}")))
+                self._apply(fields.get("k", ""), fields.get("e", "{}"))
         raw = reply.get(self._redis.log_key, [])
         if not raw:
             return
@@ -221,12 +222,13 @@ class RedisEngine:
         mine, _, batch = origin.rpartition(":")
         return int(batch) if mine == self._redis.origin and batch.isdigit() else 0
 
-    def _apply(self, kind: str, event: dict[str, object]) -> None:
+    def _apply(self, kind: str, event: str) -> None:
+        """One control event of another server, to the hub; one it cannot read is logged."""
         changes = self._changes
         if changes is None:
             return
         try:
-            _dispatch(changes, kind, event)
+            _dispatch(changes, kind, json.loads(event))
         except (KeyError, TypeError, ValueError):
             self._log.warning("ignored a control event of another server: %s %r", kind, event)
 
