@@ -407,22 +407,14 @@ class RedisStore:
     async def open(self) -> None:
         """Connect and check Redis's configuration; ConfigError (one line) if it cannot serve."""
         # Commands are never retried by redis-py: an append whose reply was
-        # lost is in doubt, and only the hub may decide to resend it.
+        # lost is in doubt, and only the engine may send it again (its refs
+        # make that safe: RedisEngine._append).
         self._client = self.connect(socket_timeout=10, health_check_interval=15, retry=None)
         try:
-            await self._check()
-            self.last_id = await self.log_top()
-            newest = await xrevrange(self.client, self.ctl_key, "+", "-", 1)
-            self.ctl_start = newest[0][0] if newest else "0-0"
-        except redis_errors.AuthenticationError as exc:
+            await self._first_contact()
+        except BaseException:
             await self.close()
-            raise ConfigError(f"Redis at {shown_url(self.url)} refused us: {exc}") from None
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
-            await self.close()
-            raise ConfigError(f"cannot reach Redis at {shown_url(self.url)}: {exc}") from None
-        except redis_errors.ResponseError as exc:
-            await self.close()
-            raise ConfigError(f"Redis at {shown_url(self.url)} answered: {exc}") from None
+            raise
         self._scripts = {
             name: self.client.register_script(text)
             for name, text in (
@@ -433,6 +425,21 @@ class RedisStore:
                 ("topic", _TOPIC),
             )
         }
+
+    async def _first_contact(self) -> None:
+        """Check Redis and read where the log and the control stream are; one-line errors."""
+        where = shown_url(self.url)
+        try:
+            await self._check()
+            self.last_id = await self.log_top()
+            newest = await xrevrange(self.client, self.ctl_key, "+", "-", 1)
+            self.ctl_start = newest[0][0] if newest else "0-0"
+        except redis_errors.AuthenticationError as exc:
+            raise ConfigError(f"Redis at {where} refused us: {exc}") from None
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+            raise ConfigError(f"cannot reach Redis at {where}: {exc}") from None
+        except redis_errors.ResponseError as exc:
+            raise ConfigError(f"Redis at {where} answered: {exc}") from None
 
     async def _check(self) -> None:
         try:
