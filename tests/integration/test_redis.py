@@ -9,6 +9,7 @@ import pytest
 
 from realtimechat.client.connection import ServerConnection
 from realtimechat.errors import SessionRefused
+from realtimechat.names import name_key
 from realtimechat.protocol import (
     Ack,
     Error,
@@ -260,6 +261,28 @@ async def test_a_name_claimed_on_one_server_is_taken_on_the_other(
     with pytest.raises(SessionRefused, match="name"):
         await join(b, pki, "bob", name="captain")
     await alice.close()
+
+
+async def test_a_name_released_on_redis_is_free_on_every_running_server(
+    start_server: ServerFactory, pki: Pki, redis_url: str
+) -> None:
+    """names release through Redis (as the CLI does) while A and B run: bob may take it on B."""
+    settings = ServerSettings(names=NamesMode.CLAIM)
+    a, b = await start_server(settings=settings), await start_server(settings=settings)
+    alice = await join(a, pki, "alice", name="captain")
+    await alice.close()
+    await eventually(lambda: name_key("captain") in b.hub._owners)  # B heard of the claim
+    releaser = RedisStore(redis_url, server_id="names-release")
+    await releaser.open()
+    try:
+        assert await releaser.release_name(name_key("captain"))
+    finally:
+        await releaser.close()
+    await eventually(lambda: name_key("captain") not in b.hub._owners)
+    bob = await join(b, pki, "bob", name="captain")
+    assert bob.welcome is not None
+    assert bob.welcome.name == "captain"
+    await bob.close()
 
 
 async def test_ids_keep_rising_after_redis_forgets_everything(

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from realtimechat.client.connection import Endpoint, ServerConnection
+from realtimechat.names import name_key
 from realtimechat.protocol import Msg, SendMsg
+from realtimechat.server.redis_store import RedisStore
 from realtimechat.tls import client_context
 
 from ..support import BIN, WAIT, Pki, RedisServer, ServerProcess, receive_until, start_redis
@@ -32,21 +34,28 @@ def redis_aof(redis_folder: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def server_run(pki: Pki, tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    """rtchat-server with ``options``, expected to stop by itself at start."""
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """``command`` to its end, without the caller's RTCHAT_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTCHAT")}
     return subprocess.run(
-        [
-            str(BIN / "rtchat-server"),
-            *("--host", "127.0.0.1", "--port", "0", "--pki", str(pki.folder.root)),
-            *("--data", str(tmp_path / "data"), *options),
-        ],
+        command,
         capture_output=True,
         text=True,
         env=env,
         timeout=WAIT * 3,
         check=False,
         stdin=subprocess.DEVNULL,
+    )
+
+
+def server_run(pki: Pki, tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """rtchat-server with ``options``, expected to stop by itself at start."""
+    return run(
+        [
+            str(BIN / "rtchat-server"),
+            *("--host", "127.0.0.1", "--port", "0", "--pki", str(pki.folder.root)),
+            *("--data", str(tmp_path / "data"), *options),
+        ]
     )
 
 
@@ -126,6 +135,29 @@ def test_a_message_sent_to_one_server_process_reaches_a_client_of_the_other(
             server.stop()
     for server in servers:
         assert server.process.returncode == 0
+
+
+def test_names_release_with_redis_frees_a_name_and_says_when_nobody_owns_it(
+    pki: Pki, tmp_path: Path, redis_aof: RedisServer
+) -> None:
+    """rtchat-server names release NAME --redis URL: 0 and 'released' once, then 1 and why."""
+
+    async def own() -> None:
+        store = RedisStore(redis_aof.url, server_id="test")
+        await store.open()
+        await store.own_name(name_key("captain"), "id:alice", "captain")
+        await store.close()
+
+    asyncio.run(own())
+    command = [str(BIN / "rtchat-server"), "names", "release", "Captain", "--redis", redis_aof.url]
+    first = run(command)
+    assert first.returncode == 0
+    assert first.stdout.startswith("released 'Captain'")
+    again = run(command)
+    assert again.returncode == 1
+    assert again.stderr.strip() == (
+        f"rtchat-server: no identity owns the name 'Captain' in {redis_aof.url}"
+    )
 
 
 async def open_session(pki: Pki, port: int, user: str) -> ServerConnection:

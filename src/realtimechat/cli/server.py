@@ -21,7 +21,7 @@ from ..names import name_key
 from ..server import audit
 from ..server.app import ChatServer
 from ..server.config import Limits, ServerSettings
-from ..server.redis_store import RedisDurability, RedisStore
+from ..server.redis_store import RedisDurability, RedisStore, shown_url
 from ..server.store import Durability, MemoryStore, SqliteStore, Store
 from .common import CONTEXT, LOOPS, fail, run_async, version_option
 from .settings import from_options, settings_options
@@ -310,18 +310,37 @@ def names() -> None:
 @names.command("release")
 @click.argument("name")
 @click.option("--data", type=_DIR, metavar="DIR", help="The server's --data folder.")
-def release_name(name: str, data: Path | None) -> None:
-    """Free NAME, so that another identity may use it (stop the server first)."""
+@click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    help="The servers' --redis instead: they forget the owner at once, running or not.",
+)
+def release_name(name: str, data: Path | None, redis_url: str | None) -> None:
+    """Free NAME, so that another identity may use it.
+
+    With --data, stop the server first (a running one keeps the owners it
+    loaded); with --redis, every server on that Redis applies it at once.
+    """
 
     async def release() -> None:
-        store = SqliteStore(store_path(data))
+        store: SqliteStore | RedisStore
+        if redis_url is not None:
+            # Only the name is written: any persistence will do for that.
+            store = RedisStore(
+                redis_url, server_id="names-release", durability=RedisDurability.NONE
+            )
+            where = shown_url(redis_url)
+        else:
+            store = SqliteStore(store_path(data))
+            where = str(store.path)
         await store.open()
         try:
             released = await store.release_name(name_key(name))
         finally:
             await store.close()
         if not released:
-            raise ConfigError(f"no identity owns the name {name!r} in {store.path}")
+            raise ConfigError(f"no identity owns the name {name!r} in {where}")
         click.echo(f"released {name!r}: the next identity to use it will own it")
 
     run_async(PROGRAM, release)

@@ -280,7 +280,7 @@ class Hub(Generic[P]):
             self._grandfathered(name, identity, f"looks like {other[1]!r} of another identity")
 
     def _disown(self, key: str, identity: str, name: str) -> None:
-        """Undo ``_own`` for a reservation whose write failed."""
+        """Undo ``_own``: a reservation whose write failed, or a name released."""
         if self._owners.get(key) != (identity, name):
             return
         del self._owners[key]
@@ -1016,6 +1016,12 @@ class Hub(Generic[P]):
         """Another server recorded an owner: nobody here may take the name now."""
         if key not in self._owners:
             self._own(key, identity, name)
+
+    def released(self, key: str) -> None:
+        """``rtchat-server names release`` on the shared store: the next identity may own it."""
+        owner = self._owners.get(key)
+        if owner is not None:
+            self._disown(key, *owner)
 
     def room_joined(self, record: RoomRecord, identity: str, name: str) -> None:
         """Another server wrote a membership: tell the room here, and the member's sessions."""

@@ -238,6 +238,8 @@ def _dispatch(changes: Changes, kind: str, event: dict[str, Any]) -> None:
     if kind == "own":
         identity, name = event["owner"]
         changes.owned(event["key"], identity, name)
+    elif kind == "release":
+        changes.released(event["key"])
     elif kind == "join":
         room = event["room"]
         record = RoomRecord(

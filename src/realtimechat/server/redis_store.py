@@ -186,6 +186,14 @@ local EVENT = cjson.encode({{key = ARGV[1], owner = cjson.decode(ARGV[2])}})
 return ARGV[2]
 """
 
+# KEYS: owners, ctl; ARGV: key, origin, kind, maxlen. Returns 1 if someone owned it.
+_RELEASE: Final = f"""
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+local EVENT = cjson.encode({{key = ARGV[1]}})
+{_CTL_XADD}
+return 1
+"""
+
 # KEYS: rooms, members, ctl; ARGV: key, record, identity, event, origin, kind, maxlen.
 _JOIN: Final = f"""
 redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
@@ -420,6 +428,7 @@ class RedisStore:
             for name, text in (
                 ("append", _APPEND),
                 ("claim", _CLAIM),
+                ("release", _RELEASE),
                 ("join", _JOIN),
                 ("part", _PART),
                 ("topic", _TOPIC),
@@ -552,7 +561,9 @@ class RedisStore:
         return first, second
 
     async def release_name(self, key: str) -> bool:
-        return bool(await self.client.hdel(self._owners, key))
+        """Free a name; running servers on this Redis forget its owner too (``ctl release``)."""
+        args = [key, *self._ctl_args("release")]
+        return bool(await self._scripts["release"](keys=[self._owners, self.ctl_key], args=args))
 
     # -- rooms -------------------------------------------------------------------------
 
