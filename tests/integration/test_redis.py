@@ -263,6 +263,22 @@ async def test_a_name_claimed_on_one_server_is_taken_on_the_other(
     await alice.close()
 
 
+async def test_a_claim_race_across_servers_has_one_winner(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """B has not heard of alice's claim yet (its follower stopped): bob's claim of the same name
+    there loses in Redis, and his hello is refused name_taken, not welcomed."""
+    settings = ServerSettings(names=NamesMode.CLAIM)
+    a, b = await start_server(settings=settings), await start_server(settings=settings)
+    await engine_of(b).close()
+    alice = await join(a, pki, "alice", name="captain")
+    assert name_key("captain") not in b.hub._owners  # B believes it is free
+    with pytest.raises(SessionRefused, match="belongs to someone else"):
+        await join(b, pki, "bob", name="captain")
+    assert name_key("captain") not in b.hub._owners  # bob's reservation was dropped
+    await alice.close()
+
+
 async def test_a_name_released_on_redis_is_free_on_every_running_server(
     start_server: ServerFactory, pki: Pki, redis_url: str
 ) -> None:
