@@ -20,6 +20,8 @@ from realtimechat.protocol import (
     Joined,
     JoinRoom,
     Msg,
+    Parted,
+    PartRoom,
     SendMsg,
     SetTopic,
     Topic,
@@ -248,6 +250,28 @@ async def test_rooms_and_topics_written_on_one_server_reach_the_other(
     got = await receive_until(bob, Msg)
     assert (got.text, got.room) == ("in ops", "#ops")
     for client in (bob, carol):
+        await client.close()
+
+
+@pytest.mark.protocol("6.5")
+async def test_a_room_joined_on_one_device_is_entered_by_the_other_on_another_server(
+    servers: list[ChatServer], pki: Pki
+) -> None:
+    """alice on A and on B; she joins #ops on A: her session on B gets joined, then the room's
+    messages; she parts on B: her session on A gets parted."""
+    a, b = servers
+    on_a, on_b = await join(a, pki, "alice"), await join(b, pki, "alice")
+    await on_a.send(JoinRoom(room="#ops"))
+    await receive_until(on_a, Joined)
+    joined = await receive_until(on_b, Joined)
+    assert joined.room == "#ops"
+    await on_a.send(SendMsg(text="to ops", room="#ops", ref="o"))
+    got = await receive_until(on_b, Msg)
+    assert (got.text, got.room) == ("to ops", "#ops")
+    await on_b.send(PartRoom(room="#ops"))
+    parted = await receive_until(on_a, Parted)
+    assert parted.room == "#ops"
+    for client in (on_a, on_b):
         await client.close()
 
 
