@@ -756,7 +756,7 @@ REDIS_REQUIRED: Final = "RTCHAT_REQUIRE_REDIS"  # set by .ci/run: a missing redi
 
 def redis_binary() -> str | None:
     """The redis-server to start (RTCHAT_REDIS_SERVER, or the one on PATH), if any."""
-    return os.environ.get("RTCHAT_REDIS_SERVER") or shutil.which("redis-server")
+    return shutil.which(os.environ.get("RTCHAT_REDIS_SERVER") or "redis-server")
 
 
 class RedisServer:
