@@ -303,6 +303,24 @@ async def test_a_claim_race_across_servers_has_one_winner(
     await alice.close()
 
 
+async def test_a_look_alike_claimed_on_another_server_in_the_same_moment_is_refused(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """B has not heard of alice's "wall" (its follower stopped): bob's "waII" (capital i's)
+    there is refused in Redis as a look-alike; once released, bob may have it."""
+    settings = ServerSettings(names=NamesMode.CLAIM)
+    a, b = await start_server(settings=settings), await start_server(settings=settings)
+    await engine_of(b).close()
+    alice = await join(a, pki, "alice", name="wall")
+    with pytest.raises(SessionRefused, match="belongs to someone else"):
+        await join(b, pki, "bob", name="waII")
+    await alice.close()
+    assert await b.store.release_name(name_key("wall"))
+    bob = await join(b, pki, "bob", name="waII")
+    assert bob.welcome is not None
+    await bob.close()
+
+
 async def test_a_name_released_on_redis_is_free_on_every_running_server(
     start_server: ServerFactory, pki: Pki, redis_url: str
 ) -> None:

@@ -9,6 +9,7 @@ Data layout (docs/scaling.md, "Data layout"); every key carries the hash tag
     {rtc}:meta             hash: epoch, last (last id given out), run (Redis run_id)
     {rtc}:refs:<yyyymmdd>  hash: <identity>:<ref> -> id, one per day, kept REF_DAYS + 1 days
     {rtc}:owners           hash: name key -> JSON [identity, name]
+    {rtc}:looks            hash: look-alike key of an owned name -> its owner's JSON
     {rtc}:rooms            hash: room key -> JSON room record
     {rtc}:members:<key>    set: the identity keys of a room's members
     {rtc}:roomlast         hash: room name -> id of its last message
@@ -45,6 +46,7 @@ from redis import exceptions as redis_errors
 from redis.commands.core import AsyncScript
 
 from ..errors import ConfigError
+from ..names import lookalike_keys, name_problem
 from ..protocol import Msg
 from .engine import Engine
 from .store import LOBBY, REF_DAYS, Draft, HistoryPage, RoomRecord, Scope, Stored
@@ -176,19 +178,32 @@ _CTL_XADD: Final = (
     "'o', ARGV[#ARGV - 2], 'k', ARGV[#ARGV - 1], 'e', EVENT)"
 )
 
-# KEYS: owners, ctl; ARGV: key, value, origin, kind, maxlen. Returns the owner's value.
+# KEYS: owners, looks, ctl; ARGV: key, value, identity, then the name's look-alike
+# keys, then origin, kind, maxlen. Returns the owner's value: ours if the claim was
+# made, else the owner of the name or of a name it looks like.
 _CLAIM: Final = f"""
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then return current end
+for i = 4, #ARGV - 3 do
+  local look = redis.call('HGET', KEYS[2], ARGV[i])
+  if look and cjson.decode(look)[1] ~= ARGV[3] then return look end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 4, #ARGV - 3 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[2]) end
 local EVENT = cjson.encode({{key = ARGV[1], owner = cjson.decode(ARGV[2])}})
 {_CTL_XADD}
 return ARGV[2]
 """
 
-# KEYS: owners, ctl; ARGV: key, origin, kind, maxlen. Returns 1 if someone owned it.
+# KEYS: owners, looks, ctl; ARGV: key, then the owned name's look-alike keys,
+# then origin, kind, maxlen. Returns 1 if someone owned it.
 _RELEASE: Final = f"""
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if not owner then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+for i = 2, #ARGV - 3 do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == owner then redis.call('HDEL', KEYS[2], ARGV[i]) end
+end
 local EVENT = cjson.encode({{key = ARGV[1]}})
 {_CTL_XADD}
 return 1
@@ -303,6 +318,11 @@ def _message(msg_id: int, draft: Draft) -> Msg:
     )
 
 
+def _looks(name: str) -> list[str]:
+    """The look-alike keys a name holds (none for a name the profile refuses: as the hub)."""
+    return [] if name_problem(name) is not None else sorted(lookalike_keys(name))
+
+
 def _day(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y%m%d")
 
@@ -384,6 +404,7 @@ class RedisStore:
         self._prefix = prefix
         self._meta = f"{prefix}:meta"
         self._owners = f"{prefix}:owners"
+        self._looks = f"{prefix}:looks"
         self._rooms = f"{prefix}:rooms"
         self._roomlast = f"{prefix}:roomlast"
         self.ctl_start = "0-0"  # the last control event at open: a follower starts after it
@@ -553,17 +574,22 @@ class RedisStore:
         await self.claim(key, identity, name)
 
     async def claim(self, key: str, identity: str, name: str) -> tuple[str, str]:
-        """Record ``identity`` as the owner of ``name`` unless someone owns it: the owner."""
+        """Record ``identity`` as the owner of ``name`` unless someone owns it, or a name
+        it looks like (names.lookalike_keys), in one step: the owner (identity, name)."""
         value = json.dumps([identity, name], ensure_ascii=False)
-        args = [key, value, *self._ctl_args("own")]
-        owner = await self._scripts["claim"](keys=[self._owners, self.ctl_key], args=args)
+        args = [key, value, identity, *_looks(name), *self._ctl_args("own")]
+        keys = [self._owners, self._looks, self.ctl_key]
+        owner = await self._scripts["claim"](keys=keys, args=args)
         first, second = json.loads(owner)
         return first, second
 
     async def release_name(self, key: str) -> bool:
         """Free a name; running servers on this Redis forget its owner too (``ctl release``)."""
-        args = [key, *self._ctl_args("release")]
-        return bool(await self._scripts["release"](keys=[self._owners, self.ctl_key], args=args))
+        owner = await hget(self.client, self._owners, key)
+        looks = _looks(json.loads(owner)[1]) if owner is not None else []
+        args = [key, *looks, *self._ctl_args("release")]
+        keys = [self._owners, self._looks, self.ctl_key]
+        return bool(await self._scripts["release"](keys=keys, args=args))
 
     # -- rooms -------------------------------------------------------------------------
 
