@@ -16,10 +16,15 @@ import trustme
 from realtimechat.pki import CaFolder, init_ca, issue_client
 from realtimechat.server.app import ChatServer, utc_now
 from realtimechat.server.config import Limits, ServerSettings
+from realtimechat.server.redis_store import RedisStore
 from realtimechat.server.store import Store
 from realtimechat.tls import ServerFiles
 
-from .support import TEST_LIMITS, USERS, Pki, ServerFactory, limits_with
+from .support import TEST_LIMITS, USERS, Pki, RedisServer, ServerFactory, limits_with, start_redis
+
+# The engines a test marked ``engines`` runs on: one server on its own store,
+# and the Redis engine (servers sharing a redis-server the tests start).
+ENGINES = ("local", "redis")
 
 # The tiers of the suite, one folder each (with subfolders: tests/unit/pki is
 # unit): make test-fast runs all but system (and slow) tests. A test in one
@@ -27,6 +32,13 @@ from .support import TEST_LIMITS, USERS, Pki, ServerFactory, limits_with
 # file's one test that kills a server process).
 TIERS = ("unit", "integration", "system")
 TESTS = Path(__file__).parent
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``engines`` that starts servers runs once per engine (``engine``)."""
+    marked = metafunc.definition.get_closest_marker("engines") is not None
+    if marked and "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ENGINES, indirect=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -112,10 +124,41 @@ def openssl() -> str:
     return path
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the run (AOF on, fsync always), on a Unix socket of its own."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-async def start_server(pki: Pki) -> AsyncIterator[ServerFactory]:
-    """Start servers on 127.0.0.1, port 0; all are shut down after the test."""
+def redis_url(redis_server: RedisServer) -> str:
+    """The run's redis-server, emptied for this test; its URL."""
+    if redis_server.process is None:  # a test killed it and did not restart it
+        redis_server.start()
+    redis_server.flush()
+    return redis_server.url
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine servers of this test run on ("local" unless the test is marked engines)."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture
+async def start_server(
+    pki: Pki, engine: str, request: pytest.FixtureRequest
+) -> AsyncIterator[ServerFactory]:
+    """Start servers on 127.0.0.1, port 0; all are shut down after the test.
+
+    On the Redis engine, each server gets a RedisStore on the test's Redis
+    (unless the test gives a store): servers started together share one
+    conversation.
+    """
     started: list[ChatServer] = []
+    url = request.getfixturevalue("redis_url") if engine == "redis" else None
 
     async def start(
         limits: Limits = TEST_LIMITS,
@@ -125,6 +168,8 @@ async def start_server(pki: Pki) -> AsyncIterator[ServerFactory]:
         clock: Callable[[], dt.datetime] = utc_now,
         **limit_overrides: Any,
     ) -> ChatServer:
+        if store is None and url is not None:
+            store = RedisStore(url, server_id=f"server{len(started) + 1}")
         server = ChatServer(
             files or pki.server,
             hosts=["127.0.0.1"],

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import os
 import re
 import shutil
+import socket
 import ssl
 import stat
 import subprocess
@@ -745,3 +747,107 @@ def signed_with(
         .sign(issuer_key, hashes.SHA256())
     )
     return dataclasses.replace(_write(folder, name, cert, key), ca=trust)
+
+
+# -- a real redis-server of the tests' own -----------------------------------------------
+
+REDIS_REQUIRED: Final = "RTCHAT_REQUIRE_REDIS"  # set by .ci/run: a missing redis-server fails
+
+
+def redis_binary() -> str | None:
+    """The redis-server to start (RTCHAT_REDIS_SERVER, or the one on PATH), if any."""
+    return shutil.which(os.environ.get("RTCHAT_REDIS_SERVER") or "redis-server")
+
+
+class RedisServer:
+    """A redis-server on a Unix socket in ``folder``, with its own append-only file there.
+
+    ``persist=False`` keeps nothing: a restart forgets everything (as a
+    Redis without AOF or snapshots does).
+    """
+
+    def __init__(
+        self, binary: str, folder: Path, *, persist: bool = True, extra: Sequence[str] = ()
+    ) -> None:
+        self.binary = binary
+        self.folder = folder
+        self.persist = persist
+        self.extra = list(extra)  # more options, e.g. ("--requirepass", "s3cret")
+        self.socket = folder / "redis.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else []
+        # Its own log file, stdout and stderr to nowhere: a child holding the
+        # test's pipes keeps them open after the test (pitfalls.md).
+        options = {
+            "port": "0",
+            "unixsocket": str(self.socket),
+            "unixsocketperm": "700",
+            "dir": str(self.folder),
+            "save": "",
+            "logfile": str(self.folder / "redis.log"),
+        }
+        arguments = [part for key, value in options.items() for part in (f"--{key}", value)]
+        self.process = subprocess.Popen(
+            [self.binary, *arguments, *aof, *self.extra],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Until it answers PING on its socket (bounded: WAIT seconds)."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited: see {self.folder / 'redis.log'}")
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(self.socket))
+                probe.sendall(b"PING\r\n")
+                if probe.recv(64).startswith((b"+PONG", b"-NOAUTH")):  # up (with a password)
+                    return
+            time.sleep(0.02)
+        raise RuntimeError(f"redis-server did not answer within {WAIT} s")
+
+    def flush(self) -> None:
+        """Forget every key (between tests sharing this server)."""
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(self.socket))
+            client.sendall(b"FLUSHALL\r\n")
+            assert client.recv(16).startswith(b"+OK")
+
+    def kill(self) -> None:
+        """kill -9: whatever it had not written is gone."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=WAIT)
+            self.process = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=WAIT)
+            self.process = None
+
+
+def start_redis(folder: Path, *, persist: bool = True, extra: Sequence[str] = ()) -> RedisServer:
+    """A started RedisServer, or a skip (a failure under RTCHAT_REQUIRE_REDIS=1)."""
+    binary = redis_binary()
+    if binary is None:
+        if os.environ.get(REDIS_REQUIRED) == "1":
+            pytest.fail(f"redis-server is not installed, and {REDIS_REQUIRED}=1 says it must be")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(binary, folder, persist=persist, extra=extra)
+    server.start()
+    return server

@@ -47,6 +47,8 @@ from ..support import (
     receive_until,
 )
 
+pytestmark = pytest.mark.engines
+
 
 @pytest.mark.protocol("6.1")
 async def test_three_clients_see_every_message_in_the_same_order(

@@ -35,6 +35,8 @@ from ..support import (
 HELLO = b'{"type":"hello","v":1}\n'
 FAST = Backoff(first=0.05, most=0.5)  # reconnect quickly: the tests wait on it
 
+pytestmark = pytest.mark.engines
+
 
 class Running:
     """Chats started in a test, all left and awaited at the end."""

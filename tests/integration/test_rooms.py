@@ -35,7 +35,7 @@ from realtimechat.server.store import SqliteStore
 
 from ..support import WAIT, Pki, ServerFactory, connect, receive_until
 
-pytestmark = pytest.mark.protocol("6.5")
+pytestmark = [pytest.mark.protocol("6.5"), pytest.mark.engines]
 
 Come = Callable[..., Awaitable[ServerConnection]]
 

@@ -19,6 +19,7 @@ from realtimechat.errors import ConfigError
 from realtimechat.protocol import Bye, Error, Msg, SendMsg
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
+from realtimechat.server.redis_store import RedisStore
 from realtimechat.server.store import REF_DAYS, Draft, MemoryStore, SqliteStore, Store
 
 from ..support import (
@@ -41,16 +42,21 @@ def draft(text: str, *, sender: str = "id:alice", ref: str | None = None, **extr
     return Draft(sender=sender, from_name=name, text=text, ts=TS, ref=ref, **extra)
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "redis"])
 async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreMaker]:
-    """Open stores of one kind on one path; all closed after the test."""
+    """Open stores of one kind on one path (one Redis); all closed after the test."""
     opened: list[Store] = []
     memory = MemoryStore()
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
 
     async def make() -> Store:
-        store: Store = (
-            SqliteStore(tmp_path / "messages.db") if request.param == "sqlite" else memory
-        )
+        store: Store
+        if request.param == "sqlite":
+            store = SqliteStore(tmp_path / "messages.db")
+        elif request.param == "redis":
+            store = RedisStore(url, server_id="test")
+        else:
+            store = memory
         await store.open()
         opened.append(store)
         return store
@@ -65,11 +71,12 @@ async def test_ids_increase_and_a_resent_ref_is_stored_once(make_store: StoreMak
     """append gives increasing ids; the same (sender, ref) again yields the first id."""
     store = await make_store()
     first = await store.append([draft("a", ref="r1"), draft("b"), draft("a again", ref="r1")])
-    assert [r.msg.id if r.msg else None for r in first] == [1, 2, None]
-    assert first[2].duplicate_of == 1
+    one = first[0].id  # 1, or Redis's clock in microseconds (docs/scaling.md)
+    assert [r.msg.id if r.msg else None for r in first] == [one, one + 1, None]
+    assert first[2].duplicate_of == one
     other = await store.append([draft("same ref, other sender", sender="id:bob", ref="r1")])
     assert other[0].msg is not None
-    assert store.last_id == 3
+    assert store.last_id == one + 2
 
 
 @pytest.mark.protocol("8.2")
@@ -90,8 +97,8 @@ async def test_private_messages_are_visible_to_their_two_identities(make_store: 
 async def test_after_pages_and_says_when_there_is_more(make_store: StoreMaker) -> None:
     """after(since, limit) returns the oldest first, at most limit, and 'more'."""
     store = await make_store()
-    await store.append([draft(f"m{n}") for n in range(5)])
-    page = await store.after(1, 2, "id:alice")
+    stored = await store.append([draft(f"m{n}") for n in range(5)])
+    page = await store.after(stored[0].id, 2, "id:alice")
     assert [m.text for m in page.messages] == ["m1", "m2"]
     assert page.more
     assert [m.text for m in (await store.recent(2, "id:alice")).messages] == ["m3", "m4"]
@@ -101,16 +108,17 @@ async def test_after_pages_and_says_when_there_is_more(make_store: StoreMaker) -
 async def test_purge_by_count_and_age(make_store: StoreMaker) -> None:
     """Retention removes the oldest messages; ids are not reused afterwards."""
     store = await make_store()
-    await store.append([draft(f"m{n}") for n in range(5)])
+    stored = await store.append([draft(f"m{n}") for n in range(5)])
+    one = stored[0].id
     assert await store.purge(None, 2) == 3
     page = await store.after(0, 10, "id:alice")
     assert [m.text for m in page.messages] == ["m3", "m4"]
-    assert page.first_kept == 4
+    assert page.first_kept == one + 3
     tomorrow = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
     assert await store.purge(tomorrow, None) == 2
     (again,) = await store.append([draft("after purge")])
     assert again.msg is not None
-    assert again.msg.id == 6
+    assert again.msg.id == one + 5
 
 
 @pytest.mark.protocol("6.1", "6.3", "9.4")

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
@@ -26,8 +27,9 @@ from ..server.app import format_peer as address_text
 from ..server.config import Limits, ServerSettings
 from ..server.listener import cannot_listen as _cannot_listen
 from ..server.metrics import parse_address
+from ..server.redis_store import RedisDurability, RedisStore, shown_url
 from ..server.sdnotify import Notifier
-from ..server.store import Durability, MemoryStore, SqliteStore
+from ..server.store import Durability, MemoryStore, SqliteStore, Store
 from .common import CONTEXT, LOOPS, fail, run_async, version_option
 from .preflight import check_command
 from .settings import from_options, settings_options
@@ -139,6 +141,28 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     "process (faster).",
 )
 @click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    help="Keep the conversation in this Redis (redis://, rediss:// with TLS, or "
+    "unix:///path/to/socket), shared with every other server on it, instead of SQLite "
+    "(docs/scaling.md). --data, --ephemeral and --durability do not apply then.",
+)
+@click.option(
+    "--server-id",
+    metavar="ID",
+    help="This server's name among those on one Redis, unique to it.  [default: host name:port]",
+)
+@click.option(
+    "--redis-durability",
+    type=click.Choice([mode.value for mode in RedisDurability]),
+    default=RedisDurability.FULL.value,
+    show_default=True,
+    help="What an acknowledged message survives, checked against Redis's configuration at "
+    "start: full, power loss (appendonly yes, appendfsync always); normal, a killed Redis "
+    "(appendonly yes); none, nothing (a restarted Redis has forgotten the history).",
+)
+@click.option(
     "--retention",
     metavar="AGE|COUNT",
     help="Forget old messages: an age such as 30d or 12h, or a number of messages to keep.  "
@@ -193,6 +217,9 @@ def main(  # click passes every option by keyword
     data: Path | None,
     ephemeral: bool,
     durability: str,
+    redis_url: str | None,
+    server_id: str | None,
+    redis_durability: str,
     retention: str | None,
     metrics: tuple[str, int] | None,
     log_format: str,
@@ -218,11 +245,17 @@ def main(  # click passes every option by keyword
         files = locations.server_files(cert=cert, key=key, ca=ca, pki=pki, crl=crl, pins=pins)
         motd_text = read_motd(motd) if motd else None
         age, count = parse_retention(retention)
-        store = (
-            MemoryStore()
-            if ephemeral
-            else SqliteStore(store_path(data), Durability(durability), exclusive=True)
-        )
+        store: Store
+        if redis_url is not None:
+            store = RedisStore(
+                redis_url,
+                server_id=server_id or f"{socket.gethostname()}:{port}",
+                durability=RedisDurability(redis_durability),
+            )
+        elif ephemeral:
+            store = MemoryStore()
+        else:
+            store = SqliteStore(store_path(data), Durability(durability), exclusive=True)
         server = ChatServer(
             files,
             hosts=hosts or None,
@@ -312,18 +345,37 @@ def names() -> None:
 @names.command("release")
 @click.argument("name")
 @click.option("--data", type=_DIR, metavar="DIR", help="The server's --data folder.")
-def release_name(name: str, data: Path | None) -> None:
-    """Free NAME, so that another identity may use it (stop the server first)."""
+@click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    help="The servers' --redis instead: they forget the owner at once, running or not.",
+)
+def release_name(name: str, data: Path | None, redis_url: str | None) -> None:
+    """Free NAME, so that another identity may use it.
+
+    With --data, stop the server first (a running one keeps the owners it
+    loaded); with --redis, every server on that Redis applies it at once.
+    """
 
     async def release() -> None:
-        store = SqliteStore(store_path(data))
+        store: SqliteStore | RedisStore
+        if redis_url is not None:
+            # Only the name is written: any persistence will do for that.
+            store = RedisStore(
+                redis_url, server_id="names-release", durability=RedisDurability.NONE
+            )
+            where = shown_url(redis_url)
+        else:
+            store = SqliteStore(store_path(data))
+            where = str(store.path)
         await store.open()
         try:
             released = await store.release_name(name_key(name))
         finally:
             await store.close()
         if not released:
-            raise ConfigError(f"no identity owns the name {name!r} in {store.path}")
+            raise ConfigError(f"no identity owns the name {name!r} in {where}")
         click.echo(f"released {name!r}: the next identity to use it will own it")
 
     run_async(PROGRAM, release)

@@ -45,6 +45,7 @@ from . import checks
 from .admission import HandshakeSlots, source_of
 from .audit import log_event
 from .config import Limits, ServerSettings
+from .engine import engine_for
 from .hub import Hub
 from .identity import PeerIdentity
 from .listener import Address, Listener, listening_sockets
@@ -227,12 +228,13 @@ class ChatServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await self.store.open()
+        engine = engine_for(self.store, loop, self.log)
         self._hub = Hub(
             loop,
             self.limits,
             self.settings,
             self.log,
-            store=self.store,
+            engine=engine,
             stats=self.stats,
             clock=self.clock,
         )
@@ -423,6 +425,19 @@ class ChatServer:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.limits.shutdown_grace):
                     await self._hub.stop()
+        await self._say_bye_to_all()
+        for listener in self._listeners:
+            await listener.wait_closed()
+        self._refusals.flush()
+        if self.metrics is not None:
+            await self.metrics.close()
+        if self._hub is not None:
+            await self._hub.engine.close()
+        await self.store.close()
+        self.log.info("stopped")
+
+    async def _say_bye_to_all(self) -> None:
+        """``bye shutdown`` to every session (handshakes aborted); wait a grace, then abort."""
         for connection in list(self._connections):
             if connection.session is not None:
                 connection.session.end(ByeReason.SHUTDOWN)
@@ -435,13 +450,6 @@ class ChatServer:
                     await self._all_closed.wait()
         for connection in list(self._connections):
             connection.abort()
-        for listener in self._listeners:
-            await listener.wait_closed()
-        self._refusals.flush()
-        if self.metrics is not None:
-            await self.metrics.close()
-        await self.store.close()
-        self.log.info("stopped")
 
     # ------------------------------------------------------------------
     # Accepting

@@ -17,20 +17,23 @@ that an engine shared by several servers can carry them; so are operators'
 bans, mutes and the message of the day (``put_sanction``,
 ``drop_sanction``, ``set_motd``).
 
-Presence (who is online) and which sessions of this server receive which
-room are still the hub's own, in memory: the Redis issue extends this
-boundary with presence, and with telling every server of a membership or
-topic another one wrote.
+What another server wrote -- a name claimed, a membership, a topic -- comes
+back through ``follow``'s ``changes`` (the hub), so that each server's
+picture in memory follows the shared one (``RedisEngine``; on one server
+there is no other writer). Presence (who is online) and which sessions of
+this server receive which room are still the hub's own, in memory: the
+Redis issue's next part extends this boundary with presence.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from ..protocol import Msg
+from ..protocol import Msg, PartReason
 from .store import Draft, RoomRecord, Sanction, Store, Stored
 
 
@@ -48,6 +51,22 @@ Follower = Callable[[Sequence[Entry]], None]
 Stored_ = Callable[[list[Stored]], None]  # told what became of each draft of a batch
 
 
+class Changes(Protocol):
+    """What another server wrote, as the hub applies it (its own sessions are told)."""
+
+    def owned(self, key: str, identity: str, name: str) -> None: ...
+
+    def released(self, key: str) -> None: ...
+
+    def room_joined(self, room: RoomRecord, identity: str, name: str) -> None: ...
+
+    def room_parted(
+        self, key: str, identity: str, name: str, reason: PartReason, gone: bool
+    ) -> None: ...
+
+    def topic_set(self, key: str, topic: str | None, by: str, ts: str) -> None: ...
+
+
 class Engine(Protocol):
     """What the hub needs of whatever keeps the conversation.
 
@@ -61,6 +80,15 @@ class Engine(Protocol):
     * ``last_id``: every id up to it has been handed to the follower or is
       about to be, so a session that is welcomed now gets the messages up
       to it from history and the later ones live (docs/protocol.md 8.3).
+      Reads of the store stop there too.
+    * ``catch_up(since)``: wait until ``last_id`` has reached ``since`` (or
+      the last id stored, if lower): a client resuming from another server
+      may have seen ids this one has not handed on yet.
+    * ``settle``: wait until everything published here has reached the
+      follower (at shutdown, so that senders get their echoes first).
+    * Writes made here (``claim_name``, rooms) are told to the other
+      servers' ``changes``; ``name`` is the member's name, for their
+      ``join``/``leave``.
     """
 
     store: Store
@@ -68,15 +96,23 @@ class Engine(Protocol):
     @property
     def last_id(self) -> int: ...
 
-    def follow(self, follower: Follower) -> None: ...
+    def follow(self, follower: Follower, changes: Changes | None = None) -> None: ...
 
     async def publish(self, drafts: Sequence[Draft], stored: Stored_) -> None: ...
 
+    async def catch_up(self, since: int) -> None: ...
+
+    async def settle(self) -> None: ...
+
+    async def close(self) -> None: ...
+
     async def claim_name(self, key: str, identity: str, name: str) -> None: ...
 
-    async def join_room(self, room: RoomRecord, identity: str) -> None: ...
+    async def join_room(self, room: RoomRecord, identity: str, name: str = "") -> None: ...
 
-    async def part_room(self, key: str, identity: str) -> bool: ...
+    async def part_room(
+        self, key: str, identity: str, name: str = "", reason: str = ""
+    ) -> bool: ...
 
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None: ...
 
@@ -93,14 +129,23 @@ class LocalEngine:
     def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
         self.store = store
         self._loop = loop
-        self._follower: Follower = _nobody
+        self._follower: Follower = nobody
 
     @property
     def last_id(self) -> int:
         return self.store.last_id
 
-    def follow(self, follower: Follower) -> None:
-        self._follower = follower
+    def follow(self, follower: Follower, changes: Changes | None = None) -> None:
+        self._follower = follower  # nobody else writes: there are no changes to tell
+
+    async def catch_up(self, since: int) -> None:
+        """Nothing to wait for: the follower is called as each batch is stored."""
+
+    async def settle(self) -> None:
+        """Nothing to wait for: a batch is delivered in the turn it is stored."""
+
+    async def close(self) -> None:
+        """Nothing to stop: the store is closed by its owner."""
 
     async def publish(self, drafts: Sequence[Draft], stored: Stored_) -> None:
         results = await self.store.append(drafts)
@@ -118,11 +163,11 @@ class LocalEngine:
     async def claim_name(self, key: str, identity: str, name: str) -> None:
         await self.store.own_name(key, identity, name)
 
-    async def join_room(self, room: RoomRecord, identity: str) -> None:
+    async def join_room(self, room: RoomRecord, identity: str, name: str = "") -> None:
         """Membership (and a new room) stored: commits and reads keep their one order."""
         await self.store.join_room(room, identity)
 
-    async def part_room(self, key: str, identity: str) -> bool:
+    async def part_room(self, key: str, identity: str, name: str = "", reason: str = "") -> bool:
         return await self.store.part_room(key, identity)
 
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
@@ -139,5 +184,19 @@ class LocalEngine:
         await self.store.set_motd(text)
 
 
-def _nobody(entries: Sequence[Entry]) -> None:
+def nobody(entries: Sequence[Entry]) -> None:
     """The follower before the hub follows: nothing is published before then."""
+
+
+@runtime_checkable
+class SharedStore(Protocol):
+    """A store that comes with an engine of its own (``RedisStore``: many servers on it)."""
+
+    def engine(self, log: logging.Logger) -> Engine: ...
+
+
+def engine_for(store: Store, loop: asyncio.AbstractEventLoop, log: logging.Logger) -> Engine:
+    """The engine of ``store``: its own if it is shared, else this process's ``LocalEngine``."""
+    if isinstance(store, SharedStore):
+        return store.engine(log)
+    return LocalEngine(store, loop)

@@ -83,7 +83,7 @@ from .outbox import FlushScheduler, Outbox, Run
 from .roomfile import RoomFile
 from .rooms import Caller, Room, RoomDirectory
 from .stats import ServerStats
-from .store import LOBBY, Draft, HistoryPage, MemoryStore, Scope, Store, Stored
+from .store import LOBBY, Draft, HistoryPage, MemoryStore, RoomRecord, Scope, Store, Stored
 
 # A run of messages fanned out as one piece is cut at about this size, so
 # that a slow reader loses little when one does not fit its queue.
@@ -274,7 +274,7 @@ class Hub(Generic[P]):
         records, members = await self.store.rooms()
         self.rooms.load(records, members, room_file or RoomFile())
         await self.moderation.load()
-        self.engine.follow(self._deliver)
+        self.engine.follow(self._deliver, self)
 
     def _own(self, key: str, identity: str, name: str, *, loading: bool = False) -> None:
         """Record ``identity`` as the owner of ``name`` (whose key is ``key``).
@@ -300,7 +300,7 @@ class Hub(Generic[P]):
             self._grandfathered(name, identity, f"looks like {other[1]!r} of another identity")
 
     def _disown(self, key: str, identity: str, name: str) -> None:
-        """Undo ``_own`` for a reservation whose write failed."""
+        """Undo ``_own``: a reservation whose write failed, or a name released."""
         if self._owners.get(key) != (identity, name):
             return
         del self._owners[key]
@@ -338,6 +338,7 @@ class Hub(Generic[P]):
             elif self._tasks:  # replays being read, names being claimed
                 await asyncio.wait(set(self._tasks))
             else:
+                await self.engine.settle()  # the echoes of what was stored here
                 return
 
     # ------------------------------------------------------------------
@@ -941,7 +942,7 @@ class Hub(Generic[P]):
         assert member is not None
         identity = member.identity.key
         try:
-            await self.engine.join_room(room.record(), identity)
+            await self.engine.join_room(room.record(), identity, member.name)
         except BaseException:
             self.rooms.abandon(room, identity)
             raise
@@ -967,7 +968,7 @@ class Hub(Generic[P]):
         member = session.member
         assert member is not None
         identity = member.identity.key
-        gone = await self.engine.part_room(room.key, identity)
+        gone = await self.engine.part_room(room.key, identity, member.name)
         self._parted(identity, member.name, room, PartReason.PART, gone=gone)
 
     def force_part(
@@ -987,7 +988,7 @@ class Hub(Generic[P]):
             return
 
         async def write() -> None:
-            if await self.engine.part_room(room.key, identity):
+            if await self.engine.part_room(room.key, identity, name or "", reason.value):
                 self.rooms.gone(room)
 
         self.background(write(), f"part {room.name} for good")
@@ -1064,6 +1065,46 @@ class Hub(Generic[P]):
             self.caller(member.identity), request.cursor, self.settings.who_page_size
         )
         session.outbox.put_control(encode(page))
+
+    # ------------------------------------------------------------------
+    # What another server wrote (engine.Changes): this server's picture follows
+
+    def owned(self, key: str, identity: str, name: str) -> None:
+        """Another server recorded an owner: nobody here may take the name now."""
+        if key not in self._owners:
+            self._own(key, identity, name)
+
+    def released(self, key: str) -> None:
+        """``rtchat-server names release`` on the shared store: the next identity may own it."""
+        owner = self._owners.get(key)
+        if owner is not None:
+            self._disown(key, *owner)
+
+    def room_joined(self, record: RoomRecord, identity: str, name: str) -> None:
+        """Another server wrote a membership: tell the room here, and the member's sessions."""
+        room = self.rooms.remote_joined(record, identity)
+        if room is None:
+            return  # a member already (our own write, or a repeat)
+        if len(room.members) <= self.settings.presence_limit:
+            self._room_control(room, encode(Join(name=name, ts=now_ts(), room=room.name)))
+        for target in self._sessions_of.get(identity, ()):
+            target.enter_room(room)
+
+    def room_parted(
+        self, key: str, identity: str, name: str, reason: PartReason, gone: bool
+    ) -> None:
+        """Another server ended a membership (and maybe the room)."""
+        room = self.rooms.get(key)
+        if room is not None:
+            self._parted(identity, name or None, room, reason, gone=gone)
+
+    def topic_set(self, key: str, topic: str | None, by: str, ts: str) -> None:
+        """Another server set a room's topic: every session here receiving the room is told."""
+        room = self.rooms.get(key)
+        if room is None:
+            return
+        room.topic, room.topic_by, room.topic_ts = topic, by, ts
+        self._room_control(room, encode(Topic(room=room.name, text=topic or "", name=by, ts=ts)))
 
     def _room_control(self, room: Room, data: bytes, *, skip: str | None = None) -> None:
         """A control frame to every session receiving ``room`` (not ``skip``'s sessions)."""

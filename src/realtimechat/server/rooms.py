@@ -221,6 +221,16 @@ class RoomDirectory:
             self._add(room)
         return self._add_member(room, identity)
 
+    def remote_joined(self, record: RoomRecord, identity: str) -> Room | None:
+        """Another server wrote this membership: the room (added if new), or None if
+        ``identity`` was a member already."""
+        room = self._rooms.get(record.key)
+        if room is None:
+            room = self._add(Room(record.key, record.name, record.topic, record.topic_by,
+                                  record.topic_ts))  # fmt: skip
+        room.stored = True
+        return room if self._add_member(room, identity) else None
+
     def abandon(self, room: Room, identity: str) -> None:
         """A join could not be written: undo ``plan_join`` (a room reserved for it goes)."""
         self._settle_join(room, identity)

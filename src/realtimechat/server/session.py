@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..errors import ProtocolError, ProtocolViolation
+from ..errors import ProtocolError, ProtocolViolation, Refusal
 from ..names import name_from_cn
 from ..protocol import (
     PROTOCOL_VERSION,
@@ -556,7 +556,10 @@ class Session(asyncio.Protocol):
         self.hub.moderation.check_hello(self.identity)  # a banned identity: bye banned
         name = self.hub.choose_name(self.identity, hello.name)
         new_names = self.hub.unclaimed(self.identity, name)
-        if not new_names:
+        # A resume from another server may name ids this one has not handed
+        # on yet (engine.catch_up); that waits, as a name being written does.
+        behind = hello.since is not None and hello.since > self.hub.last_id
+        if not new_names and not behind:
             self._welcome(hello, name)
             return
         self._deciding = True
@@ -569,6 +572,12 @@ class Session(asyncio.Protocol):
         assert self.identity is not None
         try:
             await self.hub.claim(self.identity, new_names)
+            if hello.since is not None:
+                await self.hub.engine.catch_up(hello.since)
+        except Refusal as exc:  # another server's identity took the name meanwhile
+            self._apply(self.machine.refuse(exc))
+            self._flush_machine()
+            return
         except Exception:
             self._log("internal_error", level=logging.ERROR, exc_info=True)
             self._apply(self.machine.fail())

@@ -1,0 +1,264 @@
+"""``RedisEngine``: the engine of servers that share one conversation in Redis.
+
+Publishing runs the store's ``append`` script (one round trip per batch)
+and acks from its reply; delivering is the follower's alone: one task per
+server reads ``{rtc}:log`` and ``{rtc}:ctl`` with a blocking ``XREAD``
+from its own cursors and hands the entries to the hub in log order, this
+server's and every other's alike. Delivering our own batches straight
+from the append reply would let this server's clients see 10, 11 and then
+another server's 9; so there is no fast path.
+
+Ack before echo (docs/protocol.md 6.2): the append reply and the
+follower's read may come back in either order. An entry marked with one
+of this server's batches that has not been settled yet waits for it (the
+reply is already on its way): the acks are queued first, then the echo.
+
+Control events (names claimed, memberships, topics written by another
+server) are applied before the messages of the same read, so that a
+message to a room just created elsewhere finds the room here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, cast
+
+from redis import exceptions as redis_errors
+from redis.typing import KeyT, StreamIdT
+
+from ..errors import Refusal
+from ..protocol import ErrorCode, PartReason
+from .engine import Changes, Entry, Follower, Stored_, nobody
+from .redis_store import Entries, RedisStore, decode_entry, entry_id
+from .store import Draft, RoomRecord, Sanction, Store, Stored
+
+BLOCK_MS: Final = 5_000  # one XREAD waits at most this long for something new
+READ_COUNT: Final = 1_000  # entries per XREAD and stream
+BACKOFF_FIRST: Final = 0.05  # seconds before reading again after Redis went away...
+BACKOFF_MAX: Final = 2.0  # ...doubling up to this
+RESEND_FOR: Final = 10.0  # seconds a batch in doubt is sent again before its senders get errors
+
+
+class RedisEngine:
+    """Many servers on one Redis: ids from the ``append`` script, delivery from the follower."""
+
+    def __init__(self, store: RedisStore, log: logging.Logger) -> None:
+        self.store: Store = store
+        self._redis = store
+        self._log = log
+        self._follower: Follower = nobody
+        self._changes: Changes | None = None
+        self._cursor = store.last_id  # every id up to it was there when we opened
+        self._ctl_cursor = store.ctl_start
+        store.bound = self._cursor
+        for warning in store.warnings:
+            log.warning("%s", warning)
+        self._batch = 0  # batches published by this process
+        self._settled = 0  # ...of which this many have been settled (acks queued)
+        self._published = 0  # highest id published here
+        self._moved = asyncio.Event()  # set whenever a batch settles or the cursor moves
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def last_id(self) -> int:
+        """The last id handed to the follower: later ones reach sessions live."""
+        return self._cursor
+
+    def follow(self, follower: Follower, changes: Changes | None = None) -> None:
+        self._follower = follower
+        self._changes = changes
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-follower")
+            self._task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        """A follower that died of a fault is said loudly: nothing is delivered any more."""
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error(
+                "following Redis stopped: nothing more is delivered; restart the server",
+                exc_info=task.exception(),
+            )
+
+    async def close(self) -> None:
+        """Stop following (before the store closes)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # -- publishing -----------------------------------------------------------------
+
+    async def publish(self, drafts: Sequence[Draft], stored: Stored_) -> None:
+        self._batch += 1
+        batch = self._batch
+        try:
+            results = await self._append(drafts, f"{self._redis.origin}:{batch}")
+            stored(results)
+            ids = [result.msg.id for result in results if result.msg is not None]
+            self._published = max([self._published, *ids])
+        finally:  # stored or not: the follower must not wait for this batch any more
+            self._settled = batch
+            self._moved.set()
+
+    async def _append(self, drafts: Sequence[Draft], origin: str) -> list[Stored]:
+        """Run the append script; resend a batch whose outcome is unknown, if that is safe.
+
+        A batch whose reply never came (Redis went away, or the link) may
+        have been stored. When every draft has a ``ref``, sending it again
+        is safe: a stored one comes back as a duplicate with its first id
+        (docs/protocol.md 6.3). So it is sent again until Redis answers or
+        RESEND_FOR seconds have passed; new messages wait meanwhile (one
+        batch at a time). A batch with a draft without ``ref`` is not: it
+        fails at once (each sender gets ``error internal``).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RESEND_FOR
+        wait = BACKOFF_FIRST
+        resendable = all(draft.ref is not None for draft in drafts)
+        while True:  # ends: each round waits longer, up to the deadline
+            try:
+                return await self._redis.append(drafts, origin=origin)
+            except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+                if not resendable or loop.time() + wait > deadline:
+                    raise
+                self._log.warning(
+                    "storing %d messages: %s; again in %.2f s", len(drafts), exc, wait
+                )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, BACKOFF_MAX)
+
+    async def settle(self) -> None:
+        """Wait until every message published here has been handed to the follower.
+
+        Not for ids a Redis that lost everything will never hand on: the
+        wait ends at the last id Redis gave out, and at once if it is down.
+        """
+        if self._cursor >= self._published:
+            return
+        try:
+            target = min(self._published, await self._redis.log_top())
+        except redis_errors.RedisError:
+            return
+        await self._until(lambda: self._cursor >= target)
+
+    async def catch_up(self, since: int) -> None:
+        """Wait until the follower has handed on ``since``, or the last id given out if lower.
+
+        A client that resumes here after another server may have seen ids
+        this server's follower has not read yet.
+        """
+        if since <= self._cursor:
+            return
+        target = min(since, await self._redis.log_top())
+        await self._until(lambda: self._cursor >= target)
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        while not done():  # each wake-up is a settled batch or a cursor that moved
+            self._moved.clear()
+            await self._moved.wait()
+
+    # -- writes other servers must hear of ------------------------------------------
+
+    async def claim_name(self, key: str, identity: str, name: str) -> None:
+        owner = await self._redis.claim(key, identity, name)
+        if owner[0] != identity:
+            raise Refusal(ErrorCode.NAME_TAKEN, f"the name {name!r} belongs to someone else")
+
+    async def join_room(self, room: RoomRecord, identity: str, name: str = "") -> None:
+        await self._redis.join_room(room, identity, name)
+
+    async def part_room(self, key: str, identity: str, name: str = "", reason: str = "") -> bool:
+        return await self._redis.part_room(key, identity, name, reason)
+
+    async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
+        await self._redis.set_topic(key, topic, by, ts)
+
+    async def put_sanction(self, sanction: Sanction) -> None:
+        await self._redis.put_sanction(sanction)
+
+    async def drop_sanction(self, kind: str, identity: str) -> bool:
+        return await self._redis.drop_sanction(kind, identity)
+
+    async def set_motd(self, text: str | None) -> None:
+        await self._redis.set_motd(text)
+
+    # -- following ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        client = self._redis.connect(socket_timeout=None, single_connection_client=True)
+        backoff = BACKOFF_FIRST
+        try:
+            while True:  # until cancelled at shutdown
+                streams: dict[KeyT, StreamIdT] = {
+                    self._redis.ctl_key: self._ctl_cursor,
+                    self._redis.log_key: f"{self._cursor}-0",
+                }
+                try:
+                    reply = await client.xread(streams, count=READ_COUNT, block=BLOCK_MS)
+                except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+                    self._log.warning("following Redis: %s; reading again in %.2f s", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    continue
+                backoff = BACKOFF_FIRST
+                await self._handle(dict(cast(list[tuple[str, Entries]], reply or [])))
+        finally:
+            await client.aclose()
+
+    async def _handle(self, reply: Mapping[str, Entries]) -> None:
+        for stream_id, fields in reply.get(self._redis.ctl_key, []):
+            self._ctl_cursor = stream_id
+            if fields.get("o") != self._redis.origin:  # ours were applied when written
+                self._apply(fields.get("k", ""), fields.get("e", "{}"))
+        raw = reply.get(self._redis.log_key, [])
+        if not raw:
+            return
+        entries = [decode_entry(stream_id, fields) for stream_id, fields in raw]
+        ours = [self._our_batch(entry.origin) for entry in entries]
+        await self._until(lambda: self._settled >= max(ours))  # ack before echo
+        self._follower([Entry(e.msg, e.sender, e.recipient, e.msg.room) for e in entries])
+        self._cursor = entry_id(raw[-1][0])
+        self._redis.bound = self._cursor
+        self._moved.set()
+
+    def _our_batch(self, origin: str) -> int:
+        """The number of our batch that ``origin`` names; 0 for another server's."""
+        mine, _, batch = origin.rpartition(":")
+        return int(batch) if mine == self._redis.origin and batch.isdigit() else 0
+
+    def _apply(self, kind: str, event: str) -> None:
+        """One control event of another server, to the hub; one it cannot read is logged."""
+        changes = self._changes
+        if changes is None:
+            return
+        try:
+            _dispatch(changes, kind, json.loads(event))
+        except (KeyError, TypeError, ValueError):
+            self._log.warning("ignored a control event of another server: %s %r", kind, event)
+
+
+def _dispatch(changes: Changes, kind: str, event: dict[str, Any]) -> None:
+    """Hand one control event to the hub."""
+    if kind == "own":
+        identity, name = event["owner"]
+        changes.owned(event["key"], identity, name)
+    elif kind == "release":
+        changes.released(event["key"])
+    elif kind == "join":
+        room = event["room"]
+        record = RoomRecord(
+            room["key"], room["name"], room.get("topic"), room.get("topic_by"), room.get("topic_ts")
+        )
+        changes.room_joined(record, event["identity"], event["name"])
+    elif kind == "part":
+        reason = PartReason(event["reason"]) if event["reason"] else PartReason.PART
+        changes.room_parted(
+            event["key"], event["identity"], event["name"], reason, bool(event["gone"])
+        )
+    elif kind == "topic":
+        changes.topic_set(event["key"], event["topic"] or None, event["by"], event["ts"])
