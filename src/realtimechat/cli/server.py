@@ -143,6 +143,7 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option(
     "--redis",
     "redis_url",
+    envvar="RTCHAT_SERVER_REDIS",
     metavar="URL",
     help="Keep the conversation in this Redis (redis://, rediss:// with TLS, or "
     "unix:///path/to/socket), shared with every other server on it, instead of SQLite "
