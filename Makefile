@@ -19,6 +19,9 @@ PORT ?= 8443
 NAME ?= alice
 HOST := 127.0.0.1
 PYTEST_ARGS ?=
+# pytest-xdist workers: most tests wait on sockets and subprocesses, so two
+# workers on a 2-core machine nearly halve the run. WORKERS=0 runs in-process.
+WORKERS ?= auto
 MYPY_ARGS ?=
 
 # uv uses this machine's Python (never one it downloads) and stays quiet.
@@ -103,7 +106,7 @@ test: sync $(SSLYZE)
 # The edit loop: unit and integration tests (no subprocesses, tmux, bench or
 # sslyze), on as many workers as there are cores.
 test-fast: sync
-	$(BIN)/python -m pytest -m "not system and not slow" -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) -m "not system and not slow" -q $(PYTEST_ARGS)
 
 # The checks of `make test`, on the environment in BIN (the lock's, or a
 # throwaway one of test-latest / test-lowest).
@@ -111,7 +114,7 @@ checks:
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy --strict $(MYPY_ARGS)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 # The newest release of everything pyproject.toml allows (--refresh: not an
 # index page cached before the release), in a venv of its own.
@@ -145,7 +148,7 @@ test-python: $(UV) $(SSLYZE)
 	env=build/venv-$$version && \
 	echo "$$env: uv.lock on $$($(PY) -V)" && \
 	UV_PROJECT_ENVIRONMENT=$$env $(UV) sync --locked --quiet --python $(PY) && \
-	$$env/bin/python -m pytest $(PYTEST_ARGS)
+	$$env/bin/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 outdated: sync
 	$(UV) pip list --outdated --python $(BIN)/python
