@@ -461,8 +461,8 @@ async def chat_of(
 async def test_the_client_kicked_says_why_and_does_not_come_back(
     server: ChatServer, team: CaFolder
 ) -> None:
-    """/kick from op's client: bob's client shows who and why, and ends (no reconnect loop);
-    /who shows op as @op."""
+    """/kick from op's client: bob's client shows who and why ("you were kicked"), and ends
+    (no reconnect loop); op's shows "bob was kicked"; /who shows op as @op."""
     op, op_view, op_task = await chat_of(server, team, "op")
     bob, bob_view, bob_task = await chat_of(server, team, "bob")
     try:
@@ -474,10 +474,11 @@ async def test_the_client_kicked_says_why_and_does_not_come_back(
         assert isinstance(outcome, SessionRefused)
         assert outcome.reason == "kicked"
         assert "not reconnecting" in str(outcome)
-        assert any(line.endswith("-- bob was kicked by op: spamming") for line in bob_view.notices)
+        assert any(line.endswith("-- you were kicked by op: spamming") for line in bob_view.notices)
         assert bob.status is Status.CLOSED
         assert not any(isinstance(event, Reconnecting) for event in bob_view.events)
         await eventually(lambda: any("bob left (kicked)" in line for line in op_view.notices))
+        assert any(line.endswith("-- bob was kicked by op: spamming") for line in op_view.notices)
     finally:
         await op.leave()
         await asyncio.gather(op_task, bob_task, return_exceptions=True)
@@ -491,7 +492,7 @@ async def test_the_client_muted_sees_the_error_and_goes_on(
     bob, bob_view, bob_task = await chat_of(server, team, "bob")
     try:
         await op.perform("/mute bob 10m cool down")
-        await eventually(lambda: any("bob is muted until" in line for line in bob_view.notices))
+        await eventually(lambda: any("-- you are muted until" in line for line in bob_view.notices))
         await bob.perform("hello?")
         await eventually(
             lambda: any("!! muted: you are muted until" in n for n in bob_view.notices)

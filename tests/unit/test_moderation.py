@@ -9,7 +9,7 @@ import pytest
 
 from realtimechat.cli.server import PROGRAM, main
 from realtimechat.client.commands import OperatorCmd, TopicCmd, Unknown, parse_line
-from realtimechat.client.render import as_text, event_fragments
+from realtimechat.client.render import as_text, event_fragments, operator_notice
 from realtimechat.errors import ProtocolError
 from realtimechat.moderation import MAX_SECONDS, format_duration, parse_duration
 from realtimechat.protocol import (
@@ -216,6 +216,20 @@ def test_an_operator_notice_reads_as_a_sentence() -> None:
     assert line_of(Notice(kind="announce", ts=TS, text="noon", by="op")).endswith("** op: noon")
     assert line_of(Notice(kind="motd", ts=TS)).endswith("-- message of the day: (none)")
     assert line_of(Notice(kind="future", ts=TS, text="x")).endswith("-- x")
+
+
+def test_the_target_of_an_operator_notice_is_told_you() -> None:
+    """bob's own screen says "you were kicked", not "bob was kicked"; others' say bob."""
+    kick = Notice(kind="kick", ts=TS, name="bob", by="op", reason="spam")
+    assert as_text(operator_notice(kick, about_me=True)).endswith("-- you were kicked by op: spam")
+    mute = Notice(kind="mute", ts=TS, name="bob", by="op", until=TS)
+    assert "-- you are muted until " in as_text(operator_notice(mute, about_me=True))
+    ban = Notice(kind="ban", ts=TS, name="bob", by="op", until=TS, reason="spam")
+    assert as_text(operator_notice(ban, about_me=True)).endswith("by op: spam")
+    assert "-- you are banned until " in as_text(operator_notice(ban, about_me=True))
+    unmute = Notice(kind="unmute", ts=TS, name="bob", by="op")
+    assert as_text(operator_notice(unmute, about_me=True)).endswith("-- you may speak again (op)")
+    assert as_text(operator_notice(kick)).endswith("-- bob was kicked by op: spam")
 
 
 def line_of(frame: Notice) -> str:
