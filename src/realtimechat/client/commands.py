@@ -39,16 +39,31 @@ COMMANDS: Final = {
     "/announce": ("TEXT", "operators: a notice to everyone online"),
     "/quit": ("", "leave (Ctrl-D too)"),
 }
+HELP_COLUMN: Final = 16  # where /help's descriptions start
+
+
+def help_lines(usage: str, text: str) -> tuple[str, ...]:
+    """``/who [#ROOM]      who is online``; a usage too long for the column gets a line of
+    its own, so that every description starts in the same column."""
+    if len(usage) < HELP_COLUMN:
+        return (f"{usage:<{HELP_COLUMN}} {text}",)
+    return (usage, f"{'':<{HELP_COLUMN}} {text}")
+
+
 HELP_LINES: Final = (
-    *(f"{f'{name} {args}'.strip():<16} {text}" for name, (args, text) in COMMANDS.items()),
-    f"{'//text':<16} send a line that starts with /",
-    f"{'':<16} TIME: 30s, 10m, 2h, 7d, 1w or 1h30m, at most 365d",
+    *(
+        line
+        for name, (args, text) in COMMANDS.items()
+        for line in help_lines(f"{name} {args}".strip(), text)
+    ),
+    *help_lines("//text", "send a line that starts with /"),
+    *help_lines("", "TIME: 30s, 10m, 2h, 7d, 1w or 1h30m, at most 365d"),
 )
 # The interactive client's keys, shown after HELP_LINES there.
 KEY_HELP_LINES: Final = (
-    f"{'Alt-Left/Right':<16} type into the previous/next room (Ctrl-P/Ctrl-N too)",
-    f"{'Ctrl-C':<16} clear the line typed; on an empty line, leave (as /quit)",
-    f"{'Ctrl-D':<16} on an empty line, leave (as /quit)",
+    *help_lines("Alt-Left/Right", "type into the previous/next room (Ctrl-P/Ctrl-N too)"),
+    *help_lines("Ctrl-C", "clear the line typed; on an empty line, leave (as /quit)"),
+    *help_lines("Ctrl-D", "on an empty line, leave (as /quit)"),
 )
 
 
