@@ -233,10 +233,21 @@ async def test_everyone_else_is_not_permitted(arrive: Arrive) -> None:
         SetMotd(text="mine now"),
         Announce(text="hear me"),
     ]
+    messages: list[str] = []
     for request in requests:
         await bob.send(request)
         error = await receive_until(bob, Error)
         assert error.code == "not_permitted", request
+        messages.append(error.message.split(" (")[0])
+    assert messages == [
+        "only operators may kick",
+        "only operators may mute",
+        "only operators may unmute",
+        "only operators may ban",
+        "only operators may unban",
+        "only operators may set the message of the day",
+        "only operators may announce",
+    ]
     await bob.send(SetMotd())
     assert (await until_notice(bob, "motd")).text == "from the file"
     await carol.send(SendMsg(text="still here", ref="c1"))

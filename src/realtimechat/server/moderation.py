@@ -146,7 +146,9 @@ class Moderation:
             notice = Notice(kind=NoticeKind.MOTD, ts=self._now(), text=self.motd)
             session.outbox.put_control(encode(notice))
             return None
-        operator = self._operator(session, frame.TYPE)
+        # "only operators may motd" reads as a typo: say what was refused.
+        what = "set the message of the day" if isinstance(frame, SetMotd) else frame.TYPE
+        operator = self._operator(session, what)
         match frame:
             case Kick(name=name, reason=reason):
                 self._kick(operator, name, reason)
