@@ -522,8 +522,8 @@ async def test_the_client_muted_sees_the_error_and_goes_on(
 async def test_a_mute_holds_for_private_messages_and_rooms_too(
     arrive: Arrive, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Muted: a private message and a room's are refused as the lobby's; unban of nobody is
-    no_such_user; a motd and a topic are logged with the operator."""
+    """Muted: a private message, a room's and a room topic are refused as the lobby's; unban
+    of nobody is no_such_user; a motd and a topic are logged with the operator."""
     op, bob, carol = await arrive("op"), await arrive("bob"), await arrive("carol")
     await bob.send(JoinRoom(room="#den"))
     await receive_until(bob, Joined)
@@ -535,12 +535,18 @@ async def test_a_mute_holds_for_private_messages_and_rooms_too(
     await bob.send(SendMsg(text="in the den", room="#den", ref="r"))
     error = await receive_until(bob, Error)
     assert (error.code, error.ref) == ("muted", "r")
+    await bob.send(SetTopic(room="#den", text="buy my stuff"))
+    error = await receive_until(bob, Error)
+    assert error.code == "muted"
+    assert error.message.startswith("you are muted until "), error.message
     await op.send(Unban(name="nobody"))
     assert (await receive_until(op, Error)).code == "no_such_user"
     await op.send(SetMotd(text="hello"))
     await until_notice(carol, "motd")
     await op.send(SetTopic(room="#den", text="quiet"))
     await receive_until(op, Topic)
+    topic = await receive_until(bob, Topic)
+    assert (topic.text, topic.name) == ("quiet", "op"), "bob's topic never took"
     actions = [line.split()[1] for line in moderation_lines(caplog)]
     assert actions == ["action=mute", "action=motd", "action=topic"]
     assert all(" by=op by_fp=" in line for line in moderation_lines(caplog))

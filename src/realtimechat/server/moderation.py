@@ -127,8 +127,12 @@ class Moderation:
         if ban is not None:
             raise Refusal(ErrorCode.BANNED, f"you are {described(ban)}")
 
-    def check_msg(self, identity: PeerIdentity, ref: str | None) -> None:
-        """Refuse a message from a muted identity, saying until when."""
+    def check_msg(self, identity: PeerIdentity, ref: str | None = None) -> None:
+        """Refuse a message, or a topic, from a muted identity, saying until when.
+
+        A topic is words everyone in the room reads, and keeps reading: a
+        muted user who could still set one would not be muted.
+        """
         mute = self.active(SanctionKind.MUTE, identity.key)
         if mute is not None:
             raise Refusal(ErrorCode.MUTED, f"you are {described(mute)}", ref=ref)
