@@ -215,6 +215,11 @@ def test_an_operator_notice_reads_as_a_sentence() -> None:
     assert "-- bob is banned until " in line_of(ban)
     assert line_of(Notice(kind="announce", ts=TS, text="noon", by="op")).endswith("** op: noon")
     assert line_of(Notice(kind="motd", ts=TS)).endswith("-- message of the day: (none)")
+    assert line_of(Notice(kind="motd", ts=TS, text="hi", by="op")).endswith(
+        "-- op set the message of the day: hi"
+    )
+    cleared = Notice(kind="motd", ts=TS, by="op")
+    assert line_of(cleared).endswith("-- op cleared the message of the day")
     assert line_of(Notice(kind="future", ts=TS, text="x")).endswith("-- x")
 
 

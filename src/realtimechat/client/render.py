@@ -417,8 +417,11 @@ def operator_notice(frame: NoticeFrame, *, about_me: bool = False) -> Fragments:
         return notice(f"** {by}: {visible(frame.text or '')}", ts=frame.ts, style="class:mention")
     if frame.kind == NoticeKind.MOTD:
         text = visible(frame.text) if frame.text else "(none)"
-        set_by = f" (set by {by})" if frame.by is not None else ""
-        return notice(f"-- message of the day{set_by}: {text}", ts=frame.ts)
+        if frame.by is None:  # the answer to /motd
+            return notice(f"-- message of the day: {text}", ts=frame.ts)
+        if not frame.text:  # "(set by op): (none)" read as if op had set the word "none"
+            return notice(f"-- {by} cleared the message of the day", ts=frame.ts)
+        return notice(f"-- {by} set the message of the day: {text}", ts=frame.ts)
     template = (_OPERATOR_TO_ME if about_me else _OPERATOR).get(frame.kind)
     if template is None:  # a newer server's kind: its text, if any
         return notice(f"-- {visible(frame.text or frame.kind)}", ts=frame.ts)
