@@ -174,6 +174,8 @@ async def test_the_memory_store_keeps_one_sanction_of_each_kind_per_identity() -
         ("/motd be kind", SetMotd("be kind")),
         ("/motd --clear", SetMotd("")),
         ("/announce restart at noon", Announce("restart at noon")),
+        ("/kick bob " + "x" * 256, Kick("bob", "x" * 256)),
+        ("/motd " + "m" * 4096, SetMotd("m" * 4096)),
     ],
 )
 def test_operator_commands_become_their_frames(line: str, frame: Frame) -> None:
@@ -190,10 +192,15 @@ def test_operator_commands_become_their_frames(line: str, frame: Frame) -> None:
         ("/ban bob 400d", "longer than the most"),
         ("/announce   ", "usage: /announce"),
         ("/unban", "usage: /unban"),
+        ("/kick bob " + "x" * 257, "a reason has at most 256 characters, not 257"),
+        ("/mute bob 1h " + "x" * 300, "a reason has at most 256 characters, not 300"),
+        ("/ban bob 1h " + "x" * 257, "a reason has at most 256 characters"),
+        ("/motd " + "m" * 4097, "the message of the day has at most 4096 characters, not 4097"),
     ],
 )
 def test_operator_commands_used_wrongly_are_not_sent(line: str, why: str) -> None:
-    """A missing NAME or a bad TIME is said before anything is sent."""
+    """A missing NAME, a bad TIME or a reason or motd too long is said before anything is
+    sent (the server's bad_field would count toward the errors that end the session)."""
     command = parse_line(line)
     assert isinstance(command, Unknown)
     assert why in command.problem

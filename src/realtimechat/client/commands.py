@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from ..moderation import parse_duration
+from ..moderation import MAX_MOTD_CHARS, MAX_REASON_CHARS, parse_duration
 from ..protocol import DEFAULT_ROOM, Announce, Ban, Kick, Mute, SetMotd, Unban, Unmute
 from ..rooms import room_problem
 
@@ -273,11 +273,19 @@ def _topic(rest: str) -> Command:
     return TopicCmd("" if text == "--clear" else text, room)
 
 
+def _too_long(what: str, text: str | None, most: int) -> Unknown | None:
+    """Said here rather than sent: the server's ``bad_field`` would count toward the
+    errors that end the session (protocol.md 12), and speaks of fields."""
+    if text is not None and len(text) > most:
+        return Unknown(f"{what} has at most {most} characters, not {len(text)}")
+    return None
+
+
 def _with_reason(command: str, rest: str) -> tuple[str, str | None] | Unknown:
     name, _, reason = rest.strip().partition(" ")
     if not name:
         return Unknown(f"usage: /{command} NAME [REASON]")
-    return name, reason.strip() or None
+    return _too_long("a reason", reason.strip(), MAX_REASON_CHARS) or (name, reason.strip() or None)
 
 
 def _kick(rest: str) -> Command:
@@ -297,7 +305,10 @@ def _timed(command: str, make: type[Mute | Ban]) -> Callable[[str], Command]:
             seconds = parse_duration(duration)
         except ValueError as exc:
             return Unknown(str(exc))
-        return OperatorCmd(make(name=name, seconds=seconds, reason=reason.strip() or None))
+        too_long = _too_long("a reason", reason.strip(), MAX_REASON_CHARS)
+        return too_long or OperatorCmd(
+            make(name=name, seconds=seconds, reason=reason.strip() or None)
+        )
 
     return parse
 
@@ -306,7 +317,8 @@ def _motd(rest: str) -> Command:
     text = rest.strip()
     if not text:
         return OperatorCmd(SetMotd())
-    return OperatorCmd(SetMotd("" if text == "--clear" else text))
+    too_long = _too_long("the message of the day", text, MAX_MOTD_CHARS)
+    return too_long or OperatorCmd(SetMotd("" if text == "--clear" else text))
 
 
 def _announce(rest: str) -> Command:
