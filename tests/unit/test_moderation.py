@@ -9,7 +9,13 @@ import pytest
 
 from realtimechat.cli.server import PROGRAM, main
 from realtimechat.client.commands import OperatorCmd, TopicCmd, Unknown, parse_line
-from realtimechat.client.render import as_text, event_fragments, operator_notice
+from realtimechat.client.render import (
+    OPERATOR_HINT,
+    as_text,
+    event_fragments,
+    operator_notice,
+    welcome_lines,
+)
 from realtimechat.errors import ProtocolError
 from realtimechat.moderation import MAX_SECONDS, format_duration, parse_duration
 from realtimechat.protocol import (
@@ -27,6 +33,7 @@ from realtimechat.protocol import (
     Unban,
     Unmute,
     UserInfo,
+    Welcome,
     decode_line,
     encode,
 )
@@ -242,6 +249,22 @@ def test_the_target_of_an_operator_notice_is_told_you() -> None:
     unmute = Notice(kind="unmute", ts=TS, name="bob", by="op")
     assert as_text(operator_notice(unmute, about_me=True)).endswith("-- you may speak again (op)")
     assert as_text(operator_notice(kick)).endswith("-- bob was kicked by op: spam")
+
+
+def test_an_operator_is_told_so_on_joining() -> None:
+    """welcome with our own entry marked op: a line naming the operator commands; else none."""
+    op = UserInfo(name="op", fp="ab" * 8, online_since=TS, op=True)
+    bob = UserInfo(name="bob", fp="cd" * 8, online_since=TS)
+
+    def lines(name: str) -> list[str]:
+        welcome = Welcome(v=1, name=name, last_id=0, users_online=2, users=(bob, op))
+        return [as_text(line) for line in welcome_lines(welcome)]
+
+    assert lines("op")[0].endswith("-- joined as op; 2 online: bob, @op")
+    assert lines("op")[1].endswith(OPERATOR_HINT)
+    assert "/kick" in OPERATOR_HINT
+    assert lines("bob") == [lines("bob")[0]]
+    assert lines("bob")[0].endswith("-- joined as bob; 2 online: bob, @op")
 
 
 def line_of(frame: Notice) -> str:

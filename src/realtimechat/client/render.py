@@ -378,11 +378,18 @@ def _bye(frame: Bye) -> Fragments:
     return notice(f"-- the server ended the session: {visible(frame.reason or '')}")
 
 
+OPERATOR_HINT: Final = "-- you are an operator: /kick, /mute, /ban, /motd, /announce (/help)"
+
+
 def welcome_lines(frame: Welcome) -> list[Fragments]:
     """Who we are and who is here; then the message of the day, if any."""
     lines = [
         notice(f"-- joined as {shown(frame.name)}; {frame.users_online} online: {user_list(frame)}")
     ]
+    # A new operator learns of their commands here, not by trying them. Only
+    # when our entry is on welcome's first page (it always is in a small chat).
+    if any(user.op and user.name == frame.name for user in frame.users or ()):
+        lines.append(notice(OPERATOR_HINT))
     if frame.motd:
         lines.append(notice(f"-- motd: {visible_text(frame.motd)}"))
     if frame.rooms:
