@@ -72,10 +72,12 @@ $(SSLYZE): requirements/sslyze.txt | $(UV)
 
 sslyze: $(SSLYZE)
 
-# A CA, a server certificate for chatserver/localhost/127.0.0.1 and two users.
+# A CA, a server certificate for chatserver/localhost/127.0.0.1 and two users;
+# alice is an operator (group admin), so that /kick, /mute and /ban can be
+# tried at once, bob is not.
 $(DEV_PKI)/ca.crt: | sync
 	$(BIN)/rtchat-certs init --dir $(DEV_PKI) --cn chatserver --san localhost --san 127.0.0.1
-	$(BIN)/rtchat-certs issue alice --dir $(DEV_PKI)
+	$(BIN)/rtchat-certs issue alice --group admin --dir $(DEV_PKI)
 	$(BIN)/rtchat-certs issue bob --dir $(DEV_PKI)
 
 pki: $(DEV_PKI)/ca.crt
@@ -85,7 +87,8 @@ run: sync $(DEV_PKI)/ca.crt
 	@echo "Join this server from other terminals with:"
 	@echo "  $(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name alice"
 	@echo "  $(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name bob"
-	@echo "(or: make chat NAME=alice PORT=$(PORT)). Ctrl-C stops the server."
+	@echo "(or: make chat NAME=alice PORT=$(PORT)). alice is an operator (/kick, /mute, /ban:"
+	@echo "/help lists them), bob is not. Ctrl-C stops the server."
 	@echo
 	$(BIN)/rtchat-server --host $(HOST) --port $(PORT) --pki $(DEV_PKI) --data $(DEV_PKI)/data
 

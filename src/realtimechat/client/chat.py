@@ -234,6 +234,10 @@ class Chat:
     def name(self) -> str | None:
         return self.welcome.name if self.welcome is not None else None
 
+    def _names_me(self, name: str | None) -> bool:
+        """Whether ``name`` is ours, as the server compares names (``Bob`` is bob)."""
+        return name is not None and self.name is not None and name_key(name) == name_key(self.name)
+
     @property
     def pending(self) -> Mapping[str, Pending]:
         """Our messages not yet both acked and echoed, in the order typed."""
@@ -614,7 +618,7 @@ class Chat:
             case Join() | Leave():
                 self._presence(frame)
             case ServerNotice():
-                self.view.show(OperatorNotice(frame))
+                self.view.show(OperatorNotice(frame, about_me=self._names_me(frame.name)))
             case _:
                 pass  # ping and bye are the connection's; anything else is not for us
 

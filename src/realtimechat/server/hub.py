@@ -1038,7 +1038,9 @@ class Hub(Generic[P]):
         assert session.identity is not None
         operator = self.moderation.is_operator(session.identity)
         caller = self.caller(member.identity)
-        return self.rooms.check_topic(request.room, request.text, caller, operator=operator)
+        room = self.rooms.check_topic(request.room, request.text, caller, operator=operator)
+        self.moderation.check_msg(member.identity)  # after the room checks, as for msg
+        return room
 
     async def set_topic(self, session: Peer, room: Room, text: str) -> None:
         """Write the topic, then tell every session of the room (the setter's too).
