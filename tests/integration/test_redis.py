@@ -26,6 +26,7 @@ from realtimechat.protocol import (
     SetTopic,
     Topic,
 )
+from realtimechat.server import redis_engine
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.server.redis_engine import RedisEngine
@@ -393,6 +394,7 @@ async def test_acked_messages_survive_kill_9_of_redis_with_its_aof(
     redis_server.start()
     new = await send_until_acked(alice, "after")
     assert new > max(ack.id for ack in acks)
+    await eventually(lambda: engine_of(b).available)  # until then B refuses hellos: unavailable
     bob = await join_since(b, pki, "bob", 0)
     replayed = await receive_n(bob, Msg, 21, replays=True)
     assert [msg.text for msg in replayed] == [*(f"kept{n}" for n in range(20)), "after"]
@@ -404,14 +406,15 @@ async def test_acked_messages_survive_kill_9_of_redis_with_its_aof(
 async def test_a_message_sent_while_redis_is_down_is_acked_once_it_is_back(
     servers: list[ChatServer], pki: Pki, redis_server: RedisServer
 ) -> None:
-    """Redis killed: a msg without ref fails at once (error internal); one with a ref is
+    """Redis killed: a msg without ref fails at once (error unavailable); one with a ref is
     sent again until Redis is back, then acked and delivered on both servers."""
     a, b = servers
     alice, bob = await join(a, pki, "alice"), await join(b, pki, "bob")
     redis_server.kill()
     await alice.send(SendMsg(text="no ref"))
     error = await receive_until(alice, Error)
-    assert (error.code, error.ref) == (ErrorCode.INTERNAL, None)
+    assert (error.code, error.ref) == (ErrorCode.UNAVAILABLE, None)
+    assert "may or may not have been stored" in error.message
     await alice.send(SendMsg(text="while down", ref="down"))
     await eventually(lambda: a.hub._committer.busy)  # being sent again meanwhile
     redis_server.start()
@@ -421,6 +424,48 @@ async def test_a_message_sent_while_redis_is_down_is_acked_once_it_is_back(
     echo = await receive_until(alice, Msg)
     assert echo.id == ack.id
     await alice.close()
+    await bob.close()
+
+
+async def test_a_send_past_the_deadline_gets_a_clear_error_and_the_session_goes_on(
+    servers: list[ChatServer], pki: Pki, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis down past the resend deadline: the sender gets error unavailable with its ref and
+    a message saying it was not stored; its session stays, and sends again once Redis is back."""
+    monkeypatch.setattr(redis_engine, "RESEND_FOR", 0.3)  # the deadline, short for the test
+    a, _ = servers
+    alice = await join(a, pki, "alice")
+    redis_server.kill()
+    await alice.send(SendMsg(text="too late", ref="late"))
+    error = await receive_until(alice, Error)
+    assert (error.code, error.ref) == (ErrorCode.UNAVAILABLE, "late")
+    assert error.message.startswith("not stored:")
+    redis_server.start()
+    await send_until_acked(alice, "again")
+    echo = await receive_until(alice, Msg)
+    assert echo.text == "again"
+    await alice.close()
+
+
+async def test_a_hello_while_redis_is_down_is_refused_as_unavailable_until_it_is_back(
+    servers: list[ChatServer], pki: Pki, redis_server: RedisServer
+) -> None:
+    """While Redis is down a new session (alice: a known name; bob: a new one) gets error +
+    bye unavailable, which clients retry; once the follower reads Redis again, bob is welcomed."""
+    a, _ = servers
+    alice = await join(a, pki, "alice")  # her name is known on both servers
+    await alice.close()
+    redis_server.kill()
+    await eventually(lambda: not engine_of(a).available)
+    for user in ("alice", "bob"):
+        with pytest.raises(SessionRefused) as refused:
+            await join(a, pki, user)
+        assert refused.value.reason == ErrorCode.UNAVAILABLE
+    redis_server.start()
+    await eventually(lambda: engine_of(a).available)
+    bob = await join(a, pki, "bob")
+    assert bob.welcome is not None
+    assert bob.welcome.name == "bob"
     await bob.close()
 
 
