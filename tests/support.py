@@ -851,3 +851,93 @@ def start_redis(folder: Path, *, persist: bool = True, extra: Sequence[str] = ()
     server = RedisServer(binary, folder, persist=persist, extra=extra)
     server.start()
     return server
+
+
+# -- Debian's haproxy in front of several servers ------------------------------------------
+
+HAPROXY_REQUIRED: Final = "RTCHAT_REQUIRE_HAPROXY"  # set by .ci/run: a missing haproxy fails
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 just now (for a process that takes no port 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def haproxy_config(port: int, backends: Sequence[int]) -> str:
+    """A TCP frontend on ``port``, round robin to ``backends`` with health checks.
+
+    The same shape as docs/scaling.md's example and tools/cluster.py's:
+    a TCP connect check every 200 ms, down after one failure; a
+    connection that meets a dead server is sent to another (redispatch).
+    """
+    servers = "\n".join(
+        f"    server s{n} 127.0.0.1:{backend} check inter 200ms fall 1 rise 2"
+        for n, backend in enumerate(backends, start=1)
+    )
+    return f"""global
+    maxconn 1000
+
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+    retries 3
+    option redispatch
+
+frontend chat
+    bind 127.0.0.1:{port}
+    default_backend servers
+
+backend servers
+    balance roundrobin
+{servers}
+"""
+
+
+class Haproxy:
+    """haproxy in the foreground with a config file of its own in ``folder``."""
+
+    def __init__(self, binary: str, folder: Path, backends: Sequence[int]) -> None:
+        self.port = free_port()
+        self.config = folder / "haproxy.cfg"
+        self.config.write_text(haproxy_config(self.port, backends))
+        log = folder / "haproxy.log"
+        with log.open("wb") as sink:  # a file, not our pipes: see RedisServer.start
+            self.process = subprocess.Popen(
+                [binary, "-db", "-f", str(self.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=sink,
+            )
+        self._wait_ready(log)
+
+    def _wait_ready(self, log: Path) -> None:
+        """Until its frontend accepts connections (bounded: WAIT seconds)."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"haproxy exited: {log.read_text()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"haproxy did not listen within {WAIT} s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=WAIT)
+
+
+def start_haproxy(folder: Path, backends: Sequence[int]) -> Haproxy:
+    """A started Haproxy, or a skip (a failure under RTCHAT_REQUIRE_HAPROXY=1)."""
+    binary = shutil.which(os.environ.get("RTCHAT_HAPROXY") or "haproxy") or shutil.which(
+        "/usr/sbin/haproxy"
+    )
+    if binary is None:
+        if os.environ.get(HAPROXY_REQUIRED) == "1":
+            pytest.fail(f"haproxy is not installed, and {HAPROXY_REQUIRED}=1 says it must be")
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    return Haproxy(binary, folder, backends)
