@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import importlib.util
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final, TypeVar
 
 import pytest
@@ -866,36 +868,18 @@ def free_port() -> int:
         return port
 
 
-def haproxy_config(port: int, backends: Sequence[int]) -> str:
-    """A TCP frontend on ``port``, round robin to ``backends`` with health checks.
+def load_tool(name: str) -> ModuleType:
+    """A script of tools/ as a module (tools/ is no package)."""
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", REPO / "tools" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    The same shape as docs/scaling.md's example and tools/cluster.py's:
-    a TCP connect check every 200 ms, down after one failure; a
-    connection that meets a dead server is sent to another (redispatch).
-    """
-    servers = "\n".join(
-        f"    server s{n} 127.0.0.1:{backend} check inter 200ms fall 1 rise 2"
-        for n, backend in enumerate(backends, start=1)
-    )
-    return f"""global
-    maxconn 1000
 
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 1h
-    timeout server 1h
-    retries 3
-    option redispatch
-
-frontend chat
-    bind 127.0.0.1:{port}
-    default_backend servers
-
-backend servers
-    balance roundrobin
-{servers}
-"""
+# The one haproxy configuration: make cluster's (tools/cluster.py), as docs/scaling.md shows it.
+haproxy_config: Callable[[int, Sequence[int]], str] = load_tool("cluster").haproxy_config
 
 
 class Haproxy:
