@@ -915,13 +915,18 @@ class Haproxy:
         self.process.wait(timeout=WAIT)
 
 
-def start_haproxy(folder: Path, backends: Sequence[int]) -> Haproxy:
-    """A started Haproxy, or a skip (a failure under RTCHAT_REQUIRE_HAPROXY=1)."""
-    binary = shutil.which(os.environ.get("RTCHAT_HAPROXY") or "haproxy") or shutil.which(
-        "/usr/sbin/haproxy"
-    )
+def haproxy_binary() -> str:
+    """haproxy (RTCHAT_HAPROXY, on PATH, or Debian's /usr/sbin), or a skip (a failure under
+    RTCHAT_REQUIRE_HAPROXY=1, as .ci/run sets it)."""
+    name = os.environ.get("RTCHAT_HAPROXY") or "haproxy"
+    binary = shutil.which(name) or shutil.which(name, path="/usr/sbin")
     if binary is None:
         if os.environ.get(HAPROXY_REQUIRED) == "1":
             pytest.fail(f"haproxy is not installed, and {HAPROXY_REQUIRED}=1 says it must be")
         pytest.skip("haproxy is not installed (apt-get install haproxy)")
-    return Haproxy(binary, folder, backends)
+    return binary
+
+
+def start_haproxy(folder: Path, backends: Sequence[int]) -> Haproxy:
+    """A started Haproxy in front of ``backends``, or a skip (see ``haproxy_binary``)."""
+    return Haproxy(haproxy_binary(), folder, backends)
