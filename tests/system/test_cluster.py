@@ -15,6 +15,7 @@ import pytest
 
 from realtimechat.client.connection import Endpoint, ServerConnection
 from realtimechat.protocol import Msg, SendMsg
+from realtimechat.tls import client_context
 
 from ..support import (
     BIN,
@@ -22,7 +23,6 @@ from ..support import (
     REPO,
     WAIT,
     Pki,
-    client_context,
     free_port,
     haproxy_binary,
     receive_until,
