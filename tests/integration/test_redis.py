@@ -182,6 +182,34 @@ async def test_resume_on_a_server_that_lags_waits_for_it(
     await alice.close()
 
 
+@pytest.mark.protocol("9.3")
+async def test_a_follower_behind_retention_tells_its_sessions_with_a_gap_and_goes_on(
+    servers: list[ChatServer], pki: Pki
+) -> None:
+    """B's follower stops; A stores 6 more messages and retention keeps the last 2: when B
+    reads again, bob (on B) gets a gap for the 4 trimmed ids, then the 2 kept, then live ones."""
+    a, b = servers
+    alice, bob = await join(a, pki, "alice"), await join(b, pki, "bob")
+    await alice.send(SendMsg(text="first", ref="first"))
+    await receive_until(bob, Msg)  # B has read an id: the ones after it are what it misses
+    lagging = engine_of(b)
+    await lagging.close()  # B reads nothing of the log from here
+    for n in range(6):
+        await alice.send(SendMsg(text=f"t{n}", ref=f"t{n}"))
+    sent = (await receive_n(alice, Msg, 7))[1:]
+    assert await a.hub.engine.store.purge(None, 2) == 5
+    lagging.follow(b.hub._deliver, b.hub)
+    gap = await receive_until(bob, Gap)
+    assert (gap.from_id, gap.to_id, gap.missed) == (sent[0].id, sent[3].id, 4)
+    kept = await receive_n(bob, Msg, 2)
+    assert [msg.text for msg in kept] == ["t4", "t5"]
+    await alice.send(SendMsg(text="live", ref="live"))
+    live = await receive_until(bob, Msg)
+    assert live.text == "live"
+    await alice.close()
+    await bob.close()
+
+
 def deciding(server: ChatServer) -> bool:
     """Whether a session of ``server`` is between its hello and its welcome."""
     return any(c.session is not None and c.session._deciding for c in server._connections)

@@ -67,6 +67,9 @@ class Changes(Protocol):
 
     def topic_set(self, key: str, topic: str | None, by: str, ts: str) -> None: ...
 
+    def forgotten(self, first: int, last: int) -> None:
+        """Ids ``first``..``last`` were trimmed by retention before this server read them."""
+
 
 class Engine(Protocol):
     """What the hub needs of whatever keeps the conversation.

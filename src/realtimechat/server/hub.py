@@ -1107,6 +1107,12 @@ class Hub(Generic[P]):
         room.topic, room.topic_by, room.topic_ts = topic, by, ts
         self._room_control(room, encode(Topic(room=room.name, text=topic or "", name=by, ts=ts)))
 
+    def forgotten(self, first: int, last: int) -> None:
+        """The follower fell behind retention: every session here gets a ``gap`` (9.3)."""
+        data = encode(Gap(from_id=first, to_id=last, missed=last - first + 1))
+        for session in self._active:
+            session.outbox.put_control(data)
+
     def _room_control(self, room: Room, data: bytes, *, skip: str | None = None) -> None:
         """A control frame to every session receiving ``room`` (not ``skip``'s sessions)."""
         for target in room.sessions:

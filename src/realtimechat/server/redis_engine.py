@@ -251,6 +251,9 @@ class RedisEngine:
         raw = reply.get(self._redis.log_key, [])
         if not raw:
             return
+        first = entry_id(raw[0][0])
+        if first > self._cursor + 1:  # ids skipped: trimmed before we read them, or never given
+            await self._behind(first)
         entries = [decode_entry(stream_id, fields) for stream_id, fields in raw]
         ours = [self._our_batch(entry.origin) for entry in entries]
         await self._until(lambda: self._settled >= max(ours))  # ack before echo
@@ -258,6 +261,35 @@ class RedisEngine:
         self._cursor = entry_id(raw[-1][0])
         self._redis.bound = self._cursor
         self._moved.set()
+
+    async def _behind(self, first: int) -> None:
+        """Ids between our cursor and ``first`` (the next entry) are not in the log.
+
+        If the log still holds an entry at or below our cursor, they were
+        never given out (the jump to Redis's clock after a restart: no
+        gap). If not, they are gone before this server read them: trimmed
+        by retention while its follower was stopped, slow or cut off, or
+        lost with a Redis without persistence. Its sessions then get a
+        ``gap`` for them, as ``forgotten`` (9.3), before the messages after
+        it -- the same range a resume from our cursor would get. A server
+        that has read nothing yet (cursor 0: the log was empty when it
+        started) says nothing: the first id of a log is far above 1.
+        """
+        if self._cursor == 0:
+            return
+        try:
+            oldest = await self._redis.first_kept()
+        except GONE as exc:  # the follower must go on: the entries are delivered anyway
+            self._log.warning("following Redis: could not tell whether ids were trimmed: %s", exc)
+            return
+        if oldest > self._cursor and self._changes is not None:
+            self._log.warning(
+                "following Redis: ids %d to %d were gone before this server read them; "
+                "its sessions get a gap",
+                self._cursor + 1,
+                first - 1,
+            )
+            self._changes.forgotten(self._cursor + 1, first - 1)
 
     def _our_batch(self, origin: str) -> int:
         """The number of our batch that ``origin`` names; 0 for another server's."""
