@@ -11,6 +11,7 @@ Missing haproxy or redis-server skips, and fails under .ci/run
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
@@ -20,6 +21,10 @@ import pytest
 
 from realtimechat.client.chat import Chat
 from realtimechat.client.commands import Say
+from realtimechat.client.connection import Endpoint, ServerConnection
+from realtimechat.client.events import Missed
+from realtimechat.protocol import Gap
+from realtimechat.tls import client_context
 
 from ..support import (
     WAIT,
@@ -28,6 +33,7 @@ from ..support import (
     Recorder,
     RedisServer,
     ServerProcess,
+    receive_until,
     start_haproxy,
     start_redis,
 )
@@ -176,3 +182,49 @@ async def test_redis_down_for_5_s_under_traffic_sends_wait_and_go_through(
         assert not [user for user, (_, view) in chats.items() if reconnected(view)]
     finally:
         cluster.stop()
+
+
+@pytest.mark.protocol("6.1", "9.3")
+@pytest.mark.system
+async def test_redis_without_persistence_restarted_ids_keep_rising_and_resumes_get_a_gap(
+    pki: Pki, tmp_path: Path, running: Running
+) -> None:
+    """Redis (no AOF, --redis-durability none) restarted: it forgets everything, yet every
+    screen's ids keep rising; live sessions and a resume from before both get a gap."""
+    cluster = start_cluster(pki, tmp_path, persist=False)
+    try:
+        chats = await join_all(pki, cluster.haproxy.port, running)
+        alice = chats["alice"][0]
+        before = [f"before {n}" for n in range(10)]
+        for text in before:
+            await alice.say(Say(text))
+        await every_screen_shows(chats, before)
+        old = max(chats["bob"][1].ids())
+        cluster.redis.restart()
+        after = [f"after {n}" for n in range(10)]
+        for text in after:
+            await alice.say(Say(text))
+        await until(partial(all_echoed, alice))
+        await every_screen_shows(chats, after)
+        for user, (_, view) in chats.items():
+            ids = view.ids()
+            assert all(x < y for x, y in itertools.pairwise(ids)), f"{user}: ids rise"
+            assert any(isinstance(event, Missed) for event in view.events), user
+        first_after = min(msg.id for msg in chats["bob"][1].messages if msg.text in after)
+        gap = await resume_gap(pki, cluster.haproxy.port, "erin", old)
+        assert (gap.from_id, gap.to_id) == (old + 1, first_after - 1)
+    finally:
+        cluster.stop()
+
+
+async def resume_gap(pki: Pki, port: int, user: str, since: int) -> Gap:
+    """The gap a resume with ``since`` gets through ``port``."""
+    endpoint = Endpoint(host="127.0.0.1", port=port, cn="chatserver")
+    connection = await ServerConnection.open(
+        endpoint, client_context(pki.client(user)), timeout=WAIT
+    )
+    try:
+        await connection.hello(None, since)
+        return await receive_until(connection, Gap)
+    finally:
+        await connection.close()
