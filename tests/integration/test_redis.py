@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from realtimechat.client.chat import Backoff, Chat
 from realtimechat.client.connection import ServerConnection
 from realtimechat.errors import SessionRefused
 from realtimechat.names import name_key
@@ -36,11 +37,14 @@ from ..support import (
     WAIT,
     Pki,
     RawPeer,
+    Recorder,
     RedisServer,
     ServerFactory,
     connect,
     eventually,
     join,
+    opener_for,
+    port_of,
     receive_n,
     receive_until,
     start_redis,
@@ -495,6 +499,28 @@ async def test_a_hello_while_redis_is_down_is_refused_as_unavailable_until_it_is
     assert bob.welcome is not None
     assert bob.welcome.name == "bob"
     await bob.close()
+
+
+async def test_the_bundled_client_retries_an_unavailable_hello_until_it_is_welcomed(
+    servers: list[ChatServer], pki: Pki, redis_server: RedisServer
+) -> None:
+    """A first connection while Redis is down: refused as unavailable, the client waits and
+    tries again (any other refusal before a first welcome ends it), and is welcomed after."""
+    a, _ = servers
+    redis_server.kill()
+    await eventually(lambda: not engine_of(a).available)
+    view = Recorder()
+    chat = Chat(opener_for(pki.client("alice"), port_of(a)), view, backoff=Backoff(0.05, 0.2))
+    task = asyncio.create_task(chat.run())
+    try:
+        await eventually(lambda: any("cannot reach its store" in line for line in view.notices))
+        assert not task.done()  # not ended by the refusal: waiting to try again
+        redis_server.start()
+        await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+        assert chat.name == "alice"
+    finally:
+        await chat.leave()
+        await asyncio.wait_for(task, WAIT)
 
 
 async def send_until_acked(client: ServerConnection, text: str) -> int:
