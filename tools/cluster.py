@@ -98,10 +98,16 @@ def wait_until(
         if done:
             return
         if process.poll() is not None:
-            raise Failed(f"{what} exited with {process.returncode}: see {log}")
+            raise Failed(f"{what} exited with {process.returncode}: {last_line(log)} ({log})")
         if time.monotonic() > deadline:
             raise Failed(f"{what} did not start within {START_WAIT:g} s: see {log}")
         time.sleep(0.05)
+
+
+def last_line(log: Path) -> str:
+    """What a part said last (its reason to exit, usually)."""
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
 
 
 def connects(address: str | tuple[str, int]) -> Iterator[bool]:
