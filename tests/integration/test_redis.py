@@ -459,6 +459,7 @@ async def test_a_message_sent_while_redis_is_down_is_acked_once_it_is_back(
     await bob.close()
 
 
+@pytest.mark.protocol("6.2", "12.1")
 async def test_a_send_past_the_deadline_gets_a_clear_error_and_the_session_goes_on(
     servers: list[ChatServer], pki: Pki, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -479,6 +480,7 @@ async def test_a_send_past_the_deadline_gets_a_clear_error_and_the_session_goes_
     await alice.close()
 
 
+@pytest.mark.protocol("5.2", "12.1", "12.2")
 async def test_a_hello_while_redis_is_down_is_refused_as_unavailable_until_it_is_back(
     servers: list[ChatServer], pki: Pki, redis_server: RedisServer
 ) -> None:
@@ -501,6 +503,7 @@ async def test_a_hello_while_redis_is_down_is_refused_as_unavailable_until_it_is
     await bob.close()
 
 
+@pytest.mark.protocol("12.2")
 async def test_the_bundled_client_retries_an_unavailable_hello_until_it_is_welcomed(
     servers: list[ChatServer], pki: Pki, redis_server: RedisServer
 ) -> None:
