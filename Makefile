@@ -30,12 +30,13 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
 .PHONY: help run chat test test-fast test-latest test-lowest test-python outdated lock upgrade \
-	lint types sync sslyze pki clean checks
+	lint types sync sslyze pki clean checks cluster
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run [PORT=8443]     run a development server (sets everything up first)"
 	@echo "make chat NAME=alice     join it as alice (or bob)"
+	@echo "make cluster [PORT=8443] Redis (AOF), two servers on it, haproxy in front (docs/scaling.md)"
 	@echo "make test                ruff, mypy --strict and the whole test suite, from the lock"
 	@echo "make test-fast           unit and integration tests: the edit loop (PYTEST_ARGS=... to narrow)"
 	@echo "make test-latest         the whole suite on the newest releases (a throwaway env; the lock stays)"
@@ -91,6 +92,10 @@ run: sync $(DEV_PKI)/ca.crt
 	@echo "/help lists them), bob is not. Ctrl-C stops the server."
 	@echo
 	$(BIN)/rtchat-server --host $(HOST) --port $(PORT) --pki $(DEV_PKI) --data $(DEV_PKI)/data
+
+# Many servers behind one address (docs/scaling.md, "make cluster"): make chat joins it too.
+cluster: sync $(DEV_PKI)/ca.crt
+	$(BIN)/python tools/cluster.py --port $(PORT) --pki $(DEV_PKI) --folder build/cluster
 
 chat: sync $(DEV_PKI)/ca.crt
 	$(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name $(NAME) \

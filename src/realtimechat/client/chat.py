@@ -55,6 +55,7 @@ from ..protocol import (
     DEFAULT_ROOM,
     FINAL_BYE_REASONS,
     MAX_LINE_BYTES,
+    TRANSIENT_BYE_REASONS,
     Ack,
     Bye,
     Error,
@@ -259,7 +260,7 @@ class Chat:
                 except ClientError as exc:
                     if isinstance(exc, CertificateRejected):
                         certificate_failures += 1
-                    if first or not _retryable(exc, certificate_failures):
+                    if (first and not _passing(exc)) or not _retryable(exc, certificate_failures):
                         raise
                     await self._pause(str(exc))
                     continue
@@ -751,6 +752,11 @@ _NOT_RECONNECTING: Final = {
 def _local_day(ts: str) -> dt.date | None:
     moment = parse_ts(ts)
     return moment.astimezone().date() if moment is not None else None
+
+
+def _passing(exc: ClientError) -> bool:
+    """A refusal that says "not now" (Redis down): retried even before a first welcome."""
+    return isinstance(exc, SessionRefused) and exc.reason in TRANSIENT_BYE_REASONS
 
 
 def _retryable(exc: ClientError, certificate_failures: int) -> bool:
