@@ -52,8 +52,9 @@ def _target_options(command: F) -> F:
             "--spawn",
             is_flag=True,
             help="Start a throwaway rtchat-server on 127.0.0.1 with a throwaway PKI "
-            "(--ephemeral --rate 0, and the per-address, per-identity, identity-rate and "
-            "handshake caps lifted), stop it at the end, and report its CPU % and memory.",
+            "(--ephemeral unless --store or --redis says otherwise, --rate 0, and the "
+            "per-address, per-identity, identity-rate and handshake caps lifted), stop it "
+            "at the end, and report its CPU % and memory.",
         ),
         click.option(
             "--server-arg",
@@ -82,6 +83,7 @@ def _target_options(command: F) -> F:
         click.option(
             "--servers",
             type=click.IntRange(1, _MAX_SERVERS),
+            metavar="N",
             default=1,
             show_default=True,
             help="Spawn this many servers on the --redis, one conversation: client i "
