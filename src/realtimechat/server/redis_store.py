@@ -412,6 +412,8 @@ class RedisStore:
         self.ctl_start = "0-0"  # the last control event at open: a follower starts after it
         self._client: redis.Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
+        self._buckets_day = -1  # the UTC day _buckets_now were made for
+        self._buckets_now: list[str] = []
 
     @property
     def client(self) -> redis.Redis:
@@ -494,9 +496,19 @@ class RedisStore:
 
     # -- messages ----------------------------------------------------------------
 
+    def _buckets(self, now: float) -> list[str]:
+        """The refs' day buckets at ``now``, today's first: made once a day, not per batch
+        (formatting nine dates cost the publish path about 2 % of the server's CPU)."""
+        today = int(now // 86400)  # UTC days: Unix time has no leap seconds
+        if self._buckets_day != today:
+            self._buckets_day = today
+            self._buckets_now = [
+                f"{self._prefix}:refs:{_day(now - day * 86400)}" for day in range(REF_DAYS + 1)
+            ]
+        return self._buckets_now
+
     async def append(self, drafts: Sequence[Draft], origin: str = "") -> list[Stored]:
-        now = time.time()
-        buckets = [f"{self._prefix}:refs:{_day(now - day * 86400)}" for day in range(REF_DAYS + 1)]
+        buckets = self._buckets(time.time())
         ttl = (REF_DAYS + 1) * 86400
         args: list[str | int] = [origin or self.origin, secrets.token_hex(8), ttl]
         for draft in drafts:
