@@ -41,6 +41,11 @@ MAX_ROOM_CHARS: Final = 64
 MAX_CURSOR_CHARS: Final = 256
 ACTIONS: Final = frozenset({"me"})
 MAX_INTEGER: Final = 2**63 - 1  # ids and counts fit a signed 64-bit integer (SQLite, most JSON)
+# A signed message's fields (docs/protocol.md 6.8): all four or none.
+FP_CHARS: Final = 64  # a full SHA-256 fingerprint in lowercase hex
+MAX_SIG_CHARS: Final = 1400  # base64 of an RSA signature up to 8192 bits (1368 characters)
+MAX_SENT_CHARS: Final = 40  # a timestamp (docs/protocol.md 3) is 24
+SIGNATURE_FIELDS: Final = ("sig", "fp", "sent", "seq")
 
 
 class ErrorCode(StrEnum):
@@ -226,6 +231,10 @@ class SendMsg(Frame):
     ref: str | None = None
     action: str | None = None
     room: str | None = None
+    sig: str | None = None  # a signed message (6.8): these four, or none of them
+    fp: str | None = None
+    sent: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +373,10 @@ class Msg(Frame):
     action: str | None = None
     room: str | None = None
     replay: bool = False
+    sig: str | None = None  # as the sender sent them (6.8)
+    fp: str | None = None
+    sent: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -777,6 +790,8 @@ def _check_semantics(frame: Frame) -> None:
             raise ProtocolViolation(
                 ErrorCode.BAD_FIELD, "a private message ('to') has no room", ref=frame.ref
             )
+    if isinstance(frame, SendMsg | Msg):
+        _check_signature_fields(frame)
     if isinstance(frame, Mute | Ban | Kick | SetMotd):
         _check_operator_request(frame)
     if isinstance(frame, HistoryRequest) and frame.limit is not None and frame.limit < 1:
@@ -795,6 +810,31 @@ def _check_semantics(frame: Frame) -> None:
         raise Refusal(ErrorCode.EMPTY_TEXT, "message text is empty", ref=frame.ref)
     if isinstance(frame, Announce) and _is_blank(frame.text):
         raise Refusal(ErrorCode.EMPTY_TEXT, "announcement text is empty")
+
+
+def _check_signature_fields(frame: SendMsg | Msg) -> None:
+    """Bounds of a signed message's fields (docs/protocol.md 6.8); the signature is not checked."""
+    ref = frame.ref if isinstance(frame, SendMsg) else None
+    given = [frame.sig, frame.fp, frame.sent, frame.seq]
+    if all(value is None for value in given):
+        return
+    if any(value is None for value in given):
+        fields = ", ".join(repr(name) for name in SIGNATURE_FIELDS)
+        raise ProtocolViolation(
+            ErrorCode.BAD_FIELD, f"a signed message needs all of {fields}", ref=ref
+        )
+    fp, sig, sent = str(frame.fp), str(frame.sig), str(frame.sent)  # all given, as checked
+    problem = None
+    if len(fp) != FP_CHARS or fp.strip("0123456789abcdef"):
+        problem = f"field 'fp' must be {FP_CHARS} lowercase hex digits"
+    elif not 0 < len(sig) <= MAX_SIG_CHARS:
+        problem = f"field 'sig' must be 1-{MAX_SIG_CHARS} characters"
+    elif not 0 < len(sent) <= MAX_SENT_CHARS:
+        problem = f"field 'sent' must be 1-{MAX_SENT_CHARS} characters"
+    elif frame.seq == 0:
+        problem = "field 'seq' must be at least 1"
+    if problem is not None:
+        raise ProtocolViolation(ErrorCode.BAD_FIELD, problem, ref=ref)
 
 
 def _check_operator_request(frame: Mute | Ban | Kick | SetMotd) -> None:

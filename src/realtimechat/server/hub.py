@@ -629,6 +629,10 @@ class Hub(Generic[P]):
             recipient=recipient,
             action=frame.action,
             room=room.name if room is not None else None,
+            sig=frame.sig,
+            fp=frame.fp,
+            sent=frame.sent,
+            seq=frame.seq,
         )
         session.owe()  # its ack and echo (or error): answered when its batch is settled
         self.stats.messages_in += 1

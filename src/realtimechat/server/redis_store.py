@@ -295,13 +295,23 @@ def decode_entry(stream_id: str, fields: Mapping[str, str]) -> LogEntry:
         to=body.get("to"),
         action=body.get("action"),
         room=body.get("room"),
+        sig=body.get("sig"),
+        fp=body.get("fp"),
+        sent=body.get("sent"),
+        seq=body.get("seq"),
     )
     return LogEntry(msg, fields["s"], fields["r"] or None, fields.get("o", ""))
 
 
 def _body(draft: Draft) -> str:
-    body: dict[str, str] = {"ts": draft.ts, "from": draft.from_name, "text": draft.text}
-    for key, value in (("to", draft.to_name), ("action", draft.action), ("room", draft.room)):
+    body: dict[str, str | int] = {"ts": draft.ts, "from": draft.from_name, "text": draft.text}
+    optional = (
+        ("to", draft.to_name),
+        ("action", draft.action),
+        ("room", draft.room),
+        *(("sig", draft.sig), ("fp", draft.fp), ("sent", draft.sent), ("seq", draft.seq)),
+    )
+    for key, value in optional:
         if value is not None:
             body[key] = value
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -316,6 +326,10 @@ def _message(msg_id: int, draft: Draft) -> Msg:
         to=draft.to_name,
         action=draft.action,
         room=draft.room,
+        sig=draft.sig,
+        fp=draft.fp,
+        sent=draft.sent,
+        seq=draft.seq,
     )
 
 

@@ -52,7 +52,7 @@ from . import folderlock
 from .folderlock import FolderLock
 
 REF_DAYS: Final = 7
-SCHEMA_VERSION: Final = 2  # 2: rooms (a room column, the rooms and members tables)
+SCHEMA_VERSION: Final = 3  # 2: rooms (a room column, the rooms and members tables); 3: signatures
 T = TypeVar("T")
 
 
@@ -69,6 +69,10 @@ class Draft:
     recipient: str | None = None  # identity key of ``to_name``
     action: str | None = None
     room: str | None = None  # the room's name; None: the lobby (or a private message)
+    sig: str | None = None  # a signed message's fields (protocol.md 6.8), kept as sent
+    fp: str | None = None
+    sent: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +353,10 @@ def _message(msg_id: int, draft: Draft) -> Msg:
         to=draft.to_name,
         action=draft.action,
         room=draft.room,
+        sig=draft.sig,
+        fp=draft.fp,
+        sent=draft.sent,
+        seq=draft.seq,
     )
 
 
@@ -370,7 +378,11 @@ CREATE TABLE IF NOT EXISTS messages (
     to_name TEXT,
     recipient TEXT,
     action TEXT,
-    room TEXT
+    room TEXT,
+    sig TEXT,
+    fp TEXT,
+    sent TEXT,
+    seq INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_private ON messages (recipient, id)
     WHERE recipient IS NOT NULL;
@@ -419,11 +431,23 @@ CREATE TABLE IF NOT EXISTS sanctions (
 ) WITHOUT ROWID;
 """
 _MOTD_KEY: Final = "motd"  # in the meta table
-_COLUMNS: Final = "id, ts, from_name, text, to_name, action, room"
+_COLUMNS: Final = "id, ts, from_name, text, to_name, action, room, sig, fp, sent, seq"
 # The lobby: public messages without a room, and the reader's private messages.
 _LOBBY: Final = "(room IS NULL AND (recipient IS NULL OR recipient = :reader OR sender = :reader))"
 
-Row = tuple[int, str, str, str, str | None, str | None, str | None]
+Row = tuple[
+    int,
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
+]
 
 
 # SQLite creates the database with mode 0644 (less the umask) and gives its
@@ -465,8 +489,20 @@ def _private_files(database: Path) -> list[str]:
 
 
 def _row_message(row: Row) -> Msg:
-    msg_id, ts, from_name, text, to_name, action, room = row
-    return Msg(id=msg_id, ts=ts, from_=from_name, text=text, to=to_name, action=action, room=room)
+    msg_id, ts, from_name, text, to_name, action, room, sig, fp, sent, seq = row
+    return Msg(
+        id=msg_id,
+        ts=ts,
+        from_=from_name,
+        text=text,
+        to=to_name,
+        action=action,
+        room=room,
+        sig=sig,
+        fp=fp,
+        sent=sent,
+        seq=seq,
+    )
 
 
 def _scope_clause(scope: Scope, params: dict[str, object]) -> str:
@@ -546,6 +582,8 @@ class SqliteStore:
             version = int(db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
             if version == 1:
                 _upgrade_to_rooms(db)
+            if version in (1, 2):
+                _upgrade_to_signatures(db)
             elif version != SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
             db.executescript(_ROOMS_SCHEMA)
@@ -593,8 +631,9 @@ class SqliteStore:
                         continue
                 cursor = db.execute(
                     "INSERT INTO messages"
-                    " (ts, sender, from_name, text, to_name, recipient, action, room)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " (ts, sender, from_name, text, to_name, recipient, action, room,"
+                    " sig, fp, sent, seq)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         draft.ts,
                         draft.sender,
@@ -604,6 +643,10 @@ class SqliteStore:
                         draft.recipient,
                         draft.action,
                         draft.room,
+                        draft.sig,
+                        draft.fp,
+                        draft.sent,
+                        draft.seq,
                     ),
                 )
                 msg_id = cursor.lastrowid
@@ -783,6 +826,14 @@ def _upgrade_to_rooms(db: sqlite3.Connection) -> None:
     """Schema 1 to 2: messages get a room (NULL: the lobby, as every one so far)."""
     with _transaction(db):
         db.execute("ALTER TABLE messages ADD COLUMN room TEXT")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+
+
+def _upgrade_to_signatures(db: sqlite3.Connection) -> None:
+    """Schema 2 to 3: messages get a signature's fields (NULL: unsigned, as every one so far)."""
+    with _transaction(db):
+        for column in ("sig TEXT", "fp TEXT", "sent TEXT", "seq INTEGER"):
+            db.execute(f"ALTER TABLE messages ADD COLUMN {column}")
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
 
