@@ -79,6 +79,7 @@ class ErrorCode(StrEnum):
     NOT_PERMITTED = "not_permitted"  # an operator's request from someone who is none (6.7)
     MUTED = "muted"  # a msg from an identity an operator muted (6.7)
     BANNED = "banned"  # a hello from an identity an operator banned (6.7)
+    NO_SUCH_CERT = "no_such_cert"  # a cert request for a certificate the server never saw (6.8)
 
 
 class ByeReason(StrEnum):
@@ -344,6 +345,14 @@ class Announce(Frame):
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class CertRequest(Frame):
+    """Ask for the certificate whose SHA-256 fingerprint is ``fp`` (``cert`` on the wire, 6.8)."""
+
+    TYPE: ClassVar[str] = "cert"
+    fp: str
+
+
 # Server to client ---------------------------------------------------------
 
 
@@ -485,6 +494,15 @@ class Notice(Frame):
 
 
 @dataclass(frozen=True, slots=True)
+class Cert(Frame):
+    """A certificate some session connected with, in PEM: the answer to ``cert`` (6.8)."""
+
+    TYPE: ClassVar[str] = "cert"
+    fp: str
+    pem: str
+
+
+@dataclass(frozen=True, slots=True)
 class Error(Frame):
     TYPE: ClassVar[str] = "error"
     code: str
@@ -508,6 +526,7 @@ ClientFrame = (
     | Unban
     | SetMotd
     | Announce
+    | CertRequest
     | Ping
     | Pong
     | Bye
@@ -530,6 +549,7 @@ ServerFrame = (
     | RoomList
     | Topic
     | Notice
+    | Cert
 )
 
 CLIENT_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
@@ -537,14 +557,14 @@ CLIENT_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
     for cls in (
         *(Hello, SendMsg, Who, HistoryRequest, Ping, Pong, Bye),
         *(JoinRoom, PartRoom, ListRooms, SetTopic),
-        *(Kick, Mute, Unmute, Ban, Unban, SetMotd, Announce),
+        *(Kick, Mute, Unmute, Ban, Unban, SetMotd, Announce, CertRequest),
     )
 }
 SERVER_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
     cls.TYPE: cls
     for cls in (
         *(Welcome, Msg, Ack, Join, Leave, Users, Gap, HistoryEnd, Error, Ping, Pong, Bye),
-        *(Joined, Parted, RoomList, Topic, Notice),
+        *(Joined, Parted, RoomList, Topic, Notice, Cert),
     )
 }
 
@@ -792,6 +812,8 @@ def _check_semantics(frame: Frame) -> None:
             )
     if isinstance(frame, SendMsg | Msg):
         _check_signature_fields(frame)
+    if isinstance(frame, CertRequest | Cert) and (problem := fp_problem(frame.fp)):
+        raise ProtocolViolation(ErrorCode.BAD_FIELD, problem)
     if isinstance(frame, Mute | Ban | Kick | SetMotd):
         _check_operator_request(frame)
     if isinstance(frame, HistoryRequest) and frame.limit is not None and frame.limit < 1:
@@ -812,6 +834,13 @@ def _check_semantics(frame: Frame) -> None:
         raise Refusal(ErrorCode.EMPTY_TEXT, "announcement text is empty")
 
 
+def fp_problem(fp: str) -> str | None:
+    """Why ``fp`` is no full SHA-256 fingerprint (64 lowercase hex digits), or None."""
+    if len(fp) != FP_CHARS or fp.strip("0123456789abcdef"):
+        return f"field 'fp' must be {FP_CHARS} lowercase hex digits"
+    return None
+
+
 def _check_signature_fields(frame: SendMsg | Msg) -> None:
     """Bounds of a signed message's fields (docs/protocol.md 6.8); the signature is not checked."""
     ref = frame.ref if isinstance(frame, SendMsg) else None
@@ -824,14 +853,12 @@ def _check_signature_fields(frame: SendMsg | Msg) -> None:
             ErrorCode.BAD_FIELD, f"a signed message needs all of {fields}", ref=ref
         )
     fp, sig, sent = str(frame.fp), str(frame.sig), str(frame.sent)  # all given, as checked
-    problem = None
-    if len(fp) != FP_CHARS or fp.strip("0123456789abcdef"):
-        problem = f"field 'fp' must be {FP_CHARS} lowercase hex digits"
-    elif not 0 < len(sig) <= MAX_SIG_CHARS:
+    problem = fp_problem(fp)
+    if problem is None and not 0 < len(sig) <= MAX_SIG_CHARS:
         problem = f"field 'sig' must be 1-{MAX_SIG_CHARS} characters"
-    elif not 0 < len(sent) <= MAX_SENT_CHARS:
+    if problem is None and not 0 < len(sent) <= MAX_SENT_CHARS:
         problem = f"field 'sent' must be 1-{MAX_SENT_CHARS} characters"
-    elif frame.seq == 0:
+    if problem is None and frame.seq == 0:
         problem = "field 'seq' must be at least 1"
     if problem is not None:
         raise ProtocolViolation(ErrorCode.BAD_FIELD, problem, ref=ref)

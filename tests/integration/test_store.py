@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from realtimechat.errors import ConfigError
-from realtimechat.protocol import Bye, Error, Msg, SendMsg
+from realtimechat.pki import fingerprint_sha256
+from realtimechat.protocol import Bye, Cert, CertRequest, Error, Msg, SendMsg
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.server.redis_store import RedisStore
@@ -453,6 +455,9 @@ async def test_every_store_keeps_a_signature_as_sent(make_store: StoreMaker) -> 
         first, second = page.messages
         assert (first.sig, first.fp, first.sent, first.seq) == ("c2ln", "ab" * 32, TS, 3)
         assert (second.sig, second.fp, second.sent, second.seq) == (None, None, None, None)
+    await store.put_cert("ab" * 32, "PEM one")
+    await store.put_cert("ab" * 32, "PEM again")  # the first copy stays
+    assert (await store.cert("ab" * 32), await store.cert("cd" * 32)) == ("PEM one", None)
 
 
 SCHEMA_2 = """
@@ -519,3 +524,32 @@ async def test_a_signature_is_relayed_live_and_in_history_after_a_restart(
     (replayed,) = await receive_n(carol, Msg, 1, replays=True)
     assert (replayed.sig, replayed.fp, replayed.sent, replayed.seq) == ("c2ln", "ab" * 32, TS, 9)
     await carol.close()
+
+
+def fingerprint_of(path: Path) -> str:
+    return fingerprint_sha256(x509.load_pem_x509_certificate(path.read_bytes()))
+
+
+@pytest.mark.protocol("6.8", "9.4")
+async def test_a_certificate_is_offered_by_its_fingerprint_also_after_a_restart(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path
+) -> None:
+    """cert {fp} brings the certificate alice used, after a restart too; else no_such_cert."""
+    path = tmp_path / "messages.db"
+    alice_fp = fingerprint_of(pki.client("alice").cert)
+    first = await start_server(store=SqliteStore(path))
+    alice = await join(first, pki, "alice")
+    await alice.close()
+    await first.shutdown()
+    second = await start_server(store=SqliteStore(path))
+    bob = await join(second, pki, "bob")
+    await bob.send(CertRequest(fp=alice_fp))
+    got = await receive_until(bob, Cert)
+    assert (got.fp, fingerprint_sha256(x509.load_pem_x509_certificate(got.pem.encode()))) == (
+        alice_fp,
+        alice_fp,
+    )
+    await bob.send(CertRequest(fp="0" * 64))
+    refused = await receive_until(bob, Error)
+    assert refused.code == "no_such_cert"
+    await bob.close()

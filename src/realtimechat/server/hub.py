@@ -42,6 +42,7 @@ import asyncio
 import bisect
 import datetime as dt
 import logging
+import ssl
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
@@ -53,6 +54,7 @@ from ..names import lookalike_keys, name_from_cn, name_key, name_problem, shown
 from ..protocol import (
     DEFAULT_ROOM,
     Ack,
+    Cert,
     Error,
     ErrorCode,
     Gap,
@@ -88,6 +90,9 @@ from .store import LOBBY, Draft, HistoryPage, MemoryStore, RoomRecord, Scope, St
 # A run of messages fanned out as one piece is cut at about this size, so
 # that a slow reader loses little when one does not fit its queue.
 RUN_BYTES = 64 * 1024
+# The fingerprints the hub remembers having stored (then it forgets them all and
+# writes each again once, at its next hello: cheaper than a lookup per hello).
+CERTS_REMEMBERED = 100_000
 
 
 class Peer(Protocol):
@@ -248,6 +253,7 @@ class Hub(Generic[P]):
         self._active: dict[P, Member] = {}  # welcomed sessions, oldest first: the lobby
         self._sessions_of: dict[str, list[P]] = {}  # identity key -> its welcomed sessions
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
+        self._certs_kept: set[str] = set()  # fingerprints written to the store this run
         self.rooms = RoomDirectory(limits, settings)
         # Each skeleton of an owned name (names.lookalike_keys) -> its first owner, and
         # how many names each identity owns: both follow _owners (_own, _disown).
@@ -454,6 +460,27 @@ class Hub(Generic[P]):
             for name in names:
                 self._disown(name_key(name), identity.key, name)
             raise
+
+    def cert_unkept(self, identity: PeerIdentity) -> bool:
+        """True if ``identity``'s certificate may not be in the store yet (``keep_cert``)."""
+        return bool(identity.der) and identity.fingerprint not in self._certs_kept
+
+    async def keep_cert(self, identity: PeerIdentity) -> None:
+        """Store the certificate before the welcome, so that a reader of its first signed
+        message can always get it (``cert``, protocol.md 6.8)."""
+        await self.engine.store.put_cert(
+            identity.fingerprint, ssl.DER_cert_to_PEM_cert(identity.der)
+        )
+        if len(self._certs_kept) >= CERTS_REMEMBERED:
+            self._certs_kept.clear()  # writing one again is harmless: the store keeps the first
+        self._certs_kept.add(identity.fingerprint)
+
+    async def cert_frame(self, fp: str) -> Cert:
+        """The answer to ``cert {fp}``; ``no_such_cert`` if no session ever used it."""
+        pem = await self.engine.store.cert(fp)
+        if pem is None:
+            raise Refusal(ErrorCode.NO_SUCH_CERT, f"no certificate {fp[:16]} is known here")
+        return Cert(fp=fp, pem=pem)
 
     def admit(self, session: P, name: str) -> Member:
         """Add a welcomed session under ``name`` (chosen, and claimed where it was new)."""

@@ -13,6 +13,7 @@ Data layout (docs/scaling.md, "Data layout"); every key carries the hash tag
     {rtc}:rooms            hash: room key -> JSON room record
     {rtc}:members:<key>    set: the identity keys of a room's members
     {rtc}:roomlast         hash: room name -> id of its last message
+    {rtc}:certs            hash: SHA-256 fingerprint -> a session's certificate (PEM)
     {rtc}:ctl              stream: what servers must tell each other (names
                            claimed, memberships, topics): o, k (kind), e (JSON)
 
@@ -423,6 +424,7 @@ class RedisStore:
         self._rooms = f"{prefix}:rooms"
         self._roomlast = f"{prefix}:roomlast"
         self._sanctions = f"{prefix}:sanctions"  # "kind identity" -> the Sanction as JSON
+        self._certs = f"{prefix}:certs"
         self.ctl_start = "0-0"  # the last control event at open: a follower starts after it
         self._client: redis.Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -669,6 +671,12 @@ class RedisStore:
             await self.client.hdel(self._meta, "motd")
         else:
             await self.client.hset(self._meta, "motd", text)
+
+    async def put_cert(self, fp: str, pem: str) -> None:
+        await self.client.hsetnx(self._certs, fp, pem)
+
+    async def cert(self, fp: str) -> str | None:
+        return await hget(self.client, self._certs, fp)
 
     async def ping(self) -> None:
         """Redis's PING (``/readyz``)."""

@@ -197,6 +197,14 @@ class Store(Protocol):
         ...
 
     async def set_motd(self, text: str | None) -> None: ...
+    async def put_cert(self, fp: str, pem: str) -> None:
+        """Keep a certificate a session connected with, by its SHA-256 fingerprint (6.8)."""
+        ...
+
+    async def cert(self, fp: str) -> str | None:
+        """The certificate (PEM) kept under ``fp``, or None."""
+        ...
+
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int: ...
     async def ping(self) -> None:
         """Answer a trivial query (``/readyz``); raise if the store cannot."""
@@ -236,6 +244,7 @@ class MemoryStore:
         self._members: dict[str, set[str]] = {}  # room key -> identity keys
         self._sanctions: dict[tuple[str, str], Sanction] = {}  # (kind, identity) -> it
         self._motd: str | None = None
+        self._certs: dict[str, str] = {}  # fingerprint -> PEM, until exit
         self.last_id = 0
 
     async def open(self) -> None:
@@ -333,6 +342,12 @@ class MemoryStore:
     async def set_motd(self, text: str | None) -> None:
         self._motd = text
 
+    async def put_cert(self, fp: str, pem: str) -> None:
+        self._certs.setdefault(fp, pem)
+
+    async def cert(self, fp: str) -> str | None:
+        return self._certs.get(fp)
+
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
         before = len(self._kept)
         cutoff = _ts(older_than) if older_than else None
@@ -429,6 +444,11 @@ CREATE TABLE IF NOT EXISTS sanctions (
     ts TEXT NOT NULL,
     PRIMARY KEY (kind, identity)
 ) WITHOUT ROWID;
+"""
+# The certificates sessions connected with, for readers of signed messages
+# (protocol.md 6.8): like sanctions, a table an older server never reads.
+_CERTS_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS certs (fp TEXT PRIMARY KEY, pem TEXT NOT NULL) WITHOUT ROWID;
 """
 _MOTD_KEY: Final = "motd"  # in the meta table
 _COLUMNS: Final = "id, ts, from_name, text, to_name, action, room, sig, fp, sent, seq"
@@ -588,6 +608,7 @@ class SqliteStore:
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
             db.executescript(_ROOMS_SCHEMA)
             db.executescript(_SANCTIONS_SCHEMA)
+            db.executescript(_CERTS_SCHEMA)
             row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
         except (sqlite3.Error, OSError) as exc:
             if db is not None:
@@ -778,6 +799,17 @@ class SqliteStore:
             lambda db: db.execute("SELECT value FROM meta WHERE key = ?", (_MOTD_KEY,)).fetchone()
         )
         return row[0] if row else None
+
+    async def put_cert(self, fp: str, pem: str) -> None:
+        await self._run(
+            lambda db: db.execute("INSERT OR IGNORE INTO certs VALUES (?, ?)", (fp, pem))
+        )
+
+    async def cert(self, fp: str) -> str | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT pem FROM certs WHERE fp = ?", (fp,)).fetchone()
+        )
+        return None if row is None else str(row[0])
 
     async def set_motd(self, text: str | None) -> None:
         def write(db: sqlite3.Connection) -> None:
