@@ -383,6 +383,7 @@ class Msg(Frame):
     room: str | None = None
     replay: bool = False
     sig: str | None = None  # as the sender sent them (6.8)
+    ref: str | None = None  # the sender's ref: only with a signature, which covers it (6.8)
     fp: str | None = None
     sent: str | None = None
     seq: int | None = None

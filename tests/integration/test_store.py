@@ -449,12 +449,20 @@ SIGNATURE: dict[str, Any] = {"sig": "c2ln", "fp": "ab" * 32, "sent": TS}
 async def test_every_store_keeps_a_signature_as_sent(make_store: StoreMaker) -> None:
     """The four signature fields come back from after and recent; an unsigned message has none."""
     store = await make_store()
-    signed = Draft(sender="id:alice", from_name="alice", text="a", ts=TS, seq=3, **SIGNATURE)
-    await store.append([signed, draft("plain")])
+    signed = Draft(
+        sender="id:alice", from_name="alice", text="a", ts=TS, ref="r-1", seq=3, **SIGNATURE
+    )
+    await store.append([signed, draft("plain", ref="r-2")])
     for page in (await store.after(0, 10, "id:bob"), await store.recent(10, "id:bob")):
         first, second = page.messages
-        assert (first.sig, first.fp, first.sent, first.seq) == ("c2ln", "ab" * 32, TS, 3)
-        assert (second.sig, second.fp, second.sent, second.seq) == (None, None, None, None)
+        assert (first.sig, first.ref, first.fp, first.sent, first.seq) == (
+            "c2ln",
+            "r-1",
+            "ab" * 32,
+            TS,
+            3,
+        )
+        assert (second.sig, second.ref, second.fp, second.seq) == (None, None, None, None)
     await store.put_cert("ab" * 32, "PEM one")
     await store.put_cert("ab" * 32, "PEM again")  # the first copy stays
     assert (await store.cert("ab" * 32), await store.cert("cd" * 32)) == ("PEM one", None)
@@ -509,9 +517,10 @@ async def test_a_signature_is_relayed_live_and_in_history_after_a_restart(
     alice = await join(first, pki, "alice")
     await alice.send(SendMsg(text="signed", ref="r", seq=9, **SIGNATURE))
     live = await receive_until(bob, Msg)
-    assert (live.text, live.sig, live.fp, live.sent, live.seq) == (
+    assert (live.text, live.sig, live.ref, live.fp, live.sent, live.seq) == (
         "signed",
         "c2ln",
+        "r",
         "ab" * 32,
         TS,
         9,

@@ -297,6 +297,7 @@ def decode_entry(stream_id: str, fields: Mapping[str, str]) -> LogEntry:
         action=body.get("action"),
         room=body.get("room"),
         sig=body.get("sig"),
+        ref=body.get("ref"),
         fp=body.get("fp"),
         sent=body.get("sent"),
         seq=body.get("seq"),
@@ -311,6 +312,7 @@ def _body(draft: Draft) -> str:
         ("action", draft.action),
         ("room", draft.room),
         *(("sig", draft.sig), ("fp", draft.fp), ("sent", draft.sent), ("seq", draft.seq)),
+        ("ref", draft.ref if draft.sig is not None else None),  # delivered when signed
     )
     for key, value in optional:
         if value is not None:
@@ -328,6 +330,7 @@ def _message(msg_id: int, draft: Draft) -> Msg:
         action=draft.action,
         room=draft.room,
         sig=draft.sig,
+        ref=draft.ref if draft.sig is not None else None,
         fp=draft.fp,
         sent=draft.sent,
         seq=draft.seq,

@@ -369,6 +369,7 @@ def _message(msg_id: int, draft: Draft) -> Msg:
         action=draft.action,
         room=draft.room,
         sig=draft.sig,
+        ref=draft.ref if draft.sig is not None else None,
         fp=draft.fp,
         sent=draft.sent,
         seq=draft.seq,
@@ -395,6 +396,7 @@ CREATE TABLE IF NOT EXISTS messages (
     action TEXT,
     room TEXT,
     sig TEXT,
+    ref TEXT,
     fp TEXT,
     sent TEXT,
     seq INTEGER
@@ -451,7 +453,7 @@ _CERTS_SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS certs (fp TEXT PRIMARY KEY, pem TEXT NOT NULL) WITHOUT ROWID;
 """
 _MOTD_KEY: Final = "motd"  # in the meta table
-_COLUMNS: Final = "id, ts, from_name, text, to_name, action, room, sig, fp, sent, seq"
+_COLUMNS: Final = "id, ts, from_name, text, to_name, action, room, sig, ref, fp, sent, seq"
 # The lobby: public messages without a room, and the reader's private messages.
 _LOBBY: Final = "(room IS NULL AND (recipient IS NULL OR recipient = :reader OR sender = :reader))"
 
@@ -460,6 +462,7 @@ Row = tuple[
     str,
     str,
     str,
+    str | None,
     str | None,
     str | None,
     str | None,
@@ -509,7 +512,7 @@ def _private_files(database: Path) -> list[str]:
 
 
 def _row_message(row: Row) -> Msg:
-    msg_id, ts, from_name, text, to_name, action, room, sig, fp, sent, seq = row
+    msg_id, ts, from_name, text, to_name, action, room, sig, ref, fp, sent, seq = row
     return Msg(
         id=msg_id,
         ts=ts,
@@ -519,6 +522,7 @@ def _row_message(row: Row) -> Msg:
         action=action,
         room=room,
         sig=sig,
+        ref=ref,
         fp=fp,
         sent=sent,
         seq=seq,
@@ -653,8 +657,8 @@ class SqliteStore:
                 cursor = db.execute(
                     "INSERT INTO messages"
                     " (ts, sender, from_name, text, to_name, recipient, action, room,"
-                    " sig, fp, sent, seq)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " sig, ref, fp, sent, seq)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         draft.ts,
                         draft.sender,
@@ -665,6 +669,7 @@ class SqliteStore:
                         draft.action,
                         draft.room,
                         draft.sig,
+                        draft.ref if draft.sig is not None else None,  # delivered when signed
                         draft.fp,
                         draft.sent,
                         draft.seq,
@@ -864,7 +869,7 @@ def _upgrade_to_rooms(db: sqlite3.Connection) -> None:
 def _upgrade_to_signatures(db: sqlite3.Connection) -> None:
     """Schema 2 to 3: messages get a signature's fields (NULL: unsigned, as every one so far)."""
     with _transaction(db):
-        for column in ("sig TEXT", "fp TEXT", "sent TEXT", "seq INTEGER"):
+        for column in ("sig TEXT", "ref TEXT", "fp TEXT", "sent TEXT", "seq INTEGER"):
             db.execute(f"ALTER TABLE messages ADD COLUMN {column}")
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
