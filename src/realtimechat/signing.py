@@ -46,6 +46,13 @@ SigningKey: TypeAlias = (
     | rsa.RSAPrivateKey
 )
 
+SIGNING_KEYS: Final = (
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+    rsa.RSAPrivateKey,
+)
+
 
 class SignatureError(Exception):
     """A signature that does not verify, or a key this module cannot sign or verify with."""

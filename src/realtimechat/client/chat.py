@@ -50,13 +50,15 @@ from ..errors import (
     ConnectionLost,
     SessionRefused,
 )
-from ..names import name_key
+from ..names import name_key, shown
 from ..protocol import (
     DEFAULT_ROOM,
     FINAL_BYE_REASONS,
     MAX_LINE_BYTES,
     Ack,
     Bye,
+    Cert,
+    CertRequest,
     Error,
     ErrorCode,
     Frame,
@@ -139,6 +141,7 @@ from .gaps import GapFiller
 from .render import mentions
 from .rooms import Rooms
 from .roster import Roster
+from .signatures import Signatures, Verdict
 from .state import ResumePoint
 
 SHOWN_IDS_KEPT: Final = 10_000
@@ -196,8 +199,16 @@ class Chat:
         retry_delay: float = RATE_RETRY_DELAY,
         room: str | None = None,
         certificate_expires: dt.datetime | None = None,
+        signatures: Signatures | None = None,
+        require_signed: bool = False,
     ) -> None:
         self._opener = opener
+        # Signed messages (protocol.md 6.8): ours signed as they first leave,
+        # others' judged before they are shown. None: neither (tests, old use).
+        self.signatures = signatures
+        self.require_signed = require_signed
+        self._held: deque[tuple[Msg, bool]] = deque()  # (msg, own) waiting for a certificate
+        self._certs_asked: deque[str] = deque()  # cert requests out, in order
         self.view = view
         self.requested_name = name
         self.resume = resume or ResumePoint(None, "")
@@ -558,6 +569,8 @@ class Chat:
             self._sender_woken.clear()
             head = None if self._leaving.is_set() else self._sender.next(loop.time())
             if head is not None:
+                if isinstance(head, Pending):
+                    self._sign(head)
                 await connection.send(head.frame)
                 if isinstance(head, Request):
                     self._check_answered()  # sent is done for a request
@@ -566,6 +579,17 @@ class Chat:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(resend_at):
                     await self._sender_woken.wait()
+
+    def _sign(self, pending: Pending) -> None:
+        """Sign a message as it first leaves: once welcomed, so under the name granted.
+
+        Resends carry the same signature (the frame is kept), as they carry the same ref.
+        """
+        me = self.name
+        if self.signatures is None or pending.frame.sig is not None or me is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        pending.frame = self.signatures.sign(pending.frame, me, now)
 
     async def _ask(self, whois: str | None, room: str | None = None) -> None:
         """``/who`` (None), ``/who #ROOM`` or ``/whois NAME``: asked now, or once connected."""
@@ -594,7 +618,9 @@ class Chat:
     async def _observe(self, frame: Frame) -> None:
         match frame:
             case Msg():
-                self._message(frame)
+                await self._message(frame)
+            case Cert():
+                self._cert(frame)
             case Ack():
                 self._sender_changed(self._sender.acked(frame.ref, frame.id))
             case Gap():
@@ -619,6 +645,10 @@ class Chat:
                 pass  # ping and bye are the connection's; anything else is not for us
 
     async def _error(self, frame: Error) -> None:
+        if frame.code == ErrorCode.NO_SUCH_CERT and self._certs_asked and self.signatures:
+            self.signatures.unknown.add(self._certs_asked.popleft())  # answers come in order
+            self._show_held()
+            return
         ref = frame.ref
         if ref is not None and ref in self.pending:
             # Only rate_limited is resent (we sent too fast). Any other
@@ -687,7 +717,7 @@ class Chat:
         self.view.changed()
         self.view.show(Joined(frame) if isinstance(frame, Join) else Left(frame))
 
-    def _message(self, msg: Msg) -> None:
+    async def _message(self, msg: Msg) -> None:
         self._gaps.received(msg.id, replay=msg.replay)
         own = msg.from_ == self.name
         if own:
@@ -702,6 +732,40 @@ class Chat:
         self.roster.spoke(msg.from_)
         if name_key(msg.from_) in self.ignored:
             return  # counted as seen, never shown
+        fp = self.signatures.needs(msg) if self.signatures is not None else None
+        if fp is not None and fp not in self._certs_asked:
+            self._certs_asked.append(fp)
+            await self._send_if_connected(CertRequest(fp=fp))
+        if fp is not None or self._held:
+            self._held.append((msg, own))  # shown in order, once its signer's certificate is in
+            return
+        self._show_message(msg, own)
+
+    def _cert(self, frame: Cert) -> None:
+        """A signer's certificate came: the messages waiting for it are shown, in order."""
+        if frame.fp in self._certs_asked:
+            self._certs_asked.remove(frame.fp)
+        if self.signatures is not None:
+            self.signatures.learn(frame.fp, frame.pem)
+        self._show_held()
+
+    def _show_held(self) -> None:
+        while self._held:
+            msg, own = self._held[0]
+            if self.signatures is not None and self.signatures.needs(msg) is not None:
+                return  # its certificate is still on its way
+            self._held.popleft()
+            self._show_message(msg, own)
+
+    def _show_message(self, msg: Msg, own: bool) -> None:
+        verdict = self.signatures.judge(msg) if self.signatures is not None else None
+        if verdict is not None:
+            self._tell_verdict(msg, verdict)
+            if self.require_signed and not verdict.verified:
+                who, why = shown(msg.from_), verdict.reason
+                text = f"-- hidden: a message from {who} that is not verified ({why})"
+                self.view.show(Notice("unverified_hidden", text))
+                return
         day = _local_day(msg.ts)
         if day is not None and day != self._last_day:
             if self._last_day is not None or day != dt.datetime.now().astimezone().date():
@@ -710,7 +774,20 @@ class Chat:
         me = self.name
         self.rooms.message(msg, own=own)
         mention = not own and me is not None and mentions(msg.text, me)
-        self.view.show(Message(msg, own=own, mention=mention))
+        self.view.show(Message(msg, own=own, mention=mention, verdict=verdict))
+
+    def _tell_verdict(self, msg: Msg, verdict: Verdict) -> None:
+        """What a verdict says beyond the message's own mark: a skipped message, a new key."""
+        who = shown(msg.from_)
+        if verdict.missing:
+            count = "a message" if verdict.missing == 1 else f"{verdict.missing} messages"
+            self.view.show(Notice("missing", f"-- {count} from {who} is missing (withheld?)"))
+        if verdict.pin_changed:
+            text = (
+                f"-- WARNING: {who} signs with a certificate other than the one first seen "
+                "for that name: someone may be impersonating them"
+            )
+            self.view.show(Notice("certificate_changed", text))
 
     def _sender_changed(self, settled: Pending | None) -> None:
         """After the server answered: the sender may go on; a settled message leaves the list."""
