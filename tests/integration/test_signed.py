@@ -213,3 +213,19 @@ async def test_require_signed_hides_what_does_not_verify(
         await chat.leave()
     async with asyncio.timeout(WAIT):
         await asyncio.gather(*running)
+
+
+async def test_whois_shows_the_signing_certificate_and_its_state(
+    clients: tuple[ChatServer, LyingStore, dict[str, Client]],
+) -> None:
+    """/whois alice: her certificate's CN and fingerprint, its CA, and the last verdict."""
+    _, _, made = clients
+    await made["alice"].chat.say(Say("honest"))
+    bob = made["bob"]
+    await eventually(lambda: "honest" in bob.view.texts())
+    assert await bob.chat.perform("/whois alice")
+    await eventually(lambda: any("signs with" in line for line in bob.view.notices))
+    (line,) = [line for line in bob.view.notices if "signs with" in line]
+    fp = made["alice"].chat.signatures.fp if made["alice"].chat.signatures else ""
+    assert f"alice signs with CN=alice, SHA-256 {fp[:16]}, issued by your CA" in line
+    assert line.endswith("last message verified")

@@ -136,6 +136,7 @@ from .events import (
     TopicChanged,
     TopicShown,
     Welcomed,
+    WhoisAnswer,
 )
 from .gaps import GapFiller
 from .render import mentions
@@ -686,6 +687,8 @@ class Chat:
         event, ask = self.roster.users(page)
         if event is not None:
             self.view.show(event)
+            if isinstance(event, WhoisAnswer) and self.signatures is not None:
+                self.view.show(Notice("signer", self.signatures.describe(event.name)))
         if ask is not None:
             await self._send_if_connected(ask)
         else:

@@ -126,6 +126,7 @@ class Signatures:
         self._pins = _load(folder / SIGNERS_FILE if folder else None)
         self._seen: dict[tuple[str, str], _Seen] = {}
         self._refs: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._last: dict[str, tuple[str, Verdict]] = {}  # name key -> (fp, verdict) last judged
 
     # -- sending --------------------------------------------------------------
 
@@ -176,6 +177,11 @@ class Signatures:
 
     def judge(self, msg: Msg) -> Verdict:
         """The verdict on ``msg`` (see the module docstring), remembering what it teaches."""
+        verdict = self._judge(msg)
+        self._last[name_key(msg.from_)] = (msg.fp or "", verdict)
+        return verdict
+
+    def _judge(self, msg: Msg) -> Verdict:
         fields = signed_fields(msg)
         if fields is None or msg.sig is None:
             return UNSIGNED
@@ -195,10 +201,21 @@ class Signatures:
             return Verdict(False, problem, signer, missing, pin_changed)
         return Verdict(True, None, signer, missing)
 
-    def whois(self, name: str) -> str | None:
-        """What we know of ``name``'s signing certificate: its pin, in pinned mode."""
-        fp = self._pins.get(name_key(name))
-        return str(fp) if isinstance(fp, str) else None
+    def describe(self, name: str) -> str:
+        """For ``/whois``: the certificate ``name`` last signed with here, and its state."""
+        fp, verdict = self._last.get(name_key(name), ("", None))
+        cert = self.certs.get(fp)
+        if verdict is None:
+            return f"-- {name}: no message of theirs read yet, so no signature checked"
+        if cert is None:
+            return f"-- {name}'s last message: {verdict.reason}"
+        until = cert.not_valid_after_utc.strftime("%Y-%m-%d")
+        where = "issued by your CA" if self.mode == "ca" else "pinned: first seen for the name"
+        state = "verified" if verdict.verified else f"NOT verified: {verdict.reason}"
+        return (
+            f"-- {name} signs with CN={_cn(cert)}, SHA-256 {fp[:16]}, {where}, "
+            f"valid until {until}; last message {state}"
+        )
 
     def _trust(self, cert: x509.Certificate, fields: Signed) -> tuple[str | None, bool]:
         """Why ``cert`` may not speak for ``fields.from_`` at the send time (or None), and
