@@ -347,10 +347,12 @@ class Announce(Frame):
 
 @dataclass(frozen=True, slots=True)
 class CertRequest(Frame):
-    """Ask for the certificate whose SHA-256 fingerprint is ``fp`` (``cert`` on the wire, 6.8)."""
+    """Ask for a certificate by SHA-256 fingerprint, or the one ``name``'s owner last
+    connected with (``cert`` on the wire, 6.8): one of the two."""
 
     TYPE: ClassVar[str] = "cert"
-    fp: str
+    fp: str | None = None
+    name: str | None = None
 
 
 # Server to client ---------------------------------------------------------
@@ -501,6 +503,7 @@ class Cert(Frame):
     TYPE: ClassVar[str] = "cert"
     fp: str
     pem: str
+    name: str | None = None  # the name asked for, when it was asked by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -813,8 +816,8 @@ def _check_semantics(frame: Frame) -> None:
             )
     if isinstance(frame, SendMsg | Msg):
         _check_signature_fields(frame)
-    if isinstance(frame, CertRequest | Cert) and (problem := fp_problem(frame.fp)):
-        raise ProtocolViolation(ErrorCode.BAD_FIELD, problem)
+    if isinstance(frame, CertRequest | Cert):
+        _check_cert_frame(frame)
     if isinstance(frame, Mute | Ban | Kick | SetMotd):
         _check_operator_request(frame)
     if isinstance(frame, HistoryRequest) and frame.limit is not None and frame.limit < 1:
@@ -833,6 +836,14 @@ def _check_semantics(frame: Frame) -> None:
         raise Refusal(ErrorCode.EMPTY_TEXT, "message text is empty", ref=frame.ref)
     if isinstance(frame, Announce) and _is_blank(frame.text):
         raise Refusal(ErrorCode.EMPTY_TEXT, "announcement text is empty")
+
+
+def _check_cert_frame(frame: CertRequest | Cert) -> None:
+    """``cert``: a full fingerprint; a request names a fingerprint or a name, not both."""
+    if isinstance(frame, CertRequest) and (frame.fp is None) == (frame.name is None):
+        raise ProtocolViolation(ErrorCode.BAD_FIELD, "a cert request names 'fp' or 'name'")
+    if frame.fp is not None and (problem := fp_problem(frame.fp)):
+        raise ProtocolViolation(ErrorCode.BAD_FIELD, problem)
 
 
 def fp_problem(fp: str) -> str | None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import itertools
 import random
@@ -42,6 +43,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
 from typing import Final, NoReturn, Protocol
+
+from cryptography import x509
 
 from ..errors import (
     CannotConnect,
@@ -89,6 +92,7 @@ from ..protocol import (
 )
 from ..rooms import room_key
 from ..sansio.sender import RATE_RETRY_DELAY, Pending, Request, Sender
+from ..sealing import SealError, is_sealed, open_sealed, seal, seal_problem
 from .commands import (
     HELP_LINES,
     AskWho,
@@ -111,6 +115,7 @@ from .commands import (
 )
 from .connection import ServerConnection
 from .events import (
+    NOT_SEALED,
     TOO_LONG,
     USAGE,
     CertificateExpiring,
@@ -149,6 +154,7 @@ SHOWN_IDS_KEPT: Final = 10_000
 FILL_PAGE: Final = 100  # small pages: a slow reader gets a fill through in rounds
 CERTIFICATE_RETRIES: Final = 3  # EOF before welcome after we were welcome before
 LEAVE_WAIT: Final = 5.0  # after our bye, seconds the server has to answer what it owes
+CERT_WAIT: Final = 10.0  # seconds a sealed message waits for its recipient's certificate
 EXPIRY_WARNING: Final = dt.timedelta(days=14)  # warn at join when our certificate expires sooner
 
 Opener = Callable[[], Awaitable[ServerConnection]]
@@ -209,7 +215,9 @@ class Chat:
         self.signatures = signatures
         self.require_signed = require_signed
         self._held: deque[tuple[Msg, bool]] = deque()  # (msg, own) waiting for a certificate
-        self._certs_asked: deque[str] = deque()  # cert requests out, in order
+        self._certs_asked: deque[str] = deque()  # cert requests out, in order: fp or name:KEY
+        self._cert_waiters: dict[str, asyncio.Future[x509.Certificate | None]] = {}
+        self._recipient_certs: dict[str, x509.Certificate] = {}  # name key -> checked cert
         self.view = view
         self.requested_name = name
         self.resume = resume or ResumePoint(None, "")
@@ -541,9 +549,15 @@ class Chat:
 
         A message too large for the server is not sent (and we say so).
         """
+        text = say.text
+        if say.to is not None and not say.clear and self.signatures is not None:
+            sealed = await self._seal(say.to, say.text)
+            if sealed is None:
+                return None
+            text = sealed
         ref = f"{self._ref_prefix}-{next(self._refs)}"
         room = None if say.to is not None else self.rooms.current_name  # private: no room
-        frame = SendMsg(text=say.text, to=say.to, ref=ref, action=say.action, room=room)
+        frame = SendMsg(text=text, to=say.to, ref=ref, action=say.action, room=room)
         size = len(encode(frame)) - 1
         if size > MAX_LINE_BYTES:
             limit = f"the server takes {MAX_LINE_BYTES:,}"
@@ -556,6 +570,50 @@ class Chat:
         self.view.changed()
         self._sender_woken.set()
         return pending
+
+    async def _seal(self, to: str, text: str) -> str | None:
+        """``text`` sealed for ``to`` and for us (protocol.md 6.9), or None, having said why.
+
+        The recipient's certificate comes from the server by name and is
+        checked as a signer's would be; the line waits for it (a second at
+        most on a LAN), so that what is typed after it stays after it.
+        """
+        assert self.signatures is not None
+        cert = self._recipient_certs.get(name_key(to))
+        if cert is None:
+            cert = await self._ask_cert_of(to)
+        now = dt.datetime.now(dt.UTC)
+        problem = (
+            f"the server has no certificate of {to!r} (not connected since it started?)"
+            if cert is None
+            else self.signatures.recipient_problem(cert, to, now)
+            or seal_problem(cert)
+            or seal_problem(self.signatures.cert)
+        )
+        if problem is not None or cert is None:
+            clear = f"/msg! {to} TEXT sends it in the clear"
+            why = f"not sent: cannot seal it for {to}: {problem}; {clear}"
+            self._failed(Failed(NOT_SEALED, why, text=text, local=True))
+            return None
+        self._recipient_certs[name_key(to)] = cert
+        return seal(text, [cert, self.signatures.cert])
+
+    async def _ask_cert_of(self, name: str) -> x509.Certificate | None:
+        """``cert {name}`` from the server, once connected; None if it has none (or no answer)."""
+        if self.connection is None:
+            return None
+        key = f"name:{name_key(name)}"
+        waiter = self._cert_waiters.get(key)
+        if waiter is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._cert_waiters[key] = waiter
+            self._certs_asked.append(key)
+            await self._send_if_connected(CertRequest(name=name))
+        try:
+            async with asyncio.timeout(CERT_WAIT):
+                return await asyncio.shield(waiter)
+        except TimeoutError:
+            return None
 
     async def _send_messages(self, connection: ServerConnection) -> None:
         """The connection's one sender of messages: ``Sender`` says which, and when.
@@ -647,7 +705,13 @@ class Chat:
 
     async def _error(self, frame: Error) -> None:
         if frame.code == ErrorCode.NO_SUCH_CERT and self._certs_asked and self.signatures:
-            self.signatures.unknown.add(self._certs_asked.popleft())  # answers come in order
+            asked = self._certs_asked.popleft()  # answers come in the order asked
+            waiter = self._cert_waiters.pop(asked, None)
+            if waiter is not None:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                self.signatures.unknown.add(asked)
             self._show_held()
             return
         ref = frame.ref
@@ -745,11 +809,16 @@ class Chat:
         self._show_message(msg, own)
 
     def _cert(self, frame: Cert) -> None:
-        """A signer's certificate came: the messages waiting for it are shown, in order."""
-        if frame.fp in self._certs_asked:
-            self._certs_asked.remove(frame.fp)
-        if self.signatures is not None:
-            self.signatures.learn(frame.fp, frame.pem)
+        """A certificate came: a signer's (the messages waiting for it are shown, in
+        order) or, asked by name, a recipient's to seal for."""
+        asked = frame.fp if frame.name is None else f"name:{name_key(frame.name)}"
+        if asked in self._certs_asked:
+            self._certs_asked.remove(asked)
+        learnt = self.signatures is not None and self.signatures.learn(frame.fp, frame.pem)
+        waiter = self._cert_waiters.pop(asked, None)
+        if waiter is not None and not waiter.done():
+            certs = self.signatures.certs if self.signatures is not None else {}
+            waiter.set_result(certs.get(frame.fp) if learnt else None)
         self._show_held()
 
     def _show_held(self) -> None:
@@ -762,6 +831,8 @@ class Chat:
 
     def _show_message(self, msg: Msg, own: bool) -> None:
         verdict = self.signatures.judge(msg) if self.signatures is not None else None
+        if self.signatures is not None and msg.to is not None and is_sealed(msg.text):
+            msg = dataclasses.replace(msg, text=self._open(msg.text))  # judged as sealed
         if verdict is not None:
             self._tell_verdict(msg, verdict)
             if self.require_signed and not verdict.verified:
@@ -778,6 +849,14 @@ class Chat:
         self.rooms.message(msg, own=own)
         mention = not own and me is not None and mentions(msg.text, me)
         self.view.show(Message(msg, own=own, mention=mention, verdict=verdict))
+
+    def _open(self, text: str) -> str:
+        """A sealed private message's text, or what stands in for it when we cannot read it."""
+        assert self.signatures is not None
+        try:
+            return open_sealed(text, self.signatures.key, self.signatures.cert)
+        except SealError as exc:
+            return f"[a sealed message you cannot read: {exc}]"
 
     def _tell_verdict(self, msg: Msg, verdict: Verdict) -> None:
         """What a verdict says beyond the message's own mark: a skipped message, a new key."""

@@ -43,6 +43,7 @@ from .signatures import Verdict
 # Codes of the client's own errors (the server's are protocol.md 12.1's).
 TOO_LONG: Final = "too_long"  # a message larger than the server takes: never sent
 UNKNOWN_COMMAND: Final = "unknown_command"
+NOT_SEALED: Final = "not_sealed"  # a private message that cannot be sealed: never sent
 USAGE: Final = "usage"  # a known command used wrongly
 
 

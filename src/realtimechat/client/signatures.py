@@ -201,6 +201,20 @@ class Signatures:
             return Verdict(False, problem, signer, missing, pin_changed)
         return Verdict(True, None, signer, missing)
 
+    def recipient_problem(self, cert: x509.Certificate, name: str, now: dt.datetime) -> str | None:
+        """Why we must not seal to ``cert`` as ``name``'s (the server chose it), or None."""
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            return f"the certificate the server gives for {name} is not valid now"
+        if self.mode == "pinned":
+            fields = Signed(fingerprint_sha256(cert), name, None, None, "", None, None, "", 1)
+            return self._pinned(cert, fields)[0]
+        issuer = next((ca for ca in self.authorities if _issued_by(cert, ca)), None)
+        if issuer is None or self._revoked(cert, issuer, now) is not None:
+            return f"the certificate the server gives for {name} is not from your CA, or revoked"
+        if name_key(name_from_cn(_cn(cert))) != name_key(name):
+            return f"the certificate the server gives for {name} is {_cn(cert)!r}'s"
+        return None
+
     def describe(self, name: str) -> str:
         """For ``/whois``: the certificate ``name`` last signed with here, and its state."""
         fp, verdict = self._last.get(name_key(name), ("", None))

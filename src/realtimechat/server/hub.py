@@ -254,6 +254,7 @@ class Hub(Generic[P]):
         self._sessions_of: dict[str, list[P]] = {}  # identity key -> its welcomed sessions
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
         self._certs_kept: set[str] = set()  # fingerprints written to the store this run
+        self._cert_of: dict[str, str] = {}  # identity key -> its last certificate's fingerprint
         self.rooms = RoomDirectory(limits, settings)
         # Each skeleton of an owned name (names.lookalike_keys) -> its first owner, and
         # how many names each identity owns: both follow _owners (_own, _disown).
@@ -475,17 +476,29 @@ class Hub(Generic[P]):
             self._certs_kept.clear()  # writing one again is harmless: the store keeps the first
         self._certs_kept.add(identity.fingerprint)
 
-    async def cert_frame(self, fp: str) -> Cert:
-        """The answer to ``cert {fp}``; ``no_such_cert`` if no session ever used it."""
+    async def cert_frame(self, fp: str | None, name: str | None = None) -> Cert:
+        """The answer to ``cert {fp}`` or ``cert {name}``; ``no_such_cert`` if not known.
+
+        By name: the certificate the name's owner last connected with here,
+        since this server started (the sender of a sealed message checks it).
+        """
+        if fp is None:
+            owner = self._owners.get(name_key(name or ""))
+            fp = self._cert_of.get(owner[0]) if owner is not None else None
+            if fp is None:
+                raise Refusal(
+                    ErrorCode.NO_SUCH_CERT, f"no certificate of {name!r} is known here yet"
+                )
         pem = await self.engine.store.cert(fp)
         if pem is None:
             raise Refusal(ErrorCode.NO_SUCH_CERT, f"no certificate {fp[:16]} is known here")
-        return Cert(fp=fp, pem=pem)
+        return Cert(fp=fp, pem=pem, name=name)
 
     def admit(self, session: P, name: str) -> Member:
         """Add a welcomed session under ``name`` (chosen, and claimed where it was new)."""
         identity = session.identity
         assert identity is not None
+        self._cert_of[identity.key] = identity.fingerprint
         key = name_key(name)
         member = self._members.get(key)
         first_session = member is None

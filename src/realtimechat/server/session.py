@@ -460,14 +460,15 @@ class Session(asyncio.Protocol):
             case ListRooms():
                 self.hub.answer_rooms(self, frame)
             case CertRequest():
-                self._write_then_go_on(self._answer_cert(frame.fp), "read a certificate")
+                work = self._answer_cert(frame.fp, frame.name)
+                self._write_then_go_on(work, "read a certificate")
             case _:  # an operator's (docs/protocol.md 6.7)
                 self._operate(frame)
 
-    async def _answer_cert(self, fp: str) -> None:
+    async def _answer_cert(self, fp: str | None, name: str | None) -> None:
         """``cert`` or ``error no_such_cert``, in its place among the session's answers."""
         try:
-            self.outbox.put_control(encode(await self.hub.cert_frame(fp)))
+            self.outbox.put_control(encode(await self.hub.cert_frame(fp, name)))
         except Refusal as exc:
             self.outbox.put_control(encode(Error(code=exc.code, message=exc.message)))
 
