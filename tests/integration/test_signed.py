@@ -43,13 +43,13 @@ class LyingStore(MemoryStore):
     def _lie(self, draft: Draft) -> Draft:  # noqa: PLR0911 - one return per lie
         if draft.from_name == "alice" and self.copied is None and draft.sig is not None:
             self.copied = draft
+        if draft.to_name == "bob":  # private to bob (sealed): recorded as to carol
+            return dataclasses.replace(draft, to_name="carol", recipient=self.carol_key)
         match draft.text:
             case "pay 10":
                 return dataclasses.replace(draft, text="pay 1000")
             case "from me":
                 return dataclasses.replace(draft, from_name="bob")
-            case "psst":  # private to bob: recorded as to carol
-                return dataclasses.replace(draft, to_name="carol", recipient=self.carol_key)
             case "inject":  # bob's line, stored as alice's, with her copied signature
                 assert self.copied is not None
                 return dataclasses.replace(

@@ -216,7 +216,8 @@ class Chat:
         self.require_signed = require_signed
         self._held: deque[tuple[Msg, bool]] = deque()  # (msg, own) waiting for a certificate
         self._certs_asked: deque[str] = deque()  # cert requests out, in order: fp or name:KEY
-        self._cert_waiters: dict[str, asyncio.Future[x509.Certificate | None]] = {}
+        # A recipient's certificate asked by name: it, the server's refusal, or None (no answer).
+        self._cert_waiters: dict[str, asyncio.Future[x509.Certificate | Error | None]] = {}
         self._recipient_certs: dict[str, x509.Certificate] = {}  # name key -> checked cert
         self.view = view
         self.requested_name = name
@@ -579,9 +580,14 @@ class Chat:
         most on a LAN), so that what is typed after it stays after it.
         """
         assert self.signatures is not None
-        cert = self._recipient_certs.get(name_key(to))
+        cert: x509.Certificate | Error | None = self._recipient_certs.get(name_key(to))
         if cert is None:
             cert = await self._ask_cert_of(to)
+        if isinstance(cert, Error) and cert.code == ErrorCode.NO_SUCH_USER:
+            self._failed(Failed(cert.code, cert.message, text=text))  # as the msg would get
+            return None
+        if isinstance(cert, Error):
+            cert = None
         now = dt.datetime.now(dt.UTC)
         problem = (
             f"the server has no certificate of {to!r} (not connected since it started?)"
@@ -598,8 +604,8 @@ class Chat:
         self._recipient_certs[name_key(to)] = cert
         return seal(text, [cert, self.signatures.cert])
 
-    async def _ask_cert_of(self, name: str) -> x509.Certificate | None:
-        """``cert {name}`` from the server, once connected; None if it has none (or no answer)."""
+    async def _ask_cert_of(self, name: str) -> x509.Certificate | Error | None:
+        """``cert {name}``: the certificate, the server's refusal, or None (not connected)."""
         if self.connection is None:
             return None
         key = f"name:{name_key(name)}"
@@ -704,12 +710,18 @@ class Chat:
                 pass  # ping and bye are the connection's; anything else is not for us
 
     async def _error(self, frame: Error) -> None:
-        if frame.code == ErrorCode.NO_SUCH_CERT and self._certs_asked and self.signatures:
+        cert_refused = frame.code == ErrorCode.NO_SUCH_CERT or (
+            frame.code == ErrorCode.NO_SUCH_USER
+            and frame.ref is None
+            and self._certs_asked
+            and self._certs_asked[0].startswith("name:")
+        )
+        if cert_refused and self._certs_asked and self.signatures:
             asked = self._certs_asked.popleft()  # answers come in the order asked
             waiter = self._cert_waiters.pop(asked, None)
             if waiter is not None:
                 if not waiter.done():
-                    waiter.set_result(None)
+                    waiter.set_result(frame)
             else:
                 self.signatures.unknown.add(asked)
             self._show_held()

@@ -484,7 +484,9 @@ class Hub(Generic[P]):
         """
         if fp is None:
             owner = self._owners.get(name_key(name or ""))
-            fp = self._cert_of.get(owner[0]) if owner is not None else None
+            if owner is None:  # as a msg to that name would be answered (6.4)
+                raise Refusal(ErrorCode.NO_SUCH_USER, f"nobody is called {name!r}")
+            fp = self._cert_of.get(owner[0])
             if fp is None:
                 raise Refusal(
                     ErrorCode.NO_SUCH_CERT, f"no certificate of {name!r} is known here yet"
