@@ -126,6 +126,7 @@ class Signatures:
         self._pins = _load(folder / SIGNERS_FILE if folder else None)
         self._seen: dict[tuple[str, str], _Seen] = {}
         self._refs: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._issuers: dict[str, x509.Certificate | None] = {}  # fp -> our CA that issued it
         self._last: dict[str, tuple[str, Verdict]] = {}  # name key -> (fp, verdict) last judged
 
     # -- sending --------------------------------------------------------------
@@ -245,7 +246,7 @@ class Signatures:
 
     def _authorised(self, cert: x509.Certificate, fields: Signed, sent: dt.datetime) -> str | None:
         """CA mode: why ``cert`` is not our CA's, in force, for ``fields.from_``; or None."""
-        issuer = next((ca for ca in self.authorities if _issued_by(cert, ca)), None)
+        issuer = self._issuer(cert)
         if issuer is None:
             return "its certificate is not from your CA"
         revoked = self._revoked(cert, issuer, sent)
@@ -254,6 +255,13 @@ class Signatures:
         if name_key(name_from_cn(_cn(cert))) != name_key(fields.from_):
             return f"the certificate is {_cn(cert)!r}'s, not {fields.from_!r}'s"
         return None
+
+    def _issuer(self, cert: x509.Certificate) -> x509.Certificate | None:
+        """Which of our CAs issued ``cert`` (one signature check per certificate, then kept)."""
+        fp = fingerprint_sha256(cert)
+        if fp not in self._issuers:
+            self._issuers[fp] = next((ca for ca in self.authorities if _issued_by(cert, ca)), None)
+        return self._issuers[fp]
 
     def _pinned(self, cert: x509.Certificate, fields: Signed) -> tuple[str | None, bool]:
         key = name_key(fields.from_)
