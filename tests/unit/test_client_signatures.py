@@ -223,3 +223,14 @@ def test_pinned_mode_remembers_the_first_certificate_and_warns_at_a_change(
     verdict = again.judge(forged)
     assert (verdict.verified, verdict.pin_changed) == (False, True)
     assert (verdict.reason or "").startswith("CERTIFICATE CHANGED")
+
+
+def test_a_count_that_starts_again_is_another_device_not_a_replay(ca: Path, tmp_path: Path) -> None:
+    """alice on a second state folder signs seq 1 again: verified, nothing missing."""
+    laptop = signatures(ca, "alice", tmp_path / "laptop")
+    phone = signatures(ca, "alice", tmp_path / "phone")
+    bob = reader_of(ca, tmp_path, laptop)
+    first, second = (laptop.sign(SendMsg(text=f"l{n}", ref=f"l{n}"), "alice", NOW) for n in "12")
+    again = phone.sign(SendMsg(text="p1", ref="p1"), "alice", NOW)
+    verdicts = [bob.judge(delivered(m, "alice", n)) for n, m in enumerate((first, second, again))]
+    assert [(v.verified, v.missing) for v in verdicts] == [(True, 0), (True, 0), (True, 0)]

@@ -214,7 +214,10 @@ class Chat:
         # others' judged before they are shown. None: neither (tests, old use).
         self.signatures = signatures
         self.require_signed = require_signed
-        self._held: deque[tuple[Msg, bool]] = deque()  # (msg, own) waiting for a certificate
+        # What waits for a signer's certificate, in order: a message (msg, own), and every
+        # event after it, so that the screen keeps the order things came in.
+        self._held: deque[tuple[Msg, bool] | Event] = deque()
+        self._releasing = False  # showing what was held
         self._certs_asked: deque[str] = deque()  # cert requests out, in order: fp or name:KEY
         # A recipient's certificate asked by name: it, the server's refusal, or None (no answer).
         self._cert_waiters: dict[str, asyncio.Future[x509.Certificate | Error | None]] = {}
@@ -326,7 +329,7 @@ class Chat:
         if self.status is not Status.RECONNECTING:
             return False
         self._retry.set()
-        self.view.show(Retrying())
+        self._show(Retrying())
         return True
 
     async def _session(
@@ -341,7 +344,7 @@ class Chat:
         self._gaps.connected()
         self._resumed = bool(since)
         self.roster.welcome(welcome)
-        self.view.show(Welcomed(welcome, again=not first))
+        self._show(Welcomed(welcome, again=not first))
         unsent = [frame.room for frame in self._sender.requests_of(JoinRoom)]
         to_join = self.rooms.welcome(welcome.rooms, still_asking=unsent)
         if to_join is not None:  # --room: before any pending message goes, which may be for it
@@ -350,14 +353,14 @@ class Chat:
         if first and asked and name_key(asked) != name_key(welcome.name):
             # Only a server that names users by their certificate (--names cn)
             # grants another name than the one asked for; say so, once.
-            self.view.show(Renamed(welcome.name, asked))
+            self._show(Renamed(welcome.name, asked))
         if first:
             self._expiry_warning()
         if since is not None and welcome.last_id < since:
             # The server has fewer messages than we have seen: its history
             # was reset (a new --data, or --ephemeral), so its ids start
             # again and must not be mistaken for ones already shown.
-            self.view.show(HistoryReset(welcome.last_id))
+            self._show(HistoryReset(welcome.last_id))
             self._shown.clear()
             self._shown_order.clear()
             self.resume.restart(welcome.last_id)
@@ -365,7 +368,21 @@ class Chat:
         self._sender.connected()
         self.roster.connected()
         await self._ask_next()  # /who and /whois typed before the welcome, or while away
+        await self._ask_certs_again(connection)
         await self._exchange(connection)
+
+    async def _ask_certs_again(self, connection: ServerConnection) -> None:
+        """The certificates asked on a connection that ended unanswered: asked again.
+
+        Held messages wait for them; a recipient's waits no longer (its line failed).
+        """
+        for waiter in self._cert_waiters.values():
+            if not waiter.done():
+                waiter.set_result(None)
+        self._cert_waiters.clear()
+        self._certs_asked = deque(key for key in self._certs_asked if not key.startswith("name:"))
+        for fp in self._certs_asked:
+            await connection.send(CertRequest(fp=fp))
 
     def _expiry_warning(self) -> None:
         expires = self.certificate_expires
@@ -373,7 +390,7 @@ class Chat:
             return
         left = expires - dt.datetime.now(dt.UTC)
         if left <= EXPIRY_WARNING:
-            self.view.show(CertificateExpiring(expires, max(0, left.days)))
+            self._show(CertificateExpiring(expires, max(0, left.days)))
 
     async def _exchange(self, connection: ServerConnection) -> NoReturn:
         """Receive frames and send messages until either side fails; raise why.
@@ -415,7 +432,7 @@ class Chat:
         attempt = 0 if self.status is not Status.RECONNECTING else self._attempts + 1
         self._attempts = attempt
         asked, self._asked = self._asked, False
-        self.view.show(Reconnecting(why, delay, attempt, asked=asked))
+        self._show(Reconnecting(why, delay, attempt, asked=asked))
         self.status = Status.RECONNECTING
         self.retry_at = loop.time() + delay
         self.view.changed()
@@ -454,10 +471,10 @@ class Chat:
             case Clear():
                 self.view.clear()
             case ShowHelp():
-                self.view.show(Help(HELP_LINES))
+                self._show(Help(HELP_LINES))
             case Reconnect():
                 if not self.retry_now():
-                    self.view.show(Notice("not_reconnecting", _NOT_RECONNECTING[self.status]))
+                    self._show(Notice("not_reconnecting", _NOT_RECONNECTING[self.status]))
             case Unknown():
                 self._failed(Failed(command.code, command.problem, local=True))
             case Quit():
@@ -514,14 +531,14 @@ class Chat:
             self._failed(Failed(USAGE, "the lobby has no topic: /go #ROOM first", local=True))
         elif text is None:  # as far as we were told (none yet for a join under way)
             state = self.rooms.get(room)
-            self.view.show(TopicShown(room, state.topic if state is not None else None))
+            self._show(TopicShown(room, state.topic if state is not None else None))
         else:
             await self._ask_room(SetTopic(room=room, text=text))
 
     def typing_into(self) -> None:
         """The room typed into changed: said, so that the lines above it are not ambiguous."""
         where = self.rooms.current_name or f"the {DEFAULT_ROOM}"
-        self.view.show(Notice("typing_into", f"-- you type into {where} now"))
+        self._show(Notice("typing_into", f"-- you type into {where} now"))
         self.view.changed()
 
     async def _ask_room(
@@ -538,12 +555,12 @@ class Chat:
             self.ignored.add(key)
         else:
             self.ignored.discard(key)
-        self.view.show(Ignoring(command.name, command.ignore))
+        self._show(Ignoring(command.name, command.ignore))
 
     def _failed(self, failure: Failed) -> None:
         """A line not carried out: shown, and counted (plain mode's exit code)."""
         self.failures.append(failure)
-        self.view.show(failure)
+        self._show(failure)
 
     async def say(self, say: Say) -> Pending | None:
         """Queue a message: it goes after every one typed before, now or once connected.
@@ -689,7 +706,7 @@ class Chat:
             case Ack():
                 self._sender_changed(self._sender.acked(frame.ref, frame.id))
             case Gap():
-                self.view.show(Missed(frame))
+                self._show(Missed(frame))
                 await self._ask_history(self._gaps.gap(frame.from_id, frame.to_id))
             case HistoryEnd():
                 await self._history_end(frame)
@@ -699,13 +716,13 @@ class Chat:
                 await self._users(frame)
             case RoomList():
                 self.rooms.listed(frame)
-                self.view.show(RoomsListed(frame))
+                self._show(RoomsListed(frame))
             case RoomJoinedFrame() | Parted() | Topic():
                 self._room_event(frame)
             case Join() | Leave():
                 self._presence(frame)
             case ServerNotice():
-                self.view.show(OperatorNotice(frame))
+                self._show(OperatorNotice(frame))
             case _:
                 pass  # ping and bye are the connection's; anything else is not for us
 
@@ -739,7 +756,7 @@ class Chat:
                 text = dropped.frame.text
                 self._failed(Failed(frame.code, frame.message, ref=ref, text=text))
             return
-        self.view.show(Failed(frame.code, frame.message, ref=ref))
+        self._show(Failed(frame.code, frame.message, ref=ref))
         if frame.code in ROOM_REFUSALS and self.roster.room_refused():
             self._check_answered()
             await self._ask_next()
@@ -752,19 +769,19 @@ class Chat:
             # history requests, which never name a room.
             shown = self.rooms.history_ended(frame.room)  # not frame.count: some were on screen
             if shown:
-                self.view.show(HistoryShown(shown, missed=False, room=frame.room))
+                self._show(HistoryShown(shown, missed=False, room=frame.room))
             return
         if self._gaps.in_join_replay and frame.count:
             # A resume replays what we missed; a fresh join, recent history.
-            self.view.show(HistoryShown(frame.count, missed=self._resumed))
+            self._show(HistoryShown(frame.count, missed=self._resumed))
         await self._ask_history(self._gaps.end(more=frame.more))
 
     async def _users(self, page: Users) -> None:
         event, ask = self.roster.users(page)
         if event is not None:
-            self.view.show(event)
+            self._show(event)
             if isinstance(event, WhoisAnswer) and self.signatures is not None:
-                self.view.show(Notice("signer", self.signatures.describe(event.name)))
+                self._show(Notice("signer", self.signatures.describe(event.name)))
         if ask is not None:
             await self._send_if_connected(ask)
         else:
@@ -776,12 +793,12 @@ class Chat:
         match frame:
             case RoomJoinedFrame():
                 self.rooms.joined(frame)
-                self.view.show(EnteredRoom(frame))
+                self._show(EnteredRoom(frame))
             case Parted():
-                self.view.show(LeftRoom(frame, to_lobby=self.rooms.parted(frame)))
+                self._show(LeftRoom(frame, to_lobby=self.rooms.parted(frame)))
             case Topic():
                 self.rooms.topic(frame)
-                self.view.show(TopicChanged(frame))
+                self._show(TopicChanged(frame))
         self.view.changed()
 
     def _presence(self, frame: Join | Leave) -> None:
@@ -794,7 +811,7 @@ class Chat:
         else:
             self.roster.left()
         self.view.changed()
-        self.view.show(Joined(frame) if isinstance(frame, Join) else Left(frame))
+        self._show(Joined(frame) if isinstance(frame, Join) else Left(frame))
 
     async def _message(self, msg: Msg) -> None:
         self._gaps.received(msg.id, replay=msg.replay)
@@ -833,13 +850,31 @@ class Chat:
             waiter.set_result(certs.get(frame.fp) if learnt else None)
         self._show_held()
 
+    def _show(self, event: Event) -> None:
+        """Show ``event`` now, or after the messages held for a certificate."""
+        if self._held and not self._releasing:
+            self._held.append(event)
+        else:
+            self.view.show(event)
+
+    def _waits(self, msg: Msg) -> bool:
+        """True while ``msg``'s signer's certificate is on its way."""
+        return self.signatures is not None and self.signatures.needs(msg) is not None
+
     def _show_held(self) -> None:
         while self._held:
-            msg, own = self._held[0]
-            if self.signatures is not None and self.signatures.needs(msg) is not None:
+            item = self._held[0]
+            if isinstance(item, tuple) and self._waits(item[0]):
                 return  # its certificate is still on its way
             self._held.popleft()
-            self._show_message(msg, own)
+            self._releasing = True  # what showing it says comes now, not after the rest
+            try:
+                if isinstance(item, tuple):
+                    self._show_message(*item)
+                else:
+                    self.view.show(item)
+            finally:
+                self._releasing = False
 
     def _show_message(self, msg: Msg, own: bool) -> None:
         verdict = self.signatures.judge(msg) if self.signatures is not None else None
@@ -850,17 +885,17 @@ class Chat:
             if self.require_signed and not verdict.verified:
                 who, why = shown(msg.from_), verdict.reason
                 text = f"-- hidden: a message from {who} that is not verified ({why})"
-                self.view.show(Notice("unverified_hidden", text))
+                self._show(Notice("unverified_hidden", text))
                 return
         day = _local_day(msg.ts)
         if day is not None and day != self._last_day:
             if self._last_day is not None or day != dt.datetime.now().astimezone().date():
-                self.view.show(DayChanged(day))  # not before today's first message of a run
+                self._show(DayChanged(day))  # not before today's first message of a run
             self._last_day = day
         me = self.name
         self.rooms.message(msg, own=own)
         mention = not own and me is not None and mentions(msg.text, me)
-        self.view.show(Message(msg, own=own, mention=mention, verdict=verdict))
+        self._show(Message(msg, own=own, mention=mention, verdict=verdict))
 
     def _open(self, text: str) -> str:
         """A sealed private message's text, or what stands in for it when we cannot read it."""
@@ -875,13 +910,13 @@ class Chat:
         who = shown(msg.from_)
         if verdict.missing:
             count = "a message" if verdict.missing == 1 else f"{verdict.missing} messages"
-            self.view.show(Notice("missing", f"-- {count} from {who} is missing (withheld?)"))
+            self._show(Notice("missing", f"-- {count} from {who} is missing (withheld?)"))
         if verdict.pin_changed:
             text = (
                 f"-- WARNING: {who} signs with a certificate other than the one first seen "
                 "for that name: someone may be impersonating them"
             )
-            self.view.show(Notice("certificate_changed", text))
+            self._show(Notice("certificate_changed", text))
 
     def _sender_changed(self, settled: Pending | None) -> None:
         """After the server answered: the sender may go on; a settled message leaves the list."""

@@ -16,8 +16,8 @@ we trust the server through a CA) or is the one first seen for that name
 (pinned mode: we trust the server's own certificate); it was valid at the
 send time and not revoked then by a CRL we were given; the name shown is
 the certificate's (CA mode); the send time is near the server's ``ts``;
-and neither its ``ref`` nor its sequence number was seen before under
-another id. Anything else is not verified, with one short reason.
+and its ``ref`` was not seen before under another id (the sequence number
+only tells what is missing). Anything else is not verified, with one short reason.
 
 No I/O but the two small files (read at start, written as they change);
 no clock but the one passed in, so tests/unit/test_client_signatures.py
@@ -31,7 +31,7 @@ import datetime as dt
 import json
 import os
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -92,10 +92,9 @@ def signed_fields(msg: Msg) -> Signed | None:
 
 @dataclass(slots=True)
 class _Seen:
-    """Per (fingerprint, conversation): the highest sequence number read, and by which id."""
+    """Per (fingerprint, conversation): the last sequence number read live."""
 
     top: int = 0
-    ids: dict[int, int] = field(default_factory=dict)  # seq -> message id
 
 
 class Signatures:
@@ -295,16 +294,15 @@ class Signatures:
                 return 0, f"replayed: the same message came before as #{first}"
             if len(self._refs) > REFS_KEPT:
                 self._refs.popitem(last=False)
+        # Sequence numbers tell what is missing, not what is replayed (the ref does):
+        # a count that starts again is another device or state folder of the same
+        # certificate, or a reinstall, and is followed from where it is.
         seen = self._seen.setdefault((fields.fp, conversation(msg, msg.from_)), _Seen())
-        first_id = seen.ids.setdefault(fields.seq, msg.id)
-        if first_id != msg.id:
-            return 0, f"replayed: its sequence number came before with #{first_id}"
         missing = 0
         if seen.top and fields.seq > seen.top + 1 and not msg.replay:
             missing = fields.seq - seen.top - 1
-        seen.top = max(seen.top, fields.seq)
-        if len(seen.ids) > REFS_KEPT:
-            seen.ids.pop(next(iter(seen.ids)))
+        if not msg.replay or fields.seq > seen.top:
+            seen.top = fields.seq
         return missing, None
 
     def _timing(self, msg: Msg, fields: Signed) -> str | None:
