@@ -216,7 +216,7 @@ class Chat:
         self.require_signed = require_signed
         # What waits for a signer's certificate, in order: a message (msg, own), and every
         # event after it, so that the screen keeps the order things came in.
-        self._held: deque[tuple[Msg, bool] | Event] = deque()
+        self._held: deque[tuple[Msg, bool] | Event | Callable[[], None]] = deque()
         self._releasing = False  # showing what was held
         self._certs_asked: deque[str] = deque()  # cert requests out, in order: fp or name:KEY
         # A recipient's certificate asked by name: it, the server's refusal, or None (no answer).
@@ -767,14 +767,18 @@ class Chat:
         if frame.room is not None:
             # A room's history after ``joined``: not an answer to our own
             # history requests, which never name a room.
-            shown = self.rooms.history_ended(frame.room)  # not frame.count: some were on screen
-            if shown:
-                self._show(HistoryShown(shown, missed=False, room=frame.room))
+            room = frame.room
+            self._after_held(lambda: self._room_history_shown(room))  # once its lines are shown
             return
         if self._gaps.in_join_replay and frame.count:
             # A resume replays what we missed; a fresh join, recent history.
             self._show(HistoryShown(frame.count, missed=self._resumed))
         await self._ask_history(self._gaps.end(more=frame.more))
+
+    def _room_history_shown(self, room: str) -> None:
+        shown = self.rooms.history_ended(room)  # not frame.count: some were on screen already
+        if shown:
+            self._show(HistoryShown(shown, missed=False, room=room))
 
     async def _users(self, page: Users) -> None:
         event, ask = self.roster.users(page)
@@ -857,6 +861,13 @@ class Chat:
         else:
             self.view.show(event)
 
+    def _after_held(self, action: Callable[[], None]) -> None:
+        """Do ``action`` now, or once what is held before it has been shown."""
+        if self._held and not self._releasing:
+            self._held.append(action)
+        else:
+            action()
+
     def _waits(self, msg: Msg) -> bool:
         """True while ``msg``'s signer's certificate is on its way."""
         return self.signatures is not None and self.signatures.needs(msg) is not None
@@ -871,6 +882,8 @@ class Chat:
             try:
                 if isinstance(item, tuple):
                     self._show_message(*item)
+                elif callable(item):
+                    item()
                 else:
                     self.view.show(item)
             finally:
