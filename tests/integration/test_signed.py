@@ -57,6 +57,11 @@ class LyingStore(MemoryStore):
                 )
             case "in the room":  # said in #x, recorded as said in the lobby
                 return dataclasses.replace(draft, room=None)
+            case "withheld":  # kept from everyone but alice herself
+                return dataclasses.replace(draft, to_name="alice", recipient=draft.sender)
+            case "replay":  # bob's line, stored as alice's first signed message once more
+                assert self.copied is not None
+                return dataclasses.replace(self.copied, sender=draft.sender, ts=draft.ts)
             case "unsigned":
                 return dataclasses.replace(
                     draft, from_name="alice", sig=None, fp=None, sent=None, seq=None
@@ -146,6 +151,27 @@ async def test_every_client_marks_what_the_server_changed_or_made_up(
     # Delivered to bob, but as written to carol: the recipient is signed too.
     assert made["bob"].verdicts()["psst"] == (False, forged)
     assert "psst" not in made["carol"].verdicts()
+
+
+async def test_a_withheld_message_and_a_replayed_one_are_told(
+    clients: tuple[ChatServer, LyingStore, dict[str, Client]],
+) -> None:
+    """bob is told that a message of alice's is missing, and sees her old line again flagged."""
+    _, _, made = clients
+    alice, bob = made["alice"].chat, made["bob"]
+    await alice.say(Say("first"))
+    await eventually(lambda: "first" in bob.view.texts())
+    await alice.say(Say("withheld"))
+    await alice.say(Say("after it"))
+    await eventually(lambda: "after it" in bob.view.texts())
+    missing = "-- a message from alice is missing (withheld?)"
+    assert [line for line in bob.view.notices if line.endswith(missing)] != []
+    await bob.chat.say(Say("replay"))
+    await eventually(lambda: bob.view.texts().count("first") == 2)
+    again = [e for e in bob.view.events if isinstance(e, Message) and e.msg.text == "first"]
+    assert [e.verdict.verified if e.verdict else None for e in again] == [True, False]
+    assert again[1].verdict is not None
+    assert (again[1].verdict.reason or "").startswith("replayed: the same message came before")
 
 
 async def test_a_message_moved_to_another_room_is_marked(
