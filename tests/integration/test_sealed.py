@@ -115,3 +115,40 @@ async def test_a_recipient_with_an_ed25519_key_is_said_before_and_nothing_is_sen
     assert not any(is_sealed(text) for text in views["edna"].texts())
     for name, chat in chats.items():
         await stopped(chat, running[name])
+
+
+async def test_sealed_for_a_recipient_offline_since_before_a_restart(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path
+) -> None:
+    """bob left before the restart: alice still seals for him, and he reads it when back."""
+    path = tmp_path / "messages.db"
+    first = await start_server(store=SqliteStore(path))
+    bob_view = Recorder()
+    bob = Chat(
+        opener_for(pki.client("bob"), port_of(first)),
+        bob_view,
+        signatures=signatures_of(pki, "bob"),
+    )
+    await stopped(bob, await started(bob))
+    await first.shutdown()
+
+    second = await start_server(store=SqliteStore(path))
+    alice_view = Recorder()
+    alice = Chat(
+        opener_for(pki.client("alice"), port_of(second)),
+        alice_view,
+        signatures=signatures_of(pki, "alice"),
+    )
+    running = await started(alice)
+    assert await alice.perform(f"/msg bob {SECRET}")
+    await eventually(lambda: SECRET in alice_view.texts())
+    assert alice.failures == []
+    await stopped(alice, running)
+
+    view = Recorder()
+    back = Chat(
+        opener_for(pki.client("bob"), port_of(second)), view, signatures=signatures_of(pki, "bob")
+    )
+    running = await started(back)
+    await eventually(lambda: SECRET in view.texts())
+    await stopped(back, running)

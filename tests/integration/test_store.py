@@ -463,9 +463,11 @@ async def test_every_store_keeps_a_signature_as_sent(make_store: StoreMaker) -> 
             3,
         )
         assert (second.sig, second.ref, second.fp, second.seq) == (None, None, None, None)
-    await store.put_cert("ab" * 32, "PEM one")
-    await store.put_cert("ab" * 32, "PEM again")  # the first copy stays
+    await store.put_cert("ab" * 32, "PEM one", "id:alice")
+    await store.put_cert("ab" * 32, "PEM again", "id:alice")  # the first copy stays
     assert (await store.cert("ab" * 32), await store.cert("cd" * 32)) == ("PEM one", None)
+    await store.put_cert("cd" * 32, "PEM renewed", "id:alice")
+    assert (await store.cert_of("id:alice"), await store.cert_of("id:bob")) == ("cd" * 32, None)
 
 
 SCHEMA_2 = """

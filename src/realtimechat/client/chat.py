@@ -607,7 +607,7 @@ class Chat:
             cert = None
         now = dt.datetime.now(dt.UTC)
         problem = (
-            f"the server has no certificate of {to!r} (not connected since it started?)"
+            f"the server has no certificate of {to!r} (they never connected to it?)"
             if cert is None
             else self.signatures.recipient_problem(cert, to, now)
             or seal_problem(cert)

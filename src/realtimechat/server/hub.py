@@ -463,15 +463,16 @@ class Hub(Generic[P]):
             raise
 
     def cert_unkept(self, identity: PeerIdentity) -> bool:
-        """True if ``identity``'s certificate may not be in the store yet (``keep_cert``)."""
-        return bool(identity.der) and identity.fingerprint not in self._certs_kept
+        """True if ``identity``'s certificate may not be in the store yet, or not as its
+        latest (``keep_cert``)."""
+        latest = self._cert_of.get(identity.key) in (None, identity.fingerprint)
+        return bool(identity.der) and not (identity.fingerprint in self._certs_kept and latest)
 
     async def keep_cert(self, identity: PeerIdentity) -> None:
         """Store the certificate before the welcome, so that a reader of its first signed
         message can always get it (``cert``, protocol.md 6.8)."""
-        await self.engine.store.put_cert(
-            identity.fingerprint, ssl.DER_cert_to_PEM_cert(identity.der)
-        )
+        pem = ssl.DER_cert_to_PEM_cert(identity.der)
+        await self.engine.store.put_cert(identity.fingerprint, pem, identity.key)
         if len(self._certs_kept) >= CERTS_REMEMBERED:
             self._certs_kept.clear()  # writing one again is harmless: the store keeps the first
         self._certs_kept.add(identity.fingerprint)
@@ -479,14 +480,14 @@ class Hub(Generic[P]):
     async def cert_frame(self, fp: str | None, name: str | None = None) -> Cert:
         """The answer to ``cert {fp}`` or ``cert {name}``; ``no_such_cert`` if not known.
 
-        By name: the certificate the name's owner last connected with here,
-        since this server started (the sender of a sealed message checks it).
+        By name: the certificate the name's owner last connected with (the
+        sender of a sealed message checks it).
         """
         if fp is None:
             owner = self._owners.get(name_key(name or ""))
             if owner is None:  # as a msg to that name would be answered (6.4)
                 raise Refusal(ErrorCode.NO_SUCH_USER, f"nobody is called {name!r}")
-            fp = self._cert_of.get(owner[0])
+            fp = self._cert_of.get(owner[0]) or await self.engine.store.cert_of(owner[0])
             if fp is None:
                 raise Refusal(
                     ErrorCode.NO_SUCH_CERT, f"no certificate of {name!r} is known here yet"

@@ -14,6 +14,7 @@ Data layout (docs/scaling.md, "Data layout"); every key carries the hash tag
     {rtc}:members:<key>    set: the identity keys of a room's members
     {rtc}:roomlast         hash: room name -> id of its last message
     {rtc}:certs            hash: SHA-256 fingerprint -> a session's certificate (PEM)
+    {rtc}:certof           hash: identity key -> fingerprint of the certificate it last used
     {rtc}:ctl              stream: what servers must tell each other (names
                            claimed, memberships, topics): o, k (kind), e (JSON)
 
@@ -428,6 +429,7 @@ class RedisStore:
         self._roomlast = f"{prefix}:roomlast"
         self._sanctions = f"{prefix}:sanctions"  # "kind identity" -> the Sanction as JSON
         self._certs = f"{prefix}:certs"
+        self._cert_of = f"{prefix}:certof"  # identity key -> fingerprint of its last certificate
         self.ctl_start = "0-0"  # the last control event at open: a follower starts after it
         self._client: redis.Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -675,8 +677,12 @@ class RedisStore:
         else:
             await self.client.hset(self._meta, "motd", text)
 
-    async def put_cert(self, fp: str, pem: str) -> None:
+    async def put_cert(self, fp: str, pem: str, identity: str) -> None:
         await self.client.hsetnx(self._certs, fp, pem)
+        await self.client.hset(self._cert_of, identity, fp)
+
+    async def cert_of(self, identity: str) -> str | None:
+        return await hget(self.client, self._cert_of, identity)
 
     async def cert(self, fp: str) -> str | None:
         return await hget(self.client, self._certs, fp)

@@ -197,12 +197,17 @@ class Store(Protocol):
         ...
 
     async def set_motd(self, text: str | None) -> None: ...
-    async def put_cert(self, fp: str, pem: str) -> None:
-        """Keep a certificate a session connected with, by its SHA-256 fingerprint (6.8)."""
+    async def put_cert(self, fp: str, pem: str, identity: str) -> None:
+        """Keep a certificate a session of ``identity`` connected with, by its SHA-256
+        fingerprint (6.8); it becomes the identity's latest."""
         ...
 
     async def cert(self, fp: str) -> str | None:
         """The certificate (PEM) kept under ``fp``, or None."""
+        ...
+
+    async def cert_of(self, identity: str) -> str | None:
+        """The fingerprint of the certificate ``identity`` last connected with, or None."""
         ...
 
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int: ...
@@ -245,6 +250,7 @@ class MemoryStore:
         self._sanctions: dict[tuple[str, str], Sanction] = {}  # (kind, identity) -> it
         self._motd: str | None = None
         self._certs: dict[str, str] = {}  # fingerprint -> PEM, until exit
+        self._latest: dict[str, str] = {}  # identity key -> fingerprint of its last certificate
         self.last_id = 0
 
     async def open(self) -> None:
@@ -342,11 +348,15 @@ class MemoryStore:
     async def set_motd(self, text: str | None) -> None:
         self._motd = text
 
-    async def put_cert(self, fp: str, pem: str) -> None:
+    async def put_cert(self, fp: str, pem: str, identity: str) -> None:
         self._certs.setdefault(fp, pem)
+        self._latest[identity] = fp
 
     async def cert(self, fp: str) -> str | None:
         return self._certs.get(fp)
+
+    async def cert_of(self, identity: str) -> str | None:
+        return self._latest.get(identity)
 
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
         before = len(self._kept)
@@ -450,7 +460,13 @@ CREATE TABLE IF NOT EXISTS sanctions (
 # The certificates sessions connected with, for readers of signed messages
 # (protocol.md 6.8): like sanctions, a table an older server never reads.
 _CERTS_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS certs (fp TEXT PRIMARY KEY, pem TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS certs (
+    fp TEXT PRIMARY KEY,
+    pem TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    seen REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS certs_identity ON certs (identity, seen);
 """
 _MOTD_KEY: Final = "motd"  # in the meta table
 _COLUMNS: Final = "id, ts, from_name, text, to_name, action, room, sig, ref, fp, sent, seq"
@@ -805,10 +821,17 @@ class SqliteStore:
         )
         return row[0] if row else None
 
-    async def put_cert(self, fp: str, pem: str) -> None:
-        await self._run(
-            lambda db: db.execute("INSERT OR IGNORE INTO certs VALUES (?, ?)", (fp, pem))
+    async def put_cert(self, fp: str, pem: str, identity: str) -> None:
+        keep = (
+            "INSERT INTO certs (fp, pem, identity, seen) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (fp) DO UPDATE SET seen = excluded.seen"  # the PEM is the same
         )
+        await self._run(lambda db: db.execute(keep, (fp, pem, identity, time.time())))
+
+    async def cert_of(self, identity: str) -> str | None:
+        latest = "SELECT fp FROM certs WHERE identity = ? ORDER BY seen DESC LIMIT 1"
+        row = await self._run(lambda db: db.execute(latest, (identity,)).fetchone())
+        return None if row is None else str(row[0])
 
     async def cert(self, fp: str) -> str | None:
         row = await self._run(
