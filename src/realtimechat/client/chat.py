@@ -856,7 +856,9 @@ class Chat:
 
     def _show(self, event: Event) -> None:
         """Show ``event`` now, or after the messages held for a certificate."""
-        if self._held and not self._releasing:
+        # What the connection is doing is news of now: it never waits behind messages.
+        now = isinstance(event, Reconnecting | Retrying)
+        if self._held and not self._releasing and not now:
             self._held.append(event)
         else:
             self.view.show(event)
