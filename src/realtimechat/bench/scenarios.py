@@ -77,6 +77,7 @@ class Load:
     clients: int
     workers: int = 2
     size: int = 100
+    signed: bool = False  # messages carry signature fields (wire.SIGNATURE)
     concurrency: int = 50
     connect_timeout: float = 30.0
     publishers: int = 5
@@ -226,6 +227,7 @@ def make_plans(
             certs=source,
             run_id=run_id,
             size=load.size,
+            signed=load.signed,
             concurrency=max(1, load.concurrency // workers + (worker < load.concurrency % workers)),
             connect_timeout=load.connect_timeout,
             deadline=deadline,

@@ -66,6 +66,7 @@ class WorkerPlan:
     certs: CertSource
     run_id: str
     size: int
+    signed: bool
     concurrency: int  # handshakes this worker runs at once
     connect_timeout: float
     deadline: int  # monotonic ns: past this, give up
@@ -88,7 +89,7 @@ class Worker:
     def __init__(self, plan: WorkerPlan, pipe: Connection) -> None:
         self.plan = plan
         self.pipe = pipe
-        self.marker = Marker(plan.run_id, plan.size)
+        self.marker = Marker(plan.run_id, plan.size, signed=plan.signed)
         self.tally = Tally()
         self.contexts: dict[int, ssl.SSLContext] = {}
         self.clients: dict[int, BenchClient] = {}

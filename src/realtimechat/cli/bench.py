@@ -170,6 +170,13 @@ def _load_options(clients: int, timeout: str) -> Callable[[F], F]:
                 help="Bytes of message text.",
             ),
             click.option(
+                "--signed",
+                is_flag=True,
+                help="Send every message with the four fields of a signed message "
+                "(protocol.md 6.8), sized as a P-256 signature's: what signatures cost the "
+                "server, which stores and relays them without checking.",
+            ),
+            click.option(
                 "--connect-timeout",
                 type=click.FloatRange(0.1, 600),
                 default=30.0,
@@ -266,6 +273,7 @@ def _run(scenario: Scenario, options: dict[str, Any]) -> None:
         clients=clients,
         workers=options["workers"],
         size=options["size"],
+        signed=options["signed"],
         concurrency=options["concurrency"],
         connect_timeout=options["connect_timeout"],
         publishers=options.get("publishers", 0),

@@ -13,6 +13,8 @@ Data layout (docs/scaling.md, "Data layout"); every key carries the hash tag
     {rtc}:rooms            hash: room key -> JSON room record
     {rtc}:members:<key>    set: the identity keys of a room's members
     {rtc}:roomlast         hash: room name -> id of its last message
+    {rtc}:certs            hash: SHA-256 fingerprint -> a session's certificate (PEM)
+    {rtc}:certof           hash: identity key -> fingerprint of the certificate it last used
     {rtc}:ctl              stream: what servers must tell each other (names
                            claimed, memberships, topics): o, k (kind), e (JSON)
 
@@ -295,13 +297,25 @@ def decode_entry(stream_id: str, fields: Mapping[str, str]) -> LogEntry:
         to=body.get("to"),
         action=body.get("action"),
         room=body.get("room"),
+        sig=body.get("sig"),
+        ref=body.get("ref"),
+        fp=body.get("fp"),
+        sent=body.get("sent"),
+        seq=body.get("seq"),
     )
     return LogEntry(msg, fields["s"], fields["r"] or None, fields.get("o", ""))
 
 
 def _body(draft: Draft) -> str:
-    body: dict[str, str] = {"ts": draft.ts, "from": draft.from_name, "text": draft.text}
-    for key, value in (("to", draft.to_name), ("action", draft.action), ("room", draft.room)):
+    body: dict[str, str | int] = {"ts": draft.ts, "from": draft.from_name, "text": draft.text}
+    optional = (
+        ("to", draft.to_name),
+        ("action", draft.action),
+        ("room", draft.room),
+        *(("sig", draft.sig), ("fp", draft.fp), ("sent", draft.sent), ("seq", draft.seq)),
+        ("ref", draft.ref if draft.sig is not None else None),  # delivered when signed
+    )
+    for key, value in optional:
         if value is not None:
             body[key] = value
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -316,6 +330,11 @@ def _message(msg_id: int, draft: Draft) -> Msg:
         to=draft.to_name,
         action=draft.action,
         room=draft.room,
+        sig=draft.sig,
+        ref=draft.ref if draft.sig is not None else None,
+        fp=draft.fp,
+        sent=draft.sent,
+        seq=draft.seq,
     )
 
 
@@ -409,6 +428,8 @@ class RedisStore:
         self._rooms = f"{prefix}:rooms"
         self._roomlast = f"{prefix}:roomlast"
         self._sanctions = f"{prefix}:sanctions"  # "kind identity" -> the Sanction as JSON
+        self._certs = f"{prefix}:certs"
+        self._cert_of = f"{prefix}:certof"  # identity key -> fingerprint of its last certificate
         self.ctl_start = "0-0"  # the last control event at open: a follower starts after it
         self._client: redis.Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -667,6 +688,16 @@ class RedisStore:
             await self.client.hdel(self._meta, "motd")
         else:
             await self.client.hset(self._meta, "motd", text)
+
+    async def put_cert(self, fp: str, pem: str, identity: str) -> None:
+        await self.client.hsetnx(self._certs, fp, pem)
+        await self.client.hset(self._cert_of, identity, fp)
+
+    async def cert_of(self, identity: str) -> str | None:
+        return await hget(self.client, self._cert_of, identity)
+
+    async def cert(self, fp: str) -> str | None:
+        return await hget(self.client, self._certs, fp)
 
     async def ping(self) -> None:
         """Redis's PING (``/readyz``)."""
