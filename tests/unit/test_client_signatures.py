@@ -236,7 +236,7 @@ def test_two_devices_of_one_certificate_interleave_without_a_false_gap(
     phone = signatures(ca, "alice", tmp_path / "phone")
     assert (laptop.fp, laptop.stream != phone.stream) == (phone.fp, True)
     bob = reader_of(ca, tmp_path, laptop)
-    order = (laptop, phone, laptop, phone, phone, laptop)
+    order = (laptop, laptop, phone, laptop, phone, phone, laptop)  # one count: 1 2 1 3 ...
     sent = [
         device.sign(SendMsg(text=f"m{n}", ref=f"r{n}"), "alice", NOW)
         for n, device in enumerate(order)
