@@ -22,7 +22,8 @@ and its ``ref`` was not seen before under another id (the sequence number
 only tells what is missing, counted per certificate and device stream).
 Anything else is not verified, with one short reason.
 
-No I/O but the two small files (read at start, written as they change);
+No I/O but the two small files (read at start, written as they change)
+and the lock (``signing-seq.lock``, held until ``close`` or the process ends);
 no clock but the one passed in, so tests/unit/test_client_signatures.py
 runs without a loop.
 """
