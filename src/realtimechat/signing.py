@@ -39,6 +39,13 @@ from .protocol import DEFAULT_ROOM
 DOMAIN: Final = b"rtchat signed msg v1\n"
 ABSENT: Final = b"\xff\xff\xff\xff"  # in place of a length: the field is absent
 
+# ``seq`` is a device stream and a count in one integer (docs/protocol.md 6.8,
+# "Streams"): stream * 2**32 + count, below 2**53 so every JSON reader keeps it
+# exact. Stream 0 is a sender that predates streams: one count per certificate.
+STREAM_SHIFT: Final = 32
+COUNT_MAX: Final = 2**STREAM_SHIFT - 1
+STREAM_MAX: Final = 2 ** (53 - STREAM_SHIFT) - 1
+
 SigningKey: TypeAlias = (
     ec.EllipticCurvePrivateKey
     | ed25519.Ed25519PrivateKey
@@ -70,7 +77,19 @@ class Signed:
     action: str | None
     ref: str | None
     sent: str  # the client's clock when it sent the message (a timestamp)
-    seq: int  # the sender's sequence number, one more for each message it signs
+    seq: int  # the sender's device stream and count (stream_seq), one more for each message
+
+
+def stream_seq(stream: int, count: int) -> int:
+    """The ``seq`` of the ``count``-th message of device stream ``stream``."""
+    if not 0 <= stream <= STREAM_MAX or not 1 <= count <= COUNT_MAX:
+        raise ValueError(f"stream {stream} count {count} do not fit a seq")
+    return (stream << STREAM_SHIFT) | count
+
+
+def split_seq(seq: int) -> tuple[int, int]:
+    """(device stream, count) of a ``seq``; a seq below 2**32 is stream 0's (no streams)."""
+    return seq >> STREAM_SHIFT, seq & COUNT_MAX
 
 
 def canonical(fields: Signed) -> bytes:

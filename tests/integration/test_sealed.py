@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from realtimechat.client.chat import Chat
+from realtimechat.client.events import Message, as_json
 from realtimechat.pki.issue import issue_client
 from realtimechat.sealing import SealError, is_sealed, open_sealed
 from realtimechat.server.store import SqliteStore
@@ -60,6 +61,9 @@ async def test_only_the_two_read_it_live_and_after_a_restart_and_the_store_never
     assert await chats["alice"].perform(f"/msg bob {SECRET}")
     for view in views.values():
         await eventually(lambda view=view: SECRET in view.texts())  # type: ignore[misc]
+    for view in views.values():  # --json tells a bot it came sealed
+        (event,) = [e for e in view.events if isinstance(e, Message) and e.msg.text == SECRET]
+        assert (as_json(event)["event"], as_json(event)["sealed"]) == ("private", True)
     for name, chat in chats.items():
         await stopped(chat, running[name])
     await server.shutdown()

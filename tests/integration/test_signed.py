@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -71,12 +72,12 @@ class LyingStore(MemoryStore):
         return draft
 
 
-def signatures_of(pki: Pki, name: str) -> Signatures:
+def signatures_of(pki: Pki, name: str, folder: Path | None = None) -> Signatures:
     files = pki.client(name)
     key = rtpki.load_private_key(files.key)
     assert isinstance(key, SIGNING_KEYS)
     anchors = [rtpki.load_certificate(files.ca)]
-    return Signatures(key, rtpki.load_certificate(files.cert), anchors, None)
+    return Signatures(key, rtpki.load_certificate(files.cert), anchors, folder)
 
 
 @dataclasses.dataclass
@@ -172,6 +173,46 @@ async def test_a_withheld_message_and_a_replayed_one_are_told(
     assert [e.verdict.verified if e.verdict else None for e in again] == [True, False]
     assert again[1].verdict is not None
     assert (again[1].verdict.reason or "").startswith("replayed: the same message came before")
+
+
+async def test_two_devices_of_one_identity_give_no_false_gap_and_a_withheld_line_is_told(
+    clients: tuple[ChatServer, LyingStore, dict[str, Client]],
+    pki: Pki,
+    tmp_path: Path,
+) -> None:
+    """alice on a laptop (the fixture's) and a desktop (its own state folder), one
+    certificate, taking turns: bob reads all verified with no "missing" notice; then the
+    server withholds one laptop line among desktop lines, and bob is told of exactly it."""
+    server, _, made = clients
+    laptop, bob = made["alice"].chat, made["bob"]
+    view = Recorder()
+    opener = opener_for(pki.client("alice"), port_of(server))
+    desktop = Chat(opener, view, signatures=signatures_of(pki, "alice", tmp_path / "desktop"))
+    running = asyncio.create_task(desktop.run())
+    async with asyncio.timeout(WAIT):
+        await desktop.welcomed.wait()
+    missing = "-- a message from alice is missing (withheld?)"
+
+    async def say(chat: Chat, text: str) -> None:
+        await chat.say(Say(text))
+        await eventually(lambda: text in bob.view.texts())
+
+    turns = ((laptop, "l1"), (laptop, "l2"), (desktop, "d1"), (laptop, "l3"), (desktop, "d2"))
+    for chat, text in turns:  # one count for both devices would skip from 1 to 3 here
+        await say(chat, text)
+    assert [line for line in bob.view.notices if line.endswith(missing)] == []
+    await laptop.say(Say("withheld"))
+    await say(desktop, "d3")
+    assert [line for line in bob.view.notices if line.endswith(missing)] == []
+    await say(laptop, "l4")
+    assert len([line for line in bob.view.notices if line.endswith(missing)]) == 1
+    verdicts = bob.verdicts()
+    texts = ["l1", "l2", "d1", "l3", "d2", "d3", "l4"]
+    assert [t for t in bob.view.texts() if t in texts] == texts
+    assert [verdicts[t] for t in texts] == [(True, None)] * len(texts)
+    await desktop.leave()
+    async with asyncio.timeout(WAIT):
+        await running
 
 
 async def test_a_message_moved_to_another_room_is_marked(

@@ -245,3 +245,29 @@ def test_rooms_in_plain_and_json_scripts(
         event["text"] for event in events_of(witness) if event["event"] in ("message", "private")
     ]
     assert lobby == ["to everyone"]
+
+
+def test_one_identity_on_two_clients_gives_no_false_missing_and_seals_privately(
+    clients: list[Spawned], client_env: dict[str, str], pki: Pki, server: ServerProcess
+) -> None:
+    """alice at a terminal and as a bot (one certificate, one state folder) take turns: bob's
+    --json shows every line verified and no "missing" notice; her /msg comes sealed."""
+    bob = rtchat(clients, client_env, pki, server.port, "bob", "--json", "--wait", "5")
+    expect_event(bob, "welcome")
+    terminal = rtchat(clients, client_env, pki, server.port, "alice", "--plain", "--wait", "5")
+    terminal.stdout.expect(r"-- joined as alice\b", timeout=WAIT)
+    bot = rtchat(clients, client_env, pki, server.port, "alice", "--json", "--wait", "5")
+    expect_event(bot, "welcome")
+    turns = ((terminal, "t1"), (terminal, "t2"), (bot, "b1"), (terminal, "t3"), (bot, "b2"))
+    for client, text in turns:  # one count for both would skip from 1 to 3 at t3
+        client.send(f"say {text}")
+        said = expect_event(bob, "message", f"say {text}")
+        assert (said["from"], said["verified"], said["reason"]) == ("alice", True, None)
+    bot.send("/msg bob sealed words")
+    private = expect_event(bob, "private", "sealed words")
+    assert (private["verified"], private["sealed"]) == (True, True)
+    for client in (terminal, bot, bob):
+        client.end_input()
+        assert client.wait() == 0, client.stderr.lines
+    notices = [event for event in events_of(bob) if event["event"] == "notice"]
+    assert [n for n in notices if n["kind"] == "missing"] == []

@@ -175,6 +175,7 @@ def test_messages_carry_mention_and_private_is_its_own_kind() -> None:
     )
     assert (action["action"], action["own"], action["mention"]) == ("me", True, False)
     assert (private["event"], private["to"], private["replay"]) == ("private", "alice", True)
+    assert (private["sealed"], "sealed" in public) == (False, False)
 
 
 def test_facts_not_prose() -> None:

@@ -12,12 +12,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from realtimechat import pki
-from realtimechat.client.signatures import SEQ_FILE, SIGNERS_FILE, Signatures
+from realtimechat.client.signatures import SEQ_FILE, SIGNERS_FILE, Signatures, signed_fields
 from realtimechat.pki.folder import CaFolder
 from realtimechat.pki.issue import init_ca, issue_client
 from realtimechat.pki.revoke import revoke
 from realtimechat.protocol import Msg, SendMsg, format_ts
-from realtimechat.signing import SIGNING_KEYS
+from realtimechat.signing import SIGNING_KEYS, STREAM_MAX, sign, split_seq, stream_seq
 
 pytestmark = pytest.mark.protocol("6.8")
 
@@ -136,7 +136,9 @@ def test_a_replay_and_a_withheld_message_are_told(ca: Path, tmp_path: Path) -> N
     first, second, third = (
         alice.sign(SendMsg(text=f"m{n}", ref=f"r{n}"), "alice", NOW) for n in range(3)
     )
-    assert [first.seq, second.seq, third.seq] == [1, 2, 3]
+    assert [split_seq(m.seq or 0) for m in (first, second, third)] == [
+        (alice.stream, n) for n in (1, 2, 3)
+    ]
     assert bob.judge(delivered(first, "alice", 1)).missing == 0
     later = bob.judge(delivered(third, "alice", 3))  # second withheld
     assert (later.verified, later.missing) == (True, 1)
@@ -157,12 +159,13 @@ def test_sequence_numbers_count_per_conversation_and_survive_a_restart(
     folder = tmp_path / "alice"
     alice = signatures(ca, "alice", folder)
     seqs = [
-        alice.sign(SendMsg(text="x", room=room, to=to), "alice", NOW).seq
+        alice.sign(SendMsg(text="x", room=room, to=to), "alice", NOW).seq or 0
         for room, to in ((None, None), ("#ops", None), (None, "bob"), ("lobby", None))
     ]
-    assert seqs == [1, 1, 1, 2]
+    assert [split_seq(seq) for seq in seqs] == [(alice.stream, n) for n in (1, 1, 1, 2)]
+    alice.close()
     again = signatures(ca, "alice", folder)
-    assert again.sign(SendMsg(text="x"), "alice", NOW).seq == 3
+    assert split_seq(again.sign(SendMsg(text="x"), "alice", NOW).seq or 0) == (alice.stream, 3)
     assert (folder / SEQ_FILE).stat().st_mode & 0o777 == 0o600
 
 
@@ -225,12 +228,97 @@ def test_pinned_mode_remembers_the_first_certificate_and_warns_at_a_change(
     assert (verdict.reason or "").startswith("CERTIFICATE CHANGED")
 
 
-def test_a_count_that_starts_again_is_another_device_not_a_replay(ca: Path, tmp_path: Path) -> None:
-    """alice on a second state folder signs seq 1 again: verified, nothing missing."""
+def test_two_devices_of_one_certificate_interleave_without_a_false_gap(
+    ca: Path, tmp_path: Path
+) -> None:
+    """alice's laptop and phone (one certificate, two state folders) take apart: nothing missing."""
+    laptop = signatures(ca, "alice", tmp_path / "laptop")
+    phone = signatures(ca, "alice", tmp_path / "phone")
+    assert (laptop.fp, laptop.stream != phone.stream) == (phone.fp, True)
+    bob = reader_of(ca, tmp_path, laptop)
+    order = (laptop, laptop, phone, laptop, phone, phone, laptop)  # one count: 1 2 1 3 ...
+    sent = [
+        device.sign(SendMsg(text=f"m{n}", ref=f"r{n}"), "alice", NOW)
+        for n, device in enumerate(order)
+    ]
+    verdicts = [bob.judge(delivered(m, "alice", n)) for n, m in enumerate(sent, 1)]
+    assert [(v.verified, v.missing) for v in verdicts] == [(True, 0)] * len(order)
+
+
+def test_a_gap_within_one_devices_stream_is_told_among_the_others(ca: Path, tmp_path: Path) -> None:
+    """The laptop's second message withheld while the phone talks: told once, as one."""
     laptop = signatures(ca, "alice", tmp_path / "laptop")
     phone = signatures(ca, "alice", tmp_path / "phone")
     bob = reader_of(ca, tmp_path, laptop)
-    first, second = (laptop.sign(SendMsg(text=f"l{n}", ref=f"l{n}"), "alice", NOW) for n in "12")
-    again = phone.sign(SendMsg(text="p1", ref="p1"), "alice", NOW)
-    verdicts = [bob.judge(delivered(m, "alice", n)) for n, m in enumerate((first, second, again))]
-    assert [(v.verified, v.missing) for v in verdicts] == [(True, 0), (True, 0), (True, 0)]
+    l1, p1, _l2, p2, l3 = (
+        device.sign(SendMsg(text=text, ref=text), "alice", NOW)
+        for device, text in (
+            (laptop, "l1"),
+            (phone, "p1"),
+            (laptop, "l2"),
+            (phone, "p2"),
+            (laptop, "l3"),
+        )
+    )
+    verdicts = [bob.judge(delivered(m, "alice", n)) for n, m in enumerate((l1, p1, p2, l3), 1)]
+    assert [(v.verified, v.missing) for v in verdicts] == [
+        (True, 0),
+        (True, 0),
+        (True, 0),
+        (True, 1),
+    ]
+
+
+def test_a_stream_that_starts_again_is_followed_from_where_it_is(ca: Path, tmp_path: Path) -> None:
+    """Within one stream a count back at 1 (its file lost) is no replay and no gap; the next
+    gap after it is told. A sender without streams (seq below 2**32) counts as stream 0."""
+    alice = signatures(ca, "alice", None)
+    bob = reader_of(ca, tmp_path, alice)
+
+    def signed(stream: int, count: int, n: int) -> Msg:
+        frame = alice.sign(SendMsg(text=f"m{n}", ref=f"r{n}"), "alice", NOW)
+        fields = signed_fields(delivered(frame, "alice", n))
+        assert fields is not None
+        again = dataclasses.replace(fields, seq=stream_seq(stream, count))
+        return dataclasses.replace(
+            delivered(frame, "alice", n), seq=again.seq, sig=sign(alice.key, again)
+        )
+
+    steps = [(STREAM_MAX, 1), (STREAM_MAX, 2), (STREAM_MAX, 1), (STREAM_MAX, 3), (0, 5), (0, 7)]
+    verdicts = [bob.judge(signed(stream, count, n)) for n, (stream, count) in enumerate(steps, 1)]
+    assert [(v.verified, v.missing) for v in verdicts] == [
+        (True, 0),
+        (True, 0),
+        (True, 0),  # started again: followed from 1
+        (True, 1),  # so 2 of the new start is missing
+        (True, 0),  # stream 0, an old client: first seen
+        (True, 1),
+    ]
+
+
+def test_a_second_client_on_one_folder_takes_a_stream_of_its_own(ca: Path, tmp_path: Path) -> None:
+    """A bot and a terminal on one state folder: the second signs on another stream, unsaved."""
+    folder = tmp_path / "alice"
+    terminal = signatures(ca, "alice", folder)
+    bot = signatures(ca, "alice", folder)
+    assert terminal.stream != bot.stream
+    terminal.sign(SendMsg(text="t"), "alice", NOW)
+    bot.sign(SendMsg(text="b"), "alice", NOW)
+    kept = json.loads((folder / SEQ_FILE).read_text())
+    assert kept["stream"] == terminal.stream
+    bot.close()
+    terminal.close()
+    assert signatures(ca, "alice", folder).stream == terminal.stream
+
+
+def test_a_seq_file_from_before_streams_starts_a_new_stream_at_one(
+    ca: Path, tmp_path: Path
+) -> None:
+    """Its counts were stream 0's: the upgraded client counts a stream of its own from 1."""
+    folder = tmp_path / "alice"
+    alice = signatures(ca, "alice", None)
+    folder.mkdir()
+    (folder / SEQ_FILE).write_text(json.dumps({alice.fp: {"room:lobby": 41}}))
+    upgraded = signatures(ca, "alice", folder)
+    stream, count = split_seq(upgraded.sign(SendMsg(text="x"), "alice", NOW).seq or 0)
+    assert (stream >= 1, count) == (True, 1)

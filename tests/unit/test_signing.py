@@ -141,3 +141,14 @@ def test_a_signature_that_is_not_base64_is_refused() -> None:
     key = ed25519.Ed25519PrivateKey.generate()
     with pytest.raises(SignatureError, match="not base64"):
         signing.verify_with(key.public_key(), FIELDS, "***")
+
+
+def test_a_seq_holds_a_device_stream_and_a_count_below_2_to_the_53() -> None:
+    """stream * 2**32 + count, exact in any JSON reader; the vectors' seq 7 is stream 0's."""
+    top = signing.stream_seq(signing.STREAM_MAX, signing.COUNT_MAX)
+    assert (top, signing.split_seq(top)) == (2**53 - 1, (signing.STREAM_MAX, signing.COUNT_MAX))
+    assert signing.split_seq(signing.stream_seq(5, 1)) == (5, 1)
+    assert signing.split_seq(7) == (0, 7)
+    for stream, count in ((0, 0), (signing.STREAM_MAX + 1, 1), (1, signing.COUNT_MAX + 1)):
+        with pytest.raises(ValueError, match="do not fit a seq"):
+            signing.stream_seq(stream, count)

@@ -898,7 +898,8 @@ class Chat:
 
     def _show_message(self, msg: Msg, own: bool) -> None:
         verdict = self.signatures.judge(msg) if self.signatures is not None else None
-        if self.signatures is not None and msg.to is not None and is_sealed(msg.text):
+        sealed = self.signatures is not None and msg.to is not None and is_sealed(msg.text)
+        if sealed:
             msg = dataclasses.replace(msg, text=self._open(msg.text))  # judged as sealed
         if verdict is not None:
             self._tell_verdict(msg, verdict)
@@ -915,7 +916,7 @@ class Chat:
         me = self.name
         self.rooms.message(msg, own=own)
         mention = not own and me is not None and mentions(msg.text, me)
-        self._show(Message(msg, own=own, mention=mention, verdict=verdict))
+        self._show(Message(msg, own=own, mention=mention, verdict=verdict, sealed=sealed))
 
     def _open(self, text: str) -> str:
         """A sealed private message's text, or what stands in for it when we cannot read it."""

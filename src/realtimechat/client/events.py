@@ -78,6 +78,7 @@ class Message:
     own: bool
     mention: bool  # someone else's message that names us
     verdict: Verdict | None = None  # its signature judged (None: this client does not judge)
+    sealed: bool = False  # a private message that came sealed (docs/protocol.md 6.9), opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +336,10 @@ def _json_fields(event: Event) -> tuple[str, dict[str, Any], str | None]:  # noq
             verified = verdict is not None and verdict.verified
             reason = None if verified else (verdict.reason if verdict else "not checked")
             body.update(own=event.own, mention=event.mention, verified=verified, reason=reason)
-            return ("private" if msg.to is not None else "message"), body, msg.ts
+            if msg.to is None:
+                return "message", body, msg.ts
+            body["sealed"] = event.sealed  # a bot tells what the server could read
+            return "private", body, msg.ts
         case Joined(frame=frame):
             return "join", {"name": frame.name, "room": frame.room}, frame.ts
         case Left(frame=frame):

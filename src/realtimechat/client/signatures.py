@@ -5,7 +5,9 @@ says what a verdict promises. ``Signatures`` holds our key and certificate,
 the certificates learnt from the server (by fingerprint: the bytes hash to
 it, so the server can withhold one but not swap it), the trust anchors we
 already hold for the server, and two small files in the client's state
-folder: the sequence numbers we signed (``signing-seq.json``) and, for
+folder: our device stream and the counts we signed (``signing-seq.json``,
+held by a lock while we run, so that a second client on the same folder
+takes a stream of its own rather than counting over ours) and, for
 pinned deployments, the first certificate seen for each name
 (``signers.json``, like ssh's known_hosts).
 
@@ -17,9 +19,11 @@ we trust the server through a CA) or is the one first seen for that name
 send time and not revoked then by a CRL we were given; the name shown is
 the certificate's (CA mode); the send time is near the server's ``ts``;
 and its ``ref`` was not seen before under another id (the sequence number
-only tells what is missing). Anything else is not verified, with one short reason.
+only tells what is missing, counted per certificate and device stream).
+Anything else is not verified, with one short reason.
 
-No I/O but the two small files (read at start, written as they change);
+No I/O but the two small files (read at start, written as they change)
+and the lock (``signing-seq.lock``, held until ``close`` or the process ends);
 no clock but the one passed in, so tests/unit/test_client_signatures.py
 runs without a loop.
 """
@@ -28,8 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,9 +48,23 @@ from cryptography.hazmat.primitives import serialization
 from ..names import name_from_cn, name_key
 from ..pki.keys import fingerprint_sha256
 from ..protocol import DEFAULT_ROOM, Msg, SendMsg, format_ts, parse_ts
-from ..signing import SignatureError, Signed, SigningKey, sign, verify
+from ..signing import (
+    COUNT_MAX,
+    STREAM_MAX,
+    SignatureError,
+    Signed,
+    SigningKey,
+    sign,
+    split_seq,
+    stream_seq,
+    verify,
+)
 
 SEQ_FILE: Final = "signing-seq.json"
+SEQ_LOCK: Final = "signing-seq.lock"  # held while a client signs from this folder
+STREAM_KEY: Final = (
+    "stream"  # in SEQ_FILE: this install's device stream (fingerprints key the rest)
+)
 SIGNERS_FILE: Final = "signers.json"
 CLOCK_SKEW: Final = dt.timedelta(minutes=10)  # send time vs the server's ts: beyond, a replay
 REFS_KEPT: Final = 50_000  # (fingerprint, ref) pairs remembered, to spot a replay
@@ -92,7 +112,7 @@ def signed_fields(msg: Msg) -> Signed | None:
 
 @dataclass(slots=True)
 class _Seen:
-    """Per (fingerprint, conversation): the last sequence number read live."""
+    """Per (fingerprint, device stream, conversation): the last count read live."""
 
     top: int = 0
 
@@ -117,26 +137,35 @@ class Signatures:
         self.folder = folder
         self.certs: dict[str, x509.Certificate] = {self.fp: cert}
         self.unknown: set[str] = set()  # fingerprints the server said it does not have
-        self._seq: dict[str, dict[str, int]] = {
-            fp: {k: v for k, v in counters.items() if isinstance(v, int)}
-            for fp, counters in _load(folder / SEQ_FILE if folder else None).items()
-            if isinstance(counters, dict)
-        }
+        self._lock = _lock(folder / SEQ_LOCK) if folder else None
+        self._seq_file = folder / SEQ_FILE if folder and self._lock is not None else None
+        self.stream, self._seq = _streamed(_load(self._seq_file))
         self._pins = _load(folder / SIGNERS_FILE if folder else None)
-        self._seen: dict[tuple[str, str], _Seen] = {}
+        self._seen: dict[tuple[str, int, str], _Seen] = {}
         self._refs: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._issuers: dict[str, x509.Certificate | None] = {}  # fp -> our CA that issued it
         self._last: dict[str, tuple[str, Verdict]] = {}  # name key -> (fp, verdict) last judged
 
+    def close(self) -> None:
+        """Let go of the state folder's stream, for another client (or a restart) to take."""
+        if self._lock is not None:
+            fd, self._lock = self._lock, None
+            os.close(fd)  # closing the descriptor drops the flock
+
     # -- sending --------------------------------------------------------------
 
     def sign(self, frame: SendMsg, name: str, now: dt.datetime) -> SendMsg:
-        """``frame`` with its signature, the next sequence number of its conversation."""
+        """``frame`` with its signature: our stream's next count in its conversation."""
         where = conversation(frame, name)
         counters = self._seq.setdefault(self.fp, {})
-        seq = counters.get(where, 0) + 1
-        counters[where] = seq
-        _save(self.folder / SEQ_FILE if self.folder else None, dict(self._seq))
+        count = counters.get(where, 0) + 1
+        if count > COUNT_MAX:  # 2**32 messages in one conversation: go on as a new stream
+            self.stream, self._seq = _streamed({})
+            counters, count = self._seq.setdefault(self.fp, {}), 1
+        counters[where] = count
+        kept: dict[str, object] = {STREAM_KEY: self.stream, **self._seq}
+        _save(self._seq_file, kept)
+        seq = stream_seq(self.stream, count)
         fields = Signed(
             fp=self.fp,
             from_=name,
@@ -288,21 +317,25 @@ class Signatures:
     def _sequence(self, msg: Msg, fields: Signed) -> tuple[int, str | None]:
         """(messages skipped before it, why it is a replay or None)."""
         if fields.ref is not None:
-            key = (fields.fp, fields.ref)
-            first = self._refs.setdefault(key, msg.id)
+            seen_ref = (fields.fp, fields.ref)
+            first = self._refs.setdefault(seen_ref, msg.id)
             if first != msg.id:
                 return 0, f"replayed: the same message came before as #{first}"
             if len(self._refs) > REFS_KEPT:
                 self._refs.popitem(last=False)
-        # Sequence numbers tell what is missing, not what is replayed (the ref does):
-        # a count that starts again is another device or state folder of the same
-        # certificate, or a reinstall, and is followed from where it is.
-        seen = self._seen.setdefault((fields.fp, conversation(msg, msg.from_)), _Seen())
+        # Sequence numbers tell what is missing, not what is replayed (the ref does).
+        # Each device stream of a certificate counts on its own, so two devices
+        # interleave without gaps; a count that starts again within one stream
+        # (its state folder restored from a backup, or a sender without streams on
+        # a second device) is followed from where it is (docs/protocol.md 6.8).
+        stream, count = split_seq(fields.seq)
+        key = (fields.fp, stream, conversation(msg, msg.from_))
+        seen = self._seen.setdefault(key, _Seen())
         missing = 0
-        if seen.top and fields.seq > seen.top + 1 and not msg.replay:
-            missing = fields.seq - seen.top - 1
-        if not msg.replay or fields.seq > seen.top:
-            seen.top = fields.seq
+        if seen.top and count > seen.top + 1 and not msg.replay:
+            missing = count - seen.top - 1
+        if not msg.replay or count > seen.top:
+            seen.top = count
         return missing, None
 
     def _timing(self, msg: Msg, fields: Signed) -> str | None:
@@ -343,6 +376,37 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature):
         return False
     return True
+
+
+def _lock(path: Path) -> int | None:
+    """An exclusive flock on ``path``, held until closed; None if another client holds it
+    (or it cannot be had): then we sign on a stream of our own, kept for this run only."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _streamed(data: dict[str, object]) -> tuple[int, dict[str, dict[str, int]]]:
+    """Our device stream and counts from the seq file: a new stream, counting from 1,
+    when it has none (a new install, or a file from before streams, whose counts were
+    stream 0's)."""
+    stream = data.get(STREAM_KEY)
+    if not isinstance(stream, int) or not 1 <= stream <= STREAM_MAX:
+        return secrets.randbelow(STREAM_MAX) + 1, {}
+    counters = {
+        fp: {k: v for k, v in values.items() if isinstance(v, int)}
+        for fp, values in data.items()
+        if isinstance(values, dict)
+    }
+    return stream, counters
 
 
 def _load(path: Path | None) -> dict[str, object]:
