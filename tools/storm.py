@@ -27,8 +27,10 @@ import resource
 import socket
 import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from realtimechat.tls import ClientFiles, client_context
 
 NOT_CLEAN = 7  # as rtchat-bench: the run finished, but not cleanly
 USER = "storm"
+STARTED = time.monotonic()
 METRICS = re.compile(r"^(rtchat_(?:handshakes_refused|sessions_closed)_total\{.*\}) (\S+)$")
 
 
@@ -51,6 +54,11 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def progress(step: str) -> None:
+    """A step of the storm, on stderr with the time since the start."""
+    print(f"storm: {time.monotonic() - STARTED:7.1f} s  {step}", file=sys.stderr, flush=True)
 
 
 def raise_open_files() -> int:
@@ -203,7 +211,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         through = Endpoint(host="127.0.0.1", port=cluster.port, cn=SERVER_CN)
         survivor = Endpoint(host="127.0.0.1", port=cluster.ports["b"], cn=SERVER_CN)
         context = client_context(files)
-        result = asyncio.run(storm(plan, through, survivor, context, lambda: cluster.kill("a")))
+        kill = partial(cluster.kill, "a")
+        result = asyncio.run(storm(plan, through, survivor, context, kill=kill, say=progress))
         report = summary(result, survivor_metrics(metrics_port))
     finally:
         cluster.stop()

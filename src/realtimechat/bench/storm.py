@@ -394,11 +394,14 @@ async def storm(
     through: Endpoint,
     survivor: Endpoint,
     context: ssl.SSLContext,
+    *,
     kill: Callable[[], None],
+    say: Callable[[str], None] = lambda _: None,
 ) -> StormResult:
     """Connect ``plan.clients`` through ``through``, stream to ``survivor``, ``kill``, measure.
 
     Bounded by ``plan.timeout``: clients still away then count as not back.
+    ``say`` is told each step as it ends (a progress line).
     """
     deadline = monotonic() + plan.timeout
     run = secrets.token_hex(4)
@@ -423,17 +426,21 @@ async def storm(
     publisher = Publisher(run)
     try:
         connected = await _all_back(clients, deadline)
+        say(f"{connected} of {plan.clients} connected")
         await publisher.open(survivor, context, plan.try_timeout)
         await _stream(publisher, plan.rate, monotonic() + plan.before)
         kill()
         killed_at = monotonic()
+        say(f"killed, {publisher.sent} numbers sent")
         streaming = asyncio.create_task(_stream(publisher, plan.rate, deadline))
         await _dropped_and_back(clients, deadline)
         last_back = monotonic() - killed_at
         streaming.cancel()
+        say(f"{sum(c.back.is_set() for c in clients)} of {plan.clients} back")
         await _stream(publisher, plan.rate, min(deadline, monotonic() + plan.after))
         await publisher.settle(plan.try_timeout)
         await _all_seen(clients, publisher, min(deadline, monotonic() + plan.try_timeout))
+        say(f"{publisher.sent} sent, {len(publisher.acked)} acknowledged; counting")
     finally:
         for client in clients:
             client.stop()
