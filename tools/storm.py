@@ -39,6 +39,7 @@ from cluster import Cluster, Failed
 from realtimechat import pki
 from realtimechat.bench.spawn import SERVER_CN, SPAWN_FLAGS
 from realtimechat.bench.storm import Backoff, StormPlan, StormResult, percentile, storm
+from realtimechat.cli.common import loop_factory
 from realtimechat.client.connection import Endpoint
 from realtimechat.tls import ClientFiles, client_context
 
@@ -170,6 +171,12 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=plan.timeout, help="the whole storm, in s (%(default)s)"
     )
+    parser.add_argument(
+        "--try-timeout",
+        type=float,
+        default=plan.try_timeout,
+        help="one connection try (TCP, TLS, welcome, replay), in s (%(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="the jitter's random seed")
     parser.add_argument(
         "--server-arg",
@@ -205,6 +212,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             after=args.after,
             concurrency=args.concurrency,
             timeout=args.timeout,
+            try_timeout=args.try_timeout,
             backoff=Backoff(*args.backoff),
             seed=args.seed,
         )
@@ -212,7 +220,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         survivor = Endpoint(host="127.0.0.1", port=cluster.ports["b"], cn=SERVER_CN)
         context = client_context(files)
         kill = partial(cluster.kill, "a")
-        result = asyncio.run(storm(plan, through, survivor, context, kill=kill, say=progress))
+        with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
+            result = runner.run(storm(plan, through, survivor, context, kill=kill, say=progress))
         report = summary(result, survivor_metrics(metrics_port))
     finally:
         cluster.stop()
