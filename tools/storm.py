@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,21 @@ def print_table(report: dict[str, Any]) -> None:
     print("clean" if report["clean"] else "NOT clean")
 
 
+def at_least(low: float, kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` no lower than ``low`` (one-line error otherwise)."""
+
+    def check(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"at least {low:g}, not {text}")
+        return value
+
+    return check
+
+
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     plan = StormPlan()
     parser = argparse.ArgumentParser(
@@ -143,9 +158,17 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         "N clients through haproxy, a numbered stream to b, a killed -9; every client back "
         "and resumed, nothing lost, nothing twice? Exit 0 clean, 7 not clean, 1 no cluster.",
     )
-    parser.add_argument("--clients", type=int, default=plan.clients, help="default %(default)s")
     parser.add_argument(
-        "--rate", type=float, default=plan.rate, help="stream messages a second (%(default)s)"
+        "--clients",
+        type=at_least(2, int),
+        default=plan.clients,
+        help="clients through haproxy, round robin: half on the killed server (%(default)s)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=at_least(0.1, float),
+        default=plan.rate,
+        help="stream messages a second (%(default)s)",
     )
     parser.add_argument(
         "--before", type=float, default=plan.before, help="stream seconds before the kill"
@@ -155,7 +178,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--concurrency",
-        type=int,
+        type=at_least(1, int),
         default=plan.concurrency,
         help="first connections at once (reconnects are not held back; default %(default)s)",
     )
@@ -169,11 +192,14 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         "(default 0.05 2)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=plan.timeout, help="the whole storm, in s (%(default)s)"
+        "--timeout",
+        type=at_least(1, float),
+        default=plan.timeout,
+        help="the whole storm, in s (%(default)s)",
     )
     parser.add_argument(
         "--try-timeout",
-        type=float,
+        type=at_least(0.1, float),
         default=plan.try_timeout,
         help="one connection try (TCP, TLS, welcome, replay), in s (%(default)s)",
     )
