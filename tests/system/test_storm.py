@@ -43,12 +43,13 @@ def storm(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any], str]:
 def test_a_killed_server_s_clients_all_come_back_through_haproxy_with_nothing_lost_or_twice(
     tmp_path: Path,
 ) -> None:
-    """40 clients, round robin over a and b; a is killed -9: its 20 come back through
+    """40 clients, round robin over a and b; a is killed -9: its clients come back through
     haproxy and resume, every acknowledged number reaches every client once; exit 0."""
     code, report, stderr = storm(tmp_path)
     assert code == 0, stderr
     assert report["connected"] == CLIENTS
-    assert report["dropped"] == CLIENTS // 2, "round robin: half were on a"
+    # Round robin puts half on a; a try refused on a loaded machine moves it on by one.
+    assert CLIENTS // 4 <= report["dropped"] <= 3 * CLIENTS // 4
     assert report["back"] == report["dropped"]
     assert report["sent"] == report["acked"] > 0
     assert (report["lost"], report["twice"], report["gap_missed"]) == (0, 0, 0)
@@ -59,16 +60,18 @@ def test_a_killed_server_s_clients_all_come_back_through_haproxy_with_nothing_lo
 def test_the_survivor_s_handshake_limit_refuses_some_of_the_storm_and_all_still_come_back(
     tmp_path: Path,
 ) -> None:
-    """With the server's own --max-handshakes-per-source 8 (all of haproxy's connections
-    come from 127.0.0.1) and no backoff to spread them, the survivor refuses handshakes in
-    the storm, says so in its metrics; the clients retry and every one is back."""
+    """With --max-handshakes-per-source 2 (all of haproxy's connections come from
+    127.0.0.1) and no backoff to spread them, the survivor refuses handshakes, says so in
+    its metrics; the clients retry and every one is back. (Refused tries move haproxy's
+    round robin on, so a holds about half, not exactly.)"""
     code, report, stderr = storm(
         tmp_path,
         *("--server-arg=--max-handshakes-per-source", "--server-arg=2"),
         *("--backoff", "0", "0", "--concurrency", str(CLIENTS)),
     )
     assert code == 0, stderr
-    assert report["back"] == report["dropped"] == CLIENTS // 2
+    assert report["connected"] == CLIENTS
+    assert report["back"] == report["dropped"] > 0
     assert (report["lost"], report["twice"]) == (0, 0)
     refused = {k: v for k, v in report["survivor"].items() if "handshakes_refused" in k}
     assert refused, report["survivor"]
