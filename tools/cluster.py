@@ -135,11 +135,20 @@ def listening_port(log: Path, found: list[int]) -> Iterator[bool]:
 class Cluster:
     """The parts started so far, stopped in reverse order."""
 
-    def __init__(self, folder: Path, pki: Path, bin_dir: Path, port: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        pki: Path,
+        bin_dir: Path,
+        port: int,
+        server_args: dict[str, list[str]] | None = None,
+    ) -> None:
         self.folder = folder
         self.pki = pki
         self.bin_dir = bin_dir
         self.port = port
+        self.server_args = server_args or {}  # by server name: more options (tools/storm.py)
+        self.ports: dict[str, int] = {}  # by server name, once started
         self.parts: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self) -> None:
@@ -182,10 +191,12 @@ class Cluster:
             str(self.bin_dir / "rtchat-server"),
             *("--host", "127.0.0.1", "--port", "0", "--pki", str(self.pki)),
             *("--data", str(data), "--redis", redis_url, "--server-id", name),
+            *self.server_args.get(name, []),
         ]
         process = self._add(f"rtchat-server {name}", command, log)
         found: list[int] = []
         wait_until(listening_port(log, found), process, f"rtchat-server {name}", log)
+        self.ports[name] = found[-1]
         return found[-1]
 
     def stop(self) -> None:
@@ -203,6 +214,13 @@ class Cluster:
     def haproxy_gone(self) -> bool:
         """haproxy exited on its own: nobody can get in any more (a killed server is the demo)."""
         return any(what == "haproxy" and p.poll() is not None for what, p in self.parts)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL rtchat-server ``name`` (no goodbye: its clients just lose the connection)."""
+        for what, process in self.parts:
+            if what == f"rtchat-server {name}":
+                process.kill()
+                process.wait()
 
     def servers(self) -> list[tuple[str, int]]:
         return [(what, p.pid) for what, p in self.parts if what.startswith("rtchat-server")]

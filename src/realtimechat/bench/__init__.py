@@ -39,5 +39,6 @@ Modules: ``wire`` (marker and messages), ``certs`` (client certificates),
 ``clients`` (one connection), ``worker`` (a worker process), ``messages``
 (what coordinator and workers say), ``pool`` (the coordinator's side),
 ``spawn`` (``--spawn`` and /proc), ``scenarios`` (the runs), ``report``
-(table and JSON), ``progress`` (the stderr line), ``errors``.
+(table and JSON), ``progress`` (the stderr line), ``errors``; ``storm``
+(the failover storm's reconnecting clients, run by tools/storm.py).
 """
