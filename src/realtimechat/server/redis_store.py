@@ -14,7 +14,13 @@ Data layout (docs/scaling.md, "Data layout"); every key carries the hash tag
     {rtc}:members:<key>    set: the identity keys of a room's members
     {rtc}:roomlast         hash: room name -> id of its last message
     {rtc}:ctl              stream: what servers must tell each other (names
-                           claimed, memberships, topics): o, k (kind), e (JSON)
+                           claimed, memberships, topics, names online and
+                           offline): o, k (kind), e (JSON)
+    {rtc}:srv:<origin>     hash: one server process's sessions: session -> name key
+    {rtc}:online           hash: name key -> its sessions on all servers
+    {rtc}:users            hash: name key -> the name online (JSON: key, identity,
+                           name, fp, since, op)
+    {rtc}:servers          sorted set: origin -> its deadline (ms, Redis's clock)
 
 Ids come from the ``append`` script, never from a client: ``last + 1``,
 and on the first write by a new Redis process (a restart, a failover:
@@ -259,6 +265,84 @@ return 1
 """
 
 
+# Presence (docs/scaling.md, "Presence"). A name's sessions on all servers are
+# counted in {rtc}:online; an event goes to ctl only when the count crosses
+# 0 <-> 1, so a second device, or a reconnect elsewhere before the reaper
+# ends the first session, announces nothing. Server hashes are named by the
+# script from ARGV (their keys share {rtc}'s slot).
+_NOW_MS: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: online, users, ..., ctl (last, as _CTL_XADD wants). Defines leave(srv, session,
+# reason): 1 if that was the name's last session anywhere (it went offline).
+_LEAVE_FN: Final = f"""
+local function leave(srv, session, reason)
+  local key = redis.call('HGET', srv, session)
+  if not key then return 0 end
+  redis.call('HDEL', srv, session)
+  if redis.call('HINCRBY', KEYS[1], key, -1) > 0 then return 0 end
+  redis.call('HDEL', KEYS[1], key)
+  local user = cjson.decode(redis.call('HGET', KEYS[2], key) or '{{}}')
+  redis.call('HDEL', KEYS[2], key)
+  local EVENT = cjson.encode({{key = key, identity = user['identity'] or '',
+                               name = user['name'] or '', reason = reason}})
+  {_CTL_XADD}
+  return 1
+end
+"""
+
+# KEYS: online, users, servers, srv, ctl; ARGV: session, key, user, grace ms, origin,
+# kind, maxlen. Returns the newest ctl id: the server's picture includes this
+# session's name once its follower has read that far.
+_ENTER: Final = f"""
+{_NOW_MS}
+if not redis.call('ZSCORE', KEYS[3], ARGV[5]) then
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[5])
+end
+if redis.call('HSETNX', KEYS[4], ARGV[1], ARGV[2]) == 1 and
+   redis.call('HINCRBY', KEYS[1], ARGV[2], 1) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  local EVENT = ARGV[3]
+  return {_CTL_XADD}
+end
+local newest = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
+if #newest == 0 then return '0-0' end
+return newest[1][1]
+"""
+
+# KEYS: online, users, srv, ctl; ARGV: session, reason, origin, kind, maxlen.
+_EXIT: Final = f"""
+{_LEAVE_FN}
+return leave(KEYS[3], ARGV[1], ARGV[2])
+"""
+
+# KEYS: online, users, servers, ctl; ARGV: srv key prefix, reason, origin, kind, maxlen.
+# Ends every session of each server whose deadline has passed; how many servers.
+_REAP: Final = f"""
+{_NOW_MS}
+{_LEAVE_FN}
+local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+for _, origin in ipairs(dead) do
+  local srv = ARGV[1] .. origin
+  for _, session in ipairs(redis.call('HKEYS', srv)) do leave(srv, session, ARGV[2]) end
+  redis.call('DEL', srv)
+  redis.call('ZREM', KEYS[3], origin)
+end
+return #dead
+"""
+
+# KEYS: servers; ARGV: origin, grace ms. 1 if the server was still there (not reaped).
+_BEAT: Final = f"""
+{_NOW_MS}
+local alive = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+if alive then return 1 end
+return 0
+"""
+
+
 # ----------------------------------------------------------------------
 # Entries
 
@@ -409,6 +493,10 @@ class RedisStore:
         self._rooms = f"{prefix}:rooms"
         self._roomlast = f"{prefix}:roomlast"
         self._sanctions = f"{prefix}:sanctions"  # "kind identity" -> the Sanction as JSON
+        self._online = f"{prefix}:online"
+        self._users = f"{prefix}:users"
+        self._servers = f"{prefix}:servers"
+        self._srv = f"{prefix}:srv:"  # + origin
         self.ctl_start = "0-0"  # the last control event at open: a follower starts after it
         self._client: redis.Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -455,6 +543,10 @@ class RedisStore:
                 ("join", _JOIN),
                 ("part", _PART),
                 ("topic", _TOPIC),
+                ("enter", _ENTER),
+                ("exit", _EXIT),
+                ("reap", _REAP),
+                ("beat", _BEAT),
             )
         }
 
@@ -631,6 +723,36 @@ class RedisStore:
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
         args = [key, topic or "", by, ts, *self._ctl_args("topic")]
         await self._scripts["topic"](keys=[self._rooms, self.ctl_key], args=args)
+
+    # -- presence: who is online on every server -------------------------------------
+
+    async def online(self) -> list[dict[str, Any]]:
+        """Every name online on some server: its JSON record, as ``enter`` wrote it."""
+        return [json.loads(value) for value in (await hgetall(self.client, self._users)).values()]
+
+    async def enter(self, session: str, key: str, user: dict[str, Any], grace: float) -> str:
+        """Register a session of this server; the newest ctl id after it (see _ENTER)."""
+        keys = [self._online, self._users, self._servers, self._srv + self.origin, self.ctl_key]
+        text = json.dumps(user, ensure_ascii=False)
+        args = [session, key, text, int(grace * 1000), *self._ctl_args("online")]
+        return str(await self._scripts["enter"](keys=keys, args=args))
+
+    async def exit(self, session: str, reason: str) -> bool:
+        """End a session of this server; True if its name went offline everywhere."""
+        keys = [self._online, self._users, self._srv + self.origin, self.ctl_key]
+        args = [session, reason, *self._ctl_args("offline")]
+        return bool(await self._scripts["exit"](keys=keys, args=args))
+
+    async def beat(self, grace: float) -> bool:
+        """This server is alive for ``grace`` seconds more; False if it had been reaped."""
+        args: list[str | int] = [self.origin, int(grace * 1000)]
+        return bool(await self._scripts["beat"](keys=[self._servers], args=args))
+
+    async def reap(self, reason: str) -> int:
+        """End the sessions of every server past its deadline; how many servers."""
+        keys = [self._online, self._users, self._servers, self.ctl_key]
+        args = [self._srv, reason, *self._ctl_args("offline")]
+        return int(await self._scripts["reap"](keys=keys, args=args))
 
     # -- operators' sanctions and message of the day ----------------------------------
     # Kept in Redis, so every server on it reads the same: each re-reads the

@@ -559,7 +559,8 @@ class Session(asyncio.Protocol):
         # A resume from another server may name ids this one has not handed
         # on yet (engine.catch_up); that waits, as a name being written does.
         behind = hello.since is not None and hello.since > self.hub.last_id
-        if not new_names and not behind:
+        # Presence shared by several servers: registered before the welcome (Hub.enter).
+        if not new_names and not behind and not self.hub.shares_presence:
             self._welcome(hello, name)
             return
         self._deciding = True
@@ -574,6 +575,8 @@ class Session(asyncio.Protocol):
             await self.hub.claim(self.identity, new_names)
             if hello.since is not None:
                 await self.hub.engine.catch_up(hello.since)
+            if self.hub.shares_presence and not self.closed:
+                await self.hub.enter(self, name)
         except Refusal as exc:  # another server's identity took the name meanwhile
             self._apply(self.machine.refuse(exc))
             self._flush_machine()
