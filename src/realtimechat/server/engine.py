@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..protocol import Msg, PartReason, UserInfo
 from .store import Draft, RoomRecord, Sanction, Store, Stored
@@ -88,6 +88,8 @@ class Changes(Protocol):
 
     def went_offline(self, key: str, identity: str, name: str, reason: str) -> None: ...
 
+    def operated(self, event: dict[str, Any]) -> None: ...
+
 
 class Engine(Protocol):
     """What the hub needs of whatever keeps the conversation.
@@ -111,6 +113,8 @@ class Engine(Protocol):
     * Writes made here (``claim_name``, rooms) are told to the other
       servers' ``changes``; ``name`` is the member's name, for their
       ``join``/``leave``.
+    * ``tell_servers``: an operator's action done here (moderation.py),
+      for every other server's ``changes.operated``, once.
     * ``share_presence(grace)``: None if presence is the hub's own (one
       server); else who is online on every server now, and from then on
       each session is registered with ``enter`` (which returns once this
@@ -157,6 +161,8 @@ class Engine(Protocol):
     async def enter(self, session: str, user: OnlineUser) -> None: ...
 
     async def exit(self, session: str, key: str, reason: str) -> None: ...
+
+    async def tell_servers(self, event: Mapping[str, Any]) -> None: ...
 
 
 class LocalEngine:
@@ -228,6 +234,9 @@ class LocalEngine:
 
     async def exit(self, session: str, key: str, reason: str) -> None:
         """Never called: presence is not shared."""
+
+    async def tell_servers(self, event: Mapping[str, Any]) -> None:
+        """There is no other server to tell."""
 
 
 def nobody(entries: Sequence[Entry]) -> None:

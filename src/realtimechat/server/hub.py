@@ -263,7 +263,7 @@ class Hub(Generic[P]):
         self._members: dict[str, Member] = {}  # names with a session on this server
         # Names online (on every server, if presence is shared), and their keys in
         # order (for who): on one server, the same names as _members.
-        self._directory: dict[str, UserInfo] = {}
+        self._directory: dict[str, OnlineUser] = {}
         self._sorted_keys: list[str] = []
         self._shared = False  # presence is the engine's (Redis), not this hub's alone
         self._registered: dict[P, Registration] = {}  # sessions entered in the engine
@@ -300,7 +300,7 @@ class Hub(Generic[P]):
         online = await self.engine.share_presence(self.settings.presence_grace)
         self._shared = online is not None
         for user in online or ():
-            self._list(user.key, user.info)
+            self._list(user)
         self.engine.follow(self._deliver, self)
 
     def _own(self, key: str, identity: str, name: str, *, loading: bool = False) -> None:
@@ -503,7 +503,7 @@ class Hub(Generic[P]):
         self._sessions_of.setdefault(identity.key, []).append(session)
         self.budgets.attach(identity.key)
         if first_session and not self._shared:  # shared: came_online told it, before
-            self._list(key, member.info())
+            self._list(OnlineUser(key, identity.key, member.info()))
             self._presence(identity.key, PresenceChange(key, name, online=True))
         return member
 
@@ -548,8 +548,12 @@ class Hub(Generic[P]):
         self.background(exit_, "end a session for the other servers")
 
     def member_named(self, name: str) -> Member | None:
-        """The member online under ``name`` (compared as names are), or None."""
+        """The member online here under ``name`` (compared as names are), or None."""
         return self._members.get(name_key(name))
+
+    def online_named(self, name: str) -> OnlineUser | None:
+        """Who is online under ``name`` on any server (this one's only, on one), or None."""
+        return self._directory.get(name_key(name))
 
     def owner_of(self, key: str) -> tuple[str, str] | None:
         """The identity owning the name whose key is ``key``, and that name; or None."""
@@ -926,7 +930,7 @@ class Hub(Generic[P]):
         start = 0 if cursor is None else bisect.bisect_right(keys, cursor)
         page = keys[start : start + size]
         next_cursor = page[-1] if start + size < len(keys) else None
-        return Users(users=tuple(self._directory[key] for key in page), next=next_cursor)
+        return Users(users=tuple(self._directory[key].info for key in page), next=next_cursor)
 
     def answer_who(self, session: Peer, request: Who) -> None:
         member = session.member
@@ -1184,7 +1188,7 @@ class Hub(Generic[P]):
         """A name's first session on any server (shared presence): list it, tell everyone."""
         if user.key in self._directory:
             return  # a repeat (our snapshot already had it)
-        self._list(user.key, user.info)
+        self._list(user)
         self._presence(user.identity, PresenceChange(user.key, user.info.name, online=True))
 
     def went_offline(self, key: str, identity: str, name: str, reason: str) -> None:
@@ -1194,10 +1198,14 @@ class Hub(Generic[P]):
         self._unlist(key)
         self._presence(identity, PresenceChange(key, name, False, reason))
 
-    def _list(self, key: str, info: UserInfo) -> None:
-        if key not in self._directory:
-            bisect.insort(self._sorted_keys, key)
-        self._directory[key] = info
+    def _list(self, user: OnlineUser) -> None:
+        if user.key not in self._directory:
+            bisect.insort(self._sorted_keys, user.key)
+        self._directory[user.key] = user
+
+    def operated(self, event: dict[str, Any]) -> None:
+        """An operator's action on another server (a kick, ban, motd...): as it applies here."""
+        self.moderation.apply(event)
 
     def _unlist(self, key: str) -> None:
         del self._directory[key]

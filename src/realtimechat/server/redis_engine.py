@@ -241,6 +241,9 @@ class RedisEngine:
         self._sessions.pop(session, None)
         await self._redis.exit(session, reason)
 
+    async def tell_servers(self, event: Mapping[str, Any]) -> None:
+        await self._redis.tell("op", event)
+
     async def _beat(self) -> None:
         """Heartbeats and reaping, every grace / BEATS_PER_GRACE seconds, until cancelled."""
         every = self._grace / BEATS_PER_GRACE
@@ -342,6 +345,8 @@ def _dispatch(changes: Changes, kind: str, event: dict[str, Any]) -> None:
         )
     elif kind == "topic":
         changes.topic_set(event["key"], event["topic"] or None, event["by"], event["ts"])
+    elif kind == "op":
+        changes.operated(event)
     elif kind == "online":
         changes.came_online(_user(event))
     elif kind == "offline":

@@ -51,6 +51,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as redis
 from redis import exceptions as redis_errors
 from redis.commands.core import AsyncScript
+from redis.typing import EncodableT, FieldT
 
 from ..errors import ConfigError
 from ..names import lookalike_keys, name_problem
@@ -723,6 +724,12 @@ class RedisStore:
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
         args = [key, topic or "", by, ts, *self._ctl_args("topic")]
         await self._scripts["topic"](keys=[self._rooms, self.ctl_key], args=args)
+
+    async def tell(self, kind: str, event: Mapping[str, Any]) -> None:
+        """A control event of ``kind`` for every other server (an operator's action)."""
+        text = json.dumps(event, ensure_ascii=False)
+        fields: dict[FieldT, EncodableT] = {"o": self.origin, "k": kind, "e": text}
+        await self.client.xadd(self.ctl_key, fields, maxlen=CTL_MAXLEN, approximate=True)
 
     # -- presence: who is online on every server -------------------------------------
 
