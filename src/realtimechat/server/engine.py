@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -90,6 +90,8 @@ class Changes(Protocol):
 
     def operated(self, event: dict[str, Any]) -> None: ...
 
+    def revoked(self, keys: Sequence[str]) -> None: ...
+
 
 class Engine(Protocol):
     """What the hub needs of whatever keeps the conversation.
@@ -113,6 +115,10 @@ class Engine(Protocol):
     * Writes made here (``claim_name``, rooms) are told to the other
       servers' ``changes``; ``name`` is the member's name, for their
       ``join``/``leave``.
+    * ``revocations``: None if the trust files are all a server refuses
+      by (one server); else the revocations every server shares (keys of
+      ``trust.revocation_keys``), which ``revoke`` adds to (the new ones
+      reach the other servers' ``changes.revoked``). They only refuse.
     * ``tell_servers``: an operator's action done here (moderation.py),
       for every other server's ``changes.operated``, once.
     * ``share_presence(grace)``: None if presence is the hub's own (one
@@ -163,6 +169,10 @@ class Engine(Protocol):
     async def exit(self, session: str, key: str, reason: str) -> None: ...
 
     async def tell_servers(self, event: Mapping[str, Any]) -> None: ...
+
+    async def revocations(self) -> frozenset[str] | None: ...
+
+    async def revoke(self, keys: Collection[str]) -> None: ...
 
 
 class LocalEngine:
@@ -237,6 +247,13 @@ class LocalEngine:
 
     async def tell_servers(self, event: Mapping[str, Any]) -> None:
         """There is no other server to tell."""
+
+    async def revocations(self) -> frozenset[str] | None:
+        """None: one server's certificate files are all it refuses by."""
+        return None
+
+    async def revoke(self, keys: Collection[str]) -> None:
+        """Never called: revocations are not shared."""
 
 
 def nobody(entries: Sequence[Entry]) -> None:

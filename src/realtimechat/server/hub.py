@@ -91,6 +91,7 @@ from .roomfile import RoomFile
 from .rooms import Caller, Room, RoomDirectory
 from .stats import ServerStats
 from .store import LOBBY, Draft, HistoryPage, MemoryStore, RoomRecord, Scope, Store, Stored
+from .trust import REVOKED, revocation_keys
 
 # A run of messages fanned out as one piece is cut at about this size, so
 # that a slow reader loses little when one does not fit its queue.
@@ -268,6 +269,8 @@ class Hub(Generic[P]):
         self._shared = False  # presence is the engine's (Redis), not this hub's alone
         self._registered: dict[P, Registration] = {}  # sessions entered in the engine
         self._serial = 0  # names this process's sessions for the engine
+        # Revocations shared by the servers on one Redis (None: only the trust files).
+        self._revoked: set[str] | None = None
         self._active: dict[P, Member] = {}  # welcomed sessions, oldest first: the lobby
         self._sessions_of: dict[str, list[P]] = {}  # identity key -> its welcomed sessions
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
@@ -297,6 +300,8 @@ class Hub(Generic[P]):
         records, members = await self.store.rooms()
         self.rooms.load(records, members, room_file or RoomFile())
         await self.moderation.load()
+        shared = await self.engine.revocations()
+        self._revoked = set(shared) if shared is not None else None
         online = await self.engine.share_presence(self.settings.presence_grace)
         self._shared = online is not None
         for user in online or ():
@@ -1210,6 +1215,42 @@ class Hub(Generic[P]):
     def _unlist(self, key: str) -> None:
         del self._directory[key]
         del self._sorted_keys[bisect.bisect_left(self._sorted_keys, key)]
+
+    # ------------------------------------------------------------------
+    # Revocations every server on one Redis shares (only ever more refusals)
+
+    def refusal(self, identity: PeerIdentity) -> str | None:
+        """``revoked`` if another server revoked ``identity``'s certificate, else None.
+
+        Only refuses: whom the trust files admit is still each server's own.
+        """
+        revoked = self._revoked
+        if revoked and any(key in revoked for key in revocation_keys(identity)):
+            return REVOKED
+        return None
+
+    async def revoke(self, keys: Collection[str]) -> None:
+        """Share what this server's trust revokes (at start, after a reload) with the others."""
+        if self._revoked is None:
+            return
+        new = set(keys) - self._revoked
+        if new:
+            self._revoked |= new
+            await self.engine.revoke(new)
+
+    def revoked(self, keys: Sequence[str]) -> None:
+        """Another server revoked certificates: end their sessions here (``bye revoked``)."""
+        if self._revoked is None:
+            return
+        self._revoked.update(keys)
+        for session, member in list(self._active.items()):
+            identity = session.identity
+            if identity is None or self.refusal(identity) is None or session.closed:
+                continue
+            # As Session.recheck: a revoked certificate loses every room (once: a repeat parts
+            # nothing), then its sessions end.
+            self.part_all(identity.key, PartReason.REVOKED, member.name)
+            session.end(REVOKED)
 
     def _room_control(self, room: Room, data: bytes, *, skip: str | None = None) -> None:
         """A control frame to every session receiving ``room`` (not ``skip``'s sessions)."""

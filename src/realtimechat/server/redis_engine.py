@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Final, cast
 
 from redis import exceptions as redis_errors
@@ -244,6 +244,12 @@ class RedisEngine:
     async def tell_servers(self, event: Mapping[str, Any]) -> None:
         await self._redis.tell("op", event)
 
+    async def revocations(self) -> frozenset[str] | None:
+        return await self._redis.revocations()
+
+    async def revoke(self, keys: Collection[str]) -> None:
+        await self._redis.revoke(sorted(keys))
+
     async def _beat(self) -> None:
         """Heartbeats and reaping, every grace / BEATS_PER_GRACE seconds, until cancelled."""
         every = self._grace / BEATS_PER_GRACE
@@ -325,8 +331,8 @@ class RedisEngine:
             self._log.warning("ignored a control event of another server: %s %r", kind, event)
 
 
-def _dispatch(changes: Changes, kind: str, event: dict[str, Any]) -> None:
-    """Hand one control event to the hub."""
+def _dispatch(changes: Changes, kind: str, event: Any) -> None:
+    """Hand one control event (JSON: an object; a list for ``revoke``) to the hub."""
     if kind == "own":
         identity, name = event["owner"]
         changes.owned(event["key"], identity, name)
@@ -345,6 +351,8 @@ def _dispatch(changes: Changes, kind: str, event: dict[str, Any]) -> None:
         )
     elif kind == "topic":
         changes.topic_set(event["key"], event["topic"] or None, event["by"], event["ts"])
+    elif kind == "revoke":
+        changes.revoked([str(key) for key in event])
     elif kind == "op":
         changes.operated(event)
     elif kind == "online":

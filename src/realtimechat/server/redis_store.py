@@ -21,6 +21,7 @@ Data layout (docs/scaling.md, "Data layout"); every key carries the hash tag
     {rtc}:users            hash: name key -> the name online (JSON: key, identity,
                            name, fp, since, op)
     {rtc}:servers          sorted set: origin -> its deadline (ms, Redis's clock)
+    {rtc}:revoked          set: revocation keys (trust.revocation_keys); only grows
 
 Ids come from the ``append`` script, never from a client: ``last + 1``,
 and on the first write by a new Redis process (a restart, a failover:
@@ -266,6 +267,19 @@ return 1
 """
 
 
+# KEYS: revoked, ctl; ARGV: the revocation keys, then origin, kind, maxlen. Only the
+# keys new to the set go to ctl; how many.
+_REVOKE: Final = f"""
+local new = {{}}
+for i = 1, #ARGV - 3 do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
+end
+if #new == 0 then return 0 end
+local EVENT = cjson.encode(new)
+{_CTL_XADD}
+return #new
+"""
+
 # Presence (docs/scaling.md, "Presence"). A name's sessions on all servers are
 # counted in {rtc}:online; an event goes to ctl only when the count crosses
 # 0 <-> 1, so a second device, or a reconnect elsewhere before the reaper
@@ -498,6 +512,7 @@ class RedisStore:
         self._users = f"{prefix}:users"
         self._servers = f"{prefix}:servers"
         self._srv = f"{prefix}:srv:"  # + origin
+        self._revoked = f"{prefix}:revoked"
         self.ctl_start = "0-0"  # the last control event at open: a follower starts after it
         self._client: redis.Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -548,6 +563,7 @@ class RedisStore:
                 ("exit", _EXIT),
                 ("reap", _REAP),
                 ("beat", _BEAT),
+                ("revoke", _REVOKE),
             )
         }
 
@@ -730,6 +746,16 @@ class RedisStore:
         text = json.dumps(event, ensure_ascii=False)
         fields: dict[FieldT, EncodableT] = {"o": self.origin, "k": kind, "e": text}
         await self.client.xadd(self.ctl_key, fields, maxlen=CTL_MAXLEN, approximate=True)
+
+    # -- revocations every server refuses ---------------------------------------------
+
+    async def revocations(self) -> frozenset[str]:
+        return frozenset(cast(set[str], await self.client.smembers(self._revoked)))
+
+    async def revoke(self, keys: Sequence[str]) -> int:
+        """Add revocation keys; the new ones go to ``ctl`` (``revoke``). How many were new."""
+        args = [*keys, *self._ctl_args("revoke")]
+        return int(await self._scripts["revoke"](keys=[self._revoked, self.ctl_key], args=args))
 
     # -- presence: who is online on every server -------------------------------------
 

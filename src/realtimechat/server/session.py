@@ -236,7 +236,11 @@ class Session(asyncio.Protocol):
             return
         self.started = True
         self.machine.last_received = self.context.loop.time()
-        refusal = self.refuse_with or self._trust.refusal(self.identity)
+        refusal = (
+            self.refuse_with
+            or self._trust.refusal(self.identity)
+            or self.hub.refusal(self.identity)  # revoked on another server
+        )
         if refusal is None and self.admit_identity is not None:
             refusal = self.admit_identity(self.identity)
         self.admit_identity = None  # asked once; it holds the server's connection
@@ -553,6 +557,10 @@ class Session(asyncio.Protocol):
         written; frames that arrive meanwhile wait in the machine.
         """
         assert self.identity is not None
+        revoked = self.hub.refusal(self.identity)  # revoked on another server meanwhile
+        if revoked is not None:
+            self.end(revoked)
+            return
         self.hub.moderation.check_hello(self.identity)  # a banned identity: bye banned
         name = self.hub.choose_name(self.identity, hello.name)
         new_names = self.hub.unclaimed(self.identity, name)
