@@ -77,6 +77,9 @@ class RedisEngine:
         # This server's registered sessions (session -> name key and record):
         # entered again if the server was reaped while alive (a long pause).
         self._sessions: dict[str, tuple[str, dict[str, Any]]] = {}
+        # Sessions ended while Redis could not be told (session -> reason): the
+        # heartbeat tells it later, or the name would stay online everywhere.
+        self._unexited: dict[str, str] = {}
 
     @property
     def last_id(self) -> int:
@@ -239,7 +242,11 @@ class RedisEngine:
 
     async def exit(self, session: str, key: str, reason: str) -> None:
         self._sessions.pop(session, None)
-        await self._redis.exit(session, reason)
+        try:
+            await self._redis.exit(session, reason)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError):
+            self._unexited[session] = reason
+            raise
 
     async def tell_servers(self, event: Mapping[str, Any]) -> None:
         await self._redis.tell("op", event)
@@ -258,6 +265,9 @@ class RedisEngine:
             try:
                 if not await self._redis.beat(self._grace) and self._sessions:
                     await self._enter_again()
+                for session, reason in list(self._unexited.items()):
+                    await self._redis.exit(session, reason)
+                    del self._unexited[session]
                 await self._redis.reap(ByeReason.DISCONNECTED.value)
             except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
                 self._log.warning("presence heartbeat: %s; again in %.2f s", exc, every)
