@@ -29,7 +29,6 @@ unless they came back on another server meanwhile.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -51,6 +50,7 @@ BACKOFF_MAX: Final = 2.0  # ...doubling up to this
 RESEND_FOR: Final = 10.0  # seconds a batch in doubt is sent again before its senders get errors
 BEATS_PER_GRACE: Final = 5  # heartbeats (and reaper rounds) per grace: a few may be lost
 PRESENCE: Final = frozenset({"online", "offline"})  # applied by every server, the writer too
+CLOSE_WAIT: Final = 2.0  # seconds close() waits for each task it cancelled
 
 
 class RedisEngine:
@@ -80,6 +80,9 @@ class RedisEngine:
         # Sessions ended while Redis could not be told (session -> reason): the
         # heartbeat tells it later, or the name would stay online everywhere.
         self._unexited: dict[str, str] = {}
+        # Set by close(): a cancellation that redis-py turns into a ConnectionError
+        # (it closes the connection under the command) must still end the loops.
+        self._closing = False
 
     @property
     def last_id(self) -> int:
@@ -90,6 +93,7 @@ class RedisEngine:
         self._follower = follower
         self._changes = changes
         if self._task is None:
+            self._closing = False  # following again after a close (a test does)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-follower")
             self._task.add_done_callback(self._stopped)
 
@@ -108,16 +112,12 @@ class RedisEngine:
         reaper end them a grace later, unless they reconnect elsewhere first
         (a rolling restart shows no leave and join).
         """
-        if self._presence is not None:
-            self._presence.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._presence
-            self._presence = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._closing = True
+        for task in (self._presence, self._task):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task}, timeout=CLOSE_WAIT)  # bounded: shutdown goes on
+        self._presence = self._task = None
 
     # -- publishing -----------------------------------------------------------------
 
@@ -260,7 +260,7 @@ class RedisEngine:
     async def _beat(self) -> None:
         """Heartbeats and reaping, every grace / BEATS_PER_GRACE seconds, until cancelled."""
         every = self._grace / BEATS_PER_GRACE
-        while True:
+        while not self._closing:  # until close()
             await asyncio.sleep(every)
             try:
                 if not await self._redis.beat(self._grace) and self._sessions:
@@ -287,7 +287,7 @@ class RedisEngine:
         client = self._redis.connect(socket_timeout=None, single_connection_client=True)
         backoff = BACKOFF_FIRST
         try:
-            while True:  # until cancelled at shutdown
+            while not self._closing:  # until close()
                 streams: dict[KeyT, StreamIdT] = {
                     self._redis.ctl_key: self._ctl_cursor,
                     self._redis.log_key: f"{self._cursor}-0",

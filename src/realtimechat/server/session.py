@@ -599,6 +599,10 @@ class Session(asyncio.Protocol):
             self._sync_reading()
         if self.closed:  # hello timeout, shutdown or the peer gone while we wrote
             return
+        revoked = self.hub.refusal(self.identity)  # by another server while we waited
+        if revoked is not None:
+            self.end(revoked)
+            return
         self._welcome(hello, name)
         self._pump()  # what the peer sent after its hello
 
