@@ -19,6 +19,9 @@ PORT ?= 8443
 NAME ?= alice
 HOST := 127.0.0.1
 PYTEST_ARGS ?=
+# pytest-xdist workers: most tests wait on sockets and subprocesses, so two
+# workers on a 2-core machine nearly halve the run. WORKERS=0 runs in-process.
+WORKERS ?= auto
 MYPY_ARGS ?=
 
 # uv uses this machine's Python (never one it downloads) and stays quiet.
@@ -27,12 +30,13 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
 .PHONY: help run chat test test-fast test-latest test-lowest test-python outdated lock upgrade \
-	lint types sync sslyze pki clean checks
+	lint types sync sslyze pki clean checks cluster
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run [PORT=8443]     run a development server (sets everything up first)"
 	@echo "make chat NAME=alice     join it as alice (or bob)"
+	@echo "make cluster [PORT=8443] Redis (AOF), two servers on it, haproxy in front (docs/scaling.md)"
 	@echo "make test                ruff, mypy --strict and the whole test suite, from the lock"
 	@echo "make test-fast           unit and integration tests: the edit loop (PYTEST_ARGS=... to narrow)"
 	@echo "make test-latest         the whole suite on the newest releases (a throwaway env; the lock stays)"
@@ -69,10 +73,12 @@ $(SSLYZE): requirements/sslyze.txt | $(UV)
 
 sslyze: $(SSLYZE)
 
-# A CA, a server certificate for chatserver/localhost/127.0.0.1 and two users.
+# A CA, a server certificate for chatserver/localhost/127.0.0.1 and two users;
+# alice is an operator (group admin), so that /kick, /mute and /ban can be
+# tried at once, bob is not.
 $(DEV_PKI)/ca.crt: | sync
 	$(BIN)/rtchat-certs init --dir $(DEV_PKI) --cn chatserver --san localhost --san 127.0.0.1
-	$(BIN)/rtchat-certs issue alice --dir $(DEV_PKI)
+	$(BIN)/rtchat-certs issue alice --group admin --dir $(DEV_PKI)
 	$(BIN)/rtchat-certs issue bob --dir $(DEV_PKI)
 
 pki: $(DEV_PKI)/ca.crt
@@ -82,9 +88,14 @@ run: sync $(DEV_PKI)/ca.crt
 	@echo "Join this server from other terminals with:"
 	@echo "  $(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name alice"
 	@echo "  $(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name bob"
-	@echo "(or: make chat NAME=alice PORT=$(PORT)). Ctrl-C stops the server."
+	@echo "(or: make chat NAME=alice PORT=$(PORT)). alice is an operator (/kick, /mute, /ban:"
+	@echo "/help lists them), bob is not. Ctrl-C stops the server."
 	@echo
 	$(BIN)/rtchat-server --host $(HOST) --port $(PORT) --pki $(DEV_PKI) --data $(DEV_PKI)/data
+
+# Many servers behind one address (docs/scaling.md, "make cluster"): make chat joins it too.
+cluster: sync $(DEV_PKI)/ca.crt
+	$(BIN)/python tools/cluster.py --port $(PORT) --pki $(DEV_PKI) --folder build/cluster
 
 chat: sync $(DEV_PKI)/ca.crt
 	$(BIN)/rtchat --host $(HOST) --port $(PORT) --cn chatserver --pki $(DEV_PKI) --name $(NAME) \
@@ -103,7 +114,7 @@ test: sync $(SSLYZE)
 # The edit loop: unit and integration tests (no subprocesses, tmux, bench or
 # sslyze), on as many workers as there are cores.
 test-fast: sync
-	$(BIN)/python -m pytest -m "not system and not slow" -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) -m "not system and not slow" -q $(PYTEST_ARGS)
 
 # The checks of `make test`, on the environment in BIN (the lock's, or a
 # throwaway one of test-latest / test-lowest).
@@ -111,7 +122,7 @@ checks:
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy --strict $(MYPY_ARGS)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 # The newest release of everything pyproject.toml allows (--refresh: not an
 # index page cached before the release), in a venv of its own.
@@ -145,7 +156,7 @@ test-python: $(UV) $(SSLYZE)
 	env=build/venv-$$version && \
 	echo "$$env: uv.lock on $$($(PY) -V)" && \
 	UV_PROJECT_ENVIRONMENT=$$env $(UV) sync --locked --quiet --python $(PY) && \
-	$$env/bin/python -m pytest $(PYTEST_ARGS)
+	$$env/bin/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 outdated: sync
 	$(UV) pip list --outdated --python $(BIN)/python

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import importlib.util
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final, TypeVar
 
 import pytest
@@ -851,3 +853,80 @@ def start_redis(folder: Path, *, persist: bool = True, extra: Sequence[str] = ()
     server = RedisServer(binary, folder, persist=persist, extra=extra)
     server.start()
     return server
+
+
+# -- Debian's haproxy in front of several servers ------------------------------------------
+
+HAPROXY_REQUIRED: Final = "RTCHAT_REQUIRE_HAPROXY"  # set by .ci/run: a missing haproxy fails
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 just now (for a process that takes no port 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def load_tool(name: str) -> ModuleType:
+    """A script of tools/ as a module (tools/ is no package)."""
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", REPO / "tools" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The one haproxy configuration: make cluster's (tools/cluster.py), as docs/scaling.md shows it.
+haproxy_config: Callable[[int, Sequence[int]], str] = load_tool("cluster").haproxy_config
+
+
+class Haproxy:
+    """haproxy in the foreground with a config file of its own in ``folder``."""
+
+    def __init__(self, binary: str, folder: Path, backends: Sequence[int]) -> None:
+        self.port = free_port()
+        self.config = folder / "haproxy.cfg"
+        self.config.write_text(haproxy_config(self.port, backends))
+        log = folder / "haproxy.log"
+        with log.open("wb") as sink:  # a file, not our pipes: see RedisServer.start
+            self.process = subprocess.Popen(
+                [binary, "-db", "-f", str(self.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=sink,
+            )
+        self._wait_ready(log)
+
+    def _wait_ready(self, log: Path) -> None:
+        """Until its frontend accepts connections (bounded: WAIT seconds)."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"haproxy exited: {log.read_text()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"haproxy did not listen within {WAIT} s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=WAIT)
+
+
+def haproxy_binary() -> str:
+    """haproxy (RTCHAT_HAPROXY, on PATH, or Debian's /usr/sbin), or a skip (a failure under
+    RTCHAT_REQUIRE_HAPROXY=1, as .ci/run sets it)."""
+    name = os.environ.get("RTCHAT_HAPROXY") or "haproxy"
+    binary = shutil.which(name) or shutil.which(name, path="/usr/sbin")
+    if binary is None:
+        if os.environ.get(HAPROXY_REQUIRED) == "1":
+            pytest.fail(f"haproxy is not installed, and {HAPROXY_REQUIRED}=1 says it must be")
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    return binary
+
+
+def start_haproxy(folder: Path, backends: Sequence[int]) -> Haproxy:
+    """A started Haproxy in front of ``backends``, or a skip (see ``haproxy_binary``)."""
+    return Haproxy(haproxy_binary(), folder, backends)

@@ -74,6 +74,7 @@ class ErrorCode(StrEnum):
     NOT_PERMITTED = "not_permitted"  # an operator's request from someone who is none (6.7)
     MUTED = "muted"  # a msg from an identity an operator muted (6.7)
     BANNED = "banned"  # a hello from an identity an operator banned (6.7)
+    UNAVAILABLE = "unavailable"  # the server cannot reach its shared store (Redis) now (12.1)
 
 
 class ByeReason(StrEnum):
@@ -100,6 +101,7 @@ class ByeReason(StrEnum):
     UNTRUSTED = "untrusted"
     KICKED = "kicked"  # an operator's kick (6.7)
     BANNED = "banned"  # an operator's ban, at hello or of a live session (6.7)
+    UNAVAILABLE = "unavailable"  # hello refused while the shared store (Redis) is down
 
 
 class NoticeKind(StrEnum):
@@ -129,6 +131,7 @@ HELLO_REFUSALS: Final[Mapping[str, ByeReason]] = {
     ErrorCode.BAD_NAME: ByeReason.BAD_NAME,
     ErrorCode.NAME_TAKEN: ByeReason.NAME_TAKEN,
     ErrorCode.BANNED: ByeReason.BANNED,
+    ErrorCode.UNAVAILABLE: ByeReason.UNAVAILABLE,
 }
 
 # After these a client cannot get in by trying again (docs/protocol.md 12.2).
@@ -145,6 +148,10 @@ PERMANENT_BYE_REASONS: Final = frozenset(
 # After these a client does not reconnect by itself: the permanent ones, and an
 # operator's kick or ban (trying again at once would be the loop a kick ends).
 FINAL_BYE_REASONS: Final = PERMANENT_BYE_REASONS | {ByeReason.KICKED, ByeReason.BANNED}
+
+# Passing refusals: a client retries them with backoff even before its
+# first welcome, where any other refusal ends it (docs/protocol.md 12.2).
+TRANSIENT_BYE_REASONS: Final = frozenset({ByeReason.UNAVAILABLE})
 
 Scalar = str | int | float
 

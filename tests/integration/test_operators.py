@@ -233,10 +233,21 @@ async def test_everyone_else_is_not_permitted(arrive: Arrive) -> None:
         SetMotd(text="mine now"),
         Announce(text="hear me"),
     ]
+    messages: list[str] = []
     for request in requests:
         await bob.send(request)
         error = await receive_until(bob, Error)
         assert error.code == "not_permitted", request
+        messages.append(error.message.split(" (")[0])
+    assert messages == [
+        "only operators may kick",
+        "only operators may mute",
+        "only operators may unmute",
+        "only operators may ban",
+        "only operators may unban",
+        "only operators may set the message of the day",
+        "only operators may announce",
+    ]
     await bob.send(SetMotd())
     assert (await until_notice(bob, "motd")).text == "from the file"
     await carol.send(SendMsg(text="still here", ref="c1"))
@@ -461,8 +472,8 @@ async def chat_of(
 async def test_the_client_kicked_says_why_and_does_not_come_back(
     server: ChatServer, team: CaFolder
 ) -> None:
-    """/kick from op's client: bob's client shows who and why, and ends (no reconnect loop);
-    /who shows op as @op."""
+    """/kick from op's client: bob's client shows who and why ("you were kicked"), and ends
+    (no reconnect loop); op's shows "bob was kicked"; /who shows op as @op."""
     op, op_view, op_task = await chat_of(server, team, "op")
     bob, bob_view, bob_task = await chat_of(server, team, "bob")
     try:
@@ -474,10 +485,11 @@ async def test_the_client_kicked_says_why_and_does_not_come_back(
         assert isinstance(outcome, SessionRefused)
         assert outcome.reason == "kicked"
         assert "not reconnecting" in str(outcome)
-        assert any(line.endswith("-- bob was kicked by op: spamming") for line in bob_view.notices)
+        assert any(line.endswith("-- you were kicked by op: spamming") for line in bob_view.notices)
         assert bob.status is Status.CLOSED
         assert not any(isinstance(event, Reconnecting) for event in bob_view.events)
         await eventually(lambda: any("bob left (kicked)" in line for line in op_view.notices))
+        assert any(line.endswith("-- bob was kicked by op: spamming") for line in op_view.notices)
     finally:
         await op.leave()
         await asyncio.gather(op_task, bob_task, return_exceptions=True)
@@ -491,7 +503,7 @@ async def test_the_client_muted_sees_the_error_and_goes_on(
     bob, bob_view, bob_task = await chat_of(server, team, "bob")
     try:
         await op.perform("/mute bob 10m cool down")
-        await eventually(lambda: any("bob is muted until" in line for line in bob_view.notices))
+        await eventually(lambda: any("-- you are muted until" in line for line in bob_view.notices))
         await bob.perform("hello?")
         await eventually(
             lambda: any("!! muted: you are muted until" in n for n in bob_view.notices)
@@ -510,8 +522,8 @@ async def test_the_client_muted_sees_the_error_and_goes_on(
 async def test_a_mute_holds_for_private_messages_and_rooms_too(
     arrive: Arrive, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Muted: a private message and a room's are refused as the lobby's; unban of nobody is
-    no_such_user; a motd and a topic are logged with the operator."""
+    """Muted: a private message, a room's and a room topic are refused as the lobby's; unban
+    of nobody is no_such_user; a motd and a topic are logged with the operator."""
     op, bob, carol = await arrive("op"), await arrive("bob"), await arrive("carol")
     await bob.send(JoinRoom(room="#den"))
     await receive_until(bob, Joined)
@@ -523,12 +535,18 @@ async def test_a_mute_holds_for_private_messages_and_rooms_too(
     await bob.send(SendMsg(text="in the den", room="#den", ref="r"))
     error = await receive_until(bob, Error)
     assert (error.code, error.ref) == ("muted", "r")
+    await bob.send(SetTopic(room="#den", text="buy my stuff"))
+    error = await receive_until(bob, Error)
+    assert error.code == "muted"
+    assert error.message.startswith("you are muted until "), error.message
     await op.send(Unban(name="nobody"))
     assert (await receive_until(op, Error)).code == "no_such_user"
     await op.send(SetMotd(text="hello"))
     await until_notice(carol, "motd")
     await op.send(SetTopic(room="#den", text="quiet"))
     await receive_until(op, Topic)
+    topic = await receive_until(bob, Topic)
+    assert (topic.text, topic.name) == ("quiet", "op"), "bob's topic never took"
     actions = [line.split()[1] for line in moderation_lines(caplog)]
     assert actions == ["action=mute", "action=motd", "action=topic"]
     assert all(" by=op by_fp=" in line for line in moderation_lines(caplog))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from realtimechat.client.chat import Backoff, Chat
 from realtimechat.client.connection import ServerConnection
 from realtimechat.errors import SessionRefused
 from realtimechat.names import name_key
@@ -26,6 +27,7 @@ from realtimechat.protocol import (
     SetTopic,
     Topic,
 )
+from realtimechat.server import redis_engine
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.server.redis_engine import RedisEngine
@@ -35,11 +37,14 @@ from ..support import (
     WAIT,
     Pki,
     RawPeer,
+    Recorder,
     RedisServer,
     ServerFactory,
     connect,
     eventually,
     join,
+    opener_for,
+    port_of,
     receive_n,
     receive_until,
     start_redis,
@@ -179,6 +184,34 @@ async def test_resume_on_a_server_that_lags_waits_for_it(
     assert nxt.id > seen[-1].id
     await again.close()
     await alice.close()
+
+
+@pytest.mark.protocol("9.3")
+async def test_a_follower_behind_retention_tells_its_sessions_with_a_gap_and_goes_on(
+    servers: list[ChatServer], pki: Pki
+) -> None:
+    """B's follower stops; A stores 6 more messages and retention keeps the last 2: when B
+    reads again, bob (on B) gets a gap for the 4 trimmed ids, then the 2 kept, then live ones."""
+    a, b = servers
+    alice, bob = await join(a, pki, "alice"), await join(b, pki, "bob")
+    await alice.send(SendMsg(text="first", ref="first"))
+    await receive_until(bob, Msg)  # B has read an id: the ones after it are what it misses
+    lagging = engine_of(b)
+    await lagging.close()  # B reads nothing of the log from here
+    for n in range(6):
+        await alice.send(SendMsg(text=f"t{n}", ref=f"t{n}"))
+    sent = (await receive_n(alice, Msg, 7))[1:]
+    assert await a.hub.engine.store.purge(None, 2) == 5
+    lagging.follow(b.hub._deliver, b.hub)
+    gap = await receive_until(bob, Gap)
+    assert (gap.from_id, gap.to_id, gap.missed) == (sent[0].id, sent[3].id, 4)
+    kept = await receive_n(bob, Msg, 2)
+    assert [msg.text for msg in kept] == ["t4", "t5"]
+    await alice.send(SendMsg(text="live", ref="live"))
+    live = await receive_until(bob, Msg)
+    assert live.text == "live"
+    await alice.close()
+    await bob.close()
 
 
 def deciding(server: ChatServer) -> bool:
@@ -394,6 +427,7 @@ async def test_acked_messages_survive_kill_9_of_redis_with_its_aof(
     redis_server.start()
     new = await send_until_acked(alice, "after")
     assert new > max(ack.id for ack in acks)
+    await eventually(lambda: engine_of(b).available)  # until then B refuses hellos: unavailable
     bob = await join_since(b, pki, "bob", 0)
     replayed = await receive_n(bob, Msg, 21, replays=True)
     assert [msg.text for msg in replayed] == [*(f"kept{n}" for n in range(20)), "after"]
@@ -405,14 +439,15 @@ async def test_acked_messages_survive_kill_9_of_redis_with_its_aof(
 async def test_a_message_sent_while_redis_is_down_is_acked_once_it_is_back(
     servers: list[ChatServer], pki: Pki, redis_server: RedisServer
 ) -> None:
-    """Redis killed: a msg without ref fails at once (error internal); one with a ref is
+    """Redis killed: a msg without ref fails at once (error unavailable); one with a ref is
     sent again until Redis is back, then acked and delivered on both servers."""
     a, b = servers
     alice, bob = await join(a, pki, "alice"), await join(b, pki, "bob")
     redis_server.kill()
     await alice.send(SendMsg(text="no ref"))
     error = await receive_until(alice, Error)
-    assert (error.code, error.ref) == (ErrorCode.INTERNAL, None)
+    assert (error.code, error.ref) == (ErrorCode.UNAVAILABLE, None)
+    assert "may or may not have been stored" in error.message
     await alice.send(SendMsg(text="while down", ref="down"))
     await eventually(lambda: a.hub._committer.busy)  # being sent again meanwhile
     redis_server.start()
@@ -423,6 +458,73 @@ async def test_a_message_sent_while_redis_is_down_is_acked_once_it_is_back(
     assert echo.id == ack.id
     await alice.close()
     await bob.close()
+
+
+@pytest.mark.protocol("6.2", "12.1")
+async def test_a_send_past_the_deadline_gets_a_clear_error_and_the_session_goes_on(
+    servers: list[ChatServer], pki: Pki, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis down past the resend deadline: the sender gets error unavailable with its ref and
+    a message saying it was not stored; its session stays, and sends again once Redis is back."""
+    monkeypatch.setattr(redis_engine, "RESEND_FOR", 0.3)  # the deadline, short for the test
+    a, _ = servers
+    alice = await join(a, pki, "alice")
+    redis_server.kill()
+    await alice.send(SendMsg(text="too late", ref="late"))
+    error = await receive_until(alice, Error)
+    assert (error.code, error.ref) == (ErrorCode.UNAVAILABLE, "late")
+    assert error.message.startswith("not stored:")
+    redis_server.start()
+    await send_until_acked(alice, "again")
+    echo = await receive_until(alice, Msg)
+    assert echo.text == "again"
+    await alice.close()
+
+
+@pytest.mark.protocol("5.2", "12.1", "12.2")
+async def test_a_hello_while_redis_is_down_is_refused_as_unavailable_until_it_is_back(
+    servers: list[ChatServer], pki: Pki, redis_server: RedisServer
+) -> None:
+    """While Redis is down a new session (alice: a known name; bob: a new one) gets error +
+    bye unavailable, which clients retry; once the follower reads Redis again, bob is welcomed."""
+    a, _ = servers
+    alice = await join(a, pki, "alice")  # her name is known on both servers
+    await alice.close()
+    redis_server.kill()
+    await eventually(lambda: not engine_of(a).available)
+    for user in ("alice", "bob"):
+        with pytest.raises(SessionRefused) as refused:
+            await join(a, pki, user)
+        assert refused.value.reason == ErrorCode.UNAVAILABLE
+    redis_server.start()
+    await eventually(lambda: engine_of(a).available)
+    bob = await join(a, pki, "bob")
+    assert bob.welcome is not None
+    assert bob.welcome.name == "bob"
+    await bob.close()
+
+
+@pytest.mark.protocol("12.2")
+async def test_the_bundled_client_retries_an_unavailable_hello_until_it_is_welcomed(
+    servers: list[ChatServer], pki: Pki, redis_server: RedisServer
+) -> None:
+    """A first connection while Redis is down: refused as unavailable, the client waits and
+    tries again (any other refusal before a first welcome ends it), and is welcomed after."""
+    a, _ = servers
+    redis_server.kill()
+    await eventually(lambda: not engine_of(a).available)
+    view = Recorder()
+    chat = Chat(opener_for(pki.client("alice"), port_of(a)), view, backoff=Backoff(0.05, 0.2))
+    task = asyncio.create_task(chat.run())
+    try:
+        await eventually(lambda: any("cannot reach its store" in line for line in view.notices))
+        assert not task.done()  # not ended by the refusal: waiting to try again
+        redis_server.start()
+        await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+        assert chat.name == "alice"
+    finally:
+        await chat.leave()
+        await asyncio.wait_for(task, WAIT)
 
 
 async def send_until_acked(client: ServerConnection, text: str) -> int:

@@ -328,14 +328,11 @@ def line(**fields: object) -> str:
 @pytest.mark.parametrize(
     ("bad", "why"),
     [
+        # One of each kind, through the command; tests/unit/test_export_format.py
+        # holds every refusal of a line's fields.
         (line()[:-1], "frame is not valid JSON"),
-        (line(type="join"), "'type' must be 'msg'"),
-        (line(sender=None), "'sender' must be the identity key, a non-empty string"),
-        (line(ts="yesterday"), "'ts' 'yesterday' is not an RFC 3339 time with a time zone"),
         (line(id=2), "id 2 is not above the previous line's 2: lines go in increasing id order"),
-        (line(to="alice"), "'recipient' must be the identity key, a non-empty string"),
         (line(room="ops"), "'room': 'ops' is not a room name"),
-        (line(text=7), "field 'text' must be a string"),
         ("", "the line is empty"),
     ],
 )

@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from cryptography import x509
 
 from realtimechat import pki
 from realtimechat.cli.server import parse_retention, read_motd
 from realtimechat.errors import ConfigError
+from realtimechat.pki.groups import groups_of
 
 from ..support import REPO
 from .test_terminal import Tmux, at_shell
@@ -350,6 +352,26 @@ def test_make_chat_keeps_its_state_with_the_development_pki() -> None:
     command = done.stdout.replace("\\\n", " ").split("\n")
     (chat,) = [line for line in command if "/rtchat " in line]
     assert "--state .rtchat-dev/client-state.json" in " ".join(chat.split())
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_the_development_pki_makes_alice_an_operator(tmp_path: Path) -> None:
+    """`make run`'s PKI: alice's certificate is in group admin (a newcomer can /kick), bob's not."""
+    folder = tmp_path / "dev"
+    subprocess.run(
+        ["make", "--no-print-directory", "pki", f"DEV_PKI={folder}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    def groups(user: str) -> list[str]:
+        pem = (folder / "clients" / f"{user}.crt").read_bytes()
+        return groups_of(x509.load_pem_x509_certificate(pem))
+
+    assert (groups("alice"), groups("bob")) == (["admin"], [])
 
 
 def test_me_double_slash_and_escape_sequences(

@@ -59,7 +59,7 @@ def test_an_operator_kicks_mutes_and_bans_and_the_ban_survives_a_restart(
 
     # kick: bob is out, told why, and not reconnecting in a loop
     tmux.type("op", "/kick bob flooding", enter=True)
-    tmux.wait_text("bob", "bob was kicked by op: flooding")
+    tmux.wait_text("bob", "you were kicked by op: flooding")
     tmux.wait_text("bob", "not reconnecting")
     at_shell(tmux, "bob", 5)
     tmux.wait_text("carol", "bob was kicked by op: flooding")
@@ -69,10 +69,10 @@ def test_an_operator_kicks_mutes_and_bans_and_the_ban_survives_a_restart(
     tmux.type("bob", rtchat_command(team.folder, server.port, "bob"), enter=True)
     tmux.wait_text("bob", "bob>")
     tmux.type("op", "/mute bob 10m cool down", enter=True)
-    tmux.wait_text("bob", "bob is muted until")
+    tmux.wait_text("bob", "-- you are muted until")
     tmux.wait_text("carol", "bob is muted until")
     tmux.type("bob", "can anyone hear me", enter=True)
-    tmux.wait_text("bob", "you are muted until")
+    tmux.wait_text("bob", "!! you are muted until")
     tmux.type("op", "after the mute", enter=True)
     screen = tmux.wait_text("carol", "op: after the mute")
     assert "can anyone hear me" not in screen
@@ -113,7 +113,7 @@ def test_rtchat_server_ban_unban_and_bans_act_on_the_running_server(
     banned = server_cli("ban", "BOB", "2h", "--reason", "from the host", data=data)
     assert banned.returncode == 0, banned.stderr
     assert banned.stdout.startswith("banned 'bob' until ")
-    tmux.wait_text("bob", "bob is banned until")
+    tmux.wait_text("bob", "you are banned until")
     tmux.wait_text("bob", "by rtchat-server: from the host")
     at_shell(tmux, "bob", 5)
     listed = server_cli("bans", data=data)

@@ -110,7 +110,7 @@ def test_a_key_that_is_not_the_certificates_fails(folder: Path) -> None:
         "OK   files: certificate ca/server.crt, key ca/server.key, CA ca/ca.crt, CRL ca/crl.pem",
         "FAIL key: key ca/server.key does not belong to certificate ca/server.crt",
     ]
-    assert [line.split(":", 1)[0].split()[1] for line in lines[2:]] == EVERY_CHECK[-4:]
+    assert [line.split(":", 1)[0].split()[1] for line in lines[2:]] == EVERY_CHECK[-5:]
 
 
 def sign_crl(root: Path, last_update: dt.datetime, next_update: dt.datetime, number: int) -> None:
@@ -188,6 +188,20 @@ def test_a_port_in_use_fails(folder: Path) -> None:
     )
 
 
+def test_a_metrics_port_in_use_fails_as_the_server_would(folder: Path) -> None:
+    """--metrics on a port another program holds: FAIL metrics, the words the server stops
+    with, exit 2 (the server binds it before the chat port and would not start)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, lines = check(folder, "--metrics", str(port))
+    assert code == 2
+    assert only_problem(lines) == (
+        f"FAIL metrics: cannot serve --metrics on 127.0.0.1:{port}: Address already in use"
+    )
+
+
 def test_an_invalid_room_file_fails(folder: Path) -> None:
     """--rooms with an allow list that is not one: FAIL rooms naming the file and room, exit 2."""
     (folder / "rooms.toml").write_text('[rooms."#ops"]\nallow = "group:ops"\n')
@@ -255,7 +269,7 @@ def test_a_bad_command_line_is_a_usage_error(folder: Path) -> None:
 
 def test_a_folder_that_is_not_a_server_folder_fails_at_files(folder: Path) -> None:
     """--pki at a folder without server.crt: FAIL files in the server's words; the data, store,
-    port and rooms checks still run, the certificate checks cannot."""
+    port, metrics and rooms checks still run, the certificate checks cannot."""
     (folder / "empty").mkdir()
     done = run(["rtchat-server", "check", "--pki", "empty", "--port", "0", "--ephemeral"], folder)
     assert done.returncode == 2
@@ -269,5 +283,6 @@ def test_a_folder_that_is_not_a_server_folder_fails_at_files(folder: Path) -> No
         "OK   data",
         "OK   store",
         "OK   port",
+        "OK   metrics",
         "OK   rooms",
     ]

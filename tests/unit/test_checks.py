@@ -7,7 +7,9 @@ fixture) and the rogue trustme CA; times are given, not waited for.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import errno
 import ipaddress
 import os
 import socket
@@ -24,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from realtimechat import locations
 from realtimechat.errors import PKIError
 from realtimechat.pki import CaFolder, load_certificate, read_index, revoke
-from realtimechat.server import checks, folderlock, preflight
+from realtimechat.server import checks, folderlock, metrics, preflight
 from realtimechat.server.app import ChatServer
 from realtimechat.server.checks import Check, CrlFacts, Finding, Level
 from realtimechat.server.store import SCHEMA_VERSION, SqliteStore
@@ -259,6 +261,33 @@ def test_a_taken_port_fails_and_a_free_one_is_left_free() -> None:
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))  # the check closed its socket
     assert preflight.port([], None).level is Level.WARN
+
+
+def test_the_metrics_port_is_checked_as_the_server_binds_it() -> None:
+    """--metrics taken: FAIL in the server's words; free: OK; every interface: WARN; no
+    --metrics: an OK line saying so, after port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert preflight.metrics_port("127.0.0.1", port) == checks.fail(
+            Check.METRICS,
+            f"cannot serve --metrics on 127.0.0.1:{port}: {os.strerror(errno.EADDRINUSE)}",
+        )
+    assert preflight.metrics_port("127.0.0.1", port) == checks.ok(
+        Check.METRICS, f"127.0.0.1:{port} is free"
+    )
+    everywhere = preflight.metrics_port("0.0.0.0", 0)  # noqa: S104 - the case checked
+    assert everywhere.level is Level.WARN
+    assert everywhere.detail.startswith("--metrics on 0.0.0.0 serves every interface")
+    assert metrics.exposure("::") is not None
+    assert metrics.exposure("127.0.0.1") is metrics.exposure("192.0.2.7") is None
+    plan = preflight.Plan(port=0, data=Path("/nonexistent/data"))
+    (alone,) = [found for found in preflight.run(plan) if found.check is Check.METRICS]
+    assert alone == checks.ok(Check.METRICS, "no --metrics: no HTTP endpoint to check")
+    with_metrics = preflight.run(dataclasses.replace(plan, metrics=("127.0.0.1", 0)))
+    checked = [found.check for found in with_metrics]
+    assert checked[checked.index(Check.PORT) :][:3] == [Check.PORT, Check.METRICS, Check.ROOMS]
 
 
 def test_a_store_the_server_made_is_read_and_a_newer_one_refused(tmp_path: Path) -> None:

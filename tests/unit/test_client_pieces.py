@@ -23,7 +23,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from realtimechat.client.address import split_host_port
-from realtimechat.client.commands import Clear, Ignore, Say, Unknown, WhoIs, parse_line
+from realtimechat.client.commands import (
+    COMMANDS,
+    HELP_COLUMN,
+    HELP_LINES,
+    KEY_HELP_LINES,
+    Clear,
+    Ignore,
+    Say,
+    Unknown,
+    WhoIs,
+    parse_line,
+)
 from realtimechat.client.config import load_profile, save_profile
 from realtimechat.client.events import Online, WhoisAnswer
 from realtimechat.client.render import (
@@ -101,6 +112,23 @@ def test_message_lines_mark_mentions_privacy_and_keep_line_breaks() -> None:
 def test_commands(line: str, command: object) -> None:
     """Each typed command means what /help says."""
     assert parse_line(line) == command
+
+
+def test_every_help_description_starts_in_the_same_column() -> None:
+    """/help: a long usage (/mute NAME TIME [REASON]) gets a line of its own, so that no
+    description starts right after it, out of line with the others."""
+    lines = (*HELP_LINES, *KEY_HELP_LINES)
+    column = HELP_COLUMN + 1
+    for name, (args, text) in COMMANDS.items():
+        usage = f"{name} {args}".strip()
+        (at,) = [i for i, line in enumerate(lines) if line[column:] == text]
+        head = lines[at][:column].strip() or lines[at - 1]
+        assert head == usage, name
+    assert lines[0] == f"{'/help':<{HELP_COLUMN}} this list"
+    assert lines[lines.index("/mute NAME TIME [REASON]") + 1].startswith(
+        " " * column + "operators:"
+    )
+    assert [line.split()[0] for line in lines if line.startswith("/")] == [*COMMANDS, "//text"]
 
 
 def test_roster_counts_and_finds_people_across_pages() -> None:

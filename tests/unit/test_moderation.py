@@ -9,7 +9,13 @@ import pytest
 
 from realtimechat.cli.server import PROGRAM, main
 from realtimechat.client.commands import OperatorCmd, TopicCmd, Unknown, parse_line
-from realtimechat.client.render import as_text, event_fragments
+from realtimechat.client.render import (
+    OPERATOR_HINT,
+    as_text,
+    event_fragments,
+    operator_notice,
+    welcome_lines,
+)
 from realtimechat.errors import ProtocolError
 from realtimechat.moderation import MAX_SECONDS, format_duration, parse_duration
 from realtimechat.protocol import (
@@ -27,6 +33,7 @@ from realtimechat.protocol import (
     Unban,
     Unmute,
     UserInfo,
+    Welcome,
     decode_line,
     encode,
 )
@@ -174,6 +181,8 @@ async def test_the_memory_store_keeps_one_sanction_of_each_kind_per_identity() -
         ("/motd be kind", SetMotd("be kind")),
         ("/motd --clear", SetMotd("")),
         ("/announce restart at noon", Announce("restart at noon")),
+        ("/kick bob " + "x" * 256, Kick("bob", "x" * 256)),
+        ("/motd " + "m" * 4096, SetMotd("m" * 4096)),
     ],
 )
 def test_operator_commands_become_their_frames(line: str, frame: Frame) -> None:
@@ -190,10 +199,15 @@ def test_operator_commands_become_their_frames(line: str, frame: Frame) -> None:
         ("/ban bob 400d", "longer than the most"),
         ("/announce   ", "usage: /announce"),
         ("/unban", "usage: /unban"),
+        ("/kick bob " + "x" * 257, "a reason has at most 256 characters, not 257"),
+        ("/mute bob 1h " + "x" * 300, "a reason has at most 256 characters, not 300"),
+        ("/ban bob 1h " + "x" * 257, "a reason has at most 256 characters"),
+        ("/motd " + "m" * 4097, "the message of the day has at most 4096 characters, not 4097"),
     ],
 )
 def test_operator_commands_used_wrongly_are_not_sent(line: str, why: str) -> None:
-    """A missing NAME or a bad TIME is said before anything is sent."""
+    """A missing NAME, a bad TIME or a reason or motd too long is said before anything is
+    sent (the server's bad_field would count toward the errors that end the session)."""
     command = parse_line(line)
     assert isinstance(command, Unknown)
     assert why in command.problem
@@ -215,7 +229,42 @@ def test_an_operator_notice_reads_as_a_sentence() -> None:
     assert "-- bob is banned until " in line_of(ban)
     assert line_of(Notice(kind="announce", ts=TS, text="noon", by="op")).endswith("** op: noon")
     assert line_of(Notice(kind="motd", ts=TS)).endswith("-- message of the day: (none)")
+    assert line_of(Notice(kind="motd", ts=TS, text="hi", by="op")).endswith(
+        "-- op set the message of the day: hi"
+    )
+    cleared = Notice(kind="motd", ts=TS, by="op")
+    assert line_of(cleared).endswith("-- op cleared the message of the day")
     assert line_of(Notice(kind="future", ts=TS, text="x")).endswith("-- x")
+
+
+def test_the_target_of_an_operator_notice_is_told_you() -> None:
+    """bob's own screen says "you were kicked", not "bob was kicked"; others' say bob."""
+    kick = Notice(kind="kick", ts=TS, name="bob", by="op", reason="spam")
+    assert as_text(operator_notice(kick, about_me=True)).endswith("-- you were kicked by op: spam")
+    mute = Notice(kind="mute", ts=TS, name="bob", by="op", until=TS)
+    assert "-- you are muted until " in as_text(operator_notice(mute, about_me=True))
+    ban = Notice(kind="ban", ts=TS, name="bob", by="op", until=TS, reason="spam")
+    assert as_text(operator_notice(ban, about_me=True)).endswith("by op: spam")
+    assert "-- you are banned until " in as_text(operator_notice(ban, about_me=True))
+    unmute = Notice(kind="unmute", ts=TS, name="bob", by="op")
+    assert as_text(operator_notice(unmute, about_me=True)).endswith("-- you may speak again (op)")
+    assert as_text(operator_notice(kick)).endswith("-- bob was kicked by op: spam")
+
+
+def test_an_operator_is_told_so_on_joining() -> None:
+    """welcome with our own entry marked op: a line naming the operator commands; else none."""
+    op = UserInfo(name="op", fp="ab" * 8, online_since=TS, op=True)
+    bob = UserInfo(name="bob", fp="cd" * 8, online_since=TS)
+
+    def lines(name: str) -> list[str]:
+        welcome = Welcome(v=1, name=name, last_id=0, users_online=2, users=(bob, op))
+        return [as_text(line) for line in welcome_lines(welcome)]
+
+    assert lines("op")[0].endswith("-- joined as op; 2 online: bob, @op")
+    assert lines("op")[1].endswith(OPERATOR_HINT)
+    assert "/kick" in OPERATOR_HINT
+    assert lines("bob") == [lines("bob")[0]]
+    assert lines("bob")[0].endswith("-- joined as bob; 2 online: bob, @op")
 
 
 def line_of(frame: Notice) -> str:

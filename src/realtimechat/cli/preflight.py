@@ -18,10 +18,11 @@ Takes the options of rtchat-server itself: give it the server's command line
 with `check` after `rtchat-server` (options before `check` count too; those
 it has no check for, such as the limits, are taken and ignored). It loads
 what the server would: the certificate and its key, the trust files and the CRL, the
-data folder and the store (read-only), the port (bound and closed at once) and
-the --rooms file. One line per finding, `OK`, `WARN` or `FAIL`, then the check's
+data folder and the store (read-only), the port and the --metrics one (bound and
+closed at once) and the --rooms file. One line per finding, `OK`, `WARN` or `FAIL`, then the check's
 name: files, key, chain, names, crl, expiry, modes, tls, data, store, port,
-rooms (docs/operations.md, "Preflight", says what each looks at).
+metrics, rooms (docs/operations.md, "Preflight", says what each
+looks at).
 
 The server runs the certificate checks at start too: it refuses to start on a
 FAIL and logs each WARN.
@@ -73,6 +74,7 @@ def _check(ctx: click.Context, /, *, quiet: bool, **options: Any) -> None:
         rooms_file=options["rooms_file"],
         max_topic_chars=options.get("max_topic_chars", Limits().max_topic_chars),
         tls13_only=bool(options.get("tls13_only", False)),
+        metrics=options.get("metrics"),
     )
     findings = preflight.run(plan)
     for finding in findings:

@@ -55,6 +55,7 @@ from ..protocol import (
     DEFAULT_ROOM,
     FINAL_BYE_REASONS,
     MAX_LINE_BYTES,
+    TRANSIENT_BYE_REASONS,
     Ack,
     Bye,
     Error,
@@ -234,6 +235,10 @@ class Chat:
     def name(self) -> str | None:
         return self.welcome.name if self.welcome is not None else None
 
+    def _names_me(self, name: str | None) -> bool:
+        """Whether ``name`` is ours, as the server compares names (``Bob`` is bob)."""
+        return name is not None and self.name is not None and name_key(name) == name_key(self.name)
+
     @property
     def pending(self) -> Mapping[str, Pending]:
         """Our messages not yet both acked and echoed, in the order typed."""
@@ -255,7 +260,7 @@ class Chat:
                 except ClientError as exc:
                     if isinstance(exc, CertificateRejected):
                         certificate_failures += 1
-                    if first or not _retryable(exc, certificate_failures):
+                    if (first and not _passing(exc)) or not _retryable(exc, certificate_failures):
                         raise
                     await self._pause(str(exc))
                     continue
@@ -614,7 +619,7 @@ class Chat:
             case Join() | Leave():
                 self._presence(frame)
             case ServerNotice():
-                self.view.show(OperatorNotice(frame))
+                self.view.show(OperatorNotice(frame, about_me=self._names_me(frame.name)))
             case _:
                 pass  # ping and bye are the connection's; anything else is not for us
 
@@ -747,6 +752,11 @@ _NOT_RECONNECTING: Final = {
 def _local_day(ts: str) -> dt.date | None:
     moment = parse_ts(ts)
     return moment.astimezone().date() if moment is not None else None
+
+
+def _passing(exc: ClientError) -> bool:
+    """A refusal that says "not now" (Redis down): retried even before a first welcome."""
+    return isinstance(exc, SessionRefused) and exc.reason in TRANSIENT_BYE_REASONS
 
 
 def _retryable(exc: ClientError, certificate_failures: int) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from ..moderation import parse_duration
+from ..moderation import MAX_MOTD_CHARS, MAX_REASON_CHARS, parse_duration
 from ..protocol import DEFAULT_ROOM, Announce, Ban, Kick, Mute, SetMotd, Unban, Unmute
 from ..rooms import room_problem
 
@@ -39,16 +39,31 @@ COMMANDS: Final = {
     "/announce": ("TEXT", "operators: a notice to everyone online"),
     "/quit": ("", "leave (Ctrl-D too)"),
 }
+HELP_COLUMN: Final = 16  # where /help's descriptions start
+
+
+def help_lines(usage: str, text: str) -> tuple[str, ...]:
+    """``/who [#ROOM]      who is online``; a usage too long for the column gets a line of
+    its own, so that every description starts in the same column."""
+    if len(usage) < HELP_COLUMN:
+        return (f"{usage:<{HELP_COLUMN}} {text}",)
+    return (usage, f"{'':<{HELP_COLUMN}} {text}")
+
+
 HELP_LINES: Final = (
-    *(f"{f'{name} {args}'.strip():<16} {text}" for name, (args, text) in COMMANDS.items()),
-    f"{'//text':<16} send a line that starts with /",
-    f"{'':<16} TIME: 30s, 10m, 2h, 7d, 1w or 1h30m, at most 365d",
+    *(
+        line
+        for name, (args, text) in COMMANDS.items()
+        for line in help_lines(f"{name} {args}".strip(), text)
+    ),
+    *help_lines("//text", "send a line that starts with /"),
+    *help_lines("", "TIME: 30s, 10m, 2h, 7d, 1w or 1h30m, at most 365d"),
 )
 # The interactive client's keys, shown after HELP_LINES there.
 KEY_HELP_LINES: Final = (
-    f"{'Alt-Left/Right':<16} type into the previous/next room (Ctrl-P/Ctrl-N too)",
-    f"{'Ctrl-C':<16} clear the line typed; on an empty line, leave (as /quit)",
-    f"{'Ctrl-D':<16} on an empty line, leave (as /quit)",
+    *help_lines("Alt-Left/Right", "type into the previous/next room (Ctrl-P/Ctrl-N too)"),
+    *help_lines("Ctrl-C", "clear the line typed; on an empty line, leave (as /quit)"),
+    *help_lines("Ctrl-D", "on an empty line, leave (as /quit)"),
 )
 
 
@@ -258,11 +273,19 @@ def _topic(rest: str) -> Command:
     return TopicCmd("" if text == "--clear" else text, room)
 
 
+def _too_long(what: str, text: str | None, most: int) -> Unknown | None:
+    """Said here rather than sent: the server's ``bad_field`` would count toward the
+    errors that end the session (protocol.md 12), and speaks of fields."""
+    if text is not None and len(text) > most:
+        return Unknown(f"{what} has at most {most} characters, not {len(text)}")
+    return None
+
+
 def _with_reason(command: str, rest: str) -> tuple[str, str | None] | Unknown:
     name, _, reason = rest.strip().partition(" ")
     if not name:
         return Unknown(f"usage: /{command} NAME [REASON]")
-    return name, reason.strip() or None
+    return _too_long("a reason", reason.strip(), MAX_REASON_CHARS) or (name, reason.strip() or None)
 
 
 def _kick(rest: str) -> Command:
@@ -282,7 +305,10 @@ def _timed(command: str, make: type[Mute | Ban]) -> Callable[[str], Command]:
             seconds = parse_duration(duration)
         except ValueError as exc:
             return Unknown(str(exc))
-        return OperatorCmd(make(name=name, seconds=seconds, reason=reason.strip() or None))
+        too_long = _too_long("a reason", reason.strip(), MAX_REASON_CHARS)
+        return too_long or OperatorCmd(
+            make(name=name, seconds=seconds, reason=reason.strip() or None)
+        )
 
     return parse
 
@@ -291,7 +317,8 @@ def _motd(rest: str) -> Command:
     text = rest.strip()
     if not text:
         return OperatorCmd(SetMotd())
-    return OperatorCmd(SetMotd("" if text == "--clear" else text))
+    too_long = _too_long("the message of the day", text, MAX_MOTD_CHARS)
+    return too_long or OperatorCmd(SetMotd("" if text == "--clear" else text))
 
 
 def _announce(rest: str) -> Command:

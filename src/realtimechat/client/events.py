@@ -228,6 +228,8 @@ class OperatorNotice:
     """What an operator did or said (the server's ``notice``: protocol.md 6.7)."""
 
     frame: NoticeFrame
+    # The notice names us (we are kicked, muted, banned): said as "you".
+    about_me: bool = False
 
 
 @dataclass(frozen=True, slots=True)

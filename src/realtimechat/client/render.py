@@ -378,11 +378,18 @@ def _bye(frame: Bye) -> Fragments:
     return notice(f"-- the server ended the session: {visible(frame.reason or '')}")
 
 
+OPERATOR_HINT: Final = "-- you are an operator: /kick, /mute, /ban, /motd, /announce (/help)"
+
+
 def welcome_lines(frame: Welcome) -> list[Fragments]:
     """Who we are and who is here; then the message of the day, if any."""
     lines = [
         notice(f"-- joined as {shown(frame.name)}; {frame.users_online} online: {user_list(frame)}")
     ]
+    # A new operator learns of their commands here, not by trying them. Only
+    # when our entry is on welcome's first page (it always is in a small chat).
+    if any(user.op and user.name == frame.name for user in frame.users or ()):
+        lines.append(notice(OPERATOR_HINT))
     if frame.motd:
         lines.append(notice(f"-- motd: {visible_text(frame.motd)}"))
     if frame.rooms:
@@ -399,18 +406,30 @@ _OPERATOR: Final[dict[str, str]] = {
     NoticeKind.BAN: "{name} is banned until {until} by {by}{why}",
     NoticeKind.UNBAN: "{name} is no longer banned ({by})",
 }
+# The same, told to their target: "bob was kicked" on bob's own screen
+# reads as news about someone else of that name.
+_OPERATOR_TO_ME: Final[dict[str, str]] = {
+    NoticeKind.KICK: "you were kicked by {by}{why}",
+    NoticeKind.MUTE: "you are muted until {until} by {by}{why}",
+    NoticeKind.UNMUTE: "you may speak again ({by})",
+    NoticeKind.BAN: "you are banned until {until} by {by}{why}",
+    NoticeKind.UNBAN: "you are no longer banned ({by})",
+}
 
 
-def operator_notice(frame: NoticeFrame) -> Fragments:
-    """``-- bob was kicked by op: spam``; an announcement and the motd stand out."""
+def operator_notice(frame: NoticeFrame, *, about_me: bool = False) -> Fragments:
+    """``-- bob was kicked by op: spam`` (to bob: ``you were``); announcements stand out."""
     by = shown(frame.by) if frame.by is not None else "the server"
     if frame.kind == NoticeKind.ANNOUNCE:
         return notice(f"** {by}: {visible(frame.text or '')}", ts=frame.ts, style="class:mention")
     if frame.kind == NoticeKind.MOTD:
         text = visible(frame.text) if frame.text else "(none)"
-        set_by = f" (set by {by})" if frame.by is not None else ""
-        return notice(f"-- message of the day{set_by}: {text}", ts=frame.ts)
-    template = _OPERATOR.get(frame.kind)
+        if frame.by is None:  # the answer to /motd
+            return notice(f"-- message of the day: {text}", ts=frame.ts)
+        if not frame.text:  # "(set by op): (none)" read as if op had set the word "none"
+            return notice(f"-- {by} cleared the message of the day", ts=frame.ts)
+        return notice(f"-- {by} set the message of the day: {text}", ts=frame.ts)
+    template = (_OPERATOR_TO_ME if about_me else _OPERATOR).get(frame.kind)
     if template is None:  # a newer server's kind: its text, if any
         return notice(f"-- {visible(frame.text or frame.kind)}", ts=frame.ts)
     until = stamp(frame.until) if frame.until is not None else "?"
@@ -591,5 +610,5 @@ def event_lines(  # noqa: PLR0911, PLR0912 - one case per kind of event
         case Notice():
             return [notice(event.text)]
         case OperatorNotice():
-            return [operator_notice(event.frame)]
+            return [operator_notice(event.frame, about_me=event.about_me)]
     raise AssertionError(f"no lines for {event!r}")  # pragma: no cover - every kind has some

@@ -50,6 +50,7 @@ from .hub import Hub
 from .identity import PeerIdentity
 from .listener import Address, Listener, listening_sockets
 from .metrics import READY_TIMEOUT, MetricsEndpoint
+from .metrics import exposure as metrics_exposure
 from .refusals import RefusalLog
 from .roomfile import RoomFile
 from .sdnotify import Notifier
@@ -266,6 +267,9 @@ class ChatServer:
         if self.metrics is not None:
             where = ", ".join(format_peer(address) for address in self.metrics.addresses)
             self.log.info("metrics on http://%s/metrics (and /healthz, /readyz)", where)
+            exposed = metrics_exposure(self.metrics_address[0]) if self.metrics_address else None
+            if exposed is not None:
+                self.log.warning("%s", exposed)
 
     @property
     def started(self) -> bool:

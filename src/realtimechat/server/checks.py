@@ -70,6 +70,7 @@ class Check(StrEnum):
     DATA = "data"  # the data folder: there (or can be made), writable, private
     STORE = "store"  # the message store opens and has a schema this version reads
     PORT = "port"  # each --host can bind --port now
+    METRICS = "metrics"  # --metrics can be bound now, and is not on every interface
     ROOMS = "rooms"  # the --rooms file is valid
 
 

@@ -35,9 +35,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
-from ..protocol import Msg, PartReason, UserInfo
+from ..errors import Refusal
+from ..protocol import ErrorCode, Msg, PartReason, UserInfo
 from .store import Draft, RoomRecord, Sanction, Store, Stored
 
 
@@ -91,6 +92,8 @@ class Changes(Protocol):
     def operated(self, event: dict[str, Any]) -> None: ...
 
     def revoked(self, keys: Sequence[str]) -> None: ...
+    def forgotten(self, first: int, last: int) -> None:
+        """Ids ``first``..``last`` were trimmed by retention before this server read them."""
 
 
 class Engine(Protocol):
@@ -112,6 +115,11 @@ class Engine(Protocol):
       may have seen ids this one has not handed on yet.
     * ``settle``: wait until everything published here has reached the
       follower (at shutdown, so that senders get their echoes first).
+    * ``available``: False while the engine knows its shared store is
+      unreachable (Redis down): new sessions are refused with
+      ``unavailable``, which clients retry (docs/scaling.md, "Redis down").
+      ``publish`` and the writes raise ``Refusal(unavailable)`` when they
+      give up on a store that does not answer.
     * Writes made here (``claim_name``, rooms) are told to the other
       servers' ``changes``; ``name`` is the member's name, for their
       ``join``/``leave``.
@@ -135,6 +143,9 @@ class Engine(Protocol):
 
     @property
     def last_id(self) -> int: ...
+
+    @property
+    def available(self) -> bool: ...
 
     def follow(self, follower: Follower, changes: Changes | None = None) -> None: ...
 
@@ -186,6 +197,11 @@ class LocalEngine:
     @property
     def last_id(self) -> int:
         return self.store.last_id
+
+    @property
+    def available(self) -> bool:
+        """An embedded store is there as long as the process is."""
+        return True
 
     def follow(self, follower: Follower, changes: Changes | None = None) -> None:
         self._follower = follower  # nobody else writes: there are no changes to tell
@@ -254,6 +270,14 @@ class LocalEngine:
 
     async def revoke(self, keys: Collection[str]) -> None:
         """Never called: revocations are not shared."""
+
+
+STORE_AWAY: Final = "the server cannot reach its store (Redis) just now: try again shortly"
+
+
+def unavailable(message: str = STORE_AWAY) -> Refusal:
+    """The refusal of what needs a shared store that does not answer (12.1 ``unavailable``)."""
+    return Refusal(ErrorCode.UNAVAILABLE, message)
 
 
 def nobody(entries: Sequence[Entry]) -> None:

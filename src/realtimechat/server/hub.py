@@ -181,7 +181,7 @@ class Committer:
         engine: Engine,
         loop: asyncio.AbstractEventLoop,
         log: logging.Logger,
-        settle: Callable[[list[tuple[Peer, Draft]], list[Stored] | None], None],
+        settle: Callable[[list[tuple[Peer, Draft]], list[Stored] | Refusal], None],
         stats: ServerStats,
     ) -> None:
         self._engine = engine
@@ -226,11 +226,16 @@ class Committer:
 
         try:
             await self._engine.publish([draft for _, draft in batch], stored)
+        except Refusal as exc:  # the engine says why: its store did not answer in time
+            self._stats.commit_failures += 1
+            self._log.error("storing %d messages failed: %s", len(batch), exc.message)
+            if not settled:
+                self._settle(batch, exc)
         except Exception:
             self._stats.commit_failures += 1
             self._log.exception("storing %d messages failed; they were not delivered", len(batch))
             if not settled:  # nothing was stored: each sender gets an error
-                self._settle(batch, None)
+                self._settle(batch, Refusal(ErrorCode.INTERNAL, "the message could not be stored"))
 
 
 class Hub(Generic[P]):
@@ -745,22 +750,18 @@ class Hub(Generic[P]):
             ref=frame.ref,
         )
 
-    def _settle(self, batch: list[tuple[Peer, Draft]], results: list[Stored] | None) -> None:
+    def _settle(self, batch: list[tuple[Peer, Draft]], results: list[Stored] | Refusal) -> None:
         """A batch is done: each sender gets its ack (or, if nothing was stored, an error).
 
         The echoes follow from the engine (``_deliver``), after these acks;
         a sender is owed its echo until then (a client that sends and leaves
         gets both before the connection closes).
         """
-        if results is not None:
+        if not isinstance(results, Refusal):
             self.stats.messages_stored += sum(1 for result in results if result.msg is not None)
         for index, (session, draft) in enumerate(batch):
-            if results is None:
-                error = Error(
-                    code=ErrorCode.INTERNAL,
-                    message="the message could not be stored",
-                    ref=draft.ref,
-                )
+            if isinstance(results, Refusal):
+                error = Error(code=results.code, message=results.message, ref=draft.ref)
                 session.outbox.put_control(encode(error))
                 session.answered()
                 continue
@@ -1121,7 +1122,9 @@ class Hub(Generic[P]):
         assert session.identity is not None
         operator = self.moderation.is_operator(session.identity)
         caller = self.caller(member.identity)
-        return self.rooms.check_topic(request.room, request.text, caller, operator=operator)
+        room = self.rooms.check_topic(request.room, request.text, caller, operator=operator)
+        self.moderation.check_msg(member.identity)  # after the room checks, as for msg
+        return room
 
     async def set_topic(self, session: Peer, room: Room, text: str) -> None:
         """Write the topic, then tell every session of the room (the setter's too).
@@ -1251,6 +1254,12 @@ class Hub(Generic[P]):
             # nothing), then its sessions end.
             self.part_all(identity.key, PartReason.REVOKED, member.name)
             session.end(REVOKED)
+
+    def forgotten(self, first: int, last: int) -> None:
+        """The follower fell behind retention: every session here gets a ``gap`` (9.3)."""
+        data = encode(Gap(from_id=first, to_id=last, missed=last - first + 1))
+        for session in self._active:
+            session.outbox.put_control(data)
 
     def _room_control(self, room: Room, data: bytes, *, skip: str | None = None) -> None:
         """A control frame to every session receiving ``room`` (not ``skip``'s sessions)."""

@@ -95,6 +95,33 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def where(host: str, port: int) -> str:
+    """``127.0.0.1:9100``, ``[::1]:9100``: an address as --metrics takes it."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def cannot_serve(host: str, port: int, exc: OSError) -> str:
+    """The one line saying why --metrics cannot listen (at start, and in ``check``)."""
+    # asyncio's bind error repeats the address; the errno's words are enough.
+    why = os.strerror(exc.errno) if exc.errno else str(exc)
+    return f"cannot serve --metrics on {where(host, port)}: {why}"
+
+
+def exposure(host: str) -> str | None:
+    """What is wrong with serving the metrics on ``host``, or None.
+
+    Every interface is a mistake more often than a choice: the endpoint
+    has no TLS or password (docs/operations.md, "Metrics"). One address,
+    a management network's, is the operator's to judge.
+    """
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - spotting it is the point
+        return (
+            f"--metrics on {host} serves every interface, with no TLS or password: "
+            "give 127.0.0.1 or a management network's address"
+        )
+    return None
+
+
 def registry_for(server: ChatServer) -> CollectorRegistry:
     """A registry of the server's own: its metrics and the process's."""
     registry = CollectorRegistry()
@@ -431,10 +458,7 @@ class MetricsEndpoint:
                 self._serve, host, port, limit=MAX_REQUEST_BYTES, reuse_address=True
             )
         except OSError as exc:
-            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            # asyncio's bind error repeats the address; the errno's words are enough.
-            why = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise ConfigError(f"cannot serve --metrics on {where}: {why}") from None
+            raise ConfigError(cannot_serve(host, port, exc)) from None
 
     @property
     def addresses(self) -> list[tuple[str, int]]:

@@ -133,8 +133,12 @@ class Moderation:
         if ban is not None:
             raise Refusal(ErrorCode.BANNED, f"you are {described(ban)}")
 
-    def check_msg(self, identity: PeerIdentity, ref: str | None) -> None:
-        """Refuse a message from a muted identity, saying until when."""
+    def check_msg(self, identity: PeerIdentity, ref: str | None = None) -> None:
+        """Refuse a message, or a topic, from a muted identity, saying until when.
+
+        A topic is words everyone in the room reads, and keeps reading: a
+        muted user who could still set one would not be muted.
+        """
         mute = self.active(SanctionKind.MUTE, identity.key)
         if mute is not None:
             raise Refusal(ErrorCode.MUTED, f"you are {described(mute)}", ref=ref)
@@ -152,7 +156,9 @@ class Moderation:
             notice = Notice(kind=NoticeKind.MOTD, ts=self._now(), text=self.motd)
             session.outbox.put_control(encode(notice))
             return None
-        operator = self._operator(session, frame.TYPE)
+        # "only operators may motd" reads as a typo: say what was refused.
+        what = "set the message of the day" if isinstance(frame, SetMotd) else frame.TYPE
+        operator = self._operator(session, what)
         match frame:
             case Kick(name=name, reason=reason):
                 self._kick(operator, name, reason)

@@ -22,6 +22,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from cryptography import x509
 
@@ -29,7 +30,7 @@ from .. import locations
 from ..errors import ConfigError
 from ..pki import load_crl
 from ..tls import ServerFiles, check_key_pair
-from . import checks
+from . import checks, metrics
 from .checks import Check, Finding, Level
 from .folderlock import LOCK_FILE, _holder
 from .listener import cannot_listen, listening_sockets
@@ -57,6 +58,7 @@ class Plan:
     rooms_file: Path | None = None
     max_topic_chars: int = 200
     tls13_only: bool = False
+    metrics: tuple[str, int] | None = None  # --metrics, parsed
 
 
 def run(plan: Plan, now: dt.datetime | None = None) -> list[Finding]:
@@ -65,6 +67,9 @@ def run(plan: Plan, now: dt.datetime | None = None) -> list[Finding]:
     found = certificates(plan, now)
     found += storage(plan)
     found.append(port(plan.hosts, plan.port))
+    found.append(
+        metrics_port(*plan.metrics) if plan.metrics else checks.ok(Check.METRICS, NO_METRICS)
+    )
     found.append(rooms(plan.rooms_file, plan.max_topic_chars))
     return checks.in_check_order(found)
 
@@ -296,6 +301,27 @@ def port(hosts: Iterable[str], number: int | None) -> Finding:
     if number == 0:
         return checks.ok(Check.PORT, f"port 0: the server will take any free port ({where})")
     return checks.ok(Check.PORT, f"{number} is free on {where}")
+
+
+NO_METRICS: Final = "no --metrics: no HTTP endpoint to check"
+
+
+def metrics_port(host: str, number: int) -> Finding:
+    """--metrics: bound and closed at once, as ``port``; every interface is a WARN.
+
+    The server binds it before the chat port and stops if it cannot, so a
+    metrics port in use is as fatal as a chat port in use.
+    """
+    try:
+        sockets = listening_sockets([host], number, backlog=1)
+    except OSError as exc:
+        return checks.fail(Check.METRICS, metrics.cannot_serve(host, number, exc))
+    for sock in sockets:
+        sock.close()
+    exposed = metrics.exposure(host)
+    if exposed is not None:
+        return checks.warn(Check.METRICS, exposed)
+    return checks.ok(Check.METRICS, f"{metrics.where(host, number)} is free")
 
 
 def _address(name: tuple[str, int] | tuple[str, int, int, int]) -> str:

@@ -39,7 +39,7 @@ from redis.typing import KeyT, StreamIdT
 
 from ..errors import Refusal
 from ..protocol import ByeReason, ErrorCode, PartReason, UserInfo
-from .engine import Changes, Entry, Follower, OnlineUser, Stored_, nobody
+from .engine import Changes, Entry, Follower, OnlineUser, Stored_, nobody, unavailable
 from .redis_store import Entries, RedisStore, decode_entry, entry_id
 from .store import Draft, RoomRecord, Sanction, Store, Stored
 
@@ -51,6 +51,7 @@ RESEND_FOR: Final = 10.0  # seconds a batch in doubt is sent again before its se
 BEATS_PER_GRACE: Final = 5  # heartbeats (and reaper rounds) per grace: a few may be lost
 PRESENCE: Final = frozenset({"online", "offline"})  # applied by every server, the writer too
 CLOSE_WAIT: Final = 2.0  # seconds close() waits for each task it cancelled
+GONE: Final = (redis_errors.ConnectionError, redis_errors.TimeoutError)  # Redis (or the link) away
 
 
 class RedisEngine:
@@ -83,6 +84,12 @@ class RedisEngine:
         # Set by close(): a cancellation that redis-py turns into a ConnectionError
         # (it closes the connection under the command) must still end the loops.
         self._closing = False
+        self._down = False  # the last read or write found Redis away
+
+    @property
+    def available(self) -> bool:
+        """False from a failed read or write of Redis until the follower reads again."""
+        return not self._down
 
     @property
     def last_id(self) -> int:
@@ -142,7 +149,8 @@ class RedisEngine:
         (docs/protocol.md 6.3). So it is sent again until Redis answers or
         RESEND_FOR seconds have passed; new messages wait meanwhile (one
         batch at a time). A batch with a draft without ``ref`` is not: it
-        fails at once (each sender gets ``error internal``).
+        fails at once. Either way the senders get ``error unavailable``,
+        whose message says which of the two happened.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RESEND_FOR
@@ -150,13 +158,25 @@ class RedisEngine:
         resendable = all(draft.ref is not None for draft in drafts)
         while True:  # ends: each round waits longer, up to the deadline
             try:
-                return await self._redis.append(drafts, origin=origin)
-            except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-                if not resendable or loop.time() + wait > deadline:
-                    raise
+                results = await self._redis.append(drafts, origin=origin)
+            except GONE as exc:
+                self._down = True
+                if not resendable:
+                    raise unavailable(
+                        "the server lost its store (Redis) while storing this; it may or may "
+                        "not have been stored: a message with a ref can be sent again safely"
+                    ) from exc
+                if loop.time() + wait > deadline:
+                    raise unavailable(
+                        f"not stored: the server could not reach its store (Redis) for "
+                        f"{RESEND_FOR:g} s; send it again"
+                    ) from exc
                 self._log.warning(
                     "storing %d messages: %s; again in %.2f s", len(drafts), exc, wait
                 )
+            else:
+                self._down = False
+                return results
             await asyncio.sleep(wait)
             wait = min(wait * 2, BACKOFF_MAX)
 
@@ -182,7 +202,12 @@ class RedisEngine:
         """
         if since <= self._cursor:
             return
-        target = min(since, await self._redis.log_top())
+        try:
+            top = await self._redis.log_top()
+        except GONE as exc:
+            self._down = True
+            raise unavailable() from exc
+        target = min(since, top)
         await self._until(lambda: self._cursor >= target)
 
     async def _until(self, done: Callable[[], bool]) -> None:
@@ -193,7 +218,11 @@ class RedisEngine:
     # -- writes other servers must hear of ------------------------------------------
 
     async def claim_name(self, key: str, identity: str, name: str) -> None:
-        owner = await self._redis.claim(key, identity, name)
+        try:
+            owner = await self._redis.claim(key, identity, name)
+        except GONE as exc:  # a hello that waits for its name: the client comes back
+            self._down = True
+            raise unavailable() from exc
         if owner[0] != identity:
             raise Refusal(ErrorCode.NAME_TAKEN, f"the name {name!r} belongs to someone else")
 
@@ -237,14 +266,18 @@ class RedisEngine:
         """Register ``session``; return once the follower has read what that wrote."""
         record = _record(user)
         self._sessions[session] = (user.key, record)
-        newest = await self._redis.enter(session, user.key, record, self._grace)
+        try:
+            newest = await self._redis.enter(session, user.key, record, self._grace)
+        except GONE as exc:  # the hello is refused as unavailable: the client comes back
+            self._down = True
+            raise unavailable() from exc
         await self._until(lambda: _stream_id(self._ctl_cursor) >= _stream_id(newest))
 
     async def exit(self, session: str, key: str, reason: str) -> None:
         self._sessions.pop(session, None)
         try:
             await self._redis.exit(session, reason)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError):
+        except GONE:
             self._unexited[session] = reason
             raise
 
@@ -269,7 +302,7 @@ class RedisEngine:
                     await self._redis.exit(session, reason)
                     del self._unexited[session]
                 await self._redis.reap(ByeReason.DISCONNECTED.value)
-            except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            except GONE as exc:
                 self._log.warning("presence heartbeat: %s; again in %.2f s", exc, every)
 
     async def _enter_again(self) -> None:
@@ -293,8 +326,12 @@ class RedisEngine:
                     self._redis.log_key: f"{self._cursor}-0",
                 }
                 try:
+                    if self._down:  # back? say so now, not after a blocking read's wait
+                        await client.ping()
+                        self._down = False
                     reply = await client.xread(streams, count=READ_COUNT, block=BLOCK_MS)
-                except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+                except GONE as exc:
+                    self._down = True
                     self._log.warning("following Redis: %s; reading again in %.2f s", exc, backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
@@ -317,6 +354,9 @@ class RedisEngine:
         raw = reply.get(self._redis.log_key, [])
         if not raw:
             return
+        first = entry_id(raw[0][0])
+        if first > self._cursor + 1:  # ids skipped: trimmed before we read them, or never given
+            await self._behind(first)
         entries = [decode_entry(stream_id, fields) for stream_id, fields in raw]
         ours = [self._our_batch(entry.origin) for entry in entries]
         await self._until(lambda: self._settled >= max(ours))  # ack before echo
@@ -324,6 +364,35 @@ class RedisEngine:
         self._cursor = entry_id(raw[-1][0])
         self._redis.bound = self._cursor
         self._moved.set()
+
+    async def _behind(self, first: int) -> None:
+        """Ids between our cursor and ``first`` (the next entry) are not in the log.
+
+        If the log still holds an entry at or below our cursor, they were
+        never given out (the jump to Redis's clock after a restart: no
+        gap). If not, they are gone before this server read them: trimmed
+        by retention while its follower was stopped, slow or cut off, or
+        lost with a Redis without persistence. Its sessions then get a
+        ``gap`` for them, as ``forgotten`` (9.3), before the messages after
+        it -- the same range a resume from our cursor would get. A server
+        that has read nothing yet (cursor 0: the log was empty when it
+        started) says nothing: the first id of a log is far above 1.
+        """
+        if self._cursor == 0:
+            return
+        try:
+            oldest = await self._redis.first_kept()
+        except GONE as exc:  # the follower must go on: the entries are delivered anyway
+            self._log.warning("following Redis: could not tell whether ids were trimmed: %s", exc)
+            return
+        if oldest > self._cursor and self._changes is not None:
+            self._log.warning(
+                "following Redis: ids %d to %d were gone before this server read them; "
+                "its sessions get a gap",
+                self._cursor + 1,
+                first - 1,
+            )
+            self._changes.forgotten(self._cursor + 1, first - 1)
 
     def _our_batch(self, origin: str) -> int:
         """The number of our batch that ``origin`` names; 0 for another server's."""

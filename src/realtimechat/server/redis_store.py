@@ -54,7 +54,7 @@ from redis import exceptions as redis_errors
 from redis.commands.core import AsyncScript
 from redis.typing import EncodableT, FieldT
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreClosed
 from ..names import lookalike_keys, name_problem
 from ..protocol import Msg
 from .engine import Engine
@@ -523,6 +523,13 @@ class RedisStore:
             raise ConfigError("the Redis store is not open")
         return self._client
 
+    def _script(self, name: str) -> AsyncScript:
+        """A script to run; StoreClosed once closed (a script holds its client, and would
+        open a new connection on a closed one, which nobody would close)."""
+        if self._client is None:
+            raise StoreClosed("the Redis store is closed")
+        return self._scripts[name]
+
     def connect(self, **options: Any) -> redis.Redis:
         """A new client of this Redis (the follower's own connection, say)."""
         return redis.Redis.from_url(self.url, decode_responses=True, **options)
@@ -617,7 +624,7 @@ class RedisStore:
                 draft.room or "",
             ]
         keys = [self.log_key, self._meta, self._roomlast, *buckets]
-        replies = await self._scripts["append"](keys=keys, args=args)
+        replies = await self._script("append")(keys=keys, args=args)
         out = []
         for draft, reply in zip(drafts, replies, strict=True):
             if reply.startswith("d"):
@@ -690,7 +697,7 @@ class RedisStore:
         value = json.dumps([identity, name], ensure_ascii=False)
         args = [key, value, identity, *_looks(name), *self._ctl_args("own")]
         keys = [self._owners, self._looks, self.ctl_key]
-        owner = await self._scripts["claim"](keys=keys, args=args)
+        owner = await self._script("claim")(keys=keys, args=args)
         first, second = json.loads(owner)
         return first, second
 
@@ -700,7 +707,7 @@ class RedisStore:
         looks = _looks(json.loads(owner)[1]) if owner is not None else []
         args = [key, *looks, *self._ctl_args("release")]
         keys = [self._owners, self._looks, self.ctl_key]
-        return bool(await self._scripts["release"](keys=keys, args=args))
+        return bool(await self._script("release")(keys=keys, args=args))
 
     # -- rooms -------------------------------------------------------------------------
 
@@ -727,7 +734,7 @@ class RedisStore:
                             "name": name}, ensure_ascii=False)  # fmt: skip
         keys = [self._rooms, self._members(room.key), self.ctl_key]
         args = [room.key, _record_json(room), identity, event, *self._ctl_args("join")]
-        await self._scripts["join"](keys=keys, args=args)
+        await self._script("join")(keys=keys, args=args)
 
     async def part_room(self, key: str, identity: str, name: str = "", reason: str = "") -> bool:
         event = json.dumps(
@@ -735,11 +742,11 @@ class RedisStore:
         )
         keys = [self._rooms, self._members(key), self._roomlast, self.log_key, self.ctl_key]
         args = [key, identity, event, *self._ctl_args("part")]
-        return bool(await self._scripts["part"](keys=keys, args=args))
+        return bool(await self._script("part")(keys=keys, args=args))
 
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
         args = [key, topic or "", by, ts, *self._ctl_args("topic")]
-        await self._scripts["topic"](keys=[self._rooms, self.ctl_key], args=args)
+        await self._script("topic")(keys=[self._rooms, self.ctl_key], args=args)
 
     async def tell(self, kind: str, event: Mapping[str, Any]) -> None:
         """A control event of ``kind`` for every other server (an operator's action)."""
@@ -755,7 +762,7 @@ class RedisStore:
     async def revoke(self, keys: Sequence[str]) -> int:
         """Add revocation keys; the new ones go to ``ctl`` (``revoke``). How many were new."""
         args = [*keys, *self._ctl_args("revoke")]
-        return int(await self._scripts["revoke"](keys=[self._revoked, self.ctl_key], args=args))
+        return int(await self._script("revoke")(keys=[self._revoked, self.ctl_key], args=args))
 
     # -- presence: who is online on every server -------------------------------------
 
@@ -768,24 +775,24 @@ class RedisStore:
         keys = [self._online, self._users, self._servers, self._srv + self.origin, self.ctl_key]
         text = json.dumps(user, ensure_ascii=False)
         args = [session, key, text, int(grace * 1000), *self._ctl_args("online")]
-        return str(await self._scripts["enter"](keys=keys, args=args))
+        return str(await self._script("enter")(keys=keys, args=args))
 
     async def exit(self, session: str, reason: str) -> bool:
         """End a session of this server; True if its name went offline everywhere."""
         keys = [self._online, self._users, self._srv + self.origin, self.ctl_key]
         args = [session, reason, *self._ctl_args("offline")]
-        return bool(await self._scripts["exit"](keys=keys, args=args))
+        return bool(await self._script("exit")(keys=keys, args=args))
 
     async def beat(self, grace: float) -> bool:
         """This server is alive for ``grace`` seconds more; False if it had been reaped."""
         args: list[str | int] = [self.origin, int(grace * 1000)]
-        return bool(await self._scripts["beat"](keys=[self._servers], args=args))
+        return bool(await self._script("beat")(keys=[self._servers], args=args))
 
     async def reap(self, reason: str) -> int:
         """End the sessions of every server past its deadline; how many servers."""
         keys = [self._online, self._users, self._servers, self.ctl_key]
         args = [self._srv, reason, *self._ctl_args("offline")]
-        return int(await self._scripts["reap"](keys=keys, args=args))
+        return int(await self._script("reap")(keys=keys, args=args))
 
     # -- operators' sanctions and message of the day ----------------------------------
     # Kept in Redis, so every server on it reads the same: each re-reads the

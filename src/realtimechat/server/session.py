@@ -64,6 +64,7 @@ from ..sansio.server import (
 )
 from .audit import log_event
 from .config import Limits, ServerSettings
+from .engine import unavailable
 from .hub import Hub, Member
 from .identity import PeerIdentity
 from .outbox import FlushScheduler, Outbox
@@ -562,6 +563,8 @@ class Session(asyncio.Protocol):
             self.end(revoked)
             return
         self.hub.moderation.check_hello(self.identity)  # a banned identity: bye banned
+        if not self.hub.engine.available:  # Redis down: nothing to replay from; come back soon
+            raise unavailable()
         name = self.hub.choose_name(self.identity, hello.name)
         new_names = self.hub.unclaimed(self.identity, name)
         # A resume from another server may name ids this one has not handed
