@@ -41,6 +41,11 @@ MAX_ROOM_CHARS: Final = 64
 MAX_CURSOR_CHARS: Final = 256
 ACTIONS: Final = frozenset({"me"})
 MAX_INTEGER: Final = 2**63 - 1  # ids and counts fit a signed 64-bit integer (SQLite, most JSON)
+# A signed message's fields (docs/protocol.md 6.8): all four or none.
+FP_CHARS: Final = 64  # a full SHA-256 fingerprint in lowercase hex
+MAX_SIG_CHARS: Final = 1400  # base64 of an RSA signature up to 8192 bits (1368 characters)
+MAX_SENT_CHARS: Final = 40  # a timestamp (docs/protocol.md 3) is 24
+SIGNATURE_FIELDS: Final = ("sig", "fp", "sent", "seq")
 
 
 class ErrorCode(StrEnum):
@@ -75,6 +80,7 @@ class ErrorCode(StrEnum):
     MUTED = "muted"  # a msg from an identity an operator muted (6.7)
     BANNED = "banned"  # a hello from an identity an operator banned (6.7)
     UNAVAILABLE = "unavailable"  # the server cannot reach its shared store (Redis) now (12.1)
+    NO_SUCH_CERT = "no_such_cert"  # a cert request for a certificate the server never saw (6.8)
 
 
 class ByeReason(StrEnum):
@@ -233,6 +239,10 @@ class SendMsg(Frame):
     ref: str | None = None
     action: str | None = None
     room: str | None = None
+    sig: str | None = None  # a signed message (6.8): these four, or none of them
+    fp: str | None = None
+    sent: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +352,16 @@ class Announce(Frame):
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class CertRequest(Frame):
+    """Ask for a certificate by SHA-256 fingerprint, or the one ``name``'s owner last
+    connected with (``cert`` on the wire, 6.8): one of the two."""
+
+    TYPE: ClassVar[str] = "cert"
+    fp: str | None = None
+    name: str | None = None
+
+
 # Server to client ---------------------------------------------------------
 
 
@@ -371,6 +391,11 @@ class Msg(Frame):
     action: str | None = None
     room: str | None = None
     replay: bool = False
+    sig: str | None = None  # as the sender sent them (6.8)
+    ref: str | None = None  # the sender's ref: only with a signature, which covers it (6.8)
+    fp: str | None = None
+    sent: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,6 +504,16 @@ class Notice(Frame):
 
 
 @dataclass(frozen=True, slots=True)
+class Cert(Frame):
+    """A certificate some session connected with, in PEM: the answer to ``cert`` (6.8)."""
+
+    TYPE: ClassVar[str] = "cert"
+    fp: str
+    pem: str
+    name: str | None = None  # the name asked for, when it was asked by name
+
+
+@dataclass(frozen=True, slots=True)
 class Error(Frame):
     TYPE: ClassVar[str] = "error"
     code: str
@@ -502,6 +537,7 @@ ClientFrame = (
     | Unban
     | SetMotd
     | Announce
+    | CertRequest
     | Ping
     | Pong
     | Bye
@@ -524,6 +560,7 @@ ServerFrame = (
     | RoomList
     | Topic
     | Notice
+    | Cert
 )
 
 CLIENT_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
@@ -531,14 +568,14 @@ CLIENT_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
     for cls in (
         *(Hello, SendMsg, Who, HistoryRequest, Ping, Pong, Bye),
         *(JoinRoom, PartRoom, ListRooms, SetTopic),
-        *(Kick, Mute, Unmute, Ban, Unban, SetMotd, Announce),
+        *(Kick, Mute, Unmute, Ban, Unban, SetMotd, Announce, CertRequest),
     )
 }
 SERVER_FRAME_TYPES: Final[Mapping[str, type[Frame]]] = {
     cls.TYPE: cls
     for cls in (
         *(Welcome, Msg, Ack, Join, Leave, Users, Gap, HistoryEnd, Error, Ping, Pong, Bye),
-        *(Joined, Parted, RoomList, Topic, Notice),
+        *(Joined, Parted, RoomList, Topic, Notice, Cert),
     )
 }
 
@@ -784,6 +821,10 @@ def _check_semantics(frame: Frame) -> None:
             raise ProtocolViolation(
                 ErrorCode.BAD_FIELD, "a private message ('to') has no room", ref=frame.ref
             )
+    if isinstance(frame, SendMsg | Msg):
+        _check_signature_fields(frame)
+    if isinstance(frame, CertRequest | Cert):
+        _check_cert_frame(frame)
     if isinstance(frame, Mute | Ban | Kick | SetMotd):
         _check_operator_request(frame)
     if isinstance(frame, HistoryRequest) and frame.limit is not None and frame.limit < 1:
@@ -802,6 +843,44 @@ def _check_semantics(frame: Frame) -> None:
         raise Refusal(ErrorCode.EMPTY_TEXT, "message text is empty", ref=frame.ref)
     if isinstance(frame, Announce) and _is_blank(frame.text):
         raise Refusal(ErrorCode.EMPTY_TEXT, "announcement text is empty")
+
+
+def _check_cert_frame(frame: CertRequest | Cert) -> None:
+    """``cert``: a full fingerprint; a request names a fingerprint or a name, not both."""
+    if isinstance(frame, CertRequest) and (frame.fp is None) == (frame.name is None):
+        raise ProtocolViolation(ErrorCode.BAD_FIELD, "a cert request names 'fp' or 'name'")
+    if frame.fp is not None and (problem := fp_problem(frame.fp)):
+        raise ProtocolViolation(ErrorCode.BAD_FIELD, problem)
+
+
+def fp_problem(fp: str) -> str | None:
+    """Why ``fp`` is no full SHA-256 fingerprint (64 lowercase hex digits), or None."""
+    if len(fp) != FP_CHARS or fp.strip("0123456789abcdef"):
+        return f"field 'fp' must be {FP_CHARS} lowercase hex digits"
+    return None
+
+
+def _check_signature_fields(frame: SendMsg | Msg) -> None:
+    """Bounds of a signed message's fields (docs/protocol.md 6.8); the signature is not checked."""
+    ref = frame.ref if isinstance(frame, SendMsg) else None
+    given = [frame.sig, frame.fp, frame.sent, frame.seq]
+    if all(value is None for value in given):
+        return
+    if any(value is None for value in given):
+        fields = ", ".join(repr(name) for name in SIGNATURE_FIELDS)
+        raise ProtocolViolation(
+            ErrorCode.BAD_FIELD, f"a signed message needs all of {fields}", ref=ref
+        )
+    fp, sig, sent = str(frame.fp), str(frame.sig), str(frame.sent)  # all given, as checked
+    problem = fp_problem(fp)
+    if problem is None and not 0 < len(sig) <= MAX_SIG_CHARS:
+        problem = f"field 'sig' must be 1-{MAX_SIG_CHARS} characters"
+    if problem is None and not 0 < len(sent) <= MAX_SENT_CHARS:
+        problem = f"field 'sent' must be 1-{MAX_SENT_CHARS} characters"
+    if problem is None and frame.seq == 0:
+        problem = "field 'seq' must be at least 1"
+    if problem is not None:
+        raise ProtocolViolation(ErrorCode.BAD_FIELD, problem, ref=ref)
 
 
 def _check_operator_request(frame: Mute | Ban | Kick | SetMotd) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from realtimechat.errors import ConfigError
-from realtimechat.server import backup, folderlock
+from realtimechat.server import backup, export, folderlock
 from realtimechat.server.store import SCHEMA_VERSION, Draft, SqliteStore
 
 TS = "2026-12-07T10:00:00.000Z"
@@ -182,3 +184,30 @@ async def test_restore_refuses_a_live_store_with_its_wal_beside_it(tmp_path: Pat
     finally:
         await store.close()
     assert not (tmp_path / "data" / "messages.db").exists()
+
+
+async def test_export_and_import_keep_a_signed_messages_fields(tmp_path: Path) -> None:
+    """sig, fp, sent, seq and the ref travel (protocol.md 6.8): the imported history
+    verifies as the original did; an unsigned message's ref stays the server's own."""
+    store = SqliteStore(tmp_path / "data" / "messages.db")
+    await store.open()
+    signed = Draft(
+        "ca:x/alice", "alice", "signed", TS, ref="r1", sig="c2ln", fp="ab" * 32,
+        sent="2026-12-07T09:59:59.000Z", seq=4,
+    )  # fmt: skip
+    await store.append([signed, Draft("ca:x/alice", "alice", "plain", TS, ref="r2")])
+    await store.close()
+    out = io.StringIO()
+    assert export.export(store.path, out) == 2
+    first, second = out.getvalue().splitlines()
+    assert json.loads(first) | {"id": 0} == {
+        "type": "msg", "id": 0, "ts": TS, "from": "alice", "text": "signed", "sig": "c2ln",
+        "ref": "r1", "fp": "ab" * 32, "sent": "2026-12-07T09:59:59.000Z", "seq": 4,
+        "sender": "ca:x/alice",
+    }  # fmt: skip
+    assert "ref" not in json.loads(second)
+    fresh = tmp_path / "fresh" / "messages.db"
+    export.import_messages(fresh, [line.encode() for line in out.getvalue().splitlines()], "x")
+    again = io.StringIO()
+    export.export(fresh, again)
+    assert again.getvalue() == out.getvalue()

@@ -101,6 +101,24 @@ async def test_clients_of_two_servers_see_one_order(servers: list[ChatServer], p
         await client.close()
 
 
+async def test_own_messages_are_delivered_as_stored_and_not_kept_after(
+    servers: list[ChatServer], pki: Pki
+) -> None:
+    """A's messages reach A's and B's clients alike (A's from the append reply, B's decoded
+    from the log), and A keeps none of them once its follower has read them back."""
+    a, b = servers
+    alice, bob = await join(a, pki, "alice"), await join(b, pki, "bob")
+    for n in range(5):
+        await alice.send(SendMsg(text=f"m{n}", ref=f"r{n}"))
+    on_a, on_b = await receive_n(alice, Msg, 5), await receive_n(bob, Msg, 5)
+    assert on_a == on_b
+    assert [msg.text for msg in on_a] == [f"m{n}" for n in range(5)]
+    assert {msg.from_ for msg in on_a} == {"alice"}
+    assert engine_of(a)._mine == {}
+    for client in (alice, bob):
+        await client.close()
+
+
 async def test_each_sender_gets_its_ack_before_its_echo(
     servers: list[ChatServer], pki: Pki
 ) -> None:

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from realtimechat.errors import ConfigError
-from realtimechat.protocol import Bye, Error, Msg, SendMsg
+from realtimechat.pki import fingerprint_sha256
+from realtimechat.protocol import Bye, Cert, CertRequest, Error, Msg, SendMsg
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import NamesMode, ServerSettings
 from realtimechat.server.redis_store import RedisStore
@@ -37,7 +39,7 @@ TS = "2026-11-26T08:00:00.000Z"
 StoreMaker = Callable[[], Awaitable[Store]]
 
 
-def draft(text: str, *, sender: str = "id:alice", ref: str | None = None, **extra: str) -> Draft:
+def draft(text: str, *, sender: str = "id:alice", ref: str | None = None, **extra: Any) -> Draft:
     name = sender.split(":")[1]
     return Draft(sender=sender, from_name=name, text=text, ts=TS, ref=ref, **extra)
 
@@ -436,3 +438,129 @@ async def test_forgetting_old_refs_walks_an_index_not_the_table(tmp_path: Path) 
     with closing(sqlite3.connect(tmp_path / "m.db")) as db:
         plan = db.execute("EXPLAIN QUERY PLAN DELETE FROM refs WHERE seen < 0").fetchall()
     assert any("refs_seen" in str(row) for row in plan), plan
+
+
+# -- signed messages (protocol.md 6.8) ----------------------------------------------
+
+SIGNATURE: dict[str, Any] = {"sig": "c2ln", "fp": "ab" * 32, "sent": TS}
+
+
+@pytest.mark.protocol("6.8")
+async def test_every_store_keeps_a_signature_as_sent(make_store: StoreMaker) -> None:
+    """The four signature fields come back from after and recent; an unsigned message has none."""
+    store = await make_store()
+    signed = Draft(
+        sender="id:alice", from_name="alice", text="a", ts=TS, ref="r-1", seq=3, **SIGNATURE
+    )
+    await store.append([signed, draft("plain", ref="r-2")])
+    for page in (await store.after(0, 10, "id:bob"), await store.recent(10, "id:bob")):
+        first, second = page.messages
+        assert (first.sig, first.ref, first.fp, first.sent, first.seq) == (
+            "c2ln",
+            "r-1",
+            "ab" * 32,
+            TS,
+            3,
+        )
+        assert (second.sig, second.ref, second.fp, second.seq) == (None, None, None, None)
+    await store.put_cert("ab" * 32, "PEM one", "id:alice")
+    await store.put_cert("ab" * 32, "PEM again", "id:alice")  # the first copy stays
+    assert (await store.cert("ab" * 32), await store.cert("cd" * 32)) == ("PEM one", None)
+    await store.put_cert("cd" * 32, "PEM renewed", "id:alice")
+    assert (await store.cert_of("id:alice"), await store.cert_of("id:bob")) == ("cd" * 32, None)
+
+
+SCHEMA_2 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema', '2');
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, sender TEXT NOT NULL,
+    from_name TEXT NOT NULL, text TEXT NOT NULL, to_name TEXT, recipient TEXT,
+    action TEXT, room TEXT
+);
+INSERT INTO messages (ts, sender, from_name, text) VALUES ('2026-11-26T08:00:00.000Z',
+    'id:alice', 'alice', 'from before signatures');
+"""
+
+
+@pytest.mark.protocol("6.8", "8.4")
+async def test_a_store_of_schema_2_is_upgraded_and_keeps_its_messages(tmp_path: Path) -> None:
+    """A file from before signatures opens, keeps its messages unsigned and stores signed ones."""
+    path = tmp_path / "messages.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(SCHEMA_2)
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        signed = Draft(sender="id:bob", from_name="bob", text="b", ts=TS, seq=1, **SIGNATURE)
+        await store.append([signed])
+        old, new = (await store.after(0, 10, "id:carol")).messages
+        assert (old.text, old.sig, new.text, new.sig, new.seq) == (
+            "from before signatures",
+            None,
+            "b",
+            "c2ln",
+            1,
+        )
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
+
+
+@pytest.mark.protocol("6.8", "9.4")
+async def test_a_signature_is_relayed_live_and_in_history_after_a_restart(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path
+) -> None:
+    """The server relays a msg's signature fields unchanged, live and after a restart."""
+    path = tmp_path / "messages.db"
+    first = await start_server(store=SqliteStore(path))
+    bob = await join(first, pki, "bob")
+    alice = await join(first, pki, "alice")
+    await alice.send(SendMsg(text="signed", ref="r", seq=9, **SIGNATURE))
+    live = await receive_until(bob, Msg)
+    assert (live.text, live.sig, live.ref, live.fp, live.sent, live.seq) == (
+        "signed",
+        "c2ln",
+        "r",
+        "ab" * 32,
+        TS,
+        9,
+    )
+    for client in (alice, bob):
+        await client.close()
+    await first.shutdown()
+    second = await start_server(store=SqliteStore(path))
+    carol = await join(second, pki, "carol")
+    (replayed,) = await receive_n(carol, Msg, 1, replays=True)
+    assert (replayed.sig, replayed.fp, replayed.sent, replayed.seq) == ("c2ln", "ab" * 32, TS, 9)
+    await carol.close()
+
+
+def fingerprint_of(path: Path) -> str:
+    return fingerprint_sha256(x509.load_pem_x509_certificate(path.read_bytes()))
+
+
+@pytest.mark.protocol("6.8", "9.4")
+async def test_a_certificate_is_offered_by_its_fingerprint_also_after_a_restart(
+    start_server: ServerFactory, pki: Pki, tmp_path: Path
+) -> None:
+    """cert {fp} brings the certificate alice used, after a restart too; else no_such_cert."""
+    path = tmp_path / "messages.db"
+    alice_fp = fingerprint_of(pki.client("alice").cert)
+    first = await start_server(store=SqliteStore(path))
+    alice = await join(first, pki, "alice")
+    await alice.close()
+    await first.shutdown()
+    second = await start_server(store=SqliteStore(path))
+    bob = await join(second, pki, "bob")
+    await bob.send(CertRequest(fp=alice_fp))
+    got = await receive_until(bob, Cert)
+    assert (got.fp, fingerprint_sha256(x509.load_pem_x509_certificate(got.pem.encode()))) == (
+        alice_fp,
+        alice_fp,
+    )
+    await bob.send(CertRequest(fp="0" * 64))
+    refused = await receive_until(bob, Error)
+    assert refused.code == "no_such_cert"
+    await bob.close()

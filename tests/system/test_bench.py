@@ -560,3 +560,76 @@ async def test_rooms_runs_again_with_other_rooms_part_the_old_ones(
     for index, room in ((0, "#bench0"), (4, "#bench1")):  # bench4 was in #bench0 before
         rooms_of = server.hub.rooms.rooms_of(f"ca:{subject}/bench{index}")
         assert [r.name for r in rooms_of] == [room]
+
+
+def test_two_servers_on_one_redis_count_every_delivery(redis_url: str) -> None:
+    """--redis --servers 2: clients spread over two servers; each message reaches all 6,
+    whichever server its sender is on, and Redis's work in the window is reported."""
+    result = bench(
+        *("fanout", "--spawn", "--redis", redis_url, "--servers", "2"),
+        *("--clients", "6", "--publishers", "3"),
+        *SHORT,
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(set(re.findall(r"127\.0\.0\.1:(\d+)", report["target"]))) == 2
+    assert report["server"]["count"] == 2
+    assert report["connected"] == 6
+    assert report["sent"] > 0
+    assert report["delivered"] == report["expected"] == 6 * report["sent"]
+    assert report["errors"] == 0
+    redis = report["redis"]
+    assert redis["messages"] > 0
+    assert redis["calls"]["evalsha"] > 0  # the append script, once per batch
+    assert redis["calls"]["xread"] > 0  # both followers
+    assert redis["publish_calls_per_msg"] == round(redis["calls"]["evalsha"] / redis["messages"], 4)
+
+
+def test_the_table_names_the_servers_and_redis(redis_url: str) -> None:
+    """Without --json: a line says the CPU is two servers' sum, one gives Redis's figures."""
+    result = bench(
+        *("rate", "--spawn", "--redis", redis_url, "--servers", "2", "--clients", "4"),
+        *("--rate", "5", *SHORT),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert table_cells(result.stdout)["delivered/expected"] == "1.0000"
+    assert (
+        "2 servers on one Redis, the clients spread round robin: server CPU % and RSS are "
+        "their sums"
+    ) in lines
+    assert any(line.startswith("Redis, per message in the window (") for line in lines), lines
+
+
+def test_rate_on_a_spawned_sqlite_server_counts_every_delivery() -> None:
+    """--store sqlite: the spawned server keeps history on disk; the counts are as ever."""
+    result = bench("rate", "--spawn", "--store", "sqlite", "--clients", "4", *SHORT, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["delivered"] == report["expected"] == 4 * report["sent"]
+    assert report["server"]["count"] == 1
+    assert report["redis"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--servers", "2"), "--servers above 1 needs --redis URL"),
+        (("--store", "sqlite", "--redis", "unix:///nowhere"), "--store and --redis: choose one"),
+        (("--redis", "http://x"), "give a redis://, rediss:// (TLS) or unix:// URL"),
+    ],
+)
+def test_store_and_servers_usage_errors(args: tuple[str, ...], message: str) -> None:
+    """--servers, --store and --redis that cannot go together: exit 2 and why, one line."""
+    result = bench("rate", "--spawn", *args)
+    assert result.returncode == 2
+    assert message in result.stderr.splitlines()[-1]
+
+
+def test_spawn_options_need_spawn(pki: Pki) -> None:
+    """--redis and --servers start servers: against a running one they are usage errors."""
+    target = ("--ca-dir", str(pki.folder.root), "--port", "8443")
+    result = bench("rate", *target, "--redis", "unix:///r.sock", "--servers", "2")
+    assert result.returncode == 2
+    assert "--redis and --servers only go with --spawn" in result.stderr

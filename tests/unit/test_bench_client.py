@@ -13,6 +13,7 @@ from realtimechat.bench.clients import BenchClient, Tally, failure_code
 from realtimechat.bench.wire import Marker
 from realtimechat.errors import CertificateRejected, ConnectionLost, SessionRefused
 from realtimechat.protocol import (
+    CLIENT_FRAME_TYPES,
     Bye,
     ByeReason,
     Error,
@@ -23,7 +24,9 @@ from realtimechat.protocol import (
     HistoryEnd,
     Ping,
     Pong,
+    SendMsg,
     Welcome,
+    decode_line,
     encode,
 )
 
@@ -127,3 +130,18 @@ async def test_an_unreadable_frame_before_welcome_is_counted_and_skipped() -> No
     assert list(client.tally.errors) == [
         ("unknown_type", "unreadable frame from the server (unknown_type)")
     ]
+
+
+@pytest.mark.protocol("6.8")
+def test_a_signed_run_sends_frames_a_server_takes_as_signed() -> None:
+    """--signed: each msg line carries the four signature fields, within the server's bounds."""
+    marker = Marker("abcd1234", 100, signed=True)
+    for room in (None, "#r"):
+        line = marker.line(b"3", 42, room)
+        frame = decode_line(line.rstrip(b"\n"), CLIENT_FRAME_TYPES)
+        assert isinstance(frame, SendMsg)
+        assert (frame.fp, frame.seq, frame.room) == ("0" * 64, 1, room)
+        assert marker.find(line) == [(b"3", b"42")]
+    plain = Marker("abcd1234", 100).line(b"3", 42)
+    signed = marker.line(b"3", 42)
+    assert len(signed) - len(plain) > 150  # what a signature costs on the wire

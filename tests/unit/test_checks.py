@@ -238,7 +238,7 @@ def test_the_store_is_read_without_being_written(tmp_path: Path) -> None:
     assert not database.exists()
     database.touch(mode=0o600)  # as the server creates it, before SQLite fills it
     assert preflight.store(database).detail.endswith(
-        "holds no tables yet: the server will create them (schema 2)"
+        "holds no tables yet: the server will create them (schema 3)"
     )
     database.write_bytes(b"not a database at all" * 100)
     database.chmod(0o600)

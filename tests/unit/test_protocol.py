@@ -391,3 +391,39 @@ def test_a_private_message_naming_a_room_is_bad_field() -> None:
 def test_room_frames_are_checked_like_the_others(line: str, code: str) -> None:
     """join, part, topic and rooms: required fields, types and the room's 64 characters."""
     assert one_error(line).code == code
+
+
+SIGNED = '"sig":"c2ln","fp":"' + "ab" * 32 + '","sent":"2026-12-07T23:00:00.000Z","seq":1'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type":"msg","text":"a","ref":"r-1","sig":"c2ln"}',  # one of four
+        '{"type":"msg","text":"a","ref":"r-1",' + SIGNED.replace('"seq":1', '"seq":0') + "}",
+        '{"type":"msg","text":"a","ref":"r-1",' + SIGNED.replace("ab" * 32, "AB" * 32) + "}",
+        '{"type":"msg","text":"a","ref":"r-1",' + SIGNED.replace("ab" * 32, "ab" * 31) + "}",
+        '{"type":"msg","text":"a","ref":"r-1",' + SIGNED.replace("c2ln", "s" * 1401) + "}",
+        '{"type":"msg","text":"a","ref":"r-1",' + SIGNED.replace("2026-", "2" * 41) + "}",
+    ],
+)
+@pytest.mark.protocol("6.8")
+def test_signature_fields_out_of_bounds_are_bad_fields_with_the_ref(line: str) -> None:
+    """A signed msg missing a field, or with one out of its bounds, is bad_field naming its ref."""
+    error = one_error(line)
+    assert (error.code, error.ref) == ("bad_field", "r-1")
+
+
+@pytest.mark.protocol("6.8")
+def test_signature_fields_travel_both_ways_unchanged() -> None:
+    """A client's four signature fields decode, and a server msg with them encodes them back."""
+    (frame,) = server_decode(('{"type":"msg","text":"a",' + SIGNED + "}\n").encode())
+    assert isinstance(frame, SendMsg)
+    assert (frame.sig, frame.fp, frame.sent, frame.seq) == (
+        "c2ln",
+        "ab" * 32,
+        "2026-12-07T23:00:00.000Z",
+        1,
+    )
+    out = Msg(id=1, ts="t", from_="a", text="a", sig=frame.sig, fp=frame.fp, sent=frame.sent, seq=1)
+    assert json.loads(encode(out))["fp"] == "ab" * 32

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from realtimechat.errors import ConfigError
 from realtimechat.server.redis_store import (
     RedisDurability,
+    RedisStore,
     check_config,
     check_url,
     memory_warning,
     shown_url,
 )
+from realtimechat.server.store import REF_DAYS
 
 SAFE = {"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "noeviction"}
 
@@ -69,3 +73,14 @@ def test_urls_are_checked_and_shown_without_their_password() -> None:
         shown_url("rediss://chat:s3cret@db.example:6380/0") == "rediss://chat:***@db.example:6380/0"
     )
     assert "s3cret" not in shown_url("redis://:s3cret@db")
+
+
+def test_ref_buckets_are_made_once_a_day_today_first() -> None:
+    """The append script's day buckets: the same all day, the next day's from UTC midnight."""
+    store = RedisStore("unix:///r.sock", server_id="a")
+    noon = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC).timestamp()
+    first = store._buckets(noon)
+    assert first[:2] == ["{rtc}:refs:20261207", "{rtc}:refs:20261206"]
+    assert len(first) == REF_DAYS + 1
+    assert store._buckets(noon + 11 * 3600 + 3599) is first  # 23:59:59: not made again
+    assert store._buckets(noon + 12 * 3600)[0] == "{rtc}:refs:20261208"

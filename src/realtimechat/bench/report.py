@@ -9,6 +9,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .redisstats import RedisFigures
+
 QUANTILES = (0.5, 0.9, 0.99)
 _MS_DIGITS = 3  # whole microseconds: the latency histogram's own resolution
 
@@ -27,7 +29,8 @@ class Latency:
 class ServerFigures:
     """What /proc says about a server the tool started itself (``--spawn``)."""
 
-    pid: int
+    pid: int  # the first server's
+    count: int = 1  # servers spawned (--servers): CPU % and RSS are their sums
     cpu_percent: float | None = None  # over the measurement window (connect: while connecting)
     rss_kib: int | None = None  # at the end of the window (connect: rss_after_kib)
     rss_before_kib: int | None = None  # connect: before the first connection
@@ -82,6 +85,7 @@ class Report:
     handshake_ms: Latency | None = None
     ready_ms: Latency | None = None
     server: ServerFigures | None = None
+    redis: RedisFigures | None = None  # --redis: what that Redis did in the window
     tool_cpu_percent: float | None = None
 
     @property
@@ -275,6 +279,12 @@ def notes(report: Report) -> list[str]:
             f"connection{'' if server.connections_open == 1 else 's'} open "
             f"(CPU % while connecting)"
         )
+    if report.server is not None and report.server.count > 1:
+        lines.append(
+            f"{report.server.count} servers on one Redis, the clients spread round robin: "
+            "server CPU % and RSS are their sums"
+        )
+    lines += _redis_lines(report.redis)
     if report.tool_cpu_percent is not None:
         lines.append(
             f"tool CPU {report.tool_cpu_percent:.0f} % of one core, {report.workers} worker "
@@ -289,6 +299,18 @@ def notes(report: Report) -> list[str]:
         lines.append("latency: too many deliveries to keep every sample; the first ones were used")
     lines += _error_lines(report)
     return lines
+
+
+def _redis_lines(redis: RedisFigures | None) -> list[str]:
+    """Redis's work in the window, per message in (``--redis``)."""
+    if redis is None:
+        return []
+    return [
+        f"Redis, per message in the window ({redis.messages:,}): "
+        f"{_number(redis.cpu_us_per_msg, 2)} CPU-us, "
+        f"{_number(redis.publish_calls_per_msg, 4)} append scripts (publish round trips), "
+        f"{_number(redis.follow_calls_per_msg, 4)} XREADs (all followers)"
+    ]
 
 
 def _what_was_sent(report: Report) -> str:

@@ -23,7 +23,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic_ns
 from typing import Final, Literal
@@ -44,8 +44,9 @@ from .messages import (
 )
 from .pool import WorkerPool
 from .progress import ProgressLine
+from .redisstats import RedisFigures, RedisSample, RedisWatch, figures
 from .report import Report, ServerFigures, latency_from_histogram, latency_from_samples
-from .spawn import SERVER_CN, CpuMeter, SpawnedServer, make_pki, rss_kib
+from .spawn import SERVER_CN, CpuMeter, SpawnedServer, Store, make_pki, rss_kib
 from .wire import new_run_id
 from .worker import WorkerPlan
 
@@ -64,6 +65,8 @@ class Target:
     pki: Path | None = None  # use the existing clients of this folder
     spawn: bool = False  # start our own rtchat-server
     server_args: tuple[str, ...] = ()
+    store: Store = field(default_factory=Store)  # where the spawned servers keep the conversation
+    servers: int = 1  # how many to spawn (more than one only on one Redis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class Load:
     clients: int
     workers: int = 2
     size: int = 100
+    signed: bool = False  # messages carry signature fields (wire.SIGNATURE)
     concurrency: int = 50
     connect_timeout: float = 30.0
     publishers: int = 5
@@ -113,7 +117,7 @@ def _run(
         tempfile.TemporaryDirectory(prefix="rtchat-bench-") as temp,
         contextlib.ExitStack() as stack,
     ):
-        endpoint, source, server = _open_target(
+        endpoints, source, servers = _open_target(
             target,
             load,
             folder=Path(temp),
@@ -122,13 +126,16 @@ def _run(
             deadline=deadline,
             spawned=spawned,
         )
-        plans = make_plans(load, endpoint=endpoint, source=source, run_id=run_id, deadline=deadline)
-        rss_before = rss_kib(server.pid) if server is not None else None
+        plans = make_plans(
+            load, endpoints=endpoints, source=source, run_id=run_id, deadline=deadline
+        )
+        server = servers[0] if servers else None
+        rss_before = _rss(servers)
         pool = stack.enter_context(WorkerPool(plans, deadline))
         report = Report(
             scenario=load.scenario,
             run_id=run_id,
-            target=f"{endpoint}" + (" (spawned)" if server is not None else ""),
+            target=", ".join(map(str, endpoints)) + (" (spawned)" if server is not None else ""),
             spawned=server is not None,
             clients=load.clients,
             connected=0,
@@ -136,22 +143,25 @@ def _run(
             loop="asyncio" if load.loop_factory is None else load.loop_factory.__module__,
             size=load.size,
         )
-        session = _Session(load, pool, progress, server)
+        watch = RedisWatch(target.store.redis_url) if target.store.redis_url and servers else None
+        if watch is not None:
+            stack.callback(watch.close)
+        session = _Session(load, pool, progress, servers, watch)
         if server is not None:
-            report.server = ServerFigures(pid=server.pid)
+            report.server = ServerFigures(pid=server.pid, count=len(servers))
         if load.scenario == "connect":
             if report.server is not None:
                 report.server.rss_before_kib = rss_before
             session.connect_scenario(report)
         else:
             session.message_scenario(report)
-        if server is not None and server.process.poll() is not None:
+        for stopped in (one for one in servers if one.process.poll() is not None):
             report.add_errors(
                 {
                     (
                         "server_exited",
                         f"the spawned server exited during the run "
-                        f"(code {server.process.returncode}): {server.last_log_line()}",
+                        f"(code {stopped.process.returncode}): {stopped.last_log_line()}",
                     ): 1
                 }
             )
@@ -169,43 +179,55 @@ def _open_target(
     progress: ProgressLine,
     deadline: int,
     spawned: list[SpawnedServer],
-) -> tuple[Endpoint, CertSource, SpawnedServer | None]:
-    """Where to connect and with which certificates; starts the server for ``--spawn``.
+) -> tuple[list[Endpoint], CertSource, list[SpawnedServer]]:
+    """Where to connect and with which certificates; starts the servers for ``--spawn``.
 
-    The server goes into ``spawned`` (and its stop onto ``stack``) as soon as
+    Each server goes into ``spawned`` (and its stop onto ``stack``) as soon as
     its process exists, so that a Ctrl-C while it starts is reported right.
+    All are started before any is waited for: they start side by side.
     """
     if target.spawn:
         progress.show("starting rtchat-server ...")
         ca_dir = make_pki(folder)
-        server = SpawnedServer.launch(ca_dir, folder, target.server_args)
-        stack.callback(server.stop)
-        spawned.append(server)
-        server.wait_until_listening(deadline / 1e9)
-        endpoint = Endpoint(host="127.0.0.1", port=server.port, cn=SERVER_CN)
-        return endpoint, IssueFrom(ca_dir, folder / "issued", load.name_prefix), server
+        for index in range(target.servers):
+            server = SpawnedServer.launch(ca_dir, folder, target.server_args, target.store, index)
+            stack.callback(server.stop)
+            spawned.append(server)
+        for server in spawned:
+            server.wait_until_listening(deadline / 1e9)
+        endpoints = [Endpoint(host="127.0.0.1", port=one.port, cn=SERVER_CN) for one in spawned]
+        return endpoints, IssueFrom(ca_dir, folder / "issued", load.name_prefix), list(spawned)
     endpoint = Endpoint(host=target.host, port=target.port, cn=target.cn)
     if target.ca_dir is not None:
         check_ca_dir(target.ca_dir)
-        return endpoint, IssueFrom(target.ca_dir, folder / "issued", load.name_prefix), None
+        return [endpoint], IssueFrom(target.ca_dir, folder / "issued", load.name_prefix), []
     if target.pki is None:
         raise BenchError("no target: --spawn, --ca-dir or --pki")
-    return endpoint, existing_clients(target.pki), None
+    return [endpoint], existing_clients(target.pki), []
+
+
+def _rss(servers: Sequence[SpawnedServer]) -> int | None:
+    """The servers' resident memory together, in KiB (None if any cannot be read)."""
+    sizes = [rss_kib(server.pid) for server in servers]
+    known = [size for size in sizes if size is not None]
+    return sum(known) if known and len(known) == len(sizes) else None
 
 
 def make_plans(
-    load: Load, *, endpoint: Endpoint, source: CertSource, run_id: str, deadline: int
+    load: Load, *, endpoints: Sequence[Endpoint], source: CertSource, run_id: str, deadline: int
 ) -> list[WorkerPlan]:
-    """Split the clients (index ``i`` goes to worker ``i % workers``) and the concurrency."""
+    """Split the clients (index ``i`` goes to worker ``i % workers``, and connects to
+    ``endpoints[i % len(endpoints)]``) and the concurrency."""
     workers = max(1, min(load.workers, load.clients))
     return [
         WorkerPlan(
             worker=worker,
             indices=tuple(range(worker, load.clients, workers)),
-            endpoint=endpoint,
+            endpoints=tuple(endpoints),
             certs=source,
             run_id=run_id,
             size=load.size,
+            signed=load.signed,
             concurrency=max(1, load.concurrency // workers + (worker < load.concurrency % workers)),
             connect_timeout=load.connect_timeout,
             deadline=deadline,
@@ -264,25 +286,43 @@ class _Session:
     """One run's steps, shared by the scenarios."""
 
     def __init__(
-        self, load: Load, pool: WorkerPool, progress: ProgressLine, server: SpawnedServer | None
+        self,
+        load: Load,
+        pool: WorkerPool,
+        progress: ProgressLine,
+        servers: Sequence[SpawnedServer],
+        redis: RedisWatch | None = None,
     ) -> None:
         self.load = load
         self.pool = pool
         self.watch = _Watch(pool, progress)
-        self.server = server
-        self.server_cpu = CpuMeter([server.pid]) if server is not None else None
+        self.servers = list(servers)
+        self.server_cpu = CpuMeter([one.pid for one in servers]) if servers else None
         self.tool_cpu = CpuMeter([*pool.pids, os.getpid()])
-        self.window_rss: int | None = None  # the server's, at the end of the window
+        self.window_rss: int | None = None  # the servers', at the end of the window
+        self.redis = redis
+        self._redis_start: RedisSample | None = None
+        self._redis_end: RedisSample | None = None
 
     def _begin_cpu(self) -> None:
         for meter in (self.server_cpu, self.tool_cpu):
             if meter is not None:
                 meter.begin()
+        if self.redis is not None:
+            self._redis_start = self.redis.sample()
 
     def _end_cpu(self) -> None:
         for meter in (self.server_cpu, self.tool_cpu):
             if meter is not None:
                 meter.end()
+        if self.redis is not None:
+            self._redis_end = self.redis.sample()
+
+    def redis_figures(self, messages: int) -> RedisFigures | None:
+        """What Redis did in the window, per message accepted then (``--redis``)."""
+        if self._redis_start is None or self._redis_end is None:
+            return None
+        return figures(self._redis_start, self._redis_end, messages)
 
     def connect(
         self, report: Report, before_rest: Callable[[], None] = lambda: None
@@ -335,6 +375,7 @@ class _Session:
         if load.scenario == "rooms":
             report.rooms = load.rooms
         in_window = self._send_and_drain(report, start)
+        report.redis = self.redis_figures(in_window)
         report.msgs_in_per_s = round(in_window / load.duration, 1)
         report.deliveries_per_s = round(report.delivered_in_window / load.duration, 1)
 
@@ -366,8 +407,8 @@ class _Session:
 
     def _end_window(self) -> None:
         self._end_cpu()
-        if self.server is not None:
-            self.window_rss = rss_kib(self.server.pid)
+        if self.servers:
+            self.window_rss = _rss(self.servers)
 
     def connect_scenario(self, report: Report) -> None:
         """connect: handshakes and welcomes per second, memory per connection, one broadcast."""
@@ -386,8 +427,8 @@ class _Session:
         until = t0 + int(self.load.drain * 1e9)
         start = Start(kind="broadcast", t0=t0, w0=t0, w1=until, t_end=t0, settle_until=until)
         self._send_and_drain(report, start)
-        if self.server is not None and report.server is not None:
-            _memory_per_connection(report.server, rss_kib(self.server.pid), report.clients_alive)
+        if self.servers and report.server is not None:
+            _memory_per_connection(report.server, _rss(self.servers), report.clients_alive)
 
     def _count(self, report: Report, outcomes: Sequence[Outcome], per_client: int) -> None:
         """Merge what the workers received into ``report``."""

@@ -9,6 +9,12 @@ would trip (``--ephemeral --rate 0 --identity-rate 0 --identity-text-rate 0
 comes from 127.0.0.1, maybe with one certificate); ``--server-arg``
 adds more (a later option wins). Its log goes to a file in the temporary
 folder; the port is read from its ``listening on`` line.
+
+``--store sqlite`` keeps the history in SQLite in the temporary folder
+(``--data``, durability ``full``) instead of ``--ephemeral``; ``--redis
+URL`` starts ``--servers N`` of them on one Redis (``--redis URL
+--server-id bench<i>``), which share one conversation: the clients are
+spread over them round robin (client ``i`` to server ``i % N``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from .errors import BenchError
 
 SERVER_CN: Final = "chatserver"
 SPAWN_FLAGS: Final = (
-    *("--ephemeral", "--rate", "0", "--identity-rate", "0", "--identity-text-rate", "0"),
+    *("--rate", "0", "--identity-rate", "0", "--identity-text-rate", "0"),
     *("--presence-interval", "0"),
     *("--max-per-address", "100000", "--max-handshakes", "2048"),
     *("--max-handshakes-per-source", "2048", "--max-per-identity", "100000"),
@@ -59,6 +65,22 @@ def make_pki(root: Path) -> Path:
     return folder
 
 
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Where the spawned servers keep the conversation: memory, SQLite, or one Redis."""
+
+    kind: str = "memory"  # memory | sqlite | redis
+    redis_url: str | None = None  # kind redis: every server on this one
+
+    def flags(self, index: int, folder: Path) -> list[str]:
+        """The store's options for server ``index`` (its own SQLite folder, or Redis id)."""
+        if self.kind == "sqlite":
+            return ["--data", str(folder / f"data{index}")]
+        if self.kind == "redis" and self.redis_url is not None:
+            return ["--redis", self.redis_url, "--server-id", f"bench{index}"]
+        return ["--ephemeral"]
+
+
 @dataclass
 class SpawnedServer:
     """A running ``rtchat-server`` subprocess of ours."""
@@ -68,9 +90,16 @@ class SpawnedServer:
     log: Path
 
     @classmethod
-    def launch(cls, ca_dir: Path, folder: Path, extra: Sequence[str]) -> SpawnedServer:
+    def launch(
+        cls,
+        ca_dir: Path,
+        folder: Path,
+        extra: Sequence[str],
+        store: Store = Store(),
+        index: int = 0,
+    ) -> SpawnedServer:
         """Start the process (then ``wait_until_listening``); ``stop`` it in every case."""
-        log = folder / "server.log"
+        log = folder / ("server.log" if index == 0 else f"server{index}.log")
         command = [
             *server_command(),
             "--host",
@@ -80,6 +109,7 @@ class SpawnedServer:
             "--pki",
             str(ca_dir),
             *SPAWN_FLAGS,
+            *(store or Store()).flags(index, folder),
             *extra,
         ]
         with log.open("wb") as sink:

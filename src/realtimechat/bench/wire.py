@@ -14,13 +14,21 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Final
+from typing import Any, Final
 
-from ..protocol import SendMsg, encode
+from ..protocol import FP_CHARS, SendMsg, encode
 
 _PLACEHOLDER: Final = "@@TEXT@@"
 #: How every ``msg`` line a server writes starts (compact JSON, ``type`` first).
 MSG_PREFIX: Final = b'{"type":"msg",'
+# --signed: a signed message's fields as a P-256 signer sends them (protocol.md 6.8);
+# the server checks only their bounds, so one fixed set costs it what real ones do.
+SIGNATURE: Final = {
+    "sig": "M" * 96,  # base64 of a DER ECDSA P-256 signature: 94 to 96 characters
+    "fp": "0" * FP_CHARS,
+    "sent": "2026-01-01T00:00:00.000Z",
+    "seq": 1,
+}
 MIN_SIZE: Final = 48
 """The smallest message text the tool sends: room for the longest marker (about 40 bytes)."""
 
@@ -33,12 +41,13 @@ def new_run_id() -> str:
 class Marker:
     """Builds the messages of one run and finds them in received bytes."""
 
-    __slots__ = ("_pad", "_post", "_pre", "_rooms", "pattern", "run_id", "size")
+    __slots__ = ("_pad", "_post", "_pre", "_rooms", "pattern", "run_id", "signed", "size")
 
-    def __init__(self, run_id: str, size: int) -> None:
+    def __init__(self, run_id: str, size: int, *, signed: bool = False) -> None:
         self.run_id = run_id
         self.size = size
-        self._pre, self._post = _frame_around(None)
+        self.signed = signed
+        self._pre, self._post = _frame_around(None, signed)
         self._rooms: dict[str, tuple[bytes, bytes]] = {}  # room -> its frame around the text
         self._pad = b"x" * size
         token = re.escape(run_id.encode("ascii"))
@@ -55,7 +64,7 @@ class Marker:
             return self._pre + self.text(sender, timestamp) + self._post
         around = self._rooms.get(room)
         if around is None:
-            around = self._rooms[room] = _frame_around(room)
+            around = self._rooms[room] = _frame_around(room, self.signed)
         return around[0] + self.text(sender, timestamp) + around[1]
 
     def find(self, data: bytes) -> list[tuple[bytes, bytes]]:
@@ -63,9 +72,10 @@ class Marker:
         return self.pattern.findall(data)
 
 
-def _frame_around(room: str | None) -> tuple[bytes, bytes]:
-    """The bytes of a ``msg`` frame (to ``room``) before and after its text."""
-    line = encode(SendMsg(text=_PLACEHOLDER, room=room))
+def _frame_around(room: str | None, signed: bool) -> tuple[bytes, bytes]:
+    """The bytes of a ``msg`` frame (to ``room``, signed or not) before and after its text."""
+    fields: dict[str, Any] = SIGNATURE if signed else {}
+    line = encode(SendMsg(text=_PLACEHOLDER, room=room, **fields))
     before, after = line.split(_PLACEHOLDER.encode("ascii"))
     return before, after
 

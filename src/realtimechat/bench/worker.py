@@ -62,10 +62,11 @@ class WorkerPlan:
 
     worker: int
     indices: tuple[int, ...]  # the clients it drives
-    endpoint: Endpoint
+    endpoints: tuple[Endpoint, ...]  # client i connects to endpoints[i % len(endpoints)]
     certs: CertSource
     run_id: str
     size: int
+    signed: bool
     concurrency: int  # handshakes this worker runs at once
     connect_timeout: float
     deadline: int  # monotonic ns: past this, give up
@@ -88,7 +89,7 @@ class Worker:
     def __init__(self, plan: WorkerPlan, pipe: Connection) -> None:
         self.plan = plan
         self.pipe = pipe
-        self.marker = Marker(plan.run_id, plan.size)
+        self.marker = Marker(plan.run_id, plan.size, signed=plan.signed)
         self.tally = Tally()
         self.contexts: dict[int, ssl.SSLContext] = {}
         self.clients: dict[int, BenchClient] = {}
@@ -196,13 +197,21 @@ class Worker:
         name = f"{certs.prefix}{index}" if isinstance(certs, IssueFrom) else None
         room = room_name(index % self.plan.rooms) if self.plan.rooms else None
         return BenchClient(
-            index, name, self.tally, self.marker, server=str(self.plan.endpoint), room=room
+            index, name, self.tally, self.marker, server=str(self.endpoint(index)), room=room
         )
+
+    def endpoint(self, index: int) -> Endpoint:
+        """The server client ``index`` connects to: round robin over the plan's."""
+        endpoints = self.plan.endpoints
+        return endpoints[index % len(endpoints)]
 
     async def _open(self, index: int) -> BenchClient:
         plan = self.plan
         client = await open_client(
-            self._new_client(index), self.contexts[index], plan.endpoint, plan.connect_timeout
+            self._new_client(index),
+            self.contexts[index],
+            self.endpoint(index),
+            plan.connect_timeout,
         )
         self.clients[index] = client
         return client

@@ -15,14 +15,18 @@ from ..bench.errors import Interrupted
 from ..bench.progress import ProgressLine
 from ..bench.report import table
 from ..bench.scenarios import Load, Scenario, Target, run
+from ..bench.spawn import Store
 from ..bench.wire import MIN_SIZE
-from ..errors import ExitCode, PKIError, RtchatError
+from ..errors import ConfigError, ExitCode, PKIError, RtchatError
+from ..server.redis_store import check_url
 from .common import CONTEXT, LOOPS, fail, loop_factory, version_option
 
 PROGRAM = "rtchat-bench"
 F = TypeVar("F", bound=Callable[..., Any])
 _DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 _MAX_CLIENTS = 20_000
+_MAX_SERVERS = 8
+STORES = ("memory", "sqlite")
 _INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 LATENCY_NOTE = (
@@ -48,8 +52,9 @@ def _target_options(command: F) -> F:
             "--spawn",
             is_flag=True,
             help="Start a throwaway rtchat-server on 127.0.0.1 with a throwaway PKI "
-            "(--ephemeral --rate 0, and the per-address, per-identity, identity-rate and "
-            "handshake caps lifted), stop it at the end, and report its CPU % and memory.",
+            "(--ephemeral unless --store or --redis says otherwise, --rate 0, and the "
+            "per-address, per-identity, identity-rate and handshake caps lifted), stop it "
+            "at the end, and report its CPU % and memory.",
         ),
         click.option(
             "--server-arg",
@@ -58,6 +63,31 @@ def _target_options(command: F) -> F:
             metavar="ARG",
             help="One more argument for the spawned server (repeatable), e.g. "
             "--server-arg=--queue-frames=100.",
+        ),
+        click.option(
+            "--store",
+            type=click.Choice(STORES),
+            default="memory",
+            show_default=True,
+            help="Where the spawned server keeps the history: memory (--ephemeral) or "
+            "sqlite (--data in the run's temporary folder, durability full).",
+        ),
+        click.option(
+            "--redis",
+            "redis_url",
+            metavar="URL",
+            help="Spawn the servers on this Redis (--redis URL --server-id benchN) instead, "
+            "and report what Redis did per message (its CPU, append scripts and XREADs, "
+            "from INFO). Give it a Redis of its own: the run's messages stay in it.",
+        ),
+        click.option(
+            "--servers",
+            type=click.IntRange(1, _MAX_SERVERS),
+            metavar="N",
+            default=1,
+            show_default=True,
+            help="Spawn this many servers on the --redis, one conversation: client i "
+            "connects to server i % N; their CPU % and RSS are reported summed.",
         ),
         click.option(
             "--host", default="127.0.0.1", show_default=True, help="The server's address."
@@ -138,6 +168,13 @@ def _load_options(clients: int, timeout: str) -> Callable[[F], F]:
                 default=100,
                 show_default=True,
                 help="Bytes of message text.",
+            ),
+            click.option(
+                "--signed",
+                is_flag=True,
+                help="Send every message with the four fields of a signed message "
+                "(protocol.md 6.8), sized as a P-256 signature's: what signatures cost the "
+                "server, which stores and relays them without checking.",
             ),
             click.option(
                 "--connect-timeout",
@@ -236,6 +273,7 @@ def _run(scenario: Scenario, options: dict[str, Any]) -> None:
         clients=clients,
         workers=options["workers"],
         size=options["size"],
+        signed=options["signed"],
         concurrency=options["concurrency"],
         connect_timeout=options["connect_timeout"],
         publishers=options.get("publishers", 0),
@@ -279,6 +317,7 @@ def _target(options: dict[str, Any]) -> Target:
         raise click.UsageError("--port is required with --ca-dir or --pki")
     if options["server_args"] and not spawn:
         raise click.UsageError("--server-arg only goes with --spawn")
+    store = _store(options)
     _check_folders(options)
     return Target(
         host=options["host"],
@@ -288,7 +327,40 @@ def _target(options: dict[str, Any]) -> Target:
         pki=options["pki"],
         spawn=spawn,
         server_args=tuple(options["server_args"]),
+        store=store,
+        servers=options["servers"],
     )
+
+
+def _store(options: dict[str, Any]) -> Store:
+    """The spawned servers' store from --store, --redis and --servers; UsageError if they clash."""
+    context = click.get_current_context()
+    url: str | None = options["redis_url"]
+    store_given = context.get_parameter_source("store") not in (None, ParameterSource.DEFAULT)
+    spawn_only = [
+        name
+        for name, given in (
+            ("--store", store_given),
+            ("--redis", url),
+            ("--servers", options["servers"] > 1),
+        )
+        if given
+    ]
+    if spawn_only and not options["spawn"]:
+        raise click.UsageError(f"{' and '.join(spawn_only)} only go with --spawn")
+    if url is not None and store_given:
+        raise click.UsageError("--store and --redis: choose one (--redis is the store then)")
+    if url is None and options["servers"] > 1:
+        raise click.UsageError(
+            "--servers above 1 needs --redis URL: only servers on one Redis share a conversation"
+        )
+    if url is not None:
+        try:
+            check_url(url)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+        return Store("redis", url)
+    return Store(options["store"])
 
 
 def _check_spawn(options: dict[str, Any]) -> None:

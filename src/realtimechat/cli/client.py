@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
+from cryptography import x509
 
 from .. import locations, pki
 from ..client import config
@@ -22,10 +23,12 @@ from ..client.connection import Endpoint, ServerConnection
 from ..client.identity import certificate_expiry, check_client_certificate
 from ..client.interactive import InteractiveClient, Look, ask
 from ..client.plain import Lines, PlainClient, start_stdin_thread
+from ..client.signatures import Signatures
 from ..client.state import ResumePoint
 from ..errors import ConfigError, ExitCode, PKIError, ServerNameMismatch, WrongPassphrase
 from ..protocol import DEFAULT_ROOM
 from ..rooms import room_problem
+from ..signing import SIGNING_KEYS
 from ..tls import ClientFiles, client_context, key_is_encrypted
 from .common import (
     CONTEXT,
@@ -145,6 +148,19 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     help="The room to type into (and, with --plain, to send every line to); joined if you "
     "are not in it yet. Default: the lobby.",
 )
+@click.option(
+    "--require-signed",
+    is_flag=True,
+    help="Hide every message whose signature is missing or does not verify (one line says "
+    "so instead); without it they are shown, marked '!! UNVERIFIED'. See docs/security.md.",
+)
+@click.option(
+    "--crl",
+    type=_FILE,
+    metavar="FILE",
+    help="Your CA's revocation list (PEM): messages signed after a certificate's revocation "
+    "do not verify.",
+)
 @click.option("--no-color", is_flag=True, help="No colours (NO_COLOR in the environment too).")
 @click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on a mention.")
 @click.option(
@@ -201,6 +217,8 @@ class ChatSettings:
     ping_interval: float
     as_json: bool
     room: str | None  # --room: None for the lobby
+    require_signed: bool
+    crl: Path | None
     no_color: bool
     no_bell: bool
     save_profile: str | None
@@ -322,6 +340,7 @@ async def chat_once(
         return connection
 
     expires = certificate_expiry(files.cert)  # warned about at join when it is soon
+    signatures = load_signatures(files, password, resume.path, s.crl)
     if s.interactive:
         look = Look.from_options(no_color=s.no_color, no_bell=s.no_bell)
         await InteractiveClient(
@@ -332,6 +351,8 @@ async def chat_once(
             look=look,
             room=s.room,
             certificate_expires=expires,
+            signatures=signatures,
+            require_signed=s.require_signed,
         ).run()
         return
     lines: Lines = asyncio.Queue()
@@ -345,8 +366,41 @@ async def chat_once(
         as_json=s.as_json,
         room=s.room,
         certificate_expires=expires,
+        signatures=signatures,
+        require_signed=s.require_signed,
     )
     await plain_client.run(lines)
+
+
+def load_signatures(
+    files: ClientFiles,
+    password: Callable[[], str] | None,
+    state: Path | None,
+    crl: Path | None,
+) -> Signatures:
+    """What signs our messages and judges others' (client/signatures.py), from our files.
+
+    The key is the one TLS loads; what we trust for the server is what we
+    trust for signers; the state file's folder keeps the sequence numbers
+    and the first certificate seen per name.
+    """
+    passphrase = password().encode() if password is not None else None
+    key = pki.load_private_key(files.key, passphrase)
+    if not isinstance(key, SIGNING_KEYS):
+        raise ConfigError(f"{files.key}: a {type(key).__name__} cannot sign messages")
+    crls = []
+    if crl is not None:
+        try:
+            crls.append(x509.load_pem_x509_crl(crl.read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the revocation list {crl}: {exc}") from None
+    return Signatures(
+        key,
+        pki.load_certificate(files.cert),
+        pki.load_certificates(files.ca),
+        state.parent if state is not None else None,
+        crls,
+    )
 
 
 @main.command(short_help="Install an invite FILE from your admin, then join.")

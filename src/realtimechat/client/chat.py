@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import itertools
 import random
@@ -43,6 +44,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
 from typing import Final, NoReturn, Protocol
 
+from cryptography import x509
+
 from ..errors import (
     CannotConnect,
     CertificateRejected,
@@ -50,7 +53,7 @@ from ..errors import (
     ConnectionLost,
     SessionRefused,
 )
-from ..names import name_key
+from ..names import name_key, shown
 from ..protocol import (
     DEFAULT_ROOM,
     FINAL_BYE_REASONS,
@@ -58,6 +61,8 @@ from ..protocol import (
     TRANSIENT_BYE_REASONS,
     Ack,
     Bye,
+    Cert,
+    CertRequest,
     Error,
     ErrorCode,
     Frame,
@@ -88,6 +93,7 @@ from ..protocol import (
 )
 from ..rooms import room_key
 from ..sansio.sender import RATE_RETRY_DELAY, Pending, Request, Sender
+from ..sealing import SealError, is_sealed, open_sealed, seal, seal_problem
 from .commands import (
     HELP_LINES,
     AskWho,
@@ -110,6 +116,7 @@ from .commands import (
 )
 from .connection import ServerConnection
 from .events import (
+    NOT_SEALED,
     TOO_LONG,
     USAGE,
     CertificateExpiring,
@@ -135,17 +142,20 @@ from .events import (
     TopicChanged,
     TopicShown,
     Welcomed,
+    WhoisAnswer,
 )
 from .gaps import GapFiller
 from .render import mentions
 from .rooms import Rooms
 from .roster import Roster
+from .signatures import Signatures, Verdict
 from .state import ResumePoint
 
 SHOWN_IDS_KEPT: Final = 10_000
 FILL_PAGE: Final = 100  # small pages: a slow reader gets a fill through in rounds
 CERTIFICATE_RETRIES: Final = 3  # EOF before welcome after we were welcome before
 LEAVE_WAIT: Final = 5.0  # after our bye, seconds the server has to answer what it owes
+CERT_WAIT: Final = 10.0  # seconds a sealed message waits for its recipient's certificate
 EXPIRY_WARNING: Final = dt.timedelta(days=14)  # warn at join when our certificate expires sooner
 
 Opener = Callable[[], Awaitable[ServerConnection]]
@@ -197,8 +207,22 @@ class Chat:
         retry_delay: float = RATE_RETRY_DELAY,
         room: str | None = None,
         certificate_expires: dt.datetime | None = None,
+        signatures: Signatures | None = None,
+        require_signed: bool = False,
     ) -> None:
         self._opener = opener
+        # Signed messages (protocol.md 6.8): ours signed as they first leave,
+        # others' judged before they are shown. None: neither (tests, old use).
+        self.signatures = signatures
+        self.require_signed = require_signed
+        # What waits for a signer's certificate, in order: a message (msg, own), and every
+        # event after it, so that the screen keeps the order things came in.
+        self._held: deque[tuple[Msg, bool] | Event | Callable[[], None]] = deque()
+        self._releasing = False  # showing what was held
+        self._certs_asked: deque[str] = deque()  # cert requests out, in order: fp or name:KEY
+        # A recipient's certificate asked by name: it, the server's refusal, or None (no answer).
+        self._cert_waiters: dict[str, asyncio.Future[x509.Certificate | Error | None]] = {}
+        self._recipient_certs: dict[str, x509.Certificate] = {}  # name key -> checked cert
         self.view = view
         self.requested_name = name
         self.resume = resume or ResumePoint(None, "")
@@ -310,7 +334,7 @@ class Chat:
         if self.status is not Status.RECONNECTING:
             return False
         self._retry.set()
-        self.view.show(Retrying())
+        self._show(Retrying())
         return True
 
     async def _session(
@@ -325,7 +349,7 @@ class Chat:
         self._gaps.connected()
         self._resumed = bool(since)
         self.roster.welcome(welcome)
-        self.view.show(Welcomed(welcome, again=not first))
+        self._show(Welcomed(welcome, again=not first))
         unsent = [frame.room for frame in self._sender.requests_of(JoinRoom)]
         to_join = self.rooms.welcome(welcome.rooms, still_asking=unsent)
         if to_join is not None:  # --room: before any pending message goes, which may be for it
@@ -334,14 +358,14 @@ class Chat:
         if first and asked and name_key(asked) != name_key(welcome.name):
             # Only a server that names users by their certificate (--names cn)
             # grants another name than the one asked for; say so, once.
-            self.view.show(Renamed(welcome.name, asked))
+            self._show(Renamed(welcome.name, asked))
         if first:
             self._expiry_warning()
         if since is not None and welcome.last_id < since:
             # The server has fewer messages than we have seen: its history
             # was reset (a new --data, or --ephemeral), so its ids start
             # again and must not be mistaken for ones already shown.
-            self.view.show(HistoryReset(welcome.last_id))
+            self._show(HistoryReset(welcome.last_id))
             self._shown.clear()
             self._shown_order.clear()
             self.resume.restart(welcome.last_id)
@@ -349,7 +373,21 @@ class Chat:
         self._sender.connected()
         self.roster.connected()
         await self._ask_next()  # /who and /whois typed before the welcome, or while away
+        await self._ask_certs_again(connection)
         await self._exchange(connection)
+
+    async def _ask_certs_again(self, connection: ServerConnection) -> None:
+        """The certificates asked on a connection that ended unanswered: asked again.
+
+        Held messages wait for them; a recipient's waits no longer (its line failed).
+        """
+        for waiter in self._cert_waiters.values():
+            if not waiter.done():
+                waiter.set_result(None)
+        self._cert_waiters.clear()
+        self._certs_asked = deque(key for key in self._certs_asked if not key.startswith("name:"))
+        for fp in self._certs_asked:
+            await connection.send(CertRequest(fp=fp))
 
     def _expiry_warning(self) -> None:
         expires = self.certificate_expires
@@ -357,7 +395,7 @@ class Chat:
             return
         left = expires - dt.datetime.now(dt.UTC)
         if left <= EXPIRY_WARNING:
-            self.view.show(CertificateExpiring(expires, max(0, left.days)))
+            self._show(CertificateExpiring(expires, max(0, left.days)))
 
     async def _exchange(self, connection: ServerConnection) -> NoReturn:
         """Receive frames and send messages until either side fails; raise why.
@@ -399,7 +437,7 @@ class Chat:
         attempt = 0 if self.status is not Status.RECONNECTING else self._attempts + 1
         self._attempts = attempt
         asked, self._asked = self._asked, False
-        self.view.show(Reconnecting(why, delay, attempt, asked=asked))
+        self._show(Reconnecting(why, delay, attempt, asked=asked))
         self.status = Status.RECONNECTING
         self.retry_at = loop.time() + delay
         self.view.changed()
@@ -438,10 +476,10 @@ class Chat:
             case Clear():
                 self.view.clear()
             case ShowHelp():
-                self.view.show(Help(HELP_LINES))
+                self._show(Help(HELP_LINES))
             case Reconnect():
                 if not self.retry_now():
-                    self.view.show(Notice("not_reconnecting", _NOT_RECONNECTING[self.status]))
+                    self._show(Notice("not_reconnecting", _NOT_RECONNECTING[self.status]))
             case Unknown():
                 self._failed(Failed(command.code, command.problem, local=True))
             case Quit():
@@ -498,14 +536,14 @@ class Chat:
             self._failed(Failed(USAGE, "the lobby has no topic: /go #ROOM first", local=True))
         elif text is None:  # as far as we were told (none yet for a join under way)
             state = self.rooms.get(room)
-            self.view.show(TopicShown(room, state.topic if state is not None else None))
+            self._show(TopicShown(room, state.topic if state is not None else None))
         else:
             await self._ask_room(SetTopic(room=room, text=text))
 
     def typing_into(self) -> None:
         """The room typed into changed: said, so that the lines above it are not ambiguous."""
         where = self.rooms.current_name or f"the {DEFAULT_ROOM}"
-        self.view.show(Notice("typing_into", f"-- you type into {where} now"))
+        self._show(Notice("typing_into", f"-- you type into {where} now"))
         self.view.changed()
 
     async def _ask_room(
@@ -522,21 +560,27 @@ class Chat:
             self.ignored.add(key)
         else:
             self.ignored.discard(key)
-        self.view.show(Ignoring(command.name, command.ignore))
+        self._show(Ignoring(command.name, command.ignore))
 
     def _failed(self, failure: Failed) -> None:
         """A line not carried out: shown, and counted (plain mode's exit code)."""
         self.failures.append(failure)
-        self.view.show(failure)
+        self._show(failure)
 
     async def say(self, say: Say) -> Pending | None:
         """Queue a message: it goes after every one typed before, now or once connected.
 
         A message too large for the server is not sent (and we say so).
         """
+        text = say.text
+        if say.to is not None and not say.clear and self.signatures is not None:
+            sealed = await self._seal(say.to, say.text)
+            if sealed is None:
+                return None
+            text = sealed
         ref = f"{self._ref_prefix}-{next(self._refs)}"
         room = None if say.to is not None else self.rooms.current_name  # private: no room
-        frame = SendMsg(text=say.text, to=say.to, ref=ref, action=say.action, room=room)
+        frame = SendMsg(text=text, to=say.to, ref=ref, action=say.action, room=room)
         size = len(encode(frame)) - 1
         if size > MAX_LINE_BYTES:
             limit = f"the server takes {MAX_LINE_BYTES:,}"
@@ -549,6 +593,55 @@ class Chat:
         self.view.changed()
         self._sender_woken.set()
         return pending
+
+    async def _seal(self, to: str, text: str) -> str | None:
+        """``text`` sealed for ``to`` and for us (protocol.md 6.9), or None, having said why.
+
+        The recipient's certificate comes from the server by name and is
+        checked as a signer's would be; the line waits for it (a second at
+        most on a LAN), so that what is typed after it stays after it.
+        """
+        assert self.signatures is not None
+        cert: x509.Certificate | Error | None = self._recipient_certs.get(name_key(to))
+        if cert is None:
+            cert = await self._ask_cert_of(to)
+        if isinstance(cert, Error) and cert.code == ErrorCode.NO_SUCH_USER:
+            self._failed(Failed(cert.code, cert.message, text=text))  # as the msg would get
+            return None
+        if isinstance(cert, Error):
+            cert = None
+        now = dt.datetime.now(dt.UTC)
+        problem = (
+            f"the server has no certificate of {to!r} (they never connected to it?)"
+            if cert is None
+            else self.signatures.recipient_problem(cert, to, now)
+            or seal_problem(cert)
+            or seal_problem(self.signatures.cert)
+        )
+        if problem is not None or cert is None:
+            clear = f"/msg! {to} TEXT sends it in the clear"
+            why = f"not sent: cannot seal it for {to}: {problem}; {clear}"
+            self._failed(Failed(NOT_SEALED, why, text=text, local=True))
+            return None
+        self._recipient_certs[name_key(to)] = cert
+        return seal(text, [cert, self.signatures.cert])
+
+    async def _ask_cert_of(self, name: str) -> x509.Certificate | Error | None:
+        """``cert {name}``: the certificate, the server's refusal, or None (not connected)."""
+        if self.connection is None:
+            return None
+        key = f"name:{name_key(name)}"
+        waiter = self._cert_waiters.get(key)
+        if waiter is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._cert_waiters[key] = waiter
+            self._certs_asked.append(key)
+            await self._send_if_connected(CertRequest(name=name))
+        try:
+            async with asyncio.timeout(CERT_WAIT):
+                return await asyncio.shield(waiter)
+        except TimeoutError:
+            return None
 
     async def _send_messages(self, connection: ServerConnection) -> None:
         """The connection's one sender of messages: ``Sender`` says which, and when.
@@ -563,6 +656,8 @@ class Chat:
             self._sender_woken.clear()
             head = None if self._leaving.is_set() else self._sender.next(loop.time())
             if head is not None:
+                if isinstance(head, Pending):
+                    self._sign(head)
                 await connection.send(head.frame)
                 if isinstance(head, Request):
                     self._check_answered()  # sent is done for a request
@@ -571,6 +666,17 @@ class Chat:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(resend_at):
                     await self._sender_woken.wait()
+
+    def _sign(self, pending: Pending) -> None:
+        """Sign a message as it first leaves: once welcomed, so under the name granted.
+
+        Resends carry the same signature (the frame is kept), as they carry the same ref.
+        """
+        me = self.name
+        if self.signatures is None or pending.frame.sig is not None or me is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        pending.frame = self.signatures.sign(pending.frame, me, now)
 
     async def _ask(self, whois: str | None, room: str | None = None) -> None:
         """``/who`` (None), ``/who #ROOM`` or ``/whois NAME``: asked now, or once connected."""
@@ -599,11 +705,13 @@ class Chat:
     async def _observe(self, frame: Frame) -> None:
         match frame:
             case Msg():
-                self._message(frame)
+                await self._message(frame)
+            case Cert():
+                self._cert(frame)
             case Ack():
                 self._sender_changed(self._sender.acked(frame.ref, frame.id))
             case Gap():
-                self.view.show(Missed(frame))
+                self._show(Missed(frame))
                 await self._ask_history(self._gaps.gap(frame.from_id, frame.to_id))
             case HistoryEnd():
                 await self._history_end(frame)
@@ -613,17 +721,33 @@ class Chat:
                 await self._users(frame)
             case RoomList():
                 self.rooms.listed(frame)
-                self.view.show(RoomsListed(frame))
+                self._show(RoomsListed(frame))
             case RoomJoinedFrame() | Parted() | Topic():
                 self._room_event(frame)
             case Join() | Leave():
                 self._presence(frame)
             case ServerNotice():
-                self.view.show(OperatorNotice(frame, about_me=self._names_me(frame.name)))
+                self._show(OperatorNotice(frame, about_me=self._names_me(frame.name)))
             case _:
                 pass  # ping and bye are the connection's; anything else is not for us
 
     async def _error(self, frame: Error) -> None:
+        cert_refused = frame.code == ErrorCode.NO_SUCH_CERT or (
+            frame.code == ErrorCode.NO_SUCH_USER
+            and frame.ref is None
+            and self._certs_asked
+            and self._certs_asked[0].startswith("name:")
+        )
+        if cert_refused and self._certs_asked and self.signatures:
+            asked = self._certs_asked.popleft()  # answers come in the order asked
+            waiter = self._cert_waiters.pop(asked, None)
+            if waiter is not None:
+                if not waiter.done():
+                    waiter.set_result(frame)
+            else:
+                self.signatures.unknown.add(asked)
+            self._show_held()
+            return
         ref = frame.ref
         if ref is not None and ref in self.pending:
             # Only rate_limited is resent (we sent too fast). Any other
@@ -637,7 +761,7 @@ class Chat:
                 text = dropped.frame.text
                 self._failed(Failed(frame.code, frame.message, ref=ref, text=text))
             return
-        self.view.show(Failed(frame.code, frame.message, ref=ref))
+        self._show(Failed(frame.code, frame.message, ref=ref))
         if frame.code in ROOM_REFUSALS and self.roster.room_refused():
             self._check_answered()
             await self._ask_next()
@@ -648,19 +772,25 @@ class Chat:
         if frame.room is not None:
             # A room's history after ``joined``: not an answer to our own
             # history requests, which never name a room.
-            shown = self.rooms.history_ended(frame.room)  # not frame.count: some were on screen
-            if shown:
-                self.view.show(HistoryShown(shown, missed=False, room=frame.room))
+            room = frame.room
+            self._after_held(lambda: self._room_history_shown(room))  # once its lines are shown
             return
         if self._gaps.in_join_replay and frame.count:
             # A resume replays what we missed; a fresh join, recent history.
-            self.view.show(HistoryShown(frame.count, missed=self._resumed))
+            self._show(HistoryShown(frame.count, missed=self._resumed))
         await self._ask_history(self._gaps.end(more=frame.more))
+
+    def _room_history_shown(self, room: str) -> None:
+        shown = self.rooms.history_ended(room)  # not frame.count: some were on screen already
+        if shown:
+            self._show(HistoryShown(shown, missed=False, room=room))
 
     async def _users(self, page: Users) -> None:
         event, ask = self.roster.users(page)
         if event is not None:
-            self.view.show(event)
+            self._show(event)
+            if isinstance(event, WhoisAnswer) and self.signatures is not None:
+                self._show(Notice("signer", self.signatures.describe(event.name)))
         if ask is not None:
             await self._send_if_connected(ask)
         else:
@@ -672,12 +802,12 @@ class Chat:
         match frame:
             case RoomJoinedFrame():
                 self.rooms.joined(frame)
-                self.view.show(EnteredRoom(frame))
+                self._show(EnteredRoom(frame))
             case Parted():
-                self.view.show(LeftRoom(frame, to_lobby=self.rooms.parted(frame)))
+                self._show(LeftRoom(frame, to_lobby=self.rooms.parted(frame)))
             case Topic():
                 self.rooms.topic(frame)
-                self.view.show(TopicChanged(frame))
+                self._show(TopicChanged(frame))
         self.view.changed()
 
     def _presence(self, frame: Join | Leave) -> None:
@@ -690,9 +820,9 @@ class Chat:
         else:
             self.roster.left()
         self.view.changed()
-        self.view.show(Joined(frame) if isinstance(frame, Join) else Left(frame))
+        self._show(Joined(frame) if isinstance(frame, Join) else Left(frame))
 
-    def _message(self, msg: Msg) -> None:
+    async def _message(self, msg: Msg) -> None:
         self._gaps.received(msg.id, replay=msg.replay)
         own = msg.from_ == self.name
         if own:
@@ -707,15 +837,106 @@ class Chat:
         self.roster.spoke(msg.from_)
         if name_key(msg.from_) in self.ignored:
             return  # counted as seen, never shown
+        fp = self.signatures.needs(msg) if self.signatures is not None else None
+        if fp is not None and fp not in self._certs_asked:
+            self._certs_asked.append(fp)
+            await self._send_if_connected(CertRequest(fp=fp))
+        if fp is not None or self._held:
+            self._held.append((msg, own))  # shown in order, once its signer's certificate is in
+            return
+        self._show_message(msg, own)
+
+    def _cert(self, frame: Cert) -> None:
+        """A certificate came: a signer's (the messages waiting for it are shown, in
+        order) or, asked by name, a recipient's to seal for."""
+        asked = frame.fp if frame.name is None else f"name:{name_key(frame.name)}"
+        if asked in self._certs_asked:
+            self._certs_asked.remove(asked)
+        learnt = self.signatures is not None and self.signatures.learn(frame.fp, frame.pem)
+        waiter = self._cert_waiters.pop(asked, None)
+        if waiter is not None and not waiter.done():
+            certs = self.signatures.certs if self.signatures is not None else {}
+            waiter.set_result(certs.get(frame.fp) if learnt else None)
+        self._show_held()
+
+    def _show(self, event: Event) -> None:
+        """Show ``event`` now, or after the messages held for a certificate."""
+        # What the connection is doing is news of now: it never waits behind messages.
+        now = isinstance(event, Reconnecting | Retrying)
+        if self._held and not self._releasing and not now:
+            self._held.append(event)
+        else:
+            self.view.show(event)
+
+    def _after_held(self, action: Callable[[], None]) -> None:
+        """Do ``action`` now, or once what is held before it has been shown."""
+        if self._held and not self._releasing:
+            self._held.append(action)
+        else:
+            action()
+
+    def _waits(self, msg: Msg) -> bool:
+        """True while ``msg``'s signer's certificate is on its way."""
+        return self.signatures is not None and self.signatures.needs(msg) is not None
+
+    def _show_held(self) -> None:
+        while self._held:
+            item = self._held[0]
+            if isinstance(item, tuple) and self._waits(item[0]):
+                return  # its certificate is still on its way
+            self._held.popleft()
+            self._releasing = True  # what showing it says comes now, not after the rest
+            try:
+                if isinstance(item, tuple):
+                    self._show_message(*item)
+                elif callable(item):
+                    item()
+                else:
+                    self.view.show(item)
+            finally:
+                self._releasing = False
+
+    def _show_message(self, msg: Msg, own: bool) -> None:
+        verdict = self.signatures.judge(msg) if self.signatures is not None else None
+        if self.signatures is not None and msg.to is not None and is_sealed(msg.text):
+            msg = dataclasses.replace(msg, text=self._open(msg.text))  # judged as sealed
+        if verdict is not None:
+            self._tell_verdict(msg, verdict)
+            if self.require_signed and not verdict.verified:
+                who, why = shown(msg.from_), verdict.reason
+                text = f"-- hidden: a message from {who} that is not verified ({why})"
+                self._show(Notice("unverified_hidden", text))
+                return
         day = _local_day(msg.ts)
         if day is not None and day != self._last_day:
             if self._last_day is not None or day != dt.datetime.now().astimezone().date():
-                self.view.show(DayChanged(day))  # not before today's first message of a run
+                self._show(DayChanged(day))  # not before today's first message of a run
             self._last_day = day
         me = self.name
         self.rooms.message(msg, own=own)
         mention = not own and me is not None and mentions(msg.text, me)
-        self.view.show(Message(msg, own=own, mention=mention))
+        self._show(Message(msg, own=own, mention=mention, verdict=verdict))
+
+    def _open(self, text: str) -> str:
+        """A sealed private message's text, or what stands in for it when we cannot read it."""
+        assert self.signatures is not None
+        try:
+            return open_sealed(text, self.signatures.key, self.signatures.cert)
+        except SealError as exc:
+            return f"[a sealed message you cannot read: {exc}]"
+
+    def _tell_verdict(self, msg: Msg, verdict: Verdict) -> None:
+        """What a verdict says beyond the message's own mark: a skipped message, a new key."""
+        who = shown(msg.from_)
+        if verdict.missing:
+            count = "a message" if verdict.missing == 1 else f"{verdict.missing} messages"
+            self._show(Notice("missing", f"-- {count} from {who} is missing (withheld?)"))
+        if verdict.pin_changed:
+            text = (
+                f"-- WARNING: {who} signs with a certificate other than the one first seen "
+                "for that name: someone may be impersonating them"
+            )
+            self._show(Notice("certificate_changed", text))
 
     def _sender_changed(self, settled: Pending | None) -> None:
         """After the server answered: the sender may go on; a settled message leaves the list."""

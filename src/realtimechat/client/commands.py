@@ -20,7 +20,8 @@ COMMANDS: Final = {
     "/who": ("[#ROOM]", "who is online (in #ROOM: its members)"),
     "/whois": ("NAME", "NAME's certificate fingerprint and since when NAME is online"),
     "/me": ("TEXT", "an action: * alice waves"),
-    "/msg": ("NAME TEXT", "a private message (kept for NAME if offline)"),
+    "/msg": ("NAME TEXT", "a private message, sealed for NAME (kept for NAME if offline)"),
+    "/msg!": ("NAME TEXT", "a private message in the clear, for a NAME it cannot be sealed to"),
     "/join": ("#ROOM", "join a room (made if new) and type into it"),
     "/part": ("[#ROOM]", "leave a room (this one if none is named)"),
     "/go": ("#ROOM|lobby", "type into another room (Alt-Left/Right, Ctrl-P/N)"),
@@ -74,6 +75,7 @@ class Say:
     text: str
     action: str | None = None
     to: str | None = None
+    clear: bool = False  # /msg!: a private message not sealed (protocol.md 6.9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +219,13 @@ def _msg(rest: str) -> Command:
     return Say(text, to=name) if name and text.strip() else Unknown("usage: /msg NAME TEXT")
 
 
+def _msg_clear(rest: str) -> Command:
+    name, _, text = rest.strip().partition(" ")
+    if not (name and text.strip()):
+        return Unknown("usage: /msg! NAME TEXT")
+    return Say(text, to=name, clear=True)
+
+
 def _one_name(command: str, make: Callable[[str], Command]) -> Callable[[str], Command]:
     def parse(rest: str) -> Command:
         name = rest.strip()
@@ -328,6 +337,7 @@ def _announce(rest: str) -> Command:
 _WITH_ARGUMENTS: Final[dict[str, Callable[[str], Command]]] = {
     "me": _me,
     "msg": _msg,
+    "msg!": _msg_clear,
     "join": _join,
     "part": _part,
     "go": _go,

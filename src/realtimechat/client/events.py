@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..protocol import (
+    SIGNATURE_FIELDS,
     Gap,
     Join,
     Leave,
@@ -37,10 +38,12 @@ from ..protocol import (
 from ..protocol import (
     Notice as NoticeFrame,
 )
+from .signatures import Verdict
 
 # Codes of the client's own errors (the server's are protocol.md 12.1's).
 TOO_LONG: Final = "too_long"  # a message larger than the server takes: never sent
 UNKNOWN_COMMAND: Final = "unknown_command"
+NOT_SEALED: Final = "not_sealed"  # a private message that cannot be sealed: never sent
 USAGE: Final = "usage"  # a known command used wrongly
 
 
@@ -74,6 +77,7 @@ class Message:
     msg: Msg
     own: bool
     mention: bool  # someone else's message that names us
+    verdict: Verdict | None = None  # its signature judged (None: this client does not judge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +329,12 @@ def _json_fields(event: Event) -> tuple[str, dict[str, Any], str | None]:  # noq
             body.setdefault("action", None)
             body.setdefault("room", None)
             body["replay"] = msg.replay
-            body.update(own=event.own, mention=event.mention)
+            for wire in (*SIGNATURE_FIELDS, "ref"):  # judged here: a bot reads the verdict
+                body.pop(wire, None)
+            verdict = event.verdict
+            verified = verdict is not None and verdict.verified
+            reason = None if verified else (verdict.reason if verdict else "not checked")
+            body.update(own=event.own, mention=event.mention, verified=verified, reason=reason)
             return ("private" if msg.to is not None else "message"), body, msg.ts
         case Joined(frame=frame):
             return "join", {"name": frame.name, "room": frame.room}, frame.ts

@@ -61,6 +61,7 @@ from .commands import COMMANDS, KEY_HELP_LINES, ShowHelp, parse_line
 from .connection import Endpoint
 from .events import Event, Message, Notice
 from .render import Fragments, as_text, event_lines, fit, notice, width
+from .signatures import Signatures
 from .state import ResumePoint
 
 STYLE = Style.from_dict(
@@ -261,6 +262,8 @@ class InteractiveClient:
         look: Look | None = None,
         room: str | None = None,
         certificate_expires: dt.datetime | None = None,
+        signatures: Signatures | None = None,
+        require_signed: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.look = look or Look()
@@ -273,6 +276,8 @@ class InteractiveClient:
             resume=resume,
             room=room,
             certificate_expires=certificate_expires,
+            signatures=signatures,
+            require_signed=require_signed,
         )
         self._warned_pending = False  # told that leaving now loses messages not sent yet
         self.session: PromptSession[str] = PromptSession(

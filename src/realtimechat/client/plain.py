@@ -29,6 +29,7 @@ from ..errors import MessagesNotDelivered, MessagesNotSent
 from .chat import Chat, Opener
 from .events import Event, Message, as_json
 from .render import Fragments, as_text, event_lines, fit
+from .signatures import Signatures
 from .state import ResumePoint
 
 Lines = asyncio.Queue[str | None]  # None marks the end of input
@@ -117,6 +118,8 @@ class PlainClient:
         as_json: bool = False,
         room: str | None = None,
         certificate_expires: dt.datetime | None = None,
+        signatures: Signatures | None = None,
+        require_signed: bool = False,
     ) -> None:
         self.view = JsonView(out) if as_json else PlainView(out)
         self.chat = Chat(
@@ -126,6 +129,8 @@ class PlainClient:
             resume=resume,
             room=room,
             certificate_expires=certificate_expires,
+            signatures=signatures,
+            require_signed=require_signed,
         )
         self.wait = wait
 

@@ -225,6 +225,23 @@ def _grouped(chars: list[tuple[str, str]]) -> Fragments:
     ]
 
 
+UNVERIFIED_MARK: Final = "!! UNVERIFIED"  # where a message's signature fails or is missing
+
+
+def _marked(line: Fragments, event: Message) -> Fragments:
+    """A message whose signature was judged and failed: marked in front, and why after.
+
+    Verified messages look as before; so do all messages where this client
+    judges none (``verdict`` None). The mark comes before the time, so no
+    text a sender types can line up to look like it, or hide it.
+    """
+    verdict = event.verdict
+    if verdict is None or verdict.verified:
+        return line
+    why = visible(verdict.reason or "unverified")
+    return [("class:error", f"{UNVERIFIED_MARK} ({why}) "), *line]
+
+
 def message_fragments(
     msg: Msg,
     *,
@@ -561,7 +578,8 @@ def event_lines(  # noqa: PLR0911, PLR0912 - one case per kind of event
     match event:
         case Message():
             msg = event.msg
-            return [message_fragments(msg, me=me, multiline=multiline, columns=columns, tag=tag)]
+            line = message_fragments(msg, me=me, multiline=multiline, columns=columns, tag=tag)
+            return [_marked(line, event)]
         case Welcomed():
             return welcome_lines(event.welcome)
         case Renamed():

@@ -53,6 +53,7 @@ from ..protocol import (
     Ban,
     Bye,
     ByeReason,
+    CertRequest,
     Error,
     ErrorCode,
     Frame,
@@ -118,7 +119,15 @@ class HelloReceived:
 # An operator's requests (docs/protocol.md 6.7): rate-limited as every request is.
 OperatorRequest = Kick | Mute | Unmute | Ban | Unban | SetMotd | Announce
 Request = (
-    SendMsg | Who | HistoryRequest | JoinRoom | PartRoom | ListRooms | SetTopic | OperatorRequest
+    SendMsg
+    | Who
+    | HistoryRequest
+    | JoinRoom
+    | PartRoom
+    | ListRooms
+    | SetTopic
+    | CertRequest
+    | OperatorRequest
 )
 
 
@@ -200,7 +209,7 @@ class _Act(enum.Enum):
 # Every request costs a token of the rate limit (12.3) and needs a welcome first.
 _OPERATOR_REQUESTS: Final = (Kick, Mute, Unmute, Ban, Unban, SetMotd, Announce)
 _REQUESTS: Final = (
-    *(SendMsg, Who, HistoryRequest, JoinRoom, PartRoom, ListRooms, SetTopic),
+    *(SendMsg, Who, HistoryRequest, JoinRoom, PartRoom, ListRooms, SetTopic, CertRequest),
     *_OPERATOR_REQUESTS,
 )
 

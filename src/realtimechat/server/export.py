@@ -34,7 +34,11 @@ from .backup import StoreFacts, _connection, check_store
 from .store import SqliteStore, _private_folder, _transaction
 
 _MSG_FRAME: Final = {Msg.TYPE: Msg}
-_COLUMNS: Final = "id, ts, sender, from_name, text, to_name, recipient, action, room"
+# A signed message's fields (protocol.md 6.8) travel too: without them a
+# reader of the imported history could no longer verify who wrote what.
+_COLUMNS: Final = (
+    "id, ts, sender, from_name, text, to_name, recipient, action, room, sig, ref, fp, sent, seq"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +103,22 @@ def _lines(db: sqlite3.Connection, since: int, room: str | None, private: bool) 
         where.append(f"room IN ({', '.join(f':room{n}' for n in range(len(names)))})")
     query = f"SELECT {_COLUMNS} FROM messages WHERE {' AND '.join(where)} ORDER BY id"  # noqa: S608
     for row in db.execute(query, params):
-        msg_id, ts, sender, from_name, text, to_name, recipient, action, room_name = row
-        msg = Msg(msg_id, ts, from_name, text, to=to_name, action=action, room=room_name)
+        msg_id, ts, sender, from_name, text, to_name, recipient, action, room_name = row[:9]
+        sig, ref, fp, sent, seq = row[9:]
+        msg = Msg(
+            msg_id,
+            ts,
+            from_name,
+            text,
+            to=to_name,
+            action=action,
+            room=room_name,
+            sig=sig,
+            ref=ref,
+            fp=fp,
+            sent=sent,
+            seq=seq,
+        )
         yield Line(msg, sender, recipient)
 
 
@@ -152,7 +170,7 @@ def _insert(db: sqlite3.Connection, lines: Iterable[bytes], source: str) -> list
         previous = line.msg.id
         msg = line.msg
         db.execute(
-            f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",  # noqa: S608
             (
                 msg.id,
                 msg.ts,
@@ -163,6 +181,11 @@ def _insert(db: sqlite3.Connection, lines: Iterable[bytes], source: str) -> list
                 line.recipient,
                 msg.action,
                 msg.room,
+                msg.sig,
+                msg.ref if msg.sig is not None else None,  # kept only with a signature
+                msg.fp,
+                msg.sent,
+                msg.seq,
             ),
         )
         if msg.room is not None:

@@ -49,6 +49,7 @@ import asyncio
 import bisect
 import datetime as dt
 import logging
+import ssl
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
@@ -60,6 +61,7 @@ from ..names import lookalike_keys, name_from_cn, name_key, name_problem, shown
 from ..protocol import (
     DEFAULT_ROOM,
     Ack,
+    Cert,
     Error,
     ErrorCode,
     Gap,
@@ -96,6 +98,9 @@ from .trust import REVOKED, revocation_keys
 # A run of messages fanned out as one piece is cut at about this size, so
 # that a slow reader loses little when one does not fit its queue.
 RUN_BYTES = 64 * 1024
+# The fingerprints the hub remembers having stored (then it forgets them all and
+# writes each again once, at its next hello: cheaper than a lookup per hello).
+CERTS_REMEMBERED = 100_000
 
 
 class Peer(Protocol):
@@ -279,6 +284,8 @@ class Hub(Generic[P]):
         self._active: dict[P, Member] = {}  # welcomed sessions, oldest first: the lobby
         self._sessions_of: dict[str, list[P]] = {}  # identity key -> its welcomed sessions
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
+        self._certs_kept: set[str] = set()  # fingerprints written to the store this run
+        self._cert_of: dict[str, str] = {}  # identity key -> its last certificate's fingerprint
         self.rooms = RoomDirectory(limits, settings)
         # Each skeleton of an owned name (names.lookalike_keys) -> its first owner, and
         # how many names each identity owns: both follow _owners (_own, _disown).
@@ -497,10 +504,46 @@ class Hub(Generic[P]):
                 self._disown(name_key(name), identity.key, name)
             raise
 
+    def cert_unkept(self, identity: PeerIdentity) -> bool:
+        """True if ``identity``'s certificate may not be in the store yet, or not as its
+        latest (``keep_cert``)."""
+        latest = self._cert_of.get(identity.key) in (None, identity.fingerprint)
+        return bool(identity.der) and not (identity.fingerprint in self._certs_kept and latest)
+
+    async def keep_cert(self, identity: PeerIdentity) -> None:
+        """Store the certificate before the welcome, so that a reader of its first signed
+        message can always get it (``cert``, protocol.md 6.8)."""
+        pem = ssl.DER_cert_to_PEM_cert(identity.der)
+        await self.engine.store.put_cert(identity.fingerprint, pem, identity.key)
+        if len(self._certs_kept) >= CERTS_REMEMBERED:
+            self._certs_kept.clear()  # writing one again is harmless: the store keeps the first
+        self._certs_kept.add(identity.fingerprint)
+
+    async def cert_frame(self, fp: str | None, name: str | None = None) -> Cert:
+        """The answer to ``cert {fp}`` or ``cert {name}``; ``no_such_cert`` if not known.
+
+        By name: the certificate the name's owner last connected with (the
+        sender of a sealed message checks it).
+        """
+        if fp is None:
+            owner = self._owners.get(name_key(name or ""))
+            if owner is None:  # as a msg to that name would be answered (6.4)
+                raise Refusal(ErrorCode.NO_SUCH_USER, f"nobody is called {name!r}")
+            fp = self._cert_of.get(owner[0]) or await self.engine.store.cert_of(owner[0])
+            if fp is None:
+                raise Refusal(
+                    ErrorCode.NO_SUCH_CERT, f"no certificate of {name!r} is known here yet"
+                )
+        pem = await self.engine.store.cert(fp)
+        if pem is None:
+            raise Refusal(ErrorCode.NO_SUCH_CERT, f"no certificate {fp[:16]} is known here")
+        return Cert(fp=fp, pem=pem, name=name)
+
     def admit(self, session: P, name: str) -> Member:
         """Add a welcomed session under ``name`` (chosen, and claimed where it was new)."""
         identity = session.identity
         assert identity is not None
+        self._cert_of[identity.key] = identity.fingerprint
         key = name_key(name)
         member = self._members.get(key)
         first_session = member is None
@@ -717,6 +760,10 @@ class Hub(Generic[P]):
             recipient=recipient,
             action=frame.action,
             room=room.name if room is not None else None,
+            sig=frame.sig,
+            fp=frame.fp,
+            sent=frame.sent,
+            seq=frame.seq,
         )
         session.owe()  # its ack and echo (or error): answered when its batch is settled
         self.stats.messages_in += 1

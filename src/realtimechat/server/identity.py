@@ -37,6 +37,8 @@ class PeerIdentity:
     authority: str | None = None  # SHA-256 of the public key of the CA that signed it
     is_ca: bool = False  # it says CA:TRUE: a certificate for issuing, nobody's identity
     groups: frozenset[str] = field(default=frozenset())  # group keys (rooms.group_key)
+    # The certificate itself (DER), offered to readers of its signed messages (protocol.md 6.8).
+    der: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def short_fp(self) -> str:

@@ -30,6 +30,7 @@ from ..names import name_from_cn
 from ..protocol import (
     PROTOCOL_VERSION,
     ByeReason,
+    CertRequest,
     Error,
     ErrorCode,
     Hello,
@@ -463,8 +464,18 @@ class Session(asyncio.Protocol):
                 self._write_then_go_on(self.hub.set_topic(self, room, frame.text), "set a topic")
             case ListRooms():
                 self.hub.answer_rooms(self, frame)
+            case CertRequest():
+                work = self._answer_cert(frame.fp, frame.name)
+                self._write_then_go_on(work, "read a certificate")
             case _:  # an operator's (docs/protocol.md 6.7)
                 self._operate(frame)
+
+    async def _answer_cert(self, fp: str | None, name: str | None) -> None:
+        """``cert`` or ``error no_such_cert``, in its place among the session's answers."""
+        try:
+            self.outbox.put_control(encode(await self.hub.cert_frame(fp, name)))
+        except Refusal as exc:
+            self.outbox.put_control(encode(Error(code=exc.code, message=exc.message)))
 
     def _operate(self, frame: OperatorRequest) -> None:
         work = self.hub.moderation.request(self, frame)
@@ -570,20 +581,26 @@ class Session(asyncio.Protocol):
         # A resume from another server may name ids this one has not handed
         # on yet (engine.catch_up); that waits, as a name being written does.
         behind = hello.since is not None and hello.since > self.hub.last_id
+        new_cert = self.hub.cert_unkept(self.identity)
         # Presence shared by several servers: registered before the welcome (Hub.enter).
-        if not new_names and not behind and not self.hub.shares_presence:
+        if not new_names and not behind and not new_cert and not self.hub.shares_presence:
             self._welcome(hello, name)
             return
         self._deciding = True
         # A hub task, so that a stop waits for the write rather than closing
         # the store under it.
-        self.hub.background(self._claim_then_welcome(hello, name, new_names), "record a name")
+        work = self._claim_then_welcome(hello, name, new_names, new_cert)
+        self.hub.background(work, "record a name")
         self._sync_reading()
 
-    async def _claim_then_welcome(self, hello: Hello, name: str, new_names: list[str]) -> None:
+    async def _claim_then_welcome(
+        self, hello: Hello, name: str, new_names: list[str], new_cert: bool
+    ) -> None:
         assert self.identity is not None
         try:
             await self.hub.claim(self.identity, new_names)
+            if new_cert:
+                await self.hub.keep_cert(self.identity)
             if hello.since is not None:
                 await self.hub.engine.catch_up(hello.since)
             if self.hub.shares_presence and not self.closed:

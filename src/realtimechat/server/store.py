@@ -52,7 +52,7 @@ from . import folderlock
 from .folderlock import FolderLock
 
 REF_DAYS: Final = 7
-SCHEMA_VERSION: Final = 2  # 2: rooms (a room column, the rooms and members tables)
+SCHEMA_VERSION: Final = 3  # 2: rooms (a room column, the rooms and members tables); 3: signatures
 T = TypeVar("T")
 
 
@@ -69,6 +69,10 @@ class Draft:
     recipient: str | None = None  # identity key of ``to_name``
     action: str | None = None
     room: str | None = None  # the room's name; None: the lobby (or a private message)
+    sig: str | None = None  # a signed message's fields (protocol.md 6.8), kept as sent
+    fp: str | None = None
+    sent: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +197,19 @@ class Store(Protocol):
         ...
 
     async def set_motd(self, text: str | None) -> None: ...
+    async def put_cert(self, fp: str, pem: str, identity: str) -> None:
+        """Keep a certificate a session of ``identity`` connected with, by its SHA-256
+        fingerprint (6.8); it becomes the identity's latest."""
+        ...
+
+    async def cert(self, fp: str) -> str | None:
+        """The certificate (PEM) kept under ``fp``, or None."""
+        ...
+
+    async def cert_of(self, identity: str) -> str | None:
+        """The fingerprint of the certificate ``identity`` last connected with, or None."""
+        ...
+
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int: ...
     async def ping(self) -> None:
         """Answer a trivial query (``/readyz``); raise if the store cannot."""
@@ -232,6 +249,8 @@ class MemoryStore:
         self._members: dict[str, set[str]] = {}  # room key -> identity keys
         self._sanctions: dict[tuple[str, str], Sanction] = {}  # (kind, identity) -> it
         self._motd: str | None = None
+        self._certs: dict[str, str] = {}  # fingerprint -> PEM, until exit
+        self._latest: dict[str, str] = {}  # identity key -> fingerprint of its last certificate
         self.last_id = 0
 
     async def open(self) -> None:
@@ -329,6 +348,16 @@ class MemoryStore:
     async def set_motd(self, text: str | None) -> None:
         self._motd = text
 
+    async def put_cert(self, fp: str, pem: str, identity: str) -> None:
+        self._certs.setdefault(fp, pem)
+        self._latest[identity] = fp
+
+    async def cert(self, fp: str) -> str | None:
+        return self._certs.get(fp)
+
+    async def cert_of(self, identity: str) -> str | None:
+        return self._latest.get(identity)
+
     async def purge(self, older_than: dt.datetime | None, keep: int | None) -> int:
         before = len(self._kept)
         cutoff = _ts(older_than) if older_than else None
@@ -349,6 +378,11 @@ def _message(msg_id: int, draft: Draft) -> Msg:
         to=draft.to_name,
         action=draft.action,
         room=draft.room,
+        sig=draft.sig,
+        ref=draft.ref if draft.sig is not None else None,
+        fp=draft.fp,
+        sent=draft.sent,
+        seq=draft.seq,
     )
 
 
@@ -370,7 +404,12 @@ CREATE TABLE IF NOT EXISTS messages (
     to_name TEXT,
     recipient TEXT,
     action TEXT,
-    room TEXT
+    room TEXT,
+    sig TEXT,
+    ref TEXT,
+    fp TEXT,
+    sent TEXT,
+    seq INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_private ON messages (recipient, id)
     WHERE recipient IS NOT NULL;
@@ -418,12 +457,36 @@ CREATE TABLE IF NOT EXISTS sanctions (
     PRIMARY KEY (kind, identity)
 ) WITHOUT ROWID;
 """
+# The certificates sessions connected with, for readers of signed messages
+# (protocol.md 6.8): like sanctions, a table an older server never reads.
+_CERTS_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS certs (
+    fp TEXT PRIMARY KEY,
+    pem TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    seen REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS certs_identity ON certs (identity, seen);
+"""
 _MOTD_KEY: Final = "motd"  # in the meta table
-_COLUMNS: Final = "id, ts, from_name, text, to_name, action, room"
+_COLUMNS: Final = "id, ts, from_name, text, to_name, action, room, sig, ref, fp, sent, seq"
 # The lobby: public messages without a room, and the reader's private messages.
 _LOBBY: Final = "(room IS NULL AND (recipient IS NULL OR recipient = :reader OR sender = :reader))"
 
-Row = tuple[int, str, str, str, str | None, str | None, str | None]
+Row = tuple[
+    int,
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
+]
 
 
 # SQLite creates the database with mode 0644 (less the umask) and gives its
@@ -465,8 +528,21 @@ def _private_files(database: Path) -> list[str]:
 
 
 def _row_message(row: Row) -> Msg:
-    msg_id, ts, from_name, text, to_name, action, room = row
-    return Msg(id=msg_id, ts=ts, from_=from_name, text=text, to=to_name, action=action, room=room)
+    msg_id, ts, from_name, text, to_name, action, room, sig, ref, fp, sent, seq = row
+    return Msg(
+        id=msg_id,
+        ts=ts,
+        from_=from_name,
+        text=text,
+        to=to_name,
+        action=action,
+        room=room,
+        sig=sig,
+        ref=ref,
+        fp=fp,
+        sent=sent,
+        seq=seq,
+    )
 
 
 def _scope_clause(scope: Scope, params: dict[str, object]) -> str:
@@ -546,10 +622,13 @@ class SqliteStore:
             version = int(db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
             if version == 1:
                 _upgrade_to_rooms(db)
+            if version in (1, 2):
+                _upgrade_to_signatures(db)
             elif version != SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
             db.executescript(_ROOMS_SCHEMA)
             db.executescript(_SANCTIONS_SCHEMA)
+            db.executescript(_CERTS_SCHEMA)
             row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
         except (sqlite3.Error, OSError) as exc:
             if db is not None:
@@ -593,8 +672,9 @@ class SqliteStore:
                         continue
                 cursor = db.execute(
                     "INSERT INTO messages"
-                    " (ts, sender, from_name, text, to_name, recipient, action, room)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " (ts, sender, from_name, text, to_name, recipient, action, room,"
+                    " sig, ref, fp, sent, seq)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         draft.ts,
                         draft.sender,
@@ -604,6 +684,11 @@ class SqliteStore:
                         draft.recipient,
                         draft.action,
                         draft.room,
+                        draft.sig,
+                        draft.ref if draft.sig is not None else None,  # delivered when signed
+                        draft.fp,
+                        draft.sent,
+                        draft.seq,
                     ),
                 )
                 msg_id = cursor.lastrowid
@@ -736,6 +821,24 @@ class SqliteStore:
         )
         return row[0] if row else None
 
+    async def put_cert(self, fp: str, pem: str, identity: str) -> None:
+        keep = (
+            "INSERT INTO certs (fp, pem, identity, seen) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (fp) DO UPDATE SET seen = excluded.seen"  # the PEM is the same
+        )
+        await self._run(lambda db: db.execute(keep, (fp, pem, identity, time.time())))
+
+    async def cert_of(self, identity: str) -> str | None:
+        latest = "SELECT fp FROM certs WHERE identity = ? ORDER BY seen DESC LIMIT 1"
+        row = await self._run(lambda db: db.execute(latest, (identity,)).fetchone())
+        return None if row is None else str(row[0])
+
+    async def cert(self, fp: str) -> str | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT pem FROM certs WHERE fp = ?", (fp,)).fetchone()
+        )
+        return None if row is None else str(row[0])
+
     async def set_motd(self, text: str | None) -> None:
         def write(db: sqlite3.Connection) -> None:
             if text is None:
@@ -783,6 +886,14 @@ def _upgrade_to_rooms(db: sqlite3.Connection) -> None:
     """Schema 1 to 2: messages get a room (NULL: the lobby, as every one so far)."""
     with _transaction(db):
         db.execute("ALTER TABLE messages ADD COLUMN room TEXT")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+
+
+def _upgrade_to_signatures(db: sqlite3.Connection) -> None:
+    """Schema 2 to 3: messages get a signature's fields (NULL: unsigned, as every one so far)."""
+    with _transaction(db):
+        for column in ("sig TEXT", "ref TEXT", "fp TEXT", "sent TEXT", "seq INTEGER"):
+            db.execute(f"ALTER TABLE messages ADD COLUMN {column}")
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
 

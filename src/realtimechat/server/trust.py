@@ -199,6 +199,7 @@ class Trust:
             pinned=pinned,
             authority=authority,
             is_ca=is_ca_certificate(certificate),
+            der=der,
             # Only a CA vouches for groups: a pinned certificate's SANs are its holder's word,
             # and one no CA of ours signed carries none either.
             groups=(
