@@ -34,6 +34,7 @@ JSON parse and a ``Msg`` per message (docs/performance.md, "Redis").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -93,6 +94,7 @@ class RedisEngine:
         # Set by close(): a cancellation that redis-py turns into a ConnectionError
         # (it closes the connection under the command) must still end the loops.
         self._closing = False
+        self._stop = asyncio.Event()  # set by close(): the heartbeat ends at once
         self._down = False  # the last read or write found Redis away
 
     @property
@@ -110,6 +112,7 @@ class RedisEngine:
         self._changes = changes
         if self._task is None:
             self._closing = False  # following again after a close (a test does)
+            self._stop = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-follower")
             self._task.add_done_callback(self._stopped)
 
@@ -129,10 +132,16 @@ class RedisEngine:
         (a rolling restart shows no leave and join).
         """
         self._closing = True
-        for task in (self._presence, self._task):
-            if task is not None:
-                task.cancel()
-                await asyncio.wait({task}, timeout=CLOSE_WAIT)  # bounded: shutdown goes on
+        self._stop.set()
+        if self._presence is not None:
+            # Not cancelled in the middle of a command: a command of the shared
+            # pool cancelled there left a connection nobody closed (ResourceWarning).
+            done, _ = await asyncio.wait({self._presence}, timeout=CLOSE_WAIT)
+            if not done:
+                self._presence.cancel()
+        if self._task is not None:  # in a blocking XREAD on a connection of its own
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=CLOSE_WAIT)  # bounded: shutdown goes on
         self._presence = self._task = None
 
     # -- publishing -----------------------------------------------------------------
@@ -310,7 +319,10 @@ class RedisEngine:
         """Heartbeats and reaping, every grace / BEATS_PER_GRACE seconds, until cancelled."""
         every = self._grace / BEATS_PER_GRACE
         while not self._closing:  # until close()
-            await asyncio.sleep(every)
+            with contextlib.suppress(TimeoutError):  # the next beat is due, or we stop
+                await asyncio.wait_for(self._stop.wait(), every)
+            if self._closing:
+                return
             try:
                 if not await self._redis.beat(self._grace) and self._sessions:
                     await self._enter_again()
