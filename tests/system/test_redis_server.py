@@ -12,7 +12,7 @@ import pytest
 
 from realtimechat.client.connection import Endpoint, ServerConnection
 from realtimechat.names import name_key
-from realtimechat.protocol import Msg, SendMsg
+from realtimechat.protocol import Join, Leave, Msg, SendMsg
 from realtimechat.server.redis_store import RedisStore
 from realtimechat.tls import client_context
 
@@ -167,3 +167,40 @@ async def open_session(pki: Pki, port: int, user: str) -> ServerConnection:
     )
     await connection.hello()
     return connection
+
+
+def test_a_server_process_killed_has_its_users_reaped_and_a_reconnect_elsewhere_is_quiet(
+    pki: Pki, tmp_path: Path, redis_aof: RedisServer
+) -> None:
+    """kill -9 of A (--presence-grace 3): carol, who came back on B at once, is never seen
+    to leave or join by bob on B; alice, who did not, is seen to leave, disconnected."""
+    servers = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        extra = ["--redis", redis_aof.url, "--server-id", name, "--presence-grace", "3"]
+        servers.append(ServerProcess(pki, folder, extra=extra))
+    a, b = servers
+    try:
+
+        async def watch() -> list[tuple[str, str, str | None]]:
+            alice = await open_session(pki, a.port, "alice")
+            carol = await open_session(pki, a.port, "carol")
+            bob = await open_session(pki, b.port, "bob")
+            a.kill()
+            again = await open_session(pki, b.port, "carol")
+            seen: list[tuple[str, str, str | None]] = []
+            async with asyncio.timeout(WAIT):
+                while ("leave", "alice", "disconnected") not in seen:  # bounded by the timeout
+                    frame = await bob.receive()
+                    if isinstance(frame, Join | Leave):
+                        seen.append((frame.TYPE, frame.name, getattr(frame, "reason", None)))
+            for client in (alice, carol):
+                await client.close(say_bye=False, timeout=0.1)
+            await again.close()
+            await bob.close()
+            return seen
+
+        assert asyncio.run(watch()) == [("leave", "alice", "disconnected")]
+    finally:
+        b.stop()

@@ -73,7 +73,8 @@ def test_the_option_names_stay_what_users_know() -> None:
     assert [opt for param in main.params for opt in param.opts] == [
         *("--host", "--port", "--pki", "--cert", "--key", "--ca", "--pins", "--crl"),
         *("--watch-interval", "--tls13-only", "--names", "--presence-limit"),
-        *("--presence-interval", "--history-lines", "--motd", "--operator-group", "--rooms"),
+        *("--presence-interval", "--presence-grace", "--history-lines", "--motd"),
+        *("--operator-group", "--rooms"),
         "--no-room-create",
         *("--data", "--ephemeral", "--durability", "--redis", "--server-id"),
         *("--redis-durability", "--retention", "--max-line-bytes"),

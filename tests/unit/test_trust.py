@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from realtimechat import locations
 from realtimechat.errors import ConfigError, PKIError
 from realtimechat.pki import CaFolder, init_ca, issue_client, load_certificate, revoke
-from realtimechat.server.trust import UNTRUSTED, Trust
+from realtimechat.server.trust import UNTRUSTED, Trust, revocation_keys, revoked_keys
 from realtimechat.tls import ClientFiles, ServerFiles
 
 from ..support import Pki, signed_with, users_own_signer
@@ -245,3 +245,45 @@ def test_pins_go_with_every_way_of_giving_the_files(pki: Pki, tmp_path: Path) ->
         locations.server_files(cert=cert, key=key, ca=None, pki=None)
     with pytest.raises(ConfigError, match=r"pinned certificates file .* does not exist"):
         locations.server_files(cert=cert, key=key, ca=None, pki=None, pins=tmp_path / "none")
+
+
+def test_what_a_crl_revokes_is_shared_under_the_key_of_the_revoked_certificate(
+    tmp_path: Path,
+) -> None:
+    """revoked_keys holds rita's revocation key after her revocation, and not sam's."""
+    root = tmp_path / "ca"
+    init_ca(root, "chatserver", ["127.0.0.1"])
+    issue_client(root, "rita")
+    issue_client(root, "sam")
+    folder = CaFolder(root)
+    files = ServerFiles(
+        cert=folder.server_cert, key=folder.server_key, ca=folder.ca_cert, crl=folder.crl
+    )
+    trust = Trust.load(files)
+    rita, sam = (
+        trust.identify(der(ClientFiles(folder.client_cert(u), folder.client_key(u), root)))
+        for u in ("rita", "sam")
+    )
+    assert revoked_keys(Trust.load(files)) == frozenset()
+    revoke(root, "rita")
+    keys = revoked_keys(Trust.load(files))
+    assert set(revocation_keys(rita)) <= keys
+    assert not set(revocation_keys(sam)) & keys
+
+
+def test_a_pin_removed_by_a_reload_is_shared_as_revoked(
+    tmp_path: Path, users: tuple[ClientFiles, ClientFiles]
+) -> None:
+    """Two pins, then one: the one removed is revoked under its fingerprint's key."""
+    root = tmp_path / "ca"
+    init_ca(root, "chatserver", ["127.0.0.1"])
+    folder = CaFolder(root)
+    pia, quinn = users
+    pins = bundle(tmp_path / "pins.pem", pia.cert, quinn.cert)
+    files = ServerFiles(cert=folder.server_cert, key=folder.server_key, ca=None, pins=pins)
+    before = Trust.load(files)
+    identity = before.identify(der(quinn))
+    bundle(pins, pia.cert)
+    after = Trust.load(files, previous=before)
+    assert revoked_keys(after, before) == frozenset(revocation_keys(identity))
+    assert revoked_keys(after) == frozenset()

@@ -59,7 +59,7 @@ from .stats import ServerStats
 from .store import MemoryStore, Store
 from .strays import StrayCrlWatch
 from .tlsconn import TLSServerProtocol, TLSTransport
-from .trust import Trust
+from .trust import Trust, revoked_keys
 
 log = logging.getLogger("realtimechat.server")
 WARNING_PERIOD = 24 * 3600.0  # seconds between expiry warnings in the log
@@ -241,6 +241,7 @@ class ChatServer:
         )
         self._session_context = SessionContext.of(self._hub, self.clock)
         await self._hub.start(self.room_file)
+        await self._hub.revoke(revoked_keys(self.trust))  # the other servers refuse them too
         self._open_files_limit = raise_open_file_limit()
         loop.set_exception_handler(self._loop_exception)
         if self.metrics_address is not None:  # before listening: a port in use stops us first
@@ -353,8 +354,9 @@ class ChatServer:
         self._files_seen = self._files_on_disk()  # a failure waits for the next change
         try:
             # The trust in force goes along: a CRL older than its own is refused.
+            previous = self.trust
             self.trust = Trust.load(
-                self.files, previous=self.trust, tls13_only=self.settings.tls13_only
+                self.files, previous=previous, tls13_only=self.settings.tls13_only
             )
         except Exception as exc:
             # One line for the operator (a bad file, a wrong key), no traceback.
@@ -374,6 +376,9 @@ class ChatServer:
         for connection in list(self._connections):
             if connection.session is not None:
                 connection.session.recheck(self.trust)
+        if self._hub is not None:  # every other server ends these sessions too
+            keys = revoked_keys(self.trust, previous)
+            self._hub.background(self._hub.revoke(keys), "share the revocations")
 
     @contextlib.contextmanager
     def handling_signals(self, notifier: Notifier | None = None) -> Iterator[asyncio.Event]:

@@ -260,6 +260,18 @@ class ServerSettings:
         metavar="SECONDS",
     )
     presence_burst: int = 4  # announcements of one identity at once before presence_interval
+    # Only with --redis: how long a stopped or unreachable server's users stay
+    # online for the others, so that a reconnect elsewhere shows no leave/join.
+    presence_grace: float = option(
+        10.0,
+        "With --redis: a server whose heartbeat stops this long has its users' sessions "
+        "ended for every other server; a user who reconnects elsewhere meanwhile is not "
+        "seen to leave.",
+        unit="s",
+        low=0.5,
+        high=3600.0,
+        metavar="SECONDS",
+    )
     who_page_size: int = 100  # entries per ``users`` page
     welcome_users: int = 20  # entries of that first page carried in ``welcome``
     history_lines: int = option(  # messages replayed to a late joiner (hello without since)

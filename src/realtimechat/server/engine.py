@@ -20,21 +20,25 @@ bans, mutes and the message of the day (``put_sanction``,
 What another server wrote -- a name claimed, a membership, a topic -- comes
 back through ``follow``'s ``changes`` (the hub), so that each server's
 picture in memory follows the shared one (``RedisEngine``; on one server
-there is no other writer). Presence (who is online) and which sessions of
-this server receive which room are still the hub's own, in memory: the
-Redis issue's next part extends this boundary with presence.
+there is no other writer). Presence -- who is online -- crosses the
+boundary too (``share_presence``, ``enter``, ``exit``): on one server it is
+the hub's own, in memory, as it always was (``LocalEngine`` shares nothing);
+on Redis each session is registered for every server to see, and names
+coming online or going offline come back through ``changes`` (``came_online``,
+``went_offline``), in the control stream's order, on every server alike.
+Which sessions of this server receive which room stays the hub's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from ..errors import Refusal
-from ..protocol import ErrorCode, Msg, PartReason
+from ..protocol import ErrorCode, Msg, PartReason, UserInfo
 from .store import Draft, RoomRecord, Sanction, Store, Stored
 
 
@@ -52,8 +56,22 @@ Follower = Callable[[Sequence[Entry]], None]
 Stored_ = Callable[[list[Stored]], None]  # told what became of each draft of a batch
 
 
+@dataclass(frozen=True, slots=True)
+class OnlineUser:
+    """A name online somewhere: its key, its identity, and how ``users`` lists it."""
+
+    key: str  # names.name_key of info.name
+    identity: str  # identity key
+    info: UserInfo
+
+
 class Changes(Protocol):
-    """What another server wrote, as the hub applies it (its own sessions are told)."""
+    """What another server wrote, as the hub applies it (its own sessions are told).
+
+    ``came_online`` and ``went_offline`` are told for this server's own
+    sessions too: presence is counted in one place, so every server's
+    picture of who is online follows the same events in the same order.
+    """
 
     def owned(self, key: str, identity: str, name: str) -> None: ...
 
@@ -67,6 +85,13 @@ class Changes(Protocol):
 
     def topic_set(self, key: str, topic: str | None, by: str, ts: str) -> None: ...
 
+    def came_online(self, user: OnlineUser) -> None: ...
+
+    def went_offline(self, key: str, identity: str, name: str, reason: str) -> None: ...
+
+    def operated(self, event: dict[str, Any]) -> None: ...
+
+    def revoked(self, keys: Sequence[str]) -> None: ...
     def forgotten(self, first: int, last: int) -> None:
         """Ids ``first``..``last`` were trimmed by retention before this server read them."""
 
@@ -98,6 +123,20 @@ class Engine(Protocol):
     * Writes made here (``claim_name``, rooms) are told to the other
       servers' ``changes``; ``name`` is the member's name, for their
       ``join``/``leave``.
+    * ``revocations``: None if the trust files are all a server refuses
+      by (one server); else the revocations every server shares (keys of
+      ``trust.revocation_keys``), which ``revoke`` adds to (the new ones
+      reach the other servers' ``changes.revoked``). They only refuse.
+    * ``tell_servers``: an operator's action done here (moderation.py),
+      for every other server's ``changes.operated``, once.
+    * ``share_presence(grace)``: None if presence is the hub's own (one
+      server); else who is online on every server now, and from then on
+      each session is registered with ``enter`` (which returns once this
+      server's ``came_online`` has been told of it, if it was the name's
+      first session anywhere) and ``exit``, and the ``changes`` hear a name
+      come online or go offline on any server. A server that stops
+      (cleanly or not) has its sessions ended for everyone after ``grace``
+      seconds, unless they came back elsewhere meanwhile.
     """
 
     store: Store
@@ -133,6 +172,18 @@ class Engine(Protocol):
     async def drop_sanction(self, kind: str, identity: str) -> bool: ...
 
     async def set_motd(self, text: str | None) -> None: ...
+
+    async def share_presence(self, grace: float) -> list[OnlineUser] | None: ...
+
+    async def enter(self, session: str, user: OnlineUser) -> None: ...
+
+    async def exit(self, session: str, key: str, reason: str) -> None: ...
+
+    async def tell_servers(self, event: Mapping[str, Any]) -> None: ...
+
+    async def revocations(self) -> frozenset[str] | None: ...
+
+    async def revoke(self, keys: Collection[str]) -> None: ...
 
 
 class LocalEngine:
@@ -199,6 +250,26 @@ class LocalEngine:
 
     async def set_motd(self, text: str | None) -> None:
         await self.store.set_motd(text)
+
+    async def share_presence(self, grace: float) -> list[OnlineUser] | None:
+        """None: one server's presence is its hub's own, in memory."""
+        return None
+
+    async def enter(self, session: str, user: OnlineUser) -> None:
+        """Never called: presence is not shared."""
+
+    async def exit(self, session: str, key: str, reason: str) -> None:
+        """Never called: presence is not shared."""
+
+    async def tell_servers(self, event: Mapping[str, Any]) -> None:
+        """There is no other server to tell."""
+
+    async def revocations(self) -> frozenset[str] | None:
+        """None: one server's certificate files are all it refuses by."""
+        return None
+
+    async def revoke(self, keys: Collection[str]) -> None:
+        """Never called: revocations are not shared."""
 
 
 STORE_AWAY: Final = "the server cannot reach its store (Redis) just now: try again shortly"

@@ -29,6 +29,13 @@ ended, not that someone came online. An identity that comes and goes
 faster than ``presence_interval`` allows is announced less often, with
 what changed in the end (``budgets.py``).
 
+On Redis (``Engine.share_presence``) who is online is the cluster's: each
+session is registered through the engine before its welcome, and names
+come online and go offline for this hub when the engine says so
+(``came_online``, ``went_offline``), for every server's sessions alike;
+``who`` and ``users_online`` read this hub's copy (``_directory``), with
+no round trip. On one server the directory is the members online here.
+
 What one identity may cost over all its sessions (requests, stored text,
 presence) is its ``IdentityBudget`` (``budgets.py``); what all queues
 together may hold is bounded by ``Limits.queue_total_bytes``: past it the
@@ -78,7 +85,7 @@ from ..protocol import (
 from .audit import log_event
 from .budgets import IdentityBudget, IdentityBudgets, PresenceChange
 from .config import Limits, NamesMode, ServerSettings
-from .engine import Engine, Entry, LocalEngine
+from .engine import Engine, Entry, LocalEngine, OnlineUser
 from .identity import PeerIdentity
 from .moderation import Moderation
 from .outbox import FlushScheduler, Outbox, Run
@@ -86,6 +93,7 @@ from .roomfile import RoomFile
 from .rooms import Caller, Room, RoomDirectory
 from .stats import ServerStats
 from .store import LOBBY, Draft, HistoryPage, MemoryStore, RoomRecord, Scope, Store, Stored
+from .trust import REVOKED, revocation_keys
 
 # A run of messages fanned out as one piece is cut at about this size, so
 # that a slow reader loses little when one does not fit its queue.
@@ -152,6 +160,16 @@ class Member:
         return UserInfo(
             name=self.name, fp=self.identity.short_fp, online_since=self.online_since, op=self.op
         )
+
+
+@dataclass(slots=True)
+class Registration:
+    """A session registered with the engine (shared presence), as ``Hub.enter`` made it."""
+
+    session: str  # its name for the engine, unique in this process
+    key: str  # its name's key
+    entered: bool = False  # the engine's enter is done (or failed)
+    gone: str | None = None  # it ended before that, with this reason
 
 
 class Committer:
@@ -253,8 +271,16 @@ class Hub(Generic[P]):
         self.store: Store = self.engine.store
         self.scheduler = FlushScheduler(loop, limit=limits.queue_total_bytes, over=self._shed)
         self.budgets = IdentityBudgets(limits, settings)
-        self._members: dict[str, Member] = {}
-        self._sorted_keys: list[str] = []  # the keys of _members, in order (for who)
+        self._members: dict[str, Member] = {}  # names with a session on this server
+        # Names online (on every server, if presence is shared), and their keys in
+        # order (for who): on one server, the same names as _members.
+        self._directory: dict[str, OnlineUser] = {}
+        self._sorted_keys: list[str] = []
+        self._shared = False  # presence is the engine's (Redis), not this hub's alone
+        self._registered: dict[P, Registration] = {}  # sessions entered in the engine
+        self._serial = 0  # names this process's sessions for the engine
+        # Revocations shared by the servers on one Redis (None: only the trust files).
+        self._revoked: set[str] | None = None
         self._active: dict[P, Member] = {}  # welcomed sessions, oldest first: the lobby
         self._sessions_of: dict[str, list[P]] = {}  # identity key -> its welcomed sessions
         self._owners: dict[str, tuple[str, str]] = {}  # name key -> (identity key, name)
@@ -286,6 +312,12 @@ class Hub(Generic[P]):
         records, members = await self.store.rooms()
         self.rooms.load(records, members, room_file or RoomFile())
         await self.moderation.load()
+        shared = await self.engine.revocations()
+        self._revoked = set(shared) if shared is not None else None
+        online = await self.engine.share_presence(self.settings.presence_grace)
+        self._shared = online is not None
+        for user in online or ():
+            self._list(user)
         self.engine.follow(self._deliver, self)
 
     def _own(self, key: str, identity: str, name: str, *, loading: bool = False) -> None:
@@ -363,8 +395,13 @@ class Hub(Generic[P]):
 
     @property
     def users_online(self) -> int:
-        """Distinct names online (what ``welcome.users_online`` counts)."""
-        return len(self._members)
+        """Distinct names online (what ``welcome.users_online`` counts): on every server."""
+        return len(self._directory)
+
+    @property
+    def shares_presence(self) -> bool:
+        """Whether sessions are registered with the engine (``enter``) before their welcome."""
+        return self._shared
 
     @property
     def last_id(self) -> int:
@@ -514,18 +551,62 @@ class Hub(Generic[P]):
             op = self.moderation.is_operator(identity)
             member = Member(name=name, key=key, identity=identity, online_since=now_ts(), op=op)
             self._members[key] = member
-            bisect.insort(self._sorted_keys, key)
         member.sessions.append(session)
         self._active[session] = member
         self._sessions_of.setdefault(identity.key, []).append(session)
         self.budgets.attach(identity.key)
-        if first_session:
+        if first_session and not self._shared:  # shared: came_online told it, before
+            self._list(OnlineUser(key, identity.key, member.info()))
             self._presence(identity.key, PresenceChange(key, name, online=True))
         return member
 
+    async def enter(self, session: P, name: str) -> None:
+        """Register ``session`` with the engine as ``name``, before its welcome (shared presence).
+
+        Returns once this hub's directory lists the name, so the welcome
+        counts its own session. If the session ends meanwhile, it is
+        ended in the engine once the registration is done.
+        """
+        identity = session.identity
+        assert identity is not None
+        self._serial += 1
+        registration = Registration(str(self._serial), name_key(name))
+        self._registered[session] = registration
+        info = UserInfo(
+            name=name,
+            fp=identity.short_fp,
+            online_since=now_ts(),
+            op=self.moderation.is_operator(identity),
+        )
+        try:
+            user = OnlineUser(registration.key, identity.key, info)
+            await self.engine.enter(registration.session, user)
+        finally:
+            registration.entered = True
+            if registration.gone is not None:  # it ended while we waited: end it there too
+                self._exit(registration, registration.gone)
+
+    def _deregister(self, session: P, reason: str) -> None:
+        """A registered session ended: end it in the engine (or once ``enter`` is done)."""
+        registration = self._registered.pop(session, None)
+        if registration is None:
+            return
+        if not registration.entered:
+            registration.gone = reason
+        elif not self.stopping:  # at shutdown the reaper ends them after the grace
+            self._exit(registration, reason)
+
+    def _exit(self, registration: Registration, reason: str) -> None:
+        exit_ = self.engine.exit(registration.session, registration.key, reason)
+        self.background(exit_, "end a session for the other servers")
+
     def member_named(self, name: str) -> Member | None:
-        """The member online under ``name`` (compared as names are), or None."""
+        """The member online here under ``name`` (compared as names are), or None."""
         return self._members.get(name_key(name))
+
+    def online_named(self, name: str) -> OnlineUser | None:
+        """Who is online under ``name`` on any server (this one's only, on one), or None."""
+        return self._directory.get(name_key(name))
 
     def owner_of(self, key: str) -> tuple[str, str] | None:
         """The identity owning the name whose key is ``key``, and that name; or None."""
@@ -545,6 +626,7 @@ class Hub(Generic[P]):
 
     def remove(self, session: P, reason: str) -> None:
         """Forget a session; the last one of a name sends ``leave``."""
+        self._deregister(session, reason)
         member = self._active.pop(session, None)
         if member is None:
             return
@@ -558,8 +640,9 @@ class Hub(Generic[P]):
         member.sessions.remove(session)
         if not member.sessions:
             del self._members[member.key]
-            del self._sorted_keys[bisect.bisect_left(self._sorted_keys, member.key)]
-            self._presence(identity, PresenceChange(member.key, member.name, False, reason))
+            if not self._shared:  # shared: went_offline tells it, once the engine counts
+                self._unlist(member.key)
+                self._presence(identity, PresenceChange(member.key, member.name, False, reason))
         self.budgets.detach(identity)
 
     def sweep(self, now: float) -> None:
@@ -592,7 +675,7 @@ class Hub(Generic[P]):
         changes = budget.settle()
         for change in changes:
             # A leave is counted with the leaver, as its join was.
-            online = len(self._members) + (0 if change.online else 1)
+            online = len(self._directory) + (0 if change.online else 1)
             if self.stopping or online > self.settings.presence_limit:
                 continue
             frame: Join | Leave = (
@@ -900,7 +983,7 @@ class Hub(Generic[P]):
         start = 0 if cursor is None else bisect.bisect_right(keys, cursor)
         page = keys[start : start + size]
         next_cursor = page[-1] if start + size < len(keys) else None
-        return Users(users=tuple(self._members[key].info() for key in page), next=next_cursor)
+        return Users(users=tuple(self._directory[key].info for key in page), next=next_cursor)
 
     def answer_who(self, session: Peer, request: Who) -> None:
         member = session.member
@@ -1155,6 +1238,69 @@ class Hub(Generic[P]):
             return
         room.topic, room.topic_by, room.topic_ts = topic, by, ts
         self._room_control(room, encode(Topic(room=room.name, text=topic or "", name=by, ts=ts)))
+
+    def came_online(self, user: OnlineUser) -> None:
+        """A name's first session on any server (shared presence): list it, tell everyone."""
+        if user.key in self._directory:
+            return  # a repeat (our snapshot already had it)
+        self._list(user)
+        self._presence(user.identity, PresenceChange(user.key, user.info.name, online=True))
+
+    def went_offline(self, key: str, identity: str, name: str, reason: str) -> None:
+        """A name's last session on any server ended (or was reaped): unlist it, tell everyone."""
+        if key not in self._directory:
+            return
+        self._unlist(key)
+        self._presence(identity, PresenceChange(key, name, False, reason))
+
+    def _list(self, user: OnlineUser) -> None:
+        if user.key not in self._directory:
+            bisect.insort(self._sorted_keys, user.key)
+        self._directory[user.key] = user
+
+    def operated(self, event: dict[str, Any]) -> None:
+        """An operator's action on another server (a kick, ban, motd...): as it applies here."""
+        self.moderation.apply(event)
+
+    def _unlist(self, key: str) -> None:
+        del self._directory[key]
+        del self._sorted_keys[bisect.bisect_left(self._sorted_keys, key)]
+
+    # ------------------------------------------------------------------
+    # Revocations every server on one Redis shares (only ever more refusals)
+
+    def refusal(self, identity: PeerIdentity) -> str | None:
+        """``revoked`` if another server revoked ``identity``'s certificate, else None.
+
+        Only refuses: whom the trust files admit is still each server's own.
+        """
+        revoked = self._revoked
+        if revoked and any(key in revoked for key in revocation_keys(identity)):
+            return REVOKED
+        return None
+
+    async def revoke(self, keys: Collection[str]) -> None:
+        """Share what this server's trust revokes (at start, after a reload) with the others."""
+        if self._revoked is None:
+            return
+        new = set(keys) - self._revoked
+        if new:
+            self._revoked |= new
+            await self.engine.revoke(new)
+
+    def revoked(self, keys: Sequence[str]) -> None:
+        """Another server revoked certificates: end their sessions here (``bye revoked``)."""
+        if self._revoked is None:
+            return
+        self._revoked.update(keys)
+        for session, member in list(self._active.items()):
+            identity = session.identity
+            if identity is None or self.refusal(identity) is None or session.closed:
+                continue
+            # As Session.recheck: a revoked certificate loses every room (once: a repeat parts
+            # nothing), then its sessions end.
+            self.part_all(identity.key, PartReason.REVOKED, member.name)
+            session.end(REVOKED)
 
     def forgotten(self, first: int, last: int) -> None:
         """The follower fell behind retention: every session here gets a ``gap`` (9.3)."""

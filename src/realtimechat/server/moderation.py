@@ -20,7 +20,12 @@ The rules (docs/protocol.md 6.7):
   (``refresh`` applies what it wrote);
 * everyone online gets one ``notice`` per action (the target among them,
   before its ``bye``); the log gets one ``moderation`` line naming the
-  operator, the target and the reason.
+  operator, the target and the reason;
+* on several servers (Redis) every action is told to the others through
+  the engine (``tell_servers``), which ``apply`` there: the same notice to
+  everyone once, the same sessions ended, the same bans, mutes and motd at
+  once (the periodic ``refresh`` then finds nothing new). A kick finds its
+  target online on any server.
 
 Time is the wall clock the hub is given (a test gives another): a ban
 ends at its ``until``, to the millisecond, whether or not the server ran
@@ -29,6 +34,7 @@ meanwhile.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine
@@ -185,23 +191,17 @@ class Moderation:
         return member
 
     def _kick(self, operator: Member, name: str, reason: str | None) -> None:
-        target = self._hub.member_named(name)
+        target = self._hub.online_named(name)
         if target is None:
             raise Refusal(ErrorCode.NO_SUCH_USER, f"nobody called {name!r} is online")
-        self._not_self(operator, target.identity.key, "kick")
-        self._tell(
-            Notice(
-                kind=NoticeKind.KICK,
-                ts=self._now(),
-                name=target.name,
-                by=operator.name,
-                reason=reason,
-            )
+        shown = target.info.name
+        self._not_self(operator, target.identity, "kick")
+        notice = Notice(
+            kind=NoticeKind.KICK, ts=self._now(), name=shown, by=operator.name, reason=reason
         )
-        self._audit(
-            "kick", operator, target=target.name, identity=target.identity.key, reason=reason
-        )
-        self._end_sessions(target.identity.key, ByeReason.KICKED)
+        self._tell(notice, end=[target.identity, ByeReason.KICKED.value])
+        self._audit("kick", operator, target=shown, identity=target.identity, reason=reason)
+        self._end_sessions(target.identity, ByeReason.KICKED)
 
     def _sanction(
         self, operator: Member, kind: SanctionKind, name: str, seconds: int, reason: str | None
@@ -237,7 +237,12 @@ class Moderation:
             reason=sanction.reason,
             until=sanction.until,
         )
-        self._tell(notice)
+        banned = sanction.kind == SanctionKind.BAN
+        self._tell(
+            notice,
+            sanction=dataclasses.asdict(sanction),
+            end=[sanction.identity, ByeReason.BANNED.value] if banned else None,
+        )
         given = parse_ts(sanction.ts) or self.clock()
         seconds = round((sanction_ends(sanction) - given).total_seconds())
         self._audit(
@@ -270,7 +275,8 @@ class Moderation:
         self, kind: str, identity: str, name: str, by: str, operator: Member | None
     ) -> None:
         notice_kind = NoticeKind.UNBAN if kind == SanctionKind.BAN else NoticeKind.UNMUTE
-        self._tell(Notice(kind=notice_kind, ts=self._now(), name=name, by=by))
+        notice = Notice(kind=notice_kind, ts=self._now(), name=name, by=by)
+        self._tell(notice, lift=[kind, identity])
         self._audit(f"un{kind}", operator, by=by, target=name, identity=identity)
 
     async def _set_motd(self, operator: Member, text: str | None) -> None:
@@ -278,7 +284,8 @@ class Moderation:
         self._writes += 1
         await self._hub.engine.set_motd(stored)
         self.motd = stored if stored is not None else self._file_motd
-        self._tell(Notice(kind=NoticeKind.MOTD, ts=self._now(), text=self.motd, by=operator.name))
+        notice = Notice(kind=NoticeKind.MOTD, ts=self._now(), text=self.motd, by=operator.name)
+        self._tell(notice, motd=[stored])
         self._audit("motd", operator, cleared=None if stored is not None else "yes")
 
     def topic_set(self, operator: Member, room: str) -> None:
@@ -326,8 +333,38 @@ class Moderation:
         for session in list(self._hub.sessions_of(identity)):
             session.end(reason)
 
-    def _tell(self, notice: Notice) -> None:
+    def _tell(self, notice: Notice, **effects: Any) -> None:
+        """``notice`` to everyone here, and the action to every other server (``apply``)."""
         self._hub.broadcast(encode(notice))
+        event = {"notice": dataclasses.asdict(notice), **effects}
+        self._hub.background(self._hub.engine.tell_servers(event), "tell the other servers")
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """An operator's action on another server (``_tell`` there), as it applies here.
+
+        A ban, mute or lift that ``refresh`` has already applied here (from
+        the host's ``rtchat-server ban``, read by each server) is not told
+        twice. A refresh under way may have read the store before the
+        action: it is thrown away, as after a write of ours.
+        """
+        self._writes += 1
+        sanction = event.get("sanction")
+        if sanction is not None:
+            imposed = Sanction(**sanction)
+            key = (imposed.kind, imposed.identity)
+            if self._sanctions.get(key) == imposed:
+                return
+            self._sanctions[key] = imposed
+        lift = event.get("lift")
+        if lift is not None and self._sanctions.pop((lift[0], lift[1]), None) is None:
+            return
+        motd = event.get("motd")
+        if motd is not None:
+            self.motd = motd[0] if motd[0] is not None else self._file_motd
+        self._hub.broadcast(encode(Notice(**event["notice"])))
+        end = event.get("end")
+        if end is not None:
+            self._end_sessions(end[0], ByeReason(end[1]))
 
     def _now(self) -> str:
         return format_ts(self.clock())

@@ -17,6 +17,14 @@ Control events (names claimed, memberships, topics written by another
 server) are applied before the messages of the same read, so that a
 message to a room just created elsewhere finds the room here.
 
+Presence (docs/scaling.md, "Presence"): each session is registered in
+Redis (``enter``/``exit``); a name's first session anywhere and its last
+one put ``online``/``offline`` in the control stream, and every server --
+this one too -- applies those in the stream's order to its picture of who
+is online. A second task beats this server's heartbeat and reaps servers
+whose heartbeat stopped for the grace: their sessions end for everyone,
+unless they came back on another server meanwhile.
+
 The follower still reads our own entries (that is what keeps one order),
 but it does not decode them again: the message each append reply gave us
 is kept by id until the follower passes it (``_mine``), which spares a
@@ -29,15 +37,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Final, cast
 
 from redis import exceptions as redis_errors
 from redis.typing import KeyT, StreamIdT
 
 from ..errors import Refusal
-from ..protocol import ErrorCode, PartReason
-from .engine import Changes, Entry, Follower, Stored_, nobody, unavailable
+from ..protocol import ByeReason, ErrorCode, PartReason, UserInfo
+from .engine import Changes, Entry, Follower, OnlineUser, Stored_, nobody, unavailable
 from .redis_store import Entries, RedisStore, decode_entry, entry_id
 from .store import Draft, RoomRecord, Sanction, Store, Stored
 
@@ -46,6 +54,9 @@ READ_COUNT: Final = 1_000  # entries per XREAD and stream
 BACKOFF_FIRST: Final = 0.05  # seconds before reading again after Redis went away...
 BACKOFF_MAX: Final = 2.0  # ...doubling up to this
 RESEND_FOR: Final = 10.0  # seconds a batch in doubt is sent again before its senders get errors
+BEATS_PER_GRACE: Final = 5  # heartbeats (and reaper rounds) per grace: a few may be lost
+PRESENCE: Final = frozenset({"online", "offline"})  # applied by every server, the writer too
+CLOSE_WAIT: Final = 2.0  # seconds close() waits for each task it cancelled
 GONE: Final = (redis_errors.ConnectionError, redis_errors.TimeoutError)  # Redis (or the link) away
 
 
@@ -72,6 +83,18 @@ class RedisEngine:
         # dropped as the cursor passes them.
         self._mine: dict[int, Entry] = {}
         self._task: asyncio.Task[None] | None = None
+        self._presence: asyncio.Task[None] | None = None
+        self._grace = 0.0
+        # This server's registered sessions (session -> name key and record):
+        # entered again if the server was reaped while alive (a long pause).
+        self._sessions: dict[str, tuple[str, dict[str, Any]]] = {}
+        # Sessions ended while Redis could not be told (session -> reason): the
+        # heartbeat tells it later, or the name would stay online everywhere.
+        self._unexited: dict[str, str] = {}
+        # Set by close(): a cancellation that redis-py turns into a ConnectionError
+        # (it closes the connection under the command) must still end the loops.
+        self._closing = False
+        self._stop = asyncio.Event()  # set by close(): the heartbeat ends at once
         self._down = False  # the last read or write found Redis away
 
     @property
@@ -88,6 +111,8 @@ class RedisEngine:
         self._follower = follower
         self._changes = changes
         if self._task is None:
+            self._closing = False  # following again after a close (a test does)
+            self._stop = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-follower")
             self._task.add_done_callback(self._stopped)
 
@@ -100,12 +125,24 @@ class RedisEngine:
             )
 
     async def close(self) -> None:
-        """Stop following (before the store closes)."""
-        if self._task is not None:
+        """Stop following (before the store closes).
+
+        This server's sessions stay registered: its last heartbeat lets the
+        reaper end them a grace later, unless they reconnect elsewhere first
+        (a rolling restart shows no leave and join).
+        """
+        self._closing = True
+        self._stop.set()
+        if self._presence is not None:
+            # Not cancelled in the middle of a command: a command of the shared
+            # pool cancelled there left a connection nobody closed (ResourceWarning).
+            done, _ = await asyncio.wait({self._presence}, timeout=CLOSE_WAIT)
+            if not done:
+                self._presence.cancel()
+        if self._task is not None:  # in a blocking XREAD on a connection of its own
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            await asyncio.wait({self._task}, timeout=CLOSE_WAIT)  # bounded: shutdown goes on
+        self._presence = self._task = None
 
     # -- publishing -----------------------------------------------------------------
 
@@ -232,13 +269,86 @@ class RedisEngine:
     async def set_motd(self, text: str | None) -> None:
         await self._redis.set_motd(text)
 
+    # -- presence ---------------------------------------------------------------------
+
+    async def share_presence(self, grace: float) -> list[OnlineUser] | None:
+        """Beat, reap, and read who is online now (later changes come from ``ctl``).
+
+        The snapshot is read after the control stream's start was: the
+        events in between are applied again on it, and since each says
+        where one name ends up, the picture ends as Redis's.
+        """
+        self._grace = grace
+        await self._redis.beat(grace)
+        users = [_user(record) for record in await self._redis.online()]
+        if self._presence is None:
+            task = asyncio.get_running_loop().create_task(self._beat(), name="redis-presence")
+            task.add_done_callback(self._stopped)
+            self._presence = task
+        return users
+
+    async def enter(self, session: str, user: OnlineUser) -> None:
+        """Register ``session``; return once the follower has read what that wrote."""
+        record = _record(user)
+        self._sessions[session] = (user.key, record)
+        try:
+            newest = await self._redis.enter(session, user.key, record, self._grace)
+        except GONE as exc:  # the hello is refused as unavailable: the client comes back
+            self._down = True
+            raise unavailable() from exc
+        await self._until(lambda: _stream_id(self._ctl_cursor) >= _stream_id(newest))
+
+    async def exit(self, session: str, key: str, reason: str) -> None:
+        self._sessions.pop(session, None)
+        try:
+            await self._redis.exit(session, reason)
+        except GONE:
+            self._unexited[session] = reason
+            raise
+
+    async def tell_servers(self, event: Mapping[str, Any]) -> None:
+        await self._redis.tell("op", event)
+
+    async def revocations(self) -> frozenset[str] | None:
+        return await self._redis.revocations()
+
+    async def revoke(self, keys: Collection[str]) -> None:
+        await self._redis.revoke(sorted(keys))
+
+    async def _beat(self) -> None:
+        """Heartbeats and reaping, every grace / BEATS_PER_GRACE seconds, until cancelled."""
+        every = self._grace / BEATS_PER_GRACE
+        while not self._closing:  # until close()
+            with contextlib.suppress(TimeoutError):  # the next beat is due, or we stop
+                await asyncio.wait_for(self._stop.wait(), every)
+            if self._closing:
+                return
+            try:
+                if not await self._redis.beat(self._grace) and self._sessions:
+                    await self._enter_again()
+                for session, reason in list(self._unexited.items()):
+                    await self._redis.exit(session, reason)
+                    del self._unexited[session]
+                await self._redis.reap(ByeReason.DISCONNECTED.value)
+            except GONE as exc:
+                self._log.warning("presence heartbeat: %s; again in %.2f s", exc, every)
+
+    async def _enter_again(self) -> None:
+        """Reaped while alive (Redis unreachable past the grace): register our sessions again."""
+        self._log.warning(
+            "this server was taken for dead; registering its %d sessions again",
+            len(self._sessions),
+        )
+        for session, (key, record) in list(self._sessions.items()):
+            await self._redis.enter(session, key, record, self._grace)
+
     # -- following ------------------------------------------------------------------
 
     async def _run(self) -> None:
         client = self._redis.connect(socket_timeout=None, single_connection_client=True)
         backoff = BACKOFF_FIRST
         try:
-            while True:  # until cancelled at shutdown
+            while not self._closing:  # until close()
                 streams: dict[KeyT, StreamIdT] = {
                     self._redis.ctl_key: self._ctl_cursor,
                     self._redis.log_key: f"{self._cursor}-0",
@@ -260,10 +370,15 @@ class RedisEngine:
             await client.aclose()
 
     async def _handle(self, reply: Mapping[str, Entries]) -> None:
-        for stream_id, fields in reply.get(self._redis.ctl_key, []):
+        control = reply.get(self._redis.ctl_key, [])
+        for stream_id, fields in control:
             self._ctl_cursor = stream_id
-            if fields.get("o") != self._redis.origin:  # ours were applied when written
-                self._apply(fields.get("k", ""), fields.get("e", "{}"))
+            kind = fields.get("k", "")
+            # Ours were applied when written, but for presence, which is counted in Redis.
+            if fields.get("o") != self._redis.origin or kind in PRESENCE:
+                self._apply(kind, fields.get("e", "{}"))
+        if control:
+            self._moved.set()  # an enter may be waiting for its event
         raw = reply.get(self._redis.log_key, [])
         if not raw:
             return
@@ -339,8 +454,8 @@ class RedisEngine:
             self._log.warning("ignored a control event of another server: %s %r", kind, event)
 
 
-def _dispatch(changes: Changes, kind: str, event: dict[str, Any]) -> None:
-    """Hand one control event to the hub."""
+def _dispatch(changes: Changes, kind: str, event: Any) -> None:
+    """Hand one control event (JSON: an object; a list for ``revoke``) to the hub."""
     if kind == "own":
         identity, name = event["owner"]
         changes.owned(event["key"], identity, name)
@@ -359,3 +474,35 @@ def _dispatch(changes: Changes, kind: str, event: dict[str, Any]) -> None:
         )
     elif kind == "topic":
         changes.topic_set(event["key"], event["topic"] or None, event["by"], event["ts"])
+    elif kind == "revoke":
+        changes.revoked([str(key) for key in event])
+    elif kind == "op":
+        changes.operated(event)
+    elif kind == "online":
+        changes.came_online(_user(event))
+    elif kind == "offline":
+        changes.went_offline(event["key"], event["identity"], event["name"], event["reason"])
+
+
+def _record(user: OnlineUser) -> dict[str, Any]:
+    """A name online as ``{rtc}:users`` and the ``online`` event hold it."""
+    info = user.info
+    return {
+        "key": user.key,
+        "identity": user.identity,
+        "name": info.name,
+        "fp": info.fp,
+        "since": info.online_since,
+        "op": info.op,
+    }
+
+
+def _user(record: Mapping[str, Any]) -> OnlineUser:
+    info = UserInfo(record["name"], record["fp"], record["since"], bool(record["op"]))
+    return OnlineUser(record["key"], record["identity"], info)
+
+
+def _stream_id(text: str) -> tuple[int, int]:
+    """A stream entry id (``ms-seq``) as a pair that orders as Redis orders them."""
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)

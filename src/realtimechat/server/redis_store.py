@@ -16,7 +16,14 @@ Data layout (docs/scaling.md, "Data layout"); every key carries the hash tag
     {rtc}:certs            hash: SHA-256 fingerprint -> a session's certificate (PEM)
     {rtc}:certof           hash: identity key -> fingerprint of the certificate it last used
     {rtc}:ctl              stream: what servers must tell each other (names
-                           claimed, memberships, topics): o, k (kind), e (JSON)
+                           claimed, memberships, topics, names online and
+                           offline): o, k (kind), e (JSON)
+    {rtc}:srv:<origin>     hash: one server process's sessions: session -> name key
+    {rtc}:online           hash: name key -> its sessions on all servers
+    {rtc}:users            hash: name key -> the name online (JSON: key, identity,
+                           name, fp, since, op)
+    {rtc}:servers          sorted set: origin -> its deadline (ms, Redis's clock)
+    {rtc}:revoked          set: revocation keys (trust.revocation_keys); only grows
 
 Ids come from the ``append`` script, never from a client: ``last + 1``,
 and on the first write by a new Redis process (a restart, a failover:
@@ -47,8 +54,9 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as redis
 from redis import exceptions as redis_errors
 from redis.commands.core import AsyncScript
+from redis.typing import EncodableT, FieldT
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreClosed
 from ..names import lookalike_keys, name_problem
 from ..protocol import Msg
 from .engine import Engine
@@ -261,6 +269,97 @@ return 1
 """
 
 
+# KEYS: revoked, ctl; ARGV: the revocation keys, then origin, kind, maxlen. Only the
+# keys new to the set go to ctl; how many.
+_REVOKE: Final = f"""
+local new = {{}}
+for i = 1, #ARGV - 3 do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
+end
+if #new == 0 then return 0 end
+local EVENT = cjson.encode(new)
+{_CTL_XADD}
+return #new
+"""
+
+# Presence (docs/scaling.md, "Presence"). A name's sessions on all servers are
+# counted in {rtc}:online; an event goes to ctl only when the count crosses
+# 0 <-> 1, so a second device, or a reconnect elsewhere before the reaper
+# ends the first session, announces nothing. Server hashes are named by the
+# script from ARGV (their keys share {rtc}'s slot).
+_NOW_MS: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: online, users, ..., ctl (last, as _CTL_XADD wants). Defines leave(srv, session,
+# reason): 1 if that was the name's last session anywhere (it went offline).
+_LEAVE_FN: Final = f"""
+local function leave(srv, session, reason)
+  local key = redis.call('HGET', srv, session)
+  if not key then return 0 end
+  redis.call('HDEL', srv, session)
+  if redis.call('HINCRBY', KEYS[1], key, -1) > 0 then return 0 end
+  redis.call('HDEL', KEYS[1], key)
+  local user = cjson.decode(redis.call('HGET', KEYS[2], key) or '{{}}')
+  redis.call('HDEL', KEYS[2], key)
+  local EVENT = cjson.encode({{key = key, identity = user['identity'] or '',
+                               name = user['name'] or '', reason = reason}})
+  {_CTL_XADD}
+  return 1
+end
+"""
+
+# KEYS: online, users, servers, srv, ctl; ARGV: session, key, user, grace ms, origin,
+# kind, maxlen. Returns the newest ctl id: the server's picture includes this
+# session's name once its follower has read that far.
+_ENTER: Final = f"""
+{_NOW_MS}
+if not redis.call('ZSCORE', KEYS[3], ARGV[5]) then
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[5])
+end
+if redis.call('HSETNX', KEYS[4], ARGV[1], ARGV[2]) == 1 and
+   redis.call('HINCRBY', KEYS[1], ARGV[2], 1) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  local EVENT = ARGV[3]
+  return {_CTL_XADD}
+end
+local newest = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
+if #newest == 0 then return '0-0' end
+return newest[1][1]
+"""
+
+# KEYS: online, users, srv, ctl; ARGV: session, reason, origin, kind, maxlen.
+_EXIT: Final = f"""
+{_LEAVE_FN}
+return leave(KEYS[3], ARGV[1], ARGV[2])
+"""
+
+# KEYS: online, users, servers, ctl; ARGV: srv key prefix, reason, origin, kind, maxlen.
+# Ends every session of each server whose deadline has passed; how many servers.
+_REAP: Final = f"""
+{_NOW_MS}
+{_LEAVE_FN}
+local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+for _, origin in ipairs(dead) do
+  local srv = ARGV[1] .. origin
+  for _, session in ipairs(redis.call('HKEYS', srv)) do leave(srv, session, ARGV[2]) end
+  redis.call('DEL', srv)
+  redis.call('ZREM', KEYS[3], origin)
+end
+return #dead
+"""
+
+# KEYS: servers; ARGV: origin, grace ms. 1 if the server was still there (not reaped).
+_BEAT: Final = f"""
+{_NOW_MS}
+local alive = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+if alive then return 1 end
+return 0
+"""
+
+
 # ----------------------------------------------------------------------
 # Entries
 
@@ -428,6 +527,11 @@ class RedisStore:
         self._rooms = f"{prefix}:rooms"
         self._roomlast = f"{prefix}:roomlast"
         self._sanctions = f"{prefix}:sanctions"  # "kind identity" -> the Sanction as JSON
+        self._online = f"{prefix}:online"
+        self._users = f"{prefix}:users"
+        self._servers = f"{prefix}:servers"
+        self._srv = f"{prefix}:srv:"  # + origin
+        self._revoked = f"{prefix}:revoked"
         self._certs = f"{prefix}:certs"
         self._cert_of = f"{prefix}:certof"  # identity key -> fingerprint of its last certificate
         self.ctl_start = "0-0"  # the last control event at open: a follower starts after it
@@ -441,6 +545,13 @@ class RedisStore:
         if self._client is None:
             raise ConfigError("the Redis store is not open")
         return self._client
+
+    def _script(self, name: str) -> AsyncScript:
+        """A script to run; StoreClosed once closed (a script holds its client, and would
+        open a new connection on a closed one, which nobody would close)."""
+        if self._client is None:
+            raise StoreClosed("the Redis store is closed")
+        return self._scripts[name]
 
     def connect(self, **options: Any) -> redis.Redis:
         """A new client of this Redis (the follower's own connection, say)."""
@@ -478,6 +589,11 @@ class RedisStore:
                 ("join", _JOIN),
                 ("part", _PART),
                 ("topic", _TOPIC),
+                ("enter", _ENTER),
+                ("exit", _EXIT),
+                ("reap", _REAP),
+                ("beat", _BEAT),
+                ("revoke", _REVOKE),
             )
         }
 
@@ -541,7 +657,7 @@ class RedisStore:
                 draft.room or "",
             ]
         keys = [self.log_key, self._meta, self._roomlast, *buckets]
-        replies = await self._scripts["append"](keys=keys, args=args)
+        replies = await self._script("append")(keys=keys, args=args)
         out = []
         for draft, reply in zip(drafts, replies, strict=True):
             if reply.startswith("d"):
@@ -614,7 +730,7 @@ class RedisStore:
         value = json.dumps([identity, name], ensure_ascii=False)
         args = [key, value, identity, *_looks(name), *self._ctl_args("own")]
         keys = [self._owners, self._looks, self.ctl_key]
-        owner = await self._scripts["claim"](keys=keys, args=args)
+        owner = await self._script("claim")(keys=keys, args=args)
         first, second = json.loads(owner)
         return first, second
 
@@ -624,7 +740,7 @@ class RedisStore:
         looks = _looks(json.loads(owner)[1]) if owner is not None else []
         args = [key, *looks, *self._ctl_args("release")]
         keys = [self._owners, self._looks, self.ctl_key]
-        return bool(await self._scripts["release"](keys=keys, args=args))
+        return bool(await self._script("release")(keys=keys, args=args))
 
     # -- rooms -------------------------------------------------------------------------
 
@@ -651,7 +767,7 @@ class RedisStore:
                             "name": name}, ensure_ascii=False)  # fmt: skip
         keys = [self._rooms, self._members(room.key), self.ctl_key]
         args = [room.key, _record_json(room), identity, event, *self._ctl_args("join")]
-        await self._scripts["join"](keys=keys, args=args)
+        await self._script("join")(keys=keys, args=args)
 
     async def part_room(self, key: str, identity: str, name: str = "", reason: str = "") -> bool:
         event = json.dumps(
@@ -659,11 +775,57 @@ class RedisStore:
         )
         keys = [self._rooms, self._members(key), self._roomlast, self.log_key, self.ctl_key]
         args = [key, identity, event, *self._ctl_args("part")]
-        return bool(await self._scripts["part"](keys=keys, args=args))
+        return bool(await self._script("part")(keys=keys, args=args))
 
     async def set_topic(self, key: str, topic: str | None, by: str, ts: str) -> None:
         args = [key, topic or "", by, ts, *self._ctl_args("topic")]
-        await self._scripts["topic"](keys=[self._rooms, self.ctl_key], args=args)
+        await self._script("topic")(keys=[self._rooms, self.ctl_key], args=args)
+
+    async def tell(self, kind: str, event: Mapping[str, Any]) -> None:
+        """A control event of ``kind`` for every other server (an operator's action)."""
+        text = json.dumps(event, ensure_ascii=False)
+        fields: dict[FieldT, EncodableT] = {"o": self.origin, "k": kind, "e": text}
+        await self.client.xadd(self.ctl_key, fields, maxlen=CTL_MAXLEN, approximate=True)
+
+    # -- revocations every server refuses ---------------------------------------------
+
+    async def revocations(self) -> frozenset[str]:
+        return frozenset(cast(set[str], await self.client.smembers(self._revoked)))
+
+    async def revoke(self, keys: Sequence[str]) -> int:
+        """Add revocation keys; the new ones go to ``ctl`` (``revoke``). How many were new."""
+        args = [*keys, *self._ctl_args("revoke")]
+        return int(await self._script("revoke")(keys=[self._revoked, self.ctl_key], args=args))
+
+    # -- presence: who is online on every server -------------------------------------
+
+    async def online(self) -> list[dict[str, Any]]:
+        """Every name online on some server: its JSON record, as ``enter`` wrote it."""
+        return [json.loads(value) for value in (await hgetall(self.client, self._users)).values()]
+
+    async def enter(self, session: str, key: str, user: dict[str, Any], grace: float) -> str:
+        """Register a session of this server; the newest ctl id after it (see _ENTER)."""
+        keys = [self._online, self._users, self._servers, self._srv + self.origin, self.ctl_key]
+        text = json.dumps(user, ensure_ascii=False)
+        args = [session, key, text, int(grace * 1000), *self._ctl_args("online")]
+        return str(await self._script("enter")(keys=keys, args=args))
+
+    async def exit(self, session: str, reason: str) -> bool:
+        """End a session of this server; True if its name went offline everywhere."""
+        keys = [self._online, self._users, self._srv + self.origin, self.ctl_key]
+        args = [session, reason, *self._ctl_args("offline")]
+        return bool(await self._script("exit")(keys=keys, args=args))
+
+    async def beat(self, grace: float) -> bool:
+        """This server is alive for ``grace`` seconds more; False if it had been reaped."""
+        args: list[str | int] = [self.origin, int(grace * 1000)]
+        return bool(await self._script("beat")(keys=[self._servers], args=args))
+
+    async def reap(self, reason: str) -> int:
+        """End the sessions of every server past its deadline; how many servers."""
+        keys = [self._online, self._users, self._servers, self.ctl_key]
+        args = [self._srv, reason, *self._ctl_args("offline")]
+        return int(await self._script("reap")(keys=keys, args=args))
 
     # -- operators' sanctions and message of the day ----------------------------------
     # Kept in Redis, so every server on it reads the same: each re-reads the

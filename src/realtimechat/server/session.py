@@ -238,7 +238,11 @@ class Session(asyncio.Protocol):
             return
         self.started = True
         self.machine.last_received = self.context.loop.time()
-        refusal = self.refuse_with or self._trust.refusal(self.identity)
+        refusal = (
+            self.refuse_with
+            or self._trust.refusal(self.identity)
+            or self.hub.refusal(self.identity)  # revoked on another server
+        )
         if refusal is None and self.admit_identity is not None:
             refusal = self.admit_identity(self.identity)
         self.admit_identity = None  # asked once; it holds the server's connection
@@ -565,6 +569,10 @@ class Session(asyncio.Protocol):
         written; frames that arrive meanwhile wait in the machine.
         """
         assert self.identity is not None
+        revoked = self.hub.refusal(self.identity)  # revoked on another server meanwhile
+        if revoked is not None:
+            self.end(revoked)
+            return
         self.hub.moderation.check_hello(self.identity)  # a banned identity: bye banned
         if not self.hub.engine.available:  # Redis down: nothing to replay from; come back soon
             raise unavailable()
@@ -574,7 +582,8 @@ class Session(asyncio.Protocol):
         # on yet (engine.catch_up); that waits, as a name being written does.
         behind = hello.since is not None and hello.since > self.hub.last_id
         new_cert = self.hub.cert_unkept(self.identity)
-        if not new_names and not behind and not new_cert:
+        # Presence shared by several servers: registered before the welcome (Hub.enter).
+        if not new_names and not behind and not new_cert and not self.hub.shares_presence:
             self._welcome(hello, name)
             return
         self._deciding = True
@@ -594,6 +603,8 @@ class Session(asyncio.Protocol):
                 await self.hub.keep_cert(self.identity)
             if hello.since is not None:
                 await self.hub.engine.catch_up(hello.since)
+            if self.hub.shares_presence and not self.closed:
+                await self.hub.enter(self, name)
         except Refusal as exc:  # another server's identity took the name meanwhile
             self._apply(self.machine.refuse(exc))
             self._flush_machine()
@@ -607,6 +618,10 @@ class Session(asyncio.Protocol):
             self._deciding = False
             self._sync_reading()
         if self.closed:  # hello timeout, shutdown or the peer gone while we wrote
+            return
+        revoked = self.hub.refusal(self.identity)  # by another server while we waited
+        if revoked is not None:
+            self.end(revoked)
             return
         self._welcome(hello, name)
         self._pump()  # what the peer sent after its hello

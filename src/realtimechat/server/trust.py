@@ -286,6 +286,29 @@ class Trust:
         return [f.detail for f in self.findings(now) if f.level is not Level.OK]
 
 
+# What one server revokes, as every server on one Redis can match it: the
+# revoked set there only grows, and can only refuse (docs/scaling.md, "Revocation").
+
+
+def revocation_keys(identity: PeerIdentity) -> tuple[str, ...]:
+    """The keys under which a revocation of ``identity``'s certificate is shared."""
+    if identity.pinned:
+        return (f"pin:{identity.fingerprint}",)
+    return (f"crl:{identity.authority}:{identity.serial}",)
+
+
+def revoked_keys(trust: Trust, previous: Trust | None = None) -> frozenset[str]:
+    """What ``trust`` revokes: each serial its CRL lists, and each pin ``previous`` had
+    that it no longer has. (A CA no longer trusted is not shared: see scaling.md.)"""
+    keys: set[str] = set()
+    revocations = trust.revocations
+    if revocations is not None:
+        keys.update(f"crl:{revocations.authority}:{serial}" for serial in revocations.serials)
+    if previous is not None:
+        keys.update(f"pin:{fp}" for fp in previous.pinned - trust.pinned)
+    return frozenset(keys)
+
+
 def behind_index(files: ServerFiles, revocations: Revocations | None) -> Finding | None:
     """A WARN if the CRL lacks revocations its CA folder's index.json records, else None.
 
