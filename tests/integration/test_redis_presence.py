@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as redis
 
 from realtimechat.client.connection import ServerConnection
-from realtimechat.protocol import Frame, Join, Leave, Msg, SendMsg, Users, Who
+from realtimechat.protocol import Frame, Join, Joined, JoinRoom, Leave, Msg, SendMsg, Users, Who
 from realtimechat.server.app import ChatServer
 from realtimechat.server.config import ServerSettings
 from realtimechat.server.redis_engine import RedisEngine
@@ -209,3 +209,28 @@ async def test_sessions_that_hang_up_at_once_are_left_online_nowhere(
     await eventually(lambda: a.hub.users_online == b.hub.users_online == 1)
     assert await who(bob) == ["bob"]
     await bob.close()
+
+
+async def test_who_of_a_room_lists_its_members_on_every_server(
+    start_server: ServerFactory, pki: Pki
+) -> None:
+    """carol joins #ops on A, bob on B: `who #ops` on either lists both (rooms as on one
+    server); alice, online but no member, is not listed."""
+    a, b = await start(start_server, 2)
+    alice, carol, bob = (
+        await join(a, pki, "alice"),
+        await join(a, pki, "carol"),
+        await join(b, pki, "bob"),
+    )
+    await carol.send(JoinRoom(room="#ops"))
+    await frames_until(carol, lambda frame: isinstance(frame, Joined))
+    await bob.send(JoinRoom(room="#ops"))
+    await frames_until(bob, lambda frame: isinstance(frame, Joined) and frame.members == 2)
+    for client in (bob, carol):
+        await client.send(Who(room="#ops"))
+        answer = await frames_until(client, lambda frame: isinstance(frame, Users))
+        users = answer[-1]
+        assert isinstance(users, Users)
+        assert (users.room, [user.name for user in users.users]) == ("#ops", ["bob", "carol"])
+    for client in (alice, bob, carol):
+        await client.close()

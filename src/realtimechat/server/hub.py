@@ -996,18 +996,27 @@ class Hub(Generic[P]):
         session.outbox.put_control(encode(page))
 
     def room_users_page(self, room: Room, cursor: str | None) -> Users:
-        """One page of the names online in ``room`` (sessions receiving it), in name order."""
-        online: dict[str, Member] = {}
+        """One page of the names online in ``room``, in name order.
+
+        On one server: the sessions receiving it. With shared presence
+        (Redis): every member online on any server, from the cluster's
+        picture, since a member on another server has no session here.
+        """
+        online: dict[str, UserInfo] = {}
+        if self._shared:
+            for user in self._directory.values():
+                if user.identity in room.members:
+                    online[user.key] = user.info
         for target in room.sessions:
             member = target.member
             if member is not None:
-                online[member.key] = member
+                online.setdefault(member.key, member.info())
         keys = sorted(online)
         start = 0 if cursor is None else bisect.bisect_right(keys, cursor)
         size = self.settings.who_page_size
         page = keys[start : start + size]
         next_cursor = page[-1] if start + size < len(keys) else None
-        users = tuple(online[key].info() for key in page)
+        users = tuple(online[key] for key in page)
         return Users(users=users, next=next_cursor, room=room.name)
 
     # ------------------------------------------------------------------
