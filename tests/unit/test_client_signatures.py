@@ -21,7 +21,16 @@ from realtimechat.signing import SIGNING_KEYS, STREAM_MAX, sign, split_seq, stre
 
 pytestmark = pytest.mark.protocol("6.8")
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # each test's own: fresh_now
+
+
+@pytest.fixture(autouse=True)
+def fresh_now() -> None:
+    """NOW is taken as each test starts, not when the module was imported: the certificates
+    a test makes are valid from five minutes before they were made, and a test that runs
+    later than that after the import (a long suite, xdist) must still send within that."""
+    global NOW  # noqa: PLW0603 (one moment per test, read by every helper of the module)
+    NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def signatures(root: Path, name: str, folder: Path | None, *, ca: bool = True) -> Signatures:
@@ -34,11 +43,12 @@ def signatures(root: Path, name: str, folder: Path | None, *, ca: bool = True) -
     return Signatures(key, pki.load_certificate(files.client_cert(name)), anchors, folder, crls)
 
 
-def delivered(frame: SendMsg, sender: str, msg_id: int, *, ts: dt.datetime = NOW) -> Msg:
-    """The msg a server delivers for ``frame`` from ``sender`` (docs/protocol.md 4.2)."""
+def delivered(frame: SendMsg, sender: str, msg_id: int, *, ts: dt.datetime | None = None) -> Msg:
+    """The msg a server delivers for ``frame`` from ``sender`` (docs/protocol.md 4.2), at
+    ``ts`` (NOW if None)."""
     return Msg(
         id=msg_id,
-        ts=format_ts(ts),
+        ts=format_ts(ts or NOW),
         from_=sender,
         text=frame.text,
         to=frame.to,
