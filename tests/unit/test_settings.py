@@ -75,7 +75,7 @@ def test_the_option_names_stay_what_users_know() -> None:
         *("--watch-interval", "--tls13-only", "--names", "--presence-limit"),
         *("--presence-interval", "--presence-grace", "--history-lines", "--motd"),
         *("--operator-group", "--rooms"),
-        "--no-room-create",
+        *("--no-room-create", "--proxy-protocol"),
         *("--data", "--ephemeral", "--durability", "--redis", "--server-id"),
         *("--redis-durability", "--retention", "--max-line-bytes"),
         *("--handshake-timeout", "--first-byte-timeout", "--hello-timeout", "--max-handshakes"),

@@ -24,7 +24,7 @@ from ..rooms import group_problem
 from ..server import audit, backup, export, moderation
 from ..server.app import ChatServer
 from ..server.app import format_peer as address_text
-from ..server.config import Limits, ServerSettings
+from ..server.config import Limits, Network, ServerSettings, proxy_networks
 from ..server.listener import cannot_listen as _cannot_listen
 from ..server.metrics import parse_address
 from ..server.redis_store import RedisDurability, RedisStore, shown_url
@@ -121,6 +121,18 @@ _DIR = click.Path(file_okay=False, path_type=Path)
     help="Only the rooms of --rooms exist: a join never creates a room.",
 )
 @click.option(
+    "--proxy-protocol",
+    "proxy_from",
+    multiple=True,
+    envvar="RTCHAT_SERVER_PROXY_PROTOCOL",  # not _PROXY_FROM, the parameter's name
+    metavar="FROM",
+    callback=lambda _ctx, _param, value: _proxy_from(value),
+    help="A load balancer (address or CIDR network) whose connections start with a "
+    "PROXY protocol header (haproxy's send-proxy-v2, or send-proxy): the client's address "
+    "in it counts for every per-source limit and log line. Its connections without one are "
+    "refused; nobody else's header is read. Repeat for several.  [default: none]",
+)
+@click.option(
     "--data",
     type=_DIR,
     metavar="DIR",
@@ -215,6 +227,7 @@ def main(  # click passes every option by keyword
     operator_group: str,
     rooms_file: Path | None,
     no_room_create: bool,
+    proxy_from: tuple[Network, ...],
     data: Path | None,
     ephemeral: bool,
     durability: str,
@@ -271,6 +284,7 @@ def main(  # click passes every option by keyword
                 operator_group=operator_group,
                 rooms_file=rooms_file,
                 room_create=not no_room_create,
+                proxy_from=proxy_from,
             ),
             store=store,
             metrics=metrics,
@@ -450,6 +464,14 @@ def bans(data: Path | None) -> None:
             click.echo(moderation.sanction_line(sanction))
 
     _on_store(data, read)
+
+
+def _proxy_from(values: tuple[str, ...]) -> tuple[Network, ...]:
+    """--proxy-protocol: addresses or networks, or a usage error naming the bad one."""
+    try:
+        return proxy_networks(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _group(value: str) -> str:

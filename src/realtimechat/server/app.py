@@ -36,8 +36,9 @@ import signal
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, cast
 
+from .. import proxyproto
 from ..errors import ConfigError, StoreClosed
 from ..protocol import ByeReason
 from ..tls import ServerFiles
@@ -78,6 +79,11 @@ def format_peer(peername: object) -> str:
     return str(peername)
 
 
+# Refusals of a --proxy-protocol balancer's connection (stats.py labels them bad_proxy_header).
+BAD_HEADER: Final = "bad PROXY header"
+HEADER_TIMED_OUT: Final = f"{BAD_HEADER}: none within the first-byte timeout"
+
+
 class _Accepted(TLSServerProtocol):
     """A connection the server tracks: caps on arrival, a ``Session`` after TLS.
 
@@ -96,27 +102,96 @@ class _Accepted(TLSServerProtocol):
             handshake_timeout=limits.handshake_timeout,
             first_byte_timeout=limits.first_byte_timeout,
         )
-        self.peer = format_peer(peername)
-        self.address = peername[0] if isinstance(peername, tuple) else str(peername)
-        self.source = source_of(self.address, limits.ipv4_prefix, limits.ipv6_prefix)
+        self._set_peer(peername)
+        # From a --proxy-protocol balancer: admitted once its PROXY header
+        # names the client, whose address every per-source limit then counts.
+        self.header: bytearray | None = (
+            bytearray() if server.settings.proxied(self.address) else None
+        )
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._raw_transport: asyncio.Transport | None = None
         self.admitted = False
         self.session: Session | None = None
         self.refuse_with: str | None = None  # a cap was hit: refuse in words after TLS
         self.identity_key: str | None = None  # counted against its identity's cap
 
+    def _set_peer(self, peername: object) -> None:
+        limits = self.server.limits
+        self.peer = format_peer(peername)
+        self.address = peername[0] if isinstance(peername, tuple) else str(peername)
+        self.source = source_of(self.address, limits.ipv4_prefix, limits.ipv6_prefix)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        if self.header is not None:
+            # The header comes first, within the first-byte timeout, before any admission.
+            self._raw_transport = transport
+            self._header_timer = asyncio.get_running_loop().call_later(
+                self.server.limits.first_byte_timeout, self._header_refused, HEADER_TIMED_OUT
+            )
+            return
+        self._admit(transport)
+
+    def _admit(self, transport: asyncio.Transport) -> bool:
         if not self.server.admit(self):
             transport.abort()
-            return
+            return False
         self.admitted = True
         super().connection_made(transport)
+        return True
+
+    def data_received(self, data: bytes) -> None:
+        if self.header is None:
+            super().data_received(data)
+            return
+        self.header += data
+        try:
+            header = proxyproto.parse(bytes(self.header))
+        except proxyproto.ProxyHeaderError as exc:
+            self._header_refused(f"{BAD_HEADER}: {exc}")
+            return
+        if header is None:
+            return  # bounded: parse refuses anything longer than a header can be
+        rest = bytes(self.header[header.length :])
+        transport = self._raw_transport
+        assert transport is not None
+        self._end_header()
+        if header.source is None:
+            # LOCAL (the balancer's health check) or no IP source: the balancer's own.
+            transport.close()
+            return
+        self._set_peer(header.source)
+        if self._admit(transport) and rest:
+            super().data_received(rest)
+
+    def eof_received(self) -> bool:
+        if self.header is not None:
+            self._header_refused(f"{BAD_HEADER}: peer closed the connection before it")
+            return False
+        return super().eof_received()
+
+    def _header_refused(self, reason: str) -> None:
+        """No valid PROXY header from a balancer: refused (counted on the balancer's address)."""
+        transport = self._raw_transport
+        self._end_header()
+        if transport is not None:
+            transport.abort()
+        self.server.refused(self, reason)
+
+    def _end_header(self) -> None:
+        self.header = None
+        self._raw_transport = None
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.admitted:
             super().connection_lost(exc)
-        else:
-            self._let_go()  # refused on arrival: only its own callbacks refer back to it
+            return
+        if self.header is not None:  # reset while its header was awaited
+            self._header_refused(f"{BAD_HEADER}: peer closed the connection before it")
+        self._let_go()  # refused on arrival: only its own callbacks refer back to it
 
     def progressed(self) -> None:
         self.server.handshake_progressed(self)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +22,8 @@ from typing import TypeVar
 from ..protocol import MAX_LINE_BYTES
 
 T = TypeVar("T")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 OPTION = "option"  # the key of a field's Option in its metadata
 
@@ -287,3 +291,29 @@ class ServerSettings:
     operator_group: str = "admin"  # --operator-group: its certificates' holders are operators
     rooms_file: Path | None = None  # --rooms: private rooms, and who may enter them
     room_create: bool = True  # --no-room-create: only the room file's rooms exist
+    # --proxy-protocol: the load balancers whose connections start with a PROXY
+    # header naming the client (proxyproto.py). Nobody else's is read.
+    proxy_from: tuple[Network, ...] = ()
+
+    def proxied(self, address: str) -> bool:
+        """Whether a connection from ``address`` must start with a PROXY header."""
+        if not self.proxy_from:
+            return False
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(ip in network for network in self.proxy_from)
+
+
+def proxy_networks(values: Iterable[str]) -> tuple[Network, ...]:
+    """--proxy-protocol's addresses or CIDR networks; raises ValueError naming a bad one."""
+    networks: list[Network] = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+            ) from None
+    return tuple(networks)

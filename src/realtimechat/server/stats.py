@@ -90,6 +90,7 @@ _HANDSHAKE_LABELS: Final = (
     ("too many handshakes in progress from this source", "too_many_handshakes_per_source"),
     ("too many handshakes in progress", "too_many_handshakes"),
     ("too many connections from this source", "too_many_connections_per_source"),
+    ("bad PROXY header", "bad_proxy_header"),
 )
 HANDSHAKE_OTHER: Final = "other"
 HANDSHAKE_LABELS: Final = (
