@@ -879,16 +879,19 @@ def load_tool(name: str) -> ModuleType:
 
 
 # The one haproxy configuration: make cluster's (tools/cluster.py), as docs/scaling.md shows it.
-haproxy_config: Callable[[int, Sequence[int]], str] = load_tool("cluster").haproxy_config
+haproxy_config: Callable[..., str] = load_tool("cluster").haproxy_config
+PROXY_FROM: Final[str] = load_tool("cluster").PROXY_FROM  # haproxy's address, to --proxy-protocol
 
 
 class Haproxy:
     """haproxy in the foreground with a config file of its own in ``folder``."""
 
-    def __init__(self, binary: str, folder: Path, backends: Sequence[int]) -> None:
+    def __init__(
+        self, binary: str, folder: Path, backends: Sequence[int], *, proxy_v2: bool = True
+    ) -> None:
         self.port = free_port()
         self.config = folder / "haproxy.cfg"
-        self.config.write_text(haproxy_config(self.port, backends))
+        self.config.write_text(haproxy_config(self.port, backends, proxy_v2=proxy_v2))
         log = folder / "haproxy.log"
         with log.open("wb") as sink:  # a file, not our pipes: see RedisServer.start
             self.process = subprocess.Popen(
@@ -927,6 +930,9 @@ def haproxy_binary() -> str:
     return binary
 
 
-def start_haproxy(folder: Path, backends: Sequence[int]) -> Haproxy:
-    """A started Haproxy in front of ``backends``, or a skip (see ``haproxy_binary``)."""
-    return Haproxy(haproxy_binary(), folder, backends)
+def start_haproxy(folder: Path, backends: Sequence[int], *, proxy_v2: bool = True) -> Haproxy:
+    """A started Haproxy in front of ``backends``, or a skip (see ``haproxy_binary``).
+
+    ``proxy_v2`` (make cluster's default): the backends must run with
+    ``--proxy-protocol 127.0.0.1`` (PROXY_FROM)."""
+    return Haproxy(haproxy_binary(), folder, backends, proxy_v2=proxy_v2)

@@ -27,6 +27,7 @@ from types import FrameType
 START_WAIT = 15.0  # seconds each part has to come up
 STOP_WAIT = 10.0  # seconds each part has to stop before it is killed
 SERVERS = ("a", "b")
+PROXY_FROM = "127.0.0.1"  # haproxy's address as the servers see it: --proxy-protocol
 LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
@@ -34,7 +35,7 @@ class Failed(Exception):
     """A part of the cluster could not start: the message says which and where its log is."""
 
 
-def haproxy_config(port: int, backends: Sequence[int]) -> str:
+def haproxy_config(port: int, backends: Sequence[int], *, proxy_v2: bool = True) -> str:
     """A TCP frontend on ``port``, round robin to ``backends``, with health checks.
 
     TCP passes TLS through untouched: each client's certificate reaches
@@ -43,9 +44,17 @@ def haproxy_config(port: int, backends: Sequence[int]) -> str:
     meets a dead server before that is sent to another (redispatch).
     Idle chat connections are long: the client and server timeouts are
     an hour (the chat's own pings keep a live one busy).
+
+    ``proxy_v2``: each connection starts with a PROXY v2 header naming the
+    client (servers started with ``--proxy-protocol`` for haproxy's address,
+    PROXY_FROM), so that the per-source caps count clients, not haproxy;
+    health checks send one too (check-send-proxy), or the server would refuse
+    them as headerless; a check is a connect and close, which the server
+    logs as ``peer closed the connection during the handshake`` (collapsed).
     """
+    proxy = " send-proxy-v2 check-send-proxy" if proxy_v2 else ""
     servers = "\n".join(
-        f"    server s{n} 127.0.0.1:{backend} check inter 200ms fall 1 rise 2"
+        f"    server s{n} 127.0.0.1:{backend} check inter 200ms fall 1 rise 2{proxy}"
         for n, backend in enumerate(backends, start=1)
     )
     return f"""global
@@ -191,6 +200,7 @@ class Cluster:
             str(self.bin_dir / "rtchat-server"),
             *("--host", "127.0.0.1", "--port", "0", "--pki", str(self.pki)),
             *("--data", str(data), "--redis", redis_url, "--server-id", name),
+            *("--proxy-protocol", PROXY_FROM),
             *self.server_args.get(name, []),
         ]
         process = self._add(f"rtchat-server {name}", command, log)

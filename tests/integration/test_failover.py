@@ -27,6 +27,7 @@ from realtimechat.protocol import Gap
 from realtimechat.tls import client_context
 
 from ..support import (
+    PROXY_FROM,
     WAIT,
     Haproxy,
     Pki,
@@ -74,6 +75,7 @@ def start_cluster(pki: Pki, tmp_path: Path, *, persist: bool = True) -> Cluster:
             folder = tmp_path / name
             folder.mkdir()
             extra = ["--redis", redis.url, "--server-id", name, "--redis-durability", durability]
+            extra += ["--proxy-protocol", PROXY_FROM]  # haproxy sends send-proxy-v2
             servers.append(ServerProcess(pki, folder, extra=extra))
         return Cluster(redis, servers, start_haproxy(tmp_path, [s.port for s in servers]))
     except BaseException:

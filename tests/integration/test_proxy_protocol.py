@@ -12,6 +12,7 @@ import ipaddress
 import socket
 import ssl
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,16 @@ from realtimechat.server.app import ChatServer
 from realtimechat.server.config import ServerSettings, proxy_networks
 from realtimechat.tls import ClientFiles, client_context
 
-from ..support import Pki, RawPeer, ServerFactory, eventually, port_of
+from ..support import (
+    PROXY_FROM,
+    Pki,
+    RawPeer,
+    ServerFactory,
+    ServerProcess,
+    eventually,
+    port_of,
+    start_haproxy,
+)
 
 BALANCER = ServerSettings(proxy_from=proxy_networks(["127.0.0.0/30"]))  # 127.0.0.1 .. .3
 
@@ -114,3 +124,37 @@ async def test_a_header_from_anyone_else_is_not_honoured(
     await eventually(lambda: bool(lines(server_log, "refused")))
     assert all("198.51.100.7" not in line for line in lines(server_log, "peer="))
     assert lines(server_log, "refused")[0].startswith("refused peer=127.0.0.1:")
+
+
+@pytest.mark.system  # real rtchat-server and haproxy processes
+async def test_behind_haproxy_send_proxy_v2_the_server_logs_the_clients_address(
+    pki: Pki, tmp_path: Path
+) -> None:
+    """make cluster's haproxy config: a client bound to 127.0.0.2 is logged as 127.0.0.2,
+    not as haproxy's 127.0.0.1; the health checks are not refused for want of a header."""
+    server = ServerProcess(pki, tmp_path, extra=["--ephemeral", "--proxy-protocol", PROXY_FROM])
+    try:
+        haproxy = start_haproxy(tmp_path, [server.port])
+        try:
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1",
+                haproxy.port,
+                ssl=client_context(pki.client("alice")),
+                server_hostname="chatserver",
+                local_addr=("127.0.0.2", 0),
+            )
+            client = RawPeer(reader, writer)
+            await client.send(Hello(v=1))
+            await client.until(Welcome)
+            port = writer.get_extra_info("sockname")[1]
+            client.close()
+            await eventually(lambda: "joined peer=" in server.log_text())
+            joined = [line for line in server.log_text().splitlines() if "joined peer=" in line]
+            assert f" joined peer=127.0.0.2:{port} cn=alice " in joined[0]
+        finally:
+            haproxy.stop()
+        # The checks (every 200 ms) send their header too (check-send-proxy): none is
+        # refused for lack of one (a connect-and-close is "peer closed ...", as before).
+        assert "bad PROXY header" not in server.log_text()
+    finally:
+        server.stop()
