@@ -13,6 +13,10 @@ does the TLS handshake itself over memory BIOs, so that:
 * we accept connections ourselves (listener.py), so each keeps the
   address ``accept()`` gave even if it resets at once, and repeated
   refusals from one source are logged as one counted line (refusals.py);
+* from a ``--proxy-protocol`` balancer (``ServerSettings.proxy_from``), a
+  connection is admitted only once its PROXY header (proxyproto.py) has
+  named the client, whose address is then its peer for every cap and log
+  line; without one within the first-byte timeout it is refused;
 * each connection uses the TLS context current when it arrived, so SIGHUP
   -- or a change to the certificate files, looked for every
   ``ServerSettings.watch_interval`` -- can swap trust anchors and
