@@ -934,5 +934,5 @@ def start_haproxy(folder: Path, backends: Sequence[int], *, proxy_v2: bool = Tru
     """A started Haproxy in front of ``backends``, or a skip (see ``haproxy_binary``).
 
     ``proxy_v2`` (make cluster's default): the backends must run with
-    ``--proxy-protocol 127.0.0.1`` (PROXY_FROM)."""
+    ``--proxy-protocol PROXY_FROM`` (127.0.0.3, haproxy's source)."""
     return Haproxy(haproxy_binary(), folder, backends, proxy_v2=proxy_v2)

@@ -27,7 +27,9 @@ from types import FrameType
 START_WAIT = 15.0  # seconds each part has to come up
 STOP_WAIT = 10.0  # seconds each part has to stop before it is killed
 SERVERS = ("a", "b")
-PROXY_FROM = "127.0.0.1"  # haproxy's address as the servers see it: --proxy-protocol
+# haproxy's address as the servers see it (its `source`), given to --proxy-protocol:
+# not 127.0.0.1, so that a client may still connect to a server directly.
+PROXY_FROM = "127.0.0.3"
 LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
@@ -47,12 +49,13 @@ def haproxy_config(port: int, backends: Sequence[int], *, proxy_v2: bool = True)
 
     ``proxy_v2``: each connection starts with a PROXY v2 header naming the
     client (servers started with ``--proxy-protocol`` for haproxy's address,
-    PROXY_FROM), so that the per-source caps count clients, not haproxy;
+    PROXY_FROM, which it connects from), so that the per-source caps count clients, not haproxy;
     health checks send one too (check-send-proxy), or the server would refuse
     them as headerless; a check is a connect and close, which the server
     logs as ``peer closed the connection during the handshake`` (collapsed).
     """
     proxy = " send-proxy-v2 check-send-proxy" if proxy_v2 else ""
+    source = f"    source {PROXY_FROM}\n" if proxy_v2 else ""
     servers = "\n".join(
         f"    server s{n} 127.0.0.1:{backend} check inter 200ms fall 1 rise 2{proxy}"
         for n, backend in enumerate(backends, start=1)
@@ -74,7 +77,7 @@ frontend chat
 
 backend servers
     balance roundrobin
-{servers}
+{source}{servers}
 """
 
 
