@@ -158,3 +158,24 @@ async def test_behind_haproxy_send_proxy_v2_the_server_logs_the_clients_address(
         assert "bad PROXY header" not in server.log_text()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("sent", "reason"),
+    [
+        (b"", "none within the first-byte timeout"),
+        (V2_SIGNATURE[:7], "none within the first-byte timeout"),  # half a header, then silence
+        (V2_SIGNATURE + b"\x21\x11\xff\xff", "PROXY v2 header too long (65551 bytes)"),
+    ],
+)
+async def test_a_balancer_that_stalls_or_oversends_is_refused_in_time(
+    start_server: ServerFactory, server_log: pytest.LogCaptureFixture, sent: bytes, reason: str
+) -> None:
+    """The header is bounded in time (--first-byte-timeout) and in size."""
+    server = await start_server(settings=BALANCER, first_byte_timeout=0.2)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+    writer.write(sent)
+    assert await asyncio.wait_for(reader.read(100), 5) == b""  # closed by the server
+    writer.close()
+    await eventually(lambda: bool(lines(server_log, "refused")))
+    assert f'reason="bad PROXY header: {reason}"' in lines(server_log, "refused")[0]

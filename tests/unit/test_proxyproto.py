@@ -6,7 +6,9 @@ import ipaddress
 import struct
 
 import pytest
+from click.testing import CliRunner
 
+from realtimechat.cli.server import main
 from realtimechat.proxyproto import (
     V2_MAX_BODY,
     V2_SIGNATURE,
@@ -14,6 +16,7 @@ from realtimechat.proxyproto import (
     ProxyHeaderError,
     parse,
 )
+from realtimechat.server.config import ServerSettings, proxy_networks
 
 
 def v2(command: int, family: int, block: bytes) -> bytes:
@@ -99,3 +102,21 @@ def test_v1_lines() -> None:
     )
     assert parse(b"PROXY UNKNOWN\r\n") == ProxyHeader(15, None)
     assert parse(line[:20]) is None
+
+
+def test_only_the_listed_balancers_send_headers() -> None:
+    """--proxy-protocol takes addresses and networks, IPv4 and IPv6; nobody else is proxied."""
+    settings = ServerSettings(proxy_from=proxy_networks(["10.0.0.5", "192.168.8.0/24", "fd00::/8"]))
+    assert [
+        settings.proxied(address)
+        for address in ("10.0.0.5", "10.0.0.6", "192.168.8.77", "fd12::1", "fe80::1%eth0", "x")
+    ] == [True, False, True, True, False, False]
+    assert not ServerSettings().proxied("10.0.0.5")  # off by default
+
+
+def test_a_bad_balancer_address_is_refused_at_start_in_one_line() -> None:
+    result = CliRunner().invoke(main, ["--proxy-protocol", "10.0.0.0/24", "--proxy-protocol", "x"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--proxy-protocol': 'x' is not an IP address or network" in (
+        result.output
+    )
