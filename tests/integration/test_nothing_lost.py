@@ -235,6 +235,36 @@ async def test_silent_link_is_noticed_by_missing_pongs(
 
 
 @pytest.mark.protocol("8.3", "9.2")
+async def test_a_client_welcomed_on_an_empty_history_resumes_from_it(
+    start_server: ServerFactory, pki: Pki, running: Running
+) -> None:
+    """carol came when nothing had been said (welcome last_id 0) and lost her link before
+    any message reached her; 80 are said meanwhile: back, she shows all 80, not the
+    newcomer's most recent 50 (her hello resumes with since 0)."""
+    server = await start_server()
+    proxy = Proxy(port_of(server))
+    await proxy.start()
+    try:
+        alice, _ = chat_for(pki, "alice", port_of(server))
+        carol, carol_saw = chat_for(pki, "carol", proxy.port)
+        for chat in (alice, carol):
+            running.start(chat)
+            await asyncio.wait_for(chat.welcomed.wait(), WAIT)
+        assert carol.welcome is not None
+        assert carol.welcome.last_id == 0
+        proxy.blackhole(proxy.connections - 1)  # nothing reaches her, nothing comes back
+        sent = [f"while away {n}" for n in range(80)]
+        for text in sent:
+            await alice.say(Say(text))
+        await until(lambda: not alice.pending)  # all stored and acked
+        proxy.cut(proxy.connections - 1)
+        await until(lambda: set(sent) <= set(carol_saw.texts()))
+        exactly_once([t for t in carol_saw.texts() if t.startswith("while away")], sent)
+    finally:
+        await proxy.close()
+
+
+@pytest.mark.protocol("8.3", "9.2")
 async def test_resume_boundary_has_no_hole_and_no_duplicate(
     start_server: ServerFactory, pki: Pki, running: Running
 ) -> None:

@@ -279,7 +279,7 @@ class Chat:
             while not self._leaving.is_set():
                 try:
                     connection = await self._opener()
-                    since = self.resume.last_id or None
+                    since = self._since()
                     welcome = await connection.hello(self.requested_name, since=since)
                 except ClientError as exc:
                     if isinstance(exc, CertificateRejected):
@@ -337,6 +337,17 @@ class Chat:
         self._show(Retrying())
         return True
 
+    def _since(self) -> int | None:
+        """What our ``hello`` resumes after: the last id shown, or None to be a newcomer.
+
+        Once welcomed, always an id, 0 included: a welcome on an empty
+        history (``last_id`` 0) followed by a lost connection must get every
+        message since on the way back, not the newcomer's most recent few.
+        """
+        if self.welcomed.is_set():
+            return self.resume.last_id
+        return self.resume.last_id or None
+
     async def _session(
         self, connection: ServerConnection, welcome: Welcome, since: int | None
     ) -> None:
@@ -361,6 +372,10 @@ class Chat:
             self._show(Renamed(welcome.name, asked))
         if first:
             self._expiry_warning()
+        if since is None:
+            # A newcomer: what came before this welcome is history (its most
+            # recent lines are replayed now); a reconnect resumes after it.
+            self.resume.advance(welcome.last_id)
         if since is not None and welcome.last_id < since:
             # The server has fewer messages than we have seen: its history
             # was reset (a new --data, or --ephemeral), so its ids start
