@@ -231,14 +231,14 @@ async def test_a_private_message_from_a_to_c_reaches_only_its_recipient(
         await connection.close()
 
 
-async def presence_until(connection: ServerConnection, marker: str) -> list[tuple[str, str]]:
-    """Joins and leaves seen up to the message ``marker``: (type, name), in order."""
-    seen: list[tuple[str, str]] = []
+async def presence_until(connection: ServerConnection, marker: str) -> list[tuple[str, ...]]:
+    """Joins and leaves seen up to the message ``marker``: (type, name, reason), in order."""
+    seen: list[tuple[str, ...]] = []
     async with asyncio.timeout(WAIT):
         while True:  # bounded by the timeout
             frame = await connection.receive()
             if isinstance(frame, Join | Leave):
-                seen.append((frame.TYPE, frame.name))
+                seen.append((frame.TYPE, frame.name, str(frame.reason)))
             if isinstance(frame, Msg) and frame.text == marker:
                 return seen
 
@@ -259,9 +259,9 @@ async def test_who_on_c_lists_a_and_b_and_a_quit_on_a_is_one_leave_elsewhere(
     assert sorted(user.name for user in users.users) == ["alice", "bob", "carol"]
     await alice.close()
     left = await receive_until(bob, Leave)
-    assert left.name == "alice"
+    assert (left.name, left.reason) == ("alice", "quit")
     await carol.send(SendMsg(text="after the quit", ref="m"))
-    assert await presence_until(carol, "after the quit") == [("leave", "alice")]
+    assert await presence_until(carol, "after the quit") == [("leave", "alice", "quit")]
     assert await presence_until(bob, "after the quit") == []  # her leave was seen above
     for connection in (bob, carol):
         await connection.close()
