@@ -60,7 +60,17 @@ from ..errors import ConfigError, StoreClosed
 from ..names import lookalike_keys, name_problem
 from ..protocol import Msg
 from .engine import Engine
-from .store import LOBBY, REF_DAYS, Draft, HistoryPage, RoomRecord, Sanction, Scope, Stored
+from .store import (
+    LOBBY,
+    REF_DAYS,
+    Draft,
+    HistoryPage,
+    RoomRecord,
+    Sanction,
+    Scope,
+    Stored,
+    message_of,
+)
 
 PREFIX: Final = "{rtc}"
 CTL_MAXLEN: Final = 10_000  # control events kept (about): a follower far behind re-reads state
@@ -420,23 +430,6 @@ def _body(draft: Draft) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-def _message(msg_id: int, draft: Draft) -> Msg:
-    return Msg(
-        id=msg_id,
-        ts=draft.ts,
-        from_=draft.from_name,
-        text=draft.text,
-        to=draft.to_name,
-        action=draft.action,
-        room=draft.room,
-        sig=draft.sig,
-        ref=draft.ref if draft.sig is not None else None,
-        fp=draft.fp,
-        sent=draft.sent,
-        seq=draft.seq,
-    )
-
-
 def _looks(name: str) -> list[str]:
     """The look-alike keys a name holds (none for a name the profile refuses: as the hub)."""
     return [] if name_problem(name) is not None else sorted(lookalike_keys(name))
@@ -663,7 +656,7 @@ class RedisStore:
             if reply.startswith("d"):
                 out.append(Stored(None, int(reply[1:])))
             else:
-                out.append(Stored(_message(int(reply), draft)))
+                out.append(Stored(message_of(int(reply), draft)))
                 self.last_id = max(self.last_id, int(reply))
         return out
 

@@ -273,7 +273,7 @@ class MemoryStore:
                 out.append(Stored(None, self._refs[draft.sender, draft.ref]))
                 continue
             self.last_id += 1
-            msg = _message(self.last_id, draft)
+            msg = message_of(self.last_id, draft)
             if self._kept.maxlen:
                 self._kept.append(_Kept(msg, draft.sender, draft.recipient))
             if draft.ref is not None:
@@ -369,7 +369,8 @@ class MemoryStore:
         return before - len(self._kept)
 
 
-def _message(msg_id: int, draft: Draft) -> Msg:
+def message_of(msg_id: int, draft: Draft) -> Msg:
+    """The ``msg`` a stored ``draft`` is delivered as (every store, every engine)."""
     return Msg(
         id=msg_id,
         ts=draft.ts,
@@ -698,7 +699,7 @@ class SqliteStore:
                         "INSERT INTO refs VALUES (?, ?, ?, ?)",
                         (draft.sender, draft.ref, msg_id, now),
                     )
-                out.append(Stored(_message(msg_id, draft)))
+                out.append(Stored(message_of(msg_id, draft)))
         return out
 
     async def after(self, since: int, limit: int, reader: str, scope: Scope = LOBBY) -> HistoryPage:
